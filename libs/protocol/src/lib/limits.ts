@@ -1,0 +1,30 @@
+/**
+ * Identifier rules and size limits of the platform contract.
+ * Devices, the api, the console and the SDK all read them from here.
+ */
+
+/** A device id: also its MQTT username and client id. */
+export const DEVICE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+/** A telemetry key, such as `temperature` or `power.l1`. */
+export const TELEMETRY_KEY_PATTERN = /^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/;
+/** A command name, such as `reboot` or `setpoint.set`. */
+export const COMMAND_NAME_PATTERN = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
+
+export const LIMITS = {
+  /** Longest string telemetry value, in characters. */
+  maxStringValueLength: 256,
+  /** Default cap on one MQTT payload the platform will parse, in bytes (configurable). */
+  maxPayloadBytes: 256 * 1024,
+  /** Default cap on entries in one telemetry batch (configurable). */
+  maxBatchEntries: 1000,
+  /** Packets above this are refused by the broker with a disconnect. */
+  maxPacketBytes: 1024 * 1024,
+  /** Largest WebSocket frame and largest command `params`, in bytes. */
+  maxWsFrameBytes: 64 * 1024,
+  /** A timed telemetry entry may be at most this far ahead of the platform clock. */
+  maxClockSkewMs: 5 * 60 * 1000,
+} as const;
+
+export function isDeviceId(value: string): boolean {
+  return DEVICE_ID_PATTERN.test(value);
+}

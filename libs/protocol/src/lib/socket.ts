@@ -1,0 +1,85 @@
+import { z } from 'zod';
+import { commandNameSchema, commandParamsSchema, commandStatusSchema, jsonObjectSchema } from './messages';
+import { DEVICE_ID_PATTERN } from './limits';
+
+/**
+ * WebSocket frames at `GET /api/v1/ws`: JSON text `{"event": …, "data": {…}}`.
+ * Every client request carries a `requestId` and gets exactly one direct reply.
+ */
+const requestIdSchema = z.string().min(1).max(128);
+const deviceIdSchema = z.string().regex(DEVICE_ID_PATTERN, 'invalid device id');
+
+export const commandSendSchema = z.object({
+  requestId: requestIdSchema,
+  deviceId: deviceIdSchema,
+  name: commandNameSchema,
+  params: commandParamsSchema.optional(),
+  timeoutMs: z.number().int().min(100).max(86_400_000).optional(),
+  ttlMs: z.number().int().min(0).max(30 * 86_400_000).optional(),
+});
+
+export const commandCancelSchema = z.object({
+  requestId: requestIdSchema,
+  commandId: z.string().min(1).max(64),
+});
+
+export const stateDesiredSetSchema = z.object({
+  requestId: requestIdSchema,
+  deviceId: deviceIdSchema,
+  patch: jsonObjectSchema,
+  expectedVersion: z.number().int().nonnegative().optional(),
+});
+
+/** Client → server event name → data schema. */
+export const clientFrameSchemas = {
+  'command.send': commandSendSchema,
+  'command.cancel': commandCancelSchema,
+  'state.desired.set': stateDesiredSetSchema,
+} as const;
+export type ClientFrameName = keyof typeof clientFrameSchemas;
+export type ClientFrameMap = { [K in ClientFrameName]: z.infer<(typeof clientFrameSchemas)[K]> };
+
+export const errorCodeSchema = z.enum([
+  'bad_request',
+  'unauthorized',
+  'forbidden',
+  'not_found',
+  'conflict',
+  'rate_limited',
+  'internal',
+]);
+export type ErrorCode = z.infer<typeof errorCodeSchema>;
+
+/** Server → client event name → data schema. */
+export const serverFrameSchemas = {
+  'command.status': z.object({
+    requestId: z.string().optional(),
+    commandId: z.string(),
+    deviceId: z.string(),
+    name: z.string(),
+    status: commandStatusSchema,
+    result: z.unknown().optional(),
+    error: z.string().optional(),
+    ts: z.number(),
+  }),
+  'state.result': z.object({ requestId: z.string(), deviceId: z.string(), version: z.number() }),
+  error: z.object({ requestId: z.string().optional(), code: errorCodeSchema, message: z.string() }),
+} as const;
+export type ServerFrameName = keyof typeof serverFrameSchemas;
+export type ServerFrameMap = { [K in ServerFrameName]: z.infer<(typeof serverFrameSchemas)[K]> };
+
+/** The envelope of every frame, both ways. */
+export const frameEnvelopeSchema = z.object({ event: z.string().min(1).max(64), data: z.unknown() });
+export interface Frame<K extends string, D> {
+  event: K;
+  data: D;
+}
+
+/** WebSocket close codes the server uses. */
+export const WS_CLOSE = {
+  unsupportedData: 1003,
+  policyViolation: 1008,
+  messageTooBig: 1009,
+} as const;
+
+export const SOCKET_PATH = '/ws';

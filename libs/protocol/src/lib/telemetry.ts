@@ -1,0 +1,117 @@
+import { z } from 'zod';
+import { LIMITS, TELEMETRY_KEY_PATTERN } from './limits';
+import { parseTime } from './time';
+
+/** One telemetry value: a finite number, a boolean, or a short string. */
+export const telemetryValueSchema = z.union([
+  z.number().refine(Number.isFinite, 'numbers must be finite'),
+  z.boolean(),
+  z.string().max(LIMITS.maxStringValueLength, `strings may have at most ${LIMITS.maxStringValueLength} characters`),
+]);
+export type TelemetryValue = z.infer<typeof telemetryValueSchema>;
+
+/** `{key: value, …}` with at least one key. */
+export const telemetryValuesSchema = z
+  .record(
+    z.string().regex(TELEMETRY_KEY_PATTERN, 'telemetry keys must match ^[A-Za-z_][A-Za-z0-9_.-]{0,63}$'),
+    telemetryValueSchema,
+  )
+  .refine((values) => Object.keys(values).length > 0, 'at least one value is required');
+export type TelemetryValues = z.infer<typeof telemetryValuesSchema>;
+
+/** Form 2: `{"ts": 1764236400000, "values": {…}}`, ts in epoch ms or ISO 8601. */
+export const timedTelemetrySchema = z.strictObject({
+  ts: z.union([z.number(), z.string()]),
+  values: telemetryValuesSchema,
+});
+
+/** One accepted telemetry entry, with its time resolved to epoch ms. */
+export interface TelemetryEntry {
+  ts: number;
+  values: TelemetryValues;
+}
+
+/** Why a telemetry message was refused; also the `reason` label of the rejection counter. */
+export type TelemetryRejection =
+  | 'payload_too_large'
+  | 'invalid_json'
+  | 'invalid_telemetry'
+  | 'batch_too_large'
+  | 'future_timestamp';
+
+export type TelemetryParseResult =
+  | { ok: true; entries: TelemetryEntry[] }
+  | { ok: false; reason: TelemetryRejection; error: string };
+
+export interface TelemetryParseOptions {
+  /** The platform's receive time, epoch ms: the time of flat entries. */
+  now: number;
+  maxPayloadBytes?: number;
+  maxBatchEntries?: number;
+}
+
+function fail(reason: TelemetryRejection, error: string): TelemetryParseResult {
+  return { ok: false, reason, error };
+}
+
+function describe(error: z.ZodError, prefix: string): string {
+  const issue = error.issues[0];
+  const path = issue.path.length > 0 ? `${prefix}${issue.path.join('.')}: ` : prefix ? `${prefix.slice(0, -1)}: ` : '';
+  return `${path}${issue.message}`;
+}
+
+function parseEntry(raw: unknown, now: number, prefix: string): TelemetryEntry | string {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    return `${prefix ? prefix.slice(0, -1) + ': ' : ''}expected an object of values, {"ts", "values"}, or an array of them`;
+  }
+  if ('values' in raw) {
+    const timed = timedTelemetrySchema.safeParse(raw);
+    if (!timed.success) return describe(timed.error, prefix);
+    const ts = parseTime(timed.data.ts);
+    if (ts === undefined) return `${prefix}ts: expected epoch milliseconds or an ISO 8601 time`;
+    if (ts > now + LIMITS.maxClockSkewMs) return `${prefix}ts: more than 5 minutes ahead of the platform clock`;
+    return { ts, values: timed.data.values };
+  }
+  if ('ts' in raw) {
+    return `${prefix}ts: a timed entry needs both "ts" and "values"`;
+  }
+  const flat = telemetryValuesSchema.safeParse(raw);
+  if (!flat.success) return describe(flat.error, prefix);
+  return { ts: now, values: flat.data };
+}
+
+/**
+ * Parses a telemetry payload in any of its three forms (flat, timed, batch).
+ * A message is accepted whole or refused whole: one bad entry refuses the batch.
+ */
+export function parseTelemetry(payload: Buffer | string, options: TelemetryParseOptions): TelemetryParseResult {
+  const maxBytes = options.maxPayloadBytes ?? LIMITS.maxPayloadBytes;
+  const maxEntries = options.maxBatchEntries ?? LIMITS.maxBatchEntries;
+  const size = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
+  if (size > maxBytes) return fail('payload_too_large', `payload of ${size} bytes is over the ${maxBytes}-byte limit`);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(typeof payload === 'string' ? payload : payload.toString('utf8'));
+  } catch {
+    return fail('invalid_json', 'payload is not valid JSON');
+  }
+  if (Array.isArray(raw)) {
+    if (raw.length === 0) return fail('invalid_telemetry', 'a batch needs at least one entry');
+    if (raw.length > maxEntries) {
+      return fail('batch_too_large', `a batch may have at most ${maxEntries} entries, got ${raw.length}`);
+    }
+    const entries: TelemetryEntry[] = [];
+    for (let i = 0; i < raw.length; i++) {
+      const entry = parseEntry(raw[i], options.now, `[${i}].`);
+      if (typeof entry === 'string') return failEntry(entry);
+      entries.push(entry);
+    }
+    return { ok: true, entries };
+  }
+  const entry = parseEntry(raw, options.now, '');
+  return typeof entry === 'string' ? failEntry(entry) : { ok: true, entries: [entry] };
+}
+
+function failEntry(error: string): TelemetryParseResult {
+  return fail(error.includes('ahead of the platform clock') ? 'future_timestamp' : 'invalid_telemetry', error);
+}

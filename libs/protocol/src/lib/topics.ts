@@ -1,0 +1,131 @@
+import { DEVICE_ID_PATTERN } from './limits';
+
+/**
+ * MQTT topics of the contract. Every topic lives under `devices/{id}/`.
+ *
+ * | kind             | topic                                      | direction          |
+ * | ---------------- | ------------------------------------------ | ------------------ |
+ * | telemetry        | devices/{id}/telemetry                     | device → platform  |
+ * | state.reported   | devices/{id}/state/reported                | device → platform  |
+ * | state.desired    | devices/{id}/state/desired                 | platform → device  |
+ * | status           | devices/{id}/status                        | device → platform  |
+ * | command          | devices/{id}/commands/{commandId}          | platform → device  |
+ * | command.result   | devices/{id}/commands/{commandId}/result   | device → platform  |
+ * | errors           | devices/{id}/errors                        | platform → device  |
+ */
+export const TOPIC_ROOT = 'devices';
+
+export type TopicKind =
+  | 'telemetry'
+  | 'state.reported'
+  | 'state.desired'
+  | 'status'
+  | 'command'
+  | 'command.result'
+  | 'errors';
+
+export interface ParsedTopic {
+  deviceId: string;
+  kind: TopicKind;
+  /** Set for `command` and `command.result`. */
+  commandId?: string;
+}
+
+/** Command ids are made by the platform; this only bounds what a topic may carry. */
+const COMMAND_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+
+function assertDeviceId(deviceId: string): void {
+  if (!DEVICE_ID_PATTERN.test(deviceId)) {
+    throw new Error(`invalid device id: ${JSON.stringify(deviceId)}`);
+  }
+}
+
+function assertCommandId(commandId: string): void {
+  if (!COMMAND_ID_PATTERN.test(commandId)) {
+    throw new Error(`invalid command id: ${JSON.stringify(commandId)}`);
+  }
+}
+
+/** Topic builders. They refuse ids that would make a wildcard or a foreign topic. */
+export const topics = {
+  telemetry: (deviceId: string) => (assertDeviceId(deviceId), `devices/${deviceId}/telemetry`),
+  stateReported: (deviceId: string) => (assertDeviceId(deviceId), `devices/${deviceId}/state/reported`),
+  stateDesired: (deviceId: string) => (assertDeviceId(deviceId), `devices/${deviceId}/state/desired`),
+  status: (deviceId: string) => (assertDeviceId(deviceId), `devices/${deviceId}/status`),
+  command: (deviceId: string, commandId: string) => (
+    assertDeviceId(deviceId), assertCommandId(commandId), `devices/${deviceId}/commands/${commandId}`
+  ),
+  commandResult: (deviceId: string, commandId: string) => (
+    assertDeviceId(deviceId), assertCommandId(commandId), `devices/${deviceId}/commands/${commandId}/result`
+  ),
+  /** What a device subscribes to for its commands. */
+  commandsFilter: (deviceId: string) => (assertDeviceId(deviceId), `devices/${deviceId}/commands/+`),
+  errors: (deviceId: string) => (assertDeviceId(deviceId), `devices/${deviceId}/errors`),
+} as const;
+
+/** Filters the platform itself subscribes to on an external broker. */
+export const PLATFORM_SUBSCRIPTIONS = [
+  'devices/+/telemetry',
+  'devices/+/state/reported',
+  'devices/+/status',
+  'devices/+/commands/+/result',
+] as const;
+
+/**
+ * Parses a concrete topic (no wildcards) into its device and kind.
+ * Returns `undefined` for anything that is not a topic of the contract.
+ */
+export function parseTopic(topic: string): ParsedTopic | undefined {
+  const parts = topic.split('/');
+  if (parts.length < 3 || parts.length > 5 || parts[0] !== TOPIC_ROOT) return undefined;
+  const deviceId = parts[1];
+  if (!DEVICE_ID_PATTERN.test(deviceId)) return undefined;
+  const rest = parts.slice(2).join('/');
+  switch (rest) {
+    case 'telemetry':
+      return { deviceId, kind: 'telemetry' };
+    case 'state/reported':
+      return { deviceId, kind: 'state.reported' };
+    case 'state/desired':
+      return { deviceId, kind: 'state.desired' };
+    case 'status':
+      return { deviceId, kind: 'status' };
+    case 'errors':
+      return { deviceId, kind: 'errors' };
+  }
+  if (parts[2] !== 'commands' || parts.length < 4) return undefined;
+  const commandId = parts[3];
+  if (!COMMAND_ID_PATTERN.test(commandId)) return undefined;
+  if (parts.length === 4) return { deviceId, kind: 'command', commandId };
+  return parts[4] === 'result' ? { deviceId, kind: 'command.result', commandId } : undefined;
+}
+
+/** Topic kinds a device may publish to, each only under its own id. */
+export const DEVICE_PUBLISH_KINDS: ReadonlySet<TopicKind> = new Set<TopicKind>([
+  'telemetry',
+  'state.reported',
+  'status',
+  'command.result',
+]);
+
+/**
+ * Topic filters a device may subscribe to: exactly these, with its own id.
+ * Anything else (`#`, `+/…`, other devices, `$SYS`) is refused.
+ */
+export function deviceSubscriptionAllowed(deviceId: string, filter: string): boolean {
+  const own = `devices/${deviceId}/`;
+  if (!filter.startsWith(own)) return false;
+  const rest = filter.slice(own.length);
+  if (rest === 'commands/+' || rest === 'commands/#' || rest === 'state/desired' || rest === 'errors') return true;
+  // A single command topic, as an MQTT 5 response-topic client might subscribe to.
+  const m = /^commands\/([^/+#]+)(\/result)?$/.exec(rest);
+  return m !== null && m[2] === undefined && COMMAND_ID_PATTERN.test(m[1]);
+}
+
+/** Whether a device may publish on this topic. */
+export function devicePublishAllowed(deviceId: string, topic: string): boolean {
+  const parsed = parseTopic(topic);
+  return parsed !== undefined && parsed.deviceId === deviceId && DEVICE_PUBLISH_KINDS.has(parsed.kind);
+}
+
+export { COMMAND_ID_PATTERN };
