@@ -1,10 +1,39 @@
-import { Module } from '@nestjs/common';
-import { AppController } from './app.controller';
-import { AppService } from './app.service';
+import { type DynamicModule, Module } from '@nestjs/common';
+import { APP_FILTER, APP_PIPE } from '@nestjs/core';
+import { ZodValidationPipe } from 'nestjs-zod';
+import { AuthModule } from '../auth/auth.module';
+import { BrokerModule } from '../broker/broker.module';
+import { HttpErrorFilter } from '../common/http-error.filter';
+import type { AppConfig } from '../config/config';
+import { ConfigModule } from '../config/config.module';
+import { DevicesModule } from '../devices/devices.module';
+import { HealthController } from '../health/health.controller';
+import { IngestModule } from '../ingest/ingest.module';
+import { MetricsModule } from '../metrics/metrics.module';
+import { StorageModule } from '../storage/storage.module';
+import { StreamModule } from '../stream/stream.module';
 
-@Module({
-  imports: [],
-  controllers: [AppController],
-  providers: [AppService],
-})
-export class AppModule {}
+/** Modules in the order a message flows: config, storage, broker, ingest, stream, then the REST nouns. */
+@Module({})
+export class AppModule {
+  static forRoot(config: AppConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        ConfigModule.forRoot(config),
+        MetricsModule,
+        StorageModule,
+        BrokerModule,
+        IngestModule,
+        StreamModule,
+        AuthModule,
+        DevicesModule,
+      ],
+      controllers: [HealthController],
+      providers: [
+        { provide: APP_PIPE, useClass: ZodValidationPipe },
+        { provide: APP_FILTER, useClass: HttpErrorFilter },
+      ],
+    };
+  }
+}

@@ -1,0 +1,90 @@
+import { existsSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { join, resolve } from 'node:path';
+import { type LogLevel, RequestMethod } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import cookieParser from 'cookie-parser';
+import express from 'express';
+import { cleanupOpenApiDoc } from 'nestjs-zod';
+import { API_BASE_PATH } from '@iot/protocol';
+import { DeviceTransport } from '../broker/transport';
+import { type AppConfig, effectiveOrigins } from '../config/config';
+import { AppModule } from './app.module';
+
+export interface RunningApp {
+  app: NestExpressApplication;
+  /** `http://127.0.0.1:PORT` */
+  url: string;
+  port: number;
+  /** The embedded broker's port, when it runs. */
+  mqttPort: number | undefined;
+  close(): Promise<void>;
+}
+
+const LOG_LEVELS: Record<AppConfig['logLevel'], LogLevel[]> = {
+  error: ['fatal', 'error'],
+  warn: ['fatal', 'error', 'warn'],
+  log: ['fatal', 'error', 'warn', 'log'],
+  debug: ['fatal', 'error', 'warn', 'log', 'debug'],
+};
+
+/** Where the built console is: CONSOLE_DIR, else the workspace's build output. */
+function consoleDir(config: AppConfig): string | undefined {
+  const candidates = config.consoleDir
+    ? [config.consoleDir]
+    : [resolve('dist/apps/console/browser'), join(__dirname, '../console/browser')];
+  return candidates.find((dir) => existsSync(join(dir, 'index.html')));
+}
+
+/** Builds and starts the api: HTTP (REST, SSE, the console) and the MQTT side. */
+export async function createApp(config: AppConfig): Promise<RunningApp> {
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
+    logger: LOG_LEVELS[config.logLevel],
+    bodyParser: true,
+  });
+  app.disable('x-powered-by');
+  app.set('trust proxy', 'loopback');
+  app.use(cookieParser());
+  app.setGlobalPrefix(API_BASE_PATH.slice(1), {
+    exclude: [
+      { path: 'healthz', method: RequestMethod.GET },
+      { path: 'readyz', method: RequestMethod.GET },
+      { path: 'metrics', method: RequestMethod.GET },
+    ],
+  });
+  app.enableShutdownHooks();
+
+  const document = new DocumentBuilder()
+    .setTitle('IoT platform API')
+    .setDescription('Devices, telemetry and the live event stream. MQTT topics are described in docs/protocol.md.')
+    .setVersion('1')
+    .addBearerAuth()
+    .addCookieAuth('iot_session')
+    .build();
+  SwaggerModule.setup('api/docs', app, cleanupOpenApiDoc(SwaggerModule.createDocument(app, document)));
+
+  const staticDir = consoleDir(config);
+  if (staticDir) {
+    app.use(express.static(staticDir, { index: false, maxAge: '1h' }));
+    // The console routes in the browser: every other GET that is not the API gets its index.html.
+    app.use((req: express.Request, res: express.Response, next: express.NextFunction) => {
+      if (req.method !== 'GET' || /^\/(api|healthz|readyz|metrics)(\/|$)/.test(req.path)) return next();
+      res.sendFile(join(staticDir, 'index.html'));
+    });
+  }
+
+  await app.listen(config.port, config.host);
+  const port = (app.getHttpServer().address() as AddressInfo).port;
+  const origins = effectiveOrigins(config, port);
+  app.enableCors({ origin: origins, credentials: true });
+  const transport = app.get(DeviceTransport);
+  return {
+    app,
+    url: `http://127.0.0.1:${port}`,
+    port,
+    mqttPort: transport.port,
+    close: () => app.close(),
+  };
+}

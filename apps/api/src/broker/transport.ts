@@ -1,0 +1,45 @@
+import type { ParsedTopic } from '@iot/protocol';
+
+/** A message a device published, as the bridge sees it. */
+export interface DeviceMessage {
+  deviceId: string;
+  topic: ParsedTopic;
+  /** The raw topic string. */
+  rawTopic: string;
+  payload: Buffer;
+  receivedAt: number;
+}
+
+/** What the transport tells the rest of the api. Called synchronously; must not throw. */
+export interface TransportHandlers {
+  onMessage(message: DeviceMessage): void;
+  /** A device's MQTT session opened or closed (embedded broker only). */
+  onSession(deviceId: string, connected: boolean): void;
+  /** A message the broker refused before it reached `onMessage`. */
+  onRejected(deviceId: string, rawTopic: string, reason: string, error: string): void;
+}
+
+export interface PublishOptions {
+  qos: 0 | 1;
+  retain?: boolean;
+  /** MQTT 5 only: ignored on 3.1.1 sessions. */
+  responseTopic?: string;
+  correlationData?: Buffer;
+}
+
+/**
+ * The api's side of MQTT: the embedded aedes broker or a client of an
+ * external broker. Exactly one is active, chosen by MQTT_URL.
+ */
+export abstract class DeviceTransport {
+  abstract readonly kind: 'embedded' | 'external';
+  /** Whether the broker is up (embedded) or connected (external). */
+  abstract readonly ready: boolean;
+  abstract start(handlers: TransportHandlers): Promise<void>;
+  abstract stop(): Promise<void>;
+  abstract publish(topic: string, payload: string | Buffer, options: PublishOptions): Promise<void>;
+  /** Drops a device's live session at once (credentials rotated or revoked). */
+  abstract disconnect(deviceId: string): void;
+  /** The TCP port devices connect to (embedded broker), else undefined. */
+  abstract readonly port: number | undefined;
+}

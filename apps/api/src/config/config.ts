@@ -1,0 +1,132 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { LIMITS } from '@iot/protocol';
+
+/** Everything the api reads from its environment, parsed once at boot. */
+export interface AppConfig {
+  production: boolean;
+  host: string;
+  port: number;
+  /** External broker URL; undefined runs the embedded broker. */
+  mqttUrl: string | undefined;
+  mqttPort: number;
+  /** Username/password the api uses on an external broker. */
+  mqttUsername: string | undefined;
+  mqttPassword: string | undefined;
+  dataDir: string;
+  databaseUrl: string | undefined;
+  adminUsername: string;
+  adminPassword: string | undefined;
+  jwtSecret: string;
+  jwtTtlSeconds: number;
+  allowedOrigins: string[];
+  /** Where the built console lives; served at `/` when it exists. */
+  consoleDir: string | undefined;
+  maxPayloadBytes: number;
+  maxBatchEntries: number;
+  /** Events kept for `Last-Event-ID` resume. */
+  eventRetentionMs: number;
+  /** Bytes queued on an SSE socket past which the client is dropped. */
+  sseMaxQueuedBytes: number;
+  logLevel: 'error' | 'warn' | 'log' | 'debug';
+}
+
+export const APP_CONFIG = Symbol('APP_CONFIG');
+
+const DEFAULT_SECRETS = new Set(['', 'secret', 'changeme', 'change-me', 'admin', 'password']);
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
+  }
+}
+
+function int(env: NodeJS.ProcessEnv, name: string, fallback: number, problems: string[], min = 0, max = 2 ** 31): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    problems.push(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+    return fallback;
+  }
+  return n;
+}
+
+/** Reads a secret kept in DATA_DIR, making it on first use (development only). */
+function persistentSecret(dataDir: string, file: string): string {
+  const path = join(dataDir, file);
+  if (existsSync(path)) return readFileSync(path, 'utf8').trim();
+  const secret = randomBytes(32).toString('base64url');
+  writeFileSync(path, secret + '\n', { mode: 0o600 });
+  return secret;
+}
+
+/**
+ * Parses the environment into a typed config. Fails listing every bad
+ * variable at once, so one restart fixes them all.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  const problems: string[] = [];
+  const production = env['NODE_ENV'] === 'production';
+  const port = int(env, 'PORT', 3000, problems, 0, 65535);
+  const mqttPort = int(env, 'MQTT_PORT', 1883, problems, 0, 65535);
+  const dataDir = resolve(env['DATA_DIR'] || 'data');
+  const mqttUrl = env['MQTT_URL'] || undefined;
+  if (mqttUrl !== undefined && !/^(mqtts?|wss?|tcp):\/\//.test(mqttUrl)) {
+    problems.push(`MQTT_URL must be an mqtt://, mqtts://, ws:// or wss:// URL, got ${JSON.stringify(mqttUrl)}`);
+  }
+  const databaseUrl = env['DATABASE_URL'] || undefined;
+  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    problems.push('DATABASE_URL must be a postgres:// URL');
+  }
+  const adminPassword = env['ADMIN_PASSWORD'] || undefined;
+  let jwtSecret = env['JWT_SECRET'] ?? '';
+  if (production) {
+    if (DEFAULT_SECRETS.has(jwtSecret) || jwtSecret.length < 32) {
+      problems.push('JWT_SECRET must be set to a random string of at least 32 characters in production');
+    }
+    if (adminPassword !== undefined && (DEFAULT_SECRETS.has(adminPassword) || adminPassword.length < 12)) {
+      problems.push('ADMIN_PASSWORD must not be a default and needs at least 12 characters in production');
+    }
+  }
+  const origins = (env['ALLOWED_ORIGINS'] ?? '')
+    .split(',')
+    .map((o) => o.trim())
+    .filter((o) => o.length > 0);
+  const logLevel = (env['LOG_LEVEL'] ?? 'log') as AppConfig['logLevel'];
+  if (!['error', 'warn', 'log', 'debug'].includes(logLevel)) problems.push('LOG_LEVEL must be error, warn, log or debug');
+  const config: AppConfig = {
+    production,
+    host: env['HOST'] || '0.0.0.0',
+    port,
+    mqttUrl,
+    mqttPort,
+    mqttUsername: env['MQTT_USERNAME'] || undefined,
+    mqttPassword: env['MQTT_PASSWORD'] || undefined,
+    dataDir,
+    databaseUrl,
+    adminUsername: env['ADMIN_USERNAME'] || 'admin',
+    adminPassword,
+    jwtSecret,
+    jwtTtlSeconds: int(env, 'JWT_TTL_SECONDS', 12 * 3600, problems, 60),
+    allowedOrigins: origins,
+    consoleDir: env['CONSOLE_DIR'] || undefined,
+    maxPayloadBytes: int(env, 'MQTT_MAX_PAYLOAD_BYTES', LIMITS.maxPayloadBytes, problems, 1024, LIMITS.maxPacketBytes),
+    maxBatchEntries: int(env, 'TELEMETRY_MAX_BATCH', LIMITS.maxBatchEntries, problems, 1, 100_000),
+    eventRetentionMs: int(env, 'EVENT_RETENTION_HOURS', 24, problems, 1, 24 * 365) * 3600_000,
+    sseMaxQueuedBytes: int(env, 'SSE_MAX_QUEUED_BYTES', 4 * 1024 * 1024, problems, 64 * 1024),
+    logLevel,
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  mkdirSync(dataDir, { recursive: true });
+  if (!jwtSecret) config.jwtSecret = jwtSecret = persistentSecret(dataDir, 'jwt-secret');
+  return config;
+}
+
+/** The platform's own origins, allowed by default. */
+export function effectiveOrigins(config: AppConfig, boundPort: number): string[] {
+  return config.allowedOrigins.length > 0
+    ? config.allowedOrigins
+    : [`http://localhost:${boundPort}`, `http://127.0.0.1:${boundPort}`];
+}

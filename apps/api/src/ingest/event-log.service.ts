@@ -1,0 +1,98 @@
+import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { MetricsService } from '../metrics/metrics.service';
+import { type NewEvent, Storage, type StoredEvent } from '../storage/storage';
+
+/** Called with each committed batch, in log order, with each event's receive time. */
+export type CommitListener = (events: StoredEvent[], receivedAt: number[]) => void;
+
+/** Events waiting past this many are refused rather than held without bound. */
+const MAX_QUEUED = 200_000;
+const RETRY_MS = 500;
+
+/**
+ * Group commit for the event log. Events queue up while the previous batch
+ * is being written; each flush writes everything queued in one transaction
+ * and then hands the batch, numbered, to the listeners (the SSE hub). At low
+ * rates a batch is one event and adds no wait; at high rates batches grow by
+ * themselves, so the cost per event falls as load rises.
+ */
+@Injectable()
+export class EventLog implements OnApplicationShutdown {
+  private readonly logger = new Logger(EventLog.name);
+  private queue: NewEvent[] = [];
+  private receivedAt: number[] = [];
+  private scheduled = false;
+  private flushing: Promise<void> | undefined;
+  private readonly listeners: CommitListener[] = [];
+  private idle: Array<() => void> = [];
+
+  constructor(
+    private readonly storage: Storage,
+    private readonly metrics: MetricsService,
+  ) {}
+
+  onCommit(listener: CommitListener): void {
+    this.listeners.push(listener);
+  }
+
+  /** Queues an event; false when the log is too far behind to take it. */
+  append(event: NewEvent, receivedAt: number): boolean {
+    if (this.queue.length >= MAX_QUEUED) return false;
+    this.queue.push(event);
+    this.receivedAt.push(receivedAt);
+    this.schedule(0);
+    return true;
+  }
+
+  /** Resolves once everything queued so far is committed and published. */
+  settled(): Promise<void> {
+    if (this.queue.length === 0 && !this.flushing) return Promise.resolve();
+    return new Promise((resolve) => this.idle.push(resolve));
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.scheduled || this.flushing) return;
+    this.scheduled = true;
+    const run = () => {
+      this.scheduled = false;
+      this.flushing = this.flush().finally(() => {
+        this.flushing = undefined;
+        if (this.queue.length > 0) this.schedule(0);
+        else for (const resolve of this.idle.splice(0)) resolve();
+      });
+    };
+    if (delayMs > 0) setTimeout(run, delayMs).unref();
+    else setImmediate(run);
+  }
+
+  private async flush(): Promise<void> {
+    const batch = this.queue;
+    const receivedAt = this.receivedAt;
+    this.queue = [];
+    this.receivedAt = [];
+    let stored: StoredEvent[];
+    try {
+      stored = await this.storage.append(batch);
+    } catch (error) {
+      // Keep the batch, in order, ahead of anything queued since, and try again.
+      this.logger.error(`storing ${batch.length} events failed, retrying: ${String(error)}`);
+      this.metrics.reject('storage_error');
+      this.queue = batch.concat(this.queue);
+      this.receivedAt = receivedAt.concat(this.receivedAt);
+      await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
+      return;
+    }
+    this.metrics.eventsStored.inc(stored.length);
+    for (const listener of this.listeners) {
+      try {
+        listener(stored, receivedAt);
+      } catch (error) {
+        this.logger.error(`commit listener failed: ${String(error)}`);
+      }
+    }
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.settled();
+  }
+}

@@ -1,0 +1,108 @@
+import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { deviceStatusSchema, parseTelemetry, topics } from '@iot/protocol';
+import { APP_CONFIG, type AppConfig } from '../config/config';
+import { DeviceTransport, type DeviceMessage, type TransportHandlers } from '../broker/transport';
+import { MetricsService } from '../metrics/metrics.service';
+import { Storage } from '../storage/storage';
+import { EventLog } from './event-log.service';
+import { PresenceService } from './presence.service';
+
+/**
+ * The bridge's way in: every device message lands here, is parsed once with
+ * the protocol schemas, and becomes events in the log. A bad message is
+ * refused whole, counted, and explained to the device on its errors topic.
+ */
+@Injectable()
+export class IngestService implements TransportHandlers, OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(IngestService.name);
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly transport: DeviceTransport,
+    private readonly storage: Storage,
+    private readonly log: EventLog,
+    private readonly presence: PresenceService,
+    private readonly metrics: MetricsService,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    // Nobody is connected before the broker starts: forget presence left by a crash.
+    await this.storage.markAllOffline();
+    this.presence.load(await this.storage.allDeviceIds());
+    await this.transport.start(this);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.transport.stop();
+  }
+
+  onMessage(message: DeviceMessage): void {
+    const { deviceId, topic } = message;
+    if (!this.presence.has(deviceId)) {
+      // Only reachable through an external broker that lets unknown clients in.
+      this.onRejected(deviceId, message.rawTopic, 'unknown_device', `device ${deviceId} is not registered`);
+      return;
+    }
+    switch (topic.kind) {
+      case 'telemetry':
+        return this.telemetry(message);
+      case 'status':
+        return this.status(message);
+      case 'state.reported':
+      case 'command.result':
+        // Handled by the device-control module once it lands; counted meanwhile.
+        this.metrics.messagesReceived.inc({ kind: topic.kind });
+        return;
+      case 'state.desired':
+      case 'command':
+      case 'errors':
+        // The platform's own publishes, echoed by an external broker.
+        return;
+    }
+  }
+
+  private telemetry(message: DeviceMessage): void {
+    this.metrics.messagesReceived.inc({ kind: 'telemetry' });
+    const parsed = parseTelemetry(message.payload, {
+      now: message.receivedAt,
+      maxPayloadBytes: this.config.maxPayloadBytes,
+      maxBatchEntries: this.config.maxBatchEntries,
+    });
+    if (!parsed.ok) {
+      this.onRejected(message.deviceId, message.rawTopic, parsed.reason, parsed.error);
+      return;
+    }
+    const { deviceId, receivedAt } = message;
+    // A device that speaks is online, even if its session event has not been seen yet.
+    if (this.transport.kind === 'embedded') this.presence.set(deviceId, true, receivedAt);
+    for (const { ts, values } of parsed.entries) {
+      const data = JSON.stringify({ deviceId, ts, values });
+      if (!this.log.append({ type: 'telemetry', deviceId, ts, values, data }, receivedAt)) {
+        this.onRejected(deviceId, message.rawTopic, 'overloaded', 'the platform is overloaded; retry later');
+        return;
+      }
+    }
+  }
+
+  private status(message: DeviceMessage): void {
+    this.metrics.messagesReceived.inc({ kind: 'status' });
+    const status = deviceStatusSchema.safeParse(message.payload.toString('utf8').trim());
+    if (!status.success) {
+      this.onRejected(message.deviceId, message.rawTopic, 'invalid_status', 'status must be "online" or "offline"');
+      return;
+    }
+    this.presence.set(message.deviceId, status.data === 'online', message.receivedAt);
+  }
+
+  onSession(deviceId: string, connected: boolean): void {
+    this.presence.set(deviceId, connected, Date.now());
+  }
+
+  onRejected(deviceId: string, rawTopic: string, reason: string, error: string): void {
+    this.metrics.reject(reason);
+    this.logger.debug(`refused ${rawTopic || 'a packet'} from ${deviceId || 'a client'}: ${error}`);
+    if (!deviceId || !this.presence.has(deviceId)) return;
+    const notice = JSON.stringify({ topic: rawTopic, error, ts: Date.now() });
+    this.transport.publish(topics.errors(deviceId), notice, { qos: 0 }).catch(() => undefined);
+  }
+}

@@ -1,0 +1,121 @@
+import type { DeviceEventName, LatestValues, Role, TelemetryValue, TelemetryValues } from '@iot/protocol';
+
+export interface UserRecord {
+  username: string;
+  passwordHash: string;
+  role: Role;
+  createdAt: number;
+}
+
+export interface DeviceRecord {
+  id: string;
+  name: string;
+  type: string | null;
+  labels: Record<string, string>;
+  online: boolean;
+  lastSeen: number | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface DeviceListFilter {
+  q?: string;
+  type?: string;
+  online?: boolean;
+  /** Return devices with ids after this one (keyset paging by id). */
+  afterId?: string;
+  limit: number;
+}
+
+/** An event on its way into the log; `data` is its JSON, serialised once. */
+export interface NewEvent {
+  type: DeviceEventName;
+  deviceId: string;
+  ts: number;
+  data: string;
+  /** Set on telemetry events: the values stored as history rows. */
+  values?: TelemetryValues;
+  /** Set on status events: the presence to record on the device. */
+  online?: boolean;
+}
+
+/** An event as stored: its place in the log is `seq`. */
+export interface StoredEvent {
+  seq: number;
+  type: DeviceEventName;
+  deviceId: string;
+  data: string;
+}
+
+export interface EventFilter {
+  deviceIds?: ReadonlySet<string>;
+  types?: ReadonlySet<DeviceEventName>;
+}
+
+export interface HistoryQuery {
+  deviceId: string;
+  keys?: string[];
+  from?: number;
+  to?: number;
+  limit: number;
+  order: 'asc' | 'desc';
+}
+
+export type Series = Record<string, Array<[number, TelemetryValue]>>;
+
+/**
+ * Everything the api keeps. SQLite implements it now; PostgreSQL will
+ * implement the same interface. Methods are async so either fits.
+ */
+export abstract class Storage {
+  /** A random id made when the database was created: part of every event id. */
+  abstract readonly epoch: string;
+
+  abstract close(): Promise<void>;
+  abstract ping(): Promise<void>;
+
+  // users
+  abstract countUsers(): Promise<number>;
+  abstract findUser(username: string): Promise<UserRecord | undefined>;
+  abstract listUsers(): Promise<UserRecord[]>;
+  /** Returns false when the username is taken. */
+  abstract createUser(user: UserRecord): Promise<boolean>;
+  abstract updateUser(username: string, patch: { passwordHash?: string; role?: Role }): Promise<boolean>;
+  abstract deleteUser(username: string): Promise<boolean>;
+
+  // devices
+  /** Returns false when the id is taken. */
+  abstract createDevice(device: DeviceRecord, secretHash: string): Promise<boolean>;
+  abstract getDevice(id: string): Promise<DeviceRecord | undefined>;
+  abstract listDevices(filter: DeviceListFilter): Promise<DeviceRecord[]>;
+  abstract updateDevice(
+    id: string,
+    patch: { name?: string; type?: string | null; labels?: Record<string, string> },
+    now: number,
+  ): Promise<DeviceRecord | undefined>;
+  /** Deletes the device with its history; false when there was none. */
+  abstract deleteDevice(id: string): Promise<boolean>;
+  abstract getSecretHash(id: string): Promise<string | undefined>;
+  abstract setSecretHash(id: string, secretHash: string, now: number): Promise<boolean>;
+  /** Ids of every device, for the in-memory directory. */
+  abstract allDeviceIds(): Promise<string[]>;
+  /** Marks every device offline (at boot, before the broker accepts anyone). */
+  abstract markAllOffline(): Promise<void>;
+
+  // telemetry
+  abstract latest(deviceIds: string[]): Promise<Map<string, LatestValues>>;
+  abstract history(query: HistoryQuery): Promise<Series>;
+
+  // the event log
+  /**
+   * Stores a batch of events in one transaction, with their history rows,
+   * latest values and presence, and returns them numbered in log order.
+   */
+  abstract append(events: NewEvent[]): Promise<StoredEvent[]>;
+  /** Events after `seq`, in order, at most `limit`. */
+  abstract eventsAfter(seq: number, filter: EventFilter, limit: number): Promise<StoredEvent[]>;
+  /** The log's bounds: events with seq ≤ `prunedThrough` are gone; `last` is the newest seq. */
+  abstract eventBounds(): Promise<{ prunedThrough: number; last: number }>;
+  /** Removes events older than `before` (epoch ms), at most `batch` rows; returns how many. */
+  abstract pruneEvents(before: number, batch: number): Promise<number>;
+}

@@ -1,0 +1,252 @@
+import type { ServerResponse } from 'node:http';
+import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { type DeviceEventName, STREAM_HEARTBEAT_MS } from '@iot/protocol';
+import { APP_CONFIG, type AppConfig } from '../config/config';
+import { EventLog } from '../ingest/event-log.service';
+import { MetricsService } from '../metrics/metrics.service';
+import { type EventFilter, Storage, type StoredEvent } from '../storage/storage';
+import { formatEventId, parseEventId } from './event-id';
+
+/** An event serialised once, shared by every client that gets it. */
+interface Frame {
+  seq: number;
+  type: DeviceEventName;
+  deviceId: string;
+  bytes: Buffer;
+}
+
+export interface StreamRequest {
+  username: string;
+  deviceIds?: ReadonlySet<string>;
+  types?: ReadonlySet<DeviceEventName>;
+  lastEventId?: string;
+}
+
+class StreamClient {
+  /** The newest seq this client has been sent (or skipped by its filter). */
+  lastSeq = 0;
+  /** Live frames held while the client replays from the log. */
+  pending: Frame[] | undefined = [];
+  pendingBytes = 0;
+  corked = false;
+
+  constructor(
+    readonly res: ServerResponse,
+    readonly request: StreamRequest,
+  ) {}
+
+  wants(frame: Frame): boolean {
+    const { deviceIds, types } = this.request;
+    return (!deviceIds || deviceIds.has(frame.deviceId)) && (!types || types.has(frame.type));
+  }
+}
+
+const REPLAY_PAGE = 1_000;
+const RETRY_MS = 2_000;
+const HEARTBEAT = Buffer.from(':\n\n');
+
+/**
+ * Server-Sent Events fan-out. Committed events are serialised once per
+ * batch and written to each matching client, corked so a batch is one
+ * syscall per client. A client resuming with Last-Event-ID first replays
+ * the log from storage while live events wait in its queue; every frame is
+ * sent once, in log order. A client whose socket holds more than
+ * SSE_MAX_QUEUED_BYTES unsent is dropped: it can resume where it was.
+ */
+@Injectable()
+export class StreamHub implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(StreamHub.name);
+  /** Clients without a device filter, and clients by each device they asked for. */
+  private readonly everyDevice = new Set<StreamClient>();
+  private readonly byDevice = new Map<string, Set<StreamClient>>();
+  private readonly clients = new Set<StreamClient>();
+  private lastSeq = 0;
+  private heartbeat: NodeJS.Timeout | undefined;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly storage: Storage,
+    private readonly metrics: MetricsService,
+    log: EventLog,
+  ) {
+    log.onCommit((events, receivedAt) => this.publish(events, receivedAt));
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    this.lastSeq = Math.max(this.lastSeq, (await this.storage.eventBounds()).last);
+    this.heartbeat = setInterval(() => this.beat(), STREAM_HEARTBEAT_MS);
+    this.heartbeat.unref();
+  }
+
+  onApplicationShutdown(): void {
+    clearInterval(this.heartbeat);
+    for (const client of this.clients) client.res.destroy();
+  }
+
+  get size(): number {
+    return this.clients.size;
+  }
+
+  /** Opens a stream on `res` (headers already validated by the controller). */
+  async open(res: ServerResponse, request: StreamRequest): Promise<void> {
+    res.writeHead(200, {
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      'Cache-Control': 'no-cache, no-transform',
+      Connection: 'keep-alive',
+      'X-Accel-Buffering': 'no',
+    });
+    res.socket?.setNoDelay(true);
+    res.socket?.setTimeout(0);
+    res.write(`retry: ${RETRY_MS}\n\n`);
+    const client = new StreamClient(res, request);
+    this.add(client);
+    res.on('close', () => this.remove(client));
+
+    const epoch = this.storage.epoch;
+    const seq = request.lastEventId === undefined ? undefined : parseEventId(epoch, request.lastEventId);
+    const bounds = request.lastEventId === undefined ? undefined : await this.storage.eventBounds();
+    if (request.lastEventId === undefined) {
+      this.goLive(client, this.lastSeq);
+    } else if (seq === undefined || !bounds || seq < bounds.prunedThrough || seq > bounds.last) {
+      const reason = seq === undefined ? 'unknown event id' : seq > (bounds?.last ?? 0) ? 'event id from the future' : 'event id too old';
+      const head = Math.max(this.lastSeq, bounds?.last ?? 0);
+      res.write(`id: ${formatEventId(epoch, head)}\nevent: reset\ndata: ${JSON.stringify({ reason })}\n\n`);
+      this.goLive(client, head);
+    } else {
+      await this.replay(client, seq);
+    }
+  }
+
+  private async replay(client: StreamClient, from: number): Promise<void> {
+    const filter: EventFilter = { deviceIds: client.request.deviceIds, types: client.request.types };
+    let cursor = from;
+    for (;;) {
+      if (client.res.destroyed) return;
+      const page = await this.storage.eventsAfter(cursor, filter, REPLAY_PAGE);
+      for (const event of page) client.res.write(this.frame(event).bytes);
+      if (page.length > 0) cursor = page[page.length - 1].seq;
+      if (page.length < REPLAY_PAGE) break;
+      if (client.res.writableLength > this.config.sseMaxQueuedBytes / 2) {
+        await new Promise<void>((resolve) => {
+          client.res.once('drain', resolve);
+          client.res.once('close', resolve);
+        });
+      }
+    }
+    // Anything committed after the last page is in the pending queue (or in a later batch).
+    this.goLive(client, cursor);
+  }
+
+  private goLive(client: StreamClient, seq: number): void {
+    const pending = client.pending ?? [];
+    client.pending = undefined;
+    client.pendingBytes = 0;
+    client.lastSeq = seq;
+    for (const frame of pending) {
+      if (frame.seq > client.lastSeq && client.wants(frame)) client.res.write(frame.bytes);
+      client.lastSeq = Math.max(client.lastSeq, frame.seq);
+    }
+    this.checkBacklog(client);
+  }
+
+  private frame(event: StoredEvent): Frame {
+    const id = formatEventId(this.storage.epoch, event.seq);
+    return {
+      seq: event.seq,
+      type: event.type,
+      deviceId: event.deviceId,
+      bytes: Buffer.from(`id: ${id}\nevent: ${event.type}\ndata: ${event.data}\n\n`),
+    };
+  }
+
+  /** Fans a committed batch out to every matching client. */
+  private publish(events: StoredEvent[], receivedAt: number[]): void {
+    if (events.length === 0) return;
+    this.lastSeq = events[events.length - 1].seq;
+    if (this.clients.size === 0) return;
+    const touched: StreamClient[] = [];
+    for (let i = 0; i < events.length; i++) {
+      const frame = this.frame(events[i]);
+      this.deliver(frame, this.everyDevice, touched);
+      const forDevice = this.byDevice.get(frame.deviceId);
+      if (forDevice) this.deliver(frame, forDevice, touched);
+    }
+    for (const client of touched) {
+      client.corked = false;
+      client.res.uncork();
+      this.checkBacklog(client);
+    }
+    const now = Date.now();
+    for (const at of receivedAt) this.metrics.mqttToSse.observe((now - at) / 1000);
+  }
+
+  private deliver(frame: Frame, clients: Set<StreamClient>, touched: StreamClient[]): void {
+    for (const client of clients) {
+      if (client.pending) {
+        client.pending.push(frame);
+        client.pendingBytes += frame.bytes.length;
+        if (client.pendingBytes > this.config.sseMaxQueuedBytes) this.drop(client);
+        continue;
+      }
+      if (frame.seq <= client.lastSeq || (client.request.types && !client.request.types.has(frame.type))) continue;
+      client.lastSeq = frame.seq;
+      if (!client.corked) {
+        client.corked = true;
+        client.res.cork();
+        touched.push(client);
+      }
+      client.res.write(frame.bytes);
+    }
+  }
+
+  private checkBacklog(client: StreamClient): void {
+    if (client.res.writableLength > this.config.sseMaxQueuedBytes) this.drop(client);
+  }
+
+  private drop(client: StreamClient): void {
+    this.metrics.sseDropped.inc();
+    this.logger.debug(`dropping a slow stream of ${client.request.username}`);
+    this.remove(client);
+    client.res.destroy();
+  }
+
+  private beat(): void {
+    for (const client of this.clients) {
+      if (!client.pending) client.res.write(HEARTBEAT);
+    }
+  }
+
+  /** Ends every stream of a user (deleted, or role changed). */
+  closeUser(username: string): void {
+    for (const client of this.clients) {
+      if (client.request.username === username) {
+        this.remove(client);
+        client.res.end();
+      }
+    }
+  }
+
+  private add(client: StreamClient): void {
+    this.clients.add(client);
+    const ids = client.request.deviceIds;
+    if (!ids) this.everyDevice.add(client);
+    else
+      for (const id of ids) {
+        let set = this.byDevice.get(id);
+        if (!set) this.byDevice.set(id, (set = new Set()));
+        set.add(client);
+      }
+    this.metrics.sseClients.set(this.clients.size);
+  }
+
+  private remove(client: StreamClient): void {
+    if (!this.clients.delete(client)) return;
+    this.everyDevice.delete(client);
+    for (const id of client.request.deviceIds ?? []) {
+      const set = this.byDevice.get(id);
+      set?.delete(client);
+      if (set?.size === 0) this.byDevice.delete(id);
+    }
+    this.metrics.sseClients.set(this.clients.size);
+  }
+}
