@@ -1,0 +1,193 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { EventSource } from 'eventsource';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import type { CreateDeviceResponse, Role } from '@iot/protocol';
+import { type RunningApp, createApp } from '../src/app/create-app';
+import { loadConfig } from '../src/config/config';
+
+export const ADMIN = { username: 'admin', password: 'admin-password-for-tests' };
+
+export interface TestApp extends RunningApp {
+  dataDir: string;
+  mqttUrl: string;
+  adminToken: string;
+  /** Stops the app; `keepData` leaves DATA_DIR for a restart. */
+  stop(options?: { keepData?: boolean }): Promise<void>;
+}
+
+/** Starts the real api on free ports with a fresh DATA_DIR (or the one given). */
+export async function startApp(env: Record<string, string> = {}, dataDir?: string): Promise<TestApp> {
+  const dir = dataDir ?? mkdtempSync(join(tmpdir(), 'iot-api-test-'));
+  const config = loadConfig({
+    PORT: '0',
+    MQTT_PORT: '0',
+    HOST: '127.0.0.1',
+    DATA_DIR: dir,
+    ADMIN_USERNAME: ADMIN.username,
+    ADMIN_PASSWORD: ADMIN.password,
+    LOG_LEVEL: 'error',
+    ...env,
+  });
+  const running = await createApp(config);
+  const adminToken = (await login(running.url, ADMIN.username, ADMIN.password)).accessToken;
+  return {
+    ...running,
+    dataDir: dir,
+    mqttUrl: env['MQTT_URL'] ?? `mqtt://127.0.0.1:${running.mqttPort}`,
+    adminToken,
+    async stop(options) {
+      await running.close();
+      if (!options?.keepData) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function login(url: string, username: string, password: string): Promise<{ accessToken: string }> {
+  const res = await fetch(`${url}/api/v1/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username, password }),
+  });
+  if (res.status !== 200) throw new Error(`login failed: ${res.status} ${await res.text()}`);
+  return (await res.json()) as { accessToken: string };
+}
+
+/** Calls the REST API; returns status and parsed body. */
+export async function api<T = unknown>(
+  app: Pick<TestApp, 'url'>,
+  token: string | undefined,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; body: T }> {
+  const res = await fetch(`${app.url}/api/v1${path}`, {
+    method,
+    headers: {
+      ...(token && { authorization: `Bearer ${token}` }),
+      ...(body !== undefined && { 'content-type': 'application/json' }),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
+}
+
+export async function createDevice(app: TestApp, id: string, type = 'thermostat'): Promise<CreateDeviceResponse> {
+  const { status, body } = await api<CreateDeviceResponse>(app, app.adminToken, 'POST', '/devices', { id, name: id, type });
+  if (status !== 201) throw new Error(`create device failed: ${status} ${JSON.stringify(body)}`);
+  return body;
+}
+
+export async function createUser(app: TestApp, username: string, role: Role): Promise<string> {
+  const password = `${username}-password`;
+  const { status } = await api(app, app.adminToken, 'POST', '/users', { username, password, role });
+  if (status !== 201) throw new Error(`create user failed: ${status}`);
+  return (await login(app.url, username, password)).accessToken;
+}
+
+/** Connects as a device (client id = username = device id). */
+export function connectDevice(
+  app: Pick<TestApp, 'mqttUrl'>,
+  credentials: { username: string; password: string },
+  options: IClientOptions = {},
+): Promise<MqttClient> {
+  return mqtt.connectAsync(app.mqttUrl, {
+    clientId: credentials.username,
+    username: credentials.username,
+    password: credentials.password,
+    reconnectPeriod: 0,
+    connectTimeout: 5_000,
+    ...options,
+  });
+}
+
+/** Resolves when the client is closed by the other side. */
+export function closed(client: MqttClient): Promise<void> {
+  return new Promise((resolve) => {
+    if (!client.connected) return resolve();
+    client.once('close', () => resolve());
+  });
+}
+
+export interface ReceivedEvent {
+  id: string;
+  type: string;
+  data: Record<string, unknown>;
+}
+
+/** A real EventSource on the stream, recording every event. */
+export class StreamRecorder {
+  readonly events: ReceivedEvent[] = [];
+  readonly source: EventSource;
+  private waiters: Array<() => void> = [];
+  private openPromise: Promise<void>;
+
+  constructor(app: Pick<TestApp, 'url'>, token: string, query = '', lastEventId?: string) {
+    this.source = new EventSource(`${app.url}/api/v1/stream${query}`, {
+      fetch: (input, init) =>
+        fetch(input, {
+          ...init,
+          headers: {
+            ...(init?.headers as Record<string, string>),
+            authorization: `Bearer ${token}`,
+            ...(lastEventId && { 'last-event-id': lastEventId }),
+          },
+        }),
+    });
+    this.openPromise = new Promise((resolve, reject) => {
+      this.source.addEventListener('open', () => resolve(), { once: true });
+      this.source.addEventListener('error', (e) => reject(new Error(`stream error: ${String(e.message)}`)), { once: true });
+    });
+    for (const type of ['telemetry', 'status', 'state', 'command', 'reset']) {
+      this.source.addEventListener(type, (e) => {
+        this.events.push({ id: e.lastEventId, type, data: JSON.parse(e.data) as Record<string, unknown> });
+        for (const waiter of this.waiters.splice(0)) waiter();
+      });
+    }
+  }
+
+  opened(): Promise<void> {
+    return this.openPromise;
+  }
+
+  of(type: string, deviceId?: string): ReceivedEvent[] {
+    return this.events.filter((e) => e.type === type && (deviceId === undefined || e.data['deviceId'] === deviceId));
+  }
+
+  /** Resolves once `predicate` holds for the events so far; rejects after `timeoutMs`. */
+  async waitFor(predicate: (events: ReceivedEvent[]) => boolean, timeoutMs = 5_000): Promise<ReceivedEvent[]> {
+    const deadline = Date.now() + timeoutMs;
+    while (!predicate(this.events)) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`timed out waiting; got ${JSON.stringify(this.events.slice(-5))}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+    return this.events;
+  }
+
+  close(): void {
+    this.source.close();
+  }
+}
+
+/** Subscribes a device to its errors topic and returns the next notice. */
+export async function nextErrorNotice(client: MqttClient, deviceId: string): Promise<() => Promise<{ topic: string; error: string; ts: number }>> {
+  await client.subscribeAsync(`devices/${deviceId}/errors`);
+  return () =>
+    new Promise((resolve) => {
+      const onMessage = (topic: string, payload: Buffer) => {
+        if (topic !== `devices/${deviceId}/errors`) return;
+        client.off('message', onMessage);
+        resolve(JSON.parse(payload.toString()) as { topic: string; error: string; ts: number });
+      };
+      client.on('message', onMessage);
+    });
+}
