@@ -1,0 +1,103 @@
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import mqtt from 'mqtt';
+import { StreamRecorder, type TestApp, createDevice, startApp } from './harness';
+
+const mosquittoBinary = ['/usr/sbin/mosquitto', '/usr/bin/mosquitto'].find(
+  (path) => spawnSync(path, ['-h']).error === undefined,
+);
+if (!mosquittoBinary) {
+  console.warn('skipping the MQTT_URL tests: mosquitto is not installed (apt-get install mosquitto)');
+}
+const describeWithMosquitto = mosquittoBinary ? describe : describe.skip;
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function startMosquitto(): Promise<{ url: string; process: ChildProcess; dir: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'iot-mosquitto-'));
+  const port = await freePort();
+  writeFileSync(join(dir, 'mosquitto.conf'), `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\n`);
+  const child = spawn(mosquittoBinary!, ['-c', join(dir, 'mosquitto.conf')], { stdio: 'ignore' });
+  const url = `mqtt://127.0.0.1:${port}`;
+  // Ready when a client can connect.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const probe = await mqtt.connectAsync(url, { reconnectPeriod: 0, connectTimeout: 1000 });
+      await probe.endAsync();
+      return { url, process: child, dir };
+    } catch (error) {
+      if (attempt > 50 || child.exitCode !== null) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+}
+
+describeWithMosquitto('with MQTT_URL: an external Mosquitto broker', () => {
+  let broker: Awaited<ReturnType<typeof startMosquitto>>;
+  let app: TestApp;
+
+  beforeAll(async () => {
+    broker = await startMosquitto();
+    app = await startApp({ MQTT_URL: broker.url });
+  });
+
+  afterAll(async () => {
+    await app?.stop();
+    broker?.process.kill();
+    if (broker) rmSync(broker.dir, { recursive: true, force: true });
+  });
+
+  it('bridges telemetry and status from a device on Mosquitto to SSE', async () => {
+    await createDevice(app, 'ext-1');
+    const stream = new StreamRecorder(app, app.adminToken, '?devices=ext-1');
+    await stream.opened();
+    const device = await mqtt.connectAsync(broker.url, {
+      clientId: 'ext-1',
+      protocolVersion: 5,
+      will: { topic: 'devices/ext-1/status', payload: Buffer.from('offline'), qos: 1, retain: true },
+      reconnectPeriod: 0,
+    });
+    await device.publishAsync('devices/ext-1/status', 'online', { qos: 1, retain: true });
+    await device.publishAsync('devices/ext-1/telemetry', JSON.stringify({ temperature: 19.5 }), { qos: 1 });
+    await stream.waitFor((e) => e.some((x) => x.type === 'telemetry'));
+    device.stream.destroy(); // an abrupt loss: the broker publishes the will
+    await stream.waitFor((e) => e.filter((x) => x.type === 'status').length === 2);
+    stream.close();
+    expect(stream.events.map((e) => [e.type, e.data['online'] ?? e.data['values']])).toEqual([
+      ['status', true],
+      ['telemetry', { temperature: 19.5 }],
+      ['status', false],
+    ]);
+    device.end(true);
+  });
+
+  it('ignores devices that are not registered, and counts them', async () => {
+    const stranger = await mqtt.connectAsync(broker.url, { clientId: 'stranger', reconnectPeriod: 0 });
+    await stranger.publishAsync('devices/stranger/telemetry', '{"x":1}', { qos: 1 });
+    await stranger.endAsync();
+    // Wait for the api to have seen it: the counter is the observable effect.
+    for (let i = 0; i < 50; i++) {
+      const metrics = await (await fetch(`${app.url}/metrics`)).text();
+      if (/iot_messages_rejected_total\{reason="unknown_device"\} [1-9]/.test(metrics)) return;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    throw new Error('the unknown device was not counted');
+  });
+
+  it('reports ready while connected to the broker', async () => {
+    const res = await fetch(`${app.url}/readyz`);
+    expect(res.status).toBe(200);
+  });
+});

@@ -1,0 +1,101 @@
+#!/usr/bin/env node
+// `npm start`: builds what is needed, then runs the api (embedded broker,
+// SQLite in DATA_DIR, the console at /) and a simulated fleet beside it.
+// Flags: --no-simulator, --devices N (default 10), --rate R (messages/s per device), --no-build.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+
+const { values: flags } = parseArgs({
+  options: {
+    simulator: { type: 'boolean', default: true },
+    'no-simulator': { type: 'boolean', default: false },
+    build: { type: 'boolean', default: true },
+    'no-build': { type: 'boolean', default: false },
+    devices: { type: 'string', default: process.env.SIM_DEVICES ?? '10' },
+    rate: { type: 'string', default: process.env.SIM_RATE ?? '1' },
+  },
+  strict: true,
+});
+const withSimulator = flags.simulator && !flags['no-simulator'] && process.env.SIMULATOR !== '0';
+const env = {
+  NX_NO_CLOUD: 'true',
+  NX_DAEMON: 'false',
+  NX_TUI: 'false',
+  NG_CLI_ANALYTICS: 'false',
+  ...process.env,
+};
+const port = Number(env.PORT ?? 3000);
+const dataDir = resolve(env.DATA_DIR ?? 'data');
+
+if (flags.build && !flags['no-build']) {
+  const projects = withSimulator ? 'api,console,simulator' : 'api,console';
+  console.log(`building ${projects} …`);
+  const build = spawnSync('npx', ['nx', 'run-many', '-t', 'build', '-p', projects, '--outputStyle=static'], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env,
+  });
+  if (build.status !== 0) {
+    console.error('the build failed; run `npx nx run-many -t build -p api,console` to see why');
+    process.exit(build.status ?? 1);
+  }
+}
+
+const children = [];
+function stopAll(code) {
+  for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
+  setTimeout(() => process.exit(code), 3000).unref();
+}
+process.on('SIGINT', () => stopAll(0));
+process.on('SIGTERM', () => stopAll(0));
+
+const api = spawn(process.execPath, ['dist/apps/api/main.js'], { stdio: 'inherit', env: { ...env, DATA_DIR: dataDir } });
+children.push(api);
+api.on('exit', (code) => {
+  console.error(`the api exited (${code ?? 'signal'})`);
+  stopAll(code || 1);
+});
+
+async function waitReady() {
+  for (let i = 0; i < 600; i++) {
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/readyz`);
+      if (res.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('the api did not become ready within 60 s');
+}
+
+await waitReady();
+const passwordFile = join(dataDir, 'initial-admin-password');
+const username = env.ADMIN_USERNAME ?? 'admin';
+const password = env.ADMIN_PASSWORD ?? (existsSync(passwordFile) ? readFileSync(passwordFile, 'utf8').trim() : undefined);
+
+if (withSimulator) {
+  const sim = spawn(
+    process.execPath,
+    [
+      'dist/tools/simulator/main.js',
+      '--devices', flags.devices,
+      '--rate', flags.rate,
+      '--api', `http://127.0.0.1:${port}`,
+      ...(env.MQTT_URL ? ['--mqtt', env.MQTT_URL] : ['--mqtt', `mqtt://127.0.0.1:${env.MQTT_PORT ?? 1883}`]),
+    ],
+    { stdio: 'inherit', env: { ...env, DATA_DIR: dataDir, SIM_USERNAME: username, ...(password && { SIM_PASSWORD: password }) } },
+  );
+  children.push(sim);
+  sim.on('exit', (code) => {
+    if (code) console.error(`the simulator exited (${code}); the api keeps running`);
+  });
+}
+
+console.log(`
+  IoT platform is running: http://localhost:${port}
+  log in as "${username}" with ${password ? `password "${password}"` : 'the password you set (ADMIN_PASSWORD)'}
+  ${withSimulator ? `${flags.devices} simulated devices are publishing (--no-simulator turns them off)` : 'no simulator (start one with `npm run simulate`)'}
+  API docs: http://localhost:${port}/api/docs · metrics: http://localhost:${port}/metrics
+`);
