@@ -1,4 +1,6 @@
 import type { MqttClient } from 'mqtt';
+import { APP_CONFIG, type AppConfig } from '../src/config/config';
+import { EventRetention } from '../src/ingest/event-retention.service';
 import { StreamRecorder, type TestApp, connectDevice, createDevice, startApp } from './harness';
 
 const values = (events: { data: Record<string, unknown> }[]) => events.map((e) => (e.data['values'] as { n: number }).n);
@@ -91,6 +93,20 @@ describe('SSE resume with Last-Event-ID', () => {
     expect(stream.events.map((e) => e.type)).toEqual(['reset', 'telemetry']);
     expect(stream.events[0].data['reason']).toEqual(expect.any(String));
     expect(values(stream.events.slice(1))).toEqual([5001]);
+  });
+
+  it('sends reset for an id older than the log keeps', async () => {
+    const first = new StreamRecorder(app, app.adminToken, '?events=telemetry&devices=dev-a');
+    await first.opened();
+    await publish(a, 'dev-a', 7000, 7002);
+    await first.waitFor((e) => e.length === 2);
+    first.close();
+    // Retention passes: everything stored so far is pruned.
+    await app.app.get(EventRetention).runOnce(Date.now() + app.app.get<AppConfig>(APP_CONFIG).eventRetentionMs + 1);
+    const second = new StreamRecorder(app, app.adminToken, '?events=telemetry&devices=dev-a', first.events[0].id);
+    await second.waitFor((e) => e.length === 1);
+    second.close();
+    expect(second.events[0]).toMatchObject({ type: 'reset', data: { reason: 'event id too old' } });
   });
 
   it('accepts the id as ?lastEventId= too', async () => {

@@ -3,6 +3,7 @@ import type { Response } from 'express';
 import { ZodValidationException } from 'nestjs-zod';
 import type { ZodError } from 'zod';
 import type { ApiError } from '@iot/protocol';
+import { MetricsService } from '../metrics/metrics.service';
 
 function describe(error: ZodError): string {
   return error.issues
@@ -24,6 +25,8 @@ function statusText(status: number): string {
 export class HttpErrorFilter implements ExceptionFilter {
   private readonly logger = new Logger(HttpErrorFilter.name);
 
+  constructor(private readonly metrics: MetricsService) {}
+
   catch(exception: unknown, host: ArgumentsHost): void {
     const res = host.switchToHttp().getResponse<Response>();
     let body: ApiError;
@@ -43,6 +46,7 @@ export class HttpErrorFilter implements ExceptionFilter {
       this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
       body = { statusCode: 500, error: 'Internal Server Error', message: 'internal error' };
     }
+    if (body.statusCode < 500) this.metrics.reject(`http_${body.statusCode}`);
     if (res.headersSent) {
       res.destroy();
       return;

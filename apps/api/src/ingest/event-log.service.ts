@@ -35,6 +35,11 @@ export class EventLog implements OnApplicationShutdown {
     this.listeners.push(listener);
   }
 
+  /** Whether `count` more events fit in the queue: a message is taken whole or not at all. */
+  hasRoom(count: number): boolean {
+    return this.queue.length + count <= MAX_QUEUED;
+  }
+
   /** Queues an event; false when the log is too far behind to take it. */
   append(event: NewEvent, receivedAt: number): boolean {
     if (this.queue.length >= MAX_QUEUED) return false;
@@ -76,7 +81,7 @@ export class EventLog implements OnApplicationShutdown {
     } catch (error) {
       // Keep the batch, in order, ahead of anything queued since, and try again.
       this.logger.error(`storing ${batch.length} events failed, retrying: ${String(error)}`);
-      this.metrics.reject('storage_error');
+      this.metrics.storageErrors.inc();
       this.queue = batch.concat(this.queue);
       this.receivedAt = receivedAt.concat(this.receivedAt);
       await new Promise((resolve) => setTimeout(resolve, RETRY_MS));

@@ -73,14 +73,15 @@ export class IngestService implements TransportHandlers, OnApplicationBootstrap,
       return;
     }
     const { deviceId, receivedAt } = message;
+    if (!this.log.hasRoom(parsed.entries.length)) {
+      this.onRejected(deviceId, message.rawTopic, 'overloaded', 'the platform is overloaded; retry later');
+      return;
+    }
     // A device that speaks is online, even if its session event has not been seen yet.
     if (this.transport.kind === 'embedded') this.presence.set(deviceId, true, receivedAt);
     for (const { ts, values } of parsed.entries) {
       const data = JSON.stringify({ deviceId, ts, values });
-      if (!this.log.append({ type: 'telemetry', deviceId, ts, values, data }, receivedAt)) {
-        this.onRejected(deviceId, message.rawTopic, 'overloaded', 'the platform is overloaded; retry later');
-        return;
-      }
+      this.log.append({ type: 'telemetry', deviceId, ts, values, data }, receivedAt);
     }
   }
 

@@ -26,6 +26,12 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  readonly storageErrors = new Counter({
+    name: 'iot_storage_errors_total',
+    help: 'Failed writes of the event log (each is retried)',
+    registers: [this.registry],
+  });
+
   readonly sseClients = new Gauge({
     name: 'iot_sse_clients',
     help: 'Open Server-Sent Events streams',

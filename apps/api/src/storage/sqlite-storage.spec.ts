@@ -1,0 +1,89 @@
+import type { NewEvent } from './storage';
+import { SqliteStorage } from './sqlite-storage';
+
+function telemetry(deviceId: string, ts: number, values: Record<string, number | boolean | string>): NewEvent {
+  return { type: 'telemetry', deviceId, ts, values, data: JSON.stringify({ deviceId, ts, values }) };
+}
+
+describe('SqliteStorage', () => {
+  let sut: SqliteStorage;
+
+  beforeEach(async () => {
+    sut = await SqliteStorage.open(':memory:');
+    const now = Date.now();
+    for (const id of ['a', 'b']) {
+      await sut.createDevice({ id, name: id, type: null, labels: {}, online: false, lastSeen: null, createdAt: now, updatedAt: now }, 'hash');
+    }
+  });
+
+  afterEach(() => sut.close());
+
+  it('numbers events in order and stores their history and latest values', async () => {
+    const stored = await sut.append([
+      telemetry('a', 1000, { t: 1, on: true }),
+      telemetry('a', 2000, { t: 2, mode: 'eco' }),
+      telemetry('b', 500, { t: 9 }),
+    ]);
+    expect(stored.map((e) => e.seq)).toEqual([1, 2, 3]);
+    expect(await sut.history({ deviceId: 'a', limit: 10, order: 'asc' })).toEqual({
+      mode: [[2000, 'eco']],
+      on: [[1000, true]],
+      t: [
+        [1000, 1],
+        [2000, 2],
+      ],
+    });
+    const latest = await sut.latest(['a', 'b']);
+    expect(latest.get('a')).toEqual({ t: { ts: 2000, value: 2 }, on: { ts: 1000, value: true }, mode: { ts: 2000, value: 'eco' } });
+    expect(latest.get('b')).toEqual({ t: { ts: 500, value: 9 } });
+  });
+
+  it('keeps the newest value as latest even when an older one arrives later', async () => {
+    await sut.append([telemetry('a', 2000, { t: 2 })]);
+    await sut.append([telemetry('a', 1000, { t: 1 })]);
+    expect((await sut.latest(['a'])).get('a')).toEqual({ t: { ts: 2000, value: 2 } });
+  });
+
+  it('keeps two values of the same key at the same millisecond', async () => {
+    await sut.append([telemetry('a', 1000, { t: 1 }), telemetry('a', 1000, { t: 2 })]);
+    expect((await sut.history({ deviceId: 'a', keys: ['t'], limit: 10, order: 'asc' }))['t']).toEqual([
+      [1000, 1],
+      [1000, 2],
+    ]);
+  });
+
+  it('reads history in a range, in either order, limited per key', async () => {
+    await sut.append([1, 2, 3, 4, 5].map((i) => telemetry('a', i * 1000, { t: i })));
+    const range = await sut.history({ deviceId: 'a', keys: ['t'], from: 2000, to: 5000, limit: 10, order: 'asc' });
+    expect(range['t'].map(([ts]) => ts)).toEqual([2000, 3000, 4000]);
+    const newest = await sut.history({ deviceId: 'a', keys: ['t'], limit: 2, order: 'desc' });
+    expect(newest['t'].map(([ts]) => ts)).toEqual([5000, 4000]);
+  });
+
+  it('reads events after a seq, filtered by device and type', async () => {
+    await sut.append([telemetry('a', 1, { t: 1 }), telemetry('b', 2, { t: 2 }), telemetry('a', 3, { t: 3 })]);
+    await sut.append([{ type: 'status', deviceId: 'a', ts: 4, online: true, data: '{}' }]);
+    expect((await sut.eventsAfter(1, { deviceIds: new Set(['a']) }, 10)).map((e) => e.seq)).toEqual([3, 4]);
+    expect((await sut.eventsAfter(0, { types: new Set(['status']) }, 10)).map((e) => e.seq)).toEqual([4]);
+    expect((await sut.eventsAfter(0, {}, 2)).map((e) => e.seq)).toEqual([1, 2]);
+    expect((await sut.getDevice('a'))?.online).toBe(true);
+  });
+
+  it('prunes the oldest events in batches and remembers how far', async () => {
+    await sut.append([telemetry('a', 1, { t: 1 }), telemetry('a', 2, { t: 2 }), telemetry('a', 3, { t: 3 })]);
+    expect(await sut.pruneEvents(Date.now() + 1, 2)).toBe(2);
+    expect(await sut.eventBounds()).toEqual({ prunedThrough: 2, last: 3 });
+    expect((await sut.eventsAfter(0, {}, 10)).map((e) => e.seq)).toEqual([3]);
+    expect(await sut.pruneEvents(0, 10)).toBe(0);
+    // Seqs are never reused after pruning.
+    expect((await sut.append([telemetry('a', 4, { t: 4 })]))[0].seq).toBe(4);
+  });
+
+  it('deletes a device with its history', async () => {
+    await sut.append([telemetry('a', 1, { t: 1 })]);
+    expect(await sut.deleteDevice('a')).toBe(true);
+    expect((await sut.latest(['a'])).size).toBe(0);
+    expect(await sut.history({ deviceId: 'a', keys: ['t'], limit: 10, order: 'asc' })).toEqual({ t: [] });
+    expect(await sut.deleteDevice('a')).toBe(false);
+  });
+});
