@@ -47,4 +47,11 @@ export default [
       eqeqeq: ['error', 'always', { null: 'ignore' }],
     },
   },
+  {
+    // Tests may assert presence with `!` after checking it.
+    files: ['**/*.spec.ts', '**/test/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-non-null-assertion': 'off',
+    },
+  },
 ];

@@ -6,8 +6,8 @@ import { Aedes, type Client, type PublishPacket, type Subscription } from 'aedes
 import {
   DEVICE_ID_PATTERN,
   LIMITS,
+  DEVICE_PUBLISH_KINDS,
   deviceSubscriptionAllowed,
-  devicePublishAllowed,
   parseTopic,
 } from '@iot/protocol';
 import type { DeviceAuthService } from './device-auth.service';
@@ -165,14 +165,15 @@ export class EmbeddedBroker extends DeviceTransport {
       // A will left by a session that ended while the broker was away: only status wills are ours.
       return parseTopic(packet.topic)?.kind === 'status' ? null : new Error('not authorised');
     }
-    if (!devicePublishAllowed(client.id, packet.topic)) {
+    const topic = parseTopic(packet.topic);
+    if (!topic || topic.deviceId !== client.id || !DEVICE_PUBLISH_KINDS.has(topic.kind)) {
       handlers.onRejected(client.id, packet.topic, 'forbidden_topic', `devices may publish only to their own topics`);
       // MQTT 3.1.1 has no negative PUBACK; closing the connection is the refusal [MQTT-3.3.5-2].
       return new Error('not authorised');
     }
     handlers.onMessage({
       deviceId: client.id,
-      topic: parseTopic(packet.topic)!,
+      topic,
       rawTopic: packet.topic,
       payload: packet.payload as Buffer,
       receivedAt: Date.now(),

@@ -50,7 +50,7 @@ export const updateUserSchema = z
   .refine((u) => u.password !== undefined || u.role !== undefined, 'give a password or a role');
 
 const labelsSchema = z
-  .record(z.string().regex(/^[A-Za-z0-9_.\/-]{1,63}$/, 'label keys are 1-63 of A-Z a-z 0-9 _ . / -'), z.string().max(256))
+  .record(z.string().regex(/^[A-Za-z0-9_./-]{1,63}$/, 'label keys are 1-63 of A-Z a-z 0-9 _ . / -'), z.string().max(256))
   .refine((l) => Object.keys(l).length <= 64, 'at most 64 labels');
 
 export const deviceIdSchema = z

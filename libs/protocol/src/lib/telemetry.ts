@@ -3,11 +3,16 @@ import { LIMITS, TELEMETRY_KEY_PATTERN } from './limits';
 import { parseTime } from './time';
 
 /** One telemetry value: a finite number, a boolean, or a short string. */
-export const telemetryValueSchema = z.union([
-  z.number().refine(Number.isFinite, 'numbers must be finite'),
-  z.boolean(),
-  z.string().max(LIMITS.maxStringValueLength, `strings may have at most ${LIMITS.maxStringValueLength} characters`),
-]);
+export const telemetryValueSchema = z.union(
+  [
+    z.number().refine(Number.isFinite, 'numbers must be finite'),
+    z.boolean(),
+    z.string().max(LIMITS.maxStringValueLength, `strings may have at most ${LIMITS.maxStringValueLength} characters`),
+  ],
+  {
+    error: `a value must be a finite number, a boolean, or a string of at most ${LIMITS.maxStringValueLength} characters`,
+  },
+);
 export type TelemetryValue = z.infer<typeof telemetryValueSchema>;
 
 /** `{key: value, …}` with at least one key. */
@@ -21,7 +26,7 @@ export type TelemetryValues = z.infer<typeof telemetryValuesSchema>;
 
 /** Form 2: `{"ts": 1764236400000, "values": {…}}`, ts in epoch ms or ISO 8601. */
 export const timedTelemetrySchema = z.strictObject({
-  ts: z.union([z.number(), z.string()]),
+  ts: z.union([z.number(), z.string()], { error: 'expected epoch milliseconds or an ISO 8601 time' }),
   values: telemetryValuesSchema,
 });
 
@@ -57,12 +62,29 @@ function fail(reason: TelemetryRejection, error: string): TelemetryParseResult {
 function describe(error: z.ZodError, prefix: string): string {
   const issue = error.issues[0];
   const path = issue.path.length > 0 ? `${prefix}${issue.path.join('.')}: ` : prefix ? `${prefix.slice(0, -1)}: ` : '';
-  return `${path}${issue.message}`;
+  // A bad key: say what a key must look like rather than zod's generic "Invalid key in record".
+  const message = issue.code === 'invalid_key' && issue.issues.length > 0 ? issue.issues[0].message : issue.message;
+  return `${path}${message}`;
+}
+
+/**
+ * zod drops a `__proto__` key without a word (assigning it would replace the
+ * prototype); a message is accepted whole or not at all, so it is refused instead.
+ */
+function hasProtoKey(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && Object.prototype.hasOwnProperty.call(value, '__proto__');
 }
 
 function parseEntry(raw: unknown, now: number, prefix: string): TelemetryEntry | string {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     return `${prefix ? prefix.slice(0, -1) + ': ' : ''}expected an object of values, {"ts", "values"}, or an array of them`;
+  }
+  if (hasProtoKey(raw)) return `${prefix}__proto__: "__proto__" may not be used as a telemetry key`;
+  if ('values' in raw && hasProtoKey(raw.values)) {
+    return `${prefix}values.__proto__: "__proto__" may not be used as a telemetry key`;
+  }
+  if (('values' in raw) !== ('ts' in raw)) {
+    return `${prefix}ts: a timed entry needs both "ts" and "values"`;
   }
   if ('values' in raw) {
     const timed = timedTelemetrySchema.safeParse(raw);
@@ -71,9 +93,6 @@ function parseEntry(raw: unknown, now: number, prefix: string): TelemetryEntry |
     if (ts === undefined) return `${prefix}ts: expected epoch milliseconds or an ISO 8601 time`;
     if (ts > now + LIMITS.maxClockSkewMs) return `${prefix}ts: more than 5 minutes ahead of the platform clock`;
     return { ts, values: timed.data.values };
-  }
-  if ('ts' in raw) {
-    return `${prefix}ts: a timed entry needs both "ts" and "values"`;
   }
   const flat = telemetryValuesSchema.safeParse(raw);
   if (!flat.success) return describe(flat.error, prefix);

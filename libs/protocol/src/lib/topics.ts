@@ -113,6 +113,8 @@ export const DEVICE_PUBLISH_KINDS: ReadonlySet<TopicKind> = new Set<TopicKind>([
  * Anything else (`#`, `+/…`, other devices, `$SYS`) is refused.
  */
 export function deviceSubscriptionAllowed(deviceId: string, filter: string): boolean {
+  // An id outside the pattern (say `+` or `a/#`) would turn `own` into a wildcard.
+  if (!DEVICE_ID_PATTERN.test(deviceId)) return false;
   const own = `devices/${deviceId}/`;
   if (!filter.startsWith(own)) return false;
   const rest = filter.slice(own.length);

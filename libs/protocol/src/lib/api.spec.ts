@@ -1,0 +1,286 @@
+import {
+  API_BASE_PATH,
+  Role,
+  createDeviceSchema,
+  createUserSchema,
+  deviceIdSchema,
+  listDevicesQuerySchema,
+  loginRequestSchema,
+  roleAtLeast,
+  roleSchema,
+  telemetryQuerySchema,
+  updateDeviceSchema,
+  updateUserSchema,
+  usernameSchema,
+} from './api';
+
+const x = (n: number, c = 'a') => c.repeat(n);
+const ok = (schema: { safeParse(v: unknown): { success: boolean } }, value: unknown) => schema.safeParse(value).success;
+/** 2025-11-27T09:40:00Z */
+const T0 = 1764236400000;
+
+describe('API_BASE_PATH', () => {
+  it('is /api/v1', () => expect(API_BASE_PATH).toBe('/api/v1'));
+});
+
+describe('roles', () => {
+  it('has exactly viewer, operator and admin', () => {
+    expect(roleSchema.options).toEqual(['viewer', 'operator', 'admin']);
+  });
+
+  it.each<[Role, Role, boolean]>([
+    ['viewer', 'viewer', true],
+    ['viewer', 'operator', false],
+    ['viewer', 'admin', false],
+    ['operator', 'viewer', true],
+    ['operator', 'operator', true],
+    ['operator', 'admin', false],
+    ['admin', 'viewer', true],
+    ['admin', 'operator', true],
+    ['admin', 'admin', true],
+  ])('roleAtLeast(%p, %p) is %p', (role, required, expected) => {
+    expect(roleAtLeast(role, required)).toBe(expected);
+  });
+
+  it.each([['Admin'], ['root'], ['']])('roleSchema refuses %p', (r) => expect(ok(roleSchema, r)).toBe(false));
+});
+
+describe('usernameSchema', () => {
+  it.each([['admin'], ['a'], ['0'], ['jane.doe@example.com'], ['ops_team-1'], [x(64)]])('accepts %p', (u) =>
+    expect(usernameSchema.parse(u)).toBe(u),
+  );
+  it.each([[''], [x(65)], ['.jane'], ['_jane'], ['@jane'], ['-jane'], ['jane doe'], ['jane/doe'], ['jané']])(
+    'refuses %p',
+    (u) => expect(ok(usernameSchema, u)).toBe(false),
+  );
+});
+
+describe('loginRequestSchema', () => {
+  it('accepts a username and password', () => {
+    expect(loginRequestSchema.parse({ username: 'admin', password: 's3cret' })).toEqual({
+      username: 'admin',
+      password: 's3cret',
+    });
+  });
+  it.each<[unknown, string]>([
+    [{ username: 'admin' }, 'no password'],
+    [{ password: 'x' }, 'no username'],
+    [{ username: '', password: 'x' }, 'empty username'],
+    [{ username: 'admin', password: '' }, 'empty password'],
+    [{ username: x(65), password: 'x' }, 'username over 64'],
+    [{ username: 'admin', password: x(257) }, 'password over 256'],
+    [{ username: 1, password: 'x' }, 'numeric username'],
+  ])('refuses %j (%s)', (v) => expect(ok(loginRequestSchema, v)).toBe(false));
+});
+
+describe('createUserSchema / updateUserSchema', () => {
+  it.each<[unknown]>([
+    [{ username: 'jane', password: x(8), role: 'viewer' }],
+    [{ username: 'jane', password: x(256), role: 'admin' }],
+  ])('createUserSchema accepts %j', (v) => expect(createUserSchema.parse(v)).toEqual(v));
+
+  it.each<[unknown, string]>([
+    [{ username: 'jane', password: x(7), role: 'viewer' }, 'password under 8'],
+    [{ username: 'jane', password: x(257), role: 'viewer' }, 'password over 256'],
+    [{ username: 'jane', password: x(8), role: 'root' }, 'unknown role'],
+    [{ username: 'jane', password: x(8) }, 'no role'],
+    [{ username: '.jane', password: x(8), role: 'viewer' }, 'bad username'],
+  ])('createUserSchema refuses %j (%s)', (v) => expect(ok(createUserSchema, v)).toBe(false));
+
+  it('createUserSchema explains a short password', () => {
+    const result = createUserSchema.safeParse({ username: 'jane', password: 'short', role: 'viewer' });
+    expect(result.error?.issues[0].message).toBe('passwords need at least 8 characters');
+  });
+
+  it.each<[unknown]>([[{ password: x(8) }], [{ role: 'operator' }], [{ password: x(8), role: 'admin' }]])(
+    'updateUserSchema accepts %j',
+    (v) => expect(updateUserSchema.parse(v)).toEqual(v),
+  );
+  it.each<[unknown, string]>([
+    [{}, 'nothing to change'],
+    [{ username: 'renamed' }, 'only an unknown field'],
+    [{ password: x(7) }, 'short password'],
+    [{ role: 'root' }, 'unknown role'],
+  ])('updateUserSchema refuses %j (%s)', (v) => expect(ok(updateUserSchema, v)).toBe(false));
+});
+
+describe('deviceIdSchema', () => {
+  it.each([['d1'], ['Sensor_01-a'], [x(64)], ['0']])('accepts %p', (id) => expect(deviceIdSchema.parse(id)).toBe(id));
+  it.each([[''], [x(65)], ['-a'], ['_a'], ['a.b'], ['a/b'], ['+'], ['#'], ['$SYS']])('refuses %p', (id) => {
+    const result = deviceIdSchema.safeParse(id);
+    expect(result.success).toBe(false);
+    expect(result.error?.issues[0].message).toMatch(/device ids are 1-64/);
+  });
+});
+
+describe('createDeviceSchema', () => {
+  it.each<[unknown, unknown]>([
+    [{ name: 'Boiler' }, { name: 'Boiler' }],
+    [{ name: '  Boiler  ' }, { name: 'Boiler' }],
+    [
+      { id: 'boiler-1', name: 'Boiler', type: 'thermostat', labels: { site: 'hq', 'k8s.io/zone': 'a' } },
+      { id: 'boiler-1', name: 'Boiler', type: 'thermostat', labels: { site: 'hq', 'k8s.io/zone': 'a' } },
+    ],
+    [{ name: x(128) }, { name: x(128) }],
+    [{ name: 'n', labels: { [x(63)]: x(256) } }, { name: 'n', labels: { [x(63)]: x(256) } }],
+    [
+      { name: 'n', labels: Object.fromEntries(Array.from({ length: 64 }, (_, i) => [`l${i}`, 'v'])) },
+      { name: 'n', labels: Object.fromEntries(Array.from({ length: 64 }, (_, i) => [`l${i}`, 'v'])) },
+    ],
+  ])('accepts %j', (input, output) => expect(createDeviceSchema.parse(input)).toEqual(output));
+
+  it.each<[unknown, string]>([
+    [{}, 'no name'],
+    [{ name: '' }, 'empty name'],
+    [{ name: '   ' }, 'blank name'],
+    [{ name: x(129) }, 'name over 128'],
+    [{ id: 'a/b', name: 'n' }, 'bad id'],
+    [{ id: x(65), name: 'n' }, '65-character id'],
+    [{ id: '', name: 'n' }, 'empty id'],
+    [{ name: 'n', type: '' }, 'empty type'],
+    [{ name: 'n', type: x(65) }, 'type over 64'],
+    [{ name: 'n', labels: { '': 'v' } }, 'empty label key'],
+    [{ name: 'n', labels: { [x(64)]: 'v' } }, 'label key over 63'],
+    [{ name: 'n', labels: { 'a b': 'v' } }, 'label key with a space'],
+    [{ name: 'n', labels: { a: x(257) } }, 'label value over 256'],
+    [{ name: 'n', labels: { a: 1 } }, 'numeric label value'],
+    [{ name: 'n', labels: Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`l${i}`, 'v'])) }, '65 labels'],
+    [{ name: 'n', labels: [] }, 'array labels'],
+  ])('refuses %j (%s)', (v) => expect(ok(createDeviceSchema, v)).toBe(false));
+});
+
+describe('updateDeviceSchema', () => {
+  it.each<[unknown]>([[{ name: 'New' }], [{ type: null }], [{ type: 'meter' }], [{ labels: {} }], [{ labels: { a: 'b' } }]])(
+    'accepts %j',
+    (v) => expect(updateDeviceSchema.parse(v)).toEqual(v),
+  );
+  it.each<[unknown, string]>([
+    [{}, 'nothing to change'],
+    [{ id: 'other' }, 'only an unknown field'],
+    [{ name: '' }, 'empty name'],
+    [{ type: '' }, 'empty type'],
+  ])('refuses %j (%s)', (v) => expect(ok(updateDeviceSchema, v)).toBe(false));
+});
+
+describe('listDevicesQuerySchema', () => {
+  it('defaults limit to 100', () => {
+    expect(listDevicesQuerySchema.parse({})).toEqual({ limit: 100 });
+  });
+
+  it.each<[Record<string, string>, Record<string, unknown>]>([
+    [{ online: 'true' }, { online: true }],
+    [{ online: 'false' }, { online: false }],
+    [{ limit: '1' }, { limit: 1 }],
+    [{ limit: '1000' }, { limit: 1000 }],
+    [{ q: 'boiler', type: 'thermostat', cursor: 'abc' }, { q: 'boiler', type: 'thermostat', cursor: 'abc' }],
+  ])('parses %j', (query, expected) => {
+    expect(listDevicesQuerySchema.parse(query)).toEqual({ limit: 100, ...expected });
+  });
+
+  it.each<[Record<string, string>]>([
+    [{ online: 'yes' }],
+    [{ online: '1' }],
+    [{ online: 'TRUE' }],
+    [{ limit: '0' }],
+    [{ limit: '1001' }],
+    [{ limit: '1.5' }],
+    [{ limit: 'ten' }],
+    [{ limit: '' }],
+    [{ q: x(129) }],
+    [{ cursor: x(257) }],
+  ])('refuses %j', (query) => expect(ok(listDevicesQuerySchema, query)).toBe(false));
+});
+
+describe('telemetryQuerySchema', () => {
+  it('defaults to limit 10 000, ascending, no keys and no range', () => {
+    expect(telemetryQuerySchema.parse({})).toEqual({ limit: 10_000, order: 'asc' });
+  });
+
+  describe('keys', () => {
+    it.each<[string, string[]]>([
+      ['temperature', ['temperature']],
+      ['temperature,humidity', ['temperature', 'humidity']],
+      [' temperature , humidity ', ['temperature', 'humidity']],
+      ['a,,b,', ['a', 'b']],
+      ['power.l1,_x,fan-speed', ['power.l1', '_x', 'fan-speed']],
+      ['', []],
+      [',', []],
+      [x(64), [x(64)]],
+      [Array.from({ length: 100 }, (_, i) => `k${i}`).join(','), Array.from({ length: 100 }, (_, i) => `k${i}`)],
+    ])('parses %p', (keys, expected) => {
+      expect(telemetryQuerySchema.parse({ keys }).keys).toEqual(expected);
+    });
+
+    it.each<[unknown, string]>([
+      ['1a', 'a key starting with a digit'],
+      ['a,1b', 'one bad key among good ones'],
+      [x(65), 'a 65-character key'],
+      ['a b', 'a key with a space'],
+      [Array.from({ length: 101 }, (_, i) => `k${i}`).join(','), '101 keys'],
+      [5, 'a number'],
+    ])('refuses %p (%s)', (keys) => {
+      expect(ok(telemetryQuerySchema, { keys })).toBe(false);
+    });
+  });
+
+  describe('from / to', () => {
+    it.each<[Record<string, unknown>, number | undefined, number | undefined]>([
+      [{ from: String(T0) }, T0, undefined],
+      [{ to: String(T0) }, undefined, T0],
+      [{ from: T0, to: T0 + 1 }, T0, T0 + 1],
+      [{ from: '0', to: '1' }, 0, 1],
+      [{ from: '2025-11-27T09:40:00Z', to: '2025-11-27T10:40:00Z' }, T0, T0 + 3_600_000],
+      [{ from: '2025-11-27T10:40:00+01:00', to: '2025-11-27T09:41:00Z' }, T0, T0 + 60_000],
+      [{ from: '2025-11-27T10:40:00 01:00', to: String(T0 + 1) }, T0, T0 + 1],
+      [{ from: '2025-11-27', to: '2025-11-28' }, Date.UTC(2025, 10, 27), Date.UTC(2025, 10, 28)],
+    ])('parses %j', (query, from, to) => {
+      const parsed = telemetryQuerySchema.parse(query);
+      expect(parsed.from).toBe(from);
+      expect(parsed.to).toBe(to);
+    });
+
+    it.each<[Record<string, unknown>, string]>([
+      [{ from: String(T0), to: String(T0) }, 'from equal to to (to is exclusive)'],
+      [{ from: String(T0 + 1), to: String(T0) }, 'from after to'],
+      [{ from: '2025-11-27T10:40:00+01:00', to: '2025-11-27T09:40:00Z' }, 'the same instant in two offsets'],
+      [{ from: '2025-11-28', to: '2025-11-27' }, 'dates in the wrong order'],
+    ])('refuses %j (%s) with an actionable message', (query) => {
+      const result = telemetryQuerySchema.safeParse(query);
+      expect(result.success).toBe(false);
+      expect(result.error?.issues.map((i) => i.message)).toContain('"from" must be before "to"');
+    });
+
+    it.each<[Record<string, unknown>]>([
+      [{ from: 'yesterday' }],
+      [{ to: '' }],
+      [{ from: '-1' }],
+      [{ from: '2025-02-30' }],
+      [{ to: '2025-11-27T10:00:00 CET' }],
+      [{ from: true }],
+    ])('refuses %j', (query) => {
+      expect(ok(telemetryQuerySchema, query)).toBe(false);
+    });
+  });
+
+  describe('limit and order', () => {
+    it.each<[Record<string, unknown>, number, string]>([
+      [{ limit: '1' }, 1, 'asc'],
+      [{ limit: '100000' }, 100_000, 'asc'],
+      [{ limit: 50 }, 50, 'asc'],
+      [{ order: 'desc' }, 10_000, 'desc'],
+      [{ order: 'asc', limit: '5' }, 5, 'asc'],
+    ])('parses %j', (query, limit, order) => {
+      expect(telemetryQuerySchema.parse(query)).toMatchObject({ limit, order });
+    });
+
+    it.each<[Record<string, unknown>]>([
+      [{ limit: '0' }],
+      [{ limit: '100001' }],
+      [{ limit: '-5' }],
+      [{ limit: '2.5' }],
+      [{ limit: 'all' }],
+      [{ order: 'DESC' }],
+      [{ order: 'newest' }],
+    ])('refuses %j', (query) => expect(ok(telemetryQuerySchema, query)).toBe(false));
+  });
+});
