@@ -16,6 +16,8 @@ export default [
           style: 'camelCase',
         },
       ],
+      // Signals drive rendering: every component is OnPush.
+      '@angular-eslint/prefer-on-push-component-change-detection': 'error',
       '@angular-eslint/component-selector': [
         'error',
         {

@@ -11,6 +11,7 @@ describe('public API of @iot/protocol', () => {
     ['TELEMETRY_KEY_PATTERN', 'object'],
     ['COMMAND_NAME_PATTERN', 'object'],
     ['LIMITS', 'object'],
+    ['utf8Length', 'function'],
     ['isDeviceId', 'function'],
     // time
     ['parseTime', 'function'],

@@ -1,3 +1,28 @@
-import { Route } from '@angular/router';
+import type { Route } from '@angular/router';
+import { authGuard, guestGuard } from './core/auth/auth.guard';
 
-export const appRoutes: Route[] = [];
+/**
+ * Every page loads lazily. Signed-in pages are children of the guarded route,
+ * so later pages (device views, control) only add a child.
+ */
+export const appRoutes: Route[] = [
+  {
+    path: 'login',
+    canActivate: [guestGuard],
+    title: 'Sign in · IoT console',
+    loadComponent: () => import('./login/login.page').then((m) => m.LoginPage),
+  },
+  {
+    path: '',
+    canActivateChild: [authGuard],
+    children: [
+      {
+        path: '',
+        pathMatch: 'full',
+        title: 'Fleet · IoT console',
+        loadComponent: () => import('./fleet/fleet.page').then((m) => m.FleetPage),
+      },
+    ],
+  },
+  { path: '**', redirectTo: '' },
+];

@@ -1,20 +1,77 @@
-import { TestBed } from '@angular/core/testing';
+import { provideHttpClient } from '@angular/common/http';
+import { HttpTestingController, provideHttpClientTesting } from '@angular/common/http/testing';
+import { type ComponentFixture, TestBed } from '@angular/core/testing';
+import { provideRouter, Router } from '@angular/router';
 import { App } from './app';
-import { NxWelcome } from './nx-welcome';
+import { LOGOUT_URL, SESSION_STORAGE_KEY } from './core/auth/auth.service';
+import { SESSION_STORAGE } from './core/browser';
+import { EVENT_SOURCE_FACTORY } from './core/stream/event-source';
+import { fakeEventSources } from './core/testing/fake-event-source';
+import { aUser } from './core/testing/factories';
+import { MemoryStorage } from './core/testing/memory-storage';
 
-describe('App', () => {
-  beforeEach(async () => {
-    await TestBed.configureTestingModule({
-      imports: [App, NxWelcome],
-    }).compileComponents();
+describe('App (shell)', () => {
+  let fixture: ComponentFixture<App>;
+  let sources: ReturnType<typeof fakeEventSources>;
+  let storage: MemoryStorage;
+  let shell: HTMLElement;
+
+  const status = () => shell.querySelector('[role="status"]')?.textContent?.trim();
+
+  async function render(): Promise<void> {
+    TestBed.configureTestingModule({
+      imports: [App],
+      providers: [
+        provideHttpClient(),
+        provideHttpClientTesting(),
+        provideRouter([]),
+        { provide: SESSION_STORAGE, useValue: storage },
+        { provide: EVENT_SOURCE_FACTORY, useValue: sources.factory },
+      ],
+    });
+    jest.spyOn(TestBed.inject(Router), 'navigate').mockResolvedValue(true);
+    fixture = TestBed.createComponent(App);
+    shell = fixture.nativeElement as HTMLElement;
+    await fixture.whenStable();
+  }
+
+  beforeEach(() => {
+    sources = fakeEventSources();
+    storage = new MemoryStorage();
   });
 
-  it('should render title', async () => {
-    const fixture = TestBed.createComponent(App);
+  it('shows the connection state as offline, and opens no stream, when nobody is signed in', async () => {
+    await render();
+    expect(status()).toBe('Offline');
+    expect(sources.created).toHaveLength(0);
+    expect(shell.textContent).not.toContain('Sign out');
+  });
+
+  it('opens the stream for a signed-in user and shows its state in the toolbar', async () => {
+    storage.setItem(SESSION_STORAGE_KEY, JSON.stringify({ user: aUser({ username: 'ada' }), expiresAt: Date.now() + 60_000 }));
+    await render();
+
+    expect(sources.created).toHaveLength(1);
+    expect(status()).toBe('Connecting…');
+    expect(shell.querySelector('.username')?.textContent).toBe('ada');
+
+    sources.latest().open();
     await fixture.whenStable();
-    const compiled = fixture.nativeElement as HTMLElement;
-    expect(compiled.querySelector('h1')?.textContent).toContain(
-      'Welcome console',
-    );
+    expect(status()).toBe('Live');
+  });
+
+  it('closes the stream on sign out', async () => {
+    storage.setItem(SESSION_STORAGE_KEY, JSON.stringify({ user: aUser(), expiresAt: Date.now() + 60_000 }));
+    await render();
+    sources.latest().open();
+
+    const signOut = [...shell.querySelectorAll('button')].find((b) => b.textContent?.trim() === 'Sign out');
+    signOut?.click();
+    TestBed.inject(HttpTestingController).expectOne(LOGOUT_URL).flush(null);
+    await fixture.whenStable();
+
+    expect(sources.latest().closed).toBe(true);
+    expect(status()).toBe('Offline');
+    expect(shell.textContent).not.toContain('Sign out');
   });
 });

@@ -1,13 +1,32 @@
-import { Component } from '@angular/core';
-import { RouterModule } from '@angular/router';
-import { NxWelcome } from './nx-welcome';
+import { ChangeDetectionStrategy, Component, effect, inject, untracked } from '@angular/core';
+import { MatButton } from '@angular/material/button';
+import { MatToolbar } from '@angular/material/toolbar';
+import { RouterLink, RouterOutlet } from '@angular/router';
+import { AuthService } from './core/auth/auth.service';
+import { StreamService } from './core/stream/stream.service';
+import { ConnectionStatus } from './ui/connection-status';
 
+/** The shell: toolbar (connection state, user, sign out) above the routed page. */
 @Component({
-  imports: [NxWelcome, RouterModule],
   selector: 'iot-root',
+  imports: [RouterOutlet, RouterLink, MatToolbar, MatButton, ConnectionStatus],
   templateUrl: './app.html',
   styleUrl: './app.scss',
+  changeDetection: ChangeDetectionStrategy.OnPush,
 })
 export class App {
-  protected title = 'console';
+  protected readonly auth = inject(AuthService);
+  protected readonly stream = inject(StreamService);
+
+  constructor() {
+    // One stream per tab, open exactly while someone is signed in.
+    effect(() => {
+      const signedIn = this.auth.isAuthenticated();
+      untracked(() => (signedIn ? this.stream.start() : this.stream.stop()));
+    });
+  }
+
+  protected signOut(): void {
+    this.auth.logout().subscribe();
+  }
 }

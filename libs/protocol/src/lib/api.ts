@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { DEVICE_ID_PATTERN, TELEMETRY_KEY_PATTERN } from './limits';
 import { timeSchema } from './time';
 import type { TelemetryValue } from './telemetry';

@@ -28,3 +28,21 @@ export const LIMITS = {
 export function isDeviceId(value: string): boolean {
   return DEVICE_ID_PATTERN.test(value);
 }
+
+/** The UTF-8 size of a string in bytes, without encoding it (works in browsers and Node). */
+export function utf8Length(text: string): number {
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x80) bytes += 1;
+    else if (code < 0x800) bytes += 2;
+    else if (code >= 0xd800 && code <= 0xdbff && i + 1 < text.length) {
+      const next = text.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) {
+        bytes += 4;
+        i++;
+      } else bytes += 3;
+    } else bytes += 3;
+  }
+  return bytes;
+}

@@ -1,5 +1,5 @@
-import { z } from 'zod';
-import { COMMAND_NAME_PATTERN, LIMITS } from './limits';
+import * as z from 'zod';
+import { COMMAND_NAME_PATTERN, LIMITS, utf8Length } from './limits';
 
 /** `devices/{id}/status`: `online` or `offline` (retained; set `offline` as the will). */
 export const deviceStatusSchema = z.enum(['online', 'offline']);
@@ -25,7 +25,7 @@ export const commandNameSchema = z
 
 /** Command params: a JSON object of at most 64 KiB once serialised. */
 export const commandParamsSchema = jsonObjectSchema.refine(
-  (params) => Buffer.byteLength(JSON.stringify(params)) <= LIMITS.maxWsFrameBytes,
+  (params) => utf8Length(JSON.stringify(params)) <= LIMITS.maxWsFrameBytes,
   `params may be at most ${LIMITS.maxWsFrameBytes} bytes`,
 );
 

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { commandNameSchema, commandParamsSchema, commandStatusSchema, jsonObjectSchema } from './messages';
 import { DEVICE_ID_PATTERN } from './limits';
 

@@ -1,5 +1,5 @@
-import { z } from 'zod';
-import { LIMITS, TELEMETRY_KEY_PATTERN } from './limits';
+import * as z from 'zod';
+import { LIMITS, TELEMETRY_KEY_PATTERN, utf8Length } from './limits';
 import { parseTime } from './time';
 
 /** One telemetry value: a finite number, a boolean, or a short string. */
@@ -55,6 +55,8 @@ export interface TelemetryParseOptions {
   maxBatchEntries?: number;
 }
 
+const utf8 = new TextDecoder();
+
 function fail(reason: TelemetryRejection, error: string): TelemetryParseResult {
   return { ok: false, reason, error };
 }
@@ -103,14 +105,14 @@ function parseEntry(raw: unknown, now: number, prefix: string): TelemetryEntry |
  * Parses a telemetry payload in any of its three forms (flat, timed, batch).
  * A message is accepted whole or refused whole: one bad entry refuses the batch.
  */
-export function parseTelemetry(payload: Buffer | string, options: TelemetryParseOptions): TelemetryParseResult {
+export function parseTelemetry(payload: Uint8Array | string, options: TelemetryParseOptions): TelemetryParseResult {
   const maxBytes = options.maxPayloadBytes ?? LIMITS.maxPayloadBytes;
   const maxEntries = options.maxBatchEntries ?? LIMITS.maxBatchEntries;
-  const size = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
+  const size = typeof payload === 'string' ? utf8Length(payload) : payload.length;
   if (size > maxBytes) return fail('payload_too_large', `payload of ${size} bytes is over the ${maxBytes}-byte limit`);
   let raw: unknown;
   try {
-    raw = JSON.parse(typeof payload === 'string' ? payload : payload.toString('utf8'));
+    raw = JSON.parse(typeof payload === 'string' ? payload : utf8.decode(payload));
   } catch {
     return fail('invalid_json', 'payload is not valid JSON');
   }

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * ISO 8601 / RFC 3339 date or date-time: `YYYY-MM-DD`, optionally followed by

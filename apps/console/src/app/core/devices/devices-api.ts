@@ -1,0 +1,42 @@
+import { HttpClient, HttpParams } from '@angular/common/http';
+import { inject, Injectable } from '@angular/core';
+import type { DeviceListItem, DeviceListResponse } from '@iot/protocol';
+import { EMPTY, expand, type Observable, reduce, throwError } from 'rxjs';
+import { apiUrl } from '../api-url';
+
+export const DEVICES_URL = apiUrl('/devices');
+/** The api's largest page. */
+export const DEVICE_PAGE_SIZE = 1000;
+/** A guard against a server that keeps handing out cursors: 1000 pages is a million devices. */
+const MAX_PAGES = 1000;
+
+/** The devices part of the REST api. */
+@Injectable({ providedIn: 'root' })
+export class DevicesApi {
+  private readonly http = inject(HttpClient);
+
+  /** One page of devices. */
+  list(cursor?: string): Observable<DeviceListResponse> {
+    let params = new HttpParams().set('limit', DEVICE_PAGE_SIZE);
+    if (cursor) params = params.set('cursor', cursor);
+    return this.http.get<DeviceListResponse>(DEVICES_URL, { params, withCredentials: true });
+  }
+
+  /** Every device the user may see, following `nextCursor` page by page; one emission. */
+  listAll(): Observable<DeviceListItem[]> {
+    let pages = 0;
+    const seen = new Set<string>();
+    return this.list().pipe(
+      expand((page) => {
+        const cursor = page.nextCursor;
+        if (!cursor) return EMPTY;
+        if (seen.has(cursor) || ++pages >= MAX_PAGES) {
+          return throwError(() => new Error('The device list did not end (the api repeated a cursor)'));
+        }
+        seen.add(cursor);
+        return this.list(cursor);
+      }),
+      reduce<DeviceListResponse, DeviceListItem[]>((all, page) => all.concat(page.items), []),
+    );
+  }
+}

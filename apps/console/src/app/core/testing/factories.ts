@@ -1,0 +1,40 @@
+import type { DeviceListItem, LoginResponse, UserView } from '@iot/protocol';
+import type { StreamMessage } from '../stream/stream.service';
+
+/** A device as the list endpoint returns it. */
+export function aDevice(overrides: Partial<DeviceListItem> & Pick<DeviceListItem, 'id'>): DeviceListItem {
+  return {
+    name: `Device ${overrides.id}`,
+    type: 'sensor',
+    labels: {},
+    online: true,
+    lastSeen: 1_000,
+    latest: {},
+    ...overrides,
+  };
+}
+
+export function aUser(overrides: Partial<UserView> = {}): UserView {
+  return { username: 'ada', role: 'operator', ...overrides };
+}
+
+export function aLoginResponse(overrides: Partial<LoginResponse> = {}): LoginResponse {
+  return { accessToken: 'secret.jwt.token', expiresIn: 3600, user: aUser(), ...overrides };
+}
+
+export function telemetryMessage(
+  deviceId: string,
+  ts: number,
+  values: Record<string, number | boolean | string>,
+  id = '',
+): StreamMessage {
+  return { event: 'telemetry', id, data: { deviceId, ts, values } };
+}
+
+export function statusMessage(deviceId: string, online: boolean, ts: number, id = ''): StreamMessage {
+  return { event: 'status', id, data: { deviceId, online, ts } };
+}
+
+export function resetMessage(reason = 'resume point is gone'): StreamMessage {
+  return { event: 'reset', id: '', data: { reason } };
+}

@@ -1,0 +1,96 @@
+import { provideHttpClient } from '@angular/common/http';
+import { HttpTestingController, provideHttpClientTesting } from '@angular/common/http/testing';
+import { type ComponentFixture, TestBed } from '@angular/core/testing';
+import { DEVICES_URL } from '../core/devices/devices-api';
+import { EVENT_SOURCE_FACTORY } from '../core/stream/event-source';
+import { StreamService } from '../core/stream/stream.service';
+import { type FakeEventSource, fakeEventSources } from '../core/testing/fake-event-source';
+import { aDevice } from '../core/testing/factories';
+import { FleetPage } from './fleet.page';
+import { FLUSH_MS } from './fleet.store';
+
+describe('FleetPage', () => {
+  let fixture: ComponentFixture<FleetPage>;
+  let http: HttpTestingController;
+  let source: FakeEventSource;
+  let page: HTMLElement;
+
+  const rows = () => [...page.querySelectorAll('iot-device-row')];
+  const count = (label: string) =>
+    [...page.querySelectorAll('.count')].find((c) => c.querySelector('dt')?.textContent?.trim() === label)?.querySelector('dd')
+      ?.textContent;
+
+  async function settle(): Promise<void> {
+    await fixture.whenStable();
+    // The virtual scroll viewport renders its range a frame later.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await fixture.whenStable();
+  }
+
+  beforeEach(async () => {
+    const sources = fakeEventSources();
+    TestBed.configureTestingModule({
+      imports: [FleetPage],
+      providers: [provideHttpClient(), provideHttpClientTesting(), { provide: EVENT_SOURCE_FACTORY, useValue: sources.factory }],
+    });
+    http = TestBed.inject(HttpTestingController);
+    TestBed.inject(StreamService).start();
+    source = sources.latest();
+    source.open();
+
+    fixture = TestBed.createComponent(FleetPage);
+    page = fixture.nativeElement as HTMLElement;
+    await fixture.whenStable();
+    http.expectOne((req) => req.url === DEVICES_URL).flush({
+      items: [
+        aDevice({ id: 'pump-1', name: 'Cellar pump', online: true, latest: { temperature: { ts: 1, value: 21.537 } } }),
+        aDevice({ id: 'boiler-1', name: 'Main boiler', online: false, type: null }),
+      ],
+      nextCursor: null,
+    });
+    await settle();
+  });
+
+  afterEach(() => http.verify());
+
+  it('shows the counts and a row per device, with formatted values', () => {
+    expect(count('Devices')).toBe('2');
+    expect(count('Online')).toBe('1');
+    expect(count('Offline')).toBe('1');
+    expect(rows().map((row) => row.querySelector('.name')?.textContent)).toEqual(['Cellar pump', 'Main boiler']);
+    expect(rows()[0].textContent).toContain('temperature\u00a021.54');
+    expect(rows()[1].textContent).toContain('no telemetry');
+    expect(rows()[0].getAttribute('role')).toBe('row');
+  });
+
+  it('filters the rows as the search box is typed in', async () => {
+    const search = page.querySelector<HTMLInputElement>('input[type="search"]');
+    if (!search) throw new Error('no search box');
+    search.value = 'BOILER';
+    search.dispatchEvent(new Event('input'));
+    await settle();
+
+    expect(rows().map((row) => row.querySelector('.id')?.textContent)).toEqual(['boiler-1']);
+    expect(page.textContent).toContain('1 of 2 devices match.');
+  });
+
+  it('applies live telemetry and status events', async () => {
+    source.emit('telemetry', { deviceId: 'pump-1', ts: 2, values: { temperature: 30.25 } }, '1');
+    source.emit('status', { deviceId: 'boiler-1', online: true, ts: 2 }, '2');
+    await new Promise((resolve) => setTimeout(resolve, FLUSH_MS + 10));
+    await settle();
+
+    expect(rows()[0].textContent).toContain('temperature\u00a030.25');
+    expect(count('Online')).toBe('2');
+  });
+
+  it('dims values and says so when the stream is not live', async () => {
+    expect(rows()[0].classList).not.toContain('is-stale');
+
+    source.drop();
+    await settle();
+
+    expect(rows().every((row) => row.classList.contains('is-stale'))).toBe(true);
+    expect(page.textContent).toContain('values may be out of date');
+  });
+});
