@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { type BeforeApplicationShutdown, Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { type DeviceEventName, STREAM_HEARTBEAT_MS } from '@iot/protocol';
 import { APP_CONFIG, type AppConfig } from '../config/config';
 import { EventLog } from '../ingest/event-log.service';
@@ -54,7 +54,7 @@ const HEARTBEAT = Buffer.from(':\n\n');
  * SSE_MAX_QUEUED_BYTES unsent is dropped: it can resume where it was.
  */
 @Injectable()
-export class StreamHub implements OnApplicationBootstrap, OnApplicationShutdown {
+export class StreamHub implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(StreamHub.name);
   /** Clients without a device filter, and clients by each device they asked for. */
   private readonly everyDevice = new Set<StreamClient>();
@@ -78,7 +78,8 @@ export class StreamHub implements OnApplicationBootstrap, OnApplicationShutdown 
     this.heartbeat.unref();
   }
 
-  onApplicationShutdown(): void {
+  /** Before the HTTP server closes: it waits for open connections, and streams never end by themselves. */
+  beforeApplicationShutdown(): void {
     clearInterval(this.heartbeat);
     for (const client of this.clients) client.res.destroy();
   }

@@ -1,0 +1,101 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import mqtt, { type MqttClient } from 'mqtt';
+import { type Browser, type Page, chromium } from 'playwright-core';
+import { ADMIN, CHROMIUM, type Platform, SCREENSHOT_DIR, startPlatform } from './platform';
+
+if (!CHROMIUM) console.warn('skipping the console end-to-end tests: chromium is not installed (apt-get install chromium)');
+const describeInBrowser = CHROMIUM ? describe : describe.skip;
+
+async function register(platform: Platform, token: string, id: string, type: string): Promise<{ username: string; password: string }> {
+  const res = await fetch(`${platform.url}/api/v1/devices`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ id, name: `${type} ${id}`, type }),
+  });
+  if (res.status !== 201) throw new Error(`register ${id}: ${res.status}`);
+  return ((await res.json()) as { credentials: { username: string; password: string } }).credentials;
+}
+
+describeInBrowser('console in Chromium against the real api', () => {
+  let platform: Platform;
+  let browser: Browser;
+  let page: Page;
+  let device: MqttClient;
+  let credentials: { username: string; password: string };
+
+  beforeAll(async () => {
+    mkdirSync(SCREENSHOT_DIR, { recursive: true });
+    platform = await startPlatform();
+    const login = await fetch(`${platform.url}/api/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(ADMIN),
+    });
+    const { accessToken } = (await login.json()) as { accessToken: string };
+    credentials = await register(platform, accessToken, 'boiler-1', 'thermostat');
+    await register(platform, accessToken, 'meter-1', 'meter');
+    device = await mqtt.connectAsync(platform.mqttUrl, { clientId: 'boiler-1', ...credentials, reconnectPeriod: 0 });
+    await device.publishAsync('devices/boiler-1/telemetry', JSON.stringify({ temperature: 20.5 }), { qos: 1 });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    });
+    page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    device?.end(true);
+    await platform?.stop();
+  });
+
+  it('redirects to sign-in, then signs in', async () => {
+    await page.goto(platform.url);
+    await page.waitForURL(/\/login/);
+    await page.screenshot({ path: join(SCREENSHOT_DIR, 'login.png') });
+    await page.getByLabel('Username').fill(ADMIN.username);
+    await page.getByLabel('Password', { exact: true }).fill(ADMIN.password);
+    await page.getByRole('button', { name: /sign in/i }).click();
+    await page.getByRole('heading', { name: 'Fleet' }).waitFor();
+  });
+
+  it('lists the registered devices with their latest values and online state', async () => {
+    const boiler = page.getByRole('row').filter({ hasText: 'boiler-1' });
+    await boiler.waitFor();
+    await expectText(boiler, /temperature\s*20\.5/);
+    await expectText(boiler, /online/);
+    await expectText(page.getByRole('row').filter({ hasText: 'meter-1' }), /offline/);
+    await page.getByRole('status').filter({ hasText: 'Live' }).waitFor();
+  });
+
+  it('updates a value live, without a reload', async () => {
+    await device.publishAsync('devices/boiler-1/telemetry', JSON.stringify({ temperature: 23.25 }), { qos: 1 });
+    await expectText(page.getByRole('row').filter({ hasText: 'boiler-1' }), /temperature\s*23\.25?/);
+    await page.screenshot({ path: join(SCREENSHOT_DIR, 'fleet.png') });
+  });
+
+  it('recovers from an api restart without a reload, resuming the stream', async () => {
+    const marker = await page.evaluate(() => ((window as unknown as { __marker: number }).__marker = Math.random()));
+    device.end(true);
+    await platform.stop({ keepData: true });
+    await page.getByRole('status').filter({ hasText: /Reconnecting|Offline/ }).waitFor();
+    await page.screenshot({ path: join(SCREENSHOT_DIR, 'fleet-reconnecting.png') });
+
+    // Same data, new ports: the console must find the api again at its own origin, so restart on the same HTTP port.
+    const port = new URL(platform.url).port;
+    platform = await startPlatform(platform.dataDir, { PORT: port });
+    await page.getByRole('status').filter({ hasText: 'Live' }).waitFor({ timeout: 45_000 });
+    device = await mqtt.connectAsync(platform.mqttUrl, { clientId: 'boiler-1', ...credentials, reconnectPeriod: 0 });
+    await device.publishAsync('devices/boiler-1/telemetry', JSON.stringify({ temperature: 30.75 }), { qos: 1 });
+    await expectText(page.getByRole('row').filter({ hasText: 'boiler-1' }), /temperature\s*30\.75?/);
+    // No reload happened: the page's own state survived.
+    expect(await page.evaluate(() => (window as unknown as { __marker: number }).__marker)).toBe(marker);
+  });
+});
+
+/** Waits until the locator's text matches (Playwright polls the DOM, no fixed sleeps). */
+async function expectText(locator: ReturnType<Page['getByRole']>, pattern: RegExp): Promise<void> {
+  await locator.filter({ hasText: pattern }).first().waitFor({ timeout: 15_000 });
+  expect(await locator.first().innerText()).toMatch(pattern);
+}
