@@ -43,7 +43,9 @@ if (flags.build && !flags['no-build']) {
 }
 
 const children = [];
+let stopping = false;
 function stopAll(code) {
+  stopping = true;
   for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
   setTimeout(() => process.exit(code), 3000).unref();
 }
@@ -53,6 +55,7 @@ process.on('SIGTERM', () => stopAll(0));
 const api = spawn(process.execPath, ['dist/apps/api/main.js'], { stdio: 'inherit', env: { ...env, DATA_DIR: dataDir } });
 children.push(api);
 api.on('exit', (code) => {
+  if (stopping) return;
   console.error(`the api exited (${code ?? 'signal'})`);
   stopAll(code || 1);
 });
