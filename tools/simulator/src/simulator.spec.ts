@@ -1,6 +1,6 @@
 import { parseTelemetry, topics } from '@iot/protocol';
 import { startFakeApi, type FakeApi } from './testing/fake-api';
-import { startRecorder, startTestBroker, type Recorder, type TestBroker } from './testing/test-broker';
+import { startRecorder, startTestBroker, type Recorder, type TestBroker } from '@iot/device-sdk/testing';
 import { planFleet, runSimulator, type Simulator, type SimulatorOptions } from './simulator';
 
 const ADMIN = { username: 'admin', password: 'admin-password' };

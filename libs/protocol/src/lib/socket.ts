@@ -1,5 +1,6 @@
 import * as z from 'zod';
-import { commandNameSchema, commandParamsSchema, commandStatusSchema, jsonObjectSchema } from './messages';
+import { commandNameSchema, commandParamsSchema, jsonObjectSchema } from './messages';
+import { commandEventSchema } from './stream';
 import { DEVICE_ID_PATTERN } from './limits';
 
 /**
@@ -52,16 +53,8 @@ export type ErrorCode = z.infer<typeof errorCodeSchema>;
 
 /** Server → client event name → data schema. */
 export const serverFrameSchemas = {
-  'command.status': z.object({
-    requestId: z.string().optional(),
-    commandId: z.string(),
-    deviceId: z.string(),
-    name: z.string(),
-    status: commandStatusSchema,
-    result: z.unknown().optional(),
-    error: z.string().optional(),
-    ts: z.number(),
-  }),
+  /** A command event, plus the `requestId` of the `command.send` that made it. */
+  'command.status': commandEventSchema.extend({ requestId: z.string().optional() }),
   'state.result': z.object({ requestId: z.string(), deviceId: z.string(), version: z.number() }),
   error: z.object({ requestId: z.string().optional(), code: errorCodeSchema, message: z.string() }),
 } as const;
