@@ -26,6 +26,15 @@ describe('auth and roles', () => {
     expect(body.message).toMatch(/log in/);
   });
 
+  it('allows CORS only from the platform\'s own origins', async () => {
+    const own = `http://127.0.0.1:${app.port}`;
+    const allowed = await fetch(`${app.url}/healthz`, { headers: { origin: own } });
+    expect(allowed.headers.get('access-control-allow-origin')).toBe(own);
+    expect(allowed.headers.get('access-control-allow-credentials')).toBe('true');
+    const foreign = await fetch(`${app.url}/healthz`, { headers: { origin: 'http://evil.example' } });
+    expect(foreign.headers.get('access-control-allow-origin')).toBeNull();
+  });
+
   it('refuses a forged token', async () => {
     const { status } = await api(app, `${app.adminToken.slice(0, -4)}AAAA`, 'GET', '/devices');
     expect(status).toBe(401);

@@ -75,10 +75,13 @@ export async function createApp(config: AppConfig): Promise<RunningApp> {
     });
   }
 
+  // The default origins name the bound port, known only after listen; the check reads the set per request.
+  const origins = new Set<string>();
+  app.enableCors({ origin: (origin, done) => done(null, origin !== undefined && origins.has(origin)), credentials: true });
+
   await app.listen(config.port, config.host);
   const port = (app.getHttpServer().address() as AddressInfo).port;
-  const origins = effectiveOrigins(config, port);
-  app.enableCors({ origin: origins, credentials: true });
+  for (const origin of effectiveOrigins(config, port)) origins.add(origin);
   const transport = app.get(DeviceTransport);
   return {
     app,
