@@ -6,6 +6,7 @@ import { BrokerModule } from '../broker/broker.module';
 import { HttpErrorFilter } from '../common/http-error.filter';
 import type { AppConfig } from '../config/config';
 import { ConfigModule } from '../config/config.module';
+import { ControlModule } from '../control/control.module';
 import { DevicesModule } from '../devices/devices.module';
 import { HealthController } from '../health/health.controller';
 import { IngestModule } from '../ingest/ingest.module';
@@ -13,7 +14,7 @@ import { MetricsModule } from '../metrics/metrics.module';
 import { StorageModule } from '../storage/storage.module';
 import { StreamModule } from '../stream/stream.module';
 
-/** Modules in the order a message flows: config, storage, broker, ingest, stream, then the REST nouns. */
+/** Modules in the order a message flows: config, storage, broker, ingest, stream, control, then the REST nouns. */
 @Module({})
 export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
@@ -26,6 +27,7 @@ export class AppModule {
         BrokerModule,
         IngestModule,
         StreamModule,
+        ControlModule,
         AuthModule,
         DevicesModule,
       ],

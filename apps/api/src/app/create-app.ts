@@ -9,7 +9,10 @@ import cookieParser from 'cookie-parser';
 import express from 'express';
 import { cleanupOpenApiDoc } from 'nestjs-zod';
 import { API_BASE_PATH } from '@iot/protocol';
+import { tokenOf } from '../auth/auth.guard';
+import { AuthService } from '../auth/auth.service';
 import { DeviceTransport } from '../broker/transport';
+import { PlatformWsAdapter } from '../gateway/ws-adapter';
 import { type AppConfig, effectiveOrigins } from '../config/config';
 import { AppModule } from './app.module';
 
@@ -38,6 +41,20 @@ function consoleDir(config: AppConfig): string | undefined {
   return candidates.find((dir) => existsSync(join(dir, 'index.html')));
 }
 
+function parseCookies(header: string | undefined): Record<string, string> {
+  const cookies: Record<string, string> = {};
+  for (const part of header?.split(';') ?? []) {
+    const eq = part.indexOf('=');
+    if (eq <= 0) continue;
+    try {
+      cookies[part.slice(0, eq).trim()] = decodeURIComponent(part.slice(eq + 1).trim());
+    } catch {
+      // a malformed cookie is no cookie
+    }
+  }
+  return cookies;
+}
+
 /** Builds and starts the api: HTTP (REST, SSE, the console) and the MQTT side. */
 export async function createApp(config: AppConfig): Promise<RunningApp> {
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
@@ -47,6 +64,8 @@ export async function createApp(config: AppConfig): Promise<RunningApp> {
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
   app.use(cookieParser());
+  // Desired-state patches may come as application/merge-patch+json (RFC 7396).
+  app.useBodyParser('json', { type: ['application/json', 'application/merge-patch+json'], limit: '1mb' });
   app.setGlobalPrefix(API_BASE_PATH.slice(1), {
     exclude: [
       { path: 'healthz', method: RequestMethod.GET },
@@ -75,8 +94,23 @@ export async function createApp(config: AppConfig): Promise<RunningApp> {
     });
   }
 
-  // The default origins name the bound port, known only after listen; the check reads the set per request.
+  // The default origins name the bound port, known only after listen; the checks read the set per request.
   const origins = new Set<string>();
+  const auth = app.get(AuthService);
+  app.useWebSocketAdapter(
+    new PlatformWsAdapter(app, async (req) => {
+      const origin = req.headers.origin;
+      // [RFC 6455 10.2] browsers always send Origin: refuse foreign pages before the socket opens.
+      if (origin !== undefined && !origins.has(origin)) return { ok: false, status: 403, message: 'Forbidden' };
+      const cookies = parseCookies(req.headers.cookie);
+      // Without Origin it is not a browser, and a cookie alone must not do (it could be replayed by anything).
+      const token = tokenOf({ headers: req.headers, cookies: origin === undefined ? {} : cookies });
+      const user = token === undefined ? undefined : await auth.verifyToken(token);
+      if (!user) return { ok: false, status: 401, message: 'Unauthorized' };
+      (req as typeof req & { user: typeof user }).user = user;
+      return { ok: true };
+    }),
+  );
   app.enableCors({ origin: (origin, done) => done(null, origin !== undefined && origins.has(origin)), credentials: true });
 
   await app.listen(config.port, config.host);

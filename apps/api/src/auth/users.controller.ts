@@ -2,6 +2,7 @@ import { Body, ConflictException, Controller, Delete, Get, HttpCode, NotFoundExc
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { createZodDto } from 'nestjs-zod';
 import { type UserView, createUserSchema, updateUserSchema } from '@iot/protocol';
+import { ControlGateway } from '../gateway/control.gateway';
 import { StreamHub } from '../stream/stream-hub.service';
 import { AuthService } from './auth.service';
 import { RequireRole } from './decorators';
@@ -20,7 +21,14 @@ export class UsersController {
   constructor(
     private readonly auth: AuthService,
     private readonly hub: StreamHub,
+    private readonly gateway: ControlGateway,
   ) {}
+
+  /** A user's live streams and sockets end when the user goes or changes role. */
+  private endSessions(username: string): void {
+    this.hub.closeUser(username);
+    this.gateway.closeUser(username);
+  }
 
   @Get()
   @ApiOperation({ summary: 'List users' })
@@ -41,7 +49,7 @@ export class UsersController {
   async update(@Param('username') username: string, @Body() body: UpdateUserDto): Promise<UserView> {
     const user = await this.auth.updateUser(username, body);
     if (!user) throw new NotFoundException(`no user ${username}`);
-    if (body.role !== undefined) this.hub.closeUser(username);
+    if (body.role !== undefined) this.endSessions(username);
     return view(user);
   }
 
@@ -50,6 +58,6 @@ export class UsersController {
   @ApiOperation({ summary: 'Delete a user; their live streams close at once' })
   async remove(@Param('username') username: string): Promise<void> {
     if (!(await this.auth.deleteUser(username))) throw new NotFoundException(`no user ${username}`);
-    this.hub.closeUser(username);
+    this.endSessions(username);
   }
 }

@@ -9,6 +9,7 @@ import {
   DEVICE_PUBLISH_KINDS,
   deviceSubscriptionAllowed,
   parseTopic,
+  topics,
 } from '@iot/protocol';
 import type { DeviceAuthService } from './device-auth.service';
 import { DeviceTransport, type PublishOptions, type TransportHandlers } from './transport';
@@ -50,6 +51,8 @@ export class EmbeddedBroker extends DeviceTransport {
   private server: Server | undefined;
   private handlers: TransportHandlers | undefined;
   private readonly sessions = new Map<string, Client>();
+  /** Devices whose session holds a subscription to their commands. */
+  private readonly commandSubscribers = new Set<string>();
   private boundPort: number | undefined;
 
   constructor(
@@ -94,7 +97,19 @@ export class EmbeddedBroker extends DeviceTransport {
       // A session taken over by a newer connection of the same device is not a disconnect.
       if (this.sessions.get(client.id) !== client) return;
       this.sessions.delete(client.id);
+      this.commandSubscribers.delete(client.id);
       handlers.onSession(client.id, false);
+    });
+    broker.on('subscribe', (subscriptions, client) => {
+      if (!client || this.sessions.get(client.id) !== client) return;
+      const commands = topics.commandsFilter(client.id);
+      if (subscriptions.some((s) => s.topic === commands || s.topic === `devices/${client.id}/commands/#`)) {
+        this.commandSubscribers.add(client.id);
+        handlers.onCommandsSubscribed(client.id);
+      }
+    });
+    broker.on('unsubscribe', (unsubscriptions, client) => {
+      if (client && unsubscriptions.includes(topics.commandsFilter(client.id))) this.commandSubscribers.delete(client.id);
     });
     broker.on('clientError', (client, error) => this.logger.debug(`client ${client?.id ?? '?'}: ${error.message}`));
     broker.on('connectionError', (_client, error) => this.logger.debug(`connection refused: ${error.message}`));
@@ -203,6 +218,10 @@ export class EmbeddedBroker extends DeviceTransport {
         (error) => (error ? reject(error) : resolve()),
       );
     });
+  }
+
+  acceptsCommands(deviceId: string): boolean {
+    return this.commandSubscribers.has(deviceId);
   }
 
   disconnect(deviceId: string): void {

@@ -15,6 +15,8 @@ export interface TransportHandlers {
   onMessage(message: DeviceMessage): void;
   /** A device's MQTT session opened or closed (embedded broker only). */
   onSession(deviceId: string, connected: boolean): void;
+  /** A device subscribed to its commands: held commands can go out now (embedded broker only). */
+  onCommandsSubscribed(deviceId: string): void;
   /** A message the broker refused before it reached `onMessage`. */
   onRejected(deviceId: string, rawTopic: string, reason: string, error: string): void;
 }
@@ -40,6 +42,12 @@ export abstract class DeviceTransport {
   abstract publish(topic: string, payload: string | Buffer, options: PublishOptions): Promise<void>;
   /** Drops a device's live session at once (credentials rotated or revoked). */
   abstract disconnect(deviceId: string): void;
+  /**
+   * Whether a command published now reaches the device: with the embedded
+   * broker, it is subscribed to its commands; with an external one, its
+   * status says online.
+   */
+  abstract acceptsCommands(deviceId: string, online: boolean): boolean;
   /** The TCP port devices connect to (embedded broker), else undefined. */
   abstract readonly port: number | undefined;
 }

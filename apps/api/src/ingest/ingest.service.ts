@@ -2,7 +2,9 @@ import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplica
 import { deviceStatusSchema, parseTelemetry, topics } from '@iot/protocol';
 import { APP_CONFIG, type AppConfig } from '../config/config';
 import { DeviceTransport, type DeviceMessage, type TransportHandlers } from '../broker/transport';
+import { CommandResultError, CommandsService } from '../commands/commands.service';
 import { MetricsService } from '../metrics/metrics.service';
+import { StatePatchError, StateService } from '../state/state.service';
 import { Storage } from '../storage/storage';
 import { EventLog } from './event-log.service';
 import { PresenceService } from './presence.service';
@@ -23,6 +25,8 @@ export class IngestService implements TransportHandlers, OnApplicationBootstrap,
     private readonly log: EventLog,
     private readonly presence: PresenceService,
     private readonly metrics: MetricsService,
+    private readonly commands: CommandsService,
+    private readonly state: StateService,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -49,9 +53,12 @@ export class IngestService implements TransportHandlers, OnApplicationBootstrap,
       case 'status':
         return this.status(message);
       case 'state.reported':
-      case 'command.result':
-        // Handled by the device-control module once it lands; counted meanwhile.
         this.metrics.messagesReceived.inc({ kind: topic.kind });
+        this.settle(message, this.state.applyReported(deviceId, message.payload, message.receivedAt));
+        return;
+      case 'command.result':
+        this.metrics.messagesReceived.inc({ kind: topic.kind });
+        this.settle(message, this.commands.onResult(deviceId, topic.commandId ?? '', message.payload));
         return;
       case 'state.desired':
       case 'command':
@@ -93,10 +100,27 @@ export class IngestService implements TransportHandlers, OnApplicationBootstrap,
       return;
     }
     this.presence.set(message.deviceId, status.data === 'online', message.receivedAt);
+    // On an external broker a device announces itself ready with `online` (published after it subscribes).
+    if (status.data === 'online' && this.transport.kind === 'external') this.commands.deliverPending(message.deviceId);
+  }
+
+  /** Refusals found while handling a message asynchronously become error notices too. */
+  private settle(message: DeviceMessage, work: Promise<void>): void {
+    work.catch((error: unknown) => {
+      if (error instanceof CommandResultError || error instanceof StatePatchError) {
+        this.onRejected(message.deviceId, message.rawTopic, error.reason, error.message);
+      } else {
+        this.logger.error(`handling ${message.rawTopic}: ${String(error)}`);
+      }
+    });
   }
 
   onSession(deviceId: string, connected: boolean): void {
     this.presence.set(deviceId, connected, Date.now());
+  }
+
+  onCommandsSubscribed(deviceId: string): void {
+    this.commands.deliverPending(deviceId);
   }
 
   onRejected(deviceId: string, rawTopic: string, reason: string, error: string): void {

@@ -65,6 +65,10 @@ export class ExternalBroker extends DeviceTransport {
     await client.publishAsync(topic, payload, publishOptions);
   }
 
+  acceptsCommands(_deviceId: string, online: boolean): boolean {
+    return online;
+  }
+
   disconnect(deviceId: string): void {
     // Sessions live in the external broker; revoke them there (e.g. Mosquitto's dynamic security).
     this.logger.debug(`cannot drop ${deviceId}'s session on an external broker`);

@@ -65,6 +65,96 @@ const migrations: Record<string, Migration> = {
       )`.execute(db);
     },
   },
+  '0002_rollups': {
+    async up(db: Kysely<unknown>) {
+      // Per-minute and per-hour aggregates of `telemetry`, kept exact by ingest
+      // (sqlite-history.ts): count of all values; count, sum, min, max of the
+      // numeric ones (booleans as 0/1); and the newest value by (ts, seq).
+      for (const table of ['telemetry_1m', 'telemetry_1h']) {
+        await sql`CREATE TABLE ${sql.table(table)} (
+          device_id TEXT NOT NULL,
+          key TEXT NOT NULL,
+          bucket BIGINT NOT NULL,
+          count INTEGER NOT NULL,
+          num_count INTEGER NOT NULL,
+          num_sum DOUBLE PRECISION NOT NULL,
+          num_min DOUBLE PRECISION,
+          num_max DOUBLE PRECISION,
+          last_ts BIGINT NOT NULL,
+          last_seq BIGINT NOT NULL,
+          last_kind SMALLINT NOT NULL,
+          last_num DOUBLE PRECISION,
+          last_str TEXT,
+          PRIMARY KEY (bucket, device_id, key)
+        ) WITHOUT ROWID`.execute(db);
+        await sql`CREATE INDEX ${sql.id(`${table}_series`)} ON ${sql.table(table)} (device_id, key, bucket)`.execute(db);
+      }
+      // Roll up the history stored before this migration: minutes from raw rows, hours from minutes.
+      await sql`INSERT INTO telemetry_1m
+        SELECT device_id, key, bucket, count, num_count, num_sum, num_min, num_max, ts, seq, kind, num, str
+        FROM (
+          SELECT device_id, key, ts - ts % 60000 AS bucket, ts, seq, kind, num, str,
+            COUNT(*) OVER w AS count, COUNT(num) OVER w AS num_count, COALESCE(SUM(num) OVER w, 0) AS num_sum,
+            MIN(num) OVER w AS num_min, MAX(num) OVER w AS num_max,
+            ROW_NUMBER() OVER (PARTITION BY device_id, key, ts - ts % 60000 ORDER BY ts DESC, seq DESC) AS rn
+          FROM telemetry
+          WINDOW w AS (PARTITION BY device_id, key, ts - ts % 60000)
+        )
+        WHERE rn = 1`.execute(db);
+      await sql`INSERT INTO telemetry_1h
+        SELECT device_id, key, hour, count, num_count, num_sum, num_min, num_max, last_ts, last_seq, last_kind, last_num, last_str
+        FROM (
+          SELECT device_id, key, bucket - bucket % 3600000 AS hour, last_ts, last_seq, last_kind, last_num, last_str,
+            SUM(count) OVER w AS count, SUM(num_count) OVER w AS num_count, SUM(num_sum) OVER w AS num_sum,
+            MIN(num_min) OVER w AS num_min, MAX(num_max) OVER w AS num_max,
+            ROW_NUMBER() OVER (PARTITION BY device_id, key, bucket - bucket % 3600000 ORDER BY last_ts DESC, last_seq DESC) AS rn
+          FROM telemetry_1m
+          WINDOW w AS (PARTITION BY device_id, key, bucket - bucket % 3600000)
+        )
+        WHERE rn = 1`.execute(db);
+    },
+  },
+  '0003_commands': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('commands')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('device_id', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('params', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('result', 'text')
+        .addColumn('error', 'text')
+        .addColumn('timeout_ms', 'integer', (c) => c.notNull())
+        .addColumn('issued_at', 'bigint', (c) => c.notNull())
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .addColumn('sent_at', 'bigint')
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .execute();
+      // History per device, newest first (ids are time-sortable UUIDv7).
+      await db.schema.createIndex('commands_device').on('commands').columns(['device_id', 'id']).execute();
+      // Boot rebuilds timers of the commands still open.
+      await db.schema.createIndex('commands_open').on('commands').column('status').where(sql.ref('status'), 'in', ['pending', 'sent', 'accepted', 'in-progress']).execute();
+      await db.schema
+        .createTable('command_transitions')
+        .addColumn('command_id', 'text', (c) => c.notNull())
+        .addColumn('ts', 'bigint', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('by', 'text')
+        .execute();
+      await db.schema.createIndex('command_transitions_command').on('command_transitions').columns(['command_id', 'ts']).execute();
+      await db.schema
+        .createTable('device_state')
+        .addColumn('device_id', 'text', (c) => c.primaryKey())
+        .addColumn('reported', 'text', (c) => c.notNull().defaultTo('{}'))
+        .addColumn('desired', 'text', (c) => c.notNull().defaultTo('{}'))
+        .addColumn('version', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('reported_at', 'bigint')
+        .addColumn('desired_at', 'bigint')
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

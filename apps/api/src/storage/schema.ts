@@ -38,6 +38,36 @@ export interface Database {
     num: number | null;
     str: string | null;
   };
+  commands: {
+    id: string;
+    device_id: string;
+    name: string;
+    params: string;
+    status: string;
+    result: string | null;
+    error: string | null;
+    timeout_ms: number;
+    issued_at: number;
+    expires_at: number;
+    sent_at: number | null;
+    updated_at: number;
+    created_by: string;
+  };
+  /** Every transition of every command: the audit trail. */
+  command_transitions: {
+    command_id: string;
+    ts: number;
+    status: string;
+    by: string | null;
+  };
+  device_state: {
+    device_id: string;
+    reported: string;
+    desired: string;
+    version: number;
+    reported_at: number | null;
+    desired_at: number | null;
+  };
   /** The event log behind SSE resume: each event's data, serialised once. */
   events: {
     seq: Generated<number>;

@@ -3,18 +3,27 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect, sql } from 'kysely';
-import type { DeviceEventName, LatestValues, Role, TelemetryValue } from '@iot/protocol';
+import type { DeviceEventName, JsonObject, LatestValues, Role, TelemetryValue } from '@iot/protocol';
 import { migrationProvider } from './migrations';
+import { SqliteCommands } from './sqlite-commands';
+import { SqliteHistory } from './sqlite-history';
 import { type Database, ValueKind } from './schema';
 import {
+  type AggregateQuery,
+  type CommandRecord,
+  type CommandTransition,
+  type CommandWithHistory,
   type DeviceListFilter,
+  type DeviceStateRecord,
   type DeviceRecord,
   type EventFilter,
   type HistoryQuery,
   type NewEvent,
   type Series,
+  type SeriesKey,
   Storage,
   type StoredEvent,
+  type TelemetryTier,
   type UserRecord,
 } from './storage';
 
@@ -83,7 +92,12 @@ export class SqliteStorage extends Storage {
       lastSeq: sqlite.prepare<[], { seq: number }>("SELECT seq FROM sqlite_sequence WHERE name = 'events'"),
     };
     this.appendTx = sqlite.transaction((events: NewEvent[]) => this.appendSync(events));
+    this.commands = new SqliteCommands(db, sqlite);
+    this.telemetryHistory = new SqliteHistory(sqlite);
   }
+
+  private readonly commands: SqliteCommands;
+  private readonly telemetryHistory: SqliteHistory;
 
   private readonly appendTx: (events: NewEvent[]) => StoredEvent[];
 
@@ -225,13 +239,15 @@ export class SqliteStorage extends Storage {
   }
 
   async deleteDevice(id: string): Promise<boolean> {
-    return this.db.transaction().execute(async (tx) => {
-      const result = await tx.deleteFrom('devices').where('id', '=', id).executeTakeFirst();
-      if (Number(result.numDeletedRows) === 0) return false;
-      await tx.deleteFrom('latest').where('device_id', '=', id).execute();
-      await tx.deleteFrom('telemetry').where('device_id', '=', id).execute();
+    // Synchronous, so that no ingest transaction can land inside it (see SqliteCommands).
+    return this.sqlite.transaction(() => {
+      if (this.sqlite.prepare('DELETE FROM devices WHERE id = ?').run(id).changes === 0) return false;
+      this.sqlite.prepare('DELETE FROM latest WHERE device_id = ?').run(id);
+      this.sqlite.prepare('DELETE FROM telemetry WHERE device_id = ?').run(id);
+      this.commands.deleteDevice(id);
+      this.telemetryHistory.deleteDevice(id);
       return true;
-    });
+    })();
   }
 
   async getSecretHash(id: string): Promise<string | undefined> {
@@ -297,6 +313,65 @@ export class SqliteStorage extends Storage {
     return series;
   }
 
+  // commands and device state: SqliteCommands holds the queries
+
+  insertCommand(command: CommandRecord, transition: CommandTransition): Promise<void> {
+    return this.commands.insert(command, transition);
+  }
+
+  updateCommand(
+    id: string,
+    patch: Pick<CommandRecord, 'status'> & Partial<Pick<CommandRecord, 'result' | 'error' | 'sentAt'>>,
+    transition: CommandTransition,
+  ): Promise<void> {
+    return this.commands.update(id, patch, transition);
+  }
+
+  getCommand(id: string): Promise<CommandWithHistory | undefined> {
+    return this.commands.get(id);
+  }
+
+  listCommands(deviceId: string, beforeId: string | undefined, limit: number): Promise<CommandWithHistory[]> {
+    return this.commands.list(deviceId, beforeId, limit);
+  }
+
+  openCommands(): Promise<CommandRecord[]> {
+    return this.commands.open();
+  }
+
+  getState(deviceId: string): Promise<DeviceStateRecord> {
+    return this.commands.getState(deviceId);
+  }
+
+  saveState(deviceId: string, state: DeviceStateRecord): Promise<void> {
+    return this.commands.saveState(deviceId, state);
+  }
+
+  desiredStates(): Promise<Array<{ deviceId: string; version: number; desired: JsonObject }>> {
+    return this.commands.desiredStates();
+  }
+
+  async aggregate(query: AggregateQuery): Promise<Series> {
+    const keys = query.keys ?? (await this.seriesKeys(query.deviceId));
+    const series: Series = {};
+    for (const key of keys) series[key] = this.telemetryHistory.aggregate(query, key);
+    return series;
+  }
+
+  async pruneTelemetry(
+    tier: TelemetryTier,
+    before: number,
+    budget: number,
+    start?: SeriesKey,
+  ): Promise<{ removed: number; next?: SeriesKey }> {
+    return this.telemetryHistory.pruneTelemetry(tier, before, budget, start);
+  }
+
+  private async seriesKeys(deviceId: string): Promise<string[]> {
+    const rows = await this.db.selectFrom('latest').select('key').where('device_id', '=', deviceId).orderBy('key').execute();
+    return rows.map((r) => r.key);
+  }
+
   // the event log
 
   async append(events: NewEvent[]): Promise<StoredEvent[]> {
@@ -306,6 +381,7 @@ export class SqliteStorage extends Storage {
   /** Synchronous on purpose: better-sqlite3 commits a batch faster than an await would schedule. */
   appendSync(events: NewEvent[]): StoredEvent[] {
     const { insertEvent, insertTelemetry, upsertLatest, touchDevice } = this.statements;
+    const rollups = this.telemetryHistory.rollupBatch();
     const now = Date.now();
     const stored: StoredEvent[] = new Array(events.length);
     const latest = new Map<string, [string, string, number, number, number | null, string | null]>();
@@ -324,6 +400,7 @@ export class SqliteStorage extends Storage {
                 ? [event.deviceId, key, event.ts, ValueKind.Boolean, value ? 1 : 0, null]
                 : [event.deviceId, key, event.ts, ValueKind.String, null, value];
           insertTelemetry.run(row[0], row[1], row[2], seq, row[3], row[4], row[5]);
+          rollups.add(row[0], row[1], row[2], seq, row[3], row[4], row[5]);
           const id = `${event.deviceId}\u0000${key}`;
           const previous = latest.get(id);
           if (!previous || previous[2] <= event.ts) latest.set(id, row);
@@ -333,6 +410,7 @@ export class SqliteStorage extends Storage {
       touched.set(event.deviceId, online);
     }
     for (const row of latest.values()) upsertLatest.run(...row);
+    rollups.write();
     for (const [deviceId, online] of touched) touchDevice.run(now, online, deviceId);
     return stored;
   }

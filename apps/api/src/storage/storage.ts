@@ -1,4 +1,13 @@
-import type { DeviceEventName, LatestValues, Role, TelemetryValue, TelemetryValues } from '@iot/protocol';
+import type {
+  CommandStatus,
+  DeviceEventName,
+  JsonObject,
+  LatestValues,
+  Role,
+  TelemetryAggregation,
+  TelemetryValue,
+  TelemetryValues,
+} from '@iot/protocol';
 
 export interface UserRecord {
   username: string;
@@ -63,6 +72,63 @@ export interface HistoryQuery {
 
 export type Series = Record<string, Array<[number, TelemetryValue]>>;
 
+/** One aggregated history query: the bucket and range are already checked and resolved. */
+export interface AggregateQuery {
+  deviceId: string;
+  keys?: string[];
+  /** Epoch ms, inclusive. */
+  from: number;
+  /** Epoch ms, exclusive. */
+  to: number;
+  /** Bucket width in ms; buckets are aligned to the epoch. */
+  bucketMs: number;
+  agg: TelemetryAggregation;
+}
+
+/** Where telemetry history lives: raw rows, and the per-minute and per-hour rollups made from them. */
+export type TelemetryTier = 'raw' | 'minute' | 'hour';
+
+/** One series: a device's key. */
+export interface SeriesKey {
+  deviceId: string;
+  key: string;
+}
+
+export interface CommandTransition {
+  status: CommandStatus;
+  ts: number;
+  /** Who caused it: a username, or absent for the device and the platform's timers. */
+  by?: string;
+}
+
+export interface CommandRecord {
+  id: string;
+  deviceId: string;
+  name: string;
+  params: JsonObject;
+  status: CommandStatus;
+  result?: unknown;
+  error?: string;
+  timeoutMs: number;
+  issuedAt: number;
+  expiresAt: number;
+  sentAt: number | null;
+  updatedAt: number;
+  createdBy: string;
+}
+
+export interface CommandWithHistory extends CommandRecord {
+  transitions: CommandTransition[];
+}
+
+export interface DeviceStateRecord {
+  reported: JsonObject;
+  desired: JsonObject;
+  version: number;
+  reportedAt: number | null;
+  desiredAt: number | null;
+}
+
 /**
  * Everything the api keeps. SQLite implements it now; PostgreSQL will
  * implement the same interface. Methods are async so either fits.
@@ -105,6 +171,42 @@ export abstract class Storage {
   // telemetry
   abstract latest(deviceIds: string[]): Promise<Map<string, LatestValues>>;
   abstract history(query: HistoryQuery): Promise<Series>;
+  /**
+   * One point per non-empty bucket per key, labelled by the bucket's start,
+   * computed in the database from the finest tier that serves the bucket.
+   */
+  abstract aggregate(query: AggregateQuery): Promise<Series>;
+  /**
+   * Deletes rows of `tier` older than `before` (epoch ms), series by series
+   * from `start` on, in one short transaction of about `budget` rows at most.
+   * `next` is where to go on, or undefined once every series is done.
+   */
+  abstract pruneTelemetry(
+    tier: TelemetryTier,
+    before: number,
+    budget: number,
+    start?: SeriesKey,
+  ): Promise<{ removed: number; next?: SeriesKey }>;
+
+  // commands
+  abstract insertCommand(command: CommandRecord, transition: CommandTransition): Promise<void>;
+  /** Records a transition and the command's new status (and result, error, sent time). */
+  abstract updateCommand(
+    id: string,
+    patch: Pick<CommandRecord, 'status'> & Partial<Pick<CommandRecord, 'result' | 'error' | 'sentAt'>>,
+    transition: CommandTransition,
+  ): Promise<void>;
+  abstract getCommand(id: string): Promise<CommandWithHistory | undefined>;
+  /** A device's commands, newest first, with ids before `beforeId`. */
+  abstract listCommands(deviceId: string, beforeId: string | undefined, limit: number): Promise<CommandWithHistory[]>;
+  /** Commands not yet terminal, oldest first (timers are rebuilt from them at boot). */
+  abstract openCommands(): Promise<CommandRecord[]>;
+
+  // device state
+  abstract getState(deviceId: string): Promise<DeviceStateRecord>;
+  abstract saveState(deviceId: string, state: DeviceStateRecord): Promise<void>;
+  /** Devices whose desired state was ever set, to republish it retained at boot. */
+  abstract desiredStates(): Promise<Array<{ deviceId: string; version: number; desired: JsonObject }>>;
 
   // the event log
   /**

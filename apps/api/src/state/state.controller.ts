@@ -1,0 +1,39 @@
+import { BadRequestException, Body, Controller, Get, Headers, Param, Patch } from '@nestjs/common';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { type JsonObject, jsonObjectSchema } from '@iot/protocol';
+import { RequireRole } from '../auth/decorators';
+import { DeviceIdPipe } from '../common/device-id.pipe';
+import { type DeviceStateView, StateService } from './state.service';
+
+/** `If-Match: 7` or `"7"` (or `W/"7"`); undefined when absent. */
+function parseIfMatch(header: string | undefined): number | undefined {
+  if (header === undefined || header.trim() === '' || header.trim() === '*') return undefined;
+  const match = /^(?:W\/)?"?(\d{1,15})"?$/.exec(header.trim());
+  if (!match) throw new BadRequestException('If-Match must be a version number, like 7 or "7"');
+  return Number(match[1]);
+}
+
+@ApiTags('state')
+@Controller('devices/:id/state')
+export class StateController {
+  constructor(private readonly state: StateService) {}
+
+  @Get()
+  @ApiOperation({ summary: 'Reported and desired state, the delta between them, and the version' })
+  get(@Param('id', DeviceIdPipe) deviceId: string): Promise<DeviceStateView> {
+    return this.state.get(deviceId);
+  }
+
+  @Patch('desired')
+  @RequireRole('operator')
+  @ApiOperation({ summary: 'Merge-patch the desired state (If-Match: version, optional); 412 on a version mismatch' })
+  setDesired(
+    @Param('id', DeviceIdPipe) deviceId: string,
+    @Body() body: unknown,
+    @Headers('if-match') ifMatch?: string,
+  ): Promise<{ version: number }> {
+    const patch = jsonObjectSchema.safeParse(body);
+    if (!patch.success) throw new BadRequestException('the body must be a JSON object (a merge patch)');
+    return this.state.setDesired(deviceId, patch.data as JsonObject, parseIfMatch(ifMatch));
+  }
+}

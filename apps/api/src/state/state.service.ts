@@ -1,0 +1,136 @@
+import { Injectable, Logger, NotFoundException, type OnApplicationBootstrap, PreconditionFailedException } from '@nestjs/common';
+import jsonMergePatch from 'json-merge-patch';
+import { type JsonObject, reportedStatePatchSchema, topics } from '@iot/protocol';
+import { DeviceTransport } from '../broker/transport';
+import { EventLog } from '../ingest/event-log.service';
+import { PresenceService } from '../ingest/presence.service';
+import { Storage } from '../storage/storage';
+import { stateDelta } from './delta';
+
+export interface DeviceStateView {
+  reported: JsonObject;
+  desired: JsonObject;
+  delta: JsonObject;
+  version: number;
+  reportedAt: number | null;
+  desiredAt: number | null;
+}
+
+export class StatePatchError extends Error {
+  constructor(
+    readonly reason: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Desired and reported state. An operator's merge patch bumps the version
+ * and the whole desired document goes out retained, so a device that
+ * connects later still gets it; a device's merge patch updates what it
+ * reports. Changes to one device run one after another.
+ */
+@Injectable()
+export class StateService implements OnApplicationBootstrap {
+  private readonly logger = new Logger(StateService.name);
+  private readonly chains = new Map<string, Promise<unknown>>();
+
+  constructor(
+    private readonly storage: Storage,
+    private readonly transport: DeviceTransport,
+    private readonly presence: PresenceService,
+    private readonly log: EventLog,
+  ) {}
+
+  /** The embedded broker keeps retained messages in memory: publish every desired document again. */
+  async onApplicationBootstrap(): Promise<void> {
+    for (const { deviceId, version, desired } of await this.storage.desiredStates()) {
+      if (!this.presence.has(deviceId)) continue;
+      await this.publishDesired(deviceId, version, desired);
+    }
+  }
+
+  async get(deviceId: string): Promise<DeviceStateView> {
+    this.assertDevice(deviceId);
+    const state = await this.storage.getState(deviceId);
+    return { ...state, delta: stateDelta(state.desired, state.reported) };
+  }
+
+  /** Applies an operator's merge patch to the desired state; 412 when `expectedVersion` is not current. */
+  setDesired(deviceId: string, patch: JsonObject, expectedVersion: number | undefined): Promise<{ version: number }> {
+    this.assertDevice(deviceId);
+    return this.serialize(deviceId, async () => {
+      const state = await this.storage.getState(deviceId);
+      if (expectedVersion !== undefined && expectedVersion !== state.version) {
+        throw new PreconditionFailedException(
+          `the desired state is at version ${state.version}, not ${expectedVersion}; reload it and try again`,
+        );
+      }
+      const now = Date.now();
+      state.desired = jsonMergePatch.apply(structuredClone(state.desired), patch) as JsonObject;
+      state.version += 1;
+      state.desiredAt = now;
+      await this.storage.saveState(deviceId, state);
+      this.log.append(
+        { type: 'state', deviceId, ts: now, data: JSON.stringify({ deviceId, desired: state.desired, version: state.version, ts: now }) },
+        now,
+      );
+      await this.publishDesired(deviceId, state.version, state.desired);
+      return { version: state.version };
+    });
+  }
+
+  /** A device's merge patch on `state/reported`. Throws StatePatchError for a payload that is not one. */
+  async applyReported(deviceId: string, payload: Buffer, receivedAt: number): Promise<void> {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(payload.toString('utf8'));
+    } catch {
+      throw new StatePatchError('invalid_json', 'payload is not valid JSON');
+    }
+    const patch = reportedStatePatchSchema.safeParse(raw);
+    if (!patch.success) throw new StatePatchError('invalid_state', 'reported state must be a JSON object (a merge patch)');
+    await this.serialize(deviceId, async () => {
+      const state = await this.storage.getState(deviceId);
+      state.reported = jsonMergePatch.apply(structuredClone(state.reported), patch.data) as JsonObject;
+      state.reportedAt = receivedAt;
+      await this.storage.saveState(deviceId, state);
+      this.log.append(
+        {
+          type: 'state',
+          deviceId,
+          ts: receivedAt,
+          data: JSON.stringify({ deviceId, reported: state.reported, version: state.version, ts: receivedAt }),
+        },
+        receivedAt,
+      );
+    });
+  }
+
+  private async publishDesired(deviceId: string, version: number, desired: JsonObject): Promise<void> {
+    try {
+      await this.transport.publish(topics.stateDesired(deviceId), JSON.stringify({ version, state: desired }), {
+        qos: 1,
+        retain: true,
+      });
+    } catch (error) {
+      this.logger.warn(`publishing the desired state of ${deviceId} failed: ${String(error)}`);
+    }
+  }
+
+  private assertDevice(deviceId: string): void {
+    if (!this.presence.has(deviceId)) throw new NotFoundException(`no device ${deviceId}`);
+  }
+
+  private serialize<T>(deviceId: string, step: () => Promise<T>): Promise<T> {
+    const previous = this.chains.get(deviceId) ?? Promise.resolve();
+    const next = previous.then(step, step);
+    const settled = next.catch(() => undefined);
+    this.chains.set(deviceId, settled);
+    void settled.then(() => {
+      if (this.chains.get(deviceId) === settled) this.chains.delete(deviceId);
+    });
+    return next;
+  }
+}

@@ -1,0 +1,194 @@
+import type BetterSqlite3 from 'better-sqlite3';
+import type { Kysely } from 'kysely';
+import type { CommandStatus, JsonObject } from '@iot/protocol';
+import type { Database } from './schema';
+import type { CommandRecord, CommandTransition, CommandWithHistory, DeviceStateRecord } from './storage';
+
+/** Commands and device state on SQLite: the queries behind SqliteStorage's command and state methods. */
+type CommandRow = Database['commands'];
+
+const OPEN: CommandStatus[] = ['pending', 'sent', 'accepted', 'in-progress'];
+
+function toCommand(row: CommandRow): CommandRecord {
+  return {
+    id: row.id,
+    deviceId: row.device_id,
+    name: row.name,
+    params: JSON.parse(row.params) as JsonObject,
+    status: row.status as CommandStatus,
+    ...(row.result !== null && { result: JSON.parse(row.result) as unknown }),
+    ...(row.error !== null && { error: row.error }),
+    timeoutMs: row.timeout_ms,
+    issuedAt: row.issued_at,
+    expiresAt: row.expires_at,
+    sentAt: row.sent_at,
+    updatedAt: row.updated_at,
+    createdBy: row.created_by,
+  };
+}
+
+async function withTransitions(db: Kysely<Database>, commands: CommandRecord[]): Promise<CommandWithHistory[]> {
+  if (commands.length === 0) return [];
+  const rows = await db
+    .selectFrom('command_transitions')
+    .selectAll()
+    .where(
+      'command_id',
+      'in',
+      commands.map((c) => c.id),
+    )
+    .orderBy('command_id')
+    .orderBy('ts')
+    .execute();
+  const byCommand = new Map<string, CommandTransition[]>();
+  for (const row of rows) {
+    let list = byCommand.get(row.command_id);
+    if (!list) byCommand.set(row.command_id, (list = []));
+    list.push({ status: row.status as CommandStatus, ts: row.ts, ...(row.by !== null && { by: row.by }) });
+  }
+  return commands.map((c) => ({ ...c, transitions: byCommand.get(c.id) ?? [] }));
+}
+
+/**
+ * Writes use the raw better-sqlite3 handle in synchronous transactions: a
+ * kysely transaction would hold BEGIN open across awaits, and the ingest
+ * transaction (also synchronous, on the same connection) could land inside it.
+ */
+export class SqliteCommands {
+  private readonly statements;
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    sqlite: BetterSqlite3.Database,
+  ) {
+    const insertTransition = sqlite.prepare<[string, number, string, string | null]>(
+      'INSERT INTO command_transitions (command_id, ts, status, by) VALUES (?, ?, ?, ?)',
+    );
+    const insertCommand = sqlite.prepare(
+      `INSERT INTO commands (id, device_id, name, params, status, result, error, timeout_ms, issued_at, expires_at, sent_at, updated_at, created_by)
+       VALUES (@id, @device_id, @name, @params, @status, @result, @error, @timeout_ms, @issued_at, @expires_at, @sent_at, @updated_at, @created_by)`,
+    );
+    const updateCommand = sqlite.prepare(
+      `UPDATE commands SET status = @status, updated_at = @ts,
+         result = COALESCE(@result, result), error = COALESCE(@error, error), sent_at = COALESCE(@sent_at, sent_at)
+       WHERE id = @id`,
+    );
+    const upsertState = sqlite.prepare(
+      `INSERT INTO device_state (device_id, reported, desired, version, reported_at, desired_at)
+       VALUES (@device_id, @reported, @desired, @version, @reported_at, @desired_at)
+       ON CONFLICT (device_id) DO UPDATE SET reported = excluded.reported, desired = excluded.desired,
+         version = excluded.version, reported_at = excluded.reported_at, desired_at = excluded.desired_at`,
+    );
+    this.statements = {
+      insert: sqlite.transaction((row: CommandRow, t: CommandTransition) => {
+        insertCommand.run(row);
+        insertTransition.run(row.id, t.ts, t.status, t.by ?? null);
+      }),
+      update: sqlite.transaction((params: Record<string, unknown>, t: CommandTransition) => {
+        updateCommand.run(params);
+        insertTransition.run(params['id'] as string, t.ts, t.status, t.by ?? null);
+      }),
+      upsertState,
+      deleteDevice: sqlite.transaction((deviceId: string) => {
+        sqlite
+          .prepare('DELETE FROM command_transitions WHERE command_id IN (SELECT id FROM commands WHERE device_id = ?)')
+          .run(deviceId);
+        sqlite.prepare('DELETE FROM commands WHERE device_id = ?').run(deviceId);
+        sqlite.prepare('DELETE FROM device_state WHERE device_id = ?').run(deviceId);
+      }),
+    };
+  }
+
+  async insert(command: CommandRecord, transition: CommandTransition): Promise<void> {
+    this.statements.insert(
+      {
+        id: command.id,
+        device_id: command.deviceId,
+        name: command.name,
+        params: JSON.stringify(command.params),
+        status: command.status,
+        result: command.result === undefined ? null : JSON.stringify(command.result),
+        error: command.error ?? null,
+        timeout_ms: command.timeoutMs,
+        issued_at: command.issuedAt,
+        expires_at: command.expiresAt,
+        sent_at: command.sentAt,
+        updated_at: command.updatedAt,
+        created_by: command.createdBy,
+      },
+      transition,
+    );
+  }
+
+  async update(
+    id: string,
+    patch: Pick<CommandRecord, 'status'> & Partial<Pick<CommandRecord, 'result' | 'error' | 'sentAt'>>,
+    transition: CommandTransition,
+  ): Promise<void> {
+    this.statements.update(
+      {
+        id,
+        status: patch.status,
+        ts: transition.ts,
+        result: patch.result === undefined ? null : JSON.stringify(patch.result),
+        error: patch.error ?? null,
+        sent_at: patch.sentAt ?? null,
+      },
+      transition,
+    );
+  }
+
+  async get(id: string): Promise<CommandWithHistory | undefined> {
+    const row = await this.db.selectFrom('commands').selectAll().where('id', '=', id).executeTakeFirst();
+    return row && (await withTransitions(this.db, [toCommand(row)]))[0];
+  }
+
+  async list(deviceId: string, beforeId: string | undefined, limit: number): Promise<CommandWithHistory[]> {
+    let query = this.db.selectFrom('commands').selectAll().where('device_id', '=', deviceId).orderBy('id', 'desc').limit(limit);
+    if (beforeId !== undefined) query = query.where('id', '<', beforeId);
+    return withTransitions(this.db, (await query.execute()).map(toCommand));
+  }
+
+  async open(): Promise<CommandRecord[]> {
+    const rows = await this.db.selectFrom('commands').selectAll().where('status', 'in', OPEN).orderBy('id').execute();
+    return rows.map(toCommand);
+  }
+
+  async getState(deviceId: string): Promise<DeviceStateRecord> {
+    const row = await this.db.selectFrom('device_state').selectAll().where('device_id', '=', deviceId).executeTakeFirst();
+    return row
+      ? {
+          reported: JSON.parse(row.reported) as JsonObject,
+          desired: JSON.parse(row.desired) as JsonObject,
+          version: row.version,
+          reportedAt: row.reported_at,
+          desiredAt: row.desired_at,
+        }
+      : { reported: {}, desired: {}, version: 0, reportedAt: null, desiredAt: null };
+  }
+
+  async saveState(deviceId: string, state: DeviceStateRecord): Promise<void> {
+    this.statements.upsertState.run({
+      device_id: deviceId,
+      reported: JSON.stringify(state.reported),
+      desired: JSON.stringify(state.desired),
+      version: state.version,
+      reported_at: state.reportedAt,
+      desired_at: state.desiredAt,
+    });
+  }
+
+  async desiredStates(): Promise<Array<{ deviceId: string; version: number; desired: JsonObject }>> {
+    const rows = await this.db
+      .selectFrom('device_state')
+      .select(['device_id', 'version', 'desired'])
+      .where('version', '>', 0)
+      .execute();
+    return rows.map((r) => ({ deviceId: r.device_id, version: r.version, desired: JSON.parse(r.desired) as JsonObject }));
+  }
+
+  /** With a device, its commands and state go too (called inside the device's delete transaction). */
+  deleteDevice(deviceId: string): void {
+    this.statements.deleteDevice(deviceId);
+  }
+}

@@ -1,0 +1,375 @@
+import type BetterSqlite3 from 'better-sqlite3';
+import type { TelemetryAggregation, TelemetryValue } from '@iot/protocol';
+import { ValueKind } from './schema';
+import type { AggregateQuery, SeriesKey, TelemetryTier } from './storage';
+
+/**
+ * Telemetry history on SQLite beyond raw reads: the per-minute and per-hour
+ * rollups kept by ingest, aggregated queries over them, and retention.
+ *
+ * A rollup row holds, for one (device, key, minute or hour): the count of all
+ * values; count, sum, min and max of the numeric ones (booleans as 0/1); and
+ * the newest value by (ts, seq). Each aggregation is exact from those, so a
+ * bucket made of whole minutes (or hours) reads the rollup instead of the raw
+ * rows and gives the same answer, up to the rounding of float sums added in
+ * another order.
+ */
+
+export const MINUTE_MS = 60_000;
+export const HOUR_MS = 3_600_000;
+
+/** Table and time column of each tier; rollup rows are timed by their bucket's start. */
+const TIERS = {
+  raw: { table: 'telemetry', time: 'ts', ms: 1 },
+  minute: { table: 'telemetry_1m', time: 'bucket', ms: MINUTE_MS },
+  hour: { table: 'telemetry_1h', time: 'bucket', ms: HOUR_MS },
+} as const satisfies Record<TelemetryTier, { table: string; time: string; ms: number }>;
+
+/** The rollup tiers, widest first. */
+const ROLLUPS = ['hour', 'minute'] as const;
+
+/** The finest data an aggregate over buckets of `bucketMs` may read: a tier whose rows never straddle a bucket edge. */
+export function sourceTier(bucketMs: number): TelemetryTier {
+  for (const tier of ROLLUPS) if (bucketMs % TIERS[tier].ms === 0) return tier;
+  return 'raw';
+}
+
+export interface Piece {
+  tier: TelemetryTier;
+  from: number;
+  to: number;
+}
+
+/**
+ * Splits `[from, to)` into pieces each read from one tier: the widest tier
+ * allowed (`finest` and the ones below it) for the whole minutes or hours
+ * inside, narrower ones for the ragged ends. So a query whose ends are not on
+ * a minute or hour still counts exactly the points in `[from, to)`.
+ */
+export function splitRange(from: number, to: number, widest: TelemetryTier): Piece[] {
+  const tiers = ROLLUPS.slice(widest === 'raw' ? ROLLUPS.length : ROLLUPS.indexOf(widest));
+  const out: Piece[] = [];
+  const cover = (a: number, b: number, level: number): void => {
+    if (a >= b) return;
+    const tier = tiers[level];
+    if (tier === undefined) {
+      out.push({ tier: 'raw', from: a, to: b });
+      return;
+    }
+    const ms = TIERS[tier].ms;
+    const start = Math.ceil(a / ms) * ms;
+    const end = Math.floor(b / ms) * ms;
+    if (start >= end) return cover(a, b, level + 1);
+    cover(a, start, level + 1);
+    out.push({ tier, from: start, to: end });
+    cover(end, b, level + 1);
+  };
+  cover(from, to, 0);
+  return out;
+}
+
+// Per-bucket inputs of each aggregate, from a raw row or a rollup row.
+const RAW_PART =
+  'SELECT ts - ts % ? AS bucket, 1 AS count, CASE WHEN num IS NULL THEN 0 ELSE 1 END AS num_count, ' +
+  'num AS num_sum, num AS num_min, num AS num_max FROM telemetry WHERE device_id = ? AND key = ? AND ts >= ? AND ts < ?';
+const rollupPart = (table: string) =>
+  `SELECT bucket - bucket % ? AS bucket, count, num_count, num_sum, num_min, num_max FROM ${table} ` +
+  'WHERE device_id = ? AND key = ? AND bucket >= ? AND bucket < ?';
+const RAW_LAST_PART =
+  'SELECT ts - ts % ? AS bucket, ts, seq, kind, num, str FROM telemetry WHERE device_id = ? AND key = ? AND ts >= ? AND ts < ?';
+const rollupLastPart = (table: string) =>
+  `SELECT bucket - bucket % ? AS bucket, last_ts AS ts, last_seq AS seq, last_kind AS kind, last_num AS num, last_str AS str ` +
+  `FROM ${table} WHERE device_id = ? AND key = ? AND bucket >= ? AND bucket < ?`;
+
+/** How each aggregation combines the parts of a bucket, and when a bucket counts as empty. */
+const COMBINE: Record<Exclude<TelemetryAggregation, 'last'>, { value: string; having: string }> = {
+  avg: { value: 'SUM(num_sum) / SUM(num_count)', having: 'SUM(num_count) > 0' },
+  min: { value: 'MIN(num_min)', having: 'SUM(num_count) > 0' },
+  max: { value: 'MAX(num_max)', having: 'SUM(num_count) > 0' },
+  sum: { value: 'SUM(num_sum)', having: 'SUM(num_count) > 0' },
+  count: { value: 'SUM(count)', having: 'SUM(count) > 0' },
+};
+
+/** The SQL of one aggregate over the given pieces; parameters are (bucketMs, deviceId, key, from, to) per piece. */
+export function aggregateSql(agg: TelemetryAggregation, tiers: TelemetryTier[]): string {
+  if (agg === 'last') {
+    const parts = tiers.map((t) => (t === 'raw' ? RAW_LAST_PART : rollupLastPart(TIERS[t].table)));
+    // The newest value of each bucket: highest (ts, seq), as a raw `last` would pick it.
+    return (
+      'SELECT bucket, kind, num, str FROM (SELECT bucket, kind, num, str, ' +
+      'ROW_NUMBER() OVER (PARTITION BY bucket ORDER BY ts DESC, seq DESC) AS rn ' +
+      `FROM (${parts.join(' UNION ALL ')})) WHERE rn = 1 ORDER BY bucket`
+    );
+  }
+  const parts = tiers.map((t) => (t === 'raw' ? RAW_PART : rollupPart(TIERS[t].table)));
+  const { value, having } = COMBINE[agg];
+  return `SELECT bucket, ${value} AS value FROM (${parts.join(' UNION ALL ')}) GROUP BY bucket HAVING ${having} ORDER BY bucket`;
+}
+
+function toValue(kind: number, num: number | null, str: string | null): TelemetryValue {
+  switch (kind) {
+    case ValueKind.Boolean:
+      return num === 1;
+    case ValueKind.String:
+      return str ?? '';
+    default:
+      return num ?? 0;
+  }
+}
+
+/** A rollup row in the making. */
+interface Partial {
+  deviceId: string;
+  key: string;
+  bucket: number;
+  count: number;
+  numCount: number;
+  numSum: number;
+  numMin: number | null;
+  numMax: number | null;
+  lastTs: number;
+  lastSeq: number;
+  lastKind: number;
+  lastNum: number | null;
+  lastStr: string | null;
+}
+
+function newer(a: Partial, b: Partial): boolean {
+  return a.lastTs > b.lastTs || (a.lastTs === b.lastTs && a.lastSeq > b.lastSeq);
+}
+
+function merge(into: Partial, p: Partial): void {
+  into.count += p.count;
+  into.numCount += p.numCount;
+  into.numSum += p.numSum;
+  if (p.numMin !== null && (into.numMin === null || p.numMin < into.numMin)) into.numMin = p.numMin;
+  if (p.numMax !== null && (into.numMax === null || p.numMax > into.numMax)) into.numMax = p.numMax;
+  if (newer(p, into)) {
+    into.lastTs = p.lastTs;
+    into.lastSeq = p.lastSeq;
+    into.lastKind = p.lastKind;
+    into.lastNum = p.lastNum;
+    into.lastStr = p.lastStr;
+  }
+}
+
+type UpsertParams = [
+  string,
+  string,
+  number,
+  number,
+  number,
+  number,
+  number | null,
+  number | null,
+  number,
+  number,
+  number,
+  number | null,
+  string | null,
+];
+
+/**
+ * One batch's rollups, summed in memory per (device, key, minute) and then per
+ * hour, so the ingest transaction does one upsert per group, not per value.
+ */
+export class RollupBatch {
+  private readonly minutes = new Map<string, Partial>();
+
+  constructor(private readonly upserts: Record<'minute' | 'hour', BetterSqlite3.Statement<UpsertParams>>) {}
+
+  add(deviceId: string, key: string, ts: number, seq: number, kind: number, num: number | null, str: string | null): void {
+    const bucket = ts - (ts % MINUTE_MS);
+    const id = `${deviceId}\u0000${key}\u0000${bucket}`;
+    const p = this.minutes.get(id);
+    if (p === undefined) {
+      this.minutes.set(id, {
+        deviceId,
+        key,
+        bucket,
+        count: 1,
+        numCount: num === null ? 0 : 1,
+        numSum: num ?? 0,
+        numMin: num,
+        numMax: num,
+        lastTs: ts,
+        lastSeq: seq,
+        lastKind: kind,
+        lastNum: num,
+        lastStr: str,
+      });
+      return;
+    }
+    p.count++;
+    if (num !== null) {
+      p.numCount++;
+      p.numSum += num;
+      if (p.numMin === null || num < p.numMin) p.numMin = num;
+      if (p.numMax === null || num > p.numMax) p.numMax = num;
+    }
+    if (ts > p.lastTs || (ts === p.lastTs && seq > p.lastSeq)) {
+      p.lastTs = ts;
+      p.lastSeq = seq;
+      p.lastKind = kind;
+      p.lastNum = num;
+      p.lastStr = str;
+    }
+  }
+
+  /** Upserts the minutes, then the hours made from them. Runs inside the ingest transaction. */
+  write(): void {
+    if (process.env['ROLLUPS'] === 'none') { this.minutes.clear(); return; }
+    const hours = new Map<string, Partial>();
+    for (const m of this.minutes.values()) {
+      this.upsert('minute', m);
+      const bucket = m.bucket - (m.bucket % HOUR_MS);
+      const id = `${m.deviceId}\u0000${m.key}\u0000${bucket}`;
+      const h = hours.get(id);
+      if (h === undefined) hours.set(id, { ...m, bucket });
+      else merge(h, m);
+    }
+    if (process.env['ROLLUPS'] !== 'minute') for (const h of hours.values()) this.upsert('hour', h);
+    this.minutes.clear();
+  }
+
+  private upsert(tier: 'minute' | 'hour', p: Partial): void {
+    this.upserts[tier].run(
+      p.deviceId,
+      p.key,
+      p.bucket,
+      p.count,
+      p.numCount,
+      p.numSum,
+      p.numMin,
+      p.numMax,
+      p.lastTs,
+      p.lastSeq,
+      p.lastKind,
+      p.lastNum,
+      p.lastStr,
+    );
+  }
+}
+
+function upsertSql(table: string): string {
+  // Unqualified columns on the right are the stored row's; `excluded` is the batch's.
+  // MIN/MAX with a NULL give NULL in SQLite, hence the COALESCE (PostgreSQL: LEAST/GREATEST skip NULLs).
+  const newer = '(excluded.last_ts, excluded.last_seq) > (last_ts, last_seq)';
+  const last = (c: string) => `${c} = CASE WHEN ${newer} THEN excluded.${c} ELSE ${c} END`;
+  return (
+    `INSERT INTO ${table} (device_id, key, bucket, count, num_count, num_sum, num_min, num_max, ` +
+    'last_ts, last_seq, last_kind, last_num, last_str) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ' +
+    'ON CONFLICT (bucket, device_id, key) DO UPDATE SET count = count + excluded.count, ' +
+    'num_count = num_count + excluded.num_count, num_sum = num_sum + excluded.num_sum, ' +
+    'num_min = COALESCE(MIN(num_min, excluded.num_min), num_min, excluded.num_min), ' +
+    'num_max = COALESCE(MAX(num_max, excluded.num_max), num_max, excluded.num_max), ' +
+    ['last_ts', 'last_seq', 'last_kind', 'last_num', 'last_str'].map(last).join(', ')
+  );
+}
+
+/** Series visited by one prune call at most: bounds the work per transaction even when little is deleted. */
+const SERIES_PER_PRUNE = 500;
+
+/** SqliteStorage's history queries beyond raw reads; every method is synchronous, on the one connection. */
+export class SqliteHistory {
+  private readonly upserts: Record<'minute' | 'hour', BetterSqlite3.Statement<UpsertParams>>;
+  private readonly aggregates = new Map<string, BetterSqlite3.Statement>();
+  private readonly seriesFrom: BetterSqlite3.Statement<[string, string, number], { device_id: string; key: string }>;
+  private readonly prune: Record<
+    TelemetryTier,
+    {
+      nth: BetterSqlite3.Statement<[string, string, number, number], { t: number }>;
+      before: BetterSqlite3.Statement<[string, string, number]>;
+      through: BetterSqlite3.Statement<[string, string, number]>;
+    }
+  >;
+  private readonly pruneTx: (tier: TelemetryTier, before: number, budget: number, start: SeriesKey | undefined) => {
+    removed: number;
+    next?: SeriesKey;
+  };
+
+  constructor(private readonly sqlite: BetterSqlite3.Database) {
+    this.upserts = {
+      minute: sqlite.prepare<UpsertParams>(upsertSql(TIERS.minute.table)),
+      hour: sqlite.prepare<UpsertParams>(upsertSql(TIERS.hour.table)),
+    };
+    // Every series has a `latest` row, so `latest` lists the series to prune, in key order.
+    this.seriesFrom = sqlite.prepare(
+      'SELECT device_id, key FROM latest WHERE (device_id, key) >= (?, ?) ORDER BY device_id, key LIMIT ?',
+    );
+    const pruneStatements = (tier: TelemetryTier) => {
+      const { table, time } = TIERS[tier];
+      return {
+        nth: sqlite.prepare<[string, string, number, number], { t: number }>(
+          `SELECT ${time} AS t FROM ${table} WHERE device_id = ? AND key = ? AND ${time} < ? ORDER BY ${time} LIMIT 1 OFFSET ?`,
+        ),
+        before: sqlite.prepare<[string, string, number]>(
+          `DELETE FROM ${table} WHERE device_id = ? AND key = ? AND ${time} < ?`,
+        ),
+        through: sqlite.prepare<[string, string, number]>(
+          `DELETE FROM ${table} WHERE device_id = ? AND key = ? AND ${time} <= ?`,
+        ),
+      };
+    };
+    this.prune = { raw: pruneStatements('raw'), minute: pruneStatements('minute'), hour: pruneStatements('hour') };
+    this.pruneTx = sqlite.transaction((tier, before, budget, start) => this.pruneSync(tier, before, budget, start));
+  }
+
+  /** A new accumulator for one ingest batch. */
+  rollupBatch(): RollupBatch {
+    return new RollupBatch(this.upserts);
+  }
+
+  aggregate(query: AggregateQuery, key: string): Array<[number, TelemetryValue]> {
+    const pieces = splitRange(query.from, query.to, sourceTier(query.bucketMs));
+    const tiers = pieces.map((p) => p.tier);
+    const sqlText = aggregateSql(query.agg, tiers);
+    let statement = this.aggregates.get(sqlText);
+    if (statement === undefined) {
+      statement = this.sqlite.prepare(sqlText);
+      this.aggregates.set(sqlText, statement);
+    }
+    const params = pieces.flatMap((p) => [query.bucketMs, query.deviceId, key, p.from, p.to]);
+    if (query.agg === 'last') {
+      const rows = statement.all(...params) as Array<{ bucket: number; kind: number; num: number | null; str: string | null }>;
+      return rows.map((r) => [r.bucket, toValue(r.kind, r.num, r.str)]);
+    }
+    const rows = statement.all(...params) as Array<{ bucket: number; value: number }>;
+    return rows.map((r) => [r.bucket, r.value]);
+  }
+
+  pruneTelemetry(tier: TelemetryTier, before: number, budget: number, start?: SeriesKey): { removed: number; next?: SeriesKey } {
+    return this.pruneTx(tier, before, budget, start);
+  }
+
+  /** Removes a device's rollups (its raw rows are deleted with it). */
+  deleteDevice(deviceId: string): void {
+    for (const tier of ROLLUPS) this.sqlite.prepare(`DELETE FROM ${TIERS[tier].table} WHERE device_id = ?`).run(deviceId);
+  }
+
+  private pruneSync(
+    tier: TelemetryTier,
+    before: number,
+    budget: number,
+    start: SeriesKey | undefined,
+  ): { removed: number; next?: SeriesKey } {
+    const { nth, before: deleteBefore, through } = this.prune[tier];
+    const series = this.seriesFrom.all(start?.deviceId ?? '', start?.key ?? '', SERIES_PER_PRUNE + 1);
+    let removed = 0;
+    for (let i = 0; i < Math.min(series.length, SERIES_PER_PRUNE); i++) {
+      const { device_id: deviceId, key } = series[i];
+      const left = budget - removed;
+      if (left <= 0) return { removed, next: { deviceId, key } };
+      // The time of the `left`-th oldest row to go: if there is one, delete up to it and stop here for now.
+      const last = nth.get(deviceId, key, before, left - 1);
+      if (last === undefined) {
+        removed += deleteBefore.run(deviceId, key, before).changes;
+        continue;
+      }
+      removed += through.run(deviceId, key, last.t).changes;
+      return { removed, next: { deviceId, key } };
+    }
+    const next = series[SERIES_PER_PRUNE];
+    return next === undefined ? { removed } : { removed, next: { deviceId: next.device_id, key: next.key } };
+  }
+}
