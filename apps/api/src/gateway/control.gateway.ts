@@ -199,7 +199,10 @@ export class ControlGateway implements OnGatewayConnection, OnGatewayDisconnect,
         const made = this.commands.send(send, state.user.username).then((command) => command.id);
         // Claimed at once, so a repeat that arrives while this one is in flight waits for it.
         state.requests.set(requestId, made);
-        if (state.requests.size > MAX_REMEMBERED_REQUESTS) state.requests.delete(state.requests.keys().next().value!);
+        if (state.requests.size > MAX_REMEMBERED_REQUESTS) {
+          const [oldest] = state.requests.keys();
+          state.requests.delete(oldest);
+        }
         try {
           commandId = await made;
           this.owners.set(commandId, { socket, requestId });
