@@ -96,6 +96,39 @@ describeWithMosquitto('with MQTT_URL: an external Mosquitto broker', () => {
     throw new Error('the unknown device was not counted');
   });
 
+  it('sends commands with MQTT 5 response topic and correlation data, and takes repeated results once', async () => {
+    await createDevice(app, 'ext-2');
+    const device = await mqtt.connectAsync(broker.url, { clientId: 'ext-2', protocolVersion: 5, reconnectPeriod: 0 });
+    const received = new Promise<{ topic: string; properties: Record<string, unknown> | undefined }>((resolve) =>
+      device.once('message', (topic, _payload, packet) => resolve({ topic, properties: packet.properties as Record<string, unknown> })),
+    );
+    await device.subscribeAsync('devices/ext-2/commands/+', { qos: 1 });
+    await device.publishAsync('devices/ext-2/status', 'online', { qos: 1, retain: true });
+    const stream = new StreamRecorder(app, app.adminToken, '?devices=ext-2&events=command');
+    await stream.opened();
+    const sent = await fetch(`${app.url}/api/v1/devices/ext-2/commands`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${app.adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'reboot' }),
+    });
+    const { commandId } = (await sent.json()) as { commandId: string };
+    const { topic, properties } = await received;
+    expect(topic).toBe(`devices/ext-2/commands/${commandId}`);
+    expect(properties?.['responseTopic']).toBe(`devices/ext-2/commands/${commandId}/result`);
+    expect(Buffer.from(properties?.['correlationData'] as Buffer).toString()).toBe(commandId);
+    // A plain MQTT 5 responder: answer on the response topic, twice.
+    for (const status of ['accepted', 'accepted', 'succeeded', 'succeeded']) {
+      await device.publishAsync(properties!['responseTopic'] as string, JSON.stringify({ status }), { qos: 1 });
+    }
+    await stream.waitFor((e) => e.some((x) => x.data['status'] === 'succeeded'));
+    const history = (await (
+      await fetch(`${app.url}/api/v1/commands/${commandId}`, { headers: { authorization: `Bearer ${app.adminToken}` } })
+    ).json()) as { transitions: Array<{ status: string }> };
+    expect(history.transitions.map((t) => t.status)).toEqual(['sent', 'accepted', 'succeeded']);
+    stream.close();
+    await device.endAsync();
+  });
+
   it('reports ready while connected to the broker', async () => {
     const res = await fetch(`${app.url}/readyz`);
     expect(res.status).toBe(200);
