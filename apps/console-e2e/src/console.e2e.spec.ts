@@ -92,6 +92,31 @@ describeInBrowser('console in Chromium against the real api', () => {
     // No reload happened: the page's own state survived.
     expect(await page.evaluate(() => (window as unknown as { __marker: number }).__marker)).toBe(marker);
   });
+
+  it('opens a device, sends a command the device answers, and changes the desired state', async () => {
+    await device.subscribeAsync('devices/boiler-1/commands/+', { qos: 1 });
+    device.on('message', (topic) => {
+      const match = /^devices\/boiler-1\/commands\/([^/]+)$/.exec(topic);
+      if (match) device.publish(`${topic}/result`, JSON.stringify({ status: 'succeeded', result: { ok: true } }), { qos: 1 });
+    });
+    await device.publishAsync('devices/boiler-1/state/reported', JSON.stringify({ interval: 5 }), { qos: 1 });
+
+    await page.getByRole('row').filter({ hasText: 'boiler-1' }).click();
+    await page.waitForURL(/\/devices\/boiler-1$/);
+    await page.getByRole('heading', { name: 'thermostat boiler-1' }).waitFor();
+
+    await page.getByLabel('Command name').fill('reboot');
+    await page.getByLabel(/Parameters/).fill('{"delay": 1}');
+    await page.getByRole('button', { name: 'Send', exact: true }).click();
+    await expectText(page.locator('.lifecycle'), /succeeded/);
+    await expectText(page.locator('iot-command-history'), /reboot/);
+
+    await page.getByLabel(/Desired-state merge patch/).fill('{"interval": 10}');
+    await page.getByRole('button', { name: 'Apply' }).click();
+    await expectText(page.locator('iot-state-card'), /saved as version 1/);
+    await expectText(page.locator('iot-state-card tr.differs'), /interval/);
+    await page.screenshot({ path: join(SCREENSHOT_DIR, 'device.png') });
+  });
 });
 
 /** Waits until the locator's text matches (Playwright polls the DOM, no fixed sleeps). */

@@ -22,6 +22,11 @@ export const appRoutes: Route[] = [
         title: 'Fleet · IoT console',
         loadComponent: () => import('./fleet/fleet.page').then((m) => m.FleetPage),
       },
+      {
+        path: 'devices/:id',
+        title: 'Device · IoT console',
+        loadComponent: () => import('./device/device.page').then((m) => m.DevicePage),
+      },
     ],
   },
   { path: '**', redirectTo: '' },

@@ -2,7 +2,9 @@ import { ChangeDetectionStrategy, Component, effect, inject, untracked } from '@
 import { MatButton } from '@angular/material/button';
 import { MatToolbar } from '@angular/material/toolbar';
 import { RouterLink, RouterOutlet } from '@angular/router';
+import { roleAtLeast } from '@iot/protocol';
 import { AuthService } from './core/auth/auth.service';
+import { ControlSocketService } from './core/control/control-socket.service';
 import { StreamService } from './core/stream/stream.service';
 import { ConnectionStatus } from './ui/connection-status';
 
@@ -23,6 +25,14 @@ export class App {
     effect(() => {
       const signedIn = this.auth.isAuthenticated();
       untracked(() => (signedIn ? this.stream.start() : this.stream.stop()));
+    });
+    // The control socket may be used while an operator or admin is signed in;
+    // it connects lazily, when a page first needs it.
+    const control = inject(ControlSocketService);
+    effect(() => {
+      const user = this.auth.user();
+      const allowed = user !== null && roleAtLeast(user.role, 'operator');
+      untracked(() => (allowed ? control.enable() : control.disable()));
     });
   }
 

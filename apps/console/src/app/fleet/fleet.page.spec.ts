@@ -1,6 +1,7 @@
 import { provideHttpClient } from '@angular/common/http';
 import { HttpTestingController, provideHttpClientTesting } from '@angular/common/http/testing';
 import { type ComponentFixture, TestBed } from '@angular/core/testing';
+import { Router } from '@angular/router';
 import { DEVICES_URL } from '../core/devices/devices-api';
 import { EVENT_SOURCE_FACTORY } from '../core/stream/event-source';
 import { StreamService } from '../core/stream/stream.service';
@@ -92,5 +93,13 @@ describe('FleetPage', () => {
 
     expect(rows().every((row) => row.classList.contains('is-stale'))).toBe(true);
     expect(page.textContent).toContain('values may be out of date');
+  });
+
+  it('opens a device page when a row is clicked or Enter is pressed on it', async () => {
+    const navigate = jest.spyOn(TestBed.inject(Router), 'navigate').mockResolvedValue(true);
+    rows()[0].dispatchEvent(new MouseEvent('click', { bubbles: true }));
+    rows()[1].dispatchEvent(new KeyboardEvent('keydown', { key: 'Enter', bubbles: true }));
+    expect(rows()[0].getAttribute('tabindex')).toBe('0');
+    expect(navigate.mock.calls).toEqual([[['/devices', 'pump-1']], [['/devices', 'boiler-1']]]);
   });
 });

@@ -6,6 +6,7 @@ import { MatButton, MatIconButton } from '@angular/material/button';
 import { MatFormField, MatLabel, MatSuffix } from '@angular/material/form-field';
 import { MatInput } from '@angular/material/input';
 import { MatProgressBar } from '@angular/material/progress-bar';
+import { Router } from '@angular/router';
 import { map } from 'rxjs';
 import { StreamService } from '../core/stream/stream.service';
 import { Clock } from '../core/time/clock';
@@ -53,6 +54,13 @@ export class FleetPage {
   /** Values are shown as current only while the stream is live. */
   protected readonly stale = computed(() => !this.stream.live());
   protected readonly trackById = (_index: number, entry: FleetEntry) => entry.id;
+
+  private readonly router = inject(Router);
+
+  /** Opens a device's page (a row was clicked, or Enter pressed on it). */
+  protected open(entry: FleetEntry): void {
+    void this.router.navigate(['/devices', entry.id]);
+  }
 
   protected search(event: Event): void {
     this.store.query.set((event.target as HTMLInputElement).value);

@@ -1,0 +1,112 @@
+import { type CommandEvent, type CommandStatus, TERMINAL_COMMAND_STATUSES } from '@iot/protocol';
+import type { CommandRecord, CommandTransition } from '../core/devices/device-api';
+
+/** A command as the history shows it: from REST, or built from live events. */
+export interface CommandEntry extends Omit<CommandRecord, 'createdBy' | 'params'> {
+  params?: CommandRecord['params'];
+  /** Unknown (null) for a command first seen on the stream, until the history is reloaded. */
+  createdBy: string | null;
+}
+
+/** Lifecycle order, for transitions that share a timestamp. */
+const RANK: Record<CommandStatus, number> = {
+  pending: 0,
+  sent: 1,
+  accepted: 2,
+  'in-progress': 3,
+  succeeded: 4,
+  failed: 4,
+  'timed-out': 4,
+  expired: 4,
+  cancelled: 4,
+};
+
+export function isTerminal(status: CommandStatus): boolean {
+  return TERMINAL_COMMAND_STATUSES.has(status);
+}
+
+function sameTransition(a: CommandTransition, b: CommandTransition): boolean {
+  return a.status === b.status && a.ts === b.ts;
+}
+
+function byTime(a: CommandTransition, b: CommandTransition): number {
+  return a.ts - b.ts || RANK[a.status] - RANK[b.status];
+}
+
+/** The union of two transition lists, without repeats, oldest first. */
+function mergeTransitions(a: readonly CommandTransition[], b: readonly CommandTransition[]): CommandTransition[] {
+  const merged = [...a];
+  for (const transition of b) {
+    const index = merged.findIndex((t) => sameTransition(t, transition));
+    if (index === -1) merged.push(transition);
+    else if (transition.by && !merged[index].by) merged[index] = transition;
+  }
+  return merged.sort(byTime);
+}
+
+/** The current status: a terminal one is final; otherwise the latest. */
+function currentStatus(transitions: readonly CommandTransition[], fallback: CommandStatus): CommandStatus {
+  const terminal = transitions.find((t) => isTerminal(t.status));
+  if (terminal) return terminal.status;
+  return transitions.length > 0 ? transitions[transitions.length - 1].status : fallback;
+}
+
+/**
+ * A command after one live event (a socket `command.status` or an SSE
+ * `command`). The same transition arriving twice (socket and stream) changes
+ * nothing, and the same object is returned, so callers can skip a render.
+ */
+export function applyCommandEvent(
+  entry: CommandEntry | undefined,
+  event: CommandEvent,
+  createdBy: string | null = null,
+): CommandEntry {
+  const transition: CommandTransition = { status: event.status, ts: event.ts };
+  if (!entry) {
+    return {
+      commandId: event.commandId,
+      deviceId: event.deviceId,
+      name: event.name,
+      status: event.status,
+      ...(event.result !== undefined ? { result: event.result } : {}),
+      ...(event.error !== undefined ? { error: event.error } : {}),
+      issuedAt: event.ts,
+      createdBy,
+      transitions: [transition],
+    };
+  }
+  const known = entry.transitions.some((t) => sameTransition(t, transition));
+  const learnsSender = createdBy !== null && entry.createdBy === null;
+  if (
+    known &&
+    !learnsSender &&
+    (event.result === undefined || entry.result !== undefined) &&
+    (event.error === undefined || entry.error !== undefined)
+  ) {
+    return entry;
+  }
+  const transitions = known ? entry.transitions : mergeTransitions(entry.transitions, [transition]);
+  return {
+    ...entry,
+    status: currentStatus(transitions, entry.status),
+    ...(event.result !== undefined ? { result: event.result } : {}),
+    ...(event.error !== undefined ? { error: event.error } : {}),
+    issuedAt: Math.min(entry.issuedAt, event.ts),
+    createdBy: entry.createdBy ?? createdBy,
+    transitions,
+  };
+}
+
+/** A command from a REST page merged with what live events already told. */
+export function mergeCommandRecord(entry: CommandEntry | undefined, record: CommandRecord): CommandEntry {
+  if (!entry) return { ...record, transitions: [...record.transitions].sort(byTime) };
+  const transitions = mergeTransitions(record.transitions, entry.transitions);
+  return {
+    ...entry,
+    ...record,
+    result: record.result ?? entry.result,
+    error: record.error ?? entry.error,
+    status: currentStatus(transitions, record.status),
+    transitions,
+  };
+}

@@ -1,0 +1,86 @@
+import { ChangeDetectionStrategy, Component, computed, effect, inject, input, untracked } from '@angular/core';
+import { MatButton } from '@angular/material/button';
+import { MatProgressBar } from '@angular/material/progress-bar';
+import { RouterLink } from '@angular/router';
+import { roleAtLeast, type TelemetryValue } from '@iot/protocol';
+import { AuthService } from '../core/auth/auth.service';
+import { StreamService } from '../core/stream/stream.service';
+import { Clock } from '../core/time/clock';
+import { RelativeTimePipe, TelemetryValuePipe, TimestampPipe } from '../ui/format.pipes';
+import { CommandHistory } from './command-history';
+import { CommandPanel } from './command-panel';
+import { CommandsStore } from './commands.store';
+import { DeviceStateStore } from './device-state.store';
+import { DeviceStore } from './device.store';
+import { StateCard } from './state-card';
+
+/** A value older than this is shown as stale even while the device is online. */
+export const VALUE_STALE_AFTER_MS = 5 * 60_000;
+
+interface Tile {
+  key: string;
+  value: TelemetryValue;
+  ts: number;
+  stale: boolean;
+}
+
+/** One device: header, latest values, commands and state, all live. */
+@Component({
+  selector: 'iot-device-page',
+  imports: [
+    RouterLink,
+    MatButton,
+    MatProgressBar,
+    RelativeTimePipe,
+    TelemetryValuePipe,
+    TimestampPipe,
+    CommandPanel,
+    CommandHistory,
+    StateCard,
+  ],
+  providers: [DeviceStore, CommandsStore, DeviceStateStore],
+  templateUrl: './device.page.html',
+  styleUrl: './device.page.scss',
+  changeDetection: ChangeDetectionStrategy.OnPush,
+})
+export class DevicePage {
+  /** The `:id` route parameter. */
+  readonly id = input.required<string>();
+
+  protected readonly store = inject(DeviceStore);
+  protected readonly clock = inject(Clock);
+  private readonly stream = inject(StreamService);
+  private readonly auth = inject(AuthService);
+  private readonly commands = inject(CommandsStore);
+  private readonly state = inject(DeviceStateStore);
+
+  protected readonly canControl = computed(() => {
+    const user = this.auth.user();
+    return user !== null && roleAtLeast(user.role, 'operator');
+  });
+  protected readonly streamLive = this.stream.live;
+  protected readonly online = computed(() => this.store.live()?.online ?? false);
+  protected readonly tiles = computed<Tile[]>(() => {
+    const live = this.store.live();
+    if (!live) return [];
+    const now = this.clock.now();
+    const deviceStale = !live.online || !this.streamLive();
+    return Object.keys(live.latest)
+      .sort()
+      .map((key) => {
+        const { value, ts } = live.latest[key];
+        return { key, value, ts, stale: deviceStale || now - ts > VALUE_STALE_AFTER_MS };
+      });
+  });
+
+  constructor() {
+    effect(() => {
+      const id = this.id();
+      untracked(() => {
+        this.store.open(id);
+        this.commands.open(id);
+        this.state.open(id);
+      });
+    });
+  }
+}
