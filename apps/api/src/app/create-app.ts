@@ -86,11 +86,12 @@ export async function createApp(config: AppConfig): Promise<RunningApp> {
 
   const staticDir = consoleDir(config);
   if (staticDir) {
-    app.use(express.static(staticDir, { index: false, maxAge: '1h' }));
-    // The console routes in the browser: every other GET that is not the API gets its index.html.
+    const serveFile = express.static(staticDir, { index: false, maxAge: '1h' });
+    const isApi = /^\/(api|healthz|readyz|metrics)(\/|$)/;
+    // API paths skip the file lookup; the console routes in the browser, so any other GET gets its index.html.
     app.use((req: express.Request, res: express.Response, next: express.NextFunction) => {
-      if (req.method !== 'GET' || /^\/(api|healthz|readyz|metrics)(\/|$)/.test(req.path)) return next();
-      res.sendFile(join(staticDir, 'index.html'));
+      if (isApi.test(req.path)) return next();
+      serveFile(req, res, () => (req.method === 'GET' ? res.sendFile(join(staticDir, 'index.html')) : next()));
     });
   }
 

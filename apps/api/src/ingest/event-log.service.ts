@@ -7,6 +7,11 @@ export type CommitListener = (events: StoredEvent[], receivedAt: number[]) => vo
 
 /** Events waiting past this many are refused rather than held without bound. */
 const MAX_QUEUED = 200_000;
+/**
+ * Events per transaction at most: large enough to amortise the commit, small
+ * enough that one batch's frames do not look like a slow client's backlog.
+ */
+const MAX_BATCH = 5_000;
 const RETRY_MS = 500;
 
 /**
@@ -71,10 +76,10 @@ export class EventLog implements OnApplicationShutdown {
   }
 
   private async flush(): Promise<void> {
-    const batch = this.queue;
-    const receivedAt = this.receivedAt;
-    this.queue = [];
-    this.receivedAt = [];
+    const batch = this.queue.length <= MAX_BATCH ? this.queue : this.queue.slice(0, MAX_BATCH);
+    const receivedAt = this.receivedAt.slice(0, batch.length);
+    this.queue = batch === this.queue ? [] : this.queue.slice(MAX_BATCH);
+    this.receivedAt = this.receivedAt.slice(batch.length);
     let stored: StoredEvent[];
     try {
       stored = await this.storage.append(batch);

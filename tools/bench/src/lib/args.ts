@@ -1,0 +1,175 @@
+import { resolve } from 'node:path';
+
+export type ScenarioName = 'throughput' | 'fanout' | 'idle';
+export const SCENARIOS: readonly ScenarioName[] = ['throughput', 'fanout', 'idle'];
+
+export interface BenchOptions {
+  scenarios: ScenarioName[];
+  /** throughput: messages to publish in total. */
+  messages: number;
+  /** Seconds: the throughput cap, and the fan-out run length. Undefined: each scenario's default. */
+  duration: number | undefined;
+  /** SSE clients: fan-out readers, or idle connections. Undefined: each scenario's default. */
+  clients: number | undefined;
+  devices: number;
+  /** Messages per second, all devices together: fan-out's pace (default 2000); throughput floods unless set. */
+  rate: number | undefined;
+  /** throughput: messages in flight (published, not yet on the stream) at most; 0 = open loop. */
+  window: number;
+  /** Publisher child processes. Undefined: each scenario's default. */
+  workers: number | undefined;
+  /** The built api. */
+  api: string;
+  out: string;
+  /** Start the api under `node --cpu-prof` and summarise the profile. */
+  profile: boolean;
+  keepData: boolean;
+  /** Extra environment for the api (--api-env KEY=VALUE), e.g. to try a setting. */
+  apiEnv: Record<string, string>;
+  /** idle: also force a full GC in the api (through its inspector) and measure again. */
+  forceGc: boolean;
+  /** Before each scenario, wait up to this many seconds for the machine to be nearly idle. */
+  waitQuiet: number;
+  /** Summarise an existing .cpuprofile and exit. */
+  summarize: string | undefined;
+}
+
+export const USAGE = `usage: node dist/tools/bench/main.js [options]
+
+  --scenario throughput|fanout|idle|all   what to run (default all; repeat or comma-separate)
+  --messages N    throughput: messages to publish (default 1000000)
+  --duration S    throughput: time cap in s (default 20); fanout: run length in s (default 15)
+  --clients N     fanout: SSE readers (default 50); idle: SSE connections (default 5000)
+  --devices N     MQTT devices publishing (default 100)
+  --rate N        messages/s over all devices: fanout's pace (default 2000);
+                  throughput publishes as fast as it can unless this is given
+  --window N      throughput: at most N messages in flight (published, not yet received
+                  on the stream); 0 floods open-loop, held back by TCP alone (default 10000)
+  --workers N     publisher processes (default 1: one saturates the api, see docs)
+  --api PATH      the built api (default dist/apps/api/main.js)
+  --out PATH      results JSON (default tmp/bench/results.json)
+  --profile       run the api under node --cpu-prof and print its top functions
+  --keep-data     keep each run's DATA_DIR
+  --api-env K=V   extra environment for the api (repeatable), e.g. SSE_MAX_QUEUED_BYTES=67108864
+  --force-gc      idle: start the api with its inspector on a free loopback port and also
+                  measure after forcing a full GC through it
+  --wait-quiet S  before each scenario wait up to S s for other load to drop below 0.25 cores
+  --summarize F   print the top functions of a .cpuprofile and exit
+`;
+
+function positiveInt(name: string, raw: string | undefined): number {
+  const n = Number(raw);
+  if (raw === undefined || !Number.isFinite(n) || n <= 0 || !Number.isInteger(n)) {
+    throw new Error(`${name} needs a positive integer, got ${JSON.stringify(raw)}`);
+  }
+  return n;
+}
+
+function positive(name: string, raw: string | undefined): number {
+  const n = Number(raw);
+  if (raw === undefined || !Number.isFinite(n) || n <= 0)
+    throw new Error(`${name} needs a positive number, got ${JSON.stringify(raw)}`);
+  return n;
+}
+
+/** Parses argv (without node and the script). Throws with a message meant for the user. */
+export function parseArgs(argv: string[]): BenchOptions | 'help' {
+  const options: BenchOptions = {
+    scenarios: [],
+    messages: 1_000_000,
+    duration: undefined,
+    clients: undefined,
+    devices: 100,
+    rate: undefined,
+    workers: undefined,
+    window: 10_000,
+    api: resolve('dist/apps/api/main.js'),
+    out: resolve('tmp/bench/results.json'),
+    profile: false,
+    keepData: false,
+    summarize: undefined,
+    apiEnv: {},
+    waitQuiet: 0,
+    forceGc: false,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    let arg = argv[i];
+    let value: string | undefined;
+    const eq = arg.indexOf('=');
+    if (arg.startsWith('--') && eq > 0) {
+      value = arg.slice(eq + 1);
+      arg = arg.slice(0, eq);
+    }
+    const next = (): string | undefined => value ?? argv[++i];
+    switch (arg) {
+      case '-h':
+      case '--help':
+        return 'help';
+      case '--scenario':
+      case '--scenarios': {
+        for (const name of (next() ?? '').split(',')) {
+          if (name === 'all') options.scenarios.push(...SCENARIOS);
+          else if ((SCENARIOS as readonly string[]).includes(name)) options.scenarios.push(name as ScenarioName);
+          else throw new Error(`unknown scenario ${JSON.stringify(name)}: use ${SCENARIOS.join(', ')} or all`);
+        }
+        break;
+      }
+      case '--messages':
+        options.messages = positiveInt(arg, next());
+        break;
+      case '--duration':
+        options.duration = positive(arg, next());
+        break;
+      case '--clients':
+        options.clients = positiveInt(arg, next());
+        break;
+      case '--devices':
+        options.devices = positiveInt(arg, next());
+        break;
+      case '--rate':
+        options.rate = positive(arg, next());
+        break;
+      case '--window': {
+        const raw = next();
+        options.window = raw === '0' ? 0 : positiveInt(arg, raw);
+        break;
+      }
+      case '--workers':
+        options.workers = positiveInt(arg, next());
+        break;
+      case '--api':
+        options.api = resolve(next() ?? '');
+        break;
+      case '--out':
+        options.out = resolve(next() ?? '');
+        break;
+      case '--profile':
+        options.profile = true;
+        break;
+      case '--force-gc':
+        options.forceGc = true;
+        break;
+      case '--keep-data':
+        options.keepData = true;
+        break;
+      case '--api-env': {
+        const pair = next() ?? '';
+        const at = pair.indexOf('=');
+        if (at <= 0) throw new Error(`--api-env needs KEY=VALUE, got ${JSON.stringify(pair)}`);
+        options.apiEnv[pair.slice(0, at)] = pair.slice(at + 1);
+        break;
+      }
+      case '--wait-quiet':
+        options.waitQuiet = positive(arg, next());
+        break;
+      case '--summarize':
+        options.summarize = resolve(next() ?? '');
+        break;
+      default:
+        throw new Error(`unknown option ${JSON.stringify(arg)}`);
+    }
+  }
+  if (options.scenarios.length === 0) options.scenarios = [...SCENARIOS];
+  options.scenarios = SCENARIOS.filter((s) => options.scenarios.includes(s));
+  return options;
+}

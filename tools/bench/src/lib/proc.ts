@@ -1,0 +1,156 @@
+import { readFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+
+/** Clock ticks per second for /proc/<pid>/stat (USER_HZ: 100 on every Linux this runs on). */
+const TICKS_PER_SECOND = 100;
+
+export interface MemorySample {
+  /** Resident set, KiB (VmRSS). */
+  rssKiB: number;
+  /** Peak resident set, KiB (VmHWM). */
+  hwmKiB: number;
+}
+
+/** VmRSS and VmHWM of a process, from /proc/<pid>/status. */
+export function readMemory(pid: number): MemorySample {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const field = (name: string): number => {
+    const match = new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status);
+    return match ? Number(match[1]) : NaN;
+  };
+  return { rssKiB: field('VmRSS'), hwmKiB: field('VmHWM') };
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat. */
+export function readCpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name may hold spaces and parentheses: fields start after the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime are fields 14 and 15 of the full line, 12 and 13 after the name.
+    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+  } catch {
+    return NaN;
+  }
+}
+
+/** Busy and total CPU seconds of the whole machine, from /proc/stat. */
+export function readMachineCpu(): { busy: number; total: number } {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0];
+  const ticks = line.trim().split(/\s+/).slice(1).map(Number);
+  const total = ticks.reduce((a, b) => a + b, 0);
+  const idle = ticks[3] + (ticks[4] ?? 0); // idle + iowait
+  return { busy: (total - idle) / TICKS_PER_SECOND, total: total / TICKS_PER_SECOND };
+}
+
+/** The soft limit on open files of this process (inherited by the api it spawns). */
+export function openFileLimit(): number {
+  try {
+    const match = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    if (!match) return NaN;
+    return match[1] === 'unlimited' ? Infinity : Number(match[1]);
+  } catch {
+    return NaN;
+  }
+}
+
+export interface MachineInfo {
+  cpus: number;
+  cpuModel: string;
+  memoryGiB: number;
+  node: string;
+  platform: string;
+  kernel: string;
+  openFileLimit: number;
+}
+
+export function machineInfo(): MachineInfo {
+  let kernel = '';
+  try {
+    kernel = readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim();
+  } catch {
+    kernel = 'unknown';
+  }
+  const list = cpus();
+  return {
+    cpus: list.length,
+    cpuModel: list[0]?.model ?? 'unknown',
+    memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
+    node: process.version,
+    platform: `${process.platform}-${process.arch}`,
+    kernel,
+    openFileLimit: openFileLimit(),
+  };
+}
+
+/**
+ * Where the CPU went between two points: the api, the load generator
+ * (this process and its publisher children) and the whole machine.
+ */
+export class CpuMeter {
+  private apiStart = 0;
+  private selfStart = process.cpuUsage();
+  private childrenStart = new Map<number, number>();
+  private machineStart = readMachineCpu();
+  private wallStart = performance.now();
+
+  constructor(
+    private readonly apiPid: number,
+    private readonly childPids: () => number[],
+  ) {
+    this.start();
+  }
+
+  start(): void {
+    this.apiStart = readCpuSeconds(this.apiPid);
+    this.selfStart = process.cpuUsage();
+    this.childrenStart = new Map(this.childPids().map((pid) => [pid, readCpuSeconds(pid)]));
+    this.machineStart = readMachineCpu();
+    this.wallStart = performance.now();
+  }
+
+  /** CPU use since start(), in cores (1.0 = one core busy the whole time). */
+  read(): CpuSplit {
+    const wall = (performance.now() - this.wallStart) / 1000;
+    const self = process.cpuUsage(this.selfStart);
+    const api = readCpuSeconds(this.apiPid) - this.apiStart;
+    let publishers = 0;
+    for (const pid of this.childPids()) publishers += readCpuSeconds(pid) - (this.childrenStart.get(pid) ?? 0);
+    const machine = readMachineCpu();
+    const round = (n: number) => Math.round((n / wall) * 100) / 100;
+    const reader = (self.user + self.system) / 1e6;
+    const busy = machine.busy - this.machineStart.busy;
+    return {
+      seconds: Math.round(wall * 100) / 100,
+      apiCores: round(api),
+      publisherCores: round(publishers),
+      readerCores: round(reader),
+      otherCores: round(Math.max(0, busy - api - publishers - reader)),
+      machineBusyCores: round(busy),
+      machineCores: cpus().length,
+    };
+  }
+}
+
+export interface CpuSplit {
+  seconds: number;
+  /** The api process (event loop, SQLite, GC and libuv threads). */
+  apiCores: number;
+  /** The MQTT publisher processes. */
+  publisherCores: number;
+  /** This process: the SSE readers and the orchestration. */
+  readerCores: number;
+  /** Everything else on the machine (the kernel's own work, other processes): noise. */
+  otherCores: number;
+  /** Everything on the machine, for comparison with the sum of the above. */
+  machineBusyCores: number;
+  machineCores: number;
+}
+
+/** How busy the machine is with nothing of ours running, in cores, over `ms`. */
+export async function backgroundLoad(ms = 2_000): Promise<number> {
+  const start = readMachineCpu();
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  const end = readMachineCpu();
+  return Math.round(((end.busy - start.busy) / (ms / 1000)) * 100) / 100;
+}

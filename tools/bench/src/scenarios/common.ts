@@ -1,0 +1,63 @@
+import { rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { ApiProcess } from '../lib/api-process';
+import type { BenchOptions } from '../lib/args';
+import { summarizeProfile } from '../lib/profile';
+import type { ScenarioResult } from '../lib/report';
+
+export interface ScenarioRun {
+  api: ApiProcess;
+  /** Marks the measured part of the run, for the CPU profile's window. */
+  mark(which: 'start' | 'end'): void;
+}
+
+export function log(message: string): void {
+  const t = new Date().toISOString().slice(11, 19);
+  process.stderr.write(`[bench ${t}] ${message}\n`);
+}
+
+/**
+ * Runs a scenario against a fresh api: own process, free ports, empty
+ * DATA_DIR; stops it afterwards and, with --profile, summarises the api's
+ * CPU profile over the measured window.
+ */
+export async function withApi(
+  name: string,
+  options: BenchOptions,
+  body: (run: ScenarioRun) => Promise<ScenarioResult>,
+  extra: { inspector?: boolean } = {},
+): Promise<ScenarioResult> {
+  const profileDir = options.profile ? join(dirname(options.out), 'profiles', name) : undefined;
+  if (profileDir) rmSync(profileDir, { recursive: true, force: true });
+  const api = new ApiProcess({
+    main: options.api,
+    profileDir,
+    keepData: options.keepData,
+    env: options.apiEnv,
+    inspector: extra.inspector,
+  });
+  const spawnedAt = performance.now();
+  let window: { fromMs: number; toMs: number } | undefined;
+  let result: ScenarioResult | undefined;
+  try {
+    log(`${name}: starting the api (DATA_DIR ${api.dataDir})`);
+    await api.start();
+    log(`${name}: api pid ${api.pid}, http ${api.httpPort}, mqtt ${api.mqttPort}`);
+    result = await body({
+      api,
+      mark: (which) => {
+        const at = performance.now() - spawnedAt;
+        if (which === 'start') window = { fromMs: at, toMs: Infinity };
+        else if (window) window.toMs = at;
+      },
+    });
+    return result;
+  } finally {
+    const profiles = await api.stop();
+    if (result && profiles.length > 0) {
+      result.profile = summarizeProfile(profiles[0], window);
+      result.notes.push(`api CPU profile: ${profiles[0]}`);
+    }
+    if (options.keepData) log(`${name}: kept ${api.dataDir}`);
+  }
+}
