@@ -28,7 +28,6 @@ class StreamClient {
   /** Live frames held while the client replays from the log. */
   pending: Frame[] | undefined = [];
   pendingBytes = 0;
-  corked = false;
 
   constructor(
     readonly res: ServerResponse,
@@ -47,7 +46,7 @@ const HEARTBEAT = Buffer.from(':\n\n');
 
 /**
  * Server-Sent Events fan-out. Committed events are serialised once per
- * batch and written to each matching client, corked so a batch is one
+ * batch and written to each matching client as one buffer, so a batch is one
  * syscall per client. A client resuming with Last-Event-ID first replays
  * the log from storage while live events wait in its queue; every frame is
  * sent once, in log order. A client whose socket holds more than
@@ -160,44 +159,70 @@ export class StreamHub implements OnApplicationBootstrap, BeforeApplicationShutd
     };
   }
 
-  /** Fans a committed batch out to every matching client. */
+  /**
+   * Fans a committed batch out to every matching client: one write per client
+   * per batch (one HTTP chunk, one syscall), and clients that take every
+   * event share a single buffer of the whole batch.
+   */
   private publish(events: StoredEvent[], receivedAt: number[]): void {
     if (events.length === 0) return;
-    this.lastSeq = events[events.length - 1].seq;
+    const lastSeq = events[events.length - 1].seq;
+    this.lastSeq = lastSeq;
     if (this.clients.size === 0) return;
-    const touched: StreamClient[] = [];
-    for (let i = 0; i < events.length; i++) {
-      const frame = this.frame(events[i]);
-      this.deliver(frame, this.everyDevice, touched);
-      const forDevice = this.byDevice.get(frame.deviceId);
-      if (forDevice) this.deliver(frame, forDevice, touched);
+    const frames = events.map((event) => this.frame(event));
+    let whole: Buffer | undefined;
+    for (const client of this.everyDevice) {
+      if (client.pending) {
+        this.hold(client, frames);
+      } else if (!client.request.types && client.lastSeq < frames[0].seq) {
+        whole ??= frames.length === 1 ? frames[0].bytes : Buffer.concat(frames.map((f) => f.bytes));
+        client.lastSeq = lastSeq;
+        this.write(client, whole);
+      } else {
+        this.write(client, this.select(client, frames));
+      }
     }
-    for (const client of touched) {
-      client.corked = false;
-      client.res.uncork();
-      this.checkBacklog(client);
+    if (this.byDevice.size > 0) {
+      const perClient = new Map<StreamClient, Frame[]>();
+      for (const frame of frames) {
+        for (const client of this.byDevice.get(frame.deviceId) ?? []) {
+          let list = perClient.get(client);
+          if (!list) perClient.set(client, (list = []));
+          list.push(frame);
+        }
+      }
+      for (const [client, mine] of perClient) {
+        if (client.pending) this.hold(client, mine);
+        else this.write(client, this.select(client, mine));
+      }
     }
     const now = Date.now();
     for (const at of receivedAt) this.metrics.mqttToSse.observe((now - at) / 1000);
   }
 
-  private deliver(frame: Frame, clients: Set<StreamClient>, touched: StreamClient[]): void {
-    for (const client of clients) {
-      if (client.pending) {
-        client.pending.push(frame);
-        client.pendingBytes += frame.bytes.length;
-        if (client.pendingBytes > this.config.sseMaxQueuedBytes) this.drop(client);
-        continue;
-      }
-      if (frame.seq <= client.lastSeq || (client.request.types && !client.request.types.has(frame.type))) continue;
-      client.lastSeq = frame.seq;
-      if (!client.corked) {
-        client.corked = true;
-        client.res.cork();
-        touched.push(client);
-      }
-      client.res.write(frame.bytes);
+  /** The frames a live client has not had yet and wants, as one buffer. */
+  private select(client: StreamClient, frames: Frame[]): Buffer | undefined {
+    const wanted = frames.filter((f) => f.seq > client.lastSeq && client.wants(f));
+    if (wanted.length === 0) return undefined;
+    client.lastSeq = wanted[wanted.length - 1].seq;
+    return wanted.length === 1 ? wanted[0].bytes : Buffer.concat(wanted.map((f) => f.bytes));
+  }
+
+  private write(client: StreamClient, bytes: Buffer | undefined): void {
+    if (bytes === undefined) return;
+    client.res.write(bytes);
+    this.checkBacklog(client);
+  }
+
+  /** Live frames wait while the client replays from the log. */
+  private hold(client: StreamClient, frames: Frame[]): void {
+    const pending = client.pending;
+    if (!pending) return;
+    for (const frame of frames) {
+      pending.push(frame);
+      client.pendingBytes += frame.bytes.length;
     }
+    if (client.pendingBytes > this.config.sseMaxQueuedBytes) this.drop(client);
   }
 
   private checkBacklog(client: StreamClient): void {
