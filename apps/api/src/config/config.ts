@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { LIMITS } from '@iot/protocol';
+import { LIMITS, parseDuration } from '@iot/protocol';
 
 /** Everything the api reads from its environment, parsed once at boot. */
 export interface AppConfig {
@@ -27,6 +27,10 @@ export interface AppConfig {
   maxBatchEntries: number;
   /** Events kept for `Last-Event-ID` resume. */
   eventRetentionMs: number;
+  /** Raw telemetry kept (TELEMETRY_RETENTION); 0 keeps it forever. */
+  telemetryRetentionMs: number;
+  /** Per-minute and per-hour rollups kept (ROLLUP_RETENTION); 0 keeps them forever. */
+  rollupRetentionMs: number;
   /** Bytes queued on an SSE socket past which the client is dropped. */
   sseMaxQueuedBytes: number;
   logLevel: 'error' | 'warn' | 'log' | 'debug';
@@ -51,6 +55,20 @@ function int(env: NodeJS.ProcessEnv, name: string, fallback: number, problems: s
     return fallback;
   }
   return n;
+}
+
+/** A retention: `0` (keep forever), whole days (`30`), or a duration of at least an hour (`36h`, `90d`). */
+function retention(env: NodeJS.ProcessEnv, name: string, problems: string[]): number {
+  const raw = env[name]?.trim();
+  if (raw === undefined || raw === '' || raw === '0') return 0;
+  const ms = /^[1-9][0-9]{0,5}$/.test(raw) ? Number(raw) * 86_400_000 : parseDuration(raw);
+  if (ms === undefined || ms < 3_600_000) {
+    problems.push(
+      `${name} must be 0 (keep forever), a number of days, or a duration such as 36h or 90d (at least 1h), got ${JSON.stringify(raw)}`,
+    );
+    return 0;
+  }
+  return ms;
 }
 
 /** Reads a secret kept in DATA_DIR, making it on first use (development only). */
@@ -94,6 +112,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     .split(',')
     .map((o) => o.trim())
     .filter((o) => o.length > 0);
+  const telemetryRetentionMs = retention(env, 'TELEMETRY_RETENTION', problems);
+  const rollupRetentionMs = retention(env, 'ROLLUP_RETENTION', problems);
+  // Rollups answer for the history raw retention has removed, so they must not go first.
+  if (rollupRetentionMs > 0 && (telemetryRetentionMs === 0 || rollupRetentionMs < telemetryRetentionMs)) {
+    problems.push('ROLLUP_RETENTION must be 0 (keep forever) or at least TELEMETRY_RETENTION (which must then be set)');
+  }
   const logLevel = (env['LOG_LEVEL'] ?? 'log') as AppConfig['logLevel'];
   if (!['error', 'warn', 'log', 'debug'].includes(logLevel)) problems.push('LOG_LEVEL must be error, warn, log or debug');
   const config: AppConfig = {
@@ -115,6 +139,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     maxPayloadBytes: int(env, 'MQTT_MAX_PAYLOAD_BYTES', LIMITS.maxPayloadBytes, problems, 1024, LIMITS.maxPacketBytes),
     maxBatchEntries: int(env, 'TELEMETRY_MAX_BATCH', LIMITS.maxBatchEntries, problems, 1, 100_000),
     eventRetentionMs: int(env, 'EVENT_RETENTION_HOURS', 24, problems, 1, 24 * 365) * 3600_000,
+    telemetryRetentionMs,
+    rollupRetentionMs,
     sseMaxQueuedBytes: int(env, 'SSE_MAX_QUEUED_BYTES', 4 * 1024 * 1024, problems, 64 * 1024),
     logLevel,
   };

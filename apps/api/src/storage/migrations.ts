@@ -70,6 +70,10 @@ const migrations: Record<string, Migration> = {
       // Per-minute and per-hour aggregates of `telemetry`, kept exact by ingest
       // (sqlite-history.ts): count of all values; count, sum, min, max of the
       // numeric ones (booleans as 0/1); and the newest value by (ts, seq).
+      // Clustered by time, so ingest updates the current minute of every series
+      // in a few adjacent pages rather than one page per series, and retention
+      // deletes a prefix; the series index (changed only when a bucket starts)
+      // serves history reads.
       for (const table of ['telemetry_1m', 'telemetry_1h']) {
         await sql`CREATE TABLE ${sql.table(table)} (
           device_id TEXT NOT NULL,

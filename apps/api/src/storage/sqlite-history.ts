@@ -1,7 +1,7 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import type { TelemetryAggregation, TelemetryValue } from '@iot/protocol';
 import { ValueKind } from './schema';
-import type { AggregateQuery, SeriesKey, TelemetryTier } from './storage';
+import type { AggregateQuery, PruneResult, SeriesKey, TelemetryTier } from './storage';
 
 /**
  * Telemetry history on SQLite beyond raw reads: the per-minute and per-hour
@@ -42,7 +42,7 @@ export interface Piece {
 
 /**
  * Splits `[from, to)` into pieces each read from one tier: the widest tier
- * allowed (`finest` and the ones below it) for the whole minutes or hours
+ * allowed (`widest`, then the narrower ones) for the whole hours or minutes
  * inside, narrower ones for the ragged ends. So a query whose ends are not on
  * a minute or hour still counts exactly the points in `[from, to)`.
  */
@@ -117,8 +117,8 @@ function toValue(kind: number, num: number | null, str: string | null): Telemetr
   }
 }
 
-/** A rollup row in the making. */
-interface Partial {
+/** A rollup row in the making: one (device, key, bucket). */
+interface RollupRow {
   deviceId: string;
   key: string;
   bucket: number;
@@ -134,11 +134,11 @@ interface Partial {
   lastStr: string | null;
 }
 
-function newer(a: Partial, b: Partial): boolean {
+function newer(a: RollupRow, b: RollupRow): boolean {
   return a.lastTs > b.lastTs || (a.lastTs === b.lastTs && a.lastSeq > b.lastSeq);
 }
 
-function merge(into: Partial, p: Partial): void {
+function merge(into: RollupRow, p: RollupRow): void {
   into.count += p.count;
   into.numCount += p.numCount;
   into.numSum += p.numSum;
@@ -174,11 +174,19 @@ type UpsertParams = [
  * hour, so the ingest transaction does one upsert per group, not per value.
  */
 export class RollupBatch {
-  private readonly minutes = new Map<string, Partial>();
+  private readonly minutes = new Map<string, RollupRow>();
 
   constructor(private readonly upserts: Record<'minute' | 'hour', BetterSqlite3.Statement<UpsertParams>>) {}
 
-  add(deviceId: string, key: string, ts: number, seq: number, kind: number, num: number | null, str: string | null): void {
+  add(
+    deviceId: string,
+    key: string,
+    ts: number,
+    seq: number,
+    kind: number,
+    num: number | null,
+    str: string | null,
+  ): void {
     const bucket = ts - (ts % MINUTE_MS);
     const id = `${deviceId}\u0000${key}\u0000${bucket}`;
     const p = this.minutes.get(id);
@@ -218,8 +226,7 @@ export class RollupBatch {
 
   /** Upserts the minutes, then the hours made from them. Runs inside the ingest transaction. */
   write(): void {
-    if (process.env['ROLLUPS'] === 'none') { this.minutes.clear(); return; }
-    const hours = new Map<string, Partial>();
+    const hours = new Map<string, RollupRow>();
     for (const m of this.minutes.values()) {
       this.upsert('minute', m);
       const bucket = m.bucket - (m.bucket % HOUR_MS);
@@ -228,11 +235,11 @@ export class RollupBatch {
       if (h === undefined) hours.set(id, { ...m, bucket });
       else merge(h, m);
     }
-    if (process.env['ROLLUPS'] !== 'minute') for (const h of hours.values()) this.upsert('hour', h);
+    for (const h of hours.values()) this.upsert('hour', h);
     this.minutes.clear();
   }
 
-  private upsert(tier: 'minute' | 'hour', p: Partial): void {
+  private upsert(tier: 'minute' | 'hour', p: RollupRow): void {
     this.upserts[tier].run(
       p.deviceId,
       p.key,
@@ -267,26 +274,31 @@ function upsertSql(table: string): string {
   );
 }
 
-/** Series visited by one prune call at most: bounds the work per transaction even when little is deleted. */
+/** Series visited by one raw prune call at most: bounds the work per transaction even when little is deleted. */
 const SERIES_PER_PRUNE = 500;
+
+interface PruneStatements {
+  /** Raw: the time of the n-th oldest row of a series before a time. */
+  nth: BetterSqlite3.Statement<[string, string, number, number], { t: number }>;
+  before: BetterSqlite3.Statement<[string, string, number]>;
+  through: BetterSqlite3.Statement<[string, string, number]>;
+}
 
 /** SqliteStorage's history queries beyond raw reads; every method is synchronous, on the one connection. */
 export class SqliteHistory {
   private readonly upserts: Record<'minute' | 'hour', BetterSqlite3.Statement<UpsertParams>>;
   private readonly aggregates = new Map<string, BetterSqlite3.Statement>();
   private readonly seriesFrom: BetterSqlite3.Statement<[string, string, number], { device_id: string; key: string }>;
-  private readonly prune: Record<
-    TelemetryTier,
+  private readonly rawPrune: PruneStatements;
+  private readonly rollupPrune: Record<
+    'minute' | 'hour',
     {
-      nth: BetterSqlite3.Statement<[string, string, number, number], { t: number }>;
-      before: BetterSqlite3.Statement<[string, string, number]>;
-      through: BetterSqlite3.Statement<[string, string, number]>;
+      nth: BetterSqlite3.Statement<[number, number], { bucket: number; device_id: string; key: string }>;
+      through: BetterSqlite3.Statement<[number, number, string, string]>;
+      before: BetterSqlite3.Statement<[number]>;
     }
   >;
-  private readonly pruneTx: (tier: TelemetryTier, before: number, budget: number, start: SeriesKey | undefined) => {
-    removed: number;
-    next?: SeriesKey;
-  };
+  private readonly pruneTx: (tier: TelemetryTier, before: number, budget: number, start?: SeriesKey) => PruneResult;
 
   constructor(private readonly sqlite: BetterSqlite3.Database) {
     this.upserts = {
@@ -297,22 +309,27 @@ export class SqliteHistory {
     this.seriesFrom = sqlite.prepare(
       'SELECT device_id, key FROM latest WHERE (device_id, key) >= (?, ?) ORDER BY device_id, key LIMIT ?',
     );
-    const pruneStatements = (tier: TelemetryTier) => {
-      const { table, time } = TIERS[tier];
-      return {
-        nth: sqlite.prepare<[string, string, number, number], { t: number }>(
-          `SELECT ${time} AS t FROM ${table} WHERE device_id = ? AND key = ? AND ${time} < ? ORDER BY ${time} LIMIT 1 OFFSET ?`,
-        ),
-        before: sqlite.prepare<[string, string, number]>(
-          `DELETE FROM ${table} WHERE device_id = ? AND key = ? AND ${time} < ?`,
-        ),
-        through: sqlite.prepare<[string, string, number]>(
-          `DELETE FROM ${table} WHERE device_id = ? AND key = ? AND ${time} <= ?`,
-        ),
-      };
+    this.rawPrune = {
+      nth: sqlite.prepare(
+        'SELECT ts AS t FROM telemetry WHERE device_id = ? AND key = ? AND ts < ? ORDER BY ts LIMIT 1 OFFSET ?',
+      ),
+      before: sqlite.prepare('DELETE FROM telemetry WHERE device_id = ? AND key = ? AND ts < ?'),
+      through: sqlite.prepare('DELETE FROM telemetry WHERE device_id = ? AND key = ? AND ts <= ?'),
     };
-    this.prune = { raw: pruneStatements('raw'), minute: pruneStatements('minute'), hour: pruneStatements('hour') };
-    this.pruneTx = sqlite.transaction((tier, before, budget, start) => this.pruneSync(tier, before, budget, start));
+    // Rollups are clustered by (bucket, device_id, key): the rows to go are a prefix of the table.
+    const rollupPrune = (table: string) => ({
+      nth: sqlite.prepare<[number, number], { bucket: number; device_id: string; key: string }>(
+        `SELECT bucket, device_id, key FROM ${table} WHERE bucket < ? ORDER BY bucket, device_id, key LIMIT 1 OFFSET ?`,
+      ),
+      through: sqlite.prepare<[number, number, string, string]>(
+        `DELETE FROM ${table} WHERE bucket <= ? AND (bucket, device_id, key) <= (?, ?, ?)`,
+      ),
+      before: sqlite.prepare<[number]>(`DELETE FROM ${table} WHERE bucket < ?`),
+    });
+    this.rollupPrune = { minute: rollupPrune(TIERS.minute.table), hour: rollupPrune(TIERS.hour.table) };
+    this.pruneTx = sqlite.transaction((tier: TelemetryTier, before: number, budget: number, start?: SeriesKey) =>
+      tier === 'raw' ? this.pruneRaw(before, budget, start) : this.pruneRollup(tier, before, budget),
+    );
   }
 
   /** A new accumulator for one ingest batch. */
@@ -322,8 +339,10 @@ export class SqliteHistory {
 
   aggregate(query: AggregateQuery, key: string): Array<[number, TelemetryValue]> {
     const pieces = splitRange(query.from, query.to, sourceTier(query.bucketMs));
-    const tiers = pieces.map((p) => p.tier);
-    const sqlText = aggregateSql(query.agg, tiers);
+    const sqlText = aggregateSql(
+      query.agg,
+      pieces.map((p) => p.tier),
+    );
     let statement = this.aggregates.get(sqlText);
     if (statement === undefined) {
       statement = this.sqlite.prepare(sqlText);
@@ -331,45 +350,60 @@ export class SqliteHistory {
     }
     const params = pieces.flatMap((p) => [query.bucketMs, query.deviceId, key, p.from, p.to]);
     if (query.agg === 'last') {
-      const rows = statement.all(...params) as Array<{ bucket: number; kind: number; num: number | null; str: string | null }>;
+      const rows = statement.all(...params) as Array<{
+        bucket: number;
+        kind: number;
+        num: number | null;
+        str: string | null;
+      }>;
       return rows.map((r) => [r.bucket, toValue(r.kind, r.num, r.str)]);
     }
     const rows = statement.all(...params) as Array<{ bucket: number; value: number }>;
     return rows.map((r) => [r.bucket, r.value]);
   }
 
-  pruneTelemetry(tier: TelemetryTier, before: number, budget: number, start?: SeriesKey): { removed: number; next?: SeriesKey } {
+  /** Deletes up to about `budget` rows of `tier` older than `before`, in one transaction. */
+  pruneTelemetry(tier: TelemetryTier, before: number, budget: number, start?: SeriesKey): PruneResult {
     return this.pruneTx(tier, before, budget, start);
   }
 
   /** Removes a device's rollups (its raw rows are deleted with it). */
   deleteDevice(deviceId: string): void {
-    for (const tier of ROLLUPS) this.sqlite.prepare(`DELETE FROM ${TIERS[tier].table} WHERE device_id = ?`).run(deviceId);
+    for (const tier of ROLLUPS)
+      this.sqlite.prepare(`DELETE FROM ${TIERS[tier].table} WHERE device_id = ?`).run(deviceId);
   }
 
-  private pruneSync(
-    tier: TelemetryTier,
-    before: number,
-    budget: number,
-    start: SeriesKey | undefined,
-  ): { removed: number; next?: SeriesKey } {
-    const { nth, before: deleteBefore, through } = this.prune[tier];
+  /**
+   * Raw rows are clustered by series, so the walk goes series by series (from
+   * `latest`), deleting each one's prefix older than `before`.
+   */
+  private pruneRaw(before: number, budget: number, start: SeriesKey | undefined): PruneResult {
+    const { nth, before: deleteBefore, through } = this.rawPrune;
     const series = this.seriesFrom.all(start?.deviceId ?? '', start?.key ?? '', SERIES_PER_PRUNE + 1);
     let removed = 0;
     for (let i = 0; i < Math.min(series.length, SERIES_PER_PRUNE); i++) {
       const { device_id: deviceId, key } = series[i];
       const left = budget - removed;
-      if (left <= 0) return { removed, next: { deviceId, key } };
-      // The time of the `left`-th oldest row to go: if there is one, delete up to it and stop here for now.
+      if (left <= 0) return { removed, more: true, next: { deviceId, key } };
+      // The time of the `left`-th oldest row to go: if there is one, delete through it and resume here.
       const last = nth.get(deviceId, key, before, left - 1);
       if (last === undefined) {
         removed += deleteBefore.run(deviceId, key, before).changes;
         continue;
       }
       removed += through.run(deviceId, key, last.t).changes;
-      return { removed, next: { deviceId, key } };
+      return { removed, more: true, next: { deviceId, key } };
     }
     const next = series[SERIES_PER_PRUNE];
-    return next === undefined ? { removed } : { removed, next: { deviceId: next.device_id, key: next.key } };
+    return next === undefined
+      ? { removed, more: false }
+      : { removed, more: true, next: { deviceId: next.device_id, key: next.key } };
+  }
+
+  private pruneRollup(tier: 'minute' | 'hour', before: number, budget: number): PruneResult {
+    const { nth, through, before: deleteBefore } = this.rollupPrune[tier];
+    const last = nth.get(before, budget - 1);
+    if (last === undefined) return { removed: deleteBefore.run(before).changes, more: false };
+    return { removed: through.run(last.bucket, last.bucket, last.device_id, last.key).changes, more: true };
   }
 }

@@ -19,6 +19,7 @@ import {
   type EventFilter,
   type HistoryQuery,
   type NewEvent,
+  type PruneResult,
   type Series,
   type SeriesKey,
   Storage,
@@ -358,12 +359,7 @@ export class SqliteStorage extends Storage {
     return series;
   }
 
-  async pruneTelemetry(
-    tier: TelemetryTier,
-    before: number,
-    budget: number,
-    start?: SeriesKey,
-  ): Promise<{ removed: number; next?: SeriesKey }> {
+  async pruneTelemetry(tier: TelemetryTier, before: number, budget: number, start?: SeriesKey): Promise<PruneResult> {
     return this.telemetryHistory.pruneTelemetry(tier, before, budget, start);
   }
 

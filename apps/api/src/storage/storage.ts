@@ -94,6 +94,13 @@ export interface SeriesKey {
   key: string;
 }
 
+/** What one prune call did: `more` is false once nothing older is left; pass `next` to the next call. */
+export interface PruneResult {
+  removed: number;
+  more: boolean;
+  next?: SeriesKey;
+}
+
 export interface CommandTransition {
   status: CommandStatus;
   ts: number;
@@ -177,16 +184,11 @@ export abstract class Storage {
    */
   abstract aggregate(query: AggregateQuery): Promise<Series>;
   /**
-   * Deletes rows of `tier` older than `before` (epoch ms), series by series
-   * from `start` on, in one short transaction of about `budget` rows at most.
-   * `next` is where to go on, or undefined once every series is done.
+   * Deletes rows of `tier` older than `before` (epoch ms) in one short
+   * transaction of about `budget` rows at most, going on from `start` (the
+   * previous call's `next`).
    */
-  abstract pruneTelemetry(
-    tier: TelemetryTier,
-    before: number,
-    budget: number,
-    start?: SeriesKey,
-  ): Promise<{ removed: number; next?: SeriesKey }>;
+  abstract pruneTelemetry(tier: TelemetryTier, before: number, budget: number, start?: SeriesKey): Promise<PruneResult>;
 
   // commands
   abstract insertCommand(command: CommandRecord, transition: CommandTransition): Promise<void>;

@@ -1,16 +1,20 @@
-import { BadRequestException, Controller, Get, NotFoundException, Param, Query } from '@nestjs/common';
+import { Controller, Get, NotFoundException, Param, Query } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { createZodDto } from 'nestjs-zod';
 import { type LatestValues, type TelemetrySeriesResponse, telemetryQuerySchema } from '@iot/protocol';
 import { DeviceIdPipe } from '../common/device-id.pipe';
 import { Storage } from '../storage/storage';
+import { TelemetryHistory } from './telemetry-history.service';
 
 class TelemetryQueryDto extends createZodDto(telemetryQuerySchema) {}
 
 @ApiTags('telemetry')
 @Controller('devices/:id/telemetry')
 export class TelemetryController {
-  constructor(private readonly storage: Storage) {}
+  constructor(
+    private readonly storage: Storage,
+    private readonly history: TelemetryHistory,
+  ) {}
 
   @Get('latest')
   @ApiOperation({ summary: 'The latest value of each key' })
@@ -20,19 +24,16 @@ export class TelemetryController {
   }
 
   @Get()
-  @ApiOperation({ summary: 'Raw history per key, ordered by time; `limit` applies to each series' })
-  async history(
+  @ApiOperation({
+    summary:
+      'History per key, ordered by time: raw points, or with `bucket` or `points` one aggregate (`agg`) per non-empty bucket',
+  })
+  async query(
     @Param('id', DeviceIdPipe) id: string,
     @Query() query: TelemetryQueryDto,
-    @Query('bucket') bucket?: string,
-    @Query('points') points?: string,
   ): Promise<TelemetrySeriesResponse> {
-    if (bucket !== undefined || points !== undefined) {
-      throw new BadRequestException('aggregated history (bucket, agg, points) is not available yet; ask for raw points');
-    }
     await this.assertDevice(id);
-    const series = await this.storage.history({ deviceId: id, ...query });
-    return { deviceId: id, series };
+    return this.history.query(id, query);
   }
 
   private async assertDevice(id: string): Promise<void> {

@@ -1,6 +1,14 @@
 import {
   API_BASE_PATH,
+  HISTORY_LIMITS,
+  NICE_BUCKETS_MS,
   Role,
+  TELEMETRY_AGGREGATIONS,
+  bucketCount,
+  bucketProblem,
+  formatDuration,
+  parseDuration,
+  pickBucket,
   createDeviceSchema,
   createUserSchema,
   deviceIdSchema,
@@ -282,5 +290,155 @@ describe('telemetryQuerySchema', () => {
       [{ order: 'DESC' }],
       [{ order: 'newest' }],
     ])('refuses %j', (query) => expect(ok(telemetryQuerySchema, query)).toBe(false));
+  });
+});
+
+describe('telemetryQuerySchema: aggregation', () => {
+  it('leaves raw queries as they were', () => {
+    expect(telemetryQuerySchema.parse({ keys: 't' })).toEqual({ keys: ['t'], limit: 10_000, order: 'asc' });
+  });
+
+  it.each<[Record<string, unknown>, Record<string, unknown>]>([
+    [
+      { bucket: '1m', agg: 'avg' },
+      { bucket: 60_000, agg: 'avg' },
+    ],
+    [{ bucket: '10s' }, { bucket: 10_000 }],
+    [{ bucket: '500ms', agg: 'last' }, { bucket: 500 }],
+    [{ bucket: '1h', agg: 'max' }, { bucket: 3_600_000 }],
+    [{ bucket: '1d', agg: 'count' }, { bucket: 86_400_000 }],
+    [{ bucket: '3650d' }, { bucket: 3650 * 86_400_000 }],
+    [
+      { points: '500', agg: 'sum' },
+      { points: 500, agg: 'sum' },
+    ],
+    [{ points: '1' }, { points: 1 }],
+    [{ points: '10000', agg: 'min' }, { points: 10_000 }],
+    [{ bucket: '1s', from: String(T0), to: String(T0 + 10_000_000) }, { bucket: 1000 }],
+  ])('parses %j', (query, expected) => {
+    expect(telemetryQuerySchema.parse(query)).toMatchObject(expected);
+  });
+
+  it.each(TELEMETRY_AGGREGATIONS)('accepts agg=%s', (agg) => {
+    expect(telemetryQuerySchema.parse({ bucket: '5m', agg }).agg).toBe(agg);
+  });
+
+  it.each<[Record<string, unknown>, RegExp]>([
+    [{ bucket: '1m', agg: 'median' }, /agg must be one of avg, min, max, sum, count, last/],
+    [{ bucket: '1m', agg: 'AVG' }, /agg must be one of/],
+    [{ bucket: '60' }, /bucket must be a whole number and a unit/],
+    [{ bucket: '1.5m' }, /bucket must be/],
+    [{ bucket: '0s' }, /bucket must be/],
+    [{ bucket: '1w' }, /bucket must be/],
+    [{ bucket: '1M' }, /bucket must be/],
+    [{ bucket: '-1m' }, /bucket must be/],
+    [{ bucket: '3651d' }, /at most 3650d/],
+    [{ points: '0' }, /points must be from 1 to 10000/],
+    [{ points: '10001' }, /points must be from 1 to 10000/],
+    [{ points: '2.5' }, /points must be a whole number/],
+    [{ points: 'many' }, /points must be a whole number/],
+    [{ bucket: '1m', points: '100' }, /give "bucket" or "points", not both/],
+    [{ agg: 'avg' }, /"agg" needs "bucket" or "points"/],
+    [
+      { bucket: '1s', from: String(T0), to: String(T0 + 10_000_001) },
+      /bucket 1s over this range makes 10001 points per key, more than 10000/,
+    ],
+    [{ bucket: '1ms', from: '2025-11-27T00:00:00Z', to: '2025-11-28T00:00:00+01:00' }, /more than 10000/],
+  ])('refuses %j with an actionable message', (query, message) => {
+    const result = telemetryQuerySchema.safeParse(query);
+    expect(result.success).toBe(false);
+    expect(result.error?.issues.map((i) => i.message).join('; ')).toMatch(message);
+  });
+});
+
+describe('parseDuration / formatDuration', () => {
+  it.each<[string, number]>([
+    ['1ms', 1],
+    ['250ms', 250],
+    ['1s', 1000],
+    ['15s', 15_000],
+    ['1m', 60_000],
+    ['90m', 5_400_000],
+    ['2h', 7_200_000],
+    ['1d', 86_400_000],
+    ['30d', 2_592_000_000],
+  ])('reads %p as %p ms', (text, ms) => expect(parseDuration(text)).toBe(ms));
+
+  it.each([[''], ['1'], ['m'], ['01m'], ['1 m'], ['1min'], ['1.5h'], ['-1s'], ['1H'], ['12345678901s']])(
+    'refuses %p',
+    (text) => expect(parseDuration(text)).toBeUndefined(),
+  );
+
+  it.each<[number, string]>([
+    [1, '1ms'],
+    [1500, '1500ms'],
+    [90_000, '90s'],
+    [60_000, '1m'],
+    [5_400_000, '90m'],
+    [7_200_000, '2h'],
+    [86_400_000, '1d'],
+    [36 * 3_600_000, '36h'],
+  ])('writes %p ms as %p', (ms, text) => {
+    expect(formatDuration(ms)).toBe(text);
+    expect(parseDuration(text)).toBe(ms);
+  });
+});
+
+describe('bucketCount / bucketProblem', () => {
+  const H = 3_600_000;
+  it.each<[number, number, number, number]>([
+    [0, H, H, 1],
+    [0, H + 1, H, 2],
+    [1, H, H, 1],
+    [H - 1, H + 1, H, 2],
+    [H, 2 * H, 60_000, 60],
+    [T0 + 1, T0 + 2, 60_000, 1],
+    [T0, T0, 1000, 0],
+  ])('[%p, %p) in buckets of %p ms overlaps %p of them', (from, to, bucketMs, count) => {
+    expect(bucketCount(from, to, bucketMs)).toBe(count);
+  });
+
+  it('allows up to the cap and explains what to do past it', () => {
+    const max = HISTORY_LIMITS.maxPointsPerSeries;
+    expect(bucketProblem(0, max * 1000, 1000)).toBeUndefined();
+    expect(bucketProblem(0, max * 1000 + 1, 1000)).toMatch(
+      /^bucket 1s over this range makes 10001 points per key, more than 10000: choose a wider bucket, a shorter range, or points=N$/,
+    );
+  });
+});
+
+describe('pickBucket', () => {
+  const DAY = 86_400_000;
+  const day0 = Date.UTC(2025, 10, 1);
+
+  it.each<[string, number, number, number, number]>([
+    ['30 days in 500 points', day0, day0 + 30 * DAY, 500, 2 * 3_600_000],
+    ['30 days in 1000 points', day0, day0 + 30 * DAY, 1000, 3_600_000],
+    ['a day in 500 points', day0, day0 + DAY, 500, 5 * 60_000],
+    ['an hour in 500 points', day0, day0 + 3_600_000, 500, 10_000],
+    ['a minute in 100 points', day0, day0 + 60_000, 100, 1000],
+    ['a second in 1000 points', day0, day0 + 1000, 1000, 1],
+    ['a year in 100 points', day0, day0 + 365 * DAY, 100, 7 * DAY],
+    ['ten years in 10 points', day0, day0 + 3650 * DAY, 10, 370 * DAY],
+  ])('%s: %p..%p, %p points → %p ms', (_name, from, to, points, expected) => {
+    expect(pickBucket(from, to, points)).toBe(expected);
+  });
+
+  it('never gives more than the points asked for, nor a bucket twice as wide as needed among the nice sizes', () => {
+    for (const span of [999, 60_000, 3_600_001, 7 * DAY + 5, 30 * DAY, 400 * DAY]) {
+      for (const points of [1, 7, 100, 500, 1920, 10_000]) {
+        for (const from of [day0, day0 + 12_345]) {
+          const bucket = pickBucket(from, from + span, points);
+          expect(bucketCount(from, from + span, bucket)).toBeLessThanOrEqual(points);
+          const i = NICE_BUCKETS_MS.indexOf(bucket);
+          if (i > 0) expect(bucketCount(from, from + span, NICE_BUCKETS_MS[i - 1])).toBeGreaterThan(points);
+        }
+      }
+    }
+  });
+
+  it('keeps to a minimum width when asked (history older than raw retention has whole minutes only)', () => {
+    expect(pickBucket(day0, day0 + 3_600_000, 500, 60_000)).toBe(60_000);
+    expect(pickBucket(day0, day0 + 30 * DAY, 500, 60_000)).toBe(2 * 3_600_000);
   });
 });

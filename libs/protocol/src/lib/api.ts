@@ -124,7 +124,126 @@ const keysQuery = z
   .transform((s) => s.split(',').map((k) => k.trim()).filter((k) => k.length > 0))
   .pipe(z.array(z.string().regex(TELEMETRY_KEY_PATTERN, 'invalid telemetry key')).max(100));
 
-/** `GET /devices/{id}/telemetry` (raw points). */
+/** How the points of one bucket become one: `GET /devices/{id}/telemetry?bucket=…&agg=…`. */
+export const TELEMETRY_AGGREGATIONS = ['avg', 'min', 'max', 'sum', 'count', 'last'] as const;
+export const telemetryAggregationSchema = z.enum(TELEMETRY_AGGREGATIONS, {
+  error: `agg must be one of ${TELEMETRY_AGGREGATIONS.join(', ')}`,
+});
+/**
+ * `avg`, `min`, `max`, `sum`: over numbers and booleans (as 0 and 1); strings are skipped.
+ * `count`: values of any type. `last`: the newest value (by time, then arrival), of any type.
+ */
+export type TelemetryAggregation = z.infer<typeof telemetryAggregationSchema>;
+
+/** Bounds of the history endpoint. */
+export const HISTORY_LIMITS = {
+  /** Most points one series of an aggregated answer may hold: a finer bucket is refused (400). */
+  maxPointsPerSeries: 10_000,
+  /** Range of an aggregated query without `from`: this long before `to`. */
+  defaultSpanMs: 24 * 3_600_000,
+  /** Widest `bucket` accepted. */
+  maxBucketMs: 3650 * 86_400_000,
+} as const;
+
+const DURATION_UNITS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+type DurationUnit = keyof typeof DURATION_UNITS;
+const DURATION_PATTERN = /^([1-9][0-9]{0,9})(ms|s|m|h|d)$/;
+
+/**
+ * Reads a duration such as `500ms`, `10s`, `1m`, `5m`, `1h` or `1d`: a whole
+ * number from 1 and one unit (`ms`, `s`, `m`, `h`, `d`; a day is 24 h).
+ * Returns milliseconds, or `undefined` when it does not match.
+ */
+export function parseDuration(text: string): number | undefined {
+  const m = DURATION_PATTERN.exec(text);
+  return m ? Number(m[1]) * DURATION_UNITS[m[2] as DurationUnit] : undefined;
+}
+
+/** Writes milliseconds in the largest unit that divides them: 7200000 → `2h`, 90000 → `90s`. */
+export function formatDuration(ms: number): string {
+  for (const unit of ['d', 'h', 'm', 's'] as const) {
+    if (ms >= DURATION_UNITS[unit] && ms % DURATION_UNITS[unit] === 0) return `${ms / DURATION_UNITS[unit]}${unit}`;
+  }
+  return `${ms}ms`;
+}
+
+/**
+ * How many buckets of `bucketMs` overlap `[from, to)`. Buckets are aligned to
+ * the Unix epoch (UTC): bucket k covers `[k·bucketMs, (k+1)·bucketMs)`.
+ */
+export function bucketCount(from: number, to: number, bucketMs: number): number {
+  return to <= from ? 0 : Math.floor((to - 1) / bucketMs) - Math.floor(from / bucketMs) + 1;
+}
+
+/**
+ * Why `bucketMs` over `[from, to)` is refused (more than
+ * `HISTORY_LIMITS.maxPointsPerSeries` buckets), or `undefined` when it is fine.
+ */
+export function bucketProblem(from: number, to: number, bucketMs: number): string | undefined {
+  const count = bucketCount(from, to, bucketMs);
+  const max = HISTORY_LIMITS.maxPointsPerSeries;
+  return count > max
+    ? `bucket ${formatDuration(bucketMs)} over this range makes ${count} points per key, more than ${max}: choose a wider bucket, a shorter range, or points=N`
+    : undefined;
+}
+
+/** Bucket widths `points=N` chooses from: sizes a time axis labels well. */
+// prettier-ignore
+export const NICE_BUCKETS_MS: readonly number[] = [
+  1, 2, 5, 10, 20, 50, 100, 200, 500,
+  1_000, 2_000, 5_000, 10_000, 15_000, 30_000,
+  60_000, 120_000, 300_000, 600_000, 900_000, 1_800_000,
+  3_600_000, 7_200_000, 10_800_000, 21_600_000, 43_200_000,
+  86_400_000, 2 * 86_400_000, 7 * 86_400_000, 14 * 86_400_000, 30 * 86_400_000,
+];
+
+/**
+ * The bucket for about `points` points over `[from, to)`: the narrowest of
+ * `NICE_BUCKETS_MS` (at least `minBucketMs`) giving at most `points` buckets,
+ * or past those a whole number of days. Since neighbouring sizes differ by at
+ * most 2.5× up to a day, the answer holds between about N/2.5 and N points
+ * when data covers the range.
+ */
+export function pickBucket(from: number, to: number, points: number, minBucketMs = 1): number {
+  for (const size of NICE_BUCKETS_MS) {
+    if (size >= minBucketMs && bucketCount(from, to, size) <= points) return size;
+  }
+  const day = DURATION_UNITS.d;
+  let size = Math.max(day, Math.ceil((to - from) / points / day) * day);
+  while (bucketCount(from, to, size) > points) size += day;
+  return size;
+}
+
+const bucketSchema = z
+  .string()
+  .describe(
+    'Bucket width: a whole number and a unit (ms, s, m, h, d), e.g. 10s, 1m, 5m, 1h, 1d; buckets are aligned to the epoch (UTC)',
+  )
+  .transform((text, ctx) => {
+    const ms = parseDuration(text);
+    if (ms === undefined || ms > HISTORY_LIMITS.maxBucketMs) {
+      ctx.addIssue({
+        code: 'custom',
+        message:
+          'bucket must be a whole number and a unit (ms, s, m, h, d), such as 10s, 1m, 5m, 1h or 1d, and at most 3650d',
+      });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+const pointsSchema = z.coerce
+  .number({ error: 'points must be a whole number' })
+  .int('points must be a whole number')
+  .min(1, `points must be from 1 to ${HISTORY_LIMITS.maxPointsPerSeries}`)
+  .max(HISTORY_LIMITS.maxPointsPerSeries, `points must be from 1 to ${HISTORY_LIMITS.maxPointsPerSeries}`);
+
+/**
+ * `GET /devices/{id}/telemetry`: raw points, or with `bucket` (parsed to
+ * milliseconds) or `points`, one aggregated point per non-empty bucket.
+ * Without `agg` an aggregated query averages. `limit` and `order` apply to
+ * either form, per key.
+ */
 export const telemetryQuerySchema = z
   .object({
     keys: keysQuery.optional(),
@@ -132,13 +251,37 @@ export const telemetryQuerySchema = z
     to: timeSchema.optional(),
     limit: z.coerce.number().int().min(1).max(100_000).default(10_000),
     order: z.enum(['asc', 'desc']).default('asc'),
+    bucket: bucketSchema.optional(),
+    agg: telemetryAggregationSchema.describe('How each bucket is summarised; avg by default').optional(),
+    points: pointsSchema
+      .describe('Instead of bucket: about how many points per key; the bucket is chosen for it')
+      .optional(),
   })
-  .refine((q) => q.from === undefined || q.to === undefined || q.from < q.to, '"from" must be before "to"');
+  .refine((q) => q.from === undefined || q.to === undefined || q.from < q.to, '"from" must be before "to"')
+  .refine((q) => q.bucket === undefined || q.points === undefined, 'give "bucket" or "points", not both')
+  .refine(
+    (q) => q.agg === undefined || q.bucket !== undefined || q.points !== undefined,
+    '"agg" needs "bucket" or "points"',
+  )
+  .superRefine((q, ctx) => {
+    if (q.bucket === undefined || q.from === undefined || q.to === undefined || q.from >= q.to) return;
+    const problem = bucketProblem(q.from, q.to, q.bucket);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
 export type TelemetryQuery = z.infer<typeof telemetryQuerySchema>;
 
+/**
+ * `GET /devices/{id}/telemetry`: per key, `[ts, value]` pairs. An aggregated
+ * answer also says what it covers: the range and bucket it used (after
+ * defaults and `points=N`) and the aggregation; each `ts` is a bucket's start.
+ */
 export interface TelemetrySeriesResponse {
   deviceId: string;
   series: Record<string, Array<[number, TelemetryValue]>>;
+  from?: number;
+  to?: number;
+  bucketMs?: number;
+  agg?: TelemetryAggregation;
 }
 
 /** The error body of every 4xx and 5xx answer. */
