@@ -11,6 +11,10 @@ describe('public API of @iot/protocol', () => {
     ['TELEMETRY_KEY_PATTERN', 'object'],
     ['COMMAND_NAME_PATTERN', 'object'],
     ['LIMITS', 'object'],
+    ['COMMAND_STATUS_RANK', 'object'],
+    ['isJsonObject', 'function'],
+    ['jsonEqual', 'function'],
+    ['stateDelta', 'function'],
     ['utf8Length', 'function'],
     ['isDeviceId', 'function'],
     // time

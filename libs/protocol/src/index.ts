@@ -6,3 +6,4 @@ export * from './lib/messages';
 export * from './lib/stream';
 export * from './lib/socket';
 export * from './lib/api';
+export * from './lib/state';

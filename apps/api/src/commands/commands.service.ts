@@ -8,6 +8,7 @@ import {
 } from '@nestjs/common';
 import { v7 as uuidv7 } from 'uuid';
 import {
+  COMMAND_STATUS_RANK,
   type CommandEvent,
   type CommandMessage,
   type CommandStatus,
@@ -37,18 +38,6 @@ export interface SendCommand {
 export type CommandUpdate = CommandEvent;
 export type CommandListener = (update: CommandUpdate) => void;
 
-/** How far along a command is; a device status at or below the current rank is a repeat. */
-const RANK: Record<CommandStatus, number> = {
-  pending: 0,
-  sent: 1,
-  accepted: 2,
-  'in-progress': 3,
-  succeeded: 4,
-  failed: 4,
-  'timed-out': 4,
-  expired: 4,
-  cancelled: 4,
-};
 
 interface OpenCommand {
   record: CommandRecord;
@@ -217,7 +206,7 @@ export class CommandsService implements OnApplicationBootstrap, OnApplicationShu
         this.metrics.reject('late_command_result');
         return;
       }
-      if (current === 'pending' || RANK[status] <= RANK[current]) return; // a repeat, or not sent yet
+      if (current === 'pending' || COMMAND_STATUS_RANK[status] <= COMMAND_STATUS_RANK[current]) return; // a repeat, or not sent yet
       if (TERMINAL_COMMAND_STATUSES.has(status)) {
         await this.finish(open, status, { result, error: status === 'failed' ? (error ?? 'failed') : error });
       } else {

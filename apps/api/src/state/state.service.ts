@@ -1,11 +1,10 @@
 import { Injectable, Logger, NotFoundException, type OnApplicationBootstrap, PreconditionFailedException } from '@nestjs/common';
 import jsonMergePatch from 'json-merge-patch';
-import { type JsonObject, reportedStatePatchSchema, topics } from '@iot/protocol';
+import { type JsonObject, reportedStatePatchSchema, stateDelta, topics } from '@iot/protocol';
 import { DeviceTransport } from '../broker/transport';
 import { EventLog } from '../ingest/event-log.service';
 import { PresenceService } from '../ingest/presence.service';
 import { Storage } from '../storage/storage';
-import { stateDelta } from './delta';
 
 export interface DeviceStateView {
   reported: JsonObject;

@@ -64,6 +64,19 @@ export const commandStatusSchema = z.enum([
 ]);
 export type CommandStatus = z.infer<typeof commandStatusSchema>;
 
+/** How far along each status is: a device status at or below the current rank is a repeat. */
+export const COMMAND_STATUS_RANK: Readonly<Record<CommandStatus, number>> = {
+  pending: 0,
+  sent: 1,
+  accepted: 2,
+  'in-progress': 3,
+  succeeded: 4,
+  failed: 4,
+  'timed-out': 4,
+  expired: 4,
+  cancelled: 4,
+};
+
 export const TERMINAL_COMMAND_STATUSES: ReadonlySet<CommandStatus> = new Set<CommandStatus>([
   'succeeded',
   'failed',

@@ -1,4 +1,4 @@
-import { type CommandEvent, type CommandStatus, TERMINAL_COMMAND_STATUSES } from '@iot/protocol';
+import { COMMAND_STATUS_RANK, type CommandEvent, type CommandStatus, TERMINAL_COMMAND_STATUSES } from '@iot/protocol';
 import type { CommandRecord, CommandTransition } from '../core/devices/device-api';
 
 /** A command as the history shows it: from REST, or built from live events. */
@@ -8,18 +8,6 @@ export interface CommandEntry extends Omit<CommandRecord, 'createdBy' | 'params'
   createdBy: string | null;
 }
 
-/** Lifecycle order, for transitions that share a timestamp. */
-const RANK: Record<CommandStatus, number> = {
-  pending: 0,
-  sent: 1,
-  accepted: 2,
-  'in-progress': 3,
-  succeeded: 4,
-  failed: 4,
-  'timed-out': 4,
-  expired: 4,
-  cancelled: 4,
-};
 
 export function isTerminal(status: CommandStatus): boolean {
   return TERMINAL_COMMAND_STATUSES.has(status);
@@ -30,7 +18,7 @@ function sameTransition(a: CommandTransition, b: CommandTransition): boolean {
 }
 
 function byTime(a: CommandTransition, b: CommandTransition): number {
-  return a.ts - b.ts || RANK[a.status] - RANK[b.status];
+  return a.ts - b.ts || COMMAND_STATUS_RANK[a.status] - COMMAND_STATUS_RANK[b.status];
 }
 
 /** The union of two transition lists, without repeats, oldest first. */

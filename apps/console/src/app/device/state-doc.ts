@@ -1,39 +1,9 @@
-import type { JsonObject } from '@iot/protocol';
+import { type JsonObject, isJsonObject, jsonEqual, stateDelta } from '@iot/protocol';
 
-function isObject(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
+const isObject = isJsonObject;
 
-/** Deep equality of JSON values. */
-export function jsonEqual(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((item, i) => jsonEqual(item, b[i]));
-  if (isObject(a) && isObject(b)) {
-    const keys = Object.keys(a);
-    return keys.length === Object.keys(b).length && keys.every((key) => key in b && jsonEqual(a[key], b[key]));
-  }
-  return false;
-}
-
-/**
- * Every key where desired differs from reported, as the platform computes it:
- * nested objects key by key, arrays and scalars whole; a key only in reported
- * is not in the delta.
- */
-export function stateDelta(desired: JsonObject, reported: JsonObject): JsonObject {
-  const delta: JsonObject = {};
-  for (const key of Object.keys(desired)) {
-    const want = desired[key];
-    const have = reported[key];
-    if (isObject(want) && isObject(have)) {
-      const nested = stateDelta(want, have);
-      if (Object.keys(nested).length > 0) delta[key] = nested;
-    } else if (!jsonEqual(want, have)) {
-      delta[key] = want;
-    }
-  }
-  return delta;
-}
+/** Delta and equality as the platform computes them. */
+export { jsonEqual, stateDelta };
 
 /** RFC 7386 JSON merge patch: null removes a key, objects merge, anything else replaces. */
 export function mergePatch(target: JsonObject, patch: JsonObject): JsonObject {

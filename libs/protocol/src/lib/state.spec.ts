@@ -1,4 +1,4 @@
-import { stateDelta } from './delta';
+import { stateDelta } from './state';
 
 describe('stateDelta', () => {
   it.each([
