@@ -6,7 +6,8 @@ import { ControlError, ControlSocketService } from '../core/control/control-sock
 import { DeviceApi, type DeviceStateView } from '../core/devices/device-api';
 import { describeHttpError } from '../core/http-error';
 import { StreamService } from '../core/stream/stream.service';
-import { mergePatch, stateDelta } from './state-doc';
+import { stateDelta } from '@iot/protocol';
+import { mergePatch } from './state-doc';
 
 /** The outcome of the last desired-state change, for the editor to show. */
 export type DesiredOutcome =

@@ -1,4 +1,5 @@
-import { mergePatch, parseJsonObject, stateDelta } from './state-doc';
+import { stateDelta } from '@iot/protocol';
+import { mergePatch, parseJsonObject } from './state-doc';
 
 describe('state documents', () => {
   it('stateDelta compares nested objects key by key and arrays whole', () => {

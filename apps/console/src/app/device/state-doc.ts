@@ -1,16 +1,11 @@
-import { type JsonObject, isJsonObject, jsonEqual, stateDelta } from '@iot/protocol';
-
-const isObject = isJsonObject;
-
-/** Delta and equality as the platform computes them. */
-export { jsonEqual, stateDelta };
+import { type JsonObject, isJsonObject } from '@iot/protocol';
 
 /** RFC 7386 JSON merge patch: null removes a key, objects merge, anything else replaces. */
 export function mergePatch(target: JsonObject, patch: JsonObject): JsonObject {
   const result: JsonObject = { ...target };
   for (const [key, value] of Object.entries(patch)) {
     if (value === null) delete result[key];
-    else if (isObject(value)) result[key] = mergePatch(isObject(result[key]) ? result[key] : {}, value);
+    else if (isJsonObject(value)) result[key] = mergePatch(isJsonObject(result[key]) ? result[key] : {}, value);
     else result[key] = value;
   }
   return result;
@@ -24,5 +19,5 @@ export function parseJsonObject(text: string): { value: JsonObject } | { error: 
   } catch (error) {
     return { error: `Not valid JSON: ${error instanceof Error ? error.message : String(error)}` };
   }
-  return isObject(value) ? { value } : { error: 'Must be a JSON object, like {"key": "value"}.' };
+  return isJsonObject(value) ? { value } : { error: 'Must be a JSON object, like {"key": "value"}.' };
 }
