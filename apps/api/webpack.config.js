@@ -14,6 +14,8 @@ module.exports = {
       target: 'node',
       compiler: 'tsc',
       main: './src/main.ts',
+      // The SQLite writer runs in a worker thread: its own file beside main.js.
+      additionalEntryPoints: [{ entryName: 'sqlite-writer', entryPath: './src/storage/sqlite-writer.worker.ts' }],
       tsConfig: './tsconfig.app.json',
       assets: ['./src/assets'],
       optimization: false,

@@ -93,9 +93,10 @@ export class EventLog implements OnApplicationShutdown {
       return;
     }
     this.metrics.eventsStored.inc(stored.length);
+    const times = stored.length === batch.length ? receivedAt : receiveTimes(batch, receivedAt, stored);
     for (const listener of this.listeners) {
       try {
-        listener(stored, receivedAt);
+        listener(stored, times);
       } catch (error) {
         this.logger.error(`commit listener failed: ${String(error)}`);
       }
@@ -105,4 +106,19 @@ export class EventLog implements OnApplicationShutdown {
   async onApplicationShutdown(): Promise<void> {
     await this.settled();
   }
+}
+
+/**
+ * The receive times of the events that were stored, when some were not (their
+ * device was deleted meanwhile): the stored events are the batch's in order,
+ * each carrying the same `data` string.
+ */
+function receiveTimes(batch: NewEvent[], receivedAt: number[], stored: StoredEvent[]): number[] {
+  const times: number[] = [];
+  let j = 0;
+  for (const event of stored) {
+    while (j < batch.length && batch[j].data !== event.data) j++;
+    times.push(receivedAt[j++]);
+  }
+  return times;
 }

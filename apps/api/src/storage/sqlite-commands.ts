@@ -51,8 +51,11 @@ async function withTransitions(db: Kysely<Database>, commands: CommandRecord[]):
 
 /**
  * Writes use the raw better-sqlite3 handle in synchronous transactions: a
- * kysely transaction would hold BEGIN open across awaits, and the ingest
- * transaction (also synchronous, on the same connection) could land inside it.
+ * kysely transaction would hold BEGIN open across awaits, and the inline
+ * ingest transaction (also synchronous, on the same connection) could land
+ * inside it. They begin IMMEDIATE: the writer thread commits on its own
+ * connection, and a deferred transaction that read before it wrote would
+ * fail with SQLITE_BUSY instead of waiting for the write lock.
  */
 export class SqliteCommands {
   private readonly statements;
@@ -83,11 +86,11 @@ export class SqliteCommands {
       insert: sqlite.transaction((row: CommandRow, t: CommandTransition) => {
         insertCommand.run(row);
         insertTransition.run(row.id, t.ts, t.status, t.by ?? null);
-      }),
+      }).immediate,
       update: sqlite.transaction((params: Record<string, unknown>, t: CommandTransition) => {
         updateCommand.run(params);
         insertTransition.run(params['id'] as string, t.ts, t.status, t.by ?? null);
-      }),
+      }).immediate,
       upsertState,
       deleteDevice: sqlite.transaction((deviceId: string) => {
         sqlite
@@ -95,7 +98,7 @@ export class SqliteCommands {
           .run(deviceId);
         sqlite.prepare('DELETE FROM commands WHERE device_id = ?').run(deviceId);
         sqlite.prepare('DELETE FROM device_state WHERE device_id = ?').run(deviceId);
-      }),
+      }).immediate,
     };
   }
 

@@ -176,7 +176,7 @@ type UpsertParams = [
 export class RollupBatch {
   private readonly minutes = new Map<string, RollupRow>();
 
-  constructor(private readonly upserts: Record<'minute' | 'hour', BetterSqlite3.Statement<UpsertParams>>) {}
+  constructor(private readonly upserts: RollupUpserts) {}
 
   add(
     deviceId: string,
@@ -258,6 +258,16 @@ export class RollupBatch {
   }
 }
 
+/** The prepared upserts of each rollup tier, on the connection that writes ingest batches. */
+export type RollupUpserts = Record<'minute' | 'hour', BetterSqlite3.Statement<UpsertParams>>;
+
+export function prepareRollupUpserts(sqlite: BetterSqlite3.Database): RollupUpserts {
+  return {
+    minute: sqlite.prepare<UpsertParams>(upsertSql(TIERS.minute.table)),
+    hour: sqlite.prepare<UpsertParams>(upsertSql(TIERS.hour.table)),
+  };
+}
+
 function upsertSql(table: string): string {
   // Unqualified columns on the right are the stored row's; `excluded` is the batch's.
   // MIN/MAX with a NULL give NULL in SQLite, hence the COALESCE (PostgreSQL: LEAST/GREATEST skip NULLs).
@@ -286,7 +296,6 @@ interface PruneStatements {
 
 /** SqliteStorage's history queries beyond raw reads; every method is synchronous, on the one connection. */
 export class SqliteHistory {
-  private readonly upserts: Record<'minute' | 'hour', BetterSqlite3.Statement<UpsertParams>>;
   private readonly aggregates = new Map<string, BetterSqlite3.Statement>();
   private readonly seriesFrom: BetterSqlite3.Statement<[string, string, number], { device_id: string; key: string }>;
   private readonly rawPrune: PruneStatements;
@@ -301,10 +310,6 @@ export class SqliteHistory {
   private readonly pruneTx: (tier: TelemetryTier, before: number, budget: number, start?: SeriesKey) => PruneResult;
 
   constructor(private readonly sqlite: BetterSqlite3.Database) {
-    this.upserts = {
-      minute: sqlite.prepare<UpsertParams>(upsertSql(TIERS.minute.table)),
-      hour: sqlite.prepare<UpsertParams>(upsertSql(TIERS.hour.table)),
-    };
     // Every series has a `latest` row, so `latest` lists the series to prune, in key order.
     this.seriesFrom = sqlite.prepare(
       'SELECT device_id, key FROM latest WHERE (device_id, key) >= (?, ?) ORDER BY device_id, key LIMIT ?',
@@ -329,12 +334,7 @@ export class SqliteHistory {
     this.rollupPrune = { minute: rollupPrune(TIERS.minute.table), hour: rollupPrune(TIERS.hour.table) };
     this.pruneTx = sqlite.transaction((tier: TelemetryTier, before: number, budget: number, start?: SeriesKey) =>
       tier === 'raw' ? this.pruneRaw(before, budget, start) : this.pruneRollup(tier, before, budget),
-    );
-  }
-
-  /** A new accumulator for one ingest batch. */
-  rollupBatch(): RollupBatch {
-    return new RollupBatch(this.upserts);
+    ).immediate;
   }
 
   aggregate(query: AggregateQuery, key: string): Array<[number, TelemetryValue]> {

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { NewEvent } from './storage';
 import { SqliteStorage } from './sqlite-storage';
 
@@ -5,18 +8,27 @@ function telemetry(deviceId: string, ts: number, values: Record<string, number |
   return { type: 'telemetry', deviceId, ts, values, data: JSON.stringify({ deviceId, ts, values }) };
 }
 
-describe('SqliteStorage', () => {
+// In memory, batches are committed on the store's connection; in a file, by the writer thread.
+describe.each([
+  ['in memory', () => ':memory:'],
+  ['in a file, with the writer thread', () => join(mkdtempSync(join(tmpdir(), 'iot-storage-')), 'iot.db')],
+])('SqliteStorage %s', (_, path) => {
   let sut: SqliteStorage;
+  let file: string;
 
   beforeEach(async () => {
-    sut = await SqliteStorage.open(':memory:');
+    file = path();
+    sut = await SqliteStorage.open(file);
     const now = Date.now();
     for (const id of ['a', 'b']) {
       await sut.createDevice({ id, name: id, type: null, labels: {}, online: false, lastSeen: null, createdAt: now, updatedAt: now }, 'hash');
     }
   });
 
-  afterEach(() => sut.close());
+  afterEach(async () => {
+    await sut.close();
+    if (file !== ':memory:') rmSync(join(file, '..'), { recursive: true, force: true });
+  });
 
   it('numbers events in order and stores their history and latest values', async () => {
     const stored = await sut.append([
@@ -85,5 +97,41 @@ describe('SqliteStorage', () => {
     expect((await sut.latest(['a'])).size).toBe(0);
     expect(await sut.history({ deviceId: 'a', keys: ['t'], limit: 10, order: 'asc' })).toEqual({ t: [] });
     expect(await sut.deleteDevice('a')).toBe(false);
+  });
+
+  it('does not store events of a device deleted while they were queued', async () => {
+    await sut.deleteDevice('b');
+    const stored = await sut.append([telemetry('a', 1, { t: 1 }), telemetry('b', 2, { t: 2 }), telemetry('a', 3, { t: 3 })]);
+    expect(stored.map((e) => [e.deviceId, e.seq])).toEqual([
+      ['a', 1],
+      ['a', 2],
+    ]);
+    expect((await sut.latest(['b'])).size).toBe(0);
+    expect(await sut.history({ deviceId: 'b', keys: ['t'], limit: 10, order: 'asc' })).toEqual({ t: [] });
+  });
+
+  it('refuses a batch whole when one event cannot be stored, and stores the next batch', async () => {
+    const broken = { type: 'telemetry', deviceId: 'a', ts: 2, data: null } as unknown as NewEvent;
+    await expect(sut.append([telemetry('a', 1, { t: 1 }), broken])).rejects.toThrow(/NOT NULL/);
+    expect(await sut.eventsAfter(0, {}, 10)).toEqual([]);
+    expect(await sut.history({ deviceId: 'a', keys: ['t'], limit: 10, order: 'asc' })).toEqual({ t: [] });
+    expect((await sut.append([telemetry('a', 3, { t: 3 })])).map((e) => e.deviceId)).toEqual(['a']);
+  });
+
+  it('takes other writes while ingest batches are being committed', async () => {
+    const now = Date.now();
+    const batches = Array.from({ length: 20 }, (_, b) =>
+      sut.append(Array.from({ length: 500 }, (_, i) => telemetry(i % 2 ? 'a' : 'b', b * 500 + i, { t: i }))),
+    );
+    const writes = Array.from({ length: 20 }, (_, i) =>
+      sut.createDevice(
+        { id: `d${i}`, name: `d${i}`, type: null, labels: {}, online: false, lastSeen: null, createdAt: now, updatedAt: now },
+        'hash',
+      ),
+    );
+    const [stored, created] = await Promise.all([Promise.all(batches), Promise.all(writes)]);
+    expect(created.every(Boolean)).toBe(true);
+    expect(stored.flat().map((e) => e.seq)).toEqual(Array.from({ length: 10_000 }, (_, i) => i + 1));
+    expect((await sut.eventBounds()).last).toBe(10_000);
   });
 });

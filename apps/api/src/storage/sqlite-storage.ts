@@ -1,10 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import BetterSqlite3 from 'better-sqlite3';
+import type BetterSqlite3 from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect, sql } from 'kysely';
 import type { DeviceEventName, JsonObject, LatestValues, Role, TelemetryValue } from '@iot/protocol';
 import { migrationProvider } from './migrations';
+import { openSqlite } from './sqlite-connection';
+import { NOT_STORED, SqliteEventWriter } from './sqlite-event-writer';
+import { SqliteWriterThread } from './sqlite-writer-thread';
 import { SqliteCommands } from './sqlite-commands';
 import { SqliteHistory } from './sqlite-history';
 import { type Database, ValueKind } from './schema';
@@ -62,55 +65,38 @@ const DEVICE_COLUMNS = ['id', 'name', 'type', 'labels', 'online', 'last_seen', '
 
 /**
  * The SQLite store (better-sqlite3, WAL). Queries go through kysely; the
- * ingest path (`append`) uses prepared statements on the same connection in
- * one synchronous transaction per batch, which is what keeps ingest off
- * one-fsync-per-message and well above 100k rows/s.
+ * ingest path (`append`) is one transaction of prepared statements per batch
+ * (SqliteEventWriter), committed by a writer thread on its own connection so
+ * that inserts, commits and checkpoints do not hold up the event loop.
  */
 export class SqliteStorage extends Storage {
-  private readonly statements;
+  private readonly lastSeq: BetterSqlite3.Statement<[], { seq: number }>;
+  private readonly commands: SqliteCommands;
+  private readonly telemetryHistory: SqliteHistory;
 
   private constructor(
     private readonly sqlite: BetterSqlite3.Database,
     private readonly db: Kysely<Database>,
     readonly epoch: string,
+    /** Where ingest batches are committed: a writer thread, or this connection. */
+    private readonly writer: SqliteWriterThread | SqliteEventWriter,
   ) {
     super();
-    this.statements = {
-      insertEvent: sqlite.prepare<[string, string, string, number]>(
-        'INSERT INTO events (device_id, type, data, ts) VALUES (?, ?, ?, ?)',
-      ),
-      insertTelemetry: sqlite.prepare<[string, string, number, number, number, number | null, string | null]>(
-        'INSERT INTO telemetry (device_id, key, ts, seq, kind, num, str) VALUES (?, ?, ?, ?, ?, ?, ?)',
-      ),
-      upsertLatest: sqlite.prepare<[string, string, number, number, number | null, string | null]>(
-        `INSERT INTO latest (device_id, key, ts, kind, num, str) VALUES (?, ?, ?, ?, ?, ?)
-         ON CONFLICT (device_id, key) DO UPDATE SET ts = excluded.ts, kind = excluded.kind, num = excluded.num, str = excluded.str
-         WHERE excluded.ts >= latest.ts`,
-      ),
-      touchDevice: sqlite.prepare<[number, number | null, string]>(
-        'UPDATE devices SET last_seen = MAX(COALESCE(last_seen, 0), ?), online = COALESCE(?, online) WHERE id = ?',
-      ),
-      lastSeq: sqlite.prepare<[], { seq: number }>("SELECT seq FROM sqlite_sequence WHERE name = 'events'"),
-    };
-    this.appendTx = sqlite.transaction((events: NewEvent[]) => this.appendSync(events));
+    this.lastSeq = sqlite.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'events'");
     this.commands = new SqliteCommands(db, sqlite);
     this.telemetryHistory = new SqliteHistory(sqlite);
   }
 
-  private readonly commands: SqliteCommands;
-  private readonly telemetryHistory: SqliteHistory;
-
-  private readonly appendTx: (events: NewEvent[]) => StoredEvent[];
-
-  /** Opens (creating if needed) the database file and migrates it. */
-  static async open(path: string): Promise<SqliteStorage> {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    const sqlite = new BetterSqlite3(path);
-    sqlite.pragma('journal_mode = WAL');
-    // WAL + NORMAL: a commit is durable against a process crash; fsync happens at checkpoints.
-    sqlite.pragma('synchronous = NORMAL');
-    sqlite.pragma('busy_timeout = 5000');
-    sqlite.pragma('cache_size = -65536');
+  /**
+   * Opens (creating if needed) the database file and migrates it. Ingest
+   * batches are committed by a writer thread on its own connection, unless
+   * `writerThread` is false or the database is in memory (one connection
+   * cannot be shared across threads).
+   */
+  static async open(path: string, options: { writerThread?: boolean } = {}): Promise<SqliteStorage> {
+    const inMemory = path === ':memory:';
+    if (!inMemory) mkdirSync(dirname(path), { recursive: true });
+    const sqlite = openSqlite(path);
     const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
     const { error } = await new Migrator({ db, provider: migrationProvider }).migrateToLatest();
     if (error) throw error instanceof Error ? error : new Error(String(error));
@@ -119,10 +105,13 @@ export class SqliteStorage extends Storage {
       epochRow = { value: randomBytes(4).readUInt32BE(0).toString(36) };
       await db.insertInto('meta').values({ key: 'epoch', value: epochRow.value }).execute();
     }
-    return new SqliteStorage(sqlite, db, epochRow.value);
+    const writer =
+      inMemory || options.writerThread === false ? new SqliteEventWriter(sqlite) : await SqliteWriterThread.start(path);
+    return new SqliteStorage(sqlite, db, epochRow.value, writer);
   }
 
   async close(): Promise<void> {
+    if (this.writer instanceof SqliteWriterThread) await this.writer.close();
     await this.db.destroy();
   }
 
@@ -240,7 +229,8 @@ export class SqliteStorage extends Storage {
   }
 
   async deleteDevice(id: string): Promise<boolean> {
-    // Synchronous, so that no ingest transaction can land inside it (see SqliteCommands).
+    // Synchronous, so that no inline ingest transaction can land inside it (see SqliteCommands);
+    // events of the device still queued are not stored after it (see SqliteEventWriter).
     return this.sqlite.transaction(() => {
       if (this.sqlite.prepare('DELETE FROM devices WHERE id = ?').run(id).changes === 0) return false;
       this.sqlite.prepare('DELETE FROM latest WHERE device_id = ?').run(id);
@@ -248,7 +238,7 @@ export class SqliteStorage extends Storage {
       this.commands.deleteDevice(id);
       this.telemetryHistory.deleteDevice(id);
       return true;
-    })();
+    }).immediate();
   }
 
   async getSecretHash(id: string): Promise<string | undefined> {
@@ -371,43 +361,13 @@ export class SqliteStorage extends Storage {
   // the event log
 
   async append(events: NewEvent[]): Promise<StoredEvent[]> {
-    return this.appendTx(events);
-  }
-
-  /** Synchronous on purpose: better-sqlite3 commits a batch faster than an await would schedule. */
-  appendSync(events: NewEvent[]): StoredEvent[] {
-    const { insertEvent, insertTelemetry, upsertLatest, touchDevice } = this.statements;
-    const rollups = this.telemetryHistory.rollupBatch();
-    const now = Date.now();
-    const stored: StoredEvent[] = new Array(events.length);
-    const latest = new Map<string, [string, string, number, number, number | null, string | null]>();
-    const touched = new Map<string, number | null>();
+    const seqs = this.writer instanceof SqliteWriterThread ? await this.writer.append(events) : this.writer.append(events);
+    const stored: StoredEvent[] = [];
     for (let i = 0; i < events.length; i++) {
-      const event = events[i];
-      const seq = Number(insertEvent.run(event.deviceId, event.type, event.data, now).lastInsertRowid);
-      stored[i] = { seq, type: event.type, deviceId: event.deviceId, data: event.data };
-      if (event.values) {
-        for (const key in event.values) {
-          const value = event.values[key];
-          const row: [string, string, number, number, number | null, string | null] =
-            typeof value === 'number'
-              ? [event.deviceId, key, event.ts, ValueKind.Number, value, null]
-              : typeof value === 'boolean'
-                ? [event.deviceId, key, event.ts, ValueKind.Boolean, value ? 1 : 0, null]
-                : [event.deviceId, key, event.ts, ValueKind.String, null, value];
-          insertTelemetry.run(row[0], row[1], row[2], seq, row[3], row[4], row[5]);
-          rollups.add(row[0], row[1], row[2], seq, row[3], row[4], row[5]);
-          const id = `${event.deviceId}\u0000${key}`;
-          const previous = latest.get(id);
-          if (!previous || previous[2] <= event.ts) latest.set(id, row);
-        }
-      }
-      const online = event.online === undefined ? (touched.get(event.deviceId) ?? null) : event.online ? 1 : 0;
-      touched.set(event.deviceId, online);
+      if (seqs[i] === NOT_STORED) continue;
+      const { type, deviceId, data } = events[i];
+      stored.push({ seq: seqs[i], type, deviceId, data });
     }
-    for (const row of latest.values()) upsertLatest.run(...row);
-    rollups.write();
-    for (const [deviceId, online] of touched) touchDevice.run(now, online, deviceId);
     return stored;
   }
 
@@ -426,7 +386,7 @@ export class SqliteStorage extends Storage {
 
   async eventBounds(): Promise<{ prunedThrough: number; last: number }> {
     const row = await this.db.selectFrom('meta').select('value').where('key', '=', 'events_pruned_through').executeTakeFirst();
-    return { prunedThrough: row ? Number(row.value) : 0, last: this.statements.lastSeq.get()?.seq ?? 0 };
+    return { prunedThrough: row ? Number(row.value) : 0, last: this.lastSeq.get()?.seq ?? 0 };
   }
 
   async pruneEvents(before: number, batch: number): Promise<number> {
@@ -450,7 +410,7 @@ export class SqliteStorage extends Storage {
           "INSERT INTO meta (key, value) VALUES ('events_pruned_through', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         )
         .run(String(upto));
-    })();
+    }).immediate();
     return row.n;
   }
 }

@@ -1,0 +1,102 @@
+import type BetterSqlite3 from 'better-sqlite3';
+import { prepareRollupUpserts, RollupBatch, type RollupUpserts } from './sqlite-history';
+import { ValueKind } from './schema';
+import type { NewEvent } from './storage';
+
+type TelemetryRow = [deviceId: string, key: string, ts: number, kind: number, num: number | null, str: string | null];
+
+/** The seq given to an event that was not stored because its device is gone. */
+export const NOT_STORED = 0;
+
+/**
+ * The ingest write path of the SQLite store: each batch of events is one
+ * IMMEDIATE transaction of prepared statements (the event rows, a history
+ * row per value, the per-minute and per-hour rollups, the latest values and
+ * the devices' presence). It runs on whichever connection it is given: the
+ * store's own for an in-memory database, the writer thread's otherwise.
+ */
+export class SqliteEventWriter {
+  private readonly statements;
+  private readonly upserts: RollupUpserts;
+  private readonly tx: (events: NewEvent[]) => number[];
+
+  constructor(sqlite: BetterSqlite3.Database) {
+    this.statements = {
+      deviceExists: sqlite.prepare<[string], { found: number }>('SELECT 1 AS found FROM devices WHERE id = ?'),
+      insertEvent: sqlite.prepare<[string, string, string, number]>(
+        'INSERT INTO events (device_id, type, data, ts) VALUES (?, ?, ?, ?)',
+      ),
+      insertTelemetry: sqlite.prepare<[string, string, number, number, number, number | null, string | null]>(
+        'INSERT INTO telemetry (device_id, key, ts, seq, kind, num, str) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      ),
+      upsertLatest: sqlite.prepare<TelemetryRow>(
+        `INSERT INTO latest (device_id, key, ts, kind, num, str) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (device_id, key) DO UPDATE SET ts = excluded.ts, kind = excluded.kind, num = excluded.num, str = excluded.str
+         WHERE excluded.ts >= latest.ts`,
+      ),
+      touchDevice: sqlite.prepare<[number, number | null, string]>(
+        'UPDATE devices SET last_seen = MAX(COALESCE(last_seen, 0), ?), online = COALESCE(?, online) WHERE id = ?',
+      ),
+    };
+    this.upserts = prepareRollupUpserts(sqlite);
+    this.tx = sqlite.transaction((events: NewEvent[]) => this.write(events)).immediate;
+  }
+
+  /**
+   * Stores a batch in one transaction and returns each event's seq, in order.
+   * An event whose device was deleted after it was queued is not stored (its
+   * seq is NOT_STORED), so a deletion never leaves history behind.
+   */
+  append(events: NewEvent[]): number[] {
+    return this.tx(events);
+  }
+
+  /** A new rollup accumulator for one batch. */
+  rollupBatch(): RollupBatch {
+    return new RollupBatch(this.upserts);
+  }
+
+  private write(events: NewEvent[]): number[] {
+    const { deviceExists, insertEvent, insertTelemetry, upsertLatest, touchDevice } = this.statements;
+    const rollups = this.rollupBatch();
+    const now = Date.now();
+    const seqs: number[] = new Array(events.length);
+    const latest = new Map<string, TelemetryRow>();
+    // Presence to record per device: null keeps it, 0/1 sets it; only devices that exist are here.
+    const devices = new Map<string, number | null>();
+    const gone = new Set<string>();
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i];
+      const { deviceId } = event;
+      if (gone.has(deviceId) || (!devices.has(deviceId) && deviceExists.get(deviceId) === undefined)) {
+        gone.add(deviceId);
+        seqs[i] = NOT_STORED;
+        continue;
+      }
+      const seq = Number(insertEvent.run(deviceId, event.type, event.data, now).lastInsertRowid);
+      seqs[i] = seq;
+      if (event.values) {
+        for (const key in event.values) {
+          const value = event.values[key];
+          const row: TelemetryRow =
+            typeof value === 'number'
+              ? [deviceId, key, event.ts, ValueKind.Number, value, null]
+              : typeof value === 'boolean'
+                ? [deviceId, key, event.ts, ValueKind.Boolean, value ? 1 : 0, null]
+                : [deviceId, key, event.ts, ValueKind.String, null, value];
+          insertTelemetry.run(deviceId, key, event.ts, seq, row[3], row[4], row[5]);
+          rollups.add(deviceId, key, event.ts, seq, row[3], row[4], row[5]);
+          const id = `${deviceId}\u0000${key}`;
+          const previous = latest.get(id);
+          if (!previous || previous[2] <= event.ts) latest.set(id, row);
+        }
+      }
+      const online = event.online === undefined ? (devices.get(deviceId) ?? null) : event.online ? 1 : 0;
+      devices.set(deviceId, online);
+    }
+    for (const row of latest.values()) upsertLatest.run(...row);
+    rollups.write();
+    for (const [deviceId, online] of devices) touchDevice.run(now, online, deviceId);
+    return seqs;
+  }
+}
