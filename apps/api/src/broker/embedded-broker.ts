@@ -85,7 +85,14 @@ export class EmbeddedBroker extends DeviceTransport {
           (error: ConnectAuthError) => done(error, false),
         );
       },
-      authorizePublish: (client, packet, done) => done(this.authorizePublish(client, packet)),
+      // aedes reads a client's next packets only once this one is done, so holding
+      // `done` while the event log is congested is TCP backpressure on that device.
+      authorizePublish: (client, packet, done) => {
+        const refusal = this.authorizePublish(client, packet);
+        const wait = refusal ? undefined : this.handlers?.backpressure();
+        if (wait) void wait.then(() => done(null));
+        else done(refusal);
+      },
       authorizeSubscribe: (client, subscription, done) => done(null, this.authorizeSubscribe(client, subscription)),
     });
     broker.on('clientReady', (client) => {
@@ -109,7 +116,8 @@ export class EmbeddedBroker extends DeviceTransport {
       }
     });
     broker.on('unsubscribe', (unsubscriptions, client) => {
-      if (client && unsubscriptions.includes(topics.commandsFilter(client.id))) this.commandSubscribers.delete(client.id);
+      if (client && unsubscriptions.includes(topics.commandsFilter(client.id)))
+        this.commandSubscribers.delete(client.id);
     });
     broker.on('clientError', (client, error) => this.logger.debug(`client ${client?.id ?? '?'}: ${error.message}`));
     broker.on('connectionError', (_client, error) => this.logger.debug(`connection refused: ${error.message}`));
@@ -166,7 +174,11 @@ export class EmbeddedBroker extends DeviceTransport {
     };
   }
 
-  private async authenticate(client: Client, username: string | undefined, password: Buffer | undefined): Promise<void> {
+  private async authenticate(
+    client: Client,
+    username: string | undefined,
+    password: Buffer | undefined,
+  ): Promise<void> {
     // [MQTT-3.1.3-8] a server may refuse any client id: ours must be the device id, never empty.
     if (!client.id || !DEVICE_ID_PATTERN.test(client.id)) throw authError(2, 'client id must be the device id');
     if (username !== client.id) throw authError(4, 'username must equal the client id');
@@ -198,7 +210,12 @@ export class EmbeddedBroker extends DeviceTransport {
 
   private authorizeSubscribe(client: Client, subscription: Subscription): Subscription | null {
     if (deviceSubscriptionAllowed(client.id, subscription.topic)) return subscription;
-    this.handlers?.onRejected(client.id, subscription.topic, 'forbidden_subscription', 'devices may subscribe only to their own topics');
+    this.handlers?.onRejected(
+      client.id,
+      subscription.topic,
+      'forbidden_subscription',
+      'devices may subscribe only to their own topics',
+    );
     return null; // SUBACK 0x80 for this filter; the session stays up.
   }
 

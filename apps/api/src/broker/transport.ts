@@ -19,6 +19,13 @@ export interface TransportHandlers {
   onCommandsSubscribed(deviceId: string): void;
   /** A message the broker refused before it reached `onMessage`. */
   onRejected(deviceId: string, rawTopic: string, reason: string, error: string): void;
+  /**
+   * Whether devices should wait before sending more: a promise that resolves
+   * when they may go on, or undefined. The embedded broker stops reading a
+   * device's socket meanwhile, so TCP slows the device down instead of the
+   * platform refusing its messages.
+   */
+  backpressure(): Promise<void> | undefined;
 }
 
 export interface PublishOptions {

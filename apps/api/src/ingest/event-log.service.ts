@@ -8,6 +8,13 @@ export type CommitListener = (events: StoredEvent[], receivedAt: number[]) => vo
 /** Events waiting past this many are refused rather than held without bound. */
 const MAX_QUEUED = 200_000;
 /**
+ * Above this many waiting events the log is congested: devices are asked to
+ * wait (see `backpressure` in the broker) until it is back under LOW_WATER.
+ * The gap to MAX_QUEUED absorbs what devices had already sent.
+ */
+const HIGH_WATER = 20_000;
+const LOW_WATER = 5_000;
+/**
  * Events per transaction at most: large enough to amortise the commit, small
  * enough that one batch's frames do not look like a slow client's backlog.
  */
@@ -30,6 +37,8 @@ export class EventLog implements OnApplicationShutdown {
   private flushing: Promise<void> | undefined;
   private readonly listeners: CommitListener[] = [];
   private idle: Array<() => void> = [];
+  private drainWaiters: Array<() => void> = [];
+  private isCongested = false;
 
   constructor(
     private readonly storage: Storage,
@@ -50,8 +59,23 @@ export class EventLog implements OnApplicationShutdown {
     if (this.queue.length >= MAX_QUEUED) return false;
     this.queue.push(event);
     this.receivedAt.push(receivedAt);
+    if (!this.isCongested && this.queue.length >= HIGH_WATER) {
+      this.isCongested = true;
+      this.metrics.ingestCongested.inc();
+    }
     this.schedule(0);
     return true;
+  }
+
+  /** Whether the queue is past its high-water mark and producers should wait. */
+  get congested(): boolean {
+    return this.isCongested;
+  }
+
+  /** Resolves once the queue is back under its low-water mark. */
+  drained(): Promise<void> {
+    if (!this.isCongested) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
   }
 
   /** Resolves once everything queued so far is committed and published. */
@@ -67,6 +91,10 @@ export class EventLog implements OnApplicationShutdown {
       this.scheduled = false;
       this.flushing = this.flush().finally(() => {
         this.flushing = undefined;
+        if (this.isCongested && this.queue.length <= LOW_WATER) {
+          this.isCongested = false;
+          for (const resolve of this.drainWaiters.splice(0)) resolve();
+        }
         if (this.queue.length > 0) this.schedule(0);
         else for (const resolve of this.idle.splice(0)) resolve();
       });

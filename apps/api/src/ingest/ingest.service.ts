@@ -123,6 +123,10 @@ export class IngestService implements TransportHandlers, OnApplicationBootstrap,
     this.commands.deliverPending(deviceId);
   }
 
+  backpressure(): Promise<void> | undefined {
+    return this.log.congested ? this.log.drained() : undefined;
+  }
+
   onRejected(deviceId: string, rawTopic: string, reason: string, error: string): void {
     this.metrics.reject(reason);
     this.logger.debug(`refused ${rawTopic || 'a packet'} from ${deviceId || 'a client'}: ${error}`);

@@ -26,6 +26,12 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  readonly ingestCongested = new Counter({
+    name: 'iot_ingest_congested_total',
+    help: 'Times the event log queue passed its high-water mark and devices were made to wait',
+    registers: [this.registry],
+  });
+
   readonly storageErrors = new Counter({
     name: 'iot_storage_errors_total',
     help: 'Failed writes of the event log (each is retried)',

@@ -147,7 +147,12 @@ export class SqliteCommands {
   }
 
   async list(deviceId: string, beforeId: string | undefined, limit: number): Promise<CommandWithHistory[]> {
-    let query = this.db.selectFrom('commands').selectAll().where('device_id', '=', deviceId).orderBy('id', 'desc').limit(limit);
+    let query = this.db
+      .selectFrom('commands')
+      .selectAll()
+      .where('device_id', '=', deviceId)
+      .orderBy('id', 'desc')
+      .limit(limit);
     if (beforeId !== undefined) query = query.where('id', '<', beforeId);
     return withTransitions(this.db, (await query.execute()).map(toCommand));
   }
@@ -158,7 +163,11 @@ export class SqliteCommands {
   }
 
   async getState(deviceId: string): Promise<DeviceStateRecord> {
-    const row = await this.db.selectFrom('device_state').selectAll().where('device_id', '=', deviceId).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('device_state')
+      .selectAll()
+      .where('device_id', '=', deviceId)
+      .executeTakeFirst();
     return row
       ? {
           reported: JSON.parse(row.reported) as JsonObject,
@@ -187,7 +196,11 @@ export class SqliteCommands {
       .select(['device_id', 'version', 'desired'])
       .where('version', '>', 0)
       .execute();
-    return rows.map((r) => ({ deviceId: r.device_id, version: r.version, desired: JSON.parse(r.desired) as JsonObject }));
+    return rows.map((r) => ({
+      deviceId: r.device_id,
+      version: r.version,
+      desired: JSON.parse(r.desired) as JsonObject,
+    }));
   }
 
   /** With a device, its commands and state go too (called inside the device's delete transaction). */

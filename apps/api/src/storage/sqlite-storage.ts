@@ -122,13 +122,23 @@ export class SqliteStorage extends Storage {
   // users
 
   async countUsers(): Promise<number> {
-    const row = await this.db.selectFrom('users').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    const row = await this.db
+      .selectFrom('users')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .executeTakeFirstOrThrow();
     return Number(row.n);
   }
 
   async findUser(username: string): Promise<UserRecord | undefined> {
     const row = await this.db.selectFrom('users').selectAll().where('username', '=', username).executeTakeFirst();
-    return row && { username: row.username, passwordHash: row.password_hash, role: row.role as Role, createdAt: row.created_at };
+    return (
+      row && {
+        username: row.username,
+        passwordHash: row.password_hash,
+        role: row.role as Role,
+        createdAt: row.created_at,
+      }
+    );
   }
 
   async listUsers(): Promise<UserRecord[]> {
@@ -144,7 +154,12 @@ export class SqliteStorage extends Storage {
   async createUser(user: UserRecord): Promise<boolean> {
     const result = await this.db
       .insertInto('users')
-      .values({ username: user.username, password_hash: user.passwordHash, role: user.role, created_at: user.createdAt })
+      .values({
+        username: user.username,
+        password_hash: user.passwordHash,
+        role: user.role,
+        created_at: user.createdAt,
+      })
       .onConflict((oc) => oc.doNothing())
       .executeTakeFirst();
     return Number(result.numInsertedOrUpdatedRows ?? 0) > 0;
@@ -231,14 +246,16 @@ export class SqliteStorage extends Storage {
   async deleteDevice(id: string): Promise<boolean> {
     // Synchronous, so that no inline ingest transaction can land inside it (see SqliteCommands);
     // events of the device still queued are not stored after it (see SqliteEventWriter).
-    return this.sqlite.transaction(() => {
-      if (this.sqlite.prepare('DELETE FROM devices WHERE id = ?').run(id).changes === 0) return false;
-      this.sqlite.prepare('DELETE FROM latest WHERE device_id = ?').run(id);
-      this.sqlite.prepare('DELETE FROM telemetry WHERE device_id = ?').run(id);
-      this.commands.deleteDevice(id);
-      this.telemetryHistory.deleteDevice(id);
-      return true;
-    }).immediate();
+    return this.sqlite
+      .transaction(() => {
+        if (this.sqlite.prepare('DELETE FROM devices WHERE id = ?').run(id).changes === 0) return false;
+        this.sqlite.prepare('DELETE FROM latest WHERE device_id = ?').run(id);
+        this.sqlite.prepare('DELETE FROM telemetry WHERE device_id = ?').run(id);
+        this.commands.deleteDevice(id);
+        this.telemetryHistory.deleteDevice(id);
+        return true;
+      })
+      .immediate();
   }
 
   async getSecretHash(id: string): Promise<string | undefined> {
@@ -283,9 +300,14 @@ export class SqliteStorage extends Storage {
   async history(query: HistoryQuery): Promise<Series> {
     const keys =
       query.keys ??
-      (await this.db.selectFrom('latest').select('key').where('device_id', '=', query.deviceId).orderBy('key').execute()).map(
-        (r) => r.key,
-      );
+      (
+        await this.db
+          .selectFrom('latest')
+          .select('key')
+          .where('device_id', '=', query.deviceId)
+          .orderBy('key')
+          .execute()
+      ).map((r) => r.key);
     const series: Series = {};
     for (const key of keys) {
       let q = this.db
@@ -354,14 +376,20 @@ export class SqliteStorage extends Storage {
   }
 
   private async seriesKeys(deviceId: string): Promise<string[]> {
-    const rows = await this.db.selectFrom('latest').select('key').where('device_id', '=', deviceId).orderBy('key').execute();
+    const rows = await this.db
+      .selectFrom('latest')
+      .select('key')
+      .where('device_id', '=', deviceId)
+      .orderBy('key')
+      .execute();
     return rows.map((r) => r.key);
   }
 
   // the event log
 
   async append(events: NewEvent[]): Promise<StoredEvent[]> {
-    const seqs = this.writer instanceof SqliteWriterThread ? await this.writer.append(events) : this.writer.append(events);
+    const seqs =
+      this.writer instanceof SqliteWriterThread ? await this.writer.append(events) : this.writer.append(events);
     const stored: StoredEvent[] = [];
     for (let i = 0; i < events.length; i++) {
       if (seqs[i] === NOT_STORED) continue;
@@ -385,7 +413,11 @@ export class SqliteStorage extends Storage {
   }
 
   async eventBounds(): Promise<{ prunedThrough: number; last: number }> {
-    const row = await this.db.selectFrom('meta').select('value').where('key', '=', 'events_pruned_through').executeTakeFirst();
+    const row = await this.db
+      .selectFrom('meta')
+      .select('value')
+      .where('key', '=', 'events_pruned_through')
+      .executeTakeFirst();
     return { prunedThrough: row ? Number(row.value) : 0, last: this.lastSeq.get()?.seq ?? 0 };
   }
 
@@ -403,14 +435,16 @@ export class SqliteStorage extends Storage {
     }
     if (row.upto === null) return 0;
     const upto = row.upto;
-    this.sqlite.transaction(() => {
-      this.sqlite.prepare('DELETE FROM events WHERE seq <= ?').run(upto);
-      this.sqlite
-        .prepare(
-          "INSERT INTO meta (key, value) VALUES ('events_pruned_through', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        )
-        .run(String(upto));
-    }).immediate();
+    this.sqlite
+      .transaction(() => {
+        this.sqlite.prepare('DELETE FROM events WHERE seq <= ?').run(upto);
+        this.sqlite
+          .prepare(
+            "INSERT INTO meta (key, value) VALUES ('events_pruned_through', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+          )
+          .run(String(upto));
+      })
+      .immediate();
     return row.n;
   }
 }

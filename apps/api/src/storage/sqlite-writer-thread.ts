@@ -42,7 +42,10 @@ export class SqliteWriterThread {
   private worker: Worker | undefined;
   private starting: Promise<Worker> | undefined;
   private nextId = 1;
-  private readonly inFlight = new Map<number, { resolve: (seqs: Float64Array) => void; reject: (error: Error) => void }>();
+  private readonly inFlight = new Map<
+    number,
+    { resolve: (seqs: Float64Array) => void; reject: (error: Error) => void }
+  >();
   private closed = false;
 
   private constructor(private readonly path: string) {}

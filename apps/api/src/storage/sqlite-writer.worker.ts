@@ -25,7 +25,10 @@ port.on('message', (request: WriterRequest) => {
   try {
     seqs = Float64Array.from(writer.append(request.events));
   } catch (error) {
-    port.postMessage({ id: request.id, error: error instanceof Error ? error.message : String(error) } satisfies WriterReply);
+    port.postMessage({
+      id: request.id,
+      error: error instanceof Error ? error.message : String(error),
+    } satisfies WriterReply);
     return;
   }
   port.postMessage({ id: request.id, seqs } satisfies WriterReply, [seqs.buffer]);

@@ -1,0 +1,76 @@
+import { MetricsService } from '../metrics/metrics.service';
+import type { NewEvent, Storage, StoredEvent } from '../storage/storage';
+import { EventLog } from './event-log.service';
+
+/** A storage whose commits complete when the test says so. */
+class SlowStorage {
+  readonly commits: Array<{ events: NewEvent[]; done: () => void }> = [];
+  private seq = 0;
+  private waiting: Array<() => void> = [];
+
+  append(events: NewEvent[]): Promise<StoredEvent[]> {
+    return new Promise((resolve) => {
+      this.commits.push({
+        events,
+        done: () => resolve(events.map((e) => ({ seq: ++this.seq, type: e.type, deviceId: e.deviceId, data: e.data }))),
+      });
+      this.waiting.splice(0).forEach((wake) => wake());
+    });
+  }
+
+  /** The next commit the log starts. */
+  async next(): Promise<{ events: NewEvent[]; done: () => void }> {
+    while (this.commits.length === 0) await new Promise<void>((wake) => this.waiting.push(wake));
+    return this.commits.shift()!;
+  }
+}
+
+const event = (i: number): NewEvent => ({ type: 'telemetry', deviceId: 'd', ts: i, data: `{"n":${i}}` });
+
+describe('EventLog', () => {
+  let storage: SlowStorage;
+  let metrics: MetricsService;
+  let log: EventLog;
+
+  beforeEach(() => {
+    storage = new SlowStorage();
+    metrics = new MetricsService();
+    log = new EventLog(storage as unknown as Storage, metrics);
+  });
+
+  it('commits in order, at most 5,000 events a batch, and hands each batch to listeners', async () => {
+    const seen: number[] = [];
+    log.onCommit((events) => seen.push(...events.map((e) => e.seq)));
+    for (let i = 0; i < 12_000; i++) log.append(event(i), 0);
+    const sizes: number[] = [];
+    for (let b = 0; b < 3; b++) {
+      const commit = await storage.next();
+      sizes.push(commit.events.length);
+      commit.done();
+    }
+    await log.settled();
+    expect(sizes).toEqual([5_000, 5_000, 2_000]);
+    expect(seen).toEqual(Array.from({ length: 12_000 }, (_, i) => i + 1));
+  });
+
+  it('is congested past its high-water mark until the queue is back under the low-water mark', async () => {
+    for (let i = 0; i < 19_999; i++) log.append(event(i), 0);
+    expect(log.congested).toBe(false);
+    log.append(event(19_999), 0);
+    expect(log.congested).toBe(true);
+    let drained = false;
+    const wait = log.drained().then(() => (drained = true));
+
+    // 20,000 queued: the first batch of 5,000 is being written, 15,000 wait.
+    (await storage.next()).done();
+    (await storage.next()).done(); // 10,000 wait
+    (await storage.next()).done(); // 5,000 wait: at the low-water mark
+    await wait;
+    expect(drained).toBe(true);
+    expect(log.congested).toBe(false);
+    expect(await log.drained()).toBeUndefined();
+    expect((await metrics.registry.getSingleMetric('iot_ingest_congested_total')?.get())?.values[0].value).toBe(1);
+    (await storage.next()).done();
+    await log.settled();
+  });
+});
