@@ -17,6 +17,12 @@ import { DevicePage, VALUE_STALE_AFTER_MS } from './device.page';
 
 const BASE = '/api/v1/devices/boiler-1';
 
+// jsdom has no canvas: the charts get a uPlot that draws nothing (telemetry-charts.spec.ts checks what it is given).
+jest.mock('uplot', () => ({
+  __esModule: true,
+  default: jest.fn().mockImplementation(() => ({ setData: jest.fn(), setSize: jest.fn(), destroy: jest.fn() })),
+}));
+
 describe('DevicePage', () => {
   let fixture: ComponentFixture<DevicePage>;
   let http: HttpTestingController;
@@ -72,6 +78,12 @@ describe('DevicePage', () => {
       reportedAt: 1,
       desiredAt: 1,
     });
+    http
+      .expectOne((req) => req.url === `${BASE}/telemetry`)
+      .flush({
+        deviceId: 'boiler-1',
+        series: { temperature: [[now - 1_000, 61]] },
+      });
     await fixture.whenStable();
   }
 
@@ -91,6 +103,18 @@ describe('DevicePage', () => {
     expect(tile('temperature')?.textContent).toContain('61.5');
     expect(tile('temperature')?.classList).not.toContain('is-stale');
     expect(tile('pressure')?.classList).toContain('is-stale');
+  });
+
+  it('charts each numeric key between the latest values and the control grid', async () => {
+    await render('viewer');
+    const sections = [...page.querySelectorAll('section[aria-labelledby], .grid')];
+    const order = sections.map((s) => s.getAttribute('aria-labelledby') ?? s.className);
+    expect(order.indexOf('values-title')).toBeLessThan(order.indexOf('charts-title'));
+    expect(order.indexOf('charts-title')).toBeLessThan(order.indexOf('grid'));
+    expect([...page.querySelectorAll('iot-telemetry-chart .chart-key')].map((k) => k.textContent)).toEqual([
+      'pressure',
+      'temperature',
+    ]);
   });
 
   it('greys every value when the device goes offline, and applies live telemetry', async () => {

@@ -13,6 +13,8 @@ import { CommandsStore } from './commands.store';
 import { DeviceStateStore } from './device-state.store';
 import { DeviceStore } from './device.store';
 import { StateCard } from './state-card';
+import { TelemetryCharts } from './telemetry-charts';
+import { TelemetryChartsStore } from './telemetry-charts.store';
 
 /** A value older than this is shown as stale even while the device is online. */
 export const VALUE_STALE_AFTER_MS = 5 * 60_000;
@@ -24,7 +26,7 @@ interface Tile {
   stale: boolean;
 }
 
-/** One device: header, latest values, commands and state, all live. */
+/** One device: header, latest values, charts, commands and state, all live. */
 @Component({
   selector: 'iot-device-page',
   imports: [
@@ -37,8 +39,9 @@ interface Tile {
     CommandPanel,
     CommandHistory,
     StateCard,
+    TelemetryCharts,
   ],
-  providers: [DeviceStore, CommandsStore, DeviceStateStore],
+  providers: [DeviceStore, CommandsStore, DeviceStateStore, TelemetryChartsStore],
   templateUrl: './device.page.html',
   styleUrl: './device.page.scss',
   changeDetection: ChangeDetectionStrategy.OnPush,
@@ -53,6 +56,7 @@ export class DevicePage {
   private readonly auth = inject(AuthService);
   private readonly commands = inject(CommandsStore);
   private readonly state = inject(DeviceStateStore);
+  private readonly charts = inject(TelemetryChartsStore);
 
   protected readonly canControl = computed(() => {
     const user = this.auth.user();
@@ -80,6 +84,7 @@ export class DevicePage {
         this.store.open(id);
         this.commands.open(id);
         this.state.open(id);
+        this.charts.open(id);
       });
     });
   }
