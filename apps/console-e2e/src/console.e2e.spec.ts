@@ -2,12 +2,18 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { type Browser, type Page, chromium } from 'playwright-core';
-import { ADMIN, CHROMIUM, type Platform, SCREENSHOT_DIR, startPlatform } from './platform';
+import { ADMIN, CHROMIUM, type Platform, SCREENSHOT_DIR, startPlatform, startSimulator } from './platform';
 
-if (!CHROMIUM) console.warn('skipping the console end-to-end tests: chromium is not installed (apt-get install chromium)');
+if (!CHROMIUM)
+  console.warn('skipping the console end-to-end tests: chromium is not installed (apt-get install chromium)');
 const describeInBrowser = CHROMIUM ? describe : describe.skip;
 
-async function register(platform: Platform, token: string, id: string, type: string): Promise<{ username: string; password: string }> {
+async function register(
+  platform: Platform,
+  token: string,
+  id: string,
+  type: string,
+): Promise<{ username: string; password: string }> {
   const res = await fetch(`${platform.url}/api/v1/devices`, {
     method: 'POST',
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
@@ -23,6 +29,7 @@ describeInBrowser('console in Chromium against the real api', () => {
   let page: Page;
   let device: MqttClient;
   let credentials: { username: string; password: string };
+  let simulator: { stop(): Promise<void> } | undefined;
 
   beforeAll(async () => {
     mkdirSync(SCREENSHOT_DIR, { recursive: true });
@@ -39,12 +46,20 @@ describeInBrowser('console in Chromium against the real api', () => {
     await device.publishAsync('devices/boiler-1/telemetry', JSON.stringify({ temperature: 20.5 }), { qos: 1 });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
     });
     page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   });
 
   afterAll(async () => {
+    await simulator?.stop();
     await browser?.close();
     device?.end(true);
     await platform?.stop();
@@ -69,6 +84,36 @@ describeInBrowser('console in Chromium against the real api', () => {
     await page.getByRole('status').filter({ hasText: 'Live' }).waitFor();
   });
 
+  it('shows the simulated devices, live', async () => {
+    simulator = startSimulator(platform, [
+      '--devices',
+      '3',
+      '--rate',
+      '2',
+      '--prefix',
+      'sim',
+      '--flaky',
+      '0',
+      '--seed',
+      '7',
+    ]);
+    for (const id of ['sim-thermostat-001', 'sim-meter-001', 'sim-air-001']) {
+      const row = page.getByRole('row').filter({ hasText: id });
+      await expectText(row, /online/);
+    }
+    // The simulator publishes twice a second: a value changes on screen without a reload.
+    const row = page.getByRole('row').filter({ hasText: 'sim-thermostat-001' });
+    const before = await row.innerText();
+    await page.waitForFunction(
+      ([text]) =>
+        Array.from(document.querySelectorAll<HTMLElement>('[role="row"]')).some(
+          (r) => r.innerText.includes('sim-thermostat-001') && r.innerText !== text,
+        ),
+      [before],
+      { timeout: 15_000 },
+    );
+  });
+
   it('updates a value live, without a reload', async () => {
     await device.publishAsync('devices/boiler-1/telemetry', JSON.stringify({ temperature: 23.25 }), { qos: 1 });
     await expectText(page.getByRole('row').filter({ hasText: 'boiler-1' }), /temperature\s*23\.25?/);
@@ -76,10 +121,14 @@ describeInBrowser('console in Chromium against the real api', () => {
   });
 
   it('recovers from an api restart without a reload, resuming the stream', async () => {
+    await simulator?.stop();
     const marker = await page.evaluate(() => ((window as unknown as { __marker: number }).__marker = Math.random()));
     device.end(true);
     await platform.stop({ keepData: true });
-    await page.getByRole('status').filter({ hasText: /Reconnecting|Offline/ }).waitFor();
+    await page
+      .getByRole('status')
+      .filter({ hasText: /Reconnecting|Offline/ })
+      .waitFor();
     await page.screenshot({ path: join(SCREENSHOT_DIR, 'fleet-reconnecting.png') });
 
     // Same data, new ports: the console must find the api again at its own origin, so restart on the same HTTP port.
@@ -97,13 +146,29 @@ describeInBrowser('console in Chromium against the real api', () => {
     await device.subscribeAsync('devices/boiler-1/commands/+', { qos: 1 });
     device.on('message', (topic) => {
       const match = /^devices\/boiler-1\/commands\/([^/]+)$/.exec(topic);
-      if (match) device.publish(`${topic}/result`, JSON.stringify({ status: 'succeeded', result: { ok: true } }), { qos: 1 });
+      if (match)
+        device.publish(`${topic}/result`, JSON.stringify({ status: 'succeeded', result: { ok: true } }), { qos: 1 });
     });
     await device.publishAsync('devices/boiler-1/state/reported', JSON.stringify({ interval: 5 }), { qos: 1 });
 
     await page.getByRole('row').filter({ hasText: 'boiler-1' }).click();
     await page.waitForURL(/\/devices\/boiler-1$/);
     await page.getByRole('heading', { name: 'thermostat boiler-1' }).waitFor();
+
+    // The chart joins the stored history to the live stream: every value so far, then a new one as it arrives.
+    const chart = page.getByRole('img', { name: /Chart of temperature/ });
+    await chart.waitFor();
+    await device.publishAsync('devices/boiler-1/telemetry', JSON.stringify({ temperature: 31.5 }), { qos: 1 });
+    await expectDescription(chart, /Latest 31\.5 .*Lowest 20\.5, highest 31\.5, over 4 points/);
+    // Another range reloads the history: the same four points, from storage this time.
+    await page
+      .getByRole('radio', { name: '1 h' })
+      .or(page.getByRole('button', { name: '1 h' }))
+      .first()
+      .click();
+    const hour = page.getByRole('img', { name: 'Chart of temperature over the last hour' });
+    await hour.waitFor();
+    await expectDescription(hour, /Latest 31\.5 .*Lowest 20\.5, highest 31\.5, over 4 points/);
 
     await page.getByLabel('Command name').fill('reboot');
     await page.getByLabel(/Parameters/).fill('{"delay": 1}');
@@ -115,9 +180,21 @@ describeInBrowser('console in Chromium against the real api', () => {
     await page.getByRole('button', { name: 'Apply' }).click();
     await expectText(page.locator('iot-state-card'), /saved as version 1/);
     await expectText(page.locator('iot-state-card tr.differs'), /interval/);
-    await page.screenshot({ path: join(SCREENSHOT_DIR, 'device.png') });
+    await page.screenshot({ path: join(SCREENSHOT_DIR, 'device.png'), fullPage: true });
   });
 });
+
+/** Waits until the text of the element describing `locator` (aria-describedby) matches. */
+async function expectDescription(locator: ReturnType<Page['getByRole']>, pattern: RegExp): Promise<void> {
+  await locator.page().waitForFunction(
+    ([element, source]) => {
+      const id = element?.getAttribute('aria-describedby');
+      return new RegExp(source).test((id && document.getElementById(id)?.textContent) || '');
+    },
+    [await locator.elementHandle(), pattern.source] as const,
+    { timeout: 15_000 },
+  );
+}
 
 /** Waits until the locator's text matches (Playwright polls the DOM, no fixed sleeps). */
 async function expectText(locator: ReturnType<Page['getByRole']>, pattern: RegExp): Promise<void> {

@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 
 const root = resolve(__dirname, '../../..');
 export const API_MAIN = join(root, 'dist/apps/api/main.js');
+export const SIMULATOR_MAIN = join(root, 'dist/tools/simulator/main.js');
 export const CONSOLE_DIR = join(root, 'dist/apps/console/browser');
 export const SCREENSHOT_DIR = join(root, 'dist/e2e-screenshots');
 export const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((path) => existsSync(path));
@@ -22,7 +23,10 @@ export const ADMIN = { username: 'admin', password: 'e2e-admin-password' };
  * Starts the built api as its own process, on free ports, serving the built
  * console, and resolves once both ports are known (read from its log).
  */
-export async function startPlatform(dataDir = mkdtempSync(join(tmpdir(), 'iot-e2e-')), env: Record<string, string> = {}): Promise<Platform> {
+export async function startPlatform(
+  dataDir = mkdtempSync(join(tmpdir(), 'iot-e2e-')),
+  env: Record<string, string> = {},
+): Promise<Platform> {
   const child: ChildProcess = spawn(process.execPath, [API_MAIN], {
     env: {
       ...process.env,
@@ -66,6 +70,34 @@ export async function startPlatform(dataDir = mkdtempSync(join(tmpdir(), 'iot-e2
         await exited;
       }
       if (!options?.keepData) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Starts the built simulator against a platform; `stop` ends it (SIGTERM closes its devices cleanly). */
+export function startSimulator(platform: Platform, args: string[]): { stop(): Promise<void> } {
+  const child = spawn(
+    process.execPath,
+    [
+      SIMULATOR_MAIN,
+      '--api',
+      platform.url,
+      '--mqtt',
+      platform.mqttUrl,
+      '--username',
+      ADMIN.username,
+      '--password',
+      ADMIN.password,
+      ...args,
+    ],
+    { stdio: 'ignore' },
+  );
+  return {
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
     },
   };
 }
