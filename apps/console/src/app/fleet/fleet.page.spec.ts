@@ -1,7 +1,18 @@
 import { provideHttpClient } from '@angular/common/http';
 import { HttpTestingController, provideHttpClientTesting } from '@angular/common/http/testing';
 import { type ComponentFixture, TestBed } from '@angular/core/testing';
+import { MATERIAL_ANIMATIONS } from '@angular/material/core';
 import { Router } from '@angular/router';
+import {
+  aDeviceView,
+  buttonByText,
+  dialogElement,
+  fakeAuth,
+  settle as settleDialogs,
+  someCredentials,
+  typeInto,
+} from '../admin/testing';
+import { AuthService } from '../core/auth/auth.service';
 import { DEVICES_URL } from '../core/devices/devices-api';
 import { EVENT_SOURCE_FACTORY } from '../core/stream/event-source';
 import { StreamService } from '../core/stream/stream.service';
@@ -15,11 +26,13 @@ describe('FleetPage', () => {
   let http: HttpTestingController;
   let source: FakeEventSource;
   let page: HTMLElement;
+  let setRole: ReturnType<typeof fakeAuth>['setRole'];
 
   const rows = () => [...page.querySelectorAll('iot-device-row')];
   const count = (label: string) =>
-    [...page.querySelectorAll('.count')].find((c) => c.querySelector('dt')?.textContent?.trim() === label)?.querySelector('dd')
-      ?.textContent;
+    [...page.querySelectorAll('.count')]
+      .find((c) => c.querySelector('dt')?.textContent?.trim() === label)
+      ?.querySelector('dd')?.textContent;
 
   async function settle(): Promise<void> {
     await fixture.whenStable();
@@ -30,9 +43,17 @@ describe('FleetPage', () => {
 
   beforeEach(async () => {
     const sources = fakeEventSources();
+    const auth = fakeAuth('viewer');
+    setRole = auth.setRole;
     TestBed.configureTestingModule({
       imports: [FleetPage],
-      providers: [provideHttpClient(), provideHttpClientTesting(), { provide: EVENT_SOURCE_FACTORY, useValue: sources.factory }],
+      providers: [
+        provideHttpClient(),
+        provideHttpClientTesting(),
+        { provide: EVENT_SOURCE_FACTORY, useValue: sources.factory },
+        { provide: AuthService, useValue: auth.auth },
+        { provide: MATERIAL_ANIMATIONS, useValue: { animationsDisabled: true } },
+      ],
     });
     http = TestBed.inject(HttpTestingController);
     TestBed.inject(StreamService).start();
@@ -42,13 +63,20 @@ describe('FleetPage', () => {
     fixture = TestBed.createComponent(FleetPage);
     page = fixture.nativeElement as HTMLElement;
     await fixture.whenStable();
-    http.expectOne((req) => req.url === DEVICES_URL).flush({
-      items: [
-        aDevice({ id: 'pump-1', name: 'Cellar pump', online: true, latest: { temperature: { ts: 1, value: 21.537 } } }),
-        aDevice({ id: 'boiler-1', name: 'Main boiler', online: false, type: null }),
-      ],
-      nextCursor: null,
-    });
+    http
+      .expectOne((req) => req.url === DEVICES_URL)
+      .flush({
+        items: [
+          aDevice({
+            id: 'pump-1',
+            name: 'Cellar pump',
+            online: true,
+            latest: { temperature: { ts: 1, value: 21.537 } },
+          }),
+          aDevice({ id: 'boiler-1', name: 'Main boiler', online: false, type: null }),
+        ],
+        nextCursor: null,
+      });
     await settle();
   });
 
@@ -101,5 +129,59 @@ describe('FleetPage', () => {
     rows()[1].dispatchEvent(new KeyboardEvent('keydown', { key: 'Enter', bubbles: true }));
     expect(rows()[0].getAttribute('tabindex')).toBe('0');
     expect(navigate.mock.calls).toEqual([[['/devices', 'pump-1']], [['/devices', 'boiler-1']]]);
+  });
+
+  it('offers "Register device" to admins only', async () => {
+    const register = () =>
+      [...page.querySelectorAll('button')].find((b) => b.textContent?.trim() === 'Register device');
+    expect(register()).toBeUndefined();
+
+    setRole('operator');
+    await settle();
+    expect(register()).toBeUndefined();
+
+    setRole('admin');
+    await settle();
+    expect(register()).toBeDefined();
+  });
+
+  it('registers a device in a dialog, then loads the list again to show it', async () => {
+    setRole('admin');
+    await settle();
+    buttonByText(page, 'Register device').click();
+    await settleDialogs();
+    typeInto(dialogElement().querySelector('input[formcontrolname="name"]'), 'Attic fan');
+    await settleDialogs();
+    buttonByText(dialogElement(), 'Register').click();
+    await settleDialogs();
+    http
+      .expectOne((req) => req.method === 'POST' && req.url === DEVICES_URL)
+      .flush({ device: aDeviceView({ id: 'fan-1', name: 'Attic fan' }), credentials: someCredentials('fan-1') });
+    await settleDialogs();
+    http.expectNone((req) => req.method === 'GET' && req.url === DEVICES_URL);
+
+    buttonByText(dialogElement(), 'Done, I have saved the secret').click();
+    await settle();
+
+    http
+      .expectOne((req) => req.method === 'GET' && req.url === DEVICES_URL)
+      .flush({
+        items: [aDevice({ id: 'fan-1', name: 'Attic fan' }), aDevice({ id: 'pump-1', name: 'Cellar pump' })],
+        nextCursor: null,
+      });
+    await settle();
+    expect(rows().map((row) => row.querySelector('.id')?.textContent)).toEqual(['fan-1', 'pump-1']);
+  });
+
+  it('leaves the list alone when registering is cancelled', async () => {
+    setRole('admin');
+    await settle();
+    buttonByText(page, 'Register device').click();
+    await settleDialogs();
+    buttonByText(dialogElement(), 'Cancel').click();
+    await settle();
+
+    expect(document.querySelector('mat-dialog-container')).toBeNull();
+    http.expectNone(DEVICES_URL);
   });
 });

@@ -1,13 +1,16 @@
 import { BreakpointObserver } from '@angular/cdk/layout';
 import { CdkFixedSizeVirtualScroll, CdkVirtualForOf, CdkVirtualScrollViewport } from '@angular/cdk/scrolling';
-import { ChangeDetectionStrategy, Component, computed, inject } from '@angular/core';
-import { toSignal } from '@angular/core/rxjs-interop';
+import { ChangeDetectionStrategy, Component, computed, DestroyRef, inject } from '@angular/core';
+import { takeUntilDestroyed, toSignal } from '@angular/core/rxjs-interop';
 import { MatButton, MatIconButton } from '@angular/material/button';
+import { MatDialog } from '@angular/material/dialog';
 import { MatFormField, MatLabel, MatSuffix } from '@angular/material/form-field';
 import { MatInput } from '@angular/material/input';
 import { MatProgressBar } from '@angular/material/progress-bar';
 import { Router } from '@angular/router';
 import { map } from 'rxjs';
+import { injectIsAdmin } from '../admin/admin-role';
+import { openRegisterDeviceDialog } from '../admin/register-device-dialog';
 import { StreamService } from '../core/stream/stream.service';
 import { Clock } from '../core/time/clock';
 import { DeviceRow } from './device-row';
@@ -56,10 +59,25 @@ export class FleetPage {
   protected readonly trackById = (_index: number, entry: FleetEntry) => entry.id;
 
   private readonly router = inject(Router);
+  private readonly dialog = inject(MatDialog);
+  private readonly destroyRef = inject(DestroyRef);
+  /** Admins may register devices. */
+  protected readonly isAdmin = injectIsAdmin();
 
   /** Opens a device's page (a row was clicked, or Enter pressed on it). */
   protected open(entry: FleetEntry): void {
     void this.router.navigate(['/devices', entry.id]);
+  }
+
+  /** Opens the register dialog; a registered device is in the list once the dialog closes. */
+  protected register(): void {
+    openRegisterDeviceDialog(this.dialog)
+      .afterClosed()
+      // The dialog may close on its way to the new device's page, and this page with it.
+      .pipe(takeUntilDestroyed(this.destroyRef))
+      .subscribe((device) => {
+        if (device) this.store.reload();
+      });
   }
 
   protected search(event: Event): void {

@@ -1,9 +1,9 @@
 import { provideHttpClient } from '@angular/common/http';
 import { HttpTestingController, provideHttpClientTesting } from '@angular/common/http/testing';
 import { TestBed } from '@angular/core/testing';
-import type { DeviceListItem } from '@iot/protocol';
+import type { CreateDeviceResponse, DeviceCredentials, DeviceListItem } from '@iot/protocol';
 import { aDevice } from '../testing/factories';
-import { DevicesApi } from './devices-api';
+import { DEVICES_URL, DevicesApi } from './devices-api';
 
 describe('DevicesApi', () => {
   let sut: DevicesApi;
@@ -43,5 +43,70 @@ describe('DevicesApi', () => {
 
     expect(error).toBeInstanceOf(Error);
     expect((error as Error).message).toMatch(/repeated a cursor/);
+  });
+
+  it('registers a device with the body given and hands back the one-time credentials', () => {
+    let result: CreateDeviceResponse | undefined;
+    sut.create({ id: 'boiler-1', name: 'Main boiler', labels: { site: 'cellar' } }).subscribe((r) => (result = r));
+
+    const request = http.expectOne(DEVICES_URL);
+    expect(request.request.method).toBe('POST');
+    expect(request.request.withCredentials).toBe(true);
+    expect(request.request.body).toEqual({ id: 'boiler-1', name: 'Main boiler', labels: { site: 'cellar' } });
+    const answer: CreateDeviceResponse = {
+      device: {
+        id: 'boiler-1',
+        name: 'Main boiler',
+        type: null,
+        labels: {},
+        online: false,
+        lastSeen: null,
+        createdAt: 1,
+      },
+      credentials: { username: 'boiler-1', password: 's3cret' },
+    };
+    request.flush(answer, { status: 201, statusText: 'Created' });
+
+    expect(result).toEqual(answer);
+  });
+
+  it('passes a 409 for an existing id on to the caller', () => {
+    let status: number | undefined;
+    sut.create({ id: 'boiler-1', name: 'x' }).subscribe({ error: (e: { status: number }) => (status = e.status) });
+
+    http
+      .expectOne(DEVICES_URL)
+      .flush(
+        { statusCode: 409, error: 'Conflict', message: 'device boiler-1 exists' },
+        { status: 409, statusText: 'Conflict' },
+      );
+
+    expect(status).toBe(409);
+  });
+
+  it("rotates a secret with a POST to the device's credentials, the id encoded", () => {
+    let result: DeviceCredentials | undefined;
+    sut.rotateCredentials('a b').subscribe((r) => (result = r));
+
+    const request = http.expectOne('/api/v1/devices/a%20b/credentials');
+    expect(request.request.method).toBe('POST');
+    expect(request.request.withCredentials).toBe(true);
+    request.flush({ username: 'a b', password: 'new' }, { status: 201, statusText: 'Created' });
+
+    expect(result).toEqual({ username: 'a b', password: 'new' });
+  });
+
+  it('deletes a device and emits once on the 204', () => {
+    const emitted: unknown[] = [];
+    let completed = false;
+    sut.remove('pump-1').subscribe({ next: (v) => emitted.push(v), complete: () => (completed = true) });
+
+    const request = http.expectOne('/api/v1/devices/pump-1');
+    expect(request.request.method).toBe('DELETE');
+    expect(request.request.withCredentials).toBe(true);
+    request.flush(null, { status: 204, statusText: 'No Content' });
+
+    expect(emitted).toEqual([undefined]);
+    expect(completed).toBe(true);
   });
 });

@@ -1,12 +1,20 @@
 import { HttpClient, HttpParams } from '@angular/common/http';
 import { inject, Injectable } from '@angular/core';
-import type { DeviceListItem, DeviceListResponse } from '@iot/protocol';
-import { EMPTY, expand, type Observable, reduce, throwError } from 'rxjs';
+import type {
+  CreateDeviceRequest,
+  CreateDeviceResponse,
+  DeviceCredentials,
+  DeviceListItem,
+  DeviceListResponse,
+} from '@iot/protocol';
+import { EMPTY, expand, map, type Observable, reduce, throwError } from 'rxjs';
 import { apiUrl } from '../api-url';
 
 export const DEVICES_URL = apiUrl('/devices');
 /** The api's largest page. */
 export const DEVICE_PAGE_SIZE = 1000;
+/** `/devices/{id}`, the id encoded (ids are plain, but the url must never be built from unchecked text). */
+export const deviceUrl = (id: string) => `${DEVICES_URL}/${encodeURIComponent(id)}`;
 /** A guard against a server that keeps handing out cursors: 1000 pages is a million devices. */
 const MAX_PAGES = 1000;
 
@@ -38,5 +46,23 @@ export class DevicesApi {
       }),
       reduce<DeviceListResponse, DeviceListItem[]>((all, page) => all.concat(page.items), []),
     );
+  }
+
+  /**
+   * Registers a device (admin). The answer holds its secret, which the api
+   * shows this once: 409 if the id exists, 400 naming the field that is wrong.
+   */
+  create(request: CreateDeviceRequest): Observable<CreateDeviceResponse> {
+    return this.http.post<CreateDeviceResponse>(DEVICES_URL, request, { withCredentials: true });
+  }
+
+  /** Issues a new secret (admin): the old one fails at once and the device's live session is dropped. */
+  rotateCredentials(id: string): Observable<DeviceCredentials> {
+    return this.http.post<DeviceCredentials>(`${deviceUrl(id)}/credentials`, null, { withCredentials: true });
+  }
+
+  /** Deletes a device with its history and revokes its secret (admin); completes with one emission. */
+  remove(id: string): Observable<void> {
+    return this.http.delete(deviceUrl(id), { withCredentials: true }).pipe(map(() => undefined));
   }
 }

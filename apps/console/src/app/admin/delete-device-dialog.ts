@@ -1,0 +1,125 @@
+import { HttpErrorResponse, HttpStatusCode } from '@angular/common/http';
+import { ChangeDetectionStrategy, Component, computed, inject, signal } from '@angular/core';
+import { MatButton } from '@angular/material/button';
+import {
+  MAT_DIALOG_DATA,
+  MatDialog,
+  MatDialogActions,
+  MatDialogClose,
+  MatDialogContent,
+  MatDialogRef,
+  MatDialogTitle,
+} from '@angular/material/dialog';
+import { MatFormField, MatHint, MatLabel } from '@angular/material/form-field';
+import { MatInput } from '@angular/material/input';
+import { DevicesApi } from '../core/devices/devices-api';
+import { describeHttpError } from '../core/http-error';
+import type { AdminDevice } from './admin-device';
+import { dialogSize } from './dialog-size';
+
+/**
+ * Deletes a device once its id has been typed out: the delete takes its
+ * history and its secret with it and cannot be undone. Closes with `true`
+ * when the device is gone (also when someone else deleted it first), or
+ * undefined when cancelled.
+ */
+@Component({
+  selector: 'iot-delete-device-dialog',
+  imports: [
+    MatDialogTitle,
+    MatDialogContent,
+    MatDialogActions,
+    MatDialogClose,
+    MatFormField,
+    MatLabel,
+    MatHint,
+    MatInput,
+    MatButton,
+  ],
+  template: `
+    <h2 mat-dialog-title>Delete the device?</h2>
+    <form class="form" novalidate (submit)="remove($event)">
+      <mat-dialog-content>
+        <p class="lead">
+          This deletes <strong>{{ device.name }}</strong> (<code>{{ device.id }}</code
+          >) with all its telemetry, state and command history, and revokes its secret. It cannot be undone.
+        </p>
+        <mat-form-field appearance="outline" subscriptSizing="dynamic">
+          <mat-label>Type the device id to confirm</mat-label>
+          <input
+            matInput
+            name="confirm-id"
+            autocomplete="off"
+            autocapitalize="none"
+            spellcheck="false"
+            class="mono"
+            [value]="typed()"
+            [readonly]="pending()"
+            (input)="typed.set($any($event.target).value)"
+          />
+          <mat-hint>
+            Type <code>{{ device.id }}</code>
+          </mat-hint>
+        </mat-form-field>
+        @if (error(); as message) {
+          <p class="banner error" role="alert">Could not delete the device: {{ message }}</p>
+        }
+      </mat-dialog-content>
+      <mat-dialog-actions align="end">
+        <button mat-button type="button" [mat-dialog-close]="undefined" [disabled]="pending()">Cancel</button>
+        <button mat-flat-button type="submit" class="danger" [disabled]="!matches() || pending()">
+          {{ pending() ? 'Deleting…' : 'Delete device' }}
+        </button>
+      </mat-dialog-actions>
+    </form>
+  `,
+  styleUrl: './admin-dialog.scss',
+  styles: `
+    .danger:not([disabled]) {
+      --mat-button-filled-container-color: var(--mat-sys-error);
+      --mat-button-filled-label-text-color: var(--mat-sys-on-error);
+    }
+  `,
+  changeDetection: ChangeDetectionStrategy.OnPush,
+})
+export class DeleteDeviceDialog {
+  private readonly api = inject(DevicesApi);
+  private readonly dialogRef = inject<MatDialogRef<DeleteDeviceDialog, true>>(MatDialogRef);
+
+  protected readonly device = inject<AdminDevice>(MAT_DIALOG_DATA);
+  protected readonly typed = signal('');
+  /** Exactly the id: ids are case-sensitive, so a case-insensitive match would confirm another device's. */
+  protected readonly matches = computed(() => this.typed().trim() === this.device.id);
+  protected readonly pending = signal(false);
+  protected readonly error = signal<string | null>(null);
+
+  protected remove(event: Event): void {
+    event.preventDefault();
+    if (!this.matches() || this.pending()) return;
+    this.pending.set(true);
+    this.error.set(null);
+    this.dialogRef.disableClose = true;
+    this.api.remove(this.device.id).subscribe({
+      next: () => this.dialogRef.close(true),
+      error: (error: unknown) => {
+        if (error instanceof HttpErrorResponse && error.status === HttpStatusCode.NotFound) {
+          this.dialogRef.close(true);
+          return;
+        }
+        this.pending.set(false);
+        this.dialogRef.disableClose = false;
+        this.error.set(describeHttpError(error));
+      },
+    });
+  }
+}
+
+/** Opens the delete dialog for `device`; it closes with `true` once the device is gone. */
+export function openDeleteDeviceDialog(dialog: MatDialog, device: AdminDevice): MatDialogRef<DeleteDeviceDialog, true> {
+  return dialog.open<DeleteDeviceDialog, AdminDevice, true>(DeleteDeviceDialog, {
+    ...dialogSize('32rem'),
+    data: device,
+    ariaModal: true,
+    role: 'alertdialog',
+  });
+}
