@@ -1,5 +1,7 @@
-import { mkdirSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import mqtt, { type MqttClient } from 'mqtt';
 import { type Browser, type Page, chromium } from 'playwright-core';
 import { ADMIN, CHROMIUM, type Platform, SCREENSHOT_DIR, startPlatform, startSimulator } from './platform';
@@ -182,7 +184,93 @@ describeInBrowser('console in Chromium against the real api', () => {
     await expectText(page.locator('iot-state-card tr.differs'), /interval/);
     await page.screenshot({ path: join(SCREENSHOT_DIR, 'device.png'), fullPage: true });
   });
+
+  it('registers a device, shows its secret once with a working mosquitto_pub command, rotates it and deletes it', async () => {
+    await page.getByRole('link', { name: /Fleet/ }).first().click();
+    await page.getByRole('button', { name: 'Register device' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByLabel('Device id').fill('pump-7');
+    await dialog.getByLabel('Name').fill('Pump 7');
+    await dialog.getByLabel('Type').fill('pump');
+    await dialog.getByRole('button', { name: 'Register', exact: true }).click();
+    await dialog
+      .getByRole('heading', { name: 'Device registered' })
+      .waitFor({ timeout: 5000 })
+      .catch(async (e) => {
+        await page.screenshot({ path: join(SCREENSHOT_DIR, 'failed-register.png') });
+        throw e;
+      });
+    const secret = (await dialog.locator('.value-secret').innerText()).trim();
+    expect(secret.length).toBeGreaterThanOrEqual(16);
+    await page.screenshot({ path: join(SCREENSHOT_DIR, 'register-device.png'), fullPage: true });
+
+    // The command as shown, pointed at this test's broker port (the page assumes 1883).
+    const command = (await dialog.locator('.code-mosquitto').innerText()).replace(
+      /-p \d+/,
+      `-p ${new URL(platform.mqttUrl).port}`,
+    );
+    expect(command).toContain(secret);
+    if (MOSQUITTO_PUB) {
+      await promisify(execFile)('sh', ['-c', command.replace(/\\\n/g, ' ')]);
+    } else {
+      console.warn(
+        'mosquitto_pub is not installed (apt-get install mosquitto-clients): publishing with mqtt.js instead',
+      );
+      const pump = await mqtt.connectAsync(platform.mqttUrl, {
+        clientId: 'pump-7',
+        username: 'pump-7',
+        password: secret,
+        reconnectPeriod: 0,
+      });
+      await pump.publishAsync('devices/pump-7/telemetry', JSON.stringify({ temperature: 21.5 }), { qos: 1 });
+      await pump.endAsync();
+    }
+    await dialog.getByRole('button', { name: 'Done, I have saved the secret' }).click();
+    const row = page.getByRole('row').filter({ hasText: 'pump-7' });
+    await expectText(row, /Pump 7/);
+    await expectText(row, /temperature\s*\d/);
+
+    await row.click();
+    await page.waitForURL(/\/devices\/pump-7$/);
+    await page.getByRole('button', { name: 'Rotate secret' }).click();
+    const rotate = page.getByRole('alertdialog').or(page.getByRole('dialog'));
+    await rotate.getByRole('button', { name: 'Rotate secret' }).click();
+    await rotate.locator('.value-secret').waitFor();
+    const rotated = (await rotate.locator('.value-secret').innerText()).trim();
+    expect(rotated).not.toBe(secret);
+    expect(await canConnect(platform, 'pump-7', secret)).toBe(false);
+    expect(await canConnect(platform, 'pump-7', rotated)).toBe(true);
+    await rotate.getByRole('button', { name: 'Done, I have saved the secret' }).click();
+
+    await page.getByRole('button', { name: 'Delete device' }).click();
+    const remove = page.getByRole('alertdialog').or(page.getByRole('dialog'));
+    await remove.getByLabel('Type the device id to confirm').fill('pump-7');
+    await page.screenshot({ path: join(SCREENSHOT_DIR, 'delete-device.png') });
+    await remove.getByRole('button', { name: 'Delete device' }).click();
+    await page.getByRole('heading', { name: 'Fleet' }).waitFor();
+    await page.getByRole('row').filter({ hasText: 'boiler-1' }).waitFor();
+    expect(await page.getByRole('row').filter({ hasText: 'pump-7' }).count()).toBe(0);
+    expect(await canConnect(platform, 'pump-7', rotated)).toBe(false);
+  });
 });
+
+const MOSQUITTO_PUB = ['/usr/bin/mosquitto_pub', '/usr/local/bin/mosquitto_pub'].find((path) => existsSync(path));
+
+/** Connects as a device; resolves false when the broker refuses the credentials. */
+async function canConnect(platform: Platform, username: string, password: string): Promise<boolean> {
+  try {
+    const client = await mqtt.connectAsync(platform.mqttUrl, {
+      clientId: username,
+      username,
+      password,
+      reconnectPeriod: 0,
+    });
+    await client.endAsync(true);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** Waits until the text of the element describing `locator` (aria-describedby) matches. */
 async function expectDescription(locator: ReturnType<Page['getByRole']>, pattern: RegExp): Promise<void> {

@@ -30,12 +30,7 @@ import {
 import { MatError, MatFormField, MatHint, MatLabel, MatSuffix } from '@angular/material/form-field';
 import { MatInput } from '@angular/material/input';
 import { Router } from '@angular/router';
-import {
-  createDeviceSchema,
-  type CreateDeviceRequest,
-  type CreateDeviceResponse,
-  type DeviceView,
-} from '@iot/protocol';
+import { createDeviceSchema, type CreateDeviceResponse, type DeviceView } from '@iot/protocol';
 import { DevicesApi } from '../core/devices/devices-api';
 import { describeHttpError } from '../core/http-error';
 import { DeviceCredentialsView } from './device-credentials';

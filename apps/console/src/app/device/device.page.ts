@@ -3,6 +3,7 @@ import { MatButton } from '@angular/material/button';
 import { MatProgressBar } from '@angular/material/progress-bar';
 import { RouterLink } from '@angular/router';
 import { roleAtLeast, type TelemetryValue } from '@iot/protocol';
+import { DeviceAdminCard } from '../admin/device-admin-card';
 import { AuthService } from '../core/auth/auth.service';
 import { StreamService } from '../core/stream/stream.service';
 import { Clock } from '../core/time/clock';
@@ -40,6 +41,7 @@ interface Tile {
     CommandHistory,
     StateCard,
     TelemetryCharts,
+    DeviceAdminCard,
   ],
   providers: [DeviceStore, CommandsStore, DeviceStateStore, TelemetryChartsStore],
   templateUrl: './device.page.html',
