@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NewEvent } from './storage';
@@ -158,5 +158,34 @@ describe.each([
     expect(created.every(Boolean)).toBe(true);
     expect(stored.flat().map((e) => e.seq)).toEqual(Array.from({ length: 10_000 }, (_, i) => i + 1));
     expect((await sut.eventBounds()).last).toBe(10_000);
+  });
+});
+
+describe('SqliteStorage in a file: checkpoints', () => {
+  it('copies committed batches from the WAL into the database file without any commit doing it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'iot-storage-'));
+    const file = join(dir, 'iot.db');
+    const sut = await SqliteStorage.open(file);
+    try {
+      const now = Date.now();
+      await sut.createDevice(
+        { id: 'a', name: 'a', type: null, labels: {}, online: false, lastSeen: null, createdAt: now, updatedAt: now },
+        'hash',
+      );
+      const before = statSync(file).size;
+      for (let b = 0; b < 10; b++) {
+        await sut.append(Array.from({ length: 1000 }, (_, i) => telemetry('a', b * 1000 + i, { t: i, u: i / 2 })));
+      }
+      // No connection checkpoints on commit; the checkpointer thread does it on its timer.
+      const deadline = Date.now() + 10_000;
+      while (statSync(file).size < before + 1_000_000 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      expect(statSync(file).size).toBeGreaterThan(before + 1_000_000);
+      expect((await sut.eventBounds()).last).toBe(10_000);
+    } finally {
+      await sut.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

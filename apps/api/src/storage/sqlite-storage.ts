@@ -89,14 +89,15 @@ export class SqliteStorage extends Storage {
 
   /**
    * Opens (creating if needed) the database file and migrates it. Ingest
-   * batches are committed by a writer thread on its own connection, unless
-   * `writerThread` is false or the database is in memory (one connection
-   * cannot be shared across threads).
+   * batches are committed by a writer thread on its own connection, and the
+   * WAL is checkpointed by another, unless `writerThread` is false or the
+   * database is in memory (one connection cannot be shared across threads).
    */
   static async open(path: string, options: { writerThread?: boolean } = {}): Promise<SqliteStorage> {
     const inMemory = path === ':memory:';
+    const threads = !inMemory && options.writerThread !== false;
     if (!inMemory) mkdirSync(dirname(path), { recursive: true });
-    const sqlite = openSqlite(path);
+    const sqlite = openSqlite(path, { autoCheckpoint: !threads });
     const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
     const { error } = await new Migrator({ db, provider: migrationProvider }).migrateToLatest();
     if (error) throw error instanceof Error ? error : new Error(String(error));
@@ -105,8 +106,7 @@ export class SqliteStorage extends Storage {
       epochRow = { value: randomBytes(4).readUInt32BE(0).toString(36) };
       await db.insertInto('meta').values({ key: 'epoch', value: epochRow.value }).execute();
     }
-    const writer =
-      inMemory || options.writerThread === false ? new SqliteEventWriter(sqlite) : await SqliteWriterThread.start(path);
+    const writer = threads ? await SqliteWriterThread.start(path) : new SqliteEventWriter(sqlite);
     return new SqliteStorage(sqlite, db, epochRow.value, writer);
   }
 

@@ -1,10 +1,17 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { Logger } from '@nestjs/common';
 import type { NewEvent } from './storage';
+
+/** How often the checkpointer copies the WAL back into the database. */
+export const CHECKPOINT_INTERVAL_MS = 200;
+/** A WAL this long (16 MiB of 4 KiB pages) is restarted rather than left to grow under steady writes. */
+export const RESTART_WAL_PAGES = 4096;
 
 export interface WriterData {
   path: string;
+  role: 'writer' | 'checkpointer';
 }
 
 export type WriterRequest = { kind: 'append'; id: number; events: NewEvent[] } | { kind: 'close' };
@@ -31,44 +38,44 @@ function workerEntry(): { file: string; execArgv: string[]; env?: NodeJS.Process
   };
 }
 
-/**
- * The event loop's side of the SQLite writer thread: `append` posts a batch
- * and resolves with its seqs once committed. Batches are committed in the
- * order they were posted. If the thread dies, everything in flight fails
- * (the event log keeps those batches and retries) and the next append starts
- * a new thread.
- */
-export class SqliteWriterThread {
+/** One worker thread of a role, started on demand and again after it dies. */
+class SqliteWorker {
   private worker: Worker | undefined;
   private starting: Promise<Worker> | undefined;
-  private nextId = 1;
-  private readonly inFlight = new Map<
-    number,
-    { resolve: (seqs: Float64Array) => void; reject: (error: Error) => void }
-  >();
-  private closed = false;
 
-  private constructor(private readonly path: string) {}
+  constructor(
+    private readonly data: WriterData,
+    private readonly onReply: (reply: WriterReply) => void,
+    private readonly onExit: (error: Error) => void,
+  ) {}
 
-  static async start(path: string): Promise<SqliteWriterThread> {
-    const thread = new SqliteWriterThread(path);
-    await thread.spawn();
-    return thread;
+  get current(): Worker | undefined {
+    return this.worker;
   }
 
-  async append(events: NewEvent[]): Promise<Float64Array> {
-    if (this.closed) throw new Error('the SQLite writer is closed');
-    const worker = this.worker ?? (await this.spawn());
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      this.inFlight.set(id, { resolve, reject });
-      worker.postMessage({ kind: 'append', id, events } satisfies WriterRequest);
+  spawn(): Promise<Worker> {
+    this.starting ??= new Promise<Worker>((resolve, reject) => {
+      const { file, execArgv, env } = workerEntry();
+      const worker = new Worker(file, { workerData: this.data, execArgv, env });
+      worker.on('message', (reply: WriterReply) => {
+        if (!reply.ready) return this.onReply(reply);
+        this.worker = worker;
+        this.starting = undefined;
+        resolve(worker);
+      });
+      const fail = (error: Error) => {
+        if (this.worker === worker) this.worker = undefined;
+        this.starting = undefined;
+        reject(error);
+        this.onExit(error);
+      };
+      worker.on('error', fail);
+      worker.on('exit', (code) => fail(new Error(`the SQLite ${this.data.role} thread exited (${code})`)));
     });
+    return this.starting;
   }
 
-  /** Lets the thread finish what it was given, then closes its connection. */
   async close(): Promise<void> {
-    this.closed = true;
     const worker = this.worker ?? (await this.starting?.catch(() => undefined));
     if (!worker) return;
     await new Promise<void>((resolve) => {
@@ -76,33 +83,73 @@ export class SqliteWriterThread {
       worker.postMessage({ kind: 'close' } satisfies WriterRequest);
     });
   }
+}
 
-  private spawn(): Promise<Worker> {
-    this.starting ??= new Promise<Worker>((resolve, reject) => {
-      const { file, execArgv, env } = workerEntry();
-      const worker = new Worker(file, { workerData: { path: this.path } satisfies WriterData, execArgv, env });
-      worker.on('message', (reply: WriterReply) => {
-        if (reply.ready) {
-          this.worker = worker;
-          this.starting = undefined;
-          resolve(worker);
-          return;
-        }
-        const request = this.inFlight.get(reply.id);
-        this.inFlight.delete(reply.id);
-        if (reply.seqs) request?.resolve(reply.seqs);
-        else request?.reject(new Error(reply.error ?? 'the SQLite writer failed'));
-      });
-      const fail = (error: Error) => {
-        if (this.worker === worker) this.worker = undefined;
-        this.starting = undefined;
-        reject(error);
+/**
+ * The event loop's side of the SQLite threads. `append` posts a batch to the
+ * writer thread and resolves with its seqs once committed; batches are
+ * committed in the order they were posted. If the writer dies, everything in
+ * flight fails (the event log keeps those batches and retries) and the next
+ * append starts a new one. The checkpointer runs beside it and is restarted
+ * if it dies.
+ */
+export class SqliteWriterThread {
+  private readonly logger = new Logger('SqliteStorage');
+  private readonly writer: SqliteWorker;
+  private readonly checkpointer: SqliteWorker;
+  private nextId = 1;
+  private readonly inFlight = new Map<
+    number,
+    { resolve: (seqs: Float64Array) => void; reject: (error: Error) => void }
+  >();
+  private closed = false;
+
+  private constructor(path: string) {
+    this.writer = new SqliteWorker(
+      { path, role: 'writer' },
+      (reply) => this.settle(reply),
+      (error) => {
         for (const request of this.inFlight.values()) request.reject(error);
         this.inFlight.clear();
-      };
-      worker.on('error', fail);
-      worker.on('exit', (code) => fail(new Error(`the SQLite writer thread exited (${code})`)));
+      },
+    );
+    this.checkpointer = new SqliteWorker(
+      { path, role: 'checkpointer' },
+      (reply) => this.logger.warn(`checkpoint failed, retrying: ${reply.error}`),
+      (error) => {
+        if (this.closed) return;
+        this.logger.error(`${error.message}; starting it again`);
+        this.checkpointer.spawn().catch(() => undefined);
+      },
+    );
+  }
+
+  static async start(path: string): Promise<SqliteWriterThread> {
+    const thread = new SqliteWriterThread(path);
+    await Promise.all([thread.writer.spawn(), thread.checkpointer.spawn()]);
+    return thread;
+  }
+
+  async append(events: NewEvent[]): Promise<Float64Array> {
+    if (this.closed) throw new Error('the SQLite writer is closed');
+    const worker = this.writer.current ?? (await this.writer.spawn());
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.inFlight.set(id, { resolve, reject });
+      worker.postMessage({ kind: 'append', id, events } satisfies WriterRequest);
     });
-    return this.starting;
+  }
+
+  /** Lets the threads finish what they were given, then closes their connections. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all([this.writer.close(), this.checkpointer.close()]);
+  }
+
+  private settle(reply: WriterReply): void {
+    const request = this.inFlight.get(reply.id);
+    this.inFlight.delete(reply.id);
+    if (reply.seqs) request?.resolve(reply.seqs);
+    else request?.reject(new Error(reply.error ?? 'the SQLite writer failed'));
   }
 }

@@ -1,36 +1,70 @@
 /**
- * The SQLite writer thread: stores the ingest batches on its own connection,
- * so the commits (and the WAL checkpoints and fsyncs they trigger) take the
- * machine's other core instead of the event loop that serves the sockets.
- * Started by SqliteWriterThread; speaks WriterRequest / WriterReply.
+ * The SQLite threads, one file for both roles (`WriterData.role`):
+ *
+ * - `writer` stores the ingest batches on its own connection, so inserts and
+ *   commits take the machine's other core instead of the event loop that
+ *   serves the sockets. Speaks WriterRequest / WriterReply.
+ * - `checkpointer` copies the WAL back into the database on a timer, on a
+ *   third connection, so neither the commits nor the event loop ever wait for
+ *   a checkpoint's writes and fsyncs.
+ *
+ * Started by SqliteWriterThread.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { openSqlite } from './sqlite-connection';
 import { SqliteEventWriter } from './sqlite-event-writer';
-import type { WriterReply, WriterRequest, WriterData } from './sqlite-writer-thread';
+import {
+  CHECKPOINT_INTERVAL_MS,
+  RESTART_WAL_PAGES,
+  type WriterData,
+  type WriterReply,
+  type WriterRequest,
+} from './sqlite-writer-thread';
 
 const port = parentPort;
 if (!port) throw new Error('sqlite-writer runs as a worker thread');
+const { path, role } = workerData as WriterData;
+const sqlite = openSqlite(path, { autoCheckpoint: false });
 
-const sqlite = openSqlite((workerData as WriterData).path);
-const writer = new SqliteEventWriter(sqlite);
-
-port.on('message', (request: WriterRequest) => {
-  if (request.kind === 'close') {
+if (role === 'writer') {
+  const writer = new SqliteEventWriter(sqlite);
+  port.on('message', (request: WriterRequest) => {
+    if (request.kind === 'close') {
+      sqlite.close();
+      port.close();
+      return;
+    }
+    let seqs: Float64Array<ArrayBuffer>;
+    try {
+      seqs = Float64Array.from(writer.append(request.events));
+    } catch (error) {
+      port.postMessage({
+        id: request.id,
+        error: error instanceof Error ? error.message : String(error),
+      } satisfies WriterReply);
+      return;
+    }
+    port.postMessage({ id: request.id, seqs } satisfies WriterReply, [seqs.buffer]);
+  });
+} else {
+  // PASSIVE copies what it can without blocking anyone. Under steady writes the
+  // WAL never empties by itself, so once it is long a RESTART (which waits for
+  // the writer's current transaction) lets the next commit start it over.
+  const timer = setInterval(() => {
+    try {
+      const [{ log }] = sqlite.pragma('wal_checkpoint(PASSIVE)') as Array<{ log: number }>;
+      if (log >= RESTART_WAL_PAGES) sqlite.pragma('wal_checkpoint(RESTART)');
+    } catch (error) {
+      // SQLITE_BUSY past the busy timeout: the next tick tries again.
+      port.postMessage({ id: 0, error: error instanceof Error ? error.message : String(error) } satisfies WriterReply);
+    }
+  }, CHECKPOINT_INTERVAL_MS);
+  port.on('message', (request: WriterRequest) => {
+    if (request.kind !== 'close') return;
+    clearInterval(timer);
+    sqlite.pragma('wal_checkpoint(PASSIVE)');
     sqlite.close();
     port.close();
-    return;
-  }
-  let seqs: Float64Array<ArrayBuffer>;
-  try {
-    seqs = Float64Array.from(writer.append(request.events));
-  } catch (error) {
-    port.postMessage({
-      id: request.id,
-      error: error instanceof Error ? error.message : String(error),
-    } satisfies WriterReply);
-    return;
-  }
-  port.postMessage({ id: request.id, seqs } satisfies WriterReply, [seqs.buffer]);
-});
+  });
+}
 port.postMessage({ id: 0, ready: true } satisfies WriterReply);
