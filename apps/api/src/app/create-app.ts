@@ -14,6 +14,8 @@ import { AuthService } from '../auth/auth.service';
 import { DeviceTransport } from '../broker/transport';
 import { PlatformWsAdapter } from '../gateway/ws-adapter';
 import { type AppConfig, effectiveOrigins } from '../config/config';
+import { StreamHub } from '../stream/stream-hub.service';
+import { serveStreamsBeforeExpress } from '../stream/stream-route';
 import { AppModule } from './app.module';
 
 export interface RunningApp {
@@ -97,12 +99,13 @@ export async function createApp(config: AppConfig): Promise<RunningApp> {
 
   // The default origins name the bound port, known only after listen; the checks read the set per request.
   const origins = new Set<string>();
+  const isAllowedOrigin = (origin: string | undefined) => origin !== undefined && origins.has(origin);
   const auth = app.get(AuthService);
   app.useWebSocketAdapter(
     new PlatformWsAdapter(app, async (req) => {
       const origin = req.headers.origin;
       // [RFC 6455 10.2] browsers always send Origin: refuse foreign pages before the socket opens.
-      if (origin !== undefined && !origins.has(origin)) return { ok: false, status: 403, message: 'Forbidden' };
+      if (origin !== undefined && !isAllowedOrigin(origin)) return { ok: false, status: 403, message: 'Forbidden' };
       const cookies = parseCookies(req.headers.cookie);
       // Without Origin it is not a browser, and a cookie alone must not do (it could be replayed by anything).
       const token = tokenOf({ headers: req.headers, cookies: origin === undefined ? {} : cookies });
@@ -112,7 +115,8 @@ export async function createApp(config: AppConfig): Promise<RunningApp> {
       return { ok: true };
     }),
   );
-  app.enableCors({ origin: (origin, done) => done(null, origin !== undefined && origins.has(origin)), credentials: true });
+  app.enableCors({ origin: (origin, done) => done(null, isAllowedOrigin(origin)), credentials: true });
+  serveStreamsBeforeExpress(app.getHttpServer(), { auth, hub: app.get(StreamHub), isAllowedOrigin });
 
   await app.listen(config.port, config.host);
   const port = (app.getHttpServer().address() as AddressInfo).port;

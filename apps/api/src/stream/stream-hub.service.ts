@@ -1,11 +1,18 @@
 import type { ServerResponse } from 'node:http';
-import { type BeforeApplicationShutdown, Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import {
+  type BeforeApplicationShutdown,
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+} from '@nestjs/common';
 import { type DeviceEventName, STREAM_HEARTBEAT_MS } from '@iot/protocol';
 import { APP_CONFIG, type AppConfig } from '../config/config';
 import { EventLog } from '../ingest/event-log.service';
 import { MetricsService } from '../metrics/metrics.service';
 import { type EventFilter, Storage, type StoredEvent } from '../storage/storage';
 import { formatEventId, parseEventId } from './event-id';
+import type { StreamFilters } from './stream-query';
 
 /** An event serialised once, shared by every client that gets it. */
 interface Frame {
@@ -15,13 +22,12 @@ interface Frame {
   bytes: Buffer;
 }
 
-export interface StreamRequest {
+export interface StreamRequest extends StreamFilters {
   username: string;
-  deviceIds?: ReadonlySet<string>;
-  types?: ReadonlySet<DeviceEventName>;
   lastEventId?: string;
 }
 
+/** What an open stream keeps: thousands sit idle, so only what fan-out reads (docs/performance.md). */
 class StreamClient {
   /** The newest seq this client has been sent (or skipped by its filter). */
   lastSeq = 0;
@@ -31,17 +37,19 @@ class StreamClient {
 
   constructor(
     readonly res: ServerResponse,
-    readonly request: StreamRequest,
+    readonly username: string,
+    readonly deviceIds: ReadonlySet<string> | undefined,
+    readonly types: ReadonlySet<DeviceEventName> | undefined,
   ) {}
 
   wants(frame: Frame): boolean {
-    const { deviceIds, types } = this.request;
-    return (!deviceIds || deviceIds.has(frame.deviceId)) && (!types || types.has(frame.type));
+    return (!this.deviceIds || this.deviceIds.has(frame.deviceId)) && (!this.types || this.types.has(frame.type));
   }
 }
 
 const REPLAY_PAGE = 1_000;
 const RETRY_MS = 2_000;
+const RETRY = Buffer.from(`retry: ${RETRY_MS}\n\n`);
 const HEARTBEAT = Buffer.from(':\n\n');
 
 /**
@@ -58,7 +66,9 @@ export class StreamHub implements OnApplicationBootstrap, BeforeApplicationShutd
   /** Clients without a device filter, and clients by each device they asked for. */
   private readonly everyDevice = new Set<StreamClient>();
   private readonly byDevice = new Map<string, Set<StreamClient>>();
-  private readonly clients = new Set<StreamClient>();
+  /** Keyed by response, so one shared 'close' listener finds its client (no closure per stream). */
+  private readonly clients = new Map<ServerResponse, StreamClient>();
+  private readonly onClose: (this: ServerResponse) => void;
   private lastSeq = 0;
   private heartbeat: NodeJS.Timeout | undefined;
 
@@ -69,6 +79,12 @@ export class StreamHub implements OnApplicationBootstrap, BeforeApplicationShutd
     log: EventLog,
   ) {
     log.onCommit((events, receivedAt) => this.publish(events, receivedAt));
+    const clients = this.clients;
+    const remove = (client: StreamClient) => this.remove(client);
+    this.onClose = function (this: ServerResponse) {
+      const client = clients.get(this);
+      if (client) remove(client);
+    };
   }
 
   async onApplicationBootstrap(): Promise<void> {
@@ -80,27 +96,43 @@ export class StreamHub implements OnApplicationBootstrap, BeforeApplicationShutd
   /** Before the HTTP server closes: it waits for open connections, and streams never end by themselves. */
   beforeApplicationShutdown(): void {
     clearInterval(this.heartbeat);
-    for (const client of this.clients) client.res.destroy();
+    for (const client of this.clients.values()) client.res.destroy();
   }
 
   get size(): number {
     return this.clients.size;
   }
 
-  /** Opens a stream on `res` (headers already validated by the controller). */
-  async open(res: ServerResponse, request: StreamRequest): Promise<void> {
-    res.writeHead(200, {
+  /**
+   * Opens a stream on `res` (the request already authenticated and
+   * validated). `allowedOrigin` adds the CORS headers the cors middleware
+   * would have set, for a request that did not go through Express.
+   */
+  async open(res: ServerResponse, request: StreamRequest, allowedOrigin?: string): Promise<void> {
+    const headers = {
+      ...(allowedOrigin !== undefined && {
+        'Access-Control-Allow-Origin': allowedOrigin,
+        Vary: 'Origin',
+        'Access-Control-Allow-Credentials': 'true',
+      }),
       'Content-Type': 'text/event-stream; charset=utf-8',
       'Cache-Control': 'no-cache, no-transform',
       Connection: 'keep-alive',
       'X-Accel-Buffering': 'no',
-    });
+    };
+    res.writeHead(200, headers);
     res.socket?.setNoDelay(true);
     res.socket?.setTimeout(0);
-    res.write(`retry: ${RETRY_MS}\n\n`);
-    const client = new StreamClient(res, request);
+    res.socket?.setKeepAlive(true);
+    // Sent on its own (corked with the first chunk), the head string is written as it is and
+    // flattened in place; prepended to the first chunk, the response would keep it as ~30 cons strings.
+    res.cork();
+    res.flushHeaders();
+    res.write(RETRY);
+    res.uncork();
+    const client = new StreamClient(res, request.username, request.deviceIds, request.types);
     this.add(client);
-    res.on('close', () => this.remove(client));
+    res.on('close', this.onClose);
 
     const epoch = this.storage.epoch;
     const seq = request.lastEventId === undefined ? undefined : parseEventId(epoch, request.lastEventId);
@@ -108,7 +140,12 @@ export class StreamHub implements OnApplicationBootstrap, BeforeApplicationShutd
     if (request.lastEventId === undefined) {
       this.goLive(client, this.lastSeq);
     } else if (seq === undefined || !bounds || seq < bounds.prunedThrough || seq > bounds.last) {
-      const reason = seq === undefined ? 'unknown event id' : seq > (bounds?.last ?? 0) ? 'event id from the future' : 'event id too old';
+      const reason =
+        seq === undefined
+          ? 'unknown event id'
+          : seq > (bounds?.last ?? 0)
+            ? 'event id from the future'
+            : 'event id too old';
       const head = Math.max(this.lastSeq, bounds?.last ?? 0);
       res.write(`id: ${formatEventId(epoch, head)}\nevent: reset\ndata: ${JSON.stringify({ reason })}\n\n`);
       this.goLive(client, head);
@@ -118,7 +155,7 @@ export class StreamHub implements OnApplicationBootstrap, BeforeApplicationShutd
   }
 
   private async replay(client: StreamClient, from: number): Promise<void> {
-    const filter: EventFilter = { deviceIds: client.request.deviceIds, types: client.request.types };
+    const filter: EventFilter = { deviceIds: client.deviceIds, types: client.types };
     let cursor = from;
     for (;;) {
       if (client.res.destroyed) return;
@@ -174,7 +211,7 @@ export class StreamHub implements OnApplicationBootstrap, BeforeApplicationShutd
     for (const client of this.everyDevice) {
       if (client.pending) {
         this.hold(client, frames);
-      } else if (!client.request.types && client.lastSeq < frames[0].seq) {
+      } else if (!client.types && client.lastSeq < frames[0].seq) {
         whole ??= frames.length === 1 ? frames[0].bytes : Buffer.concat(frames.map((f) => f.bytes));
         client.lastSeq = lastSeq;
         this.write(client, whole);
@@ -231,21 +268,21 @@ export class StreamHub implements OnApplicationBootstrap, BeforeApplicationShutd
 
   private drop(client: StreamClient): void {
     this.metrics.sseDropped.inc();
-    this.logger.debug(`dropping a slow stream of ${client.request.username}`);
+    this.logger.debug(`dropping a slow stream of ${client.username}`);
     this.remove(client);
     client.res.destroy();
   }
 
   private beat(): void {
-    for (const client of this.clients) {
+    for (const client of this.clients.values()) {
       if (!client.pending) client.res.write(HEARTBEAT);
     }
   }
 
   /** Ends every stream of a user (deleted, or role changed). */
   closeUser(username: string): void {
-    for (const client of this.clients) {
-      if (client.request.username === username) {
+    for (const client of this.clients.values()) {
+      if (client.username === username) {
         this.remove(client);
         client.res.end();
       }
@@ -253,8 +290,8 @@ export class StreamHub implements OnApplicationBootstrap, BeforeApplicationShutd
   }
 
   private add(client: StreamClient): void {
-    this.clients.add(client);
-    const ids = client.request.deviceIds;
+    this.clients.set(client.res, client);
+    const ids = client.deviceIds;
     if (!ids) this.everyDevice.add(client);
     else
       for (const id of ids) {
@@ -266,9 +303,9 @@ export class StreamHub implements OnApplicationBootstrap, BeforeApplicationShutd
   }
 
   private remove(client: StreamClient): void {
-    if (!this.clients.delete(client)) return;
+    if (!this.clients.delete(client.res)) return;
     this.everyDevice.delete(client);
-    for (const id of client.request.deviceIds ?? []) {
+    for (const id of client.deviceIds ?? []) {
       const set = this.byDevice.get(id);
       set?.delete(client);
       if (set?.size === 0) this.byDevice.delete(id);

@@ -1,14 +1,10 @@
-import { BadRequestException, Controller, Get, Headers, Query, Req, Res } from '@nestjs/common';
+import { BadRequestException, Controller, Get, Headers, Query, Res } from '@nestjs/common';
 import { ApiOperation, ApiProduces, ApiQuery, ApiTags } from '@nestjs/swagger';
-import type { Request, Response } from 'express';
-import { DEVICE_EVENT_NAMES, type DeviceEventName, isDeviceEventName, isDeviceId } from '@iot/protocol';
+import type { Response } from 'express';
+import { DEVICE_EVENT_NAMES } from '@iot/protocol';
 import { CurrentUser, type AuthUser } from '../auth/decorators';
 import { StreamHub } from './stream-hub.service';
-
-function csv(value: string | undefined): string[] | undefined {
-  if (value === undefined || value === '') return undefined;
-  return value.split(',').map((v) => v.trim()).filter((v) => v.length > 0);
-}
+import { lastEventIdOf, parseStreamFilters } from './stream-query';
 
 @ApiTags('stream')
 @Controller('stream')
@@ -19,15 +15,23 @@ export class StreamController {
    * The live event stream. Written to the raw response rather than through
    * `@Sse()`: each event is serialised once for every client, ids come from
    * the event log, and back-pressure is judged on the socket itself.
+   *
+   * A valid `GET /api/v1/stream` is opened before Express by
+   * `serveStreamsBeforeExpress` (stream-route.ts), which keeps less per idle
+   * stream; this route answers the rest: refusals (401, 400) and other
+   * spellings of the path.
    */
   @Get()
   @ApiOperation({ summary: 'Server-Sent Events: telemetry, status, state, command and reset events' })
   @ApiProduces('text/event-stream')
   @ApiQuery({ name: 'devices', required: false, description: 'comma-separated device ids' })
   @ApiQuery({ name: 'events', required: false, description: `comma-separated: ${DEVICE_EVENT_NAMES.join(', ')}` })
-  @ApiQuery({ name: 'lastEventId', required: false, description: 'resume after this id (the Last-Event-ID header wins)' })
+  @ApiQuery({
+    name: 'lastEventId',
+    required: false,
+    description: 'resume after this id (the Last-Event-ID header wins)',
+  })
   async stream(
-    @Req() req: Request,
     @Res() res: Response,
     @CurrentUser() user: AuthUser,
     @Query('devices') devices?: string,
@@ -35,20 +39,12 @@ export class StreamController {
     @Query('lastEventId') lastEventIdQuery?: string,
     @Headers('last-event-id') lastEventIdHeader?: string,
   ): Promise<void> {
-    const deviceIds = csv(devices);
-    if (deviceIds && (deviceIds.length > 1000 || !deviceIds.every(isDeviceId))) {
-      throw new BadRequestException('devices must be a comma-separated list of at most 1000 device ids');
-    }
-    const types = csv(events);
-    if (types && !types.every(isDeviceEventName)) {
-      throw new BadRequestException(`events may list ${DEVICE_EVENT_NAMES.join(', ')}`);
-    }
-    req.socket.setKeepAlive(true);
+    const filters = parseStreamFilters(devices, events);
+    if (typeof filters === 'string') throw new BadRequestException(filters);
     await this.hub.open(res, {
       username: user.username,
-      deviceIds: deviceIds && new Set(deviceIds),
-      types: types && new Set(types as DeviceEventName[]),
-      lastEventId: lastEventIdHeader || lastEventIdQuery || undefined,
+      ...filters,
+      lastEventId: lastEventIdOf(lastEventIdHeader, lastEventIdQuery),
     });
   }
 }
