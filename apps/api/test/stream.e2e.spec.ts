@@ -88,6 +88,9 @@ describe('GET /api/v1/stream: authentication, CORS, filters', () => {
     ['?devices=bad/id', /^devices must be/],
     [`?devices=${Array.from({ length: 1001 }, (_, i) => `d${i}`).join(',')}`, /^devices must be/],
     ['?events=telemetry,bogus', /^events may list telemetry, status, state, command$/],
+    ['?devices=a&devices=b', /^devices may be given once/],
+    ['?events=telemetry&events=status', /^events may be given once/],
+    ['?lastEventId=x-1&lastEventId=x-2', /^lastEventId may be given once/],
   ])("answers 400 to %#, in the api's error shape, and counts it", async (query, message) => {
     const before = await rejected(app, 'http_400');
     const res = await stream(query, { authorization: `Bearer ${app.adminToken}` });

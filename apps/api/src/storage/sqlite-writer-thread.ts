@@ -57,6 +57,8 @@ class SqliteWorker {
     this.starting ??= new Promise<Worker>((resolve, reject) => {
       const { file, execArgv, env } = workerEntry();
       const worker = new Worker(file, { workerData: this.data, execArgv, env });
+      // The store's owner decides when the process ends (and closes the store first), not these threads.
+      worker.unref();
       worker.on('message', (reply: WriterReply) => {
         if (!reply.ready) return this.onReply(reply);
         this.worker = worker;

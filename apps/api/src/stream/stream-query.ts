@@ -19,7 +19,10 @@ function csv(value: string | undefined): string[] | undefined {
  * controller and for the route served before Express alike; a string is the
  * 400's message.
  */
-export function parseStreamFilters(devices: string | undefined, events: string | undefined): StreamFilters | string {
+export function parseStreamFilters(devices: unknown, events: unknown): StreamFilters | string {
+  if (devices !== undefined && typeof devices !== 'string')
+    return 'devices may be given once, as a comma-separated list';
+  if (events !== undefined && typeof events !== 'string') return 'events may be given once, as a comma-separated list';
   const deviceIds = csv(devices);
   if (deviceIds && (deviceIds.length > 1000 || !deviceIds.every(isDeviceId))) {
     return 'devices must be a comma-separated list of at most 1000 device ids';

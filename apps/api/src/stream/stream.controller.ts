@@ -34,11 +34,15 @@ export class StreamController {
   async stream(
     @Res() res: Response,
     @CurrentUser() user: AuthUser,
-    @Query('devices') devices?: string,
-    @Query('events') events?: string,
-    @Query('lastEventId') lastEventIdQuery?: string,
+    // `unknown`: Express hands a repeated parameter over as an array.
+    @Query('devices') devices?: unknown,
+    @Query('events') events?: unknown,
+    @Query('lastEventId') lastEventIdQuery?: unknown,
     @Headers('last-event-id') lastEventIdHeader?: string,
   ): Promise<void> {
+    if (typeof lastEventIdQuery !== 'string' && lastEventIdQuery !== undefined) {
+      throw new BadRequestException('lastEventId may be given once');
+    }
     const filters = parseStreamFilters(devices, events);
     if (typeof filters === 'string') throw new BadRequestException(filters);
     await this.hub.open(res, {
