@@ -53,6 +53,29 @@ describe('EventLog', () => {
     expect(seen).toEqual(Array.from({ length: 12_000 }, (_, i) => i + 1));
   });
 
+  it('commits at once after a quiet spell, then gathers what arrives within the commit interval', async () => {
+    jest.useFakeTimers();
+    try {
+      log.append(event(1), 0);
+      await jest.advanceTimersByTimeAsync(0);
+      expect(storage.commits.map((c) => c.events.length)).toEqual([1]);
+      storage.commits.shift()?.done();
+      await jest.advanceTimersByTimeAsync(0);
+
+      // No time has passed since that commit began: the next waits out the interval, gathering both.
+      log.append(event(2), 0);
+      await jest.advanceTimersByTimeAsync(1);
+      log.append(event(3), 0);
+      expect(storage.commits).toHaveLength(0);
+      await jest.advanceTimersByTimeAsync(1);
+      expect(storage.commits.map((c) => c.events.map((e) => e.ts))).toEqual([[2, 3]]);
+      storage.commits.shift()?.done();
+      await jest.advanceTimersByTimeAsync(0);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
   it('is congested past its high-water mark until the queue is back under the low-water mark', async () => {
     for (let i = 0; i < 19_999; i++) log.append(event(i), 0);
     expect(log.congested).toBe(false);
