@@ -5,21 +5,24 @@ import { formatProfile, summarizeProfile } from './lib/profile';
 import { backgroundLoad, machineInfo } from './lib/proc';
 import { PUBLISHER_ROLE_ENV, runPublisher } from './lib/publisher';
 import { type ScenarioResult, formatResult } from './lib/report';
-import { log } from './scenarios/common';
+import { log, waitForQuiet } from './scenarios/common';
+import { consoleFleet } from './scenarios/console-fleet';
 import { fanout } from './scenarios/fanout';
 import { idle } from './scenarios/idle';
 import { throughput } from './scenarios/throughput';
 
 /**
  * Benchmarks of the api's real-time path, run against the built api in its
- * own process: MQTT ingest throughput, SSE fan-out latency, and the memory an
- * idle SSE stream costs. Not a test: it prints numbers (and writes them as
- * JSON) for docs/performance.md.
+ * own process: MQTT ingest throughput, SSE fan-out latency, the memory an
+ * idle SSE stream costs, and the console's fleet page in Chromium with
+ * thousands of live devices. Not a test: it prints numbers (and writes them
+ * as JSON) for docs/performance.md.
  */
 const RUNNERS: Record<ScenarioName, (options: BenchOptions) => Promise<ScenarioResult>> = {
   throughput,
   fanout,
   idle,
+  'console-fleet': consoleFleet,
 };
 
 async function main(): Promise<number> {
@@ -78,20 +81,6 @@ async function main(): Promise<number> {
   writeFileSync(options.out, JSON.stringify(report, null, 2) + '\n');
   console.log(`\nresults written to ${relative(process.cwd(), options.out) || options.out}`);
   return failed ? 1 : 0;
-}
-
-/** Waits (up to `seconds`) for a 2 s stretch where other processes use under 0.25 cores. */
-async function waitForQuiet(seconds: number): Promise<void> {
-  const deadline = performance.now() + seconds * 1000;
-  for (;;) {
-    const load = await backgroundLoad();
-    if (load < 0.25) return;
-    if (performance.now() > deadline) {
-      log(`the machine is still busy (${load} cores): going ahead`);
-      return;
-    }
-    log(`waiting for the machine to quieten (${load} cores busy)`);
-  }
 }
 
 if (process.env[PUBLISHER_ROLE_ENV] === 'publisher') {

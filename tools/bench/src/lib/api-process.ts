@@ -155,7 +155,7 @@ export class ApiProcess {
     return body.accessToken;
   }
 
-  /** Registers `count` devices (bench-000 …) a few at a time; returns their MQTT credentials. */
+  /** Registers `count` devices (bench-000 …, named by {@link benchDeviceName}) a few at a time; returns their MQTT credentials. */
   async createDevices(count: number, concurrency = 8): Promise<DeviceCredential[]> {
     const ids = Array.from({ length: count }, (_, i) => `bench-${String(i).padStart(3, '0')}`);
     const out: DeviceCredential[] = new Array(count);
@@ -166,7 +166,7 @@ export class ApiProcess {
         const res = await fetch(`${this.baseUrl}/api/v1/devices`, {
           method: 'POST',
           headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${this.token}` },
-          body: JSON.stringify({ id: ids[i], name: `Bench device ${i}`, type: 'bench' }),
+          body: JSON.stringify({ id: ids[i], name: benchDeviceName(i), type: 'bench' }),
         });
         const body = (await res.json()) as { credentials?: { username: string; password: string } };
         if (res.status !== 201 || !body.credentials) {
@@ -232,6 +232,11 @@ export class ApiProcess {
           .map((f) => join(dir, f))
       : [];
   }
+}
+
+/** The name createDevices gives its i-th device. */
+export function benchDeviceName(i: number): string {
+  return `Bench device ${i}`;
 }
 
 export function sleep(ms: number): Promise<void> {

@@ -1,7 +1,10 @@
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 
-export type ScenarioName = 'throughput' | 'fanout' | 'idle';
-export const SCENARIOS: readonly ScenarioName[] = ['throughput', 'fanout', 'idle'];
+export type ScenarioName = 'throughput' | 'fanout' | 'idle' | 'console-fleet';
+export const SCENARIOS: readonly ScenarioName[] = ['throughput', 'fanout', 'idle', 'console-fleet'];
+/** What `all` (and no --scenario) runs: the api's own. console-fleet also needs the console built and Chromium. */
+export const API_SCENARIOS: readonly ScenarioName[] = ['throughput', 'fanout', 'idle'];
 
 export interface BenchOptions {
   scenarios: ScenarioName[];
@@ -11,7 +14,8 @@ export interface BenchOptions {
   duration: number | undefined;
   /** SSE clients: fan-out readers, or idle connections. Undefined: each scenario's default. */
   clients: number | undefined;
-  devices: number;
+  /** MQTT devices. Undefined: each scenario's default. */
+  devices: number | undefined;
   /** Messages per second, all devices together: fan-out's pace (default 2000); throughput floods unless set. */
   rate: number | undefined;
   /** throughput: messages in flight (published, not yet on the stream) at most; 0 = open loop. */
@@ -20,6 +24,10 @@ export interface BenchOptions {
   workers: number | undefined;
   /** The built api. */
   api: string;
+  /** console-fleet: the built console (CONSOLE_DIR for the api). */
+  console: string;
+  /** console-fleet: the Chromium to drive. */
+  chromium: string;
   out: string;
   /** Start the api under `node --cpu-prof` and summarise the profile. */
   profile: boolean;
@@ -28,6 +36,8 @@ export interface BenchOptions {
   apiEnv: Record<string, string>;
   /** idle: also force a full GC in the api (through its inspector) and measure again. */
   forceGc: boolean;
+  /** console-fleet: block the page's live stream, to tell the cost of live updates from the machine's load. */
+  noLive: boolean;
   /** Before each scenario, wait up to this many seconds for the machine to be nearly idle. */
   waitQuiet: number;
   /** Summarise an existing .cpuprofile and exit. */
@@ -36,23 +46,30 @@ export interface BenchOptions {
 
 export const USAGE = `usage: node dist/tools/bench/main.js [options]
 
-  --scenario throughput|fanout|idle|all   what to run (default all; repeat or comma-separate)
+  --scenario throughput|fanout|idle|console-fleet|all
+                  what to run (default all = throughput, fanout, idle; repeat or comma-separate)
   --messages N    throughput: messages to publish (default 1000000)
-  --duration S    throughput: time cap in s (default 20); fanout: run length in s (default 15)
+  --duration S    throughput: time cap in s (default 20); fanout: run length in s (default 15);
+                  console-fleet: the steady window in s (default 20)
   --clients N     fanout: SSE readers (default 50); idle: SSE connections (default 5000)
-  --devices N     MQTT devices publishing (default 100)
-  --rate N        messages/s over all devices: fanout's pace (default 2000);
-                  throughput publishes as fast as it can unless this is given
+  --devices N     MQTT devices publishing (default 100; console-fleet 2000)
+  --rate N        messages/s over all devices: fanout's pace (default 2000); console-fleet's
+                  (default 1000); throughput publishes as fast as it can unless this is given
   --window N      throughput: at most N messages in flight (published, not yet received
                   on the stream); 0 floods open-loop, held back by TCP alone (default 10000)
   --workers N     publisher processes (default 1: one saturates the api, see docs)
   --api PATH      the built api (default dist/apps/api/main.js)
+  --console DIR   console-fleet: the built console (default dist/apps/console/browser)
+  --chromium PATH console-fleet: the browser (default /usr/bin/chromium)
   --out PATH      results JSON (default tmp/bench/results.json)
-  --profile       run the api under node --cpu-prof and print its top functions
+  --profile       run the api under node --cpu-prof and print its top functions;
+                  console-fleet also profiles the page (CDP) from the steady window to the end
   --keep-data     keep each run's DATA_DIR
   --api-env K=V   extra environment for the api (repeatable), e.g. SSE_MAX_QUEUED_BYTES=67108864
   --force-gc      idle: start the api with its inspector on a free loopback port and also
                   measure after forcing a full GC through it
+  --no-live       console-fleet: the devices publish but the page's stream is blocked, which
+                  separates what live updates cost the page from what the load costs the machine
   --wait-quiet S  before each scenario wait up to S s for other load to drop below 0.25 cores
   --summarize F   print the top functions of a .cpuprofile and exit
 `;
@@ -79,11 +96,14 @@ export function parseArgs(argv: string[]): BenchOptions | 'help' {
     messages: 1_000_000,
     duration: undefined,
     clients: undefined,
-    devices: 100,
+    devices: undefined,
     rate: undefined,
     workers: undefined,
     window: 10_000,
     api: resolve('dist/apps/api/main.js'),
+    console: resolve('dist/apps/console/browser'),
+    chromium:
+      ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((path) => existsSync(path)) ?? '/usr/bin/chromium',
     out: resolve('tmp/bench/results.json'),
     profile: false,
     keepData: false,
@@ -91,6 +111,7 @@ export function parseArgs(argv: string[]): BenchOptions | 'help' {
     apiEnv: {},
     waitQuiet: 0,
     forceGc: false,
+    noLive: false,
   };
   for (let i = 0; i < argv.length; i++) {
     let arg = argv[i];
@@ -108,7 +129,7 @@ export function parseArgs(argv: string[]): BenchOptions | 'help' {
       case '--scenario':
       case '--scenarios': {
         for (const name of (next() ?? '').split(',')) {
-          if (name === 'all') options.scenarios.push(...SCENARIOS);
+          if (name === 'all') options.scenarios.push(...API_SCENARIOS);
           else if ((SCENARIOS as readonly string[]).includes(name)) options.scenarios.push(name as ScenarioName);
           else throw new Error(`unknown scenario ${JSON.stringify(name)}: use ${SCENARIOS.join(', ')} or all`);
         }
@@ -140,6 +161,12 @@ export function parseArgs(argv: string[]): BenchOptions | 'help' {
       case '--api':
         options.api = resolve(next() ?? '');
         break;
+      case '--console':
+        options.console = resolve(next() ?? '');
+        break;
+      case '--chromium':
+        options.chromium = resolve(next() ?? '');
+        break;
       case '--out':
         options.out = resolve(next() ?? '');
         break;
@@ -148,6 +175,9 @@ export function parseArgs(argv: string[]): BenchOptions | 'help' {
         break;
       case '--force-gc':
         options.forceGc = true;
+        break;
+      case '--no-live':
+        options.noLive = true;
         break;
       case '--keep-data':
         options.keepData = true;
@@ -169,7 +199,7 @@ export function parseArgs(argv: string[]): BenchOptions | 'help' {
         throw new Error(`unknown option ${JSON.stringify(arg)}`);
     }
   }
-  if (options.scenarios.length === 0) options.scenarios = [...SCENARIOS];
+  if (options.scenarios.length === 0) options.scenarios = [...API_SCENARIOS];
   options.scenarios = SCENARIOS.filter((s) => options.scenarios.includes(s));
   return options;
 }

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 
 /** Clock ticks per second for /proc/<pid>/stat (USER_HZ: 100 on every Linux this runs on). */
@@ -32,6 +32,33 @@ export function readCpuSeconds(pid: number): number {
   } catch {
     return NaN;
   }
+}
+
+/** Every live descendant of `pid` (children, their children, …), from the parent pids in /proc/<pid>/stat. */
+export function descendants(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      // The parent pid is the second field after the command name.
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      const list = children.get(ppid) ?? [];
+      list.push(Number(name));
+      children.set(ppid, list);
+    } catch {
+      // exited while we looked
+    }
+  }
+  const out: number[] = [];
+  const walk = (parent: number) => {
+    for (const child of children.get(parent) ?? []) {
+      out.push(child);
+      walk(child);
+    }
+  };
+  walk(pid);
+  return out;
 }
 
 /** Busy and total CPU seconds of the whole machine, from /proc/stat. */
@@ -85,18 +112,22 @@ export function machineInfo(): MachineInfo {
 
 /**
  * Where the CPU went between two points: the api, the load generator
- * (this process and its publisher children) and the whole machine.
+ * (this process and its publisher children), a browser if there is one,
+ * and the whole machine.
  */
 export class CpuMeter {
   private apiStart = 0;
   private selfStart = process.cpuUsage();
   private childrenStart = new Map<number, number>();
+  private browserStart = new Map<number, number>();
   private machineStart = readMachineCpu();
   private wallStart = performance.now();
 
   constructor(
     private readonly apiPid: number,
     private readonly childPids: () => number[],
+    /** A browser's processes (console-fleet), read at both ends. */
+    private readonly browserPids?: () => number[],
   ) {
     this.start();
   }
@@ -105,6 +136,7 @@ export class CpuMeter {
     this.apiStart = readCpuSeconds(this.apiPid);
     this.selfStart = process.cpuUsage();
     this.childrenStart = new Map(this.childPids().map((pid) => [pid, readCpuSeconds(pid)]));
+    this.browserStart = new Map((this.browserPids?.() ?? []).map((pid) => [pid, readCpuSeconds(pid)]));
     this.machineStart = readMachineCpu();
     this.wallStart = performance.now();
   }
@@ -116,6 +148,12 @@ export class CpuMeter {
     const api = readCpuSeconds(this.apiPid) - this.apiStart;
     let publishers = 0;
     for (const pid of this.childPids()) publishers += readCpuSeconds(pid) - (this.childrenStart.get(pid) ?? 0);
+    let browser = 0;
+    // A process that started inside the window counts from its start; one that ended inside it is lost.
+    for (const pid of this.browserPids?.() ?? []) {
+      const cpu = readCpuSeconds(pid);
+      if (Number.isFinite(cpu)) browser += cpu - (this.browserStart.get(pid) ?? 0);
+    }
     const machine = readMachineCpu();
     const round = (n: number) => Math.round((n / wall) * 100) / 100;
     const reader = (self.user + self.system) / 1e6;
@@ -125,7 +163,8 @@ export class CpuMeter {
       apiCores: round(api),
       publisherCores: round(publishers),
       readerCores: round(reader),
-      otherCores: round(Math.max(0, busy - api - publishers - reader)),
+      ...(this.browserPids ? { browserCores: round(browser) } : {}),
+      otherCores: round(Math.max(0, busy - api - publishers - reader - browser)),
       machineBusyCores: round(busy),
       machineCores: cpus().length,
     };
@@ -140,6 +179,8 @@ export interface CpuSplit {
   publisherCores: number;
   /** This process: the SSE readers and the orchestration. */
   readerCores: number;
+  /** Every process of the browser (console-fleet): browser, renderer, GPU, utilities. */
+  browserCores?: number;
   /** Everything else on the machine (the kernel's own work, other processes): noise. */
   otherCores: number;
   /** Everything on the machine, for comparison with the sum of the above. */

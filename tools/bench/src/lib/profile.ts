@@ -48,6 +48,8 @@ function originOf(url: string, functionName: string): string {
     return parts[0].startsWith('@') ? `${parts[0]}/${parts[1]}` : parts[0];
   }
   if (url.startsWith('node:')) return 'node (internals)';
+  // A page's script (console-fleet profiles the console): its file name.
+  if (/^https?:/.test(url)) return `page: ${url.slice(url.lastIndexOf('/') + 1) || url}`;
   if (url.includes('/dist/apps/api/')) return 'api (its own code)';
   return url;
 }

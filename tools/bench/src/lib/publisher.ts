@@ -22,7 +22,7 @@ export type PublisherJob =
       credited: boolean;
     }
   | {
-      /** Paced: `rate` messages/s spread evenly over time and over the devices, for `durationMs`. */
+      /** Paced: `rate` messages/s spread evenly over time and over the devices, for `durationMs` or until halted. */
       mode: 'paced';
       rate: number;
       durationMs: number;
@@ -33,6 +33,8 @@ type ToPublisher =
   | { type: 'start' }
   /** This publisher may have published up to `upTo` messages in all. */
   | { type: 'credit'; upTo: number }
+  /** Ends a paced run now: the publisher reports `done` with what it sent (the clients stay connected). */
+  | { type: 'halt' }
   | { type: 'stop' };
 
 export interface PublisherResult {
@@ -77,6 +79,9 @@ const credit = {
   },
 };
 
+/** Set by `halt`: the paced run in progress ends at its next tick. */
+const halt = { requested: false };
+
 /** Entry point of a publisher child process. */
 export function runPublisher(): void {
   let clients: MqttClient[] = [];
@@ -98,8 +103,12 @@ export function runPublisher(): void {
       case 'credit':
         credit.grant(message.upTo);
         break;
+      case 'halt':
+        halt.requested = true;
+        break;
       case 'start':
         if (!job) return;
+        halt.requested = false;
         (job.mode === 'flood' ? flood(clients, devices, job) : paced(clients, devices, job)).then(
           (result) => send({ type: 'done', result }),
           (error: Error) => send({ type: 'error', message: error.message }),
@@ -261,7 +270,7 @@ function paced(
         if (client.stream.writableNeedDrain) result.drainWaits++;
         result.sent++;
       }
-      if (result.sent >= total) resolve(result);
+      if (result.sent >= total || halt.requested) resolve(result);
       else setTimeout(tick, PACE_TICK_MS);
     };
     tick();
@@ -326,6 +335,11 @@ export class PublisherPool {
     };
   }
 
+  /** Ends the paced runs in progress: run() then resolves with what was sent. */
+  halt(): void {
+    for (const child of this.children) if (child.connected) child.send({ type: 'halt' } satisfies ToPublisher);
+  }
+
   /** Lets the publishers have published `total` messages between them (closed-loop floods). */
   credit(total: number): void {
     const each = Math.ceil(total / this.children.length);
@@ -338,6 +352,17 @@ export class PublisherPool {
       if (child.connected) child.send({ type: 'stop' } satisfies ToPublisher);
       setTimeout(() => child.kill('SIGKILL'), 5_000).unref();
     }
+  }
+
+  /** stop(), then waits for every publisher to exit (so their clients close before the api does). */
+  async close(): Promise<void> {
+    const exited = this.children.map((child) =>
+      child.exitCode !== null || child.signalCode !== null
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => child.once('exit', () => resolve())),
+    );
+    this.stop();
+    await Promise.all(exited);
   }
 
   private expect(child: ChildProcess, type: FromPublisher['type']): Promise<FromPublisher> {

@@ -12,6 +12,8 @@ export interface ScenarioResult {
   cpu?: CpuSplit;
   notes: string[];
   profile?: ProfileSummary;
+  /** Raw samples for the JSON only (not printed). */
+  details?: Record<string, unknown>;
 }
 
 /** Sorted values → the q-quantile (nearest rank). */
@@ -45,6 +47,7 @@ export function formatResult(result: ScenarioResult): string {
     rows.push(['cpu: api (cores)', show(c.apiCores)]);
     rows.push(['cpu: publishers (cores)', show(c.publisherCores)]);
     rows.push(['cpu: SSE readers + bench (cores)', show(c.readerCores)]);
+    if (c.browserCores !== undefined) rows.push(['cpu: chromium, all processes (cores)', show(c.browserCores)]);
     rows.push(['cpu: everything else (cores)', show(c.otherCores)]);
     rows.push([`cpu: machine busy (of ${c.machineCores})`, show(c.machineBusyCores)]);
   }

@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import { ApiProcess } from '../lib/api-process';
 import type { BenchOptions } from '../lib/args';
 import { summarizeProfile } from '../lib/profile';
+import { backgroundLoad } from '../lib/proc';
 import type { ScenarioResult } from '../lib/report';
 
 export interface ScenarioRun {
@@ -25,7 +26,7 @@ export async function withApi(
   name: string,
   options: BenchOptions,
   body: (run: ScenarioRun) => Promise<ScenarioResult>,
-  extra: { inspector?: boolean } = {},
+  extra: { inspector?: boolean; env?: Record<string, string> } = {},
 ): Promise<ScenarioResult> {
   const profileDir = options.profile ? join(dirname(options.out), 'profiles', name) : undefined;
   if (profileDir) rmSync(profileDir, { recursive: true, force: true });
@@ -33,7 +34,7 @@ export async function withApi(
     main: options.api,
     profileDir,
     keepData: options.keepData,
-    env: options.apiEnv,
+    env: { ...extra.env, ...options.apiEnv },
     inspector: extra.inspector,
   });
   const spawnedAt = performance.now();
@@ -59,5 +60,19 @@ export async function withApi(
       result.notes.push(`api CPU profile: ${profiles[0]}`);
     }
     if (options.keepData) log(`${name}: kept ${api.dataDir}`);
+  }
+}
+
+/** Waits (up to `seconds`) for a 2 s stretch where other processes use under `cores` (0.25 by default). */
+export async function waitForQuiet(seconds: number, cores = 0.25): Promise<void> {
+  const deadline = performance.now() + seconds * 1000;
+  for (;;) {
+    const load = await backgroundLoad();
+    if (load < cores) return;
+    if (performance.now() > deadline) {
+      log(`the machine is still busy (${load} cores): going ahead`);
+      return;
+    }
+    log(`waiting for the machine to quieten (${load} cores busy)`);
   }
 }

@@ -19,7 +19,7 @@ export function fanout(options: BenchOptions): Promise<ScenarioResult> {
   const workers = options.workers ?? 1;
   const targetRate = options.rate ?? 2_000;
   return withApi('fanout', options, async ({ api, mark }) => {
-    const devices = await api.createDevices(options.devices);
+    const devices = await api.createDevices(options.devices ?? 100);
     log(`fanout: ${devices.length} devices registered; connecting ${workers} publisher process(es)`);
     const pool = await PublisherPool.start(api.mqttUrl, devices, workers, (_w, n) => ({
       mode: 'paced',

@@ -22,7 +22,7 @@ export function throughput(options: BenchOptions): Promise<ScenarioResult> {
   const durationS = options.duration ?? 20;
   const workers = options.workers ?? 1;
   return withApi('throughput', options, async ({ api, mark }) => {
-    const devices = await api.createDevices(options.devices);
+    const devices = await api.createDevices(options.devices ?? 100);
     log(`throughput: ${devices.length} devices registered; connecting ${workers} publisher process(es)`);
     const rate = options.rate;
     const pool = await PublisherPool.start(api.mqttUrl, devices, workers, (w, n) => {
