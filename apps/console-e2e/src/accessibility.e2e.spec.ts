@@ -293,7 +293,11 @@ describeInBrowser('console accessibility, keyboard use and phone layout in Chrom
     // System fonts only: not even the platform serves a font.
     expect(fonts).toEqual([]);
     expect(
-      await desktop.evaluate(() => Array.from(document.fonts).map((font) => `${font.family} ${font.status}`)),
+      await desktop.evaluate(() => {
+        const loaded: string[] = [];
+        document.fonts.forEach((font) => loaded.push(`${font.family} ${font.status}`));
+        return loaded;
+      }),
     ).toEqual([]);
   });
 });
