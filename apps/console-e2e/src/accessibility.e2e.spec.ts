@@ -2,8 +2,9 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AxeResults, RunOptions } from 'axe-core';
 import mqtt, { type MqttClient } from 'mqtt';
-import { type Browser, type BrowserContext, chromium, type Locator, type Page } from 'playwright-core';
-import { ADMIN, CHROMIUM, type Platform, SCREENSHOT_DIR, startPlatform } from './platform';
+import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
+import { expectText, launchChromium } from './browser';
+import { ADMIN, adminToken, CHROMIUM, type Platform, registerDevice, SCREENSHOT_DIR, startPlatform } from './platform';
 
 // The issue: "Accessible (labels, keyboard use, contrast), usable at phone width, no fonts from the network".
 
@@ -41,17 +42,12 @@ describeInBrowser('console accessibility, keyboard use and phone layout in Chrom
   beforeAll(async () => {
     mkdirSync(SCREENSHOT_DIR, { recursive: true });
     platform = await startPlatform();
-    const login = await fetch(`${platform.url}/api/v1/auth/login`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(ADMIN),
-    });
-    token = ((await login.json()) as { accessToken: string }).accessToken;
-    const credentials = await register(platform, token, 'boiler-1', 'thermostat');
+    token = await adminToken(platform);
+    const credentials = await registerDevice(platform, token, 'boiler-1', 'thermostat');
     // meter-1 reported once and went away: its page shows values that may be out of date.
     const meter = await mqtt.connectAsync(platform.mqttUrl, {
       clientId: 'meter-1',
-      ...(await register(platform, token, 'meter-1', 'meter')),
+      ...(await registerDevice(platform, token, 'meter-1', 'meter')),
       reconnectPeriod: 0,
     });
     await meter.publishAsync('devices/meter-1/telemetry', JSON.stringify({ power: 1.25 }), { qos: 1 });
@@ -82,17 +78,7 @@ describeInBrowser('console accessibility, keyboard use and phone layout in Chrom
     });
     expect(desired.status).toBe(200);
 
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    });
+    browser = await launchChromium();
     desktop = await (await newContext({ viewport: { width: 1280, height: 800 } })).newPage();
   });
 
@@ -302,21 +288,6 @@ describeInBrowser('console accessibility, keyboard use and phone layout in Chrom
   });
 });
 
-async function register(
-  platform: Platform,
-  token: string,
-  id: string,
-  type: string,
-): Promise<{ username: string; password: string }> {
-  const res = await fetch(`${platform.url}/api/v1/devices`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ id, name: `${type} ${id}`, type }),
-  });
-  if (res.status !== 201) throw new Error(`register ${id}: ${res.status}`);
-  return ((await res.json()) as { credentials: { username: string; password: string } }).credentials;
-}
-
 interface Finding {
   id: string;
   impact: string;
@@ -427,10 +398,4 @@ async function expectOnScreen(locator: Locator): Promise<void> {
     left: true,
     right: true,
   });
-}
-
-/** Waits until the locator's text matches (Playwright polls the DOM, no fixed sleeps). */
-async function expectText(locator: Locator, pattern: RegExp): Promise<void> {
-  await locator.filter({ hasText: pattern }).first().waitFor({ timeout: 15_000 });
-  expect(await locator.first().innerText()).toMatch(pattern);
 }

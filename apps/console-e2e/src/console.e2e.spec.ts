@@ -3,27 +3,22 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import mqtt, { type MqttClient } from 'mqtt';
-import { type Browser, type Page, chromium } from 'playwright-core';
-import { ADMIN, CHROMIUM, type Platform, SCREENSHOT_DIR, startPlatform, startSimulator } from './platform';
+import type { Browser, Page } from 'playwright-core';
+import { expectText, launchChromium } from './browser';
+import {
+  ADMIN,
+  adminToken,
+  CHROMIUM,
+  type Platform,
+  registerDevice,
+  SCREENSHOT_DIR,
+  startPlatform,
+  startSimulator,
+} from './platform';
 
 if (!CHROMIUM)
   console.warn('skipping the console end-to-end tests: chromium is not installed (apt-get install chromium)');
 const describeInBrowser = CHROMIUM ? describe : describe.skip;
-
-async function register(
-  platform: Platform,
-  token: string,
-  id: string,
-  type: string,
-): Promise<{ username: string; password: string }> {
-  const res = await fetch(`${platform.url}/api/v1/devices`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ id, name: `${type} ${id}`, type }),
-  });
-  if (res.status !== 201) throw new Error(`register ${id}: ${res.status}`);
-  return ((await res.json()) as { credentials: { username: string; password: string } }).credentials;
-}
 
 describeInBrowser('console in Chromium against the real api', () => {
   let platform: Platform;
@@ -36,27 +31,12 @@ describeInBrowser('console in Chromium against the real api', () => {
   beforeAll(async () => {
     mkdirSync(SCREENSHOT_DIR, { recursive: true });
     platform = await startPlatform();
-    const login = await fetch(`${platform.url}/api/v1/auth/login`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(ADMIN),
-    });
-    const { accessToken } = (await login.json()) as { accessToken: string };
-    credentials = await register(platform, accessToken, 'boiler-1', 'thermostat');
-    await register(platform, accessToken, 'meter-1', 'meter');
+    const accessToken = await adminToken(platform);
+    credentials = await registerDevice(platform, accessToken, 'boiler-1', 'thermostat');
+    await registerDevice(platform, accessToken, 'meter-1', 'meter');
     device = await mqtt.connectAsync(platform.mqttUrl, { clientId: 'boiler-1', ...credentials, reconnectPeriod: 0 });
     await device.publishAsync('devices/boiler-1/telemetry', JSON.stringify({ temperature: 20.5 }), { qos: 1 });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   });
 
@@ -283,10 +263,4 @@ async function expectDescription(locator: ReturnType<Page['getByRole']>, pattern
     [await locator.elementHandle(), pattern.source] as const,
     { timeout: 15_000 },
   );
-}
-
-/** Waits until the locator's text matches (Playwright polls the DOM, no fixed sleeps). */
-async function expectText(locator: ReturnType<Page['getByRole']>, pattern: RegExp): Promise<void> {
-  await locator.filter({ hasText: pattern }).first().waitFor({ timeout: 15_000 });
-  expect(await locator.first().innerText()).toMatch(pattern);
 }

@@ -101,3 +101,29 @@ export function startSimulator(platform: Platform, args: string[]): { stop(): Pr
     },
   };
 }
+
+/** Signs the admin in over REST; the Bearer token for the calls below. */
+export async function adminToken(platform: Platform): Promise<string> {
+  const login = await fetch(`${platform.url}/api/v1/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(ADMIN),
+  });
+  return ((await login.json()) as { accessToken: string }).accessToken;
+}
+
+/** Registers a device over REST, named `{type} {id}`; its MQTT credentials. */
+export async function registerDevice(
+  platform: Platform,
+  token: string,
+  id: string,
+  type: string,
+): Promise<{ username: string; password: string }> {
+  const res = await fetch(`${platform.url}/api/v1/devices`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ id, name: `${type} ${id}`, type }),
+  });
+  if (res.status !== 201) throw new Error(`register ${id}: ${res.status}`);
+  return ((await res.json()) as { credentials: { username: string; password: string } }).credentials;
+}
