@@ -41,7 +41,7 @@ import { openRotateSecretDialog } from './rotate-secret-dialog';
       </section>
     }
   `,
-  styleUrl: './device-admin-card.scss',
+  styleUrls: ['../device/device-cards.scss', './device-admin-card.scss'],
   changeDetection: ChangeDetectionStrategy.OnPush,
 })
 export class DeviceAdminCard {
