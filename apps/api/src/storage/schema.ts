@@ -20,7 +20,14 @@ export interface Database {
     created_at: number;
     updated_at: number;
   };
-  /** One row per telemetry value; `seq` is the event that carried it. */
+  /** Raw history: one row per telemetry message; `data` is its values as a JSON object, `seq` its event. */
+  telemetry_messages: {
+    device_id: string;
+    ts: number;
+    seq: number;
+    data: string;
+  };
+  /** A view of `telemetry_messages` with one row per value (read only). */
   telemetry: {
     device_id: string;
     key: string;

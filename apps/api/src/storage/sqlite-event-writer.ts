@@ -11,8 +11,8 @@ export const NOT_STORED = 0;
 /**
  * The ingest write path of the SQLite store: each batch of events is one
  * IMMEDIATE transaction of prepared statements (the event rows, a history
- * row per value, the per-minute and per-hour rollups, the latest values and
- * the devices' presence). It runs on whichever connection it is given: the
+ * row per message, the per-minute and per-hour rollups, the latest values
+ * and the devices' presence). It runs on whichever connection it is given: the
  * store's own for an in-memory database, the writer thread's otherwise.
  */
 export class SqliteEventWriter {
@@ -26,8 +26,8 @@ export class SqliteEventWriter {
       insertEvent: sqlite.prepare<[string, string, string, number]>(
         'INSERT INTO events (device_id, type, data, ts) VALUES (?, ?, ?, ?)',
       ),
-      insertTelemetry: sqlite.prepare<[string, string, number, number, number, number | null, string | null]>(
-        'INSERT INTO telemetry (device_id, key, ts, seq, kind, num, str) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      insertMessage: sqlite.prepare<[string, number, number, string]>(
+        'INSERT INTO telemetry_messages (device_id, ts, seq, data) VALUES (?, ?, ?, ?)',
       ),
       upsertLatest: sqlite.prepare<TelemetryRow>(
         `INSERT INTO latest (device_id, key, ts, kind, num, str) VALUES (?, ?, ?, ?, ?, ?)
@@ -57,7 +57,7 @@ export class SqliteEventWriter {
   }
 
   private write(events: NewEvent[]): number[] {
-    const { deviceExists, insertEvent, insertTelemetry, upsertLatest, touchDevice } = this.statements;
+    const { deviceExists, insertEvent, insertMessage, upsertLatest, touchDevice } = this.statements;
     const rollups = this.rollupBatch();
     const now = Date.now();
     const seqs: number[] = new Array(events.length);
@@ -76,6 +76,7 @@ export class SqliteEventWriter {
       const seq = Number(insertEvent.run(deviceId, event.type, event.data, now).lastInsertRowid);
       seqs[i] = seq;
       if (event.values) {
+        insertMessage.run(deviceId, event.ts, seq, JSON.stringify(event.values));
         for (const key in event.values) {
           const value = event.values[key];
           const row: TelemetryRow =
@@ -84,7 +85,6 @@ export class SqliteEventWriter {
               : typeof value === 'boolean'
                 ? [deviceId, key, event.ts, ValueKind.Boolean, value ? 1 : 0, null]
                 : [deviceId, key, event.ts, ValueKind.String, null, value];
-          insertTelemetry.run(deviceId, key, event.ts, seq, row[3], row[4], row[5]);
           rollups.add(deviceId, key, event.ts, seq, row[3], row[4], row[5]);
           const id = `${deviceId}\u0000${key}`;
           const previous = latest.get(id);

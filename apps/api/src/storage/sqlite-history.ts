@@ -1,7 +1,7 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import type { TelemetryAggregation, TelemetryValue } from '@iot/protocol';
 import { ValueKind } from './schema';
-import type { AggregateQuery, PruneResult, SeriesKey, TelemetryTier } from './storage';
+import type { AggregateQuery, PruneCursor, PruneResult, TelemetryTier } from './storage';
 
 /**
  * Telemetry history on SQLite beyond raw reads: the per-minute and per-hour
@@ -284,20 +284,20 @@ function upsertSql(table: string): string {
   );
 }
 
-/** Series visited by one raw prune call at most: bounds the work per transaction even when little is deleted. */
-const SERIES_PER_PRUNE = 500;
+/** Devices visited by one raw prune call at most: bounds the work per transaction even when little is deleted. */
+const DEVICES_PER_PRUNE = 500;
 
 interface PruneStatements {
-  /** Raw: the time of the n-th oldest row of a series before a time. */
-  nth: BetterSqlite3.Statement<[string, string, number, number], { t: number }>;
-  before: BetterSqlite3.Statement<[string, string, number]>;
-  through: BetterSqlite3.Statement<[string, string, number]>;
+  /** Raw: the time of the n-th oldest message of a device before a time. */
+  nth: BetterSqlite3.Statement<[string, number, number], { t: number }>;
+  before: BetterSqlite3.Statement<[string, number]>;
+  through: BetterSqlite3.Statement<[string, number]>;
 }
 
 /** SqliteStorage's history queries beyond raw reads; every method is synchronous, on the one connection. */
 export class SqliteHistory {
   private readonly aggregates = new Map<string, BetterSqlite3.Statement>();
-  private readonly seriesFrom: BetterSqlite3.Statement<[string, string, number], { device_id: string; key: string }>;
+  private readonly devicesFrom: BetterSqlite3.Statement<[string, number], { device_id: string }>;
   private readonly rawPrune: PruneStatements;
   private readonly rollupPrune: Record<
     'minute' | 'hour',
@@ -307,19 +307,19 @@ export class SqliteHistory {
       before: BetterSqlite3.Statement<[number]>;
     }
   >;
-  private readonly pruneTx: (tier: TelemetryTier, before: number, budget: number, start?: SeriesKey) => PruneResult;
+  private readonly pruneTx: (tier: TelemetryTier, before: number, budget: number, start?: PruneCursor) => PruneResult;
 
   constructor(private readonly sqlite: BetterSqlite3.Database) {
-    // Every series has a `latest` row, so `latest` lists the series to prune, in key order.
-    this.seriesFrom = sqlite.prepare(
-      'SELECT device_id, key FROM latest WHERE (device_id, key) >= (?, ?) ORDER BY device_id, key LIMIT ?',
+    // A device with history has `latest` rows, so `latest` lists the devices to prune, in order.
+    this.devicesFrom = sqlite.prepare(
+      'SELECT DISTINCT device_id FROM latest WHERE device_id >= ? ORDER BY device_id LIMIT ?',
     );
     this.rawPrune = {
       nth: sqlite.prepare(
-        'SELECT ts AS t FROM telemetry WHERE device_id = ? AND key = ? AND ts < ? ORDER BY ts LIMIT 1 OFFSET ?',
+        'SELECT ts AS t FROM telemetry_messages WHERE device_id = ? AND ts < ? ORDER BY ts LIMIT 1 OFFSET ?',
       ),
-      before: sqlite.prepare('DELETE FROM telemetry WHERE device_id = ? AND key = ? AND ts < ?'),
-      through: sqlite.prepare('DELETE FROM telemetry WHERE device_id = ? AND key = ? AND ts <= ?'),
+      before: sqlite.prepare('DELETE FROM telemetry_messages WHERE device_id = ? AND ts < ?'),
+      through: sqlite.prepare('DELETE FROM telemetry_messages WHERE device_id = ? AND ts <= ?'),
     };
     // Rollups are clustered by (bucket, device_id, key): the rows to go are a prefix of the table.
     const rollupPrune = (table: string) => ({
@@ -332,7 +332,7 @@ export class SqliteHistory {
       before: sqlite.prepare<[number]>(`DELETE FROM ${table} WHERE bucket < ?`),
     });
     this.rollupPrune = { minute: rollupPrune(TIERS.minute.table), hour: rollupPrune(TIERS.hour.table) };
-    this.pruneTx = sqlite.transaction((tier: TelemetryTier, before: number, budget: number, start?: SeriesKey) =>
+    this.pruneTx = sqlite.transaction((tier: TelemetryTier, before: number, budget: number, start?: PruneCursor) =>
       tier === 'raw' ? this.pruneRaw(before, budget, start) : this.pruneRollup(tier, before, budget),
     ).immediate;
   }
@@ -362,8 +362,8 @@ export class SqliteHistory {
     return rows.map((r) => [r.bucket, r.value]);
   }
 
-  /** Deletes up to about `budget` rows of `tier` older than `before`, in one transaction. */
-  pruneTelemetry(tier: TelemetryTier, before: number, budget: number, start?: SeriesKey): PruneResult {
+  /** Deletes up to about `budget` rows (raw: messages) of `tier` older than `before`, in one transaction. */
+  pruneTelemetry(tier: TelemetryTier, before: number, budget: number, start?: PruneCursor): PruneResult {
     return this.pruneTx(tier, before, budget, start);
   }
 
@@ -374,30 +374,28 @@ export class SqliteHistory {
   }
 
   /**
-   * Raw rows are clustered by series, so the walk goes series by series (from
-   * `latest`), deleting each one's prefix older than `before`.
+   * Raw messages are clustered by device, so the walk goes device by device
+   * (from `latest`), deleting each one's prefix older than `before`.
    */
-  private pruneRaw(before: number, budget: number, start: SeriesKey | undefined): PruneResult {
+  private pruneRaw(before: number, budget: number, start: PruneCursor | undefined): PruneResult {
     const { nth, before: deleteBefore, through } = this.rawPrune;
-    const series = this.seriesFrom.all(start?.deviceId ?? '', start?.key ?? '', SERIES_PER_PRUNE + 1);
+    const devices = this.devicesFrom.all(start?.deviceId ?? '', DEVICES_PER_PRUNE + 1);
     let removed = 0;
-    for (let i = 0; i < Math.min(series.length, SERIES_PER_PRUNE); i++) {
-      const { device_id: deviceId, key } = series[i];
+    for (let i = 0; i < Math.min(devices.length, DEVICES_PER_PRUNE); i++) {
+      const deviceId = devices[i].device_id;
       const left = budget - removed;
-      if (left <= 0) return { removed, more: true, next: { deviceId, key } };
-      // The time of the `left`-th oldest row to go: if there is one, delete through it and resume here.
-      const last = nth.get(deviceId, key, before, left - 1);
+      if (left <= 0) return { removed, more: true, next: { deviceId } };
+      // The time of the `left`-th oldest message to go: if there is one, delete through it and resume here.
+      const last = nth.get(deviceId, before, left - 1);
       if (last === undefined) {
-        removed += deleteBefore.run(deviceId, key, before).changes;
+        removed += deleteBefore.run(deviceId, before).changes;
         continue;
       }
-      removed += through.run(deviceId, key, last.t).changes;
-      return { removed, more: true, next: { deviceId, key } };
+      removed += through.run(deviceId, last.t).changes;
+      return { removed, more: true, next: { deviceId } };
     }
-    const next = series[SERIES_PER_PRUNE];
-    return next === undefined
-      ? { removed, more: false }
-      : { removed, more: true, next: { deviceId: next.device_id, key: next.key } };
+    const next = devices[DEVICES_PER_PRUNE];
+    return next === undefined ? { removed, more: false } : { removed, more: true, next: { deviceId: next.device_id } };
   }
 
   private pruneRollup(tier: 'minute' | 'hour', before: number, budget: number): PruneResult {

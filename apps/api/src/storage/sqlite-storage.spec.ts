@@ -2,13 +2,13 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NewEvent } from './storage';
-import { SqliteStorage } from './sqlite-storage';
+import { INLINE_MAX_EVENTS, SqliteStorage } from './sqlite-storage';
 
 function telemetry(deviceId: string, ts: number, values: Record<string, number | boolean | string>): NewEvent {
   return { type: 'telemetry', deviceId, ts, values, data: JSON.stringify({ deviceId, ts, values }) };
 }
 
-// In memory, batches are committed on the store's connection; in a file, by the writer thread.
+// In memory, batches are committed on the store's connection; in a file, small ones too and large ones by the writer thread.
 describe.each([
   ['in memory', () => ':memory:'],
   ['in a file, with the writer thread', () => join(mkdtempSync(join(tmpdir(), 'iot-storage-')), 'iot.db')],
@@ -55,6 +55,19 @@ describe.each([
       mode: { ts: 2000, value: 'eco' },
     });
     expect(latest.get('b')).toEqual({ t: { ts: 500, value: 9 } });
+  });
+
+  it('numbers batches in the order they are given, small and large, without waiting for each other', async () => {
+    const large = Array.from({ length: INLINE_MAX_EVENTS * 4 }, (_, i) => telemetry('a', i, { t: i }));
+    const appends = [large, [telemetry('b', 1, { t: 1 })], large, [telemetry('b', 2, { t: 2 })]].map((batch) =>
+      sut.append(batch),
+    );
+    const seqs = (await Promise.all(appends)).flatMap((stored) => stored.map((e) => e.seq));
+    expect(seqs).toEqual(Array.from({ length: INLINE_MAX_EVENTS * 8 + 2 }, (_, i) => i + 1));
+    expect((await sut.history({ deviceId: 'b', limit: 10, order: 'asc' })).t).toEqual([
+      [1, 1],
+      [2, 2],
+    ]);
   });
 
   it('keeps the newest value as latest even when an older one arrives later', async () => {

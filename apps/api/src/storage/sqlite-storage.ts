@@ -22,9 +22,9 @@ import {
   type EventFilter,
   type HistoryQuery,
   type NewEvent,
+  type PruneCursor,
   type PruneResult,
   type Series,
-  type SeriesKey,
   Storage,
   type StoredEvent,
   type TelemetryTier,
@@ -61,13 +61,30 @@ function escapeLike(text: string): string {
   return text.replace(/[\\%_]/g, (c) => `\\${c}`);
 }
 
+/**
+ * Batches up to this size are committed on the event loop's own connection
+ * (at most about 2 ms of work), larger ones by the writer thread. A small
+ * commit costs less than the round trip to the thread, and under CPU
+ * contention that round trip's tail (a thread waiting to be scheduled, twice)
+ * was most of the api's p99 latency at moderate rates. At high rates batches
+ * grow past this and the inserts move off the event loop.
+ */
+export const INLINE_MAX_EVENTS = 64;
+
+function isBusy(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('SQLITE_BUSY');
+}
+
 const DEVICE_COLUMNS = ['id', 'name', 'type', 'labels', 'online', 'last_seen', 'created_at', 'updated_at'] as const;
 
 /**
  * The SQLite store (better-sqlite3, WAL). Queries go through kysely; the
  * ingest path (`append`) is one transaction of prepared statements per batch
- * (SqliteEventWriter), committed by a writer thread on its own connection so
- * that inserts, commits and checkpoints do not hold up the event loop.
+ * (SqliteEventWriter). Large batches are committed by a writer thread on its
+ * own connection, so that inserts and commits do not hold up the event loop;
+ * small ones on this connection (see INLINE_MAX_EVENTS). Checkpoints run on a
+ * thread of their own.
  */
 export class SqliteStorage extends Storage {
   private readonly lastSeq: BetterSqlite3.Statement<[], { seq: number }>;
@@ -78,8 +95,10 @@ export class SqliteStorage extends Storage {
     private readonly sqlite: BetterSqlite3.Database,
     private readonly db: Kysely<Database>,
     readonly epoch: string,
-    /** Where ingest batches are committed: a writer thread, or this connection. */
-    private readonly writer: SqliteWriterThread | SqliteEventWriter,
+    /** Commits ingest batches on the event loop: on the store's connection in memory, on one of its own in a file. */
+    private readonly localWriter: { sqlite: BetterSqlite3.Database; writer: SqliteEventWriter },
+    /** Commits large ingest batches on its own connection, when the database is a file. */
+    private readonly writerThread: SqliteWriterThread | undefined,
   ) {
     super();
     this.lastSeq = sqlite.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'events'");
@@ -88,10 +107,11 @@ export class SqliteStorage extends Storage {
   }
 
   /**
-   * Opens (creating if needed) the database file and migrates it. Ingest
-   * batches are committed by a writer thread on its own connection, and the
-   * WAL is checkpointed by another, unless `writerThread` is false or the
-   * database is in memory (one connection cannot be shared across threads).
+   * Opens (creating if needed) the database file and migrates it. Large
+   * ingest batches are committed by a writer thread on its own connection,
+   * and the WAL is checkpointed by another, unless `writerThread` is false or
+   * the database is in memory (one connection cannot be shared across
+   * threads; then every batch is committed on the store's connection).
    */
   static async open(path: string, options: { writerThread?: boolean } = {}): Promise<SqliteStorage> {
     const inMemory = path === ':memory:';
@@ -106,12 +126,15 @@ export class SqliteStorage extends Storage {
       epochRow = { value: randomBytes(4).readUInt32BE(0).toString(36) };
       await db.insertInto('meta').values({ key: 'epoch', value: epochRow.value }).execute();
     }
-    const writer = threads ? await SqliteWriterThread.start(path) : new SqliteEventWriter(sqlite);
-    return new SqliteStorage(sqlite, db, epochRow.value, writer);
+    const writerThread = threads ? await SqliteWriterThread.start(path) : undefined;
+    const local = threads ? openSqlite(path, { autoCheckpoint: false, busyTimeoutMs: 0 }) : sqlite;
+    const localWriter = { sqlite: local, writer: new SqliteEventWriter(local) };
+    return new SqliteStorage(sqlite, db, epochRow.value, localWriter, writerThread);
   }
 
   async close(): Promise<void> {
-    if (this.writer instanceof SqliteWriterThread) await this.writer.close();
+    await this.writerThread?.close();
+    if (this.localWriter.sqlite !== this.sqlite) this.localWriter.sqlite.close();
     await this.db.destroy();
   }
 
@@ -250,7 +273,7 @@ export class SqliteStorage extends Storage {
       .transaction(() => {
         if (this.sqlite.prepare('DELETE FROM devices WHERE id = ?').run(id).changes === 0) return false;
         this.sqlite.prepare('DELETE FROM latest WHERE device_id = ?').run(id);
-        this.sqlite.prepare('DELETE FROM telemetry WHERE device_id = ?').run(id);
+        this.sqlite.prepare('DELETE FROM telemetry_messages WHERE device_id = ?').run(id);
         this.commands.deleteDevice(id);
         this.telemetryHistory.deleteDevice(id);
         return true;
@@ -371,7 +394,7 @@ export class SqliteStorage extends Storage {
     return series;
   }
 
-  async pruneTelemetry(tier: TelemetryTier, before: number, budget: number, start?: SeriesKey): Promise<PruneResult> {
+  async pruneTelemetry(tier: TelemetryTier, before: number, budget: number, start?: PruneCursor): Promise<PruneResult> {
     return this.telemetryHistory.pruneTelemetry(tier, before, budget, start);
   }
 
@@ -388,8 +411,7 @@ export class SqliteStorage extends Storage {
   // the event log
 
   async append(events: NewEvent[]): Promise<StoredEvent[]> {
-    const seqs =
-      this.writer instanceof SqliteWriterThread ? await this.writer.append(events) : this.writer.append(events);
+    const seqs = await this.commit(events);
     const stored: StoredEvent[] = [];
     for (let i = 0; i < events.length; i++) {
       if (seqs[i] === NOT_STORED) continue;
@@ -397,6 +419,25 @@ export class SqliteStorage extends Storage {
       stored.push({ seq: seqs[i], type, deviceId, data });
     }
     return stored;
+  }
+
+  /**
+   * Batches commit in the order they are given: on the event loop only while
+   * the thread has none in flight. The event loop never waits for a lock (a
+   * checkpoint restarting the WAL holds the write lock for a few
+   * milliseconds): a batch that finds it taken goes to the thread, which waits.
+   */
+  private async commit(events: NewEvent[]): Promise<ArrayLike<number>> {
+    const thread = this.writerThread;
+    if (thread === undefined) return this.localWriter.writer.append(events);
+    if (events.length <= INLINE_MAX_EVENTS && thread.idle) {
+      try {
+        return this.localWriter.writer.append(events);
+      } catch (error) {
+        if (!isBusy(error)) throw error;
+      }
+    }
+    return thread.append(events);
   }
 
   async eventsAfter(seq: number, filter: EventFilter, limit: number): Promise<StoredEvent[]> {

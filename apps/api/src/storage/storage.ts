@@ -88,17 +88,16 @@ export interface AggregateQuery {
 /** Where telemetry history lives: raw rows, and the per-minute and per-hour rollups made from them. */
 export type TelemetryTier = 'raw' | 'minute' | 'hour';
 
-/** One series: a device's key. */
-export interface SeriesKey {
+/** Where a prune goes on from: the device it stopped at. */
+export interface PruneCursor {
   deviceId: string;
-  key: string;
 }
 
 /** What one prune call did: `more` is false once nothing older is left; pass `next` to the next call. */
 export interface PruneResult {
   removed: number;
   more: boolean;
-  next?: SeriesKey;
+  next?: PruneCursor;
 }
 
 export interface CommandTransition {
@@ -188,7 +187,12 @@ export abstract class Storage {
    * transaction of about `budget` rows at most, going on from `start` (the
    * previous call's `next`).
    */
-  abstract pruneTelemetry(tier: TelemetryTier, before: number, budget: number, start?: SeriesKey): Promise<PruneResult>;
+  abstract pruneTelemetry(
+    tier: TelemetryTier,
+    before: number,
+    budget: number,
+    start?: PruneCursor,
+  ): Promise<PruneResult>;
 
   // commands
   abstract insertCommand(command: CommandRecord, transition: CommandTransition): Promise<void>;

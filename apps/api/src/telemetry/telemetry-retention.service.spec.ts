@@ -38,10 +38,12 @@ describe('TelemetryRetention', () => {
     new TelemetryRetention({ telemetryRetentionMs, rollupRetentionMs } as AppConfig, storage);
 
   const pointsPerDay = 144;
+  // Raw history counts messages (one per device and time), the rollups count series (three).
+  const messagesPerDay = pointsPerDay * 2;
 
   it('removes raw rows past TELEMETRY_RETENTION and rollups past ROLLUP_RETENTION, and nothing newer', async () => {
     expect(await sut(3 * DAY, 7 * DAY).runOnce(NOW)).toEqual({
-      raw: 7 * pointsPerDay * 3,
+      raw: 7 * messagesPerDay,
       minute: 3 * pointsPerDay * 3,
       hour: 3 * 24 * 3,
     });
@@ -65,7 +67,7 @@ describe('TelemetryRetention', () => {
     const job = sut(DAY, 0);
     const [first, second] = await Promise.all([job.runOnce(NOW), job.runOnce(NOW)]);
     expect(second).toBe(first);
-    expect(first.raw).toBe(9 * pointsPerDay * 3);
+    expect(first.raw).toBe(9 * messagesPerDay);
   });
 
   it('stops between batches at shutdown and goes on where it stopped next time', async () => {
@@ -74,8 +76,8 @@ describe('TelemetryRetention', () => {
     await job.onApplicationShutdown();
     const partial = (await pass).raw;
     expect(partial).toBeGreaterThan(0);
-    expect(partial).toBeLessThan(9 * pointsPerDay * 3);
-    expect((await sut(DAY, 0).runOnce(NOW)).raw).toBe(9 * pointsPerDay * 3 - partial);
+    expect(partial).toBeLessThan(9 * messagesPerDay);
+    expect((await sut(DAY, 0).runOnce(NOW)).raw).toBe(9 * messagesPerDay - partial);
   });
 });
 

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../config/config';
-import { type SeriesKey, Storage, type TelemetryTier } from '../storage/storage';
+import { type PruneCursor, Storage, type TelemetryTier } from '../storage/storage';
 
 const INTERVAL_MS = 60_000;
 /** Rows per transaction: a few milliseconds, so an ingest batch never waits long behind one. */
@@ -52,7 +52,7 @@ export class TelemetryRetention implements OnApplicationBootstrap, OnApplication
     if (rollups > 0) plan.push(['minute', rollups], ['hour', rollups]);
     for (const [tier, keepMs] of plan) {
       try {
-        let start: SeriesKey | undefined;
+        let start: PruneCursor | undefined;
         for (;;) {
           const result = await this.storage.pruneTelemetry(tier, now - keepMs, BATCH, start);
           counts[tier] += result.removed;
