@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
@@ -18,6 +18,10 @@ export interface ApiOptions {
   keepData?: boolean;
   /** Extra environment for the api. */
   env?: Record<string, string>;
+  /** Options for the api's node, before its script. */
+  nodeArgs?: string[];
+  /** Copy everything the api prints into this file. */
+  logFile?: string;
   /** Open the api's inspector on a free loopback port, so that a GC can be forced from outside. */
   inspector?: boolean;
 }
@@ -70,7 +74,7 @@ export class ApiProcess {
     if (!existsSync(this.options.main)) {
       throw new Error(`${this.options.main} does not exist: build the api first (npx nx build api)`);
     }
-    const nodeArgs: string[] = [];
+    const nodeArgs: string[] = [...(this.options.nodeArgs ?? [])];
     if (this.options.inspector) nodeArgs.push('--inspect=127.0.0.1:0');
     if (this.options.profileDir) {
       mkdirSync(this.options.profileDir, { recursive: true });
@@ -95,8 +99,11 @@ export class ApiProcess {
     this.child = child;
     this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
     const ports = new Promise<void>((resolve, reject) => {
+      const log = this.options.logFile ? createWriteStream(this.options.logFile) : undefined;
+      child.once('exit', () => log?.end());
       const onLine = (line: string) => {
         const text = line.replace(ANSI, '');
+        log?.write(`${text}\n`);
         this.output.push(text);
         if (this.output.length > 200) this.output.shift();
         let match = /embedded MQTT broker listening on [^\s]+:(\d+)/.exec(text);

@@ -12,6 +12,8 @@ export interface BenchOptions {
   messages: number;
   /** Seconds: the throughput cap, and the fan-out run length. Undefined: each scenario's default. */
   duration: number | undefined;
+  /** fanout: seconds published at the same rate before measuring (0: none). */
+  warmup: number | undefined;
   /** SSE clients: fan-out readers, or idle connections. Undefined: each scenario's default. */
   clients: number | undefined;
   /** MQTT devices. Undefined: each scenario's default. */
@@ -34,6 +36,8 @@ export interface BenchOptions {
   keepData: boolean;
   /** Extra environment for the api (--api-env KEY=VALUE), e.g. to try a setting. */
   apiEnv: Record<string, string>;
+  /** Extra node options for the api (--api-node-arg), e.g. --trace-gc. */
+  apiNodeArgs: string[];
   /** idle: also force a full GC in the api (through its inspector) and measure again. */
   forceGc: boolean;
   /** console-fleet: block the page's live stream, to tell the cost of live updates from the machine's load. */
@@ -51,6 +55,7 @@ export const USAGE = `usage: node dist/tools/bench/main.js [options]
   --messages N    throughput: messages to publish (default 1000000)
   --duration S    throughput: time cap in s (default 20); fanout: run length in s (default 15);
                   console-fleet: the steady window in s (default 20)
+  --warmup S      fanout: publish at the same rate for S s first and discard it (default 3; 0: none)
   --clients N     fanout: SSE readers (default 50); idle: SSE connections (default 5000)
   --devices N     MQTT devices publishing (default 100; console-fleet 2000)
   --rate N        messages/s over all devices: fanout's pace (default 2000); console-fleet's
@@ -66,6 +71,8 @@ export const USAGE = `usage: node dist/tools/bench/main.js [options]
                   console-fleet also profiles the page (CDP) from the steady window to the end
   --keep-data     keep each run's DATA_DIR
   --api-env K=V   extra environment for the api (repeatable), e.g. SSE_MAX_QUEUED_BYTES=67108864
+  --api-node-arg A  an option for the api's node (repeatable), e.g. --api-node-arg=--trace-gc;
+                  the api's output is in tmp/bench/logs/<scenario>.log
   --force-gc      idle: start the api with its inspector on a free loopback port and also
                   measure after forcing a full GC through it
   --no-live       console-fleet: the devices publish but the page's stream is blocked, which
@@ -95,6 +102,7 @@ export function parseArgs(argv: string[]): BenchOptions | 'help' {
     scenarios: [],
     messages: 1_000_000,
     duration: undefined,
+    warmup: undefined,
     clients: undefined,
     devices: undefined,
     rate: undefined,
@@ -109,6 +117,7 @@ export function parseArgs(argv: string[]): BenchOptions | 'help' {
     keepData: false,
     summarize: undefined,
     apiEnv: {},
+    apiNodeArgs: [],
     waitQuiet: 0,
     forceGc: false,
     noLive: false,
@@ -141,6 +150,12 @@ export function parseArgs(argv: string[]): BenchOptions | 'help' {
       case '--duration':
         options.duration = positive(arg, next());
         break;
+      case '--warmup': {
+        const s = Number(next());
+        if (!Number.isFinite(s) || s < 0) throw new Error(`--warmup needs a number of seconds, 0 or more`);
+        options.warmup = s;
+        break;
+      }
       case '--clients':
         options.clients = positiveInt(arg, next());
         break;
@@ -189,6 +204,9 @@ export function parseArgs(argv: string[]): BenchOptions | 'help' {
         options.apiEnv[pair.slice(0, at)] = pair.slice(at + 1);
         break;
       }
+      case '--api-node-arg':
+        options.apiNodeArgs.push(next() ?? '');
+        break;
       case '--wait-quiet':
         options.waitQuiet = positive(arg, next());
         break;

@@ -1,4 +1,5 @@
 import { type ChildProcess, fork } from 'node:child_process';
+import { Socket } from 'node:net';
 import { connect, type MqttClient } from 'mqtt';
 import type { DeviceCredential } from './api-process';
 import { nowEpochMs } from './clock';
@@ -142,7 +143,11 @@ async function connectAll(url: string, devices: DeviceCredential[]): Promise<{ l
             connectTimeout: 30_000,
             keepalive: 60,
           });
-          client.once('connect', () => resolve(client));
+          client.once('connect', () => {
+            // As the device SDK does: a small publish goes out at once, not after the last one's ACK (Nagle).
+            if (client.stream instanceof Socket) client.stream.setNoDelay(true);
+            resolve(client);
+          });
           client.once('error', reject);
         }),
     );

@@ -157,6 +157,10 @@ export class Samples {
     this.data[this.length++] = value;
   }
 
+  clear(): void {
+    this.length = 0;
+  }
+
   /** Sorted copy of the values. */
   sorted(): Float64Array {
     return this.data.slice(0, this.length).sort();

@@ -1,4 +1,4 @@
-import { rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ApiProcess } from '../lib/api-process';
 import type { BenchOptions } from '../lib/args';
@@ -30,12 +30,16 @@ export async function withApi(
 ): Promise<ScenarioResult> {
   const profileDir = options.profile ? join(dirname(options.out), 'profiles', name) : undefined;
   if (profileDir) rmSync(profileDir, { recursive: true, force: true });
+  const logFile = join(dirname(options.out), 'logs', `${name}.log`);
+  mkdirSync(dirname(logFile), { recursive: true });
   const api = new ApiProcess({
     main: options.api,
     profileDir,
     keepData: options.keepData,
     env: { ...extra.env, ...options.apiEnv },
+    nodeArgs: options.apiNodeArgs,
     inspector: extra.inspector,
+    logFile,
   });
   const spawnedAt = performance.now();
   let window: { fromMs: number; toMs: number } | undefined;
@@ -43,7 +47,7 @@ export async function withApi(
   try {
     log(`${name}: starting the api (DATA_DIR ${api.dataDir})`);
     await api.start();
-    log(`${name}: api pid ${api.pid}, http ${api.httpPort}, mqtt ${api.mqttPort}`);
+    log(`${name}: api pid ${api.pid}, http ${api.httpPort}, mqtt ${api.mqttPort}, output in ${logFile}`);
     result = await body({
       api,
       mark: (which) => {
