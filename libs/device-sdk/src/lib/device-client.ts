@@ -1,3 +1,4 @@
+import { Socket } from 'node:net';
 import {
   connect as mqttConnect,
   type IClientOptions,
@@ -338,6 +339,8 @@ export class DeviceClient extends TypedEventEmitter<DeviceClientEvents> {
 
   private handleConnect(connack: IConnackPacket): void {
     this.wasConnected = true;
+    // Telemetry is many small publishes: send each at once rather than after the last one's ACK (Nagle).
+    if (this.mqtt.stream instanceof Socket) this.mqtt.stream.setNoDelay(true);
     // Subscribe before announcing `online`: the platform may send pending commands
     // as soon as it sees the device online, and they must find a subscription.
     this.subscribeAll(() => {
