@@ -3,6 +3,7 @@ import {
   TelemetryParseOptions,
   TelemetryParseResult,
   TelemetryRejection,
+  isPlainValues,
   parseTelemetry,
   telemetryValueSchema,
   telemetryValuesSchema,
@@ -33,12 +34,21 @@ function expectRejected(result: TelemetryParseResult, reason: TelemetryRejection
 }
 
 describe('telemetryValueSchema', () => {
-  it.each([[0], [-1.5], [21.5], [1e308], [Number.MAX_VALUE], [true], [false], [''], ['on'], [x(256)], ['é'.repeat(256)]])(
-    'accepts %p',
-    (value) => {
-      expect(telemetryValueSchema.safeParse(value)).toEqual({ success: true, data: value });
-    },
-  );
+  it.each([
+    [0],
+    [-1.5],
+    [21.5],
+    [1e308],
+    [Number.MAX_VALUE],
+    [true],
+    [false],
+    [''],
+    ['on'],
+    [x(256)],
+    ['é'.repeat(256)],
+  ])('accepts %p', (value) => {
+    expect(telemetryValueSchema.safeParse(value)).toEqual({ success: true, data: value });
+  });
 
   it.each([
     [Number.NaN, 'NaN'],
@@ -432,6 +442,58 @@ describe('parseTelemetry: valid JSON that is not telemetry', () => {
     parse('{"__proto__":{"polluted":true},"a":1}');
     parse('[{"__proto__":{"polluted":true},"a":1}]');
     expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
+  });
+});
+
+describe('isPlainValues (the check that spares zod on valid values)', () => {
+  /** mulberry32: the same sequence on every run. */
+  function seeded(seed: number): () => number {
+    return () => {
+      seed = (seed + 0x6d2b79f5) | 0;
+      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+  }
+  const keys = ['a', 'temp', '_x', 'power.l1', 'fan-speed', x(64), x(65), '1a', '.a', 'a b', '$a', '', 'é', 'a/b'];
+  const special = ['__proto__', 'constructor', 'toString'];
+  const values: unknown[] = [0, -0, 1.5, -1e308, Number.MAX_VALUE, NaN, Infinity, -Infinity, true, false];
+  values.push('', 'x', x(LIMITS.maxStringValueLength), x(LIMITS.maxStringValueLength + 1), null, undefined, [], {}, [
+    1,
+  ]);
+
+  it('says yes exactly when the schema accepts the values unchanged (but never to __proto__)', () => {
+    const random = seeded(20261127);
+    const pick = <T>(list: T[]): T => list[Math.floor(random() * list.length)];
+    let accepted = 0;
+    for (let i = 0; i < 20_000; i++) {
+      const raw: Record<string, unknown> = {};
+      const n = Math.floor(random() * 4);
+      for (let k = 0; k < n; k++) {
+        // An own data property, as JSON.parse makes it, even for __proto__.
+        Object.defineProperty(raw, random() < 0.1 ? pick(special) : pick(keys), {
+          value: pick(values),
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
+      }
+      const schema = telemetryValuesSchema.safeParse(raw);
+      const hasProto = Object.prototype.hasOwnProperty.call(raw, '__proto__');
+      expect([raw, isPlainValues(raw)]).toEqual([raw, schema.success && !hasProto]);
+      if (isPlainValues(raw)) {
+        accepted++;
+        expect(schema.data).toEqual(raw);
+      }
+    }
+    expect(accepted).toBeGreaterThan(1_000);
+  });
+
+  it('leaves an object with inherited keys to the schema', () => {
+    const inherited = Object.create({ a: 1 }) as Record<string, unknown>;
+    expect(isPlainValues(inherited)).toBe(false);
+    inherited['b'] = 2;
+    expect(isPlainValues(inherited)).toBe(false);
   });
 });
 

