@@ -4,22 +4,23 @@ import { EventLog } from './event-log.service';
 
 /** A storage whose commits complete when the test says so. */
 class SlowStorage {
-  readonly commits: Array<{ events: NewEvent[]; done: () => void }> = [];
+  readonly commits: Array<{ events: NewEvent[]; done: () => void; fail: (error: Error) => void }> = [];
   private seq = 0;
   private waiting: Array<() => void> = [];
 
   append(events: NewEvent[]): Promise<StoredEvent[]> {
-    return new Promise((resolve) => {
+    return new Promise((resolve, reject) => {
       this.commits.push({
         events,
         done: () => resolve(events.map((e) => ({ seq: ++this.seq, type: e.type, deviceId: e.deviceId, data: e.data }))),
+        fail: reject,
       });
       this.waiting.splice(0).forEach((wake) => wake());
     });
   }
 
   /** The next commit the log starts. */
-  async next(): Promise<{ events: NewEvent[]; done: () => void }> {
+  async next(): Promise<{ events: NewEvent[]; done: () => void; fail: (error: Error) => void }> {
     while (this.commits.length === 0) await new Promise<void>((wake) => this.waiting.push(wake));
     return this.commits.shift()!;
   }
@@ -95,5 +96,29 @@ describe('EventLog', () => {
     expect((await metrics.registry.getSingleMetric('iot_ingest_congested_total')?.get())?.values[0].value).toBe(1);
     (await storage.next()).done();
     await log.settled();
+  });
+
+  it('keeps a batch that failed, ahead of later events, and retries it', async () => {
+    jest.useFakeTimers();
+    try {
+      const seen: number[] = [];
+      log.onCommit((events) => seen.push(...events.map((e) => e.seq)));
+      log.append(event(1), 0);
+      await jest.advanceTimersByTimeAsync(0);
+      storage.commits.shift()?.fail(new Error('disk I/O error'));
+      await jest.advanceTimersByTimeAsync(0);
+      log.append(event(2), 0);
+      await jest.advanceTimersByTimeAsync(499);
+      expect(storage.commits).toHaveLength(0);
+      await jest.advanceTimersByTimeAsync(1); // the retry wait ends
+      await jest.advanceTimersByTimeAsync(2); // and the next commit starts, the commit interval after the last
+      expect(storage.commits.map((c) => c.events.map((e) => e.ts))).toEqual([[1, 2]]);
+      storage.commits.shift()?.done();
+      await jest.advanceTimersByTimeAsync(0);
+      expect(seen).toEqual([1, 2]);
+      expect((await metrics.registry.getSingleMetric('iot_storage_errors_total')?.get())?.values[0].value).toBe(1);
+    } finally {
+      jest.useRealTimers();
+    }
   });
 });
