@@ -1,6 +1,8 @@
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import type { NewEvent } from './storage';
 import { INLINE_MAX_EVENTS, SqliteStorage } from './sqlite-storage';
 
@@ -201,4 +203,40 @@ describe('SqliteStorage in a file: checkpoints', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+});
+
+describe('SqliteStorage in a file: its threads and the process', () => {
+  it('keeps the process alive while it opens and while a batch is in flight, not when idle', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'iot-storage-'));
+    try {
+      // A plain script with nothing else to keep it running: reopening used to end it silently
+      // (the new threads' start was all it waited for, and idle threads do not hold the process).
+      const script = `
+        const { SqliteStorage } = require(${JSON.stringify(join(__dirname, 'sqlite-storage.ts'))});
+        const file = ${JSON.stringify(join(dir, 'iot.db'))};
+        (async () => {
+          let store = await SqliteStorage.open(file);
+          await store.close();
+          store = await SqliteStorage.open(file);
+          const now = Date.now();
+          const device = { id: 'a', name: 'a', type: null, labels: {}, online: false, lastSeen: null, createdAt: now, updatedAt: now };
+          await store.createDevice(device, 'hash');
+          const batch = Array.from({ length: 1000 }, (_, i) => ({ type: 'telemetry', deviceId: 'a', ts: i, values: { t: i }, data: '{}' }));
+          const stored = await store.append(batch);
+          console.log('stored', stored.length);
+          // Not closed: with nothing in flight its threads let the process end.
+        })();
+      `;
+      const { stdout } = await promisify(execFile)(
+        process.execPath,
+        ['--require', '@swc-node/register', '-e', script],
+        {
+          env: { ...process.env, SWC_NODE_PROJECT: join(__dirname, '../../tsconfig.app.json') },
+        },
+      );
+      expect(stdout.trim()).toBe('stored 1000');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 30_000);
 });

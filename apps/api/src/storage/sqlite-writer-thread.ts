@@ -62,10 +62,11 @@ class SqliteWorker {
     this.starting ??= new Promise<Worker>((resolve, reject) => {
       const { file, execArgv, env } = workerEntry();
       const worker = new Worker(file, { workerData: this.data, execArgv, env });
-      // The store's owner decides when the process ends (and closes the store first), not these threads.
-      worker.unref();
       worker.on('message', (reply: WriterReply) => {
         if (!reply.ready) return this.onReply(reply);
+        // An idle thread does not keep the process alive: the store's owner decides when it ends
+        // (and closes the store first). While it starts, or has work (see SqliteWriterThread), it does.
+        worker.unref();
         this.worker = worker;
         this.starting = undefined;
         resolve(worker);
@@ -85,6 +86,7 @@ class SqliteWorker {
   async close(): Promise<void> {
     const worker = this.worker ?? (await this.starting?.catch(() => undefined));
     if (!worker) return;
+    worker.ref();
     await new Promise<void>((resolve) => {
       worker.once('exit', () => resolve());
       worker.postMessage({ kind: 'close' } satisfies WriterRequest);
@@ -150,6 +152,8 @@ export class SqliteWriterThread {
     try {
       const worker = this.writer.current ?? (await this.writer.spawn());
       const id = this.nextId++;
+      // A batch in flight keeps the process alive until it is committed.
+      worker.ref();
       return await new Promise((resolve, reject) => {
         this.inFlight.set(id, { resolve, reject });
         worker.postMessage({ kind: 'append', id, events } satisfies WriterRequest);
@@ -168,6 +172,7 @@ export class SqliteWriterThread {
   private settle(reply: WriterReply): void {
     const request = this.inFlight.get(reply.id);
     this.inFlight.delete(reply.id);
+    if (this.inFlight.size === 0) this.writer.current?.unref();
     if (reply.seqs) request?.resolve(reply.seqs);
     else request?.reject(new Error(reply.error ?? 'the SQLite writer failed'));
   }
