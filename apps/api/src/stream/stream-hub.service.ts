@@ -208,15 +208,16 @@ export class StreamHub implements OnApplicationBootstrap, BeforeApplicationShutd
     if (this.clients.size === 0) return;
     const frames = events.map((event) => this.frame(event));
     let whole: Buffer | undefined;
+    const wholeBatch = () =>
+      (whole ??= frames.length === 1 ? frames[0].bytes : Buffer.concat(frames.map((f) => f.bytes)));
     for (const client of this.everyDevice) {
       if (client.pending) {
         this.hold(client, frames);
       } else if (!client.types && client.lastSeq < frames[0].seq) {
-        whole ??= frames.length === 1 ? frames[0].bytes : Buffer.concat(frames.map((f) => f.bytes));
         client.lastSeq = lastSeq;
-        this.write(client, whole);
+        this.write(client, wholeBatch());
       } else {
-        this.write(client, this.select(client, frames));
+        this.write(client, this.select(client, frames, wholeBatch));
       }
     }
     if (this.byDevice.size > 0) {
@@ -237,11 +238,16 @@ export class StreamHub implements OnApplicationBootstrap, BeforeApplicationShutd
     for (const at of receivedAt) this.metrics.mqttToSse.observe((now - at) / 1000);
   }
 
-  /** The frames a live client has not had yet and wants, as one buffer. */
-  private select(client: StreamClient, frames: Frame[]): Buffer | undefined {
+  /**
+   * The frames a live client has not had yet and wants, as one buffer: the
+   * batch's shared one when that is all of them (say, `events=telemetry` and a
+   * batch of telemetry), so such clients cost no copy either.
+   */
+  private select(client: StreamClient, frames: Frame[], wholeBatch?: () => Buffer): Buffer | undefined {
     const wanted = frames.filter((f) => f.seq > client.lastSeq && client.wants(f));
     if (wanted.length === 0) return undefined;
     client.lastSeq = wanted[wanted.length - 1].seq;
+    if (wanted.length === frames.length && wholeBatch) return wholeBatch();
     return wanted.length === 1 ? wanted[0].bytes : Buffer.concat(wanted.map((f) => f.bytes));
   }
 
