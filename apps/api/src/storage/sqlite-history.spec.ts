@@ -328,14 +328,23 @@ describe('SqliteStorage aggregates of arbitrary floats', () => {
   });
 });
 
-describe('SqliteStorage telemetry retention', () => {
+// In a file, retention's deletes run on the writer thread, between ingest batches.
+describe.each([
+  ['in memory', false],
+  ['in a file', true],
+])('SqliteStorage telemetry retention, %s', (_where, inFile) => {
   let sut: SqliteStorage;
+  let dir: string | undefined;
 
   beforeEach(async () => {
-    sut = await newStorage();
+    dir = inFile ? mkdtempSync(join(tmpdir(), 'iot-retention-')) : undefined;
+    sut = await newStorage(dir ? join(dir, 'iot.db') : undefined);
   });
 
-  afterEach(() => sut.close());
+  afterEach(async () => {
+    await sut.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
 
   const count = (table: string, where = '1') =>
     sqliteOf(sut).prepare<[], { n: number }>(`SELECT COUNT(*) AS n FROM ${table} WHERE ${where}`).get()!.n;

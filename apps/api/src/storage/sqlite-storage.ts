@@ -395,6 +395,7 @@ export class SqliteStorage extends Storage {
   }
 
   async pruneTelemetry(tier: TelemetryTier, before: number, budget: number, start?: PruneCursor): Promise<PruneResult> {
+    if (this.writerThread) return this.writerThread.prune({ tier, before, budget, start });
     return this.telemetryHistory.pruneTelemetry(tier, before, budget, start);
   }
 

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { Logger } from '@nestjs/common';
-import type { NewEvent } from './storage';
+import type { NewEvent, PruneCursor, PruneResult, TelemetryTier } from './storage';
 
 /** How often the checkpointer copies the WAL back into the database. */
 export const CHECKPOINT_INTERVAL_MS = 200;
@@ -19,12 +19,24 @@ export interface WriterData {
   role: 'writer' | 'checkpointer';
 }
 
-export type WriterRequest = { kind: 'append'; id: number; events: NewEvent[] } | { kind: 'close' };
+/** One retention step (SqliteHistory.pruneTelemetry's arguments). */
+export interface PruneRequest {
+  tier: TelemetryTier;
+  before: number;
+  budget: number;
+  start?: PruneCursor;
+}
+
+export type WriterRequest =
+  | { kind: 'append'; id: number; events: NewEvent[] }
+  | ({ kind: 'prune'; id: number } & PruneRequest)
+  | { kind: 'close' };
 
 export interface WriterReply {
   id: number;
   ready?: true;
   seqs?: Float64Array;
+  pruned?: PruneResult;
   error?: string;
 }
 
@@ -111,7 +123,7 @@ export class SqliteWriterThread {
   private pending = 0;
   private readonly inFlight = new Map<
     number,
-    { resolve: (seqs: Float64Array) => void; reject: (error: Error) => void }
+    { resolve: (reply: WriterReply) => void; reject: (error: Error) => void }
   >();
   private closed = false;
 
@@ -141,22 +153,39 @@ export class SqliteWriterThread {
     return thread;
   }
 
-  /** Whether every batch posted so far is committed (or failed). */
+  /** Whether everything posted so far is done (or failed). */
   get idle(): boolean {
     return this.pending === 0;
   }
 
   async append(events: NewEvent[]): Promise<Float64Array> {
+    const reply = await this.request((id) => ({ kind: 'append', id, events }));
+    if (!reply.seqs) throw new Error('the SQLite writer sent no seqs');
+    return reply.seqs;
+  }
+
+  /**
+   * One retention step, run between ingest batches: deletes there never
+   * wait for the write lock on the event loop, and ingest never waits
+   * behind a delete that waits for a checkpoint.
+   */
+  async prune(step: PruneRequest): Promise<PruneResult> {
+    const reply = await this.request((id) => ({ kind: 'prune', id, ...step }));
+    if (!reply.pruned) throw new Error('the SQLite writer sent no prune result');
+    return reply.pruned;
+  }
+
+  private async request(message: (id: number) => WriterRequest): Promise<WriterReply> {
     if (this.closed) throw new Error('the SQLite writer is closed');
     this.pending++;
     try {
       const worker = this.writer.current ?? (await this.writer.spawn());
       const id = this.nextId++;
-      // A batch in flight keeps the process alive until it is committed.
+      // Work in flight keeps the process alive until it is done.
       worker.ref();
       return await new Promise((resolve, reject) => {
         this.inFlight.set(id, { resolve, reject });
-        worker.postMessage({ kind: 'append', id, events } satisfies WriterRequest);
+        worker.postMessage(message(id));
       });
     } finally {
       this.pending--;
@@ -173,7 +202,7 @@ export class SqliteWriterThread {
     const request = this.inFlight.get(reply.id);
     this.inFlight.delete(reply.id);
     if (this.inFlight.size === 0) this.writer.current?.unref();
-    if (reply.seqs) request?.resolve(reply.seqs);
-    else request?.reject(new Error(reply.error ?? 'the SQLite writer failed'));
+    if (reply.error === undefined) request?.resolve(reply);
+    else request?.reject(new Error(reply.error));
   }
 }

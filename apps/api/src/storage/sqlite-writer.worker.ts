@@ -3,7 +3,8 @@
  *
  * - `writer` stores the ingest batches on its own connection, so inserts and
  *   commits take the machine's other core instead of the event loop that
- *   serves the sockets. Speaks WriterRequest / WriterReply.
+ *   serves the sockets, and runs the retention job's deletes between them.
+ *   Speaks WriterRequest / WriterReply.
  * - `checkpointer` copies the WAL back into the database on a timer, on a
  *   third connection, so neither the commits nor the event loop ever wait for
  *   a checkpoint's writes and fsyncs.
@@ -13,6 +14,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { openSqlite } from './sqlite-connection';
 import { SqliteEventWriter } from './sqlite-event-writer';
+import { SqliteHistory } from './sqlite-history';
 import {
   CHECKPOINT_INTERVAL_MS,
   RESTART_WAL_PAGES,
@@ -28,23 +30,30 @@ const sqlite = openSqlite(path, { autoCheckpoint: false });
 
 if (role === 'writer') {
   const writer = new SqliteEventWriter(sqlite);
+  const history = new SqliteHistory(sqlite);
   port.on('message', (request: WriterRequest) => {
     if (request.kind === 'close') {
       sqlite.close();
       port.close();
       return;
     }
-    let seqs: Float64Array<ArrayBuffer>;
     try {
-      seqs = Float64Array.from(writer.append(request.events));
+      if (request.kind === 'prune') {
+        const { tier, before, budget, start } = request;
+        port.postMessage({
+          id: request.id,
+          pruned: history.pruneTelemetry(tier, before, budget, start),
+        } satisfies WriterReply);
+        return;
+      }
+      const seqs = Float64Array.from(writer.append(request.events));
+      port.postMessage({ id: request.id, seqs } satisfies WriterReply, [seqs.buffer]);
     } catch (error) {
       port.postMessage({
         id: request.id,
         error: error instanceof Error ? error.message : String(error),
       } satisfies WriterReply);
-      return;
     }
-    port.postMessage({ id: request.id, seqs } satisfies WriterReply, [seqs.buffer]);
   });
 } else {
   // PASSIVE copies what it can without blocking anyone. Under steady writes the
