@@ -11,8 +11,9 @@ export type PruneCounts = Record<TelemetryTier, number>;
 /**
  * Prunes raw telemetry past TELEMETRY_RETENTION and the per-minute and
  * per-hour rollups past ROLLUP_RETENTION, once a minute, in small
- * transactions with a yield to the event loop between them: ingest shares
- * the connection and gets its turn after every batch.
+ * transactions with a yield to the event loop between them. The store runs
+ * them where ingest batches are written (SQLite: the writer thread), so
+ * ingest gets its turn after every step.
  */
 @Injectable()
 export class TelemetryRetention implements OnApplicationBootstrap, OnApplicationShutdown {
