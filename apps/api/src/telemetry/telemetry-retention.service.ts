@@ -3,8 +3,12 @@ import { APP_CONFIG, type AppConfig } from '../config/config';
 import { type PruneCursor, Storage, type TelemetryTier } from '../storage/storage';
 
 const INTERVAL_MS = 60_000;
-/** Rows per transaction: a few milliseconds, so an ingest batch never waits long behind one. */
-const BATCH = 2_000;
+/**
+ * Rows per transaction: a few milliseconds, so an ingest batch never waits
+ * long behind one. A raw row is a whole message (often ten values or more),
+ * a rollup row one value's bucket.
+ */
+const BATCH: Record<TelemetryTier, number> = { raw: 250, minute: 2_000, hour: 2_000 };
 
 export type PruneCounts = Record<TelemetryTier, number>;
 
@@ -55,7 +59,7 @@ export class TelemetryRetention implements OnApplicationBootstrap, OnApplication
       try {
         let start: PruneCursor | undefined;
         for (;;) {
-          const result = await this.storage.pruneTelemetry(tier, now - keepMs, BATCH, start);
+          const result = await this.storage.pruneTelemetry(tier, now - keepMs, BATCH[tier], start);
           counts[tier] += result.removed;
           start = result.next;
           if (!result.more || this.stopping) break;
