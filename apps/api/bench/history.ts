@@ -312,9 +312,9 @@ async function main(): Promise<void> {
   const restSeconds = (performance.now() - restStart) / 1000;
   pruneCalls.sort((a, b) => a - b);
   console.log(
-    `  pruned ${fmt(beside.rows)} raw rows in ${fmt(beside.calls)} transactions beside ingest, then ${fmt(rest)} alone in ` +
+    `  pruned ${fmt(beside.rows)} raw messages in ${fmt(beside.calls)} transactions beside ingest, then ${fmt(rest)} alone in ` +
       `${fmt(restSeconds, 1)} s (${fmt(rest / restSeconds)} rows/s); ${fmt((performance.now() - pruneStart) / 1000, 1)} s in all. ` +
-      `One prune transaction (up to 2,000 rows) took ${fmt(percentile(pruneCalls, 50), 1)} ms at the median, ` +
+      `One prune transaction (up to 250 messages) took ${fmt(percentile(pruneCalls, 50), 1)} ms at the median, ` +
       `${fmt(percentile(pruneCalls, 99), 1)} ms p99, ${fmt(pruneCalls[pruneCalls.length - 1] ?? 0, 1)} ms at most.`,
   );
 
