@@ -12,8 +12,9 @@ export const NOT_STORED = 0;
  * The ingest write path of the SQLite store: each batch of events is one
  * IMMEDIATE transaction of prepared statements (the event rows, a history
  * row per message, the per-minute and per-hour rollups, the latest values
- * and the devices' presence). It runs on whichever connection it is given: the
- * store's own for an in-memory database, the writer thread's otherwise.
+ * and the devices' presence). It runs on whichever connection it is given:
+ * the store's own for an in-memory database; in a file, the event loop's
+ * ingest connection for small batches and the writer thread's for the rest.
  */
 export class SqliteEventWriter {
   private readonly statements;

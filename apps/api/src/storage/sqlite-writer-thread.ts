@@ -10,7 +10,7 @@ export const CHECKPOINT_INTERVAL_MS = 200;
  * A WAL this long (64 MiB of 4 KiB pages) is restarted rather than left to
  * grow. Under steady writes it never starts over by itself (a commit lands
  * during every checkpoint), and a restart holds the write lock for a few
- * milliseconds, so it should be rare: at 2,000 msg/s about every 2 s.
+ * milliseconds, so it should be rare: at 2,000 msg/s every few seconds.
  */
 export const RESTART_WAL_PAGES = 16_384;
 
@@ -119,7 +119,7 @@ export class SqliteWriterThread {
   private readonly writer: SqliteWorker;
   private readonly checkpointer: SqliteWorker;
   private nextId = 1;
-  /** Appends not yet settled, counted from the call (a batch may wait for the thread to start). */
+  /** Requests not yet settled, counted from the call (one may wait for the thread to start). */
   private pending = 0;
   private readonly inFlight = new Map<
     number,
@@ -127,9 +127,9 @@ export class SqliteWriterThread {
   >();
   private closed = false;
   /**
-   * Ref'd while work is in flight, so that the process waits for it. A timer
-   * never due, because ref()/unref() on the worker itself, once per batch,
-   * cost a tenth of the ingest rate.
+   * Ref'd while work is in flight, so that the process waits for it: a timer
+   * that is never due, whose ref()/unref() is a counter, rather than the
+   * worker's own (which also touches its message port), once per batch.
    */
   private readonly keepAlive = setTimeout(() => undefined, 2 ** 31 - 1).unref();
 
