@@ -294,7 +294,7 @@ interface PruneStatements {
   through: BetterSqlite3.Statement<[string, number]>;
 }
 
-/** SqliteStorage's history queries beyond raw reads; every method is synchronous, on the one connection. */
+/** SqliteStorage's history queries beyond raw reads; every method is synchronous, on the connection it is given. */
 export class SqliteHistory {
   private readonly aggregates = new Map<string, BetterSqlite3.Statement>();
   private readonly devicesFrom: BetterSqlite3.Statement<[string, number], { device_id: string }>;
