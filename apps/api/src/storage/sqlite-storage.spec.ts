@@ -223,7 +223,7 @@ describe('SqliteStorage in a file: its threads and the process', () => {
           await store.createDevice(device, 'hash');
           const batch = Array.from({ length: 1000 }, (_, i) => ({ type: 'telemetry', deviceId: 'a', ts: i, values: { t: i }, data: '{}' }));
           const stored = await store.append(batch);
-          console.log('stored', stored.length);
+          console.log('stored ' + stored.length);
           // Not closed: with nothing in flight its threads let the process end.
         })();
       `;
