@@ -163,7 +163,8 @@ const migrations: Record<string, Migration> = {
     async up(db: Kysely<unknown>) {
       // Raw history as one row per message (its values as a JSON object)
       // instead of one per value: a third of the rows and b-tree inserts on
-      // ingest, and a third of the pages a commit dirties. Clustered by
+      // ingest for three values, and a page per device, not per series, in
+      // the pages a commit dirties. Clustered by
       // (device, time), so a device's range is one index walk.
       await sql`CREATE TABLE telemetry_messages (
         device_id TEXT NOT NULL,
