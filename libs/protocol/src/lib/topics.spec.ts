@@ -1,6 +1,7 @@
 import {
   COMMAND_ID_PATTERN,
   DEVICE_PUBLISH_KINDS,
+  PLATFORM_ONLY_KINDS,
   PLATFORM_SUBSCRIPTIONS,
   ParsedTopic,
   TOPIC_ROOT,
@@ -167,6 +168,43 @@ describe('PLATFORM_SUBSCRIPTIONS', () => {
 describe('DEVICE_PUBLISH_KINDS', () => {
   it('holds exactly the device → platform kinds', () => {
     expect([...DEVICE_PUBLISH_KINDS].sort()).toEqual(['command.result', 'state.reported', 'status', 'telemetry']);
+  });
+});
+
+/** Every filter that matches `topic`: each level kept or `+`, optionally cut short by `#`. */
+function filtersMatching(topic: string): string[] {
+  const levels = topic.split('/');
+  let filters = [''];
+  const all: string[] = [];
+  levels.forEach((level, i) => {
+    for (const f of filters) all.push(i === 0 ? '#' : `${f}/#`);
+    filters = filters.flatMap((f) => [level, '+'].map((l) => (i === 0 ? l : `${f}/${l}`)));
+  });
+  return all.concat(filters);
+}
+
+describe('PLATFORM_ONLY_KINDS', () => {
+  it('holds the device → platform kinds except command results (a device may subscribe to commands/#)', () => {
+    expect([...PLATFORM_ONLY_KINDS].sort()).toEqual(['state.reported', 'status', 'telemetry']);
+  });
+
+  it.each([
+    ['telemetry', topics.telemetry('d1')],
+    ['state.reported', topics.stateReported('d1')],
+    ['status', topics.status('d1')],
+  ])('no device may subscribe to any filter matching a %s topic', (kind, topic) => {
+    expect(PLATFORM_ONLY_KINDS.has(kind as TopicKind)).toBe(true);
+    const filters = filtersMatching(topic);
+    expect(filters).toContain('devices/+/#');
+    for (const device of ['d1', 'd2']) {
+      expect(filters.filter((f) => deviceSubscriptionAllowed(device, f))).toEqual([]);
+    }
+  });
+
+  it('is not true of command results, which commands/# matches', () => {
+    expect(filtersMatching(topics.commandResult('d1', ULID)).filter((f) => deviceSubscriptionAllowed('d1', f))).toEqual(
+      ['devices/d1/commands/#'],
+    );
   });
 });
 

@@ -14,6 +14,8 @@ import { DEVICE_ID_PATTERN } from './limits';
  * | errors           | devices/{id}/errors                        | platform → device  |
  */
 export const TOPIC_ROOT = 'devices';
+const ROOT_PREFIX = `${TOPIC_ROOT}/`;
+const COMMANDS_PREFIX = 'commands/';
 
 export type TopicKind =
   | 'telemetry'
@@ -76,11 +78,13 @@ export const PLATFORM_SUBSCRIPTIONS = [
  * Returns `undefined` for anything that is not a topic of the contract.
  */
 export function parseTopic(topic: string): ParsedTopic | undefined {
-  const parts = topic.split('/');
-  if (parts.length < 3 || parts.length > 5 || parts[0] !== TOPIC_ROOT) return undefined;
-  const deviceId = parts[1];
+  // Called for every device message: slices, not a split and join.
+  if (!topic.startsWith(ROOT_PREFIX)) return undefined;
+  const idEnd = topic.indexOf('/', ROOT_PREFIX.length);
+  if (idEnd < 0) return undefined;
+  const deviceId = topic.slice(ROOT_PREFIX.length, idEnd);
   if (!DEVICE_ID_PATTERN.test(deviceId)) return undefined;
-  const rest = parts.slice(2).join('/');
+  const rest = topic.slice(idEnd + 1);
   switch (rest) {
     case 'telemetry':
       return { deviceId, kind: 'telemetry' };
@@ -93,11 +97,12 @@ export function parseTopic(topic: string): ParsedTopic | undefined {
     case 'errors':
       return { deviceId, kind: 'errors' };
   }
-  if (parts[2] !== 'commands' || parts.length < 4) return undefined;
-  const commandId = parts[3];
+  if (!rest.startsWith(COMMANDS_PREFIX)) return undefined;
+  const commandEnd = rest.indexOf('/', COMMANDS_PREFIX.length);
+  const commandId = rest.slice(COMMANDS_PREFIX.length, commandEnd < 0 ? undefined : commandEnd);
   if (!COMMAND_ID_PATTERN.test(commandId)) return undefined;
-  if (parts.length === 4) return { deviceId, kind: 'command', commandId };
-  return parts[4] === 'result' ? { deviceId, kind: 'command.result', commandId } : undefined;
+  if (commandEnd < 0) return { deviceId, kind: 'command', commandId };
+  return rest.slice(commandEnd + 1) === 'result' ? { deviceId, kind: 'command.result', commandId } : undefined;
 }
 
 /** Topic kinds a device may publish to, each only under its own id. */
@@ -107,6 +112,13 @@ export const DEVICE_PUBLISH_KINDS: ReadonlySet<TopicKind> = new Set<TopicKind>([
   'status',
   'command.result',
 ]);
+
+/**
+ * Kinds only the platform reads: no filter a device may subscribe to
+ * (`deviceSubscriptionAllowed`) matches them, so a broker whose only other
+ * sessions are devices has nobody to route them to.
+ */
+export const PLATFORM_ONLY_KINDS: ReadonlySet<TopicKind> = new Set<TopicKind>(['telemetry', 'state.reported', 'status']);
 
 /**
  * Topic filters a device may subscribe to: exactly these, with its own id.
