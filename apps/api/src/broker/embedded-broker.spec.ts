@@ -34,7 +34,7 @@ class Handlers implements TransportHandlers {
   }
 }
 
-describe('EmbeddedBroker backpressure', () => {
+describe('EmbeddedBroker', () => {
   const auth = { verify: async () => true } as unknown as DeviceAuthService;
   let broker: EmbeddedBroker;
   let handlers: Handlers;
@@ -85,5 +85,39 @@ describe('EmbeddedBroker backpressure', () => {
     await held;
     expect(order).toEqual(['dev-b acked', 'released', 'dev-a acked']);
     expect(handlers.rejected).toEqual([]);
+  });
+
+  it('acknowledges telemetry, state and status at every QoS though it does not route them', async () => {
+    const dev = await device('dev-a');
+    for (const qos of [0, 1, 2] as const) {
+      await dev.publishAsync('devices/dev-a/telemetry', `{"t":${qos}}`, { qos });
+      await dev.publishAsync('devices/dev-a/state/reported', '{"on":true}', { qos });
+      await dev.publishAsync('devices/dev-a/status', 'online', { qos, retain: true });
+    }
+    // QoS 0 has no ack: an acknowledged publish after it proves the broker went on reading.
+    await dev.publishAsync('devices/dev-a/telemetry', '{"t":"last"}', { qos: 1 });
+    expect(handlers.messages.map((m) => m.topic.kind)).toEqual([
+      ...['telemetry', 'state.reported', 'status'],
+      ...['telemetry', 'state.reported', 'status'],
+      ...['telemetry', 'state.reported', 'status'],
+      'telemetry',
+    ]);
+    expect(handlers.rejected).toEqual([]);
+  });
+
+  it('still routes what a device may subscribe to, such as its own command results under commands/#', async () => {
+    const dev = await device('dev-a');
+    await dev.subscribeAsync('devices/dev-a/commands/#', { qos: 1 });
+    const echoed = new Promise<string>((resolve) => dev.once('message', (topic) => resolve(topic)));
+    await dev.publishAsync('devices/dev-a/commands/c1/result', '{"status":"ok"}', { qos: 1 });
+    expect(await echoed).toBe('devices/dev-a/commands/c1/result');
+  });
+
+  it("routes the platform's own publishes to the device", async () => {
+    const dev = await device('dev-a');
+    await dev.subscribeAsync('devices/dev-a/errors', { qos: 0 });
+    const received = new Promise<string>((resolve) => dev.once('message', (_topic, payload) => resolve(String(payload))));
+    await broker.publish('devices/dev-a/errors', '{"error":"x"}', { qos: 0 });
+    expect(await received).toBe('{"error":"x"}');
   });
 });

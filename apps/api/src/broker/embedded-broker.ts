@@ -7,6 +7,7 @@ import {
   DEVICE_ID_PATTERN,
   LIMITS,
   DEVICE_PUBLISH_KINDS,
+  PLATFORM_ONLY_KINDS,
   deviceSubscriptionAllowed,
   parseTopic,
   topics,
@@ -34,6 +35,13 @@ interface ConnectAuthError extends Error {
   returnCode: number;
 }
 
+/** aedes' publish as its client handlers call it (the typings show only the public two-argument form). */
+type RoutePublish = (
+  packet: PublishPacket,
+  client?: Client | null | ((error?: Error) => void),
+  done?: (error?: Error) => void,
+) => void;
+
 function authError(returnCode: number, message: string): ConnectAuthError {
   return Object.assign(new Error(message), { returnCode });
 }
@@ -53,6 +61,8 @@ export class EmbeddedBroker extends DeviceTransport {
   private readonly sessions = new Map<string, Client>();
   /** Devices whose session holds a subscription to their commands. */
   private readonly commandSubscribers = new Set<string>();
+  /** Device publishes taken by the api that no session may receive (see `skipRouting`). */
+  private readonly taken = new WeakSet<PublishPacket>();
   private boundPort: number | undefined;
 
   constructor(
@@ -95,6 +105,7 @@ export class EmbeddedBroker extends DeviceTransport {
       },
       authorizeSubscribe: (client, subscription, done) => done(null, this.authorizeSubscribe(client, subscription)),
     });
+    this.skipRouting(broker);
     broker.on('clientReady', (client) => {
       const previous = this.sessions.get(client.id);
       this.sessions.set(client.id, client);
@@ -135,6 +146,22 @@ export class EmbeddedBroker extends DeviceTransport {
     this.server = server;
     this.boundPort = (server.address() as AddressInfo).port;
     this.logger.log(`embedded MQTT broker listening on ${this.options.host}:${this.boundPort}`);
+  }
+
+  /**
+   * Only devices have sessions here, and no device may subscribe to another's
+   * topics or to its own telemetry, state reports or status (PLATFORM_ONLY_KINDS).
+   * Once the api has taken such a publish, routing it (a packet copy, a topic
+   * match against every subscription, the retained store) would reach nobody,
+   * so it ends there; aedes still acknowledges QoS 1 and 2 as before.
+   */
+  private skipRouting(broker: Aedes): void {
+    const route = broker.publish.bind(broker) as RoutePublish;
+    const publish: RoutePublish = (packet, client, done) => {
+      if (this.taken.delete(packet)) (typeof client === 'function' ? client : done)?.();
+      else route(packet, client, done);
+    };
+    (broker as unknown as { publish: RoutePublish }).publish = publish;
   }
 
   private accept(socket: Socket): void {
@@ -198,6 +225,7 @@ export class EmbeddedBroker extends DeviceTransport {
       // MQTT 3.1.1 has no negative PUBACK; closing the connection is the refusal [MQTT-3.3.5-2].
       return new Error('not authorised');
     }
+    if (PLATFORM_ONLY_KINDS.has(topic.kind)) this.taken.add(packet);
     handlers.onMessage({
       deviceId: client.id,
       topic,
