@@ -53,11 +53,11 @@ export class IngestService implements TransportHandlers, OnApplicationBootstrap,
       case 'status':
         return this.status(message);
       case 'state.reported':
-        this.metrics.messagesReceived.inc({ kind: topic.kind });
+        this.metrics.received(topic.kind);
         this.settle(message, this.state.applyReported(deviceId, message.payload, message.receivedAt));
         return;
       case 'command.result':
-        this.metrics.messagesReceived.inc({ kind: topic.kind });
+        this.metrics.received(topic.kind);
         this.settle(message, this.commands.onResult(deviceId, topic.commandId ?? '', message.payload));
         return;
       case 'state.desired':
@@ -69,7 +69,7 @@ export class IngestService implements TransportHandlers, OnApplicationBootstrap,
   }
 
   private telemetry(message: DeviceMessage): void {
-    this.metrics.messagesReceived.inc({ kind: 'telemetry' });
+    this.metrics.received('telemetry');
     const parsed = parseTelemetry(message.payload, {
       now: message.receivedAt,
       maxPayloadBytes: this.config.maxPayloadBytes,
@@ -93,7 +93,7 @@ export class IngestService implements TransportHandlers, OnApplicationBootstrap,
   }
 
   private status(message: DeviceMessage): void {
-    this.metrics.messagesReceived.inc({ kind: 'status' });
+    this.metrics.received('status');
     const status = deviceStatusSchema.safeParse(message.payload.toString('utf8').trim());
     if (!status.success) {
       this.onRejected(message.deviceId, message.rawTopic, 'invalid_status', 'status must be "online" or "offline"');

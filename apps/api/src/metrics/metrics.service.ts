@@ -1,16 +1,23 @@
 import { Injectable } from '@nestjs/common';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, type Metric, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** The api's Prometheus metrics, one registry per app instance. */
 @Injectable()
 export class MetricsService {
   readonly registry = new Registry();
 
+  /** Counted per message on the event loop, added to the counter when it is read (see `received`). */
+  private readonly receivedSinceRead = new Map<string, number>();
+
   readonly messagesReceived = new Counter({
     name: 'iot_messages_received_total',
     help: 'MQTT messages received from devices, by kind',
     labelNames: ['kind'] as const,
     registers: [this.registry],
+    collect: () => {
+      for (const [kind, count] of this.receivedSinceRead) this.messagesReceived.inc({ kind }, count);
+      this.receivedSinceRead.clear();
+    },
   });
 
   readonly messagesRejected = new Counter({
@@ -63,19 +70,85 @@ export class MetricsService {
     registers: [this.registry],
   });
 
-  readonly mqttToSse = new Histogram({
-    name: 'iot_mqtt_to_sse_seconds',
-    help: 'Time from receiving a device message to writing its event to SSE clients',
-    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
-    registers: [this.registry],
-  });
+  /** Observed once per event delivered, so a HotHistogram. */
+  readonly mqttToSse = new HotHistogram(
+    'iot_mqtt_to_sse_seconds',
+    'Time from receiving a device message to writing its event to SSE clients',
+    [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+  );
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
+    // The registry reads a metric through get(), which HotHistogram answers as its Histogram does.
+    this.registry.registerMetric(this.mqttToSse as unknown as Metric);
+  }
+
+  /** Counts a message received from a device: a map update, not a counter update per message. */
+  received(kind: string): void {
+    this.receivedSinceRead.set(kind, (this.receivedSinceRead.get(kind) ?? 0) + 1);
   }
 
   /** Counts a refusal; `reason` is a short snake_case code. */
   reject(reason: string): void {
     this.messagesRejected.inc({ reason });
+  }
+}
+
+interface HistogramValue {
+  metricName: string;
+  labels: Record<string, string | number>;
+  value: number;
+}
+
+/**
+ * A histogram without labels for the per-event path: `observe` is a bucket
+ * search and three additions. prom-client's Histogram builds and hashes a
+ * labels object on every call, which at 60,000 events a second took 2% of the
+ * event loop. The registry prints it as it prints its own histograms.
+ */
+export class HotHistogram {
+  readonly type = 'histogram';
+  readonly aggregator = 'sum';
+  private readonly counts: Float64Array;
+  private sum = 0;
+  private count = 0;
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly upperBounds: readonly number[],
+  ) {
+    this.counts = new Float64Array(upperBounds.length);
+  }
+
+  observe(value: number): void {
+    const bounds = this.upperBounds;
+    let i = 0;
+    while (i < bounds.length && value > bounds[i]) i++;
+    if (i < bounds.length) this.counts[i]++;
+    this.sum += value;
+    this.count++;
+  }
+
+  /** What prom-client's registry reads: cumulative buckets, then +Inf, sum and count. */
+  get(): { name: string; help: string; type: string; aggregator: string; values: HistogramValue[] } {
+    let cumulative = 0;
+    const values: HistogramValue[] = this.upperBounds.map((le, i) => ({
+      metricName: `${this.name}_bucket`,
+      labels: { le },
+      value: (cumulative += this.counts[i]),
+    }));
+    values.push(
+      { metricName: `${this.name}_bucket`, labels: { le: '+Inf' }, value: this.count },
+      { metricName: `${this.name}_sum`, labels: {}, value: this.sum },
+      { metricName: `${this.name}_count`, labels: {}, value: this.count },
+    );
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+  }
+
+  reset(): void {
+    this.counts.fill(0);
+    this.sum = 0;
+    this.count = 0;
   }
 }
