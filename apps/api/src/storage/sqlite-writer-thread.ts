@@ -47,7 +47,8 @@ export interface WriterReply {
  */
 function workerEntry(): { file: string; execArgv: string[]; env?: NodeJS.ProcessEnv } {
   const built = join(__dirname, 'sqlite-writer.js');
-  if (existsSync(built)) return { file: built, execArgv: [] };
+  // A CPU profile of the api (`node --cpu-prof`) takes in its threads too, each to its own file.
+  if (existsSync(built)) return { file: built, execArgv: process.execArgv.filter((a) => a.startsWith('--cpu-prof')) };
   return {
     file: join(__dirname, 'sqlite-writer.worker.ts'),
     execArgv: ['--require', '@swc-node/register'],
