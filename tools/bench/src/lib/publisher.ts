@@ -1,6 +1,7 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { Socket } from 'node:net';
 import { connect, type MqttClient } from 'mqtt';
+import { generate } from 'mqtt-packet';
 import type { DeviceCredential } from './api-process';
 import { nowEpochMs } from './clock';
 
@@ -168,6 +169,11 @@ async function connectAll(url: string, devices: DeviceCredential[]): Promise<{ l
  * with `credited`, the coordinator also caps the messages in flight
  * (published but not yet seen on the SSE stream), a closed loop that runs at
  * what the api can store and deliver.
+ *
+ * The PUBLISH packets are encoded by mqtt-packet (MQTT.js's own encoder) and
+ * written to the client's socket a batch at a time, past MQTT.js's publish
+ * path: the generator shares the machine with the api, and its CPU per
+ * message is a third of MQTT.js's this way. The api sees the same bytes.
  */
 function flood(
   clients: MqttClient[],
@@ -209,18 +215,18 @@ function flood(
           credit.waiting.push(pump);
           return;
         }
+        const packets: Buffer[] = [];
         for (let i = 0; i < FLOOD_BATCH && remaining > 0 && result.sent < limit(); i++) {
           remaining--;
           n++;
-          client.publish(topic, `{"temperature":${20 + (n % 100) / 10},"humidity":${40 + (n % 50)},"n":${n}}`, {
-            qos: 0,
-          });
+          const payload = `{"temperature":${20 + (n % 100) / 10},"humidity":${40 + (n % 50)},"n":${n}}`;
+          packets.push(generate({ cmd: 'publish', topic, payload, qos: 0, retain: false, dup: false }));
           result.sent++;
-          if (stream.writableNeedDrain) {
-            result.drainWaits++;
-            stream.once('drain', pump);
-            return;
-          }
+        }
+        if (!stream.write(packets.length === 1 ? packets[0] : Buffer.concat(packets))) {
+          result.drainWaits++;
+          stream.once('drain', pump);
+          return;
         }
         setImmediate(pump);
       };
