@@ -116,7 +116,9 @@ describe('EmbeddedBroker', () => {
   it("routes the platform's own publishes to the device", async () => {
     const dev = await device('dev-a');
     await dev.subscribeAsync('devices/dev-a/errors', { qos: 0 });
-    const received = new Promise<string>((resolve) => dev.once('message', (_topic, payload) => resolve(String(payload))));
+    const received = new Promise<string>((resolve) =>
+      dev.once('message', (_topic, payload) => resolve(String(payload))),
+    );
     await broker.publish('devices/dev-a/errors', '{"error":"x"}', { qos: 0 });
     expect(await received).toBe('{"error":"x"}');
   });
