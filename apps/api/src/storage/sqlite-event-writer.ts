@@ -3,10 +3,18 @@ import { prepareRollupUpserts, RollupBatch, type RollupUpserts } from './sqlite-
 import { ValueKind } from './schema';
 import type { NewEvent } from './storage';
 
+type EventRow = [seq: number, deviceId: string, type: string, data: string, ts: number];
 type TelemetryRow = [deviceId: string, key: string, ts: number, kind: number, num: number | null, str: string | null];
 
 /** The seq given to an event that was not stored because its device is gone. */
 export const NOT_STORED = 0;
+
+/**
+ * Event rows per INSERT: one statement of many rows costs about a third of
+ * a statement per row (measured: 0.9 µs a row against 2.6).
+ */
+const EVENT_ROWS_PER_INSERT = 64;
+const EVENT_COLUMNS = '(seq, device_id, type, data, ts)';
 
 /**
  * The ingest write path of the SQLite store: each batch of events is one
@@ -24,8 +32,13 @@ export class SqliteEventWriter {
   constructor(sqlite: BetterSqlite3.Database) {
     this.statements = {
       deviceExists: sqlite.prepare<[string], { found: number }>('SELECT 1 AS found FROM devices WHERE id = ?'),
-      insertEvent: sqlite.prepare<[string, string, string, number]>(
-        'INSERT INTO events (device_id, type, data, ts) VALUES (?, ?, ?, ?)',
+      // The log's last seq: AUTOINCREMENT's own counter, which explicit seqs move on too.
+      lastSeq: sqlite
+        .prepare<[], number>("SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0)")
+        .pluck(),
+      insertEvent: sqlite.prepare<EventRow>(`INSERT INTO events ${EVENT_COLUMNS} VALUES (?, ?, ?, ?, ?)`),
+      insertEvents: sqlite.prepare<[Array<EventRow[number]>]>(
+        `INSERT INTO events ${EVENT_COLUMNS} VALUES ${Array(EVENT_ROWS_PER_INSERT).fill('(?, ?, ?, ?, ?)').join(', ')}`,
       ),
       insertMessage: sqlite.prepare<[string, number, number, string]>(
         'INSERT INTO telemetry_messages (device_id, ts, seq, data) VALUES (?, ?, ?, ?)',
@@ -58,10 +71,13 @@ export class SqliteEventWriter {
   }
 
   private write(events: NewEvent[]): number[] {
-    const { deviceExists, insertEvent, insertMessage, upsertLatest, touchDevice } = this.statements;
+    const { deviceExists, lastSeq, insertMessage, upsertLatest, touchDevice } = this.statements;
     const rollups = this.rollupBatch();
     const now = Date.now();
+    // The transaction holds the write lock, so the seqs after the last are this batch's to give.
+    let seq = lastSeq.get() ?? 0;
     const seqs: number[] = new Array(events.length);
+    const stored: NewEvent[] = [];
     const latest = new Map<string, TelemetryRow>();
     // Presence to record per device: null keeps it, 0/1 sets it; only devices that exist are here.
     const devices = new Map<string, number | null>();
@@ -74,8 +90,8 @@ export class SqliteEventWriter {
         seqs[i] = NOT_STORED;
         continue;
       }
-      const seq = Number(insertEvent.run(deviceId, event.type, event.data, now).lastInsertRowid);
-      seqs[i] = seq;
+      seqs[i] = ++seq;
+      stored.push(event);
       if (event.values) {
         insertMessage.run(deviceId, event.ts, seq, JSON.stringify(event.values));
         for (const key in event.values) {
@@ -95,9 +111,34 @@ export class SqliteEventWriter {
       const online = event.online === undefined ? (devices.get(deviceId) ?? null) : event.online ? 1 : 0;
       devices.set(deviceId, online);
     }
+    this.insertEvents(stored, seq - stored.length + 1, now);
     for (const row of latest.values()) upsertLatest.run(...row);
     rollups.write();
     for (const [deviceId, online] of devices) touchDevice.run(now, online, deviceId);
     return seqs;
+  }
+
+  /** The event rows, with seqs from `firstSeq` on, many to a statement. */
+  private insertEvents(events: NewEvent[], firstSeq: number, now: number): void {
+    const { insertEvent, insertEvents } = this.statements;
+    let i = 0;
+    if (events.length >= EVENT_ROWS_PER_INSERT) {
+      const params: Array<EventRow[number]> = new Array(EVENT_ROWS_PER_INSERT * 5);
+      for (; i + EVENT_ROWS_PER_INSERT <= events.length; i += EVENT_ROWS_PER_INSERT) {
+        for (let j = 0, p = 0; j < EVENT_ROWS_PER_INSERT; j++) {
+          const event = events[i + j];
+          params[p++] = firstSeq + i + j;
+          params[p++] = event.deviceId;
+          params[p++] = event.type;
+          params[p++] = event.data;
+          params[p++] = now;
+        }
+        insertEvents.run(params);
+      }
+    }
+    for (; i < events.length; i++) {
+      const event = events[i];
+      insertEvent.run(firstSeq + i, event.deviceId, event.type, event.data, now);
+    }
   }
 }
