@@ -47,7 +47,7 @@ async function measure(shape: Shape): Promise<void> {
     );
   }
   // Reach into the store to switch the rollup writer off; production code has no such switch.
-  const writer = (storage as unknown as { writer: { rollupBatch: () => unknown } }).writer;
+  const writer = (storage as unknown as { localWriter: { writer: { rollupBatch: () => unknown } } }).localWriter.writer;
   const keep = writer.rollupBatch.bind(writer);
   const skip = () => ({ add: () => undefined, write: () => undefined });
   let ts = Date.UTC(2026, 0, 1);

@@ -78,7 +78,8 @@ export class SqliteEventWriter {
     let seq = lastSeq.get() ?? 0;
     const seqs: number[] = new Array(events.length);
     const stored: NewEvent[] = [];
-    const latest = new Map<string, TelemetryRow>();
+    // Device → key → its newest value in the batch.
+    const latest = new Map<string, Map<string, TelemetryRow>>();
     // Presence to record per device: null keeps it, 0/1 sets it; only devices that exist are here.
     const devices = new Map<string, number | null>();
     const gone = new Set<string>();
@@ -92,27 +93,37 @@ export class SqliteEventWriter {
       }
       seqs[i] = ++seq;
       stored.push(event);
-      if (event.values) {
-        insertMessage.run(deviceId, event.ts, seq, JSON.stringify(event.values));
-        for (const key in event.values) {
-          const value = event.values[key];
-          const row: TelemetryRow =
+      const { ts, values } = event;
+      if (values) {
+        insertMessage.run(deviceId, ts, seq, JSON.stringify(values));
+        let newest = latest.get(deviceId);
+        if (newest === undefined) latest.set(deviceId, (newest = new Map()));
+        for (const key in values) {
+          const value = values[key];
+          const kind =
             typeof value === 'number'
-              ? [deviceId, key, event.ts, ValueKind.Number, value, null]
+              ? ValueKind.Number
               : typeof value === 'boolean'
-                ? [deviceId, key, event.ts, ValueKind.Boolean, value ? 1 : 0, null]
-                : [deviceId, key, event.ts, ValueKind.String, null, value];
-          rollups.add(deviceId, key, event.ts, seq, row[3], row[4], row[5]);
-          const id = `${deviceId}\u0000${key}`;
-          const previous = latest.get(id);
-          if (!previous || previous[2] <= event.ts) latest.set(id, row);
+                ? ValueKind.Boolean
+                : ValueKind.String;
+          const num = typeof value === 'number' ? value : typeof value === 'boolean' ? (value ? 1 : 0) : null;
+          const str = typeof value === 'string' ? value : null;
+          rollups.add(deviceId, key, ts, seq, kind, num, str);
+          const row = newest.get(key);
+          if (row === undefined) newest.set(key, [deviceId, key, ts, kind, num, str]);
+          else if (row[2] <= ts) {
+            row[2] = ts;
+            row[3] = kind;
+            row[4] = num;
+            row[5] = str;
+          }
         }
       }
       const online = event.online === undefined ? (devices.get(deviceId) ?? null) : event.online ? 1 : 0;
       devices.set(deviceId, online);
     }
     this.insertEvents(stored, seq - stored.length + 1, now);
-    for (const row of latest.values()) upsertLatest.run(...row);
+    for (const newest of latest.values()) for (const row of newest.values()) upsertLatest.run(...row);
     rollups.write();
     for (const [deviceId, online] of devices) touchDevice.run(now, online, deviceId);
     return seqs;

@@ -174,7 +174,12 @@ type UpsertParams = [
  * hour, so the ingest transaction does one upsert per group, not per value.
  */
 export class RollupBatch {
-  private readonly minutes = new Map<string, RollupRow>();
+  /**
+   * Device → key → that series' minutes in this batch (nearly always one).
+   * Nested maps rather than one keyed by a joined string: `add` runs for
+   * every value ingested, and a string built per value was most of its cost.
+   */
+  private readonly minutes = new Map<string, Map<string, RollupRow[]>>();
 
   constructor(private readonly upserts: RollupUpserts) {}
 
@@ -188,10 +193,14 @@ export class RollupBatch {
     str: string | null,
   ): void {
     const bucket = ts - (ts % MINUTE_MS);
-    const id = `${deviceId}\u0000${key}\u0000${bucket}`;
-    const p = this.minutes.get(id);
+    let series = this.minutes.get(deviceId);
+    if (series === undefined) this.minutes.set(deviceId, (series = new Map()));
+    let rows = series.get(key);
+    if (rows === undefined) series.set(key, (rows = []));
+    let p: RollupRow | undefined;
+    for (const row of rows) if (row.bucket === bucket) p = row;
     if (p === undefined) {
-      this.minutes.set(id, {
+      rows.push({
         deviceId,
         key,
         bucket,
@@ -226,16 +235,19 @@ export class RollupBatch {
 
   /** Upserts the minutes, then the hours made from them. Runs inside the ingest transaction. */
   write(): void {
-    const hours = new Map<string, RollupRow>();
-    for (const m of this.minutes.values()) {
-      this.upsert('minute', m);
-      const bucket = m.bucket - (m.bucket % HOUR_MS);
-      const id = `${m.deviceId}\u0000${m.key}\u0000${bucket}`;
-      const h = hours.get(id);
-      if (h === undefined) hours.set(id, { ...m, bucket });
-      else merge(h, m);
+    for (const series of this.minutes.values()) {
+      for (const minutes of series.values()) {
+        const hours: RollupRow[] = [];
+        for (const m of minutes) {
+          this.upsert('minute', m);
+          const bucket = m.bucket - (m.bucket % HOUR_MS);
+          const h = hours.find((row) => row.bucket === bucket);
+          if (h === undefined) hours.push({ ...m, bucket });
+          else merge(h, m);
+        }
+        for (const h of hours) this.upsert('hour', h);
+      }
     }
-    for (const h of hours.values()) this.upsert('hour', h);
     this.minutes.clear();
   }
 
