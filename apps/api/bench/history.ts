@@ -27,7 +27,7 @@ import type { AppConfig } from '../src/config/config';
 import { EventLog } from '../src/ingest/event-log.service';
 import { MetricsService } from '../src/metrics/metrics.service';
 import { SqliteStorage } from '../src/storage/sqlite-storage';
-import type { NewEvent } from '../src/storage/storage';
+import { type NewEvent, telemetryEvent } from '../src/storage/storage';
 import { TelemetryHistory } from '../src/telemetry/telemetry-history.service';
 import { TelemetryRetention } from '../src/telemetry/telemetry-retention.service';
 
@@ -57,7 +57,7 @@ const fmt = (n: number, digits = 0) =>
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
 function event(deviceId: string, ts: number, values: TelemetryValues): NewEvent {
-  return { type: 'telemetry', deviceId, ts, values, data: JSON.stringify({ deviceId, ts, values }) };
+  return telemetryEvent(deviceId, ts, values);
 }
 
 /** A smooth signal per key with noise, so aggregates are not trivial. */

@@ -5,7 +5,7 @@ import { DeviceTransport, type DeviceMessage, type TransportHandlers } from '../
 import { CommandResultError, CommandsService } from '../commands/commands.service';
 import { MetricsService } from '../metrics/metrics.service';
 import { StatePatchError, StateService } from '../state/state.service';
-import { Storage } from '../storage/storage';
+import { Storage, telemetryEvent } from '../storage/storage';
 import { EventLog } from './event-log.service';
 import { PresenceService } from './presence.service';
 
@@ -86,10 +86,7 @@ export class IngestService implements TransportHandlers, OnApplicationBootstrap,
     }
     // A device that speaks is online, even if its session event has not been seen yet.
     if (this.transport.kind === 'embedded') this.presence.set(deviceId, true, receivedAt);
-    for (const { ts, values } of parsed.entries) {
-      const data = JSON.stringify({ deviceId, ts, values });
-      this.log.append({ type: 'telemetry', deviceId, ts, values, data }, receivedAt);
-    }
+    for (const { ts, values } of parsed.entries) this.log.append(telemetryEvent(deviceId, ts, values), receivedAt);
   }
 
   private status(message: DeviceMessage): void {

@@ -1,6 +1,7 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import { prepareRollupUpserts, RollupBatch, type RollupUpserts } from './sqlite-history';
 import { ValueKind } from './schema';
+import type { TelemetryValues } from '@iot/protocol';
 import type { NewEvent } from './storage';
 
 type EventRow = [seq: number, deviceId: string, type: string, data: string, ts: number];
@@ -93,9 +94,10 @@ export class SqliteEventWriter {
       }
       seqs[i] = ++seq;
       stored.push(event);
-      const { ts, values } = event;
-      if (values) {
-        insertMessage.run(deviceId, ts, seq, JSON.stringify(values));
+      const { ts, valuesJson } = event;
+      if (valuesJson !== undefined) {
+        insertMessage.run(deviceId, ts, seq, valuesJson);
+        const values = JSON.parse(valuesJson) as TelemetryValues;
         let newest = latest.get(deviceId);
         if (newest === undefined) latest.set(deviceId, (newest = new Map()));
         for (const key in values) {

@@ -36,14 +36,34 @@ export interface DeviceListFilter {
   limit: number;
 }
 
+/**
+ * The event a telemetry entry becomes, the contract's `{deviceId, ts, values}`,
+ * its values serialised once for both the event and the history row. The
+ * device id is one that passed DEVICE_ID_PATTERN, which nothing in JSON escapes.
+ */
+export function telemetryEvent(deviceId: string, ts: number, values: TelemetryValues): NewEvent {
+  const valuesJson = JSON.stringify(values);
+  return {
+    type: 'telemetry',
+    deviceId,
+    ts,
+    valuesJson,
+    data: `{"deviceId":"${deviceId}","ts":${ts},"values":${valuesJson}}`,
+  };
+}
+
 /** An event on its way into the log; `data` is its JSON, serialised once. */
 export interface NewEvent {
   type: DeviceEventName;
   deviceId: string;
   ts: number;
   data: string;
-  /** Set on telemetry events: the values stored as history rows. */
-  values?: TelemetryValues;
+  /**
+   * Set on telemetry events: their values as JSON, stored as the history row
+   * as they are (see `telemetryEvent`). JSON rather than the object: only
+   * strings cross to the writer thread, and a queued event holds no object.
+   */
+  valuesJson?: string;
   /** Set on status events: the presence to record on the device. */
   online?: boolean;
 }

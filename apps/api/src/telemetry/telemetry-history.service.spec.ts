@@ -2,7 +2,7 @@ import { BadRequestException } from '@nestjs/common';
 import { type TelemetryQuery, telemetryQuerySchema } from '@iot/protocol';
 import type { AppConfig } from '../config/config';
 import { SqliteStorage } from '../storage/sqlite-storage';
-import type { AggregateQuery } from '../storage/storage';
+import { type AggregateQuery, telemetryEvent } from '../storage/storage';
 import { TelemetryHistory } from './telemetry-history.service';
 
 const DAY = 86_400_000;
@@ -27,17 +27,7 @@ describe('TelemetryHistory', () => {
     );
     // One point a minute over the last 3 days, value = minutes since the start.
     const start = NOW - 3 * DAY;
-    const events = Array.from({ length: 3 * 1440 }, (_, i) => {
-      const values = { t: i };
-      const ts = start + i * MINUTE;
-      return {
-        type: 'telemetry' as const,
-        deviceId: 'd',
-        ts,
-        values,
-        data: JSON.stringify({ deviceId: 'd', ts, values }),
-      };
-    });
+    const events = Array.from({ length: 3 * 1440 }, (_, i) => telemetryEvent('d', start + i * MINUTE, { t: i }));
     await storage.append(events);
     seen = [];
     const aggregate = storage.aggregate.bind(storage);

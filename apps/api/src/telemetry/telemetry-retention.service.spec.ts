@@ -3,14 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type AppConfig, loadConfig } from '../config/config';
 import { SqliteStorage } from '../storage/sqlite-storage';
-import type { NewEvent } from '../storage/storage';
+import { type NewEvent, telemetryEvent } from '../storage/storage';
 import { TelemetryRetention } from './telemetry-retention.service';
 
 const DAY = 86_400_000;
 const NOW = Date.UTC(2026, 0, 1);
 
 function telemetry(deviceId: string, ts: number, values: Record<string, number>): NewEvent {
-  return { type: 'telemetry', deviceId, ts, values, data: JSON.stringify({ deviceId, ts, values }) };
+  return telemetryEvent(deviceId, ts, values);
 }
 
 describe('TelemetryRetention', () => {
