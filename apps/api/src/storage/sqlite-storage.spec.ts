@@ -213,6 +213,7 @@ describe('SqliteStorage in a file: its threads and the process', () => {
       // (the new threads' start was all it waited for, and idle threads do not hold the process).
       const script = `
         const { SqliteStorage } = require(${JSON.stringify(join(__dirname, 'sqlite-storage.ts'))});
+        const { telemetryEvent } = require(${JSON.stringify(join(__dirname, 'storage.ts'))});
         const file = ${JSON.stringify(join(dir, 'iot.db'))};
         (async () => {
           let store = await SqliteStorage.open(file);
@@ -221,7 +222,7 @@ describe('SqliteStorage in a file: its threads and the process', () => {
           const now = Date.now();
           const device = { id: 'a', name: 'a', type: null, labels: {}, online: false, lastSeen: null, createdAt: now, updatedAt: now };
           await store.createDevice(device, 'hash');
-          const batch = Array.from({ length: 1000 }, (_, i) => ({ type: 'telemetry', deviceId: 'a', ts: i, valuesJson: '{"t":' + i + '}', data: '{}' }));
+          const batch = Array.from({ length: 1000 }, (_, i) => telemetryEvent('a', i, { t: i }));
           const stored = await store.append(batch);
           console.log('stored ' + stored.length);
           // Not closed: with nothing in flight its threads let the process end.

@@ -17,6 +17,7 @@ import { SqliteEventWriter } from './sqlite-event-writer';
 import { SqliteHistory } from './sqlite-history';
 import {
   CHECKPOINT_INTERVAL_MS,
+  decodeBatch,
   RESTART_WAL_PAGES,
   type WriterData,
   type WriterReply,
@@ -46,7 +47,7 @@ if (role === 'writer') {
         } satisfies WriterReply);
         return;
       }
-      const seqs = Float64Array.from(writer.append(request.events));
+      const seqs = Float64Array.from(writer.append(decodeBatch(request.batch)));
       port.postMessage({ id: request.id, seqs } satisfies WriterReply, [seqs.buffer]);
     } catch (error) {
       port.postMessage({

@@ -36,20 +36,23 @@ export interface DeviceListFilter {
   limit: number;
 }
 
+const VALUES_KEY = '"values":';
+
 /**
  * The event a telemetry entry becomes, the contract's `{deviceId, ts, values}`,
- * its values serialised once for both the event and the history row. The
- * device id is one that passed DEVICE_ID_PATTERN, which nothing in JSON escapes.
+ * serialised once: its values' JSON, for the history row, is a slice of it.
  */
 export function telemetryEvent(deviceId: string, ts: number, values: TelemetryValues): NewEvent {
-  const valuesJson = JSON.stringify(values);
-  return {
-    type: 'telemetry',
-    deviceId,
-    ts,
-    valuesJson,
-    data: `{"deviceId":"${deviceId}","ts":${ts},"values":${valuesJson}}`,
-  };
+  const data = JSON.stringify({ deviceId, ts, values });
+  return { type: 'telemetry', deviceId, ts, valuesJson: valuesJsonOf(data), data };
+}
+
+/**
+ * The values' JSON in the data of an event made by `telemetryEvent`: after the
+ * first `"values":` (the device id before it holds no quote) to the last brace.
+ */
+export function valuesJsonOf(data: string): string {
+  return data.slice(data.indexOf(VALUES_KEY) + VALUES_KEY.length, -1);
 }
 
 /** An event on its way into the log; `data` is its JSON, serialised once. */
@@ -60,8 +63,8 @@ export interface NewEvent {
   data: string;
   /**
    * Set on telemetry events: their values as JSON, stored as the history row
-   * as they are (see `telemetryEvent`). JSON rather than the object: only
-   * strings cross to the writer thread, and a queued event holds no object.
+   * as they are (see `telemetryEvent`). JSON rather than the object: a queued
+   * event holds no object, and the writer thread finds it in `data`.
    */
   valuesJson?: string;
   /** Set on status events: the presence to record on the device. */
