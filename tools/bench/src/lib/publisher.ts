@@ -173,7 +173,7 @@ async function connectAll(url: string, devices: DeviceCredential[]): Promise<{ l
  * The PUBLISH packets are encoded by mqtt-packet (MQTT.js's own encoder) and
  * written to the client's socket a batch at a time, past MQTT.js's publish
  * path: the generator shares the machine with the api, and its CPU per
- * message is a third of MQTT.js's this way. The api sees the same bytes.
+ * message is under half of MQTT.js's this way. The api sees the same bytes.
  */
 function flood(
   clients: MqttClient[],
