@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { SqliteStorage } from '../src/storage/sqlite-storage';
-import type { NewEvent } from '../src/storage/storage';
+import { type NewEvent, telemetryEvent } from '../src/storage/storage';
 
 const DEVICES = 1000;
 const KEYS = 10;
@@ -32,7 +32,7 @@ function batch(shape: Shape, ts: number, round: number): NewEvent[] {
     const t = shape === 'fleet' ? ts : ts + i * 1000;
     const values: Record<string, number> = {};
     for (let k = 0; k < KEYS; k++) values[`k${k}`] = Math.round(Math.random() * 1000) / 10;
-    return { type: 'telemetry', deviceId, ts: t, values, data: JSON.stringify({ deviceId, ts: t, values }) };
+    return telemetryEvent(deviceId, t, values);
   });
 }
 

@@ -2,7 +2,7 @@ import type BetterSqlite3 from 'better-sqlite3';
 import { prepareRollupUpserts, RollupBatch, type RollupUpserts } from './sqlite-history';
 import { ValueKind } from './schema';
 import type { TelemetryValues } from '@iot/protocol';
-import type { NewEvent } from './storage';
+import { type NewEvent, valuesJsonOf } from './storage';
 
 type EventRow = [seq: number, deviceId: string, type: string, data: string, ts: number];
 type TelemetryRow = [deviceId: string, key: string, ts: number, kind: number, num: number | null, str: string | null];
@@ -94,14 +94,14 @@ export class SqliteEventWriter {
       }
       seqs[i] = ++seq;
       stored.push(event);
-      const { ts, valuesJson } = event;
-      if (valuesJson !== undefined) {
-        insertMessage.run(deviceId, ts, seq, valuesJson);
-        const values = JSON.parse(valuesJson) as TelemetryValues;
+      const { ts } = event;
+      const values = event.type === 'telemetry' ? telemetryValues(event.data) : undefined;
+      if (values !== undefined) {
+        insertMessage.run(deviceId, ts, seq, values.json);
         let newest = latest.get(deviceId);
         if (newest === undefined) latest.set(deviceId, (newest = new Map()));
-        for (const key in values) {
-          const value = values[key];
+        for (const key in values.parsed) {
+          const value = values.parsed[key];
           const kind =
             typeof value === 'number'
               ? ValueKind.Number
@@ -153,5 +153,20 @@ export class SqliteEventWriter {
       const event = events[i];
       insertEvent.run(firstSeq + i, event.deviceId, event.type, event.data, now);
     }
+  }
+}
+
+/**
+ * A telemetry event's values, as JSON and parsed; undefined, and so no history
+ * row, for data that is not `telemetryEvent`'s (a bug elsewhere must not stop
+ * the whole log from being written).
+ */
+function telemetryValues(data: string): { json: string; parsed: TelemetryValues } | undefined {
+  const json = valuesJsonOf(data);
+  if (json === undefined) return undefined;
+  try {
+    return { json, parsed: JSON.parse(json) as TelemetryValues };
+  } catch {
+    return undefined;
   }
 }

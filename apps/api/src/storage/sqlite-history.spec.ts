@@ -7,7 +7,7 @@ import { TELEMETRY_AGGREGATIONS, type TelemetryAggregation, type TelemetryValue 
 import { migrationProvider } from './migrations';
 import { aggregateSql, HOUR_MS, MINUTE_MS, sourceTier, splitRange } from './sqlite-history';
 import { SqliteStorage } from './sqlite-storage';
-import { type NewEvent, type TelemetryTier, telemetryEvent } from './storage';
+import { type NewEvent, type TelemetryTier, telemetryEvent, valuesJsonOf } from './storage';
 
 /** 2025-11-27T09:40:00Z */
 const T0 = 1764236400000;
@@ -111,7 +111,7 @@ async function load(sut: SqliteStorage, deviceId = 'a', seed = 1): Promise<Recor
     const batch = events.slice(i, (i += 1 + Math.floor(random() * 200)));
     const stored = await sut.append(batch);
     batch.forEach((event, k) => {
-      for (const [key, value] of Object.entries(JSON.parse(event.valuesJson!) as Record<string, Value>))
+      for (const [key, value] of Object.entries(JSON.parse(valuesJsonOf(event.data)!) as Record<string, Value>))
         (points[key] ??= []).push({ ts: event.ts, seq: stored[k].seq, value });
     });
   }
@@ -311,7 +311,9 @@ describe('SqliteStorage aggregates of arbitrary floats', () => {
         telemetry('a', T0 + Math.floor(random() * 6 * HOUR_MS), { x: random() * 1000 - 500 }),
       );
       const stored = await sut.append(batch);
-      batch.forEach((e, i) => points.push({ ts: e.ts, seq: stored[i].seq, value: JSON.parse(e.valuesJson!).x }));
+      batch.forEach((e, i) =>
+        points.push({ ts: e.ts, seq: stored[i].seq, value: JSON.parse(valuesJsonOf(e.data)!).x }),
+      );
     }
     for (const bucketMs of [MINUTE_MS, 10 * MINUTE_MS, HOUR_MS, 3 * HOUR_MS]) {
       for (const agg of TELEMETRY_AGGREGATIONS) {

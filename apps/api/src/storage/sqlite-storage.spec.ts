@@ -72,6 +72,17 @@ describe.each([
     ]);
   });
 
+  it('stores a telemetry event whose data has no values as an event only, and the rest of its batch', async () => {
+    // Only telemetryEvent makes telemetry events; data of another shape is a bug, which must not stop the log.
+    const odd = (data: string): NewEvent => ({ type: 'telemetry', deviceId: 'a', ts: 1, data });
+    const batch = [odd('{"n":1}'), odd('{"values":{"t":}'), telemetry('a', 2, { t: 2 })];
+    for (const events of [batch, Array.from({ length: INLINE_MAX_EVENTS * 2 }, () => batch).flat()]) {
+      const stored = await sut.append(events);
+      expect(stored.map((e) => e.data)).toEqual(events.map((e) => e.data));
+    }
+    expect((await sut.history({ deviceId: 'a', limit: 1000, order: 'asc' })).t).toHaveLength(1 + INLINE_MAX_EVENTS * 2);
+  });
+
   it('keeps the newest value as latest even when an older one arrives later', async () => {
     await sut.append([telemetry('a', 2000, { t: 2 })]);
     await sut.append([telemetry('a', 1000, { t: 1 })]);
@@ -137,7 +148,7 @@ describe.each([
   });
 
   it('refuses a batch whole when one event cannot be stored, and stores the next batch', async () => {
-    const broken = { type: 'telemetry', deviceId: 'a', ts: 2, data: null } as unknown as NewEvent;
+    const broken = { type: 'state', deviceId: 'a', ts: 2, data: null } as unknown as NewEvent;
     // Not `toThrow`: better-sqlite3's native side builds its errors with the SqliteError class of the
     // first jest module registry that loaded it, so in a later test file they are not `instanceof Error`.
     await expect(sut.append([telemetry('a', 1, { t: 1 }), broken])).rejects.toHaveProperty(

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { Logger } from '@nestjs/common';
 import type { DeviceEventName } from '@iot/protocol';
-import { type NewEvent, type PruneCursor, type PruneResult, type TelemetryTier, valuesJsonOf } from './storage';
+import type { NewEvent, PruneCursor, PruneResult, TelemetryTier } from './storage';
 
 /** How often the checkpointer copies the WAL back into the database. */
 export const CHECKPOINT_INTERVAL_MS = 200;
@@ -45,8 +45,7 @@ export interface WriterReply {
  * An ingest batch as it crosses to the writer thread, in columns: two strings
  * an event (its data and device id) and two numbers in arrays that are
  * moved, not copied. A clone of the event objects cost the event loop about
- * twice as much; a telemetry event's values are found in its data again
- * (`valuesJsonOf`), and events of other types need no `ts` there.
+ * twice as much.
  */
 export interface AppendBatch {
   data: string[];
@@ -84,7 +83,6 @@ export function decodeBatch({ data, deviceIds, ts, kinds }: AppendBatch): NewEve
   for (let i = 0; i < data.length; i++) {
     const type = TYPES[Math.floor(kinds[i] / 3)];
     const event: NewEvent = { type, deviceId: deviceIds[i], ts: ts[i], data: data[i] };
-    if (type === 'telemetry') event.valuesJson = valuesJsonOf(data[i]);
     const presence = kinds[i] % 3;
     if (presence !== 0) event.online = presence === 2;
     events[i] = event;

@@ -40,19 +40,21 @@ const VALUES_KEY = '"values":';
 
 /**
  * The event a telemetry entry becomes, the contract's `{deviceId, ts, values}`,
- * serialised once: its values' JSON, for the history row, is a slice of it.
+ * serialised once: the history row stores the values' JSON, a slice of it
+ * (`valuesJsonOf`), so the event needs nothing else to be stored.
  */
 export function telemetryEvent(deviceId: string, ts: number, values: TelemetryValues): NewEvent {
-  const data = JSON.stringify({ deviceId, ts, values });
-  return { type: 'telemetry', deviceId, ts, valuesJson: valuesJsonOf(data), data };
+  return { type: 'telemetry', deviceId, ts, data: JSON.stringify({ deviceId, ts, values }) };
 }
 
 /**
  * The values' JSON in the data of an event made by `telemetryEvent`: after the
- * first `"values":` (the device id before it holds no quote) to the last brace.
+ * first `"values":` (the device id before it holds no quote) to the last
+ * brace. Undefined for data of another shape, which then has no history row.
  */
-export function valuesJsonOf(data: string): string {
-  return data.slice(data.indexOf(VALUES_KEY) + VALUES_KEY.length, -1);
+export function valuesJsonOf(data: string): string | undefined {
+  const at = data.indexOf(VALUES_KEY);
+  return at === -1 || !data.endsWith('}') ? undefined : data.slice(at + VALUES_KEY.length, -1);
 }
 
 /** An event on its way into the log; `data` is its JSON, serialised once. */
@@ -61,12 +63,6 @@ export interface NewEvent {
   deviceId: string;
   ts: number;
   data: string;
-  /**
-   * Set on telemetry events: their values as JSON, stored as the history row
-   * as they are (see `telemetryEvent`). JSON rather than the object: a queued
-   * event holds no object, and the writer thread finds it in `data`.
-   */
-  valuesJson?: string;
   /** Set on status events: the presence to record on the device. */
   online?: boolean;
 }
