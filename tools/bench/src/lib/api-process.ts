@@ -7,6 +7,8 @@ import WebSocket from 'ws';
 import { readMemory, type MemorySample } from './proc';
 
 const HOST = '127.0.0.1';
+/** The node options `npm start` runs the api with (tools/scripts/start.mjs; README, "Node options"). */
+export const API_NODE_ARGS = ['--max-semi-space-size=64'];
 const READY_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 15_000;
 
@@ -74,7 +76,8 @@ export class ApiProcess {
     if (!existsSync(this.options.main)) {
       throw new Error(`${this.options.main} does not exist: build the api first (npx nx build api)`);
     }
-    const nodeArgs: string[] = [...(this.options.nodeArgs ?? [])];
+    // The shipped options first: an --api-node-arg of the same name comes later and wins.
+    const nodeArgs: string[] = [...API_NODE_ARGS, ...(this.options.nodeArgs ?? [])];
     if (this.options.inspector) nodeArgs.push('--inspect=127.0.0.1:0');
     if (this.options.profileDir) {
       mkdirSync(this.options.profileDir, { recursive: true });
