@@ -1,3 +1,4 @@
+import type { TelemetryValue } from '@iot/protocol';
 import type { Generated } from 'kysely';
 
 /** Table types for kysely; the same schema on SQLite and PostgreSQL. */
@@ -90,4 +91,16 @@ export const enum ValueKind {
   Number = 0,
   Boolean = 1,
   String = 2,
+}
+
+/** A stored value read back: the column its kind names. */
+export function toValue(kind: number, num: number | null, str: string | null): TelemetryValue {
+  switch (kind) {
+    case ValueKind.Boolean:
+      return num === 1;
+    case ValueKind.String:
+      return str ?? '';
+    default:
+      return num ?? 0;
+  }
 }

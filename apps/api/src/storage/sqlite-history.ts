@@ -1,6 +1,6 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import type { TelemetryAggregation, TelemetryValue } from '@iot/protocol';
-import { ValueKind } from './schema';
+import { toValue } from './schema';
 import type { AggregateQuery, PruneCursor, PruneResult, TelemetryTier } from './storage';
 
 /**
@@ -104,17 +104,6 @@ export function aggregateSql(agg: TelemetryAggregation, tiers: TelemetryTier[]):
   const parts = tiers.map((t) => (t === 'raw' ? RAW_PART : rollupPart(TIERS[t].table)));
   const { value, having } = COMBINE[agg];
   return `SELECT bucket, ${value} AS value FROM (${parts.join(' UNION ALL ')}) GROUP BY bucket HAVING ${having} ORDER BY bucket`;
-}
-
-function toValue(kind: number, num: number | null, str: string | null): TelemetryValue {
-  switch (kind) {
-    case ValueKind.Boolean:
-      return num === 1;
-    case ValueKind.String:
-      return str ?? '';
-    default:
-      return num ?? 0;
-  }
 }
 
 /** A rollup row in the making: one (device, key, bucket). */

@@ -3,14 +3,14 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect, sql } from 'kysely';
-import type { DeviceEventName, JsonObject, LatestValues, Role, TelemetryValue } from '@iot/protocol';
+import type { DeviceEventName, JsonObject, LatestValues, Role } from '@iot/protocol';
 import { migrationProvider } from './migrations';
 import { openSqlite } from './sqlite-connection';
 import { NOT_STORED, SqliteEventWriter } from './sqlite-event-writer';
 import { SqliteWriterThread } from './sqlite-writer-thread';
 import { SqliteCommands } from './sqlite-commands';
 import { SqliteHistory } from './sqlite-history';
-import { type Database, ValueKind } from './schema';
+import { type Database, toValue } from './schema';
 import {
   type AggregateQuery,
   type CommandRecord,
@@ -44,17 +44,6 @@ function toDevice(row: Omit<DeviceRow, 'secret_hash'>): DeviceRecord {
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
-}
-
-function toValue(kind: number, num: number | null, str: string | null): TelemetryValue {
-  switch (kind) {
-    case ValueKind.Boolean:
-      return num === 1;
-    case ValueKind.String:
-      return str ?? '';
-    default:
-      return num ?? 0;
-  }
 }
 
 function escapeLike(text: string): string {

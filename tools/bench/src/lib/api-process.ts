@@ -8,7 +8,7 @@ import { readMemory, type MemorySample } from './proc';
 
 const HOST = '127.0.0.1';
 /** The node options `npm start` runs the api with (tools/scripts/start.mjs; README, "Node options"). */
-export const API_NODE_ARGS = ['--max-semi-space-size=64'];
+const API_NODE_ARGS = ['--max-semi-space-size=64'];
 const READY_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 15_000;
 
