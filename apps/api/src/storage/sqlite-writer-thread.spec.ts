@@ -1,4 +1,9 @@
-import { decodeBatch, encodeBatch } from './sqlite-writer-thread';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { SqliteStorage } from './sqlite-storage';
+import { decodeBatch, encodeBatch, SqliteWriterThread } from './sqlite-writer-thread';
 import { type NewEvent, telemetryEvent, valuesJsonOf } from './storage';
 
 describe('encodeBatch / decodeBatch', () => {
@@ -23,4 +28,45 @@ describe('telemetryEvent', () => {
     expect(JSON.parse(event.data)).toEqual({ deviceId: 'dev_1', ts: 42, values });
     expect(valuesJsonOf(event.data)).toBe(JSON.stringify(values));
   });
+});
+
+describe('SqliteWriterThread', () => {
+  it('restarts a WAL that its checkpoints never catch up with, between batches, and loses nothing', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'iot-writer-'));
+    const file = join(dir, 'iot.db');
+    const store = await SqliteStorage.open(file, { writerThread: false });
+    const now = Date.now();
+    await store.createDevice(
+      { id: 'a', name: 'a', type: null, labels: {}, online: false, lastSeen: null, createdAt: now, updatedAt: now },
+      'hash',
+    );
+    await store.close();
+    // A restart is asked for past 64 pages, and batches come back to back, so no checkpoint reaches the WAL's end.
+    const sut = await SqliteWriterThread.start(file, 64);
+    try {
+      let sent = 0;
+      const deadline = Date.now() + 20_000;
+      while (sut.walRestarts === 0 && Date.now() < deadline) {
+        const seqs = await sut.append(Array.from({ length: 200 }, (_, i) => telemetryEvent('a', sent + i, { t: i })));
+        expect(seqs[0]).toBe(sent + 1);
+        sent += seqs.length;
+      }
+      expect(sut.walRestarts).toBeGreaterThan(0);
+      const last = await sut.append([telemetryEvent('a', sent, { t: 0 })]);
+      expect(last[0]).toBe(sent + 1);
+    } finally {
+      await sut.close();
+    }
+    const db = new BetterSqlite3(file, { readonly: true });
+    try {
+      const { n, max } = db.prepare('SELECT COUNT(*) AS n, MAX(seq) AS max FROM events').get() as {
+        n: number;
+        max: number;
+      };
+      expect(n).toBe(max);
+    } finally {
+      db.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 30_000);
 });

@@ -18,6 +18,8 @@ export const RESTART_WAL_PAGES = 16_384;
 export interface WriterData {
   path: string;
   role: 'writer' | 'checkpointer';
+  /** The checkpointer's: a WAL of this many pages is to be restarted (RESTART_WAL_PAGES). */
+  restartWalPages: number;
 }
 
 /** One retention step (SqliteHistory.pruneTelemetry's arguments). */
@@ -31,6 +33,8 @@ export interface PruneRequest {
 export type WriterRequest =
   | { kind: 'append'; id: number; batch: AppendBatch }
   | ({ kind: 'prune'; id: number } & PruneRequest)
+  /** Copies what is left of the WAL back and lets the next commit start it over. */
+  | { kind: 'restart-wal'; id: number }
   | { kind: 'close' };
 
 export interface WriterReply {
@@ -38,6 +42,8 @@ export interface WriterReply {
   ready?: true;
   seqs?: Float64Array;
   pruned?: PruneResult;
+  /** From the checkpointer: the WAL is long and its checkpoints do not catch up; the writer should restart it. */
+  walFull?: true;
   error?: string;
 }
 
@@ -177,6 +183,9 @@ export class SqliteWriterThread {
     { resolve: (reply: WriterReply) => void; reject: (error: Error) => void }
   >();
   private closed = false;
+  private restartingWal = false;
+  /** WAL restarts done so far. */
+  walRestarts = 0;
   /**
    * Ref'd while work is in flight, so that the process waits for it: a timer
    * that is never due, whose ref()/unref() is a counter, rather than the
@@ -184,9 +193,9 @@ export class SqliteWriterThread {
    */
   private readonly keepAlive = setTimeout(() => undefined, 2 ** 31 - 1).unref();
 
-  private constructor(path: string) {
+  private constructor(path: string, restartWalPages: number) {
     this.writer = new SqliteWorker(
-      { path, role: 'writer' },
+      { path, role: 'writer', restartWalPages },
       (reply) => this.settle(reply),
       (error) => {
         for (const request of this.inFlight.values()) request.reject(error);
@@ -195,8 +204,11 @@ export class SqliteWriterThread {
       },
     );
     this.checkpointer = new SqliteWorker(
-      { path, role: 'checkpointer' },
-      (reply) => this.logger.warn(`checkpoint failed, retrying: ${reply.error}`),
+      { path, role: 'checkpointer', restartWalPages },
+      (reply) => {
+        if (reply.walFull) this.restartWal();
+        else this.logger.warn(`checkpoint failed, retrying: ${reply.error}`);
+      },
       (error) => {
         if (this.closed) return;
         this.logger.error(`${error.message}; starting it again`);
@@ -205,8 +217,8 @@ export class SqliteWriterThread {
     );
   }
 
-  static async start(path: string): Promise<SqliteWriterThread> {
-    const thread = new SqliteWriterThread(path);
+  static async start(path: string, restartWalPages = RESTART_WAL_PAGES): Promise<SqliteWriterThread> {
+    const thread = new SqliteWriterThread(path, restartWalPages);
     await Promise.all([thread.writer.spawn(), thread.checkpointer.spawn()]);
     return thread;
   }
@@ -232,6 +244,25 @@ export class SqliteWriterThread {
     const reply = await this.request((id) => ({ kind: 'prune', id, ...step }));
     if (!reply.pruned) throw new Error('the SQLite writer sent no prune result');
     return reply.pruned;
+  }
+
+  /**
+   * A restart holds the write lock while it copies the rest of the WAL and
+   * syncs the database. Run by the writer between two batches, it makes the
+   * batches behind it wait in order and start the moment it ends; run beside
+   * the writer, it made a commit sleep in SQLite's busy handler (1, 2, 5,
+   * 10 ms… steps), about twice as long as the restart itself. While it is
+   * queued or running, the event loop commits nothing itself (see `idle`).
+   */
+  private restartWal(): void {
+    if (this.restartingWal || this.closed) return;
+    this.restartingWal = true;
+    this.request((id) => ({ kind: 'restart-wal', id }))
+      .then(
+        () => this.walRestarts++,
+        (error: Error) => this.logger.warn(`restarting the WAL failed: ${error.message}`),
+      )
+      .finally(() => (this.restartingWal = false));
   }
 
   private async request(message: (id: number) => WriterRequest, transfer: ArrayBuffer[] = []): Promise<WriterReply> {

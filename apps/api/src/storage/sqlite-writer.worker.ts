@@ -7,7 +7,8 @@
  *   Speaks WriterRequest / WriterReply.
  * - `checkpointer` copies the WAL back into the database on a timer, on a
  *   third connection, so neither the commits nor the event loop ever wait for
- *   a checkpoint's writes and fsyncs.
+ *   a checkpoint's writes and fsyncs. When the WAL is long it asks for a
+ *   restart, which the writer runs between two batches (`restart-wal`).
  *
  * Started by SqliteWriterThread.
  */
@@ -18,7 +19,6 @@ import { SqliteHistory } from './sqlite-history';
 import {
   CHECKPOINT_INTERVAL_MS,
   decodeBatch,
-  RESTART_WAL_PAGES,
   type WriterData,
   type WriterReply,
   type WriterRequest,
@@ -26,7 +26,7 @@ import {
 
 const port = parentPort;
 if (!port) throw new Error('sqlite-writer runs as a worker thread');
-const { path, role } = workerData as WriterData;
+const { path, role, restartWalPages } = workerData as WriterData;
 const sqlite = openSqlite(path, { autoCheckpoint: false });
 
 if (role === 'writer') {
@@ -47,6 +47,12 @@ if (role === 'writer') {
         } satisfies WriterReply);
         return;
       }
+      if (request.kind === 'restart-wal') {
+        // Waits for the readers of the WAL's end (busy timeout), then copies what the checkpointer has not.
+        sqlite.pragma('wal_checkpoint(RESTART)');
+        port.postMessage({ id: request.id } satisfies WriterReply);
+        return;
+      }
       const seqs = Float64Array.from(writer.append(decodeBatch(request.batch)));
       port.postMessage({ id: request.id, seqs } satisfies WriterReply, [seqs.buffer]);
     } catch (error) {
@@ -58,12 +64,17 @@ if (role === 'writer') {
   });
 } else {
   // PASSIVE copies what it can without blocking anyone. Under steady writes the
-  // WAL never empties by itself, so once it is long a RESTART (which waits for
-  // the writer's current transaction) lets the next commit start it over.
+  // WAL never starts over by itself (a commit lands during every checkpoint),
+  // so once it is long the writer is asked to RESTART it, which lets the next
+  // commit start it over: once per length seen, so an idle WAL is not asked for again.
+  let askedAt = 0;
   const timer = setInterval(() => {
     try {
       const [{ log }] = sqlite.pragma('wal_checkpoint(PASSIVE)') as Array<{ log: number }>;
-      if (log >= RESTART_WAL_PAGES) sqlite.pragma('wal_checkpoint(RESTART)');
+      if (log >= restartWalPages && log !== askedAt) {
+        askedAt = log;
+        port.postMessage({ id: 0, walFull: true } satisfies WriterReply);
+      }
     } catch (error) {
       // SQLITE_BUSY past the busy timeout: the next tick tries again.
       port.postMessage({ id: 0, error: error instanceof Error ? error.message : String(error) } satisfies WriterReply);
