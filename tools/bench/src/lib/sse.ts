@@ -7,6 +7,7 @@ export interface StreamOptions {
   token: string;
   /** Query string for /api/v1/stream, without '?'. */
   query?: string;
+  /** The bytes read; for a raw stream, only valid during the call (the socket reads into one buffer again and again). */
   onData?: (chunk: Buffer) => void;
   onClose?: () => void;
 }
@@ -61,12 +62,26 @@ const HEADER_END = Buffer.from('\r\n\r\n');
  * comes off the socket, chunked-encoding size lines included (they fall
  * between frames, and the readers only look for markers inside frames). No
  * HTTP parser in the loop: the api writes one HTTP chunk per frame, and
- * Node's parser would raise one 'data' event for each, per client.
+ * Node's parser would raise one 'data' event for each, per client. The
+ * socket reads into one buffer of its own (`onread`), not a new Buffer per
+ * read: in the fan-out scenario those were the readers' garbage, and their
+ * scavenges part of the latency the readers recorded.
  */
 export function openRawStream(options: StreamOptions): Promise<RawStream> {
   return new Promise((resolve, reject) => {
     const url = new URL(`/api/v1/stream${options.query ? `?${options.query}` : ''}`, options.baseUrl);
-    const socket = connect({ host: url.hostname, port: Number(url.port) });
+    const readBuffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
+    const socket = connect({
+      host: url.hostname,
+      port: Number(url.port),
+      onread: {
+        buffer: readBuffer,
+        callback: (n) => {
+          onRead(readBuffer.subarray(0, n));
+          return true;
+        },
+      },
+    });
     socket.setNoDelay(true);
     let head: Buffer | undefined = Buffer.alloc(0);
     const fail = (error: Error) => {
@@ -80,7 +95,7 @@ export function openRawStream(options: StreamOptions): Promise<RawStream> {
           `Authorization: Bearer ${options.token}\r\nConnection: keep-alive\r\n\r\n`,
       );
     });
-    socket.on('data', (chunk: Buffer) => {
+    const onRead = (chunk: Buffer) => {
       if (head === undefined) {
         options.onData?.(chunk);
         return;
@@ -103,9 +118,12 @@ export function openRawStream(options: StreamOptions): Promise<RawStream> {
       socket.once('close', () => options.onClose?.());
       resolve({ socket, close: () => socket.destroy() });
       if (rest.length > 0) options.onData?.(rest);
-    });
+    };
   });
 }
+
+/** A read's buffer: the size Node reads at most anyway. */
+const READ_BUFFER_BYTES = 65_536;
 
 const TELEMETRY_MARKER = Buffer.from('event: telemetry\n');
 
@@ -210,11 +228,12 @@ export class LatencyReader {
     const buf = this.rest ? Buffer.concat([this.rest, chunk]) : chunk;
     // Only whole frames (ending in a blank line) are read; the rest waits for the next chunk.
     const end = buf.lastIndexOf(FRAME_END);
+    // What waits for the next chunk is copied: `chunk` is the socket's read buffer.
     if (end === -1) {
-      this.rest = buf;
+      this.rest = buf === chunk ? Buffer.from(buf) : buf;
       return;
     }
-    this.rest = end + 2 < buf.length ? buf.subarray(end + 2) : undefined;
+    this.rest = end + 2 < buf.length ? Buffer.from(buf.subarray(end + 2)) : undefined;
     for (let at = buf.indexOf(SENT_KEY); at !== -1 && at < end; at = buf.indexOf(SENT_KEY, at + SENT_KEY.length)) {
       const sent = readNumber(buf, at + SENT_KEY.length);
       if (Number.isFinite(sent)) {
