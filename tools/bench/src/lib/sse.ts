@@ -163,8 +163,13 @@ export class TelemetryCounter {
 
 /** A growable array of numbers (latencies in ms). */
 export class Samples {
-  private data = new Float64Array(1 << 16);
+  private data: Float64Array;
   length = 0;
+
+  /** Room for `capacity` values before the first copy to a larger array (which stalls the readers it serves). */
+  constructor(capacity = 1 << 16) {
+    this.data = new Float64Array(capacity);
+  }
 
   push(value: number): void {
     if (this.length === this.data.length) {

@@ -28,7 +28,8 @@ export function fanout(options: BenchOptions): Promise<ScenarioResult> {
       rate: targetRate / n,
       durationMs: durationS * 1000,
     }));
-    const samples = new Samples();
+    // Every frame of the run, with room to spare: growing the array mid-run copies megabytes.
+    const samples = new Samples(Math.ceil(targetRate * durationS * clients * 1.1));
     const readers: LatencyReader[] = [];
     const streams: RawStream[] = [];
     try {
