@@ -41,6 +41,20 @@ describe('telemetry ingest (MQTT → storage → SSE)', () => {
     expect(latest.body['mode'].value).toBe('eco');
   });
 
+  it('passes a flat message on as the device wrote it, and one with line breaks re-serialised', async () => {
+    // Spaced out, the text goes into the event as it is; a line break would end the SSE data line.
+    await device.publishAsync('devices/thermo-1/telemetry', '{ "altitude" : 12 , "unit": "m" }', { qos: 1 });
+    await device.publishAsync('devices/thermo-1/telemetry', '{"pressure": 1013.2,\r\n "unit": "hPa"}\n', { qos: 1 });
+    const has = (e: { data: Record<string, unknown> }, key: string) => key in ((e.data['values'] as object | undefined) ?? {});
+    const events = await stream.waitFor((e) => e.some((x) => has(x, 'pressure')));
+    expect(events.find((e) => has(e, 'altitude'))?.data).toEqual({ deviceId: 'thermo-1', ts: expect.any(Number), values: { altitude: 12, unit: 'm' } });
+    expect(events.find((e) => has(e, 'pressure'))?.data).toEqual({ deviceId: 'thermo-1', ts: expect.any(Number), values: { pressure: 1013.2, unit: 'hPa' } });
+    const latest = await api<Record<string, { ts: number; value: unknown }>>(app, app.adminToken, 'GET', '/devices/thermo-1/telemetry/latest');
+    expect(latest.body['altitude'].value).toBe(12);
+    expect(latest.body['pressure'].value).toBe(1013.2);
+    expect(latest.body['unit'].value).toBe('hPa');
+  });
+
   it('keeps the device time of a timed message, in epoch ms or ISO 8601', async () => {
     await device.publishAsync('devices/thermo-1/telemetry', JSON.stringify({ ts: 1_700_000_000_000, values: { humidity: 40 } }), { qos: 1 });
     await device.publishAsync('devices/thermo-1/telemetry', JSON.stringify({ ts: '2023-11-14T22:13:21+00:00', values: { humidity: 41 } }), { qos: 1 });

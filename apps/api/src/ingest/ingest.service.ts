@@ -86,7 +86,9 @@ export class IngestService implements TransportHandlers, OnApplicationBootstrap,
     }
     // A device that speaks is online, even if its session event has not been seen yet.
     if (this.transport.kind === 'embedded') this.presence.set(deviceId, true, receivedAt);
-    for (const { ts, values } of parsed.entries) this.log.append(telemetryEvent(deviceId, ts, values), receivedAt);
+    for (const { ts, values, valuesJson } of parsed.entries) {
+      this.log.append(telemetryEvent(deviceId, ts, values, valuesJson), receivedAt);
+    }
   }
 
   private status(message: DeviceMessage): void {

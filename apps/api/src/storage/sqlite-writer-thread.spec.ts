@@ -28,6 +28,13 @@ describe('telemetryEvent', () => {
     expect(JSON.parse(event.data)).toEqual({ deviceId: 'dev_1', ts: 42, values });
     expect(valuesJsonOf(event.data)).toBe(JSON.stringify(values));
   });
+
+  it("takes the values' JSON as the device wrote it, when given", () => {
+    const text = '{ "t" : 1.50, "s": "}{\\"values\\":" }';
+    const event = telemetryEvent('dev_1', 42, { t: 1.5, s: '}{"values":' }, text);
+    expect(JSON.parse(event.data)).toEqual({ deviceId: 'dev_1', ts: 42, values: { t: 1.5, s: '}{"values":' } });
+    expect(valuesJsonOf(event.data)).toBe(text);
+  });
 });
 
 describe('SqliteWriterThread', () => {

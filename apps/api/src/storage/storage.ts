@@ -41,10 +41,15 @@ const VALUES_KEY = '"values":';
 /**
  * The event a telemetry entry becomes, the contract's `{deviceId, ts, values}`,
  * serialised once: the history row stores the values' JSON, a slice of it
- * (`valuesJsonOf`), so the event needs nothing else to be stored.
+ * (`valuesJsonOf`), so the event needs nothing else to be stored. `valuesJson`,
+ * the values as the device sent them (TelemetryEntry), is used as it is.
  */
-export function telemetryEvent(deviceId: string, ts: number, values: TelemetryValues): NewEvent {
-  return { type: 'telemetry', deviceId, ts, data: JSON.stringify({ deviceId, ts, values }) };
+export function telemetryEvent(deviceId: string, ts: number, values: TelemetryValues, valuesJson?: string): NewEvent {
+  const data =
+    valuesJson === undefined
+      ? JSON.stringify({ deviceId, ts, values })
+      : `{"deviceId":${JSON.stringify(deviceId)},"ts":${ts},"values":${valuesJson}}`;
+  return { type: 'telemetry', deviceId, ts, data };
 }
 
 /**

@@ -106,16 +106,34 @@ describe('timedTelemetrySchema', () => {
 });
 
 describe('parseTelemetry: form 1, flat', () => {
-  it('accepts the contract example, at the receive time', () => {
+  it('accepts the contract example, at the receive time, and keeps its text to pass on', () => {
     expect(expectAccepted(parse('{"temperature": 21.5, "on": true}'))).toEqual([
-      { ts: NOW, values: { temperature: 21.5, on: true } },
+      { ts: NOW, values: { temperature: 21.5, on: true }, valuesJson: '{"temperature": 21.5, "on": true}' },
     ]);
   });
 
   it('accepts a Buffer like a string', () => {
     expect(expectAccepted(parse(Buffer.from('{"temperature": 21.5}')))).toEqual([
-      { ts: NOW, values: { temperature: 21.5 } },
+      { ts: NOW, values: { temperature: 21.5 }, valuesJson: '{"temperature": 21.5}' },
     ]);
+  });
+
+  it.each([
+    ['a line feed', '{"t": 1,\n"u": 2}'],
+    ['a carriage return', '{"t": 1,\r"u": 2}'],
+    ['a trailing line break', '{"t": 1, "u": 2}\r\n'],
+  ])('accepts a payload with %s between tokens, but not its text: an SSE data line would end there', (_, text) => {
+    const [entry] = expectAccepted(parse(text));
+    expect(entry.values).toEqual({ t: 1, u: 2 });
+    expect(entry.valuesJson).toBeUndefined();
+  });
+
+  it('passes on no text for timed and batch entries: the values are only part of it', () => {
+    const entries = [
+      ...expectAccepted(parse({ ts: NOW - 1, values: { t: 1 } })),
+      ...expectAccepted(parse([{ t: 2 }, { ts: NOW - 1, values: { t: 3 } }])),
+    ];
+    expect(entries.map((e) => e.valuesJson)).toEqual([undefined, undefined, undefined]);
   });
 
   it.each<[string, Record<string, unknown>]>([
@@ -133,7 +151,7 @@ describe('parseTelemetry: form 1, flat', () => {
     ['dotted and dashed keys', { 'power.l1': 230.1, 'fan-speed': 3, 'a_b.c-d': true }],
     ['keys that are Object.prototype names', { constructor: 1, toString: 2, hasOwnProperty: 3, valueOf: 'x' }],
   ])('accepts a %s', (_what, values) => {
-    expect(expectAccepted(parse(values))).toEqual([{ ts: NOW, values }]);
+    expect(expectAccepted(parse(values))).toEqual([{ ts: NOW, values, valuesJson: JSON.stringify(values) }]);
   });
 
   it('keeps own keys named after Object.prototype members as own data', () => {

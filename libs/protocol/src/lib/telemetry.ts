@@ -34,6 +34,12 @@ export const timedTelemetrySchema = z.strictObject({
 export interface TelemetryEntry {
   ts: number;
   values: TelemetryValues;
+  /**
+   * The values' JSON as the device sent it, when that can be passed on as it
+   * is: a flat payload taken whole, on one line (an SSE `data:` line ends at a
+   * line break). Lets the platform skip serialising the values again.
+   */
+  valuesJson?: string;
 }
 
 /** Why a telemetry message was refused; also the `reason` label of the rejection counter. */
@@ -163,9 +169,10 @@ export function parseTelemetry(payload: Uint8Array | string, options: TelemetryP
   const maxEntries = options.maxBatchEntries ?? LIMITS.maxBatchEntries;
   const size = typeof payload === 'string' ? utf8Length(payload) : payload.length;
   if (size > maxBytes) return fail('payload_too_large', `payload of ${size} bytes is over the ${maxBytes}-byte limit`);
+  const text = typeof payload === 'string' ? payload : utf8.decode(payload);
   let raw: unknown;
   try {
-    raw = JSON.parse(typeof payload === 'string' ? payload : utf8.decode(payload));
+    raw = JSON.parse(text);
   } catch {
     return fail('invalid_json', 'payload is not valid JSON');
   }
@@ -183,7 +190,10 @@ export function parseTelemetry(payload: Uint8Array | string, options: TelemetryP
     return { ok: true, entries };
   }
   const entry = parseEntry(raw, options.now, '');
-  return typeof entry === 'string' ? failEntry(entry) : { ok: true, entries: [entry] };
+  if (typeof entry === 'string') return failEntry(entry);
+  // Valid JSON holds a line break only as whitespace between tokens, never inside a string.
+  if (entry.values === raw && !text.includes('\n') && !text.includes('\r')) entry.valuesJson = text;
+  return { ok: true, entries: [entry] };
 }
 
 function failEntry(error: string): TelemetryParseResult {
