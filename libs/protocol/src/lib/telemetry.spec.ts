@@ -128,6 +128,15 @@ describe('parseTelemetry: form 1, flat', () => {
     expect(entry.valuesJson).toBeUndefined();
   });
 
+  it('passes on the text of a payload up to 1 KiB, not of a longer one (padding is not passed on)', () => {
+    const short = `{"t": 1${' '.repeat(1024 - 8)}}`;
+    expect(short.length).toBe(1024);
+    expect(expectAccepted(parse(short))[0].valuesJson).toBe(short);
+    const [long] = expectAccepted(parse(`{"t": 1${' '.repeat(1024 - 7)}}`));
+    expect(long).toEqual({ ts: NOW, values: { t: 1 } });
+    expect(long.valuesJson).toBeUndefined();
+  });
+
   it('passes on no text for timed and batch entries: the values are only part of it', () => {
     const entries = [
       ...expectAccepted(parse({ ts: NOW - 1, values: { t: 1 } })),
@@ -151,7 +160,10 @@ describe('parseTelemetry: form 1, flat', () => {
     ['dotted and dashed keys', { 'power.l1': 230.1, 'fan-speed': 3, 'a_b.c-d': true }],
     ['keys that are Object.prototype names', { constructor: 1, toString: 2, hasOwnProperty: 3, valueOf: 'x' }],
   ])('accepts a %s', (_what, values) => {
-    expect(expectAccepted(parse(values))).toEqual([{ ts: NOW, values, valuesJson: JSON.stringify(values) }]);
+    const text = JSON.stringify(values);
+    expect(expectAccepted(parse(values))).toEqual([
+      { ts: NOW, values, ...(text.length <= 1024 && { valuesJson: text }) },
+    ]);
   });
 
   it('keeps own keys named after Object.prototype members as own data', () => {

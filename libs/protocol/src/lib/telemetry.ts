@@ -36,8 +36,9 @@ export interface TelemetryEntry {
   values: TelemetryValues;
   /**
    * The values' JSON as the device sent it, when that can be passed on as it
-   * is: a flat payload taken whole, on one line (an SSE `data:` line ends at a
-   * line break). Lets the platform skip serialising the values again.
+   * is: a flat payload taken whole, of at most 1 KiB, on one line (an SSE
+   * `data:` line ends at a line break). Lets the platform skip serialising
+   * the values again.
    */
   valuesJson?: string;
 }
@@ -161,6 +162,13 @@ function parseEntry(raw: unknown, now: number, prefix: string): TelemetryEntry |
 }
 
 /**
+ * A flat payload up to this long is passed on as it was written (`valuesJson`):
+ * the common small message skips a serialisation, and padding in a large one
+ * is not stored and sent to every stream (those are serialised again).
+ */
+const PASS_ON_MAX_CHARS = 1024;
+
+/**
  * Parses a telemetry payload in any of its three forms (flat, timed, batch).
  * A message is accepted whole or refused whole: one bad entry refuses the batch.
  */
@@ -192,7 +200,9 @@ export function parseTelemetry(payload: Uint8Array | string, options: TelemetryP
   const entry = parseEntry(raw, options.now, '');
   if (typeof entry === 'string') return failEntry(entry);
   // Valid JSON holds a line break only as whitespace between tokens, never inside a string.
-  if (entry.values === raw && !text.includes('\n') && !text.includes('\r')) entry.valuesJson = text;
+  if (entry.values === raw && text.length <= PASS_ON_MAX_CHARS && !text.includes('\n') && !text.includes('\r')) {
+    entry.valuesJson = text;
+  }
   return { ok: true, entries: [entry] };
 }
 
