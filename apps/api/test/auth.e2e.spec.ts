@@ -56,6 +56,13 @@ describe('auth and roles', () => {
     expect((await api(app, token, method, path, body)).status).toBe(expected);
   });
 
+  it('tells any signed-in user where devices reach the broker, and nobody else', async () => {
+    expect((await api(app, undefined, 'GET', '/broker')).status).toBe(401);
+    const { status, body } = await api<{ url: string; derived: boolean }>(app, viewer, 'GET', '/broker');
+    expect(status).toBe(200);
+    expect(body).toEqual({ url: `mqtt://127.0.0.1:${app.mqttPort}`, derived: true });
+  });
+
   it('lets a viewer open the stream', async () => {
     const stream = new StreamRecorder(app, viewer);
     await expect(stream.opened()).resolves.toBeUndefined();

@@ -1,6 +1,7 @@
 import { Global, Module } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../config/config';
 import { ExternalBroker } from '../mqtt/external-broker';
+import { BrokerController } from './broker.controller';
 import { DeviceAuthService } from './device-auth.service';
 import { EmbeddedBroker } from './embedded-broker';
 import { DeviceTransport } from './transport';
@@ -18,6 +19,7 @@ import { DeviceTransport } from './transport';
           : new EmbeddedBroker(auth, { port: config.mqttPort, host: config.host }),
     },
   ],
+  controllers: [BrokerController],
   exports: [DeviceAuthService, DeviceTransport],
 })
 export class BrokerModule {}

@@ -46,6 +46,8 @@ describe('loadConfig', () => {
 
   it.each([
     ['MQTT_URL', 'http://broker'],
+    ['MQTT_PUBLIC_URL', 'iot.example.com:1883'],
+    ['MQTT_PUBLIC_URL', 'mqtt://'],
     ['DATABASE_URL', 'mysql://db'],
     ['MQTT_PORT', '70000'],
     ['LOG_LEVEL', 'loud'],

@@ -11,6 +11,8 @@ export interface AppConfig {
   /** External broker URL; undefined runs the embedded broker. */
   mqttUrl: string | undefined;
   mqttPort: number;
+  /** Where devices reach the broker, as `GET /broker` tells consoles (MQTT_PUBLIC_URL); else worked out. */
+  mqttPublicUrl: string | undefined;
   /** Username/password the api uses on an external broker. */
   mqttUsername: string | undefined;
   mqttPassword: string | undefined;
@@ -46,7 +48,14 @@ export class ConfigError extends Error {
   }
 }
 
-function int(env: NodeJS.ProcessEnv, name: string, fallback: number, problems: string[], min = 0, max = 2 ** 31): number {
+function int(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  fallback: number,
+  problems: string[],
+  min = 0,
+  max = 2 ** 31,
+): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
@@ -80,6 +89,11 @@ function persistentSecret(dataDir: string, file: string): string {
   return secret;
 }
 
+/** An MQTT broker URL as MQTT.js takes it. */
+function isBrokerUrl(text: string): boolean {
+  return /^(mqtts?|wss?|tcp):\/\/[^/]/.test(text);
+}
+
 /**
  * Parses the environment into a typed config. Fails listing every bad
  * variable at once, so one restart fixes them all.
@@ -91,8 +105,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const mqttPort = int(env, 'MQTT_PORT', 1883, problems, 0, 65535);
   const dataDir = resolve(env['DATA_DIR'] || 'data');
   const mqttUrl = env['MQTT_URL'] || undefined;
-  if (mqttUrl !== undefined && !/^(mqtts?|wss?|tcp):\/\//.test(mqttUrl)) {
+  if (mqttUrl !== undefined && !isBrokerUrl(mqttUrl)) {
     problems.push(`MQTT_URL must be an mqtt://, mqtts://, ws:// or wss:// URL, got ${JSON.stringify(mqttUrl)}`);
+  }
+  const mqttPublicUrl = env['MQTT_PUBLIC_URL'] || undefined;
+  if (mqttPublicUrl !== undefined && !isBrokerUrl(mqttPublicUrl)) {
+    problems.push(
+      `MQTT_PUBLIC_URL must be an mqtt://, mqtts://, ws:// or wss:// URL, got ${JSON.stringify(mqttPublicUrl)}`,
+    );
   }
   const databaseUrl = env['DATABASE_URL'] || undefined;
   if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
@@ -119,13 +139,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     problems.push('ROLLUP_RETENTION must be 0 (keep forever) or at least TELEMETRY_RETENTION (which must then be set)');
   }
   const logLevel = (env['LOG_LEVEL'] ?? 'log') as AppConfig['logLevel'];
-  if (!['error', 'warn', 'log', 'debug'].includes(logLevel)) problems.push('LOG_LEVEL must be error, warn, log or debug');
+  if (!['error', 'warn', 'log', 'debug'].includes(logLevel))
+    problems.push('LOG_LEVEL must be error, warn, log or debug');
   const config: AppConfig = {
     production,
     host: env['HOST'] || '0.0.0.0',
     port,
     mqttUrl,
     mqttPort,
+    mqttPublicUrl,
     mqttUsername: env['MQTT_USERNAME'] || undefined,
     mqttPassword: env['MQTT_PASSWORD'] || undefined,
     dataDir,

@@ -50,7 +50,10 @@ export const updateUserSchema = z
   .refine((u) => u.password !== undefined || u.role !== undefined, 'give a password or a role');
 
 const labelsSchema = z
-  .record(z.string().regex(/^[A-Za-z0-9_./-]{1,63}$/, 'label keys are 1-63 of A-Z a-z 0-9 _ . / -'), z.string().max(256))
+  .record(
+    z.string().regex(/^[A-Za-z0-9_./-]{1,63}$/, 'label keys are 1-63 of A-Z a-z 0-9 _ . / -'),
+    z.string().max(256),
+  )
   .refine((l) => Object.keys(l).length <= 64, 'at most 64 labels');
 
 export const deviceIdSchema = z
@@ -114,6 +117,19 @@ export interface DeviceCredentials {
   password: string;
 }
 
+/** `GET /broker`: where devices reach the MQTT broker, as a console shows it next to their credentials. */
+export interface BrokerInfo {
+  /** An `mqtt://`, `mqtts://`, `ws://` or `wss://` URL, e.g. `mqtt://iot.example.com:1883`. */
+  url: string;
+  /**
+   * False when configured (`MQTT_PUBLIC_URL`); true when worked out by the api:
+   * the host the request came to and the embedded broker's port, or the
+   * external broker's URL as the api reaches it. Either can differ from what
+   * devices on another network must use.
+   */
+  derived: boolean;
+}
+
 export interface CreateDeviceResponse {
   device: DeviceView;
   credentials: DeviceCredentials;
@@ -121,7 +137,12 @@ export interface CreateDeviceResponse {
 
 const keysQuery = z
   .string()
-  .transform((s) => s.split(',').map((k) => k.trim()).filter((k) => k.length > 0))
+  .transform((s) =>
+    s
+      .split(',')
+      .map((k) => k.trim())
+      .filter((k) => k.length > 0),
+  )
   .pipe(z.array(z.string().regex(TELEMETRY_KEY_PATTERN, 'invalid telemetry key')).max(100));
 
 /** How the points of one bucket become one: `GET /devices/{id}/telemetry?bucket=…&agg=…`. */
