@@ -1,4 +1,7 @@
-import { inject, InjectionToken } from '@angular/core';
+import { HttpClient } from '@angular/common/http';
+import { inject, Injectable, InjectionToken, type Signal, signal } from '@angular/core';
+import type { BrokerInfo } from '@iot/protocol';
+import { apiUrl } from '../core/api-url';
 import { WINDOW } from '../core/browser';
 
 /** The embedded broker's port when `MQTT_PORT` is not set (docs/protocol.md §6). */
@@ -9,15 +12,19 @@ export interface BrokerAddress {
   /** A host name or IP address as a URL writes it (IPv6 in brackets: `[::1]`). */
   host: string;
   port: number;
+  /** `mqtt` unless said otherwise (`mqtts`, `ws`, `wss`). */
+  scheme?: string;
+  /** A WebSocket broker's path, e.g. `/mqtt`. */
+  path?: string;
   /**
-   * True when the console had to guess. The api publishes no MQTT address, so
-   * the default is this page's host and port 1883, which is wrong behind an
-   * external broker (`MQTT_URL`) or with another `MQTT_PORT`.
+   * True unless the platform was told the address (`MQTT_PUBLIC_URL`): worked
+   * out by the api from this page's host, or, before its answer, guessed here.
+   * Devices on another network may need another address.
    */
   guessed: boolean;
 }
 
-/** The broker address devices are told to use; a deployment (or a spec) may provide its own. */
+/** The broker address shown until (or unless) the api says where devices connect; a spec may provide its own. */
 export const MQTT_BROKER = new InjectionToken<BrokerAddress>('MQTT_BROKER', {
   providedIn: 'root',
   factory: () => ({
@@ -29,7 +36,52 @@ export const MQTT_BROKER = new InjectionToken<BrokerAddress>('MQTT_BROKER', {
 
 /** `mqtt://host:port`, as MQTT.js and the device SDK take it. */
 export function brokerUrl(broker: BrokerAddress): string {
-  return `mqtt://${broker.host}:${broker.port}`;
+  return `${broker.scheme ?? 'mqtt'}://${broker.host}:${broker.port}${broker.path ?? ''}`;
+}
+
+const DEFAULT_PORTS: Record<string, number> = { mqtt: 1883, tcp: 1883, mqtts: 8883, ws: 80, wss: 443 };
+
+/** `GET /broker`'s answer as an address; undefined for a URL without a host. */
+export function brokerAddressOf(info: BrokerInfo): BrokerAddress | undefined {
+  let url: URL;
+  try {
+    url = new URL(info.url);
+  } catch {
+    return undefined;
+  }
+  const scheme = url.protocol.slice(0, -1);
+  const port = Number(url.port) || DEFAULT_PORTS[scheme];
+  if (!url.hostname || !port) return undefined;
+  return {
+    host: url.hostname,
+    port,
+    guessed: info.derived,
+    ...(scheme !== 'mqtt' && { scheme }),
+    ...(url.pathname.length > 1 && { path: url.pathname }),
+  };
+}
+
+/**
+ * Where devices connect, as the api tells it (`GET /broker`), asked once;
+ * the {@link MQTT_BROKER} guess until it answers, or if it cannot.
+ */
+@Injectable({ providedIn: 'root' })
+export class BrokerDirectory {
+  private readonly current = signal(inject(MQTT_BROKER));
+  readonly address: Signal<BrokerAddress> = this.current.asReadonly();
+
+  constructor() {
+    inject(HttpClient)
+      .get<BrokerInfo>(apiUrl('/broker'), { withCredentials: true })
+      .subscribe({
+        next: (info) => {
+          const address = brokerAddressOf(info);
+          if (address) this.current.set(address);
+        },
+        // The guess stays; the card says it is one.
+        error: () => undefined,
+      });
+  }
 }
 
 /** The host as a command-line flag takes it: an IPv6 address without its URL brackets. */

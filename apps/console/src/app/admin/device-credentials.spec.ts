@@ -29,7 +29,7 @@ describe('DeviceCredentialsView', () => {
 
   afterEach(() => jest.useRealTimers());
 
-  it('shows the id, the secret, the broker (from MQTT_BROKER) and the topic, and warns that the secret is shown once', async () => {
+  it('shows the id, the secret, the broker (from BrokerDirectory) and the topic, and warns that the secret is shown once', async () => {
     await create();
 
     expect(value('id')).toBe('boiler-1');
@@ -54,13 +54,20 @@ describe('DeviceCredentialsView', () => {
     expect(view.querySelector(`#${pre?.getAttribute('aria-labelledby')}`)?.textContent).toContain('device SDK');
   });
 
-  it('says when the broker address is a guess, and not otherwise', async () => {
+  it('says when the broker address is worked out rather than configured, and not otherwise', async () => {
     await create();
-    expect(view.textContent).toContain('does not publish its MQTT address');
+    expect(view.textContent).toContain('worked out from this page');
 
-    fixture.componentRef.setInput('broker', { ...BROKER, guessed: false });
+    fixture.componentRef.setInput('broker', {
+      ...BROKER,
+      host: 'iot.example.com',
+      port: 8883,
+      scheme: 'mqtts',
+      guessed: false,
+    });
     await fixture.whenStable();
-    expect(view.textContent).not.toContain('does not publish its MQTT address');
+    expect(view.textContent).not.toContain('worked out from this page');
+    expect(value('broker')).toBe('mqtts://iot.example.com:8883');
   });
 
   it('copies each value and snippet, says so on the button and to screen readers, then resets', async () => {

@@ -3,7 +3,7 @@ import { CdkCopyToClipboard } from '@angular/cdk/clipboard';
 import { ChangeDetectionStrategy, Component, computed, DestroyRef, inject, input, signal } from '@angular/core';
 import { MatButton } from '@angular/material/button';
 import { type DeviceCredentials, topics } from '@iot/protocol';
-import { type BrokerAddress, brokerUrl, MQTT_BROKER } from './broker';
+import { type BrokerAddress, BrokerDirectory, brokerUrl } from './broker';
 import { deviceSdkSnippet, mosquittoPubCommand } from './snippets';
 
 let nextId = 0;
@@ -38,8 +38,10 @@ interface Snippet extends CopyItem {
 export class DeviceCredentialsView {
   /** The `{username, password}` from `POST /devices` or `POST /devices/{id}/credentials`. */
   readonly credentials = input.required<DeviceCredentials>();
-  /** Where devices connect; by default the {@link MQTT_BROKER} token's address. */
-  readonly broker = input<BrokerAddress>(inject(MQTT_BROKER));
+  /** Where devices connect; by default what the api says ({@link BrokerDirectory}). */
+  readonly broker = input<BrokerAddress>();
+  private readonly directory = inject(BrokerDirectory);
+  protected readonly address = computed(() => this.broker() ?? this.directory.address());
 
   private readonly announcer = inject(LiveAnnouncer);
   /** Prefix of this instance's element ids. */
@@ -53,7 +55,7 @@ export class DeviceCredentialsView {
     return [
       { key: 'id', label: 'Device id', text: username },
       { key: 'secret', label: 'Secret', text: password },
-      { key: 'broker', label: 'Broker URL', text: brokerUrl(this.broker()) },
+      { key: 'broker', label: 'Broker URL', text: brokerUrl(this.address()) },
       { key: 'topic', label: 'Telemetry topic', text: topics.telemetry(username) },
     ];
   });
@@ -62,13 +64,13 @@ export class DeviceCredentialsView {
       key: 'mosquitto',
       title: 'Publish one telemetry message with mosquitto_pub',
       label: 'mosquitto_pub command',
-      text: mosquittoPubCommand(this.credentials(), this.broker()),
+      text: mosquittoPubCommand(this.credentials(), this.address()),
     },
     {
       key: 'sdk',
       title: 'Connect with the device SDK (TypeScript)',
       label: 'device SDK snippet',
-      text: deviceSdkSnippet(this.credentials(), this.broker()),
+      text: deviceSdkSnippet(this.credentials(), this.address()),
     },
   ]);
 

@@ -10,7 +10,7 @@ import type { DeviceCredentials, DeviceView, Role } from '@iot/protocol';
 import { AuthService } from '../core/auth/auth.service';
 import { aUser } from '../core/testing/factories';
 import { strictMock } from '../core/testing/strict-mock';
-import { type BrokerAddress, MQTT_BROKER } from './broker';
+import { type BrokerAddress, BrokerDirectory, MQTT_BROKER } from './broker';
 
 /** Test doubles and helpers for the admin specs. */
 
@@ -74,6 +74,7 @@ export function adminProviders(): Array<Provider | EnvironmentProviders> {
     provideHttpClientTesting(),
     provideRouter([]),
     { provide: MQTT_BROKER, useValue: BROKER },
+    { provide: BrokerDirectory, useValue: { address: signal(BROKER) } },
     { provide: MATERIAL_ANIMATIONS, useValue: { animationsDisabled: true } },
     { provide: InteractivityChecker, useClass: LayoutFreeInteractivityChecker },
   ];

@@ -159,6 +159,10 @@ describe('FleetPage', () => {
       .flush({ device: aDeviceView({ id: 'fan-1', name: 'Attic fan' }), credentials: someCredentials('fan-1') });
     await settleDialogs();
     http.expectNone((req) => req.method === 'GET' && req.url === DEVICES_URL);
+    // The credentials name the broker the api says devices connect to.
+    http.expectOne('/api/v1/broker').flush({ url: 'mqtt://iot.example:1884', derived: true });
+    await settleDialogs();
+    expect(dialogElement().querySelector('.value-broker')?.textContent).toBe('mqtt://iot.example:1884');
 
     buttonByText(dialogElement(), 'Done, I have saved the secret').click();
     await settle();
