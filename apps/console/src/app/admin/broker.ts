@@ -34,7 +34,7 @@ export const MQTT_BROKER = new InjectionToken<BrokerAddress>('MQTT_BROKER', {
   }),
 });
 
-/** `mqtt://host:port`, as MQTT.js and the device SDK take it. */
+/** `mqtt://host:port` (or the scheme and path the api gave), as MQTT.js and the device SDK take it. */
 export function brokerUrl(broker: BrokerAddress): string {
   return `${broker.scheme ?? 'mqtt'}://${broker.host}:${broker.port}${broker.path ?? ''}`;
 }
