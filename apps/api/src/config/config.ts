@@ -48,14 +48,7 @@ export class ConfigError extends Error {
   }
 }
 
-function int(
-  env: NodeJS.ProcessEnv,
-  name: string,
-  fallback: number,
-  problems: string[],
-  min = 0,
-  max = 2 ** 31,
-): number {
+function int(env: NodeJS.ProcessEnv, name: string, fallback: number, problems: string[], min = 0, max = 2 ** 31): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
@@ -105,14 +98,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const mqttPort = int(env, 'MQTT_PORT', 1883, problems, 0, 65535);
   const dataDir = resolve(env['DATA_DIR'] || 'data');
   const mqttUrl = env['MQTT_URL'] || undefined;
-  if (mqttUrl !== undefined && !isBrokerUrl(mqttUrl)) {
-    problems.push(`MQTT_URL must be an mqtt://, mqtts://, ws:// or wss:// URL, got ${JSON.stringify(mqttUrl)}`);
-  }
   const mqttPublicUrl = env['MQTT_PUBLIC_URL'] || undefined;
-  if (mqttPublicUrl !== undefined && !isBrokerUrl(mqttPublicUrl)) {
-    problems.push(
-      `MQTT_PUBLIC_URL must be an mqtt://, mqtts://, ws:// or wss:// URL, got ${JSON.stringify(mqttPublicUrl)}`,
-    );
+  for (const [name, url] of [['MQTT_URL', mqttUrl], ['MQTT_PUBLIC_URL', mqttPublicUrl]] as const) {
+    if (url !== undefined && !isBrokerUrl(url)) {
+      problems.push(`${name} must be an mqtt://, mqtts://, ws:// or wss:// URL, got ${JSON.stringify(url)}`);
+    }
   }
   const databaseUrl = env['DATABASE_URL'] || undefined;
   if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
@@ -139,8 +129,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     problems.push('ROLLUP_RETENTION must be 0 (keep forever) or at least TELEMETRY_RETENTION (which must then be set)');
   }
   const logLevel = (env['LOG_LEVEL'] ?? 'log') as AppConfig['logLevel'];
-  if (!['error', 'warn', 'log', 'debug'].includes(logLevel))
-    problems.push('LOG_LEVEL must be error, warn, log or debug');
+  if (!['error', 'warn', 'log', 'debug'].includes(logLevel)) problems.push('LOG_LEVEL must be error, warn, log or debug');
   const config: AppConfig = {
     production,
     host: env['HOST'] || '0.0.0.0',

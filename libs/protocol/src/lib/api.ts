@@ -50,10 +50,7 @@ export const updateUserSchema = z
   .refine((u) => u.password !== undefined || u.role !== undefined, 'give a password or a role');
 
 const labelsSchema = z
-  .record(
-    z.string().regex(/^[A-Za-z0-9_./-]{1,63}$/, 'label keys are 1-63 of A-Z a-z 0-9 _ . / -'),
-    z.string().max(256),
-  )
+  .record(z.string().regex(/^[A-Za-z0-9_./-]{1,63}$/, 'label keys are 1-63 of A-Z a-z 0-9 _ . / -'), z.string().max(256))
   .refine((l) => Object.keys(l).length <= 64, 'at most 64 labels');
 
 export const deviceIdSchema = z
@@ -137,12 +134,7 @@ export interface CreateDeviceResponse {
 
 const keysQuery = z
   .string()
-  .transform((s) =>
-    s
-      .split(',')
-      .map((k) => k.trim())
-      .filter((k) => k.length > 0),
-  )
+  .transform((s) => s.split(',').map((k) => k.trim()).filter((k) => k.length > 0))
   .pipe(z.array(z.string().regex(TELEMETRY_KEY_PATTERN, 'invalid telemetry key')).max(100));
 
 /** How the points of one bucket become one: `GET /devices/{id}/telemetry?bucket=…&agg=…`. */

@@ -36,9 +36,9 @@ export interface TelemetryEntry {
   values: TelemetryValues;
   /**
    * The values' JSON as the device sent it, when that can be passed on as it
-   * is: a flat payload taken whole, of at most 1 KiB, on one line (an SSE
-   * `data:` line ends at a line break). Lets the platform skip serialising
-   * the values again.
+   * is: a flat payload taken whole, of at most 1,024 characters, on one line
+   * (an SSE `data:` line ends at a line break). Lets the platform skip
+   * serialising the values again.
    */
   valuesJson?: string;
 }
