@@ -27,6 +27,8 @@ class SlowStorage {
 }
 
 const event = (i: number): NewEvent => ({ type: 'telemetry', deviceId: 'd', ts: i, data: `{"n":${i}}` });
+/** The number an event was made with, from its data (seqs count commits, not events). */
+const numberOf = (e: { data: string }): number => (JSON.parse(e.data) as { n: number }).n;
 
 describe('EventLog', () => {
   let storage: SlowStorage;
@@ -72,6 +74,57 @@ describe('EventLog', () => {
       expect(storage.commits.map((c) => c.events.map((e) => e.ts))).toEqual([[2, 3]]);
       storage.commits.shift()?.done();
       await jest.advanceTimersByTimeAsync(0);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
+  it('gives storage the next batch while one is being written, at most two, and publishes them in order', async () => {
+    const seen: number[] = [];
+    log.onCommit((events) => seen.push(...events.map(numberOf)));
+    log.append(event(1), 0);
+    const first = await storage.next();
+    log.append(event(2), 0);
+    const second = await storage.next();
+    log.append(event(3), 0);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(storage.commits).toHaveLength(0); // two in flight: event 3 waits
+
+    second.done(); // stored first, but published only after the batch before it
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(seen).toEqual([]);
+    first.done();
+    const third = await storage.next();
+    expect(seen).toEqual([1, 2]);
+    expect(third.events.map((e) => e.ts)).toEqual([3]);
+    third.done();
+    await log.settled();
+    expect(seen).toEqual([1, 2, 3]);
+  });
+
+  it('puts a failed batch and the one given behind it back in order, ahead of newer events', async () => {
+    jest.useFakeTimers();
+    try {
+      const seen: number[] = [];
+      log.onCommit((events) => seen.push(...events.map(numberOf)));
+      log.append(event(1), 0);
+      await jest.advanceTimersByTimeAsync(0);
+      log.append(event(2), 0);
+      await jest.advanceTimersByTimeAsync(2);
+      const [first, second] = storage.commits.splice(0);
+      expect([first.events[0].ts, second.events[0].ts]).toEqual([1, 2]);
+      // Storage fails the batch given behind a failed one (Storage.append).
+      first.fail(new Error('disk I/O error'));
+      second.fail(new Error('not stored: a batch before it failed'));
+      log.append(event(3), 0);
+      await jest.advanceTimersByTimeAsync(499);
+      expect(storage.commits).toHaveLength(0);
+      await jest.advanceTimersByTimeAsync(10); // the retry wait ends
+      expect(storage.commits.map((c) => c.events.map((e) => e.ts))).toEqual([[1, 2, 3]]);
+      storage.commits.shift()?.done();
+      await jest.advanceTimersByTimeAsync(0);
+      expect(seen).toEqual([1, 2, 3]);
+      expect((await metrics.registry.getSingleMetric('iot_storage_errors_total')?.get())?.values[0].value).toBe(2);
     } finally {
       jest.useRealTimers();
     }

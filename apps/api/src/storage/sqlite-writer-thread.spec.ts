@@ -38,6 +38,31 @@ describe('telemetryEvent', () => {
 });
 
 describe('SqliteWriterThread', () => {
+  it('refuses the batches posted behind one that failed, and takes them again once the failure is known', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'iot-writer-'));
+    const file = join(dir, 'iot.db');
+    const store = await SqliteStorage.open(file, { writerThread: false });
+    const now = Date.now();
+    await store.createDevice(
+      { id: 'a', name: 'a', type: null, labels: {}, online: false, lastSeen: null, createdAt: now, updatedAt: now },
+      'hash',
+    );
+    await store.close();
+    const sut = await SqliteWriterThread.start(file);
+    try {
+      // events.data is NOT NULL: this batch fails in its transaction.
+      const broken: NewEvent = { type: 'status', deviceId: 'a', ts: 1, online: true, data: null as unknown as string };
+      const failed = sut.append([telemetryEvent('a', 1, { t: 1 }), broken]);
+      const behind = sut.append([telemetryEvent('a', 2, { t: 2 })]);
+      await expect(failed).rejects.toThrow(/NOT NULL/);
+      await expect(behind).rejects.toThrow('not stored: a batch before it failed');
+      expect(Array.from(await sut.append([telemetryEvent('a', 2, { t: 2 })]))).toEqual([1]);
+    } finally {
+      await sut.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('restarts a WAL that its checkpoints never catch up with, between batches, and loses nothing', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'iot-writer-'));
     const file = join(dir, 'iot.db');

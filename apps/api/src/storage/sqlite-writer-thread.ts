@@ -31,7 +31,11 @@ export interface PruneRequest {
 }
 
 export type WriterRequest =
-  | { kind: 'append'; id: number; batch: AppendBatch }
+  /**
+   * Refused unasked when an append of the same generation failed before it,
+   * so that no batch commits ahead of one that failed (see `append`).
+   */
+  | { kind: 'append'; id: number; batch: AppendBatch; generation: number }
   | ({ kind: 'prune'; id: number } & PruneRequest)
   /** Copies what is left of the WAL back and lets the next commit start it over. */
   | { kind: 'restart-wal'; id: number }
@@ -184,6 +188,8 @@ export class SqliteWriterThread {
   >();
   private closed = false;
   private restartingWal = false;
+  /** The generation of the appends posted now: a new one starts when one fails. */
+  private generation = 0;
   /** WAL restarts done so far. */
   walRestarts = 0;
   /**
@@ -228,9 +234,25 @@ export class SqliteWriterThread {
     return this.pending === 0;
   }
 
+  /**
+   * Commits a batch after those posted before it. Once one fails, the writer
+   * refuses the batches posted behind it until this side learns of the
+   * failure (a new generation), so the caller can give them all again, in
+   * order, and no batch is stored ahead of an earlier one.
+   */
   async append(events: NewEvent[]): Promise<Float64Array> {
     const batch = encodeBatch(events);
-    const reply = await this.request((id) => ({ kind: 'append', id, batch }), [batch.ts.buffer, batch.kinds.buffer]);
+    const generation = this.generation;
+    let reply: WriterReply;
+    try {
+      reply = await this.request(
+        (id) => ({ kind: 'append', id, batch, generation }),
+        [batch.ts.buffer, batch.kinds.buffer],
+      );
+    } catch (error) {
+      if (this.generation === generation) this.generation++;
+      throw error;
+    }
     if (!reply.seqs) throw new Error('the SQLite writer sent no seqs');
     return reply.seqs;
   }

@@ -32,6 +32,8 @@ const sqlite = openSqlite(path, { autoCheckpoint: false });
 if (role === 'writer') {
   const writer = new SqliteEventWriter(sqlite);
   const history = new SqliteHistory(sqlite);
+  // The generation in which an append failed: its later appends are refused.
+  let failedGeneration = -1;
   port.on('message', (request: WriterRequest) => {
     if (request.kind === 'close') {
       sqlite.close();
@@ -53,8 +55,17 @@ if (role === 'writer') {
         port.postMessage({ id: request.id } satisfies WriterReply);
         return;
       }
-      const seqs = Float64Array.from(writer.append(decodeBatch(request.batch)));
-      port.postMessage({ id: request.id, seqs } satisfies WriterReply, [seqs.buffer]);
+      if (request.generation <= failedGeneration) {
+        port.postMessage({ id: request.id, error: 'not stored: a batch before it failed' } satisfies WriterReply);
+        return;
+      }
+      try {
+        const seqs = Float64Array.from(writer.append(decodeBatch(request.batch)));
+        port.postMessage({ id: request.id, seqs } satisfies WriterReply, [seqs.buffer]);
+      } catch (error) {
+        failedGeneration = request.generation;
+        throw error;
+      }
     } catch (error) {
       port.postMessage({
         id: request.id,

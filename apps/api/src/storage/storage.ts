@@ -242,6 +242,10 @@ export abstract class Storage {
   /**
    * Stores a batch of events in one transaction, with their history rows,
    * latest values and presence, and returns them numbered in log order.
+   * A batch may be given before the one before it has settled: batches are
+   * stored in the order given, and once one fails, every batch given after
+   * it until its rejection is seen fails too, so that none is stored ahead
+   * of it when the caller gives them again.
    */
   abstract append(events: NewEvent[]): Promise<StoredEvent[]>;
   /** Events after `seq`, in order, at most `limit`. */
