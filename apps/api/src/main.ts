@@ -1,3 +1,5 @@
+// First: replaces `debug` before aedes loads mqtt-packet (see quiet-debug.ts).
+import './silence-debug';
 import { Logger } from '@nestjs/common';
 import { createApp } from './app/create-app';
 import { ConfigError, loadConfig } from './config/config';
