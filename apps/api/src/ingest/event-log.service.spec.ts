@@ -130,6 +130,24 @@ describe('EventLog', () => {
     }
   });
 
+  it('waits out the retry pause even with a batch already scheduled when one fails', async () => {
+    jest.useFakeTimers();
+    try {
+      log.append(event(1), 0);
+      await jest.advanceTimersByTimeAsync(0);
+      log.append(event(2), 0); // scheduled for the end of the commit interval
+      storage.commits.shift()?.fail(new Error('disk I/O error'));
+      await jest.advanceTimersByTimeAsync(499);
+      expect(storage.commits).toHaveLength(0);
+      await jest.advanceTimersByTimeAsync(10);
+      expect(storage.commits.map((c) => c.events.map((e) => e.ts))).toEqual([[1, 2]]);
+      storage.commits.shift()?.done();
+      await jest.advanceTimersByTimeAsync(0);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
   it('is congested past its high-water mark until the queue is back under the low-water mark', async () => {
     for (let i = 0; i < 19_999; i++) log.append(event(i), 0);
     expect(log.congested).toBe(false);

@@ -31,8 +31,8 @@ const MIN_COMMIT_INTERVAL_MS = 2;
 /**
  * Batches given to storage and not yet settled, at most. With two, the writer
  * thread has the next batch waiting when it finishes one, instead of idling
- * until the event loop has taken its reply and sent more: 7% more throughput
- * measured on two cores.
+ * until the event loop has taken its reply and sent more: about 5% more
+ * throughput measured on two cores (docs/performance.md, finding 23).
  */
 const MAX_IN_FLIGHT = 2;
 
@@ -118,6 +118,7 @@ export class EventLog implements OnApplicationShutdown {
 
   private flush(): void {
     this.scheduled = false;
+    if (this.pausedForRetry) return; // a failure since this was scheduled: the retry wait schedules again
     this.lastCommit = performance.now();
     const count = Math.min(this.queue.length, MAX_BATCH);
     const batch = count === this.queue.length ? this.queue : this.queue.slice(0, count);
