@@ -41,6 +41,8 @@ describe('EventLog', () => {
     log = new EventLog(storage as unknown as Storage, metrics);
   });
 
+  afterEach(() => jest.useRealTimers());
+
   it('commits in order, at most 5,000 events a batch, and hands each batch to listeners', async () => {
     const seen: number[] = [];
     log.onCommit((events) => seen.push(...events.map((e) => e.seq)));
@@ -58,25 +60,21 @@ describe('EventLog', () => {
 
   it('commits at once after a quiet spell, then gathers what arrives within the commit interval', async () => {
     jest.useFakeTimers();
-    try {
-      log.append(event(1), 0);
-      await jest.advanceTimersByTimeAsync(0);
-      expect(storage.commits.map((c) => c.events.length)).toEqual([1]);
-      storage.commits.shift()?.done();
-      await jest.advanceTimersByTimeAsync(0);
+    log.append(event(1), 0);
+    await jest.advanceTimersByTimeAsync(0);
+    expect(storage.commits.map((c) => c.events.length)).toEqual([1]);
+    storage.commits.shift()?.done();
+    await jest.advanceTimersByTimeAsync(0);
 
-      // No time has passed since that commit began: the next waits out the interval, gathering both.
-      log.append(event(2), 0);
-      await jest.advanceTimersByTimeAsync(1);
-      log.append(event(3), 0);
-      expect(storage.commits).toHaveLength(0);
-      await jest.advanceTimersByTimeAsync(1);
-      expect(storage.commits.map((c) => c.events.map((e) => e.ts))).toEqual([[2, 3]]);
-      storage.commits.shift()?.done();
-      await jest.advanceTimersByTimeAsync(0);
-    } finally {
-      jest.useRealTimers();
-    }
+    // No time has passed since that commit began: the next waits out the interval, gathering both.
+    log.append(event(2), 0);
+    await jest.advanceTimersByTimeAsync(1);
+    log.append(event(3), 0);
+    expect(storage.commits).toHaveLength(0);
+    await jest.advanceTimersByTimeAsync(1);
+    expect(storage.commits.map((c) => c.events.map((e) => e.ts))).toEqual([[2, 3]]);
+    storage.commits.shift()?.done();
+    await jest.advanceTimersByTimeAsync(0);
   });
 
   it('gives storage the next batch while one is being written, at most two, and publishes them in order', async () => {
@@ -104,48 +102,40 @@ describe('EventLog', () => {
 
   it('puts a failed batch and the one given behind it back in order, ahead of newer events', async () => {
     jest.useFakeTimers();
-    try {
-      const seen: number[] = [];
-      log.onCommit((events) => seen.push(...events.map(numberOf)));
-      log.append(event(1), 0);
-      await jest.advanceTimersByTimeAsync(0);
-      log.append(event(2), 0);
-      await jest.advanceTimersByTimeAsync(2);
-      const [first, second] = storage.commits.splice(0);
-      expect([first.events[0].ts, second.events[0].ts]).toEqual([1, 2]);
-      // Storage fails the batch given behind a failed one (Storage.append).
-      first.fail(new Error('disk I/O error'));
-      second.fail(new Error('not stored: a batch before it failed'));
-      log.append(event(3), 0);
-      await jest.advanceTimersByTimeAsync(499);
-      expect(storage.commits).toHaveLength(0);
-      await jest.advanceTimersByTimeAsync(10); // the retry wait ends
-      expect(storage.commits.map((c) => c.events.map((e) => e.ts))).toEqual([[1, 2, 3]]);
-      storage.commits.shift()?.done();
-      await jest.advanceTimersByTimeAsync(0);
-      expect(seen).toEqual([1, 2, 3]);
-      expect((await metrics.registry.getSingleMetric('iot_storage_errors_total')?.get())?.values[0].value).toBe(2);
-    } finally {
-      jest.useRealTimers();
-    }
+    const seen: number[] = [];
+    log.onCommit((events) => seen.push(...events.map(numberOf)));
+    log.append(event(1), 0);
+    await jest.advanceTimersByTimeAsync(0);
+    log.append(event(2), 0);
+    await jest.advanceTimersByTimeAsync(2);
+    const [first, second] = storage.commits.splice(0);
+    expect([first.events[0].ts, second.events[0].ts]).toEqual([1, 2]);
+    // Storage fails the batch given behind a failed one (Storage.append).
+    first.fail(new Error('disk I/O error'));
+    second.fail(new Error('not stored: a batch before it failed'));
+    log.append(event(3), 0);
+    await jest.advanceTimersByTimeAsync(499);
+    expect(storage.commits).toHaveLength(0);
+    await jest.advanceTimersByTimeAsync(10); // the retry wait ends
+    expect(storage.commits.map((c) => c.events.map((e) => e.ts))).toEqual([[1, 2, 3]]);
+    storage.commits.shift()?.done();
+    await jest.advanceTimersByTimeAsync(0);
+    expect(seen).toEqual([1, 2, 3]);
+    expect((await metrics.registry.getSingleMetric('iot_storage_errors_total')?.get())?.values[0].value).toBe(2);
   });
 
   it('waits out the retry pause even with a batch already scheduled when one fails', async () => {
     jest.useFakeTimers();
-    try {
-      log.append(event(1), 0);
-      await jest.advanceTimersByTimeAsync(0);
-      log.append(event(2), 0); // scheduled for the end of the commit interval
-      storage.commits.shift()?.fail(new Error('disk I/O error'));
-      await jest.advanceTimersByTimeAsync(499);
-      expect(storage.commits).toHaveLength(0);
-      await jest.advanceTimersByTimeAsync(10);
-      expect(storage.commits.map((c) => c.events.map((e) => e.ts))).toEqual([[1, 2]]);
-      storage.commits.shift()?.done();
-      await jest.advanceTimersByTimeAsync(0);
-    } finally {
-      jest.useRealTimers();
-    }
+    log.append(event(1), 0);
+    await jest.advanceTimersByTimeAsync(0);
+    log.append(event(2), 0); // scheduled for the end of the commit interval
+    storage.commits.shift()?.fail(new Error('disk I/O error'));
+    await jest.advanceTimersByTimeAsync(499);
+    expect(storage.commits).toHaveLength(0);
+    await jest.advanceTimersByTimeAsync(10);
+    expect(storage.commits.map((c) => c.events.map((e) => e.ts))).toEqual([[1, 2]]);
+    storage.commits.shift()?.done();
+    await jest.advanceTimersByTimeAsync(0);
   });
 
   it('is congested past its high-water mark until the queue is back under the low-water mark', async () => {
@@ -171,25 +161,21 @@ describe('EventLog', () => {
 
   it('keeps a batch that failed, ahead of later events, and retries it', async () => {
     jest.useFakeTimers();
-    try {
-      const seen: number[] = [];
-      log.onCommit((events) => seen.push(...events.map((e) => e.seq)));
-      log.append(event(1), 0);
-      await jest.advanceTimersByTimeAsync(0);
-      storage.commits.shift()?.fail(new Error('disk I/O error'));
-      await jest.advanceTimersByTimeAsync(0);
-      log.append(event(2), 0);
-      await jest.advanceTimersByTimeAsync(499);
-      expect(storage.commits).toHaveLength(0);
-      await jest.advanceTimersByTimeAsync(1); // the retry wait ends
-      await jest.advanceTimersByTimeAsync(2); // and the next commit starts, the commit interval after the last
-      expect(storage.commits.map((c) => c.events.map((e) => e.ts))).toEqual([[1, 2]]);
-      storage.commits.shift()?.done();
-      await jest.advanceTimersByTimeAsync(0);
-      expect(seen).toEqual([1, 2]);
-      expect((await metrics.registry.getSingleMetric('iot_storage_errors_total')?.get())?.values[0].value).toBe(1);
-    } finally {
-      jest.useRealTimers();
-    }
+    const seen: number[] = [];
+    log.onCommit((events) => seen.push(...events.map((e) => e.seq)));
+    log.append(event(1), 0);
+    await jest.advanceTimersByTimeAsync(0);
+    storage.commits.shift()?.fail(new Error('disk I/O error'));
+    await jest.advanceTimersByTimeAsync(0);
+    log.append(event(2), 0);
+    await jest.advanceTimersByTimeAsync(499);
+    expect(storage.commits).toHaveLength(0);
+    await jest.advanceTimersByTimeAsync(1); // the retry wait ends
+    await jest.advanceTimersByTimeAsync(2); // and the next commit starts, the commit interval after the last
+    expect(storage.commits.map((c) => c.events.map((e) => e.ts))).toEqual([[1, 2]]);
+    storage.commits.shift()?.done();
+    await jest.advanceTimersByTimeAsync(0);
+    expect(seen).toEqual([1, 2]);
+    expect((await metrics.registry.getSingleMetric('iot_storage_errors_total')?.get())?.values[0].value).toBe(1);
   });
 });

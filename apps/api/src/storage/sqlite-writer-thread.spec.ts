@@ -37,17 +37,23 @@ describe('telemetryEvent', () => {
   });
 });
 
+/** A database file, migrated, with one device in it, in a new temporary directory. */
+async function databaseWithDevice(id: string): Promise<{ dir: string; file: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'iot-writer-'));
+  const file = join(dir, 'iot.db');
+  const store = await SqliteStorage.open(file, { writerThread: false });
+  const now = Date.now();
+  await store.createDevice(
+    { id, name: id, type: null, labels: {}, online: false, lastSeen: null, createdAt: now, updatedAt: now },
+    'hash',
+  );
+  await store.close();
+  return { dir, file };
+}
+
 describe('SqliteWriterThread', () => {
   it('refuses the batches posted behind one that failed, and takes them again once the failure is known', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'iot-writer-'));
-    const file = join(dir, 'iot.db');
-    const store = await SqliteStorage.open(file, { writerThread: false });
-    const now = Date.now();
-    await store.createDevice(
-      { id: 'a', name: 'a', type: null, labels: {}, online: false, lastSeen: null, createdAt: now, updatedAt: now },
-      'hash',
-    );
-    await store.close();
+    const { dir, file } = await databaseWithDevice('a');
     const sut = await SqliteWriterThread.start(file);
     try {
       // events.data is NOT NULL: this batch fails in its transaction.
@@ -64,15 +70,7 @@ describe('SqliteWriterThread', () => {
   });
 
   it('restarts a WAL that its checkpoints never catch up with, between batches, and loses nothing', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'iot-writer-'));
-    const file = join(dir, 'iot.db');
-    const store = await SqliteStorage.open(file, { writerThread: false });
-    const now = Date.now();
-    await store.createDevice(
-      { id: 'a', name: 'a', type: null, labels: {}, online: false, lastSeen: null, createdAt: now, updatedAt: now },
-      'hash',
-    );
-    await store.close();
+    const { dir, file } = await databaseWithDevice('a');
     // A restart is asked for past 64 pages, and batches come back to back, so no checkpoint reaches the WAL's end.
     const sut = await SqliteWriterThread.start(file, 64);
     try {
