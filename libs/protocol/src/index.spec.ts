@@ -63,6 +63,7 @@ describe('public API of @iot/protocol', () => {
     ['commandCancelSchema', 'object'],
     ['stateDesiredSetSchema', 'object'],
     ['clientFrameSchemas', 'object'],
+    ['isClientFrameName', 'function'],
     ['errorCodeSchema', 'object'],
     ['serverFrameSchemas', 'object'],
     ['frameEnvelopeSchema', 'object'],

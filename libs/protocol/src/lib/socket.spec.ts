@@ -7,6 +7,7 @@ import {
   commandSendSchema,
   errorCodeSchema,
   frameEnvelopeSchema,
+  isClientFrameName,
   serverFrameSchemas,
   stateDesiredSetSchema,
 } from './socket';
@@ -40,6 +41,26 @@ describe('clientFrameSchemas', () => {
     expect(clientFrameSchemas['command.send']).toBe(commandSendSchema);
     expect(clientFrameSchemas['command.cancel']).toBe(commandCancelSchema);
     expect(clientFrameSchemas['state.desired.set']).toBe(stateDesiredSetSchema);
+  });
+});
+
+describe('isClientFrameName', () => {
+  it.each(['command.send', 'command.cancel', 'state.desired.set'])('knows %s', (name) => {
+    expect(isClientFrameName(name)).toBe(true);
+  });
+
+  it.each([
+    'constructor',
+    '__proto__',
+    'toString',
+    'hasOwnProperty',
+    'valueOf',
+    'isPrototypeOf',
+    '__defineGetter__',
+    'command.status',
+    'error',
+  ])('refuses %s (inherited by every object, or not a client event)', (name) => {
+    expect(isClientFrameName(name)).toBe(false);
   });
 });
 

@@ -40,6 +40,14 @@ export const clientFrameSchemas = {
 export type ClientFrameName = keyof typeof clientFrameSchemas;
 export type ClientFrameMap = { [K in ClientFrameName]: z.infer<(typeof clientFrameSchemas)[K]> };
 
+/**
+ * Whether `event` names a client → server frame. Own keys only: `constructor`,
+ * `__proto__` or `toString` are names every object inherits, not events.
+ */
+export function isClientFrameName(event: string): event is ClientFrameName {
+  return Object.prototype.hasOwnProperty.call(clientFrameSchemas, event);
+}
+
 export const errorCodeSchema = z.enum([
   'bad_request',
   'unauthorized',
@@ -73,6 +81,8 @@ export const WS_CLOSE = {
   unsupportedData: 1003,
   policyViolation: 1008,
   messageTooBig: 1009,
+  /** The client does not read its replies (too many bytes queued for it). */
+  tryAgainLater: 1013,
 } as const;
 
 export const SOCKET_PATH = '/ws';
