@@ -18,6 +18,14 @@ describe('loadConfig', () => {
     expect(effectiveOrigins(config, 3000)).toEqual(['http://localhost:3000', 'http://127.0.0.1:3000']);
   });
 
+  it('reads the WebSocket limits, 20 requests a second (bursts of 40) and 20 sockets per user by default', () => {
+    const defaults = loadConfig({ DATA_DIR: dir });
+    expect(defaults).toMatchObject({ wsRatePerSecond: 20, wsRateBurst: 40, wsMaxSocketsPerUser: 20 });
+    const env = { WS_RATE_PER_SECOND: '5000', WS_RATE_BURST: '10000', WS_MAX_SOCKETS_PER_USER: '3' };
+    const config = loadConfig({ DATA_DIR: dir, ...env });
+    expect(config).toMatchObject({ wsRatePerSecond: 5000, wsRateBurst: 10000, wsMaxSocketsPerUser: 3 });
+  });
+
   it('generates a JWT secret once in development and keeps it in DATA_DIR', () => {
     const first = loadConfig({ DATA_DIR: dir }).jwtSecret;
     expect(first.length).toBeGreaterThanOrEqual(32);
@@ -51,6 +59,9 @@ describe('loadConfig', () => {
     ['DATABASE_URL', 'mysql://db'],
     ['MQTT_PORT', '70000'],
     ['LOG_LEVEL', 'loud'],
+    ['WS_RATE_PER_SECOND', '0'],
+    ['WS_RATE_BURST', '1.5'],
+    ['WS_MAX_SOCKETS_PER_USER', '0'],
   ])('refuses a bad %s', (name, value) => {
     expect(() => loadConfig({ DATA_DIR: dir, [name]: value })).toThrow(new RegExp(name));
   });

@@ -35,6 +35,11 @@ export interface AppConfig {
   rollupRetentionMs: number;
   /** Bytes queued on an SSE socket past which the client is dropped. */
   sseMaxQueuedBytes: number;
+  /** WebSocket requests a user may make per second on average (all their sockets together), and in a burst. */
+  wsRatePerSecond: number;
+  wsRateBurst: number;
+  /** WebSockets one user may hold open; the next upgrade is refused with 429. */
+  wsMaxSocketsPerUser: number;
   logLevel: 'error' | 'warn' | 'log' | 'debug';
 }
 
@@ -153,6 +158,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     telemetryRetentionMs,
     rollupRetentionMs,
     sseMaxQueuedBytes: int(env, 'SSE_MAX_QUEUED_BYTES', 4 * 1024 * 1024, problems, 64 * 1024),
+    wsRatePerSecond: int(env, 'WS_RATE_PER_SECOND', 20, problems, 1, 1_000_000),
+    wsRateBurst: int(env, 'WS_RATE_BURST', 40, problems, 1, 1_000_000),
+    wsMaxSocketsPerUser: int(env, 'WS_MAX_SOCKETS_PER_USER', 20, problems, 1, 10_000),
     logLevel,
   };
   if (problems.length > 0) throw new ConfigError(problems);
