@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { HttpException, Logger, type OnModuleDestroy } from '@nestjs/common';
+import { HttpException, Inject, Logger, type OnModuleDestroy } from '@nestjs/common';
 import { type OnGatewayConnection, type OnGatewayDisconnect, WebSocketGateway } from '@nestjs/websockets';
 import type { RawData, WebSocket } from 'ws';
 import {
@@ -12,25 +12,38 @@ import {
   WS_CLOSE,
   clientFrameSchemas,
   frameEnvelopeSchema,
+  isClientFrameName,
   roleAtLeast,
 } from '@iot/protocol';
 import type { AuthUser } from '../auth/decorators';
+import { APP_CONFIG, type AppConfig } from '../config/config';
 import { CommandsService, type CommandUpdate } from '../commands/commands.service';
 import { MetricsService } from '../metrics/metrics.service';
 import { StateService } from '../state/state.service';
 
-/** Requests a socket may make per second on average, and in a burst. */
-const RATE_PER_SECOND = 20;
-const RATE_BURST = 40;
 const PING_INTERVAL_MS = 30_000;
 /** requestIds a socket remembers for de-duplication (the oldest are forgotten first). */
 const MAX_REMEMBERED_REQUESTS = 1_000;
+/**
+ * Reply bytes queued on a socket whose client does not read them, past which
+ * it is closed (1013): a flood of requests must not queue answers without bound.
+ */
+export const WS_MAX_BUFFERED_BYTES = 1024 * 1024;
+/** Longest requestId a reply repeats (the schemas' bound). */
+const MAX_REQUEST_ID_LENGTH = 128;
+
+/** One user's token bucket, shared by all of that user's sockets (#13: a limit per socket is no limit). */
+interface Budget {
+  tokens: number;
+  refilledAt: number;
+  /** Open sockets drawing on it; at 0 it is kept until full again, so reconnecting does not refill it. */
+  sockets: number;
+}
 
 interface SocketState {
   user: AuthUser;
   alive: boolean;
-  tokens: number;
-  refilledAt: number;
+  budget: Budget;
   /** requestId of each command.send on this socket → its command id (once made). */
   requests: Map<string, Promise<string>>;
 }
@@ -39,6 +52,16 @@ interface SocketState {
 interface Owner {
   socket: WebSocket;
   requestId: string;
+}
+
+/** The requestId a parsed frame carries, if it is one a reply can repeat. */
+function requestIdOf(envelope: unknown): string | undefined {
+  if (typeof envelope !== 'object' || envelope === null) return undefined;
+  const data = (envelope as { data?: unknown }).data;
+  if (typeof data !== 'object' || data === null) return undefined;
+  const requestId = (data as { requestId?: unknown }).requestId;
+  const fits = typeof requestId === 'string' && requestId.length > 0 && requestId.length <= MAX_REQUEST_ID_LENGTH;
+  return fits ? requestId : undefined;
 }
 
 function errorCode(status: number): ErrorCode {
@@ -65,13 +88,19 @@ function errorCode(status: number): ErrorCode {
  * The WebSocket way in from browsers: `{event, data}` frames, validated with
  * the protocol schemas and dispatched by one switch. Every request gets
  * exactly one direct reply (or an `error` with its requestId); later
- * transitions of a command go to the socket that sent it.
+ * transitions of a command go to the socket that sent it. Requests draw on
+ * one token bucket per user; how many sockets a user may open is checked at
+ * the upgrade (PlatformWsAdapter).
  */
 @WebSocketGateway({ path: `${API_BASE_PATH}${SOCKET_PATH}` })
 export class ControlGateway implements OnGatewayConnection, OnGatewayDisconnect, OnModuleDestroy {
   private readonly logger = new Logger(ControlGateway.name);
   private readonly sockets = new Map<WebSocket, SocketState>();
   private readonly owners = new Map<string, Owner>();
+  /** username → the token bucket all of that user's sockets draw on. */
+  private readonly budgets = new Map<string, Budget>();
+  private readonly ratePerSecond: number;
+  private readonly rateBurst: number;
   private readonly pinger: NodeJS.Timeout;
   private readonly unsubscribe: () => void;
 
@@ -79,7 +108,10 @@ export class ControlGateway implements OnGatewayConnection, OnGatewayDisconnect,
     private readonly commands: CommandsService,
     private readonly state: StateService,
     private readonly metrics: MetricsService,
+    @Inject(APP_CONFIG) config: AppConfig,
   ) {
+    this.ratePerSecond = config.wsRatePerSecond;
+    this.rateBurst = config.wsRateBurst;
     this.unsubscribe = commands.onTransition((update) => this.onCommandUpdate(update));
     this.pinger = setInterval(() => this.ping(), PING_INTERVAL_MS);
     this.pinger.unref();
@@ -97,12 +129,18 @@ export class ControlGateway implements OnGatewayConnection, OnGatewayDisconnect,
       socket.close(WS_CLOSE.policyViolation, 'unauthorized');
       return;
     }
-    const state: SocketState = { user, alive: true, tokens: RATE_BURST, refilledAt: Date.now(), requests: new Map() };
+    let budget = this.budgets.get(user.username);
+    if (!budget) {
+      budget = { tokens: this.rateBurst, refilledAt: Date.now(), sockets: 0 };
+      this.budgets.set(user.username, budget);
+    }
+    budget.sockets++;
+    const state: SocketState = { user, alive: true, budget, requests: new Map() };
     this.sockets.set(socket, state);
     this.metrics.wsClients.set(this.sockets.size);
     socket.on('pong', () => (state.alive = true));
     socket.on('error', (error) => this.logger.debug(`socket of ${user.username}: ${error.message}`));
-    socket.on('message', (data, isBinary) => void this.onFrame(socket, state, data, isBinary));
+    socket.on('message', (data, isBinary) => this.onMessage(socket, state, data, isBinary));
   }
 
   handleDisconnect(socket: WebSocket): void {
@@ -111,6 +149,7 @@ export class ControlGateway implements OnGatewayConnection, OnGatewayDisconnect,
     this.sockets.delete(socket);
     this.metrics.wsClients.set(this.sockets.size);
     if (!state) return;
+    state.budget.sockets--;
     for (const [commandId, owner] of this.owners) {
       if (owner.socket === socket) this.owners.delete(commandId);
     }
@@ -123,49 +162,71 @@ export class ControlGateway implements OnGatewayConnection, OnGatewayDisconnect,
     }
   }
 
-  private async onFrame(socket: WebSocket, state: SocketState, data: RawData, isBinary: boolean): Promise<void> {
-    if (isBinary) {
-      this.metrics.reject('ws_binary_frame');
-      socket.close(WS_CLOSE.unsupportedData, 'frames are JSON text');
-      return;
-    }
-    if (!this.take(state)) {
-      this.metrics.reject('ws_rate_limited');
-      this.send(socket, 'error', { code: 'rate_limited', message: `at most ${RATE_PER_SECOND} requests a second` });
-      return;
-    }
-    let envelope: unknown;
+  /**
+   * Handles one frame. It never throws and leaves no promise rejected: an
+   * error in one socket's request is answered (`internal`, with the
+   * requestId) and logged, and never takes the process down (#13).
+   */
+  private onMessage(socket: WebSocket, state: SocketState, data: RawData, isBinary: boolean): void {
+    let requestId: string | undefined;
     try {
-      envelope = JSON.parse(data.toString());
-    } catch {
-      return this.fail(socket, undefined, 'bad_request', 'the frame is not valid JSON');
-    }
-    const frame = frameEnvelopeSchema.safeParse(envelope);
-    if (!frame.success) return this.fail(socket, undefined, 'bad_request', 'a frame is {"event": string, "data": object}');
-    const { event } = frame.data;
-    const requestId = (frame.data.data as { requestId?: unknown } | null)?.requestId;
-    const replyId = typeof requestId === 'string' && requestId.length <= 128 ? requestId : undefined;
-    if (!(event in clientFrameSchemas)) {
-      return this.fail(socket, replyId, 'bad_request', `unknown event ${JSON.stringify(event)}; use ${Object.keys(clientFrameSchemas).join(', ')}`);
-    }
-    const name = event as keyof typeof clientFrameSchemas;
-    const parsed = clientFrameSchemas[name].safeParse(frame.data.data);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      return this.fail(socket, replyId, 'bad_request', `${issue.path.join('.') || 'data'}: ${issue.message}`);
-    }
-    if (!roleAtLeast(state.user.role, 'operator')) {
-      return this.fail(socket, replyId, 'forbidden', `${name} needs the operator role; you are ${state.user.role}`);
-    }
-    try {
-      await this.dispatch(socket, state, name, parsed.data as ClientFrameMap[typeof name]);
-    } catch (error) {
-      if (error instanceof HttpException) {
-        this.fail(socket, replyId, errorCode(error.getStatus()), error.message);
-      } else {
-        this.logger.error(`${name}: ${String(error)}`);
-        this.fail(socket, replyId, 'internal', 'internal error');
+      // Closing (say, for not reading its replies): nobody would read an answer.
+      if (socket.readyState !== socket.OPEN) return;
+      if (isBinary) {
+        this.metrics.reject('ws_binary_frame');
+        socket.close(WS_CLOSE.unsupportedData, 'frames are JSON text');
+        return;
       }
+      // Parsed before the rate check (frames are at most 64 KiB), so a refusal can carry its requestId.
+      let envelope: unknown;
+      let valid = true;
+      try {
+        envelope = JSON.parse(data.toString());
+      } catch {
+        valid = false;
+      }
+      requestId = requestIdOf(envelope);
+      if (!this.take(state.budget)) {
+        const message = `at most ${this.ratePerSecond} requests a second (bursts of ${this.rateBurst}) per user`;
+        return this.fail(socket, requestId, 'rate_limited', message);
+      }
+      if (!valid) return this.fail(socket, requestId, 'bad_request', 'the frame is not valid JSON');
+      const frame = frameEnvelopeSchema.safeParse(envelope);
+      if (!frame.success) {
+        return this.fail(socket, requestId, 'bad_request', 'a frame is {"event": string, "data": object}');
+      }
+      const { event } = frame.data;
+      if (!isClientFrameName(event)) {
+        const known = Object.keys(clientFrameSchemas).join(', ');
+        return this.fail(socket, requestId, 'bad_request', `unknown event ${JSON.stringify(event)}; use ${known}`);
+      }
+      const parsed = clientFrameSchemas[event].safeParse(frame.data.data);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        return this.fail(socket, requestId, 'bad_request', `${issue.path.join('.') || 'data'}: ${issue.message}`);
+      }
+      if (!roleAtLeast(state.user.role, 'operator')) {
+        const message = `${event} needs the operator role; you are ${state.user.role}`;
+        return this.fail(socket, requestId, 'forbidden', message);
+      }
+      this.dispatch(socket, state, event, parsed.data as ClientFrameMap[typeof event]).catch((error: unknown) =>
+        this.failed(socket, requestId, event, error),
+      );
+    } catch (error) {
+      this.failed(socket, requestId, 'frame', error);
+    }
+  }
+
+  /** Answers a request whose handling threw: its own code for an HttpException, else `internal`. Never throws. */
+  private failed(socket: WebSocket, requestId: string | undefined, what: string, error: unknown): void {
+    try {
+      if (error instanceof HttpException) {
+        return this.fail(socket, requestId, errorCode(error.getStatus()), error.message);
+      }
+      this.logger.error(`${what}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+      this.fail(socket, requestId, 'internal', 'internal error');
+    } catch (inner) {
+      this.logger.error(`answering a failed ${what}: ${String(inner)}`);
     }
   }
 
@@ -248,7 +309,12 @@ export class ControlGateway implements OnGatewayConnection, OnGatewayDisconnect,
   }
 
   private send<K extends keyof ServerFrameMap>(socket: WebSocket, event: K, data: ServerFrameMap[K]): void {
-    if (socket.readyState === socket.OPEN) socket.send(JSON.stringify({ event, data }));
+    if (socket.readyState !== socket.OPEN) return;
+    socket.send(JSON.stringify({ event, data }));
+    if (socket.bufferedAmount > WS_MAX_BUFFERED_BYTES) {
+      this.metrics.reject('ws_unread_replies');
+      socket.close(WS_CLOSE.tryAgainLater, 'too many unread replies');
+    }
   }
 
   private fail(socket: WebSocket, requestId: string | undefined, code: ErrorCode, message: string): void {
@@ -256,17 +322,23 @@ export class ControlGateway implements OnGatewayConnection, OnGatewayDisconnect,
     this.send(socket, 'error', { ...(requestId !== undefined && { requestId }), code, message });
   }
 
-  /** Token bucket per socket. */
-  private take(state: SocketState): boolean {
+  /** Takes a token from a user's bucket. */
+  private take(budget: Budget): boolean {
     const now = Date.now();
-    state.tokens = Math.min(RATE_BURST, state.tokens + ((now - state.refilledAt) / 1000) * RATE_PER_SECOND);
-    state.refilledAt = now;
-    if (state.tokens < 1) return false;
-    state.tokens -= 1;
+    budget.tokens = Math.min(this.rateBurst, budget.tokens + ((now - budget.refilledAt) / 1000) * this.ratePerSecond);
+    budget.refilledAt = now;
+    if (budget.tokens < 1) return false;
+    budget.tokens -= 1;
     return true;
   }
 
   private ping(): void {
+    // Buckets of users with no socket left are forgotten once they would be full anyway.
+    const now = Date.now();
+    for (const [username, budget] of this.budgets) {
+      const full = budget.tokens + ((now - budget.refilledAt) / 1000) * this.ratePerSecond >= this.rateBurst;
+      if (budget.sockets === 0 && full) this.budgets.delete(username);
+    }
     for (const [socket, state] of this.sockets) {
       if (!state.alive) {
         socket.terminate();
