@@ -214,6 +214,7 @@ describe('telemetryQuerySchema', () => {
       ['', []],
       [',', []],
       [x(64), [x(64)]],
+      ['constructor,toString', ['constructor', 'toString']],
       [Array.from({ length: 100 }, (_, i) => `k${i}`).join(','), Array.from({ length: 100 }, (_, i) => `k${i}`)],
     ])('parses %p', (keys, expected) => {
       expect(telemetryQuerySchema.parse({ keys }).keys).toEqual(expected);
@@ -224,6 +225,7 @@ describe('telemetryQuerySchema', () => {
       ['a,1b', 'one bad key among good ones'],
       [x(65), 'a 65-character key'],
       ['a b', 'a key with a space'],
+      ['a,__proto__', '__proto__, which no telemetry may use'],
       [Array.from({ length: 101 }, (_, i) => `k${i}`).join(','), '101 keys'],
       [5, 'a number'],
     ])('refuses %p (%s)', (keys) => {

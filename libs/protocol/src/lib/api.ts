@@ -135,7 +135,9 @@ export interface CreateDeviceResponse {
 const keysQuery = z
   .string()
   .transform((s) => s.split(',').map((k) => k.trim()).filter((k) => k.length > 0))
-  .pipe(z.array(z.string().regex(TELEMETRY_KEY_PATTERN, 'invalid telemetry key')).max(100));
+  .pipe(z.array(z.string().regex(TELEMETRY_KEY_PATTERN, 'invalid telemetry key')).max(100))
+  // Never a stored key (ingest refuses it), and the answer is an object keyed by these names.
+  .refine((keys) => !keys.includes('__proto__'), '"__proto__" is not a telemetry key');
 
 /** How the points of one bucket become one: `GET /devices/{id}/telemetry?bucket=…&agg=…`. */
 export const TELEMETRY_AGGREGATIONS = ['avg', 'min', 'max', 'sum', 'count', 'last'] as const;
