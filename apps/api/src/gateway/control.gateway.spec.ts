@@ -15,7 +15,7 @@ class FakeSocket extends EventEmitter {
   readyState = 1;
   bufferedAmount = 0;
   readonly sent: Array<{ event: string; data: Record<string, unknown> }> = [];
-  readonly close = jest.fn((_code?: number, _reason?: string) => {
+  readonly close = jest.fn<void, [code?: number, reason?: string]>(() => {
     this.readyState = 2;
   });
   readonly ping = jest.fn();
