@@ -66,6 +66,7 @@ describe('public API of @iot/protocol', () => {
     ['isClientFrameName', 'function'],
     ['errorCodeSchema', 'object'],
     ['serverFrameSchemas', 'object'],
+    ['isServerFrameName', 'function'],
     ['frameEnvelopeSchema', 'object'],
     ['WS_CLOSE', 'object'],
     ['SOCKET_PATH', 'string'],

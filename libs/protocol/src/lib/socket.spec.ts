@@ -8,6 +8,7 @@ import {
   errorCodeSchema,
   frameEnvelopeSchema,
   isClientFrameName,
+  isServerFrameName,
   serverFrameSchemas,
   stateDesiredSetSchema,
 } from './socket';
@@ -61,6 +62,13 @@ describe('isClientFrameName', () => {
     'error',
   ])('refuses %s (inherited by every object, or not a client event)', (name) => {
     expect(isClientFrameName(name)).toBe(false);
+  });
+});
+
+describe('isServerFrameName', () => {
+  it('knows the server → client events and no inherited name', () => {
+    expect(['command.status', 'state.result', 'error'].every(isServerFrameName)).toBe(true);
+    expect(['constructor', '__proto__', 'toString', 'command.send'].some(isServerFrameName)).toBe(false);
   });
 });
 

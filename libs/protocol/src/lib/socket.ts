@@ -69,6 +69,11 @@ export const serverFrameSchemas = {
 export type ServerFrameName = keyof typeof serverFrameSchemas;
 export type ServerFrameMap = { [K in ServerFrameName]: z.infer<(typeof serverFrameSchemas)[K]> };
 
+/** Whether `event` names a server → client frame (own keys only, as `isClientFrameName`). */
+export function isServerFrameName(event: string): event is ServerFrameName {
+  return Object.prototype.hasOwnProperty.call(serverFrameSchemas, event);
+}
+
 /** The envelope of every frame, both ways. */
 export const frameEnvelopeSchema = z.object({ event: z.string().min(1).max(64), data: z.unknown() });
 export interface Frame<K extends string, D> {
