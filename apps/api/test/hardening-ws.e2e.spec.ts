@@ -237,6 +237,29 @@ describe('WebSocket hardening (#13)', () => {
       await third.close();
     });
 
+    it('closes with 1013 a socket whose client sends without reading its replies', async () => {
+      const token = await createUser(app, 'ws-deaf', 'operator');
+      const ws = await SocketClient.open(app, token);
+      // The client stops reading: replies queue in the kernel, then in the server's socket.
+      (ws.socket as unknown as { _socket: { pause(): void; resume(): void } })._socket.pause();
+      const padding = 'x'.repeat(120);
+      let closedByServer = false;
+      for (let chunk = 0; chunk < 200 && !closedByServer; chunk++) {
+        for (let i = 0; i < 1000; i++) ws.send('y'.repeat(60), { requestId: `${padding}${chunk}-${i}` });
+        const metrics = await (await fetch(`${app.url}/metrics`)).text();
+        closedByServer = /iot_messages_rejected_total\{reason="ws_unread_replies"\} 1\b/.test(metrics);
+      }
+      expect(closedByServer).toBe(true);
+      (ws.socket as unknown as { _socket: { resume(): void } })._socket.resume();
+      await new Promise<void>((resolve) =>
+        ws.closeCode !== undefined ? resolve() : ws.socket.once('close', () => resolve()),
+      );
+      expect(ws.closeCode).toBe(1013);
+      // Everything queued before the close arrived, each reply carrying its requestId.
+      expect(ws.frames.length).toBeGreaterThan(1000);
+      expect(ws.frames.every((f) => f.event === 'error' && String(f.data['requestId']).startsWith(padding))).toBe(true);
+    });
+
     it("refuses a user's upgrade past WS_MAX_SOCKETS_PER_USER with 429, even in parallel, and frees the slot on close", async () => {
       const token = await createUser(app, 'ws-hoarder', 'viewer');
       const attempts = await Promise.allSettled(Array.from({ length: 5 }, () => SocketClient.open(app, token)));
