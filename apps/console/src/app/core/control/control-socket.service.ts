@@ -4,6 +4,7 @@ import {
   type ClientFrameName,
   type ErrorCode,
   frameEnvelopeSchema,
+  isServerFrameName,
   type ServerFrameMap,
   type ServerFrameName,
   serverFrameSchemas,
@@ -209,8 +210,8 @@ export class ControlSocketService {
       return;
     }
     const envelope = frameEnvelopeSchema.safeParse(json);
-    if (!envelope.success || !(envelope.data.event in serverFrameSchemas)) return;
-    const event = envelope.data.event as ServerFrameName;
+    if (!envelope.success || !isServerFrameName(envelope.data.event)) return;
+    const event = envelope.data.event;
     const parsed = serverFrameSchemas[event].safeParse(envelope.data.data);
     if (!parsed.success) {
       console.warn(`Control socket: ignored a "${event}" frame that does not match the protocol`);
