@@ -123,6 +123,13 @@ export class ControlGateway implements OnGatewayConnection, OnGatewayDisconnect,
     }
   }
 
+  /** Closes every socket opened with one of these sessions (logged out, or ended by a password or role change). */
+  closeSessions(sessionIds: ReadonlySet<string>): void {
+    for (const [socket, state] of this.sockets) {
+      if (sessionIds.has(state.user.sessionId)) socket.close(WS_CLOSE.policyViolation, 'session ended');
+    }
+  }
+
   private async onFrame(socket: WebSocket, state: SocketState, data: RawData, isBinary: boolean): Promise<void> {
     if (isBinary) {
       this.metrics.reject('ws_binary_frame');
