@@ -56,6 +56,15 @@ function upgradeStatus(app: TestApp, token: string): Promise<number> {
   });
 }
 
+/** `promise`, or a failure naming `what` after `ms` (so a regression fails fast rather than at jest's timeout). */
+function within<T>(promise: Promise<T>, what: string, ms = 5_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not happen within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
 /** A token's REST session, an open SSE stream and an open socket, to see all three end. */
 async function edges(app: TestApp, token: string) {
   const stream = new StreamRecorder(app, token);
@@ -68,9 +77,9 @@ async function edges(app: TestApp, token: string) {
   return {
     /** Every edge refuses the token, and its open stream and socket were closed by the server. */
     async expectEnded(): Promise<void> {
-      await streamEnded;
+      await within(streamEnded, 'the stream closing');
       stream.close();
-      expect(await socketClosed).toBe(1008);
+      expect(await within(socketClosed, 'the socket closing')).toBe(1008);
       expect((await api(app, token, 'GET', '/auth/me')).status).toBe(401);
       const again = await fetch(`${app.url}/api/v1/stream`, { headers: { authorization: `Bearer ${token}` } });
       expect(again.status).toBe(401);
