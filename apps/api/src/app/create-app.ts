@@ -84,6 +84,8 @@ function securityHeaders(): express.RequestHandler[] {
         },
       },
       strictTransportSecurity: false,
+      // As frame-ancestors 'none', for browsers that know only this header.
+      xFrameOptions: { action: 'deny' },
     }),
     (req, res, next) => (req.secure ? hsts(req, res, next) : next()),
   ];
