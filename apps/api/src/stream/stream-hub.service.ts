@@ -122,6 +122,8 @@ export class StreamHub implements OnApplicationBootstrap, BeforeApplicationShutd
       'Cache-Control': 'no-cache, no-transform',
       Connection: 'keep-alive',
       'X-Accel-Buffering': 'no',
+      // Of helmet's headers the one that matters for a response never rendered as a document; the
+      // rest would lengthen the head every idle stream keeps (docs/protocol.md §3).
       'X-Content-Type-Options': 'nosniff',
     };
     res.writeHead(200, headers);
