@@ -184,7 +184,7 @@ describe('hardening: login throttling', () => {
   afterAll(() => app.stop());
 
   it('refuses a flood of guesses with 429 and Retry-After before any password is hashed, from that address only', async () => {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    // The module object itself, which the service's namespace import reads through.
     const argon2 = require('argon2') as typeof import('argon2');
     const verify = jest.spyOn(argon2, 'verify');
     try {
