@@ -56,7 +56,7 @@ function consoleDir(config: AppConfig): string | undefined {
 /**
  * Security headers for the api and the console it serves (helmet). The
  * console's index.html loads its scripts and styles from its own origin and
- * has no inline script; Angular sets `style` attributes, hence
+ * has no inline script; Angular adds component styles as `<style>` elements, hence
  * 'unsafe-inline' for styles only. No `upgrade-insecure-requests`: a
  * console served over plain HTTP (a LAN address) would have its own scripts
  * upgraded to an HTTPS port nobody serves. HSTS goes only on requests that
