@@ -1,4 +1,4 @@
-import { type TestApp, ADMIN, StreamRecorder, api, createDevice, createUser, startApp } from './harness';
+import { type TestApp, ADMIN, StreamRecorder, api, createDevice, createUser, login, startApp } from './harness';
 
 describe('auth and roles', () => {
   let app: TestApp;
@@ -107,11 +107,13 @@ describe('auth and roles', () => {
     expect((await api(app, token, 'GET', '/devices')).status).toBe(401);
   });
 
-  it('a lowered role takes effect at once', async () => {
+  it('a lowered role takes effect at once: the session ends, and a new one has the new role', async () => {
     const token = await createUser(app, 'demoted', 'admin');
     expect((await api(app, token, 'GET', '/users')).status).toBe(200);
     expect((await api(app, app.adminToken, 'PATCH', '/users/demoted', { role: 'viewer' })).status).toBe(200);
-    expect((await api(app, token, 'GET', '/users')).status).toBe(403);
+    expect((await api(app, token, 'GET', '/users')).status).toBe(401);
+    const again = (await login(app.url, 'demoted', 'demoted-password')).accessToken;
+    expect((await api(app, again, 'GET', '/users')).status).toBe(403);
   });
 });
 

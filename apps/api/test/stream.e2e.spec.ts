@@ -51,12 +51,16 @@ describe('GET /api/v1/stream: authentication, CORS, filters', () => {
     const direct = await rawGet(app, '/api/v1/stream?events=telemetry', headers);
     const viaExpress = await rawGet(app, '/api/v1/stream/?events=telemetry', headers);
     const withoutDate = (s: string) => s.replace(/\r\nDate: [^\r]+/, '');
-    expect(withoutDate(direct)).toBe(withoutDate(viaExpress));
+    // Express adds helmet's document headers; the direct route sends only nosniff (docs/protocol.md §3).
+    const helmetHeaders = /\r\n(Content-Security-Policy|Cross-Origin-[A-Za-z-]+|Origin-Agent-Cluster|Referrer-Policy|X-Content-Type-Options|X-DNS-Prefetch-Control|X-Download-Options|X-Frame-Options|X-Permitted-Cross-Domain-Policies|X-XSS-Protection): [^\r]+/g;
+    const withoutHelmet = (s: string) => withoutDate(s).replace(helmetHeaders, '');
+    expect(withoutHelmet(direct)).toBe(withoutHelmet(viaExpress));
+    expect(viaExpress).toMatch(/\r\nX-Content-Type-Options: nosniff\r\n/);
     expect(withoutDate(direct)).toBe(
       'HTTP/1.1 200 OK\r\n' +
         `Access-Control-Allow-Origin: ${own}\r\nVary: Origin\r\nAccess-Control-Allow-Credentials: true\r\n` +
         'Content-Type: text/event-stream; charset=utf-8\r\nCache-Control: no-cache, no-transform\r\n' +
-        'Connection: keep-alive\r\nX-Accel-Buffering: no\r\nTransfer-Encoding: chunked\r\n\r\n' +
+        'Connection: keep-alive\r\nX-Accel-Buffering: no\r\nX-Content-Type-Options: nosniff\r\nTransfer-Encoding: chunked\r\n\r\n' +
         'd\r\nretry: 2000\n\n\r\n',
     );
   });

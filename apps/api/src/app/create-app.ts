@@ -1,19 +1,29 @@
 import { existsSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
-import { type LogLevel, RequestMethod } from '@nestjs/common';
+import { type LogLevel, Logger, RequestMethod } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import cookieParser from 'cookie-parser';
 import express from 'express';
+import helmet from 'helmet';
 import { cleanupOpenApiDoc } from 'nestjs-zod';
 import { API_BASE_PATH } from '@iot/protocol';
 import { tokenOf } from '../auth/auth.guard';
 import { AuthService } from '../auth/auth.service';
 import { DeviceTransport } from '../broker/transport';
+import {
+  JSON_BODY_TYPES,
+  MAX_BODY_BYTES,
+  bodyParserErrors,
+  refuseCrossSiteCookieRequests,
+  requireJsonBodies,
+} from '../common/http-guards';
+import { ControlGateway } from '../gateway/control.gateway';
 import { PlatformWsAdapter } from '../gateway/ws-adapter';
 import { type AppConfig, effectiveOrigins } from '../config/config';
+import { MetricsService } from '../metrics/metrics.service';
 import { StreamHub } from '../stream/stream-hub.service';
 import { serveStreamsBeforeExpress } from '../stream/stream-route';
 import { AppModule } from './app.module';
@@ -43,6 +53,44 @@ function consoleDir(config: AppConfig): string | undefined {
   return candidates.find((dir) => existsSync(join(dir, 'index.html')));
 }
 
+/**
+ * Security headers for the api and the console it serves (helmet). The
+ * console's index.html loads its scripts and styles from its own origin and
+ * has no inline script; Angular adds component styles as `<style>` elements, hence
+ * 'unsafe-inline' for styles only. No `upgrade-insecure-requests`: a
+ * console served over plain HTTP (a LAN address) would have its own scripts
+ * upgraded to an HTTPS port nobody serves. HSTS goes only on requests that
+ * came over TLS, as the api (`req.secure`: a loopback proxy's
+ * X-Forwarded-Proto) sees them: on plain HTTP browsers ignore it anyway.
+ */
+function securityHeaders(): express.RequestHandler[] {
+  const hsts = helmet.strictTransportSecurity();
+  return [
+    helmet({
+      contentSecurityPolicy: {
+        useDefaults: false,
+        directives: {
+          defaultSrc: ["'self'"],
+          baseUri: ["'self'"],
+          connectSrc: ["'self'"],
+          fontSrc: ["'self'", 'data:'],
+          formAction: ["'self'"],
+          frameAncestors: ["'none'"],
+          imgSrc: ["'self'", 'data:'],
+          objectSrc: ["'none'"],
+          scriptSrc: ["'self'"],
+          scriptSrcAttr: ["'none'"],
+          styleSrc: ["'self'", "'unsafe-inline'"],
+        },
+      },
+      strictTransportSecurity: false,
+      // As frame-ancestors 'none', for browsers that know only this header.
+      xFrameOptions: { action: 'deny' },
+    }),
+    (req, res, next) => (req.secure ? hsts(req, res, next) : next()),
+  ];
+}
+
 function parseCookies(header: string | undefined): Record<string, string> {
   const cookies: Record<string, string> = {};
   for (const part of header?.split(';') ?? []) {
@@ -61,13 +109,23 @@ function parseCookies(header: string | undefined): Record<string, string> {
 export async function createApp(config: AppConfig): Promise<RunningApp> {
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
     logger: LOG_LEVELS[config.logLevel],
-    bodyParser: true,
+    // Only the JSON parser below: Nest's default would parse forms as well.
+    bodyParser: false,
   });
+  for (const warning of config.warnings) Logger.warn(warning, 'Config');
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
+  const metrics = app.get(MetricsService);
+  // The default origins name the bound port, known only after listen; the checks read the set per request.
+  const origins = new Set<string>();
+  const isAllowedOrigin = (origin: string | undefined) => origin !== undefined && origins.has(origin);
+  app.use(securityHeaders());
   app.use(cookieParser());
+  app.use(refuseCrossSiteCookieRequests(metrics, isAllowedOrigin));
+  app.use(requireJsonBodies(metrics));
   // Desired-state patches may come as application/merge-patch+json (RFC 7396).
-  app.useBodyParser('json', { type: ['application/json', 'application/merge-patch+json'], limit: '1mb' });
+  app.useBodyParser('json', { type: JSON_BODY_TYPES, limit: MAX_BODY_BYTES });
+  app.use(bodyParserErrors(metrics));
   app.setGlobalPrefix(API_BASE_PATH.slice(1), {
     exclude: [
       { path: 'healthz', method: RequestMethod.GET },
@@ -97,10 +155,14 @@ export async function createApp(config: AppConfig): Promise<RunningApp> {
     });
   }
 
-  // The default origins name the bound port, known only after listen; the checks read the set per request.
-  const origins = new Set<string>();
-  const isAllowedOrigin = (origin: string | undefined) => origin !== undefined && origins.has(origin);
   const auth = app.get(AuthService);
+  const hub = app.get(StreamHub);
+  const gateway = app.get(ControlGateway);
+  // A session that ends (logout, a new password or role, a deleted user) closes its open streams and sockets.
+  auth.onSessionsEnded((ids) => {
+    hub.closeSessions(ids);
+    gateway.closeSessions(ids);
+  });
   app.useWebSocketAdapter(
     new PlatformWsAdapter(app, async (req) => {
       const origin = req.headers.origin;
@@ -116,7 +178,7 @@ export async function createApp(config: AppConfig): Promise<RunningApp> {
     }),
   );
   app.enableCors({ origin: (origin, done) => done(null, isAllowedOrigin(origin)), credentials: true });
-  serveStreamsBeforeExpress(app.getHttpServer(), { auth, hub: app.get(StreamHub), isAllowedOrigin });
+  serveStreamsBeforeExpress(app.getHttpServer(), { auth, hub, isAllowedOrigin });
 
   await app.listen(config.port, config.host);
   const port = (app.getHttpServer().address() as AddressInfo).port;

@@ -1,9 +1,22 @@
-import { Body, Controller, Get, HttpCode, Inject, Post, Res, UnauthorizedException } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Get,
+  HttpCode,
+  HttpException,
+  HttpStatus,
+  Inject,
+  Post,
+  Req,
+  Res,
+  UnauthorizedException,
+} from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
-import type { Response } from 'express';
+import type { Request, Response } from 'express';
 import { createZodDto } from 'nestjs-zod';
-import { type LoginResponse, loginRequestSchema } from '@iot/protocol';
+import { type LoginResponse, type UserView, loginRequestSchema } from '@iot/protocol';
 import { APP_CONFIG, type AppConfig } from '../config/config';
+import { tokenOf } from './auth.guard';
 import { AuthService, SESSION_COOKIE } from './auth.service';
 import { type AuthUser, CurrentUser, Public } from './decorators';
 
@@ -20,10 +33,23 @@ export class AuthController {
   @Public()
   @Post('login')
   @HttpCode(200)
-  @ApiOperation({ summary: 'Log in: returns a bearer token and sets an httpOnly session cookie' })
-  async login(@Body() body: LoginDto, @Res({ passthrough: true }) res: Response): Promise<LoginResponse> {
-    const result = await this.auth.login(body.username, body.password);
-    if (!result) throw new UnauthorizedException('wrong username or password');
+  @ApiOperation({
+    summary:
+      'Log in: returns a bearer token and sets an httpOnly session cookie; 429 with Retry-After after too many failures',
+  })
+  async login(
+    @Body() body: LoginDto,
+    @Req() req: Request,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<LoginResponse> {
+    const attempt = await this.auth.login(body.username, body.password, req.ip);
+    if (attempt.outcome === 'throttled') {
+      const seconds = Math.max(1, Math.ceil(attempt.retryAfterMs / 1000));
+      res.setHeader('Retry-After', String(seconds));
+      throw new HttpException(`too many failed logins; try again in ${seconds} s`, HttpStatus.TOO_MANY_REQUESTS);
+    }
+    if (attempt.outcome === 'wrong') throw new UnauthorizedException('wrong username or password');
+    const result = attempt.response;
     res.cookie(SESSION_COOKIE, result.accessToken, {
       httpOnly: true,
       sameSite: 'strict',
@@ -37,14 +63,16 @@ export class AuthController {
   @Public()
   @Post('logout')
   @HttpCode(204)
-  @ApiOperation({ summary: 'Log out: clears the session cookie' })
-  logout(@Res({ passthrough: true }) res: Response): void {
+  @ApiOperation({ summary: 'Log out: ends the session of the token or cookie sent, and clears the cookie' })
+  async logout(@Req() req: Request, @Res({ passthrough: true }) res: Response): Promise<void> {
+    const token = tokenOf(req);
+    if (token !== undefined) await this.auth.logout(token);
     res.clearCookie(SESSION_COOKIE, { path: '/' });
   }
 
   @Get('me')
   @ApiOperation({ summary: 'The logged-in user' })
-  me(@CurrentUser() user: AuthUser): AuthUser {
-    return user;
+  me(@CurrentUser() user: AuthUser): UserView {
+    return { username: user.username, role: user.role };
   }
 }

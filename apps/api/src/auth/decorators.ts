@@ -4,6 +4,8 @@ import type { Role } from '@iot/protocol';
 export interface AuthUser {
   username: string;
   role: Role;
+  /** The login this request came with: ended by logout, a new password or role, or deletion. */
+  sessionId: string;
 }
 
 export const PUBLIC_KEY = 'iot:public';

@@ -2,8 +2,6 @@ import { Body, ConflictException, Controller, Delete, Get, HttpCode, NotFoundExc
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { createZodDto } from 'nestjs-zod';
 import { type UserView, createUserSchema, updateUserSchema } from '@iot/protocol';
-import { ControlGateway } from '../gateway/control.gateway';
-import { StreamHub } from '../stream/stream-hub.service';
 import { AuthService } from './auth.service';
 import { RequireRole } from './decorators';
 
@@ -18,17 +16,9 @@ function view(user: { username: string; role: UserView['role'] }): UserView {
 @RequireRole('admin')
 @Controller('users')
 export class UsersController {
-  constructor(
-    private readonly auth: AuthService,
-    private readonly hub: StreamHub,
-    private readonly gateway: ControlGateway,
-  ) {}
-
-  /** A user's live streams and sockets end when the user goes or changes role. */
-  private endSessions(username: string): void {
-    this.hub.closeUser(username);
-    this.gateway.closeUser(username);
-  }
+  // A new password or role, or deletion, ends the user's sessions; their open
+  // streams and sockets close with them (AuthService.onSessionsEnded).
+  constructor(private readonly auth: AuthService) {}
 
   @Get()
   @ApiOperation({ summary: 'List users' })
@@ -45,19 +35,17 @@ export class UsersController {
   }
 
   @Patch(':username')
-  @ApiOperation({ summary: "Change a user's role or password" })
+  @ApiOperation({ summary: "Change a user's role or password; ends the user's sessions" })
   async update(@Param('username') username: string, @Body() body: UpdateUserDto): Promise<UserView> {
     const user = await this.auth.updateUser(username, body);
     if (!user) throw new NotFoundException(`no user ${username}`);
-    if (body.role !== undefined) this.endSessions(username);
     return view(user);
   }
 
   @Delete(':username')
   @HttpCode(204)
-  @ApiOperation({ summary: 'Delete a user; their live streams close at once' })
+  @ApiOperation({ summary: 'Delete a user; their sessions end and their live streams and sockets close at once' })
   async remove(@Param('username') username: string): Promise<void> {
     if (!(await this.auth.deleteUser(username))) throw new NotFoundException(`no user ${username}`);
-    this.endSessions(username);
   }
 }

@@ -12,7 +12,7 @@ function describe(error: ZodError): string {
     .join('; ');
 }
 
-function statusText(status: number): string {
+export function statusText(status: number): string {
   const name: string | undefined = HttpStatus[status];
   return name ? name.split('_').map((w) => w[0] + w.slice(1).toLowerCase()).join(' ') : 'Error';
 }

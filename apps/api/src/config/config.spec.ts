@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, effectiveOrigins, loadConfig } from './config';
@@ -62,7 +62,35 @@ describe('loadConfig', () => {
     ['WS_RATE_PER_SECOND', '0'],
     ['WS_RATE_BURST', '1.5'],
     ['WS_MAX_SOCKETS_PER_USER', '0'],
+    ['LOGIN_MAX_FAILURES', '0'],
+    ['LOGIN_MAX_FAILURES_PER_ADDRESS', 'many'],
+    ['LOGIN_MAX_FAILURES_PER_USER', '-1'],
+    ['MAX_SESSIONS_PER_USER', '0'],
   ])('refuses a bad %s', (name, value) => {
     expect(() => loadConfig({ DATA_DIR: dir, [name]: value })).toThrow(new RegExp(name));
+  });
+
+  it('refuses a short or default ADMIN_PASSWORD in development too', () => {
+    expect(() => loadConfig({ DATA_DIR: dir, ADMIN_PASSWORD: 'elevenchars' })).toThrow(/ADMIN_PASSWORD.*12 characters/);
+    expect(() => loadConfig({ DATA_DIR: dir, ADMIN_PASSWORD: 'password' })).toThrow(/ADMIN_PASSWORD/);
+    expect(loadConfig({ DATA_DIR: dir, ADMIN_PASSWORD: 'twelve-chars' }).adminPassword).toBe('twelve-chars');
+  });
+
+  it('makes DATA_DIR 0700, tightening one open to others with a warning', () => {
+    const fresh = join(dir, 'nested', 'data');
+    expect(loadConfig({ DATA_DIR: fresh }).warnings).toEqual([]);
+    expect(statSync(fresh).mode & 0o777).toBe(0o700);
+    chmodSync(dir, 0o755);
+    expect(loadConfig({ DATA_DIR: dir }).warnings).toEqual([expect.stringMatching(/was open to other users \(mode 755\)/)]);
+    expect(statSync(dir).mode & 0o777).toBe(0o700);
+  });
+
+  it('applies the login and session limits', () => {
+    expect(loadConfig({ DATA_DIR: dir })).toMatchObject({
+      loginMaxFailures: 10,
+      loginMaxFailuresPerAddress: 100,
+      loginMaxFailuresPerUser: 30,
+      maxSessionsPerUser: 20,
+    });
   });
 });

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { LIMITS, parseDuration } from '@iot/protocol';
+import { LIMITS, PASSWORD_MIN_LENGTH, parseDuration } from '@iot/protocol';
 
 /** Everything the api reads from its environment, parsed once at boot. */
 export interface AppConfig {
@@ -41,6 +41,16 @@ export interface AppConfig {
   /** WebSockets one user may hold open; the next upgrade is refused with 429. */
   wsMaxSocketsPerUser: number;
   logLevel: 'error' | 'warn' | 'log' | 'debug';
+  /** Consecutive failed logins of a username from one address before that address is refused it (LOGIN_MAX_FAILURES). */
+  loginMaxFailures: number;
+  /** Failed logins from one address in a day before it is refused (LOGIN_MAX_FAILURES_PER_ADDRESS). */
+  loginMaxFailuresPerAddress: number;
+  /** Failed logins of a username in a minute from anywhere before tries wait (LOGIN_MAX_FAILURES_PER_USER). */
+  loginMaxFailuresPerUser: number;
+  /** Live sessions a user may hold; a new login ends the oldest past it (MAX_SESSIONS_PER_USER). */
+  maxSessionsPerUser: number;
+  /** What loadConfig had to change to start: logged once the logger is up. */
+  warnings: string[];
 }
 
 export const APP_CONFIG = Symbol('APP_CONFIG');
@@ -81,7 +91,10 @@ function retention(env: NodeJS.ProcessEnv, name: string, problems: string[]): nu
 /** Reads a secret kept in DATA_DIR, making it on first use (development only). */
 function persistentSecret(dataDir: string, file: string): string {
   const path = join(dataDir, file);
-  if (existsSync(path)) return readFileSync(path, 'utf8').trim();
+  if (existsSync(path)) {
+    if ((statSync(path).mode & 0o077) !== 0) chmodSync(path, 0o600);
+    return readFileSync(path, 'utf8').trim();
+  }
   const secret = randomBytes(32).toString('base64url');
   writeFileSync(path, secret + '\n', { mode: 0o600 });
   return secret;
@@ -119,9 +132,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     if (DEFAULT_SECRETS.has(jwtSecret) || jwtSecret.length < 32) {
       problems.push('JWT_SECRET must be set to a random string of at least 32 characters in production');
     }
-    if (adminPassword !== undefined && (DEFAULT_SECRETS.has(adminPassword) || adminPassword.length < 12)) {
-      problems.push('ADMIN_PASSWORD must not be a default and needs at least 12 characters in production');
-    }
+  }
+  // In every mode: a development instance is often reachable from the network too.
+  const weakAdminPassword = adminPassword !== undefined && adminPassword.length < PASSWORD_MIN_LENGTH;
+  if (weakAdminPassword || (adminPassword !== undefined && DEFAULT_SECRETS.has(adminPassword))) {
+    problems.push(`ADMIN_PASSWORD must not be a default and needs at least ${PASSWORD_MIN_LENGTH} characters`);
   }
   const origins = (env['ALLOWED_ORIGINS'] ?? '')
     .split(',')
@@ -162,11 +177,33 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     wsRateBurst: int(env, 'WS_RATE_BURST', 40, problems, 1, 1_000_000),
     wsMaxSocketsPerUser: int(env, 'WS_MAX_SOCKETS_PER_USER', 20, problems, 1, 10_000),
     logLevel,
+    loginMaxFailures: int(env, 'LOGIN_MAX_FAILURES', 10, problems, 1, 1_000),
+    loginMaxFailuresPerAddress: int(env, 'LOGIN_MAX_FAILURES_PER_ADDRESS', 100, problems, 1, 100_000),
+    loginMaxFailuresPerUser: int(env, 'LOGIN_MAX_FAILURES_PER_USER', 30, problems, 1, 100_000),
+    maxSessionsPerUser: int(env, 'MAX_SESSIONS_PER_USER', 20, problems, 1, 1_000),
+    warnings: [],
   };
   if (problems.length > 0) throw new ConfigError(problems);
-  mkdirSync(dataDir, { recursive: true });
+  config.warnings.push(...privateDataDir(dataDir));
   if (!jwtSecret) config.jwtSecret = jwtSecret = persistentSecret(dataDir, 'jwt-secret');
   return config;
+}
+
+/**
+ * Makes DATA_DIR (0700) or tightens an existing one open to others: it holds
+ * password hashes, telemetry and secrets. Returns what it had to change.
+ */
+function privateDataDir(dataDir: string): string[] {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const mode = statSync(dataDir).mode & 0o777;
+  if ((mode & 0o077) === 0) return [];
+  try {
+    chmodSync(dataDir, 0o700);
+    return [`DATA_DIR ${dataDir} was open to other users (mode ${mode.toString(8)}); it is now 700`];
+  } catch (error) {
+    const why = (error as Error).message;
+    return [`DATA_DIR ${dataDir} is open to other users (mode ${mode.toString(8)}) and could not be made 700: ${why}`];
+  }
 }
 
 /** The platform's own origins, allowed by default. */

@@ -162,6 +162,13 @@ export class ControlGateway implements OnGatewayConnection, OnGatewayDisconnect,
     }
   }
 
+  /** Closes every socket opened with one of these sessions (logged out, or ended by a password or role change). */
+  closeSessions(sessionIds: ReadonlySet<string>): void {
+    for (const [socket, state] of this.sockets) {
+      if (sessionIds.has(state.user.sessionId)) socket.close(WS_CLOSE.policyViolation, 'session ended');
+    }
+  }
+
   /**
    * Handles one frame. It never throws and leaves no promise rejected: an
    * error in one socket's request is answered (`internal`, with the

@@ -192,6 +192,21 @@ const migrations: Record<string, Migration> = {
         FROM telemetry_messages AS message, json_each(message.data) AS value`.execute(db);
     },
   },
+  '0005_sessions': {
+    async up(db: Kysely<unknown>) {
+      // One row per login, so a token can be ended before it expires (logout,
+      // a new password or role, a deleted user). Read into memory at boot.
+      await db.schema
+        .createTable('sessions')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('username', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('sessions_username').on('sessions').column('username').execute();
+      await db.schema.createIndex('sessions_expires_at').on('sessions').column('expires_at').execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

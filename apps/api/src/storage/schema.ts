@@ -10,6 +10,12 @@ export interface Database {
     role: string;
     created_at: number;
   };
+  sessions: {
+    id: string;
+    username: string;
+    created_at: number;
+    expires_at: number;
+  };
   devices: {
     id: string;
     name: string;

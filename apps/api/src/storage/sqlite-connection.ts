@@ -1,4 +1,19 @@
+import { chmodSync, closeSync, existsSync, openSync, statSync } from 'node:fs';
 import BetterSqlite3 from 'better-sqlite3';
+
+/**
+ * Creates the database file 0600 before SQLite does (it would make it 0644),
+ * and tightens it and its -wal and -shm files if they exist wider: they hold
+ * password hashes and telemetry. SQLite gives the -wal and -shm files it
+ * creates the database file's mode.
+ */
+function privateFiles(path: string): void {
+  if (path === ':memory:' || path === '') return;
+  closeSync(openSync(path, 'a', 0o600));
+  for (const file of [path, `${path}-wal`, `${path}-shm`]) {
+    if (existsSync(file) && (statSync(file).mode & 0o077) !== 0) chmodSync(file, 0o600);
+  }
+}
 
 /**
  * Opens a connection with the settings every connection to the store uses:
@@ -13,6 +28,7 @@ export function openSqlite(
   path: string,
   options: { autoCheckpoint?: boolean; busyTimeoutMs?: number } = {},
 ): BetterSqlite3.Database {
+  privateFiles(path);
   const sqlite = new BetterSqlite3(path);
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma('synchronous = NORMAL');

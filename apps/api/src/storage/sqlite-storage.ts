@@ -28,6 +28,7 @@ import {
   Storage,
   type StoredEvent,
   type TelemetryTier,
+  type SessionRecord,
   type UserRecord,
 } from './storage';
 
@@ -192,6 +193,46 @@ export class SqliteStorage extends Storage {
   async deleteUser(username: string): Promise<boolean> {
     const result = await this.db.deleteFrom('users').where('username', '=', username).executeTakeFirst();
     return Number(result.numDeletedRows) > 0;
+  }
+
+  // sessions
+
+  async liveSessions(now: number): Promise<SessionRecord[]> {
+    await this.pruneSessions(now);
+    const rows = await this.db.selectFrom('sessions').selectAll().orderBy('created_at').execute();
+    return rows.map((row) => ({
+      id: row.id,
+      username: row.username,
+      createdAt: row.created_at,
+      expiresAt: row.expires_at,
+    }));
+  }
+
+  async insertSession(session: SessionRecord): Promise<void> {
+    await this.db
+      .insertInto('sessions')
+      .values({
+        id: session.id,
+        username: session.username,
+        created_at: session.createdAt,
+        expires_at: session.expiresAt,
+      })
+      .execute();
+  }
+
+  async deleteSessions(ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.db.deleteFrom('sessions').where('id', 'in', ids).execute();
+  }
+
+  async deleteSessionsOf(username: string): Promise<string[]> {
+    const rows = await this.db.deleteFrom('sessions').where('username', '=', username).returning('id').execute();
+    return rows.map((row) => row.id);
+  }
+
+  async pruneSessions(now: number): Promise<number> {
+    const result = await this.db.deleteFrom('sessions').where('expires_at', '<=', now).executeTakeFirst();
+    return Number(result.numDeletedRows);
   }
 
   // devices

@@ -16,6 +16,14 @@ export interface UserRecord {
   createdAt: number;
 }
 
+/** One login: the token names it (`sid`), and it ends before `expiresAt` only when deleted. */
+export interface SessionRecord {
+  id: string;
+  username: string;
+  createdAt: number;
+  expiresAt: number;
+}
+
 export interface DeviceRecord {
   id: string;
   name: string;
@@ -178,6 +186,16 @@ export abstract class Storage {
   abstract createUser(user: UserRecord): Promise<boolean>;
   abstract updateUser(username: string, patch: { passwordHash?: string; role?: Role }): Promise<boolean>;
   abstract deleteUser(username: string): Promise<boolean>;
+
+  // sessions
+  /** Sessions that have not expired at `now`; expired ones are deleted first. */
+  abstract liveSessions(now: number): Promise<SessionRecord[]>;
+  abstract insertSession(session: SessionRecord): Promise<void>;
+  abstract deleteSessions(ids: readonly string[]): Promise<void>;
+  /** Ends every session of a user; returns their ids. */
+  abstract deleteSessionsOf(username: string): Promise<string[]>;
+  /** Deletes sessions expired at `now`; returns how many. */
+  abstract pruneSessions(now: number): Promise<number>;
 
   // devices
   /** Returns false when the id is taken. */

@@ -24,6 +24,8 @@ interface Frame {
 
 export interface StreamRequest extends StreamFilters {
   username: string;
+  /** The login the stream was opened with; the stream closes when it ends. */
+  sessionId?: string;
   lastEventId?: string;
 }
 
@@ -34,6 +36,7 @@ class StreamClient {
   /** Live frames held while the client replays from the log. */
   pending: Frame[] | undefined = [];
   pendingBytes = 0;
+  sessionId: string | undefined;
 
   constructor(
     readonly res: ServerResponse,
@@ -119,6 +122,9 @@ export class StreamHub implements OnApplicationBootstrap, BeforeApplicationShutd
       'Cache-Control': 'no-cache, no-transform',
       Connection: 'keep-alive',
       'X-Accel-Buffering': 'no',
+      // Of helmet's headers the one that matters for a response never rendered as a document; the
+      // rest would lengthen the head every idle stream keeps (docs/protocol.md §3).
+      'X-Content-Type-Options': 'nosniff',
     };
     res.writeHead(200, headers);
     res.socket?.setNoDelay(true);
@@ -131,6 +137,7 @@ export class StreamHub implements OnApplicationBootstrap, BeforeApplicationShutd
     res.write(RETRY);
     res.uncork();
     const client = new StreamClient(res, request.username, request.deviceIds, request.types);
+    client.sessionId = request.sessionId;
     this.add(client);
     res.on('close', this.onClose);
 
@@ -289,6 +296,16 @@ export class StreamHub implements OnApplicationBootstrap, BeforeApplicationShutd
   closeUser(username: string): void {
     for (const client of this.clients.values()) {
       if (client.username === username) {
+        this.remove(client);
+        client.res.end();
+      }
+    }
+  }
+
+  /** Ends every stream opened with one of these sessions (logged out, or ended by a password or role change). */
+  closeSessions(sessionIds: ReadonlySet<string>): void {
+    for (const client of this.clients.values()) {
+      if (client.sessionId !== undefined && sessionIds.has(client.sessionId)) {
         this.remove(client);
         client.res.end();
       }

@@ -96,7 +96,12 @@ async function openStream(
   const lastEventIdHeader = headers['last-event-id'] as string | undefined;
   await hub.open(
     res,
-    { username: result.user.username, ...filters, lastEventId: lastEventIdOf(lastEventIdHeader, lastEventId) },
+    {
+      username: result.user.username,
+      sessionId: result.user.sessionId,
+      ...filters,
+      lastEventId: lastEventIdOf(lastEventIdHeader, lastEventId),
+    },
     origin !== undefined && isAllowedOrigin(origin) ? origin : undefined,
   );
   return true;

@@ -47,6 +47,7 @@ export class StreamController {
     if (typeof filters === 'string') throw new BadRequestException(filters);
     await this.hub.open(res, {
       username: user.username,
+      sessionId: user.sessionId,
       ...filters,
       lastEventId: lastEventIdOf(lastEventIdHeader, lastEventIdQuery),
     });

@@ -83,31 +83,31 @@ describe('loginRequestSchema', () => {
 
 describe('createUserSchema / updateUserSchema', () => {
   it.each<[unknown]>([
-    [{ username: 'jane', password: x(8), role: 'viewer' }],
+    [{ username: 'jane', password: x(12), role: 'viewer' }],
     [{ username: 'jane', password: x(256), role: 'admin' }],
   ])('createUserSchema accepts %j', (v) => expect(createUserSchema.parse(v)).toEqual(v));
 
   it.each<[unknown, string]>([
-    [{ username: 'jane', password: x(7), role: 'viewer' }, 'password under 8'],
+    [{ username: 'jane', password: x(11), role: 'viewer' }, 'password under 12'],
     [{ username: 'jane', password: x(257), role: 'viewer' }, 'password over 256'],
-    [{ username: 'jane', password: x(8), role: 'root' }, 'unknown role'],
-    [{ username: 'jane', password: x(8) }, 'no role'],
-    [{ username: '.jane', password: x(8), role: 'viewer' }, 'bad username'],
+    [{ username: 'jane', password: x(12), role: 'root' }, 'unknown role'],
+    [{ username: 'jane', password: x(12) }, 'no role'],
+    [{ username: '.jane', password: x(12), role: 'viewer' }, 'bad username'],
   ])('createUserSchema refuses %j (%s)', (v) => expect(ok(createUserSchema, v)).toBe(false));
 
   it('createUserSchema explains a short password', () => {
     const result = createUserSchema.safeParse({ username: 'jane', password: 'short', role: 'viewer' });
-    expect(result.error?.issues[0].message).toBe('passwords need at least 8 characters');
+    expect(result.error?.issues[0].message).toBe('passwords need at least 12 characters');
   });
 
-  it.each<[unknown]>([[{ password: x(8) }], [{ role: 'operator' }], [{ password: x(8), role: 'admin' }]])(
+  it.each<[unknown]>([[{ password: x(12) }], [{ role: 'operator' }], [{ password: x(12), role: 'admin' }]])(
     'updateUserSchema accepts %j',
     (v) => expect(updateUserSchema.parse(v)).toEqual(v),
   );
   it.each<[unknown, string]>([
     [{}, 'nothing to change'],
     [{ username: 'renamed' }, 'only an unknown field'],
-    [{ password: x(7) }, 'short password'],
+    [{ password: x(11) }, 'short password'],
     [{ role: 'root' }, 'unknown role'],
   ])('updateUserSchema refuses %j (%s)', (v) => expect(ok(updateUserSchema, v)).toBe(false));
 });

@@ -37,14 +37,21 @@ export interface LoginResponse {
   user: UserView;
 }
 
+/** The least length of a person's password (users, and the first admin's ADMIN_PASSWORD). */
+export const PASSWORD_MIN_LENGTH = 12;
+const passwordSchema = z
+  .string()
+  .min(PASSWORD_MIN_LENGTH, `passwords need at least ${PASSWORD_MIN_LENGTH} characters`)
+  .max(256);
+
 export const createUserSchema = z.object({
   username: usernameSchema,
-  password: z.string().min(8, 'passwords need at least 8 characters').max(256),
+  password: passwordSchema,
   role: roleSchema,
 });
 export const updateUserSchema = z
   .object({
-    password: z.string().min(8, 'passwords need at least 8 characters').max(256).optional(),
+    password: passwordSchema.optional(),
     role: roleSchema.optional(),
   })
   .refine((u) => u.password !== undefined || u.role !== undefined, 'give a password or a role');
