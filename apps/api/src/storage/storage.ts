@@ -8,6 +8,7 @@ import type {
   TelemetryValue,
   TelemetryValues,
 } from '@iot/protocol';
+import type { TelemetryKeys } from './telemetry-keys';
 
 export interface UserRecord {
   username: string;
@@ -199,6 +200,8 @@ export abstract class Storage {
   abstract markAllOffline(): Promise<void>;
 
   // telemetry
+  /** Each device's distinct telemetry keys, in memory: ingest bounds them (TELEMETRY_MAX_KEYS_PER_DEVICE). */
+  abstract readonly telemetryKeys: TelemetryKeys;
   abstract latest(deviceIds: string[]): Promise<Map<string, LatestValues>>;
   abstract history(query: HistoryQuery): Promise<Series>;
   /**
