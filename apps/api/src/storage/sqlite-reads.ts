@@ -68,6 +68,8 @@ export class SqliteReads {
     const wanted = new Map<string, Array<[number, TelemetryValue]>>();
     for (const key of query.keys ?? this.keys(query.deviceId)) if (!wanted.has(key)) wanted.set(key, []);
     const { limit } = query;
+    const maxPoints = query.maxPoints ?? Infinity;
+    let total = 0;
     let open = wanted.size;
     if (open > 0) {
       // Every key of the device is wanted when no list was given: take each value of a message;
@@ -81,17 +83,19 @@ export class SqliteReads {
             const points = wanted.get(key);
             if (points === undefined || points.length >= limit) continue;
             points.push([ts, values[key]]);
+            total++;
             if (points.length === limit) open--;
           }
         } else {
           for (const [key, points] of wanted) {
             if (points.length >= limit || !Object.hasOwn(values, key)) continue;
             points.push([ts, values[key]]);
+            total++;
             if (points.length === limit) open--;
           }
         }
-        // Every series is full: the rest of the range is not read (leaving the loop ends the statement).
-        if (open === 0) break;
+        // Every series is full, or the answer is: the rest of the range is not read (leaving the loop ends the statement).
+        if (open === 0 || total >= maxPoints) break;
       }
     }
     // Own properties whatever the key (fromEntries defines them; an assignment of `__proto__` would not).

@@ -93,6 +93,11 @@ export interface HistoryQuery {
   to?: number;
   limit: number;
   order: 'asc' | 'desc';
+  /**
+   * Stop reading once the answer holds this many points over all keys, at the
+   * end of the message that reaches it: every series then ends at the same time.
+   */
+  maxPoints?: number;
 }
 
 export type Series = Record<string, Array<[number, TelemetryValue]>>;
