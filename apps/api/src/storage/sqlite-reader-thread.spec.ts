@@ -73,4 +73,34 @@ describe('SqliteReaderThread', () => {
       await sut.close();
     }
   });
+
+  it('stops a read that runs too long, answers it and those behind it 503, and reads again on a new thread', async () => {
+    const slowDir = mkdtempSync(join(tmpdir(), 'iot-reader-slow-'));
+    const slowFile = join(slowDir, 'iot.db');
+    const store = await SqliteStorage.open(slowFile, { writerThread: false });
+    await store.createDevice(
+      { id: 'a', name: 'a', type: null, labels: {}, online: false, lastSeen: null, createdAt: 0, updatedAt: 0 },
+      'hash',
+    );
+    // 400,000 raw values: an aggregate of 1 ms buckets unpacks each one (about a second here).
+    const values = Object.fromEntries(Array.from({ length: 1000 }, (_, k) => [`k${k}`, k]));
+    await store.append(Array.from({ length: 400 }, (_, m) => telemetryEvent('a', 1000 + m, values)));
+    await store.close();
+    const sut = await SqliteReaderThread.start(slowFile, 200);
+    try {
+      const slow = sut.aggregate({ deviceId: 'a', from: 1000, to: 1400, bucketMs: 1, agg: 'avg' });
+      const behind = sut.history({ deviceId: 'a', keys: ['k1'], limit: 1, order: 'asc' });
+      await Promise.all([
+        expect(slow).rejects.toThrow(/^the read ran for more than 0\.2 s and was stopped/),
+        expect(behind).rejects.toThrow('a read before this one ran too long and was stopped; retry shortly'),
+      ]);
+      await expect(slow).rejects.toMatchObject({ status: 503 });
+      expect(plain(await sut.history({ deviceId: 'a', keys: ['k1'], limit: 1, order: 'asc' }))).toEqual({
+        k1: [[1000, 1]],
+      });
+    } finally {
+      await sut.close();
+      rmSync(slowDir, { recursive: true, force: true });
+    }
+  });
 });

@@ -10,6 +10,13 @@ import { SqliteWorker } from './sqlite-writer-thread';
  */
 export const READ_QUEUE_MAX = 32;
 
+/**
+ * A read that runs longer than this is stopped (the thread is ended and
+ * another started), so that one pathological query cannot hold every read
+ * behind it; it and the reads queued behind it are answered 503.
+ */
+export const READ_TIMEOUT_MS = 30_000;
+
 export type ReadRequest =
   | { kind: 'latest'; id: number; deviceIds: string[] }
   | { kind: 'history'; id: number; query: HistoryQuery }
@@ -23,10 +30,10 @@ export interface ReadReply {
   error?: string;
 }
 
-/** A read refused because the reader thread has READ_QUEUE_MAX reads already; answered 503. */
+/** A read refused (READ_QUEUE_MAX reads already in flight) or stopped (READ_TIMEOUT_MS); answered 503. */
 export class ReadsBusyError extends ServiceUnavailableException {
-  constructor() {
-    super('too many history reads are in progress; retry shortly');
+  constructor(message = 'too many history reads are in progress; retry shortly') {
+    super(message);
   }
 }
 
@@ -45,10 +52,15 @@ export class SqliteReaderThread {
     { resolve: (reply: ReadReply) => void; reject: (error: Error) => void }
   >();
   private closed = false;
+  /** Stops the read at the front of the queue (the one the thread runs) when it runs too long. */
+  private deadline: NodeJS.Timeout | undefined;
   /** Ref'd while reads are in flight, so that the process waits for them (the idle thread does not hold it). */
   private readonly keepAlive = setTimeout(() => undefined, 2 ** 31 - 1).unref();
 
-  private constructor(path: string) {
+  private constructor(
+    path: string,
+    private readonly timeoutMs: number,
+  ) {
     this.worker = new SqliteWorker<ReadReply>(
       { path, role: 'reader', restartWalPages: 0 },
       (reply) => this.settle(reply),
@@ -56,12 +68,13 @@ export class SqliteReaderThread {
         for (const request of this.inFlight.values()) request.reject(error);
         this.inFlight.clear();
         this.keepAlive.unref();
+        this.disarmDeadline();
       },
     );
   }
 
-  static async start(path: string): Promise<SqliteReaderThread> {
-    const thread = new SqliteReaderThread(path);
+  static async start(path: string, timeoutMs = READ_TIMEOUT_MS): Promise<SqliteReaderThread> {
+    const thread = new SqliteReaderThread(path, timeoutMs);
     await thread.worker.spawn();
     return thread;
   }
@@ -80,6 +93,7 @@ export class SqliteReaderThread {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.disarmDeadline();
     await this.worker.close();
     clearTimeout(this.keepAlive);
   }
@@ -95,6 +109,8 @@ export class SqliteReaderThread {
     try {
       const worker = this.worker.current ?? (await this.worker.spawn());
       worker.postMessage(message(id));
+      // The thread runs reads in order: with none before it, this one runs now.
+      if (this.deadline === undefined) this.armDeadline();
     } catch (error) {
       this.inFlight.delete(id);
       if (this.inFlight.size === 0) this.keepAlive.unref();
@@ -106,8 +122,40 @@ export class SqliteReaderThread {
   private settle(reply: ReadReply): void {
     const request = this.inFlight.get(reply.id);
     this.inFlight.delete(reply.id);
+    this.disarmDeadline();
     if (this.inFlight.size === 0) this.keepAlive.unref();
+    else this.armDeadline();
     if (reply.error === undefined) request?.resolve(reply);
     else request?.reject(new Error(reply.error));
+  }
+
+  private armDeadline(): void {
+    clearTimeout(this.deadline);
+    this.deadline = setTimeout(() => this.stopSlowRead(), this.timeoutMs).unref();
+  }
+
+  private disarmDeadline(): void {
+    clearTimeout(this.deadline);
+    this.deadline = undefined;
+  }
+
+  /** Ends the thread running a read that took too long; that read and those behind it are answered 503. */
+  private stopSlowRead(): void {
+    this.deadline = undefined;
+    this.worker.terminate();
+    const seconds = this.timeoutMs / 1000;
+    let first = true;
+    for (const request of this.inFlight.values()) {
+      request.reject(
+        new ReadsBusyError(
+          first
+            ? `the read ran for more than ${seconds} s and was stopped: ask for a shorter range or fewer keys`
+            : 'a read before this one ran too long and was stopped; retry shortly',
+        ),
+      );
+      first = false;
+    }
+    this.inFlight.clear();
+    this.keepAlive.unref();
   }
 }

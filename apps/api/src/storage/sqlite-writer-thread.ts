@@ -156,6 +156,16 @@ export class SqliteWorker<Reply extends { ready?: true } = WriterReply> {
     return this.starting;
   }
 
+  /** Stops the running thread at once, its work lost, without a word to `onExit`; the next spawn starts another. */
+  terminate(): void {
+    const worker = this.worker;
+    if (worker === undefined) return;
+    this.worker = undefined;
+    worker.removeAllListeners();
+    worker.on('error', () => undefined);
+    void worker.terminate();
+  }
+
   async close(): Promise<void> {
     const worker = this.worker ?? (await this.starting?.catch(() => undefined));
     if (!worker) return;
