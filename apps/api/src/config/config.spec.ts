@@ -52,6 +52,14 @@ describe('loadConfig', () => {
     expect(config.production).toBe(true);
   });
 
+  it('bounds the telemetry keys per device at 1000 unless TELEMETRY_MAX_KEYS_PER_DEVICE says otherwise (1 to 100000)', () => {
+    expect(loadConfig({ DATA_DIR: dir }).maxKeysPerDevice).toBe(1000);
+    expect(loadConfig({ DATA_DIR: dir, TELEMETRY_MAX_KEYS_PER_DEVICE: '50' }).maxKeysPerDevice).toBe(50);
+    for (const bad of ['0', '100001', '1.5', 'many']) {
+      expect(() => loadConfig({ DATA_DIR: dir, TELEMETRY_MAX_KEYS_PER_DEVICE: bad })).toThrow(/TELEMETRY_MAX_KEYS_PER_DEVICE/);
+    }
+  });
+
   it.each([
     ['MQTT_URL', 'http://broker'],
     ['MQTT_PUBLIC_URL', 'iot.example.com:1883'],

@@ -27,6 +27,8 @@ export interface AppConfig {
   consoleDir: string | undefined;
   maxPayloadBytes: number;
   maxBatchEntries: number;
+  /** Distinct telemetry keys a device may have (TELEMETRY_MAX_KEYS_PER_DEVICE). */
+  maxKeysPerDevice: number;
   /** Events kept for `Last-Event-ID` resume. */
   eventRetentionMs: number;
   /** Raw telemetry kept (TELEMETRY_RETENTION); 0 keeps it forever. */
@@ -169,6 +171,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     consoleDir: env['CONSOLE_DIR'] || undefined,
     maxPayloadBytes: int(env, 'MQTT_MAX_PAYLOAD_BYTES', LIMITS.maxPayloadBytes, problems, 1024, LIMITS.maxPacketBytes),
     maxBatchEntries: int(env, 'TELEMETRY_MAX_BATCH', LIMITS.maxBatchEntries, problems, 1, 100_000),
+    maxKeysPerDevice: int(env, 'TELEMETRY_MAX_KEYS_PER_DEVICE', LIMITS.maxKeysPerDevice, problems, 1, 100_000),
     eventRetentionMs: int(env, 'EVENT_RETENTION_HOURS', 24, problems, 1, 24 * 365) * 3600_000,
     telemetryRetentionMs,
     rollupRetentionMs,

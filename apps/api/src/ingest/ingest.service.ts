@@ -84,6 +84,14 @@ export class IngestService implements TransportHandlers, OnApplicationBootstrap,
       this.onRejected(deviceId, message.rawTopic, 'overloaded', 'the platform is overloaded; retry later');
       return;
     }
+    // Last check, as it takes the message's new keys in: a device's key list bounds its history reads.
+    const max = this.config.maxKeysPerDevice;
+    const known = this.storage.telemetryKeys.admit(deviceId, parsed.entries, max);
+    if (known !== undefined) {
+      const error = `too many telemetry keys: the device has ${known} and may have at most ${max}; this message adds more`;
+      this.onRejected(deviceId, message.rawTopic, 'too_many_keys', error);
+      return;
+    }
     // A device that speaks is online, even if its session event has not been seen yet.
     if (this.transport.kind === 'embedded') this.presence.set(deviceId, true, receivedAt);
     for (const { ts, values, valuesJson } of parsed.entries) {

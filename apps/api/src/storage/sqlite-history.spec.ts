@@ -437,7 +437,7 @@ describe('query plans', () => {
 
   afterAll(() => sut.close());
 
-  const piece = [MINUTE_MS, 'a', 't', 0, 1];
+  const piece = [MINUTE_MS, 'a', '["t"]', 0, 1];
 
   it('reads each tier of an aggregate by (device, key, time) ranges, never a scan', () => {
     for (const agg of ['avg', 'last'] as const) {
@@ -462,9 +462,15 @@ describe('query plans', () => {
   it.each<[string, string, unknown[], string]>([
     [
       'raw history',
-      'SELECT ts, kind, num, str FROM telemetry WHERE device_id = ? AND key = ? AND ts >= ? AND ts < ? ORDER BY ts DESC, seq DESC LIMIT ?',
-      ['a', 't', 0, 1, 10],
-      'SEARCH message USING PRIMARY KEY (device_id=? AND ts>? AND ts<?)',
+      'SELECT ts, data FROM telemetry_messages WHERE device_id = ? AND ts >= ? AND ts < ? ORDER BY ts DESC, seq DESC',
+      ['a', 0, 1],
+      'SEARCH telemetry_messages USING PRIMARY KEY (device_id=? AND ts>? AND ts<?)',
+    ],
+    [
+      'the keys of a device',
+      'SELECT key FROM latest WHERE device_id = ? ORDER BY key',
+      ['a'],
+      'SEARCH latest USING PRIMARY KEY (device_id=?)',
     ],
     [
       'latest values',

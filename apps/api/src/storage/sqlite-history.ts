@@ -68,18 +68,22 @@ export function splitRange(from: number, to: number, widest: TelemetryTier): Pie
   return out;
 }
 
-// Per-bucket inputs of each aggregate, from a raw row or a rollup row.
+// Per-bucket inputs of each aggregate, from a raw row or a rollup row, for every key of a list at
+// once (a JSON array): a raw piece unpacks each message in its range once, whatever the number of
+// keys, and a rollup piece walks the series index once per key, (device, key, time) ranges.
+const KEY_IN = 'key IN (SELECT value FROM json_each(?))';
 const RAW_PART =
-  'SELECT ts - ts % ? AS bucket, 1 AS count, CASE WHEN num IS NULL THEN 0 ELSE 1 END AS num_count, ' +
-  'num AS num_sum, num AS num_min, num AS num_max FROM telemetry WHERE device_id = ? AND key = ? AND ts >= ? AND ts < ?';
+  'SELECT key, ts - ts % ? AS bucket, 1 AS count, CASE WHEN num IS NULL THEN 0 ELSE 1 END AS num_count, ' +
+  `num AS num_sum, num AS num_min, num AS num_max FROM telemetry WHERE device_id = ? AND ${KEY_IN} AND ts >= ? AND ts < ?`;
 const rollupPart = (table: string) =>
-  `SELECT bucket - bucket % ? AS bucket, count, num_count, num_sum, num_min, num_max FROM ${table} ` +
-  'WHERE device_id = ? AND key = ? AND bucket >= ? AND bucket < ?';
+  `SELECT key, bucket - bucket % ? AS bucket, count, num_count, num_sum, num_min, num_max FROM ${table} ` +
+  `WHERE device_id = ? AND ${KEY_IN} AND bucket >= ? AND bucket < ?`;
 const RAW_LAST_PART =
-  'SELECT ts - ts % ? AS bucket, ts, seq, kind, num, str FROM telemetry WHERE device_id = ? AND key = ? AND ts >= ? AND ts < ?';
+  'SELECT key, ts - ts % ? AS bucket, ts, seq, kind, num, str FROM telemetry ' +
+  `WHERE device_id = ? AND ${KEY_IN} AND ts >= ? AND ts < ?`;
 const rollupLastPart = (table: string) =>
-  `SELECT bucket - bucket % ? AS bucket, last_ts AS ts, last_seq AS seq, last_kind AS kind, last_num AS num, last_str AS str ` +
-  `FROM ${table} WHERE device_id = ? AND key = ? AND bucket >= ? AND bucket < ?`;
+  `SELECT key, bucket - bucket % ? AS bucket, last_ts AS ts, last_seq AS seq, last_kind AS kind, last_num AS num, last_str AS str ` +
+  `FROM ${table} WHERE device_id = ? AND ${KEY_IN} AND bucket >= ? AND bucket < ?`;
 
 /** How each aggregation combines the parts of a bucket, and when a bucket counts as empty. */
 const COMBINE: Record<Exclude<TelemetryAggregation, 'last'>, { value: string; having: string }> = {
@@ -90,20 +94,23 @@ const COMBINE: Record<Exclude<TelemetryAggregation, 'last'>, { value: string; ha
   count: { value: 'SUM(count)', having: 'SUM(count) > 0' },
 };
 
-/** The SQL of one aggregate over the given pieces; parameters are (bucketMs, deviceId, key, from, to) per piece. */
+/**
+ * The SQL of one aggregate over the given pieces, rows ordered by key and bucket; parameters are
+ * (bucketMs, deviceId, keys as a JSON array, from, to) per piece.
+ */
 export function aggregateSql(agg: TelemetryAggregation, tiers: TelemetryTier[]): string {
   if (agg === 'last') {
     const parts = tiers.map((t) => (t === 'raw' ? RAW_LAST_PART : rollupLastPart(TIERS[t].table)));
     // The newest value of each bucket: highest (ts, seq), as a raw `last` would pick it.
     return (
-      'SELECT bucket, kind, num, str FROM (SELECT bucket, kind, num, str, ' +
-      'ROW_NUMBER() OVER (PARTITION BY bucket ORDER BY ts DESC, seq DESC) AS rn ' +
-      `FROM (${parts.join(' UNION ALL ')})) WHERE rn = 1 ORDER BY bucket`
+      'SELECT key, bucket, kind, num, str FROM (SELECT key, bucket, kind, num, str, ' +
+      'ROW_NUMBER() OVER (PARTITION BY key, bucket ORDER BY ts DESC, seq DESC) AS rn ' +
+      `FROM (${parts.join(' UNION ALL ')})) WHERE rn = 1 ORDER BY key, bucket`
     );
   }
   const parts = tiers.map((t) => (t === 'raw' ? RAW_PART : rollupPart(TIERS[t].table)));
   const { value, having } = COMBINE[agg];
-  return `SELECT bucket, ${value} AS value FROM (${parts.join(' UNION ALL ')}) GROUP BY bucket HAVING ${having} ORDER BY bucket`;
+  return `SELECT key, bucket, ${value} AS value FROM (${parts.join(' UNION ALL ')}) GROUP BY key, bucket HAVING ${having} ORDER BY key, bucket`;
 }
 
 /** A rollup row in the making: one (device, key, bucket). */
@@ -338,7 +345,11 @@ export class SqliteHistory {
     ).immediate;
   }
 
-  aggregate(query: AggregateQuery, key: string): Array<[number, TelemetryValue]> {
+  /** One aggregate of each of `keys`, in one query (see aggregateSql); a key without points gets `[]`. */
+  aggregate(query: AggregateQuery, keys: readonly string[]): Map<string, Array<[number, TelemetryValue]>> {
+    const series = new Map<string, Array<[number, TelemetryValue]>>();
+    for (const key of keys) series.set(key, []);
+    if (series.size === 0) return series;
     const pieces = splitRange(query.from, query.to, sourceTier(query.bucketMs));
     const sqlText = aggregateSql(
       query.agg,
@@ -349,18 +360,22 @@ export class SqliteHistory {
       statement = this.sqlite.prepare(sqlText);
       this.aggregates.set(sqlText, statement);
     }
-    const params = pieces.flatMap((p) => [query.bucketMs, query.deviceId, key, p.from, p.to]);
+    const keysJson = JSON.stringify([...series.keys()]);
+    const params = pieces.flatMap((p) => [query.bucketMs, query.deviceId, keysJson, p.from, p.to]);
     if (query.agg === 'last') {
       const rows = statement.all(...params) as Array<{
+        key: string;
         bucket: number;
         kind: number;
         num: number | null;
         str: string | null;
       }>;
-      return rows.map((r) => [r.bucket, toValue(r.kind, r.num, r.str)]);
+      for (const r of rows) series.get(r.key)?.push([r.bucket, toValue(r.kind, r.num, r.str)]);
+      return series;
     }
-    const rows = statement.all(...params) as Array<{ bucket: number; value: number }>;
-    return rows.map((r) => [r.bucket, r.value]);
+    const rows = statement.all(...params) as Array<{ key: string; bucket: number; value: number }>;
+    for (const r of rows) series.get(r.key)?.push([r.bucket, r.value]);
+    return series;
   }
 
   /** Deletes up to about `budget` rows (raw: messages) of `tier` older than `before`, in one transaction. */

@@ -10,7 +10,10 @@ import { NOT_STORED, SqliteEventWriter } from './sqlite-event-writer';
 import { SqliteWriterThread } from './sqlite-writer-thread';
 import { SqliteCommands } from './sqlite-commands';
 import { SqliteHistory } from './sqlite-history';
-import { type Database, toValue } from './schema';
+import { SqliteReaderThread } from './sqlite-reader-thread';
+import { SqliteReads } from './sqlite-reads';
+import { TelemetryKeys } from './telemetry-keys';
+import type { Database } from './schema';
 import {
   type AggregateQuery,
   type CommandRecord,
@@ -66,6 +69,13 @@ function isBusy(error: unknown): boolean {
   return typeof code === 'string' && code.startsWith('SQLITE_BUSY');
 }
 
+/**
+ * Latest values of up to this many (device, key) rows are read on the event
+ * loop (well under a millisecond); more go to the reader thread. The key
+ * counts are known in memory (TelemetryKeys), so the choice costs no query.
+ */
+export const INLINE_MAX_LATEST_ROWS = 2_000;
+
 const DEVICE_COLUMNS = ['id', 'name', 'type', 'labels', 'online', 'last_seen', 'created_at', 'updated_at'] as const;
 
 /**
@@ -74,12 +84,16 @@ const DEVICE_COLUMNS = ['id', 'name', 'type', 'labels', 'online', 'last_seen', '
  * (SqliteEventWriter). Large batches are committed by a writer thread on its
  * own connection, so that inserts and commits do not hold up the event loop;
  * small ones on this connection (see INLINE_MAX_EVENTS). Checkpoints run on a
- * thread of their own.
+ * thread of their own, and telemetry reads (history, aggregates, large latest
+ * reads) on a reader thread, so a heavy query never stalls the event loop.
  */
 export class SqliteStorage extends Storage {
   private readonly lastSeq: BetterSqlite3.Statement<[], { seq: number }>;
   private readonly commands: SqliteCommands;
   private readonly telemetryHistory: SqliteHistory;
+  /** Telemetry reads on this connection, when there is no reader thread (in memory). */
+  private readonly reads: SqliteReads;
+  readonly telemetryKeys = new TelemetryKeys();
 
   private constructor(
     private readonly sqlite: BetterSqlite3.Database,
@@ -89,11 +103,17 @@ export class SqliteStorage extends Storage {
     private readonly localWriter: { sqlite: BetterSqlite3.Database; writer: SqliteEventWriter },
     /** Commits large ingest batches on its own connection, when the database is a file. */
     private readonly writerThread: SqliteWriterThread | undefined,
+    /** Runs telemetry reads on its own connection, when the database is a file. */
+    private readonly readerThread: SqliteReaderThread | undefined,
   ) {
     super();
     this.lastSeq = sqlite.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'events'");
     this.commands = new SqliteCommands(db, sqlite);
     this.telemetryHistory = new SqliteHistory(sqlite);
+    this.reads = new SqliteReads(sqlite);
+    this.telemetryKeys.load(
+      sqlite.prepare<[], { device_id: string; key: string }>('SELECT device_id, key FROM latest').iterate(),
+    );
   }
 
   /**
@@ -116,13 +136,16 @@ export class SqliteStorage extends Storage {
       epochRow = { value: randomBytes(4).readUInt32BE(0).toString(36) };
       await db.insertInto('meta').values({ key: 'epoch', value: epochRow.value }).execute();
     }
-    const writerThread = threads ? await SqliteWriterThread.start(path) : undefined;
+    const [writerThread, readerThread] = threads
+      ? await Promise.all([SqliteWriterThread.start(path), SqliteReaderThread.start(path)])
+      : [undefined, undefined];
     const local = threads ? openSqlite(path, { autoCheckpoint: false, busyTimeoutMs: 0 }) : sqlite;
     const localWriter = { sqlite: local, writer: new SqliteEventWriter(local) };
-    return new SqliteStorage(sqlite, db, epochRow.value, localWriter, writerThread);
+    return new SqliteStorage(sqlite, db, epochRow.value, localWriter, writerThread, readerThread);
   }
 
   async close(): Promise<void> {
+    await this.readerThread?.close();
     await this.writerThread?.close();
     if (this.localWriter.sqlite !== this.sqlite) this.localWriter.sqlite.close();
     await this.db.destroy();
@@ -306,6 +329,7 @@ export class SqliteStorage extends Storage {
         this.sqlite.prepare('DELETE FROM telemetry_messages WHERE device_id = ?').run(id);
         this.commands.deleteDevice(id);
         this.telemetryHistory.deleteDevice(id);
+        this.telemetryKeys.forget(id);
         return true;
       })
       .immediate();
@@ -336,47 +360,14 @@ export class SqliteStorage extends Storage {
   // telemetry
 
   async latest(deviceIds: string[]): Promise<Map<string, LatestValues>> {
-    const out = new Map<string, LatestValues>();
-    for (let i = 0; i < deviceIds.length; i += 500) {
-      const chunk = deviceIds.slice(i, i + 500);
-      if (chunk.length === 0) break;
-      const rows = await this.db.selectFrom('latest').selectAll().where('device_id', 'in', chunk).execute();
-      for (const row of rows) {
-        let values = out.get(row.device_id);
-        if (!values) out.set(row.device_id, (values = {}));
-        values[row.key] = { ts: row.ts, value: toValue(row.kind, row.num, row.str) };
-      }
-    }
-    return out;
+    let rows = 0;
+    for (const id of deviceIds) rows += this.telemetryKeys.count(id);
+    if (this.readerThread === undefined || rows <= INLINE_MAX_LATEST_ROWS) return this.reads.latest(deviceIds);
+    return this.readerThread.latest(deviceIds);
   }
 
   async history(query: HistoryQuery): Promise<Series> {
-    const keys =
-      query.keys ??
-      (
-        await this.db
-          .selectFrom('latest')
-          .select('key')
-          .where('device_id', '=', query.deviceId)
-          .orderBy('key')
-          .execute()
-      ).map((r) => r.key);
-    const series: Series = {};
-    for (const key of keys) {
-      let q = this.db
-        .selectFrom('telemetry')
-        .select(['ts', 'kind', 'num', 'str'])
-        .where('device_id', '=', query.deviceId)
-        .where('key', '=', key)
-        .orderBy('ts', query.order)
-        .orderBy('seq', query.order)
-        .limit(query.limit);
-      if (query.from !== undefined) q = q.where('ts', '>=', query.from);
-      if (query.to !== undefined) q = q.where('ts', '<', query.to);
-      const rows = await q.execute();
-      series[key] = rows.map((r) => [r.ts, toValue(r.kind, r.num, r.str)]);
-    }
-    return series;
+    return this.readerThread ? this.readerThread.history(query) : this.reads.rawHistory(query);
   }
 
   // commands and device state: SqliteCommands holds the queries
@@ -418,25 +409,12 @@ export class SqliteStorage extends Storage {
   }
 
   async aggregate(query: AggregateQuery): Promise<Series> {
-    const keys = query.keys ?? (await this.seriesKeys(query.deviceId));
-    const series: Series = {};
-    for (const key of keys) series[key] = this.telemetryHistory.aggregate(query, key);
-    return series;
+    return this.readerThread ? this.readerThread.aggregate(query) : this.reads.aggregate(query);
   }
 
   async pruneTelemetry(tier: TelemetryTier, before: number, budget: number, start?: PruneCursor): Promise<PruneResult> {
     if (this.writerThread) return this.writerThread.prune({ tier, before, budget, start });
     return this.telemetryHistory.pruneTelemetry(tier, before, budget, start);
-  }
-
-  private async seriesKeys(deviceId: string): Promise<string[]> {
-    const rows = await this.db
-      .selectFrom('latest')
-      .select('key')
-      .where('device_id', '=', deviceId)
-      .orderBy('key')
-      .execute();
-    return rows.map((r) => r.key);
   }
 
   // the event log

@@ -17,7 +17,7 @@ export const RESTART_WAL_PAGES = 16_384;
 
 export interface WriterData {
   path: string;
-  role: 'writer' | 'checkpointer';
+  role: 'writer' | 'checkpointer' | 'reader';
   /** The checkpointer's: a WAL of this many pages is to be restarted (RESTART_WAL_PAGES). */
   restartWalPages: number;
 }
@@ -117,13 +117,13 @@ function workerEntry(): { file: string; execArgv: string[]; env?: NodeJS.Process
 }
 
 /** One worker thread of a role, started on demand and again after it dies. */
-class SqliteWorker {
+export class SqliteWorker<Reply extends { ready?: true } = WriterReply> {
   private worker: Worker | undefined;
   private starting: Promise<Worker> | undefined;
 
   constructor(
     private readonly data: WriterData,
-    private readonly onReply: (reply: WriterReply) => void,
+    private readonly onReply: (reply: Reply) => void,
     private readonly onExit: (error: Error) => void,
   ) {}
 
@@ -135,7 +135,7 @@ class SqliteWorker {
     this.starting ??= new Promise<Worker>((resolve, reject) => {
       const { file, execArgv, env } = workerEntry();
       const worker = new Worker(file, { workerData: this.data, execArgv, env });
-      worker.on('message', (reply: WriterReply) => {
+      worker.on('message', (reply: Reply) => {
         if (!reply.ready) return this.onReply(reply);
         // An idle thread does not keep the process alive: the store's owner decides when it ends
         // (and closes the store first). While it starts, or has work (see SqliteWriterThread), it does.
@@ -154,6 +154,16 @@ class SqliteWorker {
       worker.on('exit', (code) => fail(new Error(`the SQLite ${this.data.role} thread exited (${code})`)));
     });
     return this.starting;
+  }
+
+  /** Stops the running thread at once, its work lost, without a word to `onExit`; the next spawn starts another. */
+  terminate(): void {
+    const worker = this.worker;
+    if (worker === undefined) return;
+    this.worker = undefined;
+    worker.removeAllListeners();
+    worker.on('error', () => undefined);
+    void worker.terminate();
   }
 
   async close(): Promise<void> {

@@ -9,6 +9,9 @@
  *   third connection, so neither the commits nor the event loop ever wait for
  *   a checkpoint's writes and fsyncs. When the WAL is long it asks for a
  *   restart, which the writer runs between two batches (`restart-wal`).
+ * - `reader` answers the telemetry reads (SqliteReads) on a connection that
+ *   may only read, one at a time, off the event loop. Speaks ReadRequest /
+ *   ReadReply (SqliteReaderThread).
  *
  * Started by SqliteWriterThread.
  */
@@ -16,6 +19,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { openSqlite } from './sqlite-connection';
 import { SqliteEventWriter } from './sqlite-event-writer';
 import { SqliteHistory } from './sqlite-history';
+import { SqliteReads } from './sqlite-reads';
+import type { ReadReply, ReadRequest } from './sqlite-reader-thread';
 import {
   CHECKPOINT_INTERVAL_MS,
   decodeBatch,
@@ -71,6 +76,34 @@ if (role === 'writer') {
         id: request.id,
         error: error instanceof Error ? error.message : String(error),
       } satisfies WriterReply);
+    }
+  });
+} else if (role === 'reader') {
+  sqlite.pragma('query_only = ON');
+  const reads = new SqliteReads(sqlite);
+  port.on('message', (request: ReadRequest | { kind: 'close' }) => {
+    if (request.kind === 'close') {
+      sqlite.close();
+      port.close();
+      return;
+    }
+    try {
+      switch (request.kind) {
+        case 'latest':
+          port.postMessage({ id: request.id, latest: reads.latest(request.deviceIds) } satisfies ReadReply);
+          return;
+        case 'history':
+          port.postMessage({ id: request.id, series: reads.rawHistory(request.query) } satisfies ReadReply);
+          return;
+        case 'aggregate':
+          port.postMessage({ id: request.id, series: reads.aggregate(request.query) } satisfies ReadReply);
+          return;
+      }
+    } catch (error) {
+      port.postMessage({
+        id: request.id,
+        error: error instanceof Error ? error.message : String(error),
+      } satisfies ReadReply);
     }
   });
 } else {

@@ -8,6 +8,7 @@ import type {
   TelemetryValue,
   TelemetryValues,
 } from '@iot/protocol';
+import type { TelemetryKeys } from './telemetry-keys';
 
 export interface UserRecord {
   username: string;
@@ -100,6 +101,11 @@ export interface HistoryQuery {
   to?: number;
   limit: number;
   order: 'asc' | 'desc';
+  /**
+   * Stop reading once the answer holds this many points over all keys, at the
+   * end of the message that reaches it: every series then ends at the same time.
+   */
+  maxPoints?: number;
 }
 
 export type Series = Record<string, Array<[number, TelemetryValue]>>;
@@ -217,6 +223,8 @@ export abstract class Storage {
   abstract markAllOffline(): Promise<void>;
 
   // telemetry
+  /** Each device's distinct telemetry keys, in memory: ingest bounds them (TELEMETRY_MAX_KEYS_PER_DEVICE). */
+  abstract readonly telemetryKeys: TelemetryKeys;
   abstract latest(deviceIds: string[]): Promise<Map<string, LatestValues>>;
   abstract history(query: HistoryQuery): Promise<Series>;
   /**

@@ -111,6 +111,19 @@ describe('TelemetryHistory', () => {
     await expect(sut.query('d', query(q), NOW)).rejects.toThrow(message);
   });
 
+  it('refuses an aggregate that may make more than 1,000,000 points over every key of a device, before reading', async () => {
+    const keys = Array.from({ length: 250 }, (_, i) => `k${i}`);
+    storage.telemetryKeys.admit('d', [{ values: Object.fromEntries(keys.map((k) => [k, 1])) }], 1000);
+    const wide = { from: String(NOW - 10_000), to: String(NOW), bucket: '2ms' };
+    await expect(sut.query('d', query(wide), NOW)).rejects.toThrow(
+      'this query may make 1250000 points over 250 keys, more than 1000000: ask for fewer keys, a wider bucket or a shorter range',
+    );
+    expect(seen).toEqual([]);
+    // A key list of its own is counted instead, and a wider bucket fits.
+    await expect(sut.query('d', query({ ...wide, keys: 't' }), NOW)).resolves.toMatchObject({ bucketMs: 2 });
+    await expect(sut.query('d', query({ ...wide, bucket: '5ms' }), NOW)).resolves.toMatchObject({ bucketMs: 5 });
+  });
+
   it('widens a range reaching past raw retention to whole minutes, and picks at least a minute there', async () => {
     sut = make(DAY);
     const from = NOW - 2 * DAY + 30_000;

@@ -4,6 +4,7 @@ import {
   LIMITS,
   type TelemetryQuery,
   type TelemetrySeriesResponse,
+  bucketCount,
   bucketProblem,
   pickBucket,
 } from '@iot/protocol';
@@ -36,7 +37,15 @@ export class TelemetryHistory {
     if (query.bucket === undefined && query.points === undefined) {
       return {
         deviceId,
-        series: await this.storage.history({ deviceId, keys, from: query.from, to: query.to, limit, order }),
+        series: await this.storage.history({
+          deviceId,
+          keys,
+          from: query.from,
+          to: query.to,
+          limit,
+          order,
+          maxPoints: LIMITS.maxHistoryPoints,
+        }),
       };
     }
     // Without `to`, nothing stored is left out: no accepted point is later than now plus the allowed clock skew.
@@ -55,6 +64,15 @@ export class TelemetryHistory {
     if (beforeRaw && bucketMs % MINUTE_MS === 0) {
       from -= from % MINUTE_MS;
       if (end <= rawSince) end = Math.ceil(end / MINUTE_MS) * MINUTE_MS;
+    }
+    // The answer's size, bounded before anything is read: each key may have a point in every bucket.
+    const keyCount = keys?.length ?? this.storage.telemetryKeys.count(deviceId);
+    const most = keyCount * bucketCount(from, end, bucketMs);
+    if (most > LIMITS.maxHistoryPoints) {
+      throw new BadRequestException(
+        `this query may make ${most} points over ${keyCount} keys, more than ${LIMITS.maxHistoryPoints}: ` +
+          'ask for fewer keys, a wider bucket or a shorter range',
+      );
     }
     const agg = query.agg ?? 'avg';
     const series = await this.storage.aggregate({ deviceId, keys, from, to: end, bucketMs, agg });

@@ -17,6 +17,10 @@ export const LIMITS = {
   maxPayloadBytes: 256 * 1024,
   /** Default cap on entries in one telemetry batch (configurable). */
   maxBatchEntries: 1000,
+  /** Default cap on the distinct telemetry keys one device may have (configurable). */
+  maxKeysPerDevice: 1000,
+  /** Most points one history answer holds over all its keys: a raw read stops there, an aggregate past it is refused. */
+  maxHistoryPoints: 1_000_000,
   /** Packets above this are refused by the broker with a disconnect. */
   maxPacketBytes: 1024 * 1024,
   /** Largest WebSocket frame and largest command `params`, in bytes. */
