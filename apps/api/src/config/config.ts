@@ -35,6 +35,10 @@ export interface AppConfig {
   rollupRetentionMs: number;
   /** Bytes queued on an SSE socket past which the client is dropped. */
   sseMaxQueuedBytes: number;
+  /** Wrong-secret CONNECTs per client id in a minute before it is blocked (ten times that per address). */
+  mqttAuthMaxFailures: number;
+  /** How long a client id or address past its allowance is refused without a secret check. */
+  mqttAuthBlockMs: number;
   logLevel: 'error' | 'warn' | 'log' | 'debug';
 }
 
@@ -48,7 +52,14 @@ export class ConfigError extends Error {
   }
 }
 
-function int(env: NodeJS.ProcessEnv, name: string, fallback: number, problems: string[], min = 0, max = 2 ** 31): number {
+function int(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  fallback: number,
+  problems: string[],
+  min = 0,
+  max = 2 ** 31,
+): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
@@ -99,7 +110,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const dataDir = resolve(env['DATA_DIR'] || 'data');
   const mqttUrl = env['MQTT_URL'] || undefined;
   const mqttPublicUrl = env['MQTT_PUBLIC_URL'] || undefined;
-  for (const [name, url] of [['MQTT_URL', mqttUrl], ['MQTT_PUBLIC_URL', mqttPublicUrl]] as const) {
+  for (const [name, url] of [
+    ['MQTT_URL', mqttUrl],
+    ['MQTT_PUBLIC_URL', mqttPublicUrl],
+  ] as const) {
     if (url !== undefined && !isBrokerUrl(url)) {
       problems.push(`${name} must be an mqtt://, mqtts://, ws:// or wss:// URL, got ${JSON.stringify(url)}`);
     }
@@ -129,7 +143,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     problems.push('ROLLUP_RETENTION must be 0 (keep forever) or at least TELEMETRY_RETENTION (which must then be set)');
   }
   const logLevel = (env['LOG_LEVEL'] ?? 'log') as AppConfig['logLevel'];
-  if (!['error', 'warn', 'log', 'debug'].includes(logLevel)) problems.push('LOG_LEVEL must be error, warn, log or debug');
+  if (!['error', 'warn', 'log', 'debug'].includes(logLevel))
+    problems.push('LOG_LEVEL must be error, warn, log or debug');
   const config: AppConfig = {
     production,
     host: env['HOST'] || '0.0.0.0',
@@ -153,6 +168,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     telemetryRetentionMs,
     rollupRetentionMs,
     sseMaxQueuedBytes: int(env, 'SSE_MAX_QUEUED_BYTES', 4 * 1024 * 1024, problems, 64 * 1024),
+    mqttAuthMaxFailures: int(env, 'MQTT_AUTH_MAX_FAILURES', 5, problems, 1, 1000),
+    mqttAuthBlockMs: int(env, 'MQTT_AUTH_BLOCK_SECONDS', 60, problems, 1, 86_400) * 1000,
     logLevel,
   };
   if (problems.length > 0) throw new ConfigError(problems);
