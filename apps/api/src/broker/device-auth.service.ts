@@ -78,12 +78,19 @@ class Slots {
 
   /** Undefined when too many are waiting already. */
   run<T>(task: () => Promise<T>): Promise<T> | undefined {
-    if (this.running >= this.limit && this.waiting.length >= this.maxWaiting) return undefined;
-    const start = this.running < this.limit ? Promise.resolve() : new Promise<void>((go) => this.waiting.push(go));
-    this.running++;
+    let start: Promise<void>;
+    if (this.running < this.limit) {
+      this.running++;
+      start = Promise.resolve();
+    } else if (this.waiting.length < this.maxWaiting) {
+      start = new Promise<void>((go) => this.waiting.push(go)); // the slot is handed over, still counted
+    } else {
+      return undefined;
+    }
     return start.then(task).finally(() => {
-      this.running--;
-      this.waiting.shift()?.();
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.running--;
     });
   }
 }
