@@ -42,6 +42,8 @@ interface ParserState {
 /** The aedes client internals the broker reads. */
 type AedesClient = Client & {
   _parser: ParserState;
+  /** Stops reading the socket until `resume` (aedes resumes once CONNACK is out). */
+  pause(): void;
   connackSent: boolean;
   /** Restored and granted subscriptions by filter (a null-prototype object). */
   subscriptions: Record<string, unknown>;
@@ -289,8 +291,16 @@ export class EmbeddedBroker extends DeviceTransport {
     let queuedBytes = 0;
     let clientId = '';
     parser.on('packet', (packet) => {
-      if (packets++ === 0) clientId = typeof packet.clientId === 'string' ? packet.clientId.slice(0, 64) : '';
-      else if (!client.connackSent) queuedBytes += packet.length;
+      if (packets++ === 0) {
+        clientId = typeof packet.clientId === 'string' ? packet.clientId.slice(0, 64) : '';
+        // aedes pauses reading only once authentication starts, a turn later: a socket
+        // read in between would hand the next packet (the rest of a large PUBLISH) to
+        // the handlers before the client has an id, and it would be refused as foreign.
+        // Paused now, it waits for CONNACK (aedes resumes then).
+        client.pause();
+      } else if (!client.connackSent) {
+        queuedBytes += packet.length;
+      }
     });
     const refuse = (reason: string, error: string) => {
       this.logger.warn(
