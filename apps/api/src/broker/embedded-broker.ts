@@ -36,7 +36,8 @@ interface ParserState {
   _list: { length: number };
   /** Packets parsed before the client is connected, waiting for authentication. */
   _queue: unknown[] | null;
-  on(event: 'packet', listener: (packet: { cmd: string; length: number; clientId?: string }) => void): void;
+  on(event: 'packet', listener: (packet: { length: number; clientId?: string }) => void): void;
+  removeListener(event: 'packet', listener: (packet: { length: number; clientId?: string }) => void): void;
 }
 
 /** The aedes client internals the broker reads. */
@@ -130,6 +131,8 @@ export class EmbeddedBroker extends DeviceTransport {
       maxClientsIdLength: 64,
       heartbeatInterval: 60_000,
       maxInflightInbound: MAX_QOS2_IN_FLIGHT,
+      // aedes' own cap on packets waiting for CONNACK (default 42) is only a backstop: `guardPackets` counts and logs.
+      queueLimit: 2 * MAX_QUEUED_BEFORE_CONNACK,
       authenticate: (client, username, password, done) => {
         this.authenticate(client, username, password).then(
           () => done(null, true),
@@ -290,7 +293,7 @@ export class EmbeddedBroker extends DeviceTransport {
     let packets = 0;
     let queuedBytes = 0;
     let clientId = '';
-    parser.on('packet', (packet) => {
+    const onPacket = (packet: { length: number; clientId?: string }) => {
       if (packets++ === 0) {
         clientId = typeof packet.clientId === 'string' ? packet.clientId.slice(0, 64) : '';
         // aedes pauses reading only once authentication starts, a turn later: a socket
@@ -300,8 +303,11 @@ export class EmbeddedBroker extends DeviceTransport {
         client.pause();
       } else if (!client.connackSent) {
         queuedBytes += packet.length;
+      } else {
+        parser.removeListener('packet', onPacket); // nothing to count after CONNACK: aedes' listener alone
       }
-    });
+    };
+    parser.on('packet', onPacket);
     const refuse = (reason: string, error: string) => {
       this.logger.warn(
         `connection of ${clientId ? `client ${JSON.stringify(clientId)}` : 'a client'} closed: ${error}`,
