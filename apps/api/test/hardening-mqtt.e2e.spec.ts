@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { generate, parser as packetParser, type Packet } from 'mqtt-packet';
 import { Storage } from '../src/storage/storage';
-import { type TestApp, api, connectDevice, createDevice, startApp } from './harness';
+import { StreamRecorder, type TestApp, api, connectDevice, createDevice, startApp } from './harness';
 
 /** Rejects with `what` when `promise` has not settled within `ms` (a failing test then says why). */
 function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
@@ -265,4 +265,69 @@ describe('MQTT hardening: the broker', () => {
       }
     },
   );
+
+  it('sends a held command to a persistent session that subscribes as soon as CONNACK arrives, while its queued messages go out, 20 times', async () => {
+    const id = 'quick-sub';
+    const { credentials } = await createDevice(app, id);
+    const presence = new StreamRecorder(app, app.adminToken, '?events=status');
+    await presence.opened();
+    const offline = () => presence.of('status', id).filter((e) => e.data['online'] === false).length;
+    const setup = await connectDevice(app, credentials, { clean: false });
+    await setup.subscribeAsync(`devices/${id}/state/desired`, { qos: 1 });
+    await setup.endAsync();
+    await presence.waitFor(() => offline() === 1);
+    for (let round = 1; round <= 20; round++) {
+      // Desired states queued for the offline session: going out on reconnect, they keep aedes busy a while.
+      for (let v = 0; v < 10; v++)
+        await api(app, app.adminToken, 'PATCH', `/devices/${id}/state/desired`, { v: round * 100 + v });
+      const sent = await api<{ commandId: string; status: string }>(
+        app,
+        app.adminToken,
+        'POST',
+        `/devices/${id}/commands`,
+        {
+          name: 'ping',
+        },
+      );
+      expect(sent.body.status).toBe('pending');
+      const topic = `devices/${id}/commands/${sent.body.commandId}`;
+      const socket = tcpConnect(app.mqttPort!, '127.0.0.1');
+      await new Promise((done) => socket.once('connect', done));
+      const parser = packetParser();
+      const received = new Promise<void>((done) => {
+        parser.on('packet', (packet) => {
+          // Subscribe in the same turn the CONNACK is read, as a device that does not wait for anything else.
+          if (packet.cmd === 'connack') {
+            socket.write(
+              generate({
+                cmd: 'subscribe',
+                messageId: 1,
+                subscriptions: [{ topic: `devices/${id}/commands/+`, qos: 1 }],
+              }),
+            );
+          }
+          if (packet.cmd === 'publish' && packet.qos === 1)
+            socket.write(generate({ cmd: 'puback', messageId: packet.messageId }));
+          if (packet.cmd === 'publish' && packet.topic === topic) done();
+        });
+      });
+      socket.on('data', (chunk) => parser.parse(chunk));
+      socket.write(
+        generate({
+          cmd: 'connect',
+          protocolId: 'MQTT',
+          protocolVersion: 4,
+          clientId: id,
+          username: id,
+          password: Buffer.from(credentials.password),
+          clean: false,
+          keepalive: 30,
+        }),
+      );
+      await within(received, 5_000, `round ${round}: the command`);
+      socket.destroy();
+      await presence.waitFor(() => offline() === round + 1); // gone, so the next command is held
+    }
+    presence.close();
+  });
 });
