@@ -150,14 +150,6 @@ export class DeviceAuthService {
     return 'refused';
   }
 
-  /** Checks a secret without throttling (and without the concurrency bound). */
-  async verify(deviceId: string, secret: Buffer | string | undefined): Promise<boolean> {
-    if (!isDeviceId(deviceId) || secret === undefined || secret.length === 0 || secret.length > 256) return false;
-    const bytes = Buffer.isBuffer(secret) ? secret : Buffer.from(secret);
-    const digest = createHash('sha256').update(bytes).digest();
-    return this.isKnown(deviceId, digest) || this.check(deviceId, bytes, digest);
-  }
-
   private isKnown(deviceId: string, digest: Buffer): boolean {
     const known = this.verified.get(deviceId);
     return known !== undefined && timingSafeEqual(known, digest);
