@@ -12,7 +12,14 @@ export interface DeviceMessage {
 
 /** What the transport tells the rest of the api. Called synchronously; must not throw. */
 export interface TransportHandlers {
-  onMessage(message: DeviceMessage): void;
+  /**
+   * A device's message. `stored`, when given (QoS 1 and 2 on the embedded
+   * broker), is called exactly once: when the events the message made are
+   * committed, or at once when it was refused (after its error notice is
+   * queued). The broker acknowledges the message only then; an error means it
+   * was not stored, and the broker closes the connection without acknowledging.
+   */
+  onMessage(message: DeviceMessage, stored?: (error?: Error) => void): void;
   /** A device's MQTT session opened or closed (embedded broker only). */
   onSession(deviceId: string, connected: boolean): void;
   /** A device subscribed to its commands: held commands can go out now (embedded broker only). */

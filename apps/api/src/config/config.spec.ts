@@ -101,4 +101,14 @@ describe('loadConfig', () => {
       maxSessionsPerUser: 20,
     });
   });
+
+  it('reads the device connect throttle, 5 failures and 60 s by default', () => {
+    expect(loadConfig({ DATA_DIR: dir })).toMatchObject({ mqttAuthMaxFailures: 5, mqttAuthBlockMs: 60_000 });
+    expect(loadConfig({ DATA_DIR: dir, MQTT_AUTH_MAX_FAILURES: '10', MQTT_AUTH_BLOCK_SECONDS: '2' })).toMatchObject({
+      mqttAuthMaxFailures: 10,
+      mqttAuthBlockMs: 2_000,
+    });
+    expect(() => loadConfig({ DATA_DIR: dir, MQTT_AUTH_MAX_FAILURES: '0' })).toThrow(/MQTT_AUTH_MAX_FAILURES/);
+    expect(() => loadConfig({ DATA_DIR: dir, MQTT_AUTH_BLOCK_SECONDS: '0' })).toThrow(/MQTT_AUTH_BLOCK_SECONDS/);
+  });
 });

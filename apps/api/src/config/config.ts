@@ -42,6 +42,10 @@ export interface AppConfig {
   wsRateBurst: number;
   /** WebSockets one user may hold open; the next upgrade is refused with 429. */
   wsMaxSocketsPerUser: number;
+  /** Wrong-secret CONNECTs per client id in a minute before it is blocked (ten times that per address). */
+  mqttAuthMaxFailures: number;
+  /** How long a client id or address past its allowance is refused without a secret check. */
+  mqttAuthBlockMs: number;
   logLevel: 'error' | 'warn' | 'log' | 'debug';
   /** Consecutive failed logins of a username from one address before that address is refused it (LOGIN_MAX_FAILURES). */
   loginMaxFailures: number;
@@ -65,7 +69,14 @@ export class ConfigError extends Error {
   }
 }
 
-function int(env: NodeJS.ProcessEnv, name: string, fallback: number, problems: string[], min = 0, max = 2 ** 31): number {
+function int(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  fallback: number,
+  problems: string[],
+  min = 0,
+  max = 2 ** 31,
+): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
@@ -119,7 +130,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const dataDir = resolve(env['DATA_DIR'] || 'data');
   const mqttUrl = env['MQTT_URL'] || undefined;
   const mqttPublicUrl = env['MQTT_PUBLIC_URL'] || undefined;
-  for (const [name, url] of [['MQTT_URL', mqttUrl], ['MQTT_PUBLIC_URL', mqttPublicUrl]] as const) {
+  for (const [name, url] of [
+    ['MQTT_URL', mqttUrl],
+    ['MQTT_PUBLIC_URL', mqttPublicUrl],
+  ] as const) {
     if (url !== undefined && !isBrokerUrl(url)) {
       problems.push(`${name} must be an mqtt://, mqtts://, ws:// or wss:// URL, got ${JSON.stringify(url)}`);
     }
@@ -151,7 +165,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     problems.push('ROLLUP_RETENTION must be 0 (keep forever) or at least TELEMETRY_RETENTION (which must then be set)');
   }
   const logLevel = (env['LOG_LEVEL'] ?? 'log') as AppConfig['logLevel'];
-  if (!['error', 'warn', 'log', 'debug'].includes(logLevel)) problems.push('LOG_LEVEL must be error, warn, log or debug');
+  if (!['error', 'warn', 'log', 'debug'].includes(logLevel))
+    problems.push('LOG_LEVEL must be error, warn, log or debug');
   const config: AppConfig = {
     production,
     host: env['HOST'] || '0.0.0.0',
@@ -179,6 +194,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     wsRatePerSecond: int(env, 'WS_RATE_PER_SECOND', 20, problems, 1, 1_000_000),
     wsRateBurst: int(env, 'WS_RATE_BURST', 40, problems, 1, 1_000_000),
     wsMaxSocketsPerUser: int(env, 'WS_MAX_SOCKETS_PER_USER', 20, problems, 1, 10_000),
+    mqttAuthMaxFailures: int(env, 'MQTT_AUTH_MAX_FAILURES', 5, problems, 1, 1000),
+    mqttAuthBlockMs: int(env, 'MQTT_AUTH_BLOCK_SECONDS', 60, problems, 1, 86_400) * 1000,
     logLevel,
     loginMaxFailures: int(env, 'LOGIN_MAX_FAILURES', 10, problems, 1, 1_000),
     loginMaxFailuresPerAddress: int(env, 'LOGIN_MAX_FAILURES_PER_ADDRESS', 100, problems, 1, 100_000),

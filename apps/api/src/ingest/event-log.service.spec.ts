@@ -178,4 +178,57 @@ describe('EventLog', () => {
     expect(seen).toEqual([1, 2]);
     expect((await metrics.registry.getSingleMetric('iot_storage_errors_total')?.get())?.values[0].value).toBe(1);
   });
+
+  describe('afterCommit', () => {
+    it('calls back once everything appended before it is committed, not waiting for what came after', async () => {
+      const order: string[] = [];
+      log.afterCommit(() => order.push('nothing to wait for'));
+      log.append(event(1), 0);
+      log.afterCommit(() => order.push('after 1'));
+      const first = await storage.next();
+      log.append(event(2), 0);
+      log.afterCommit(() => order.push('after 2'));
+      const second = await storage.next();
+      log.append(event(3), 0);
+      expect(order).toEqual(['nothing to wait for']);
+
+      second.done(); // committed, but event 1 is not yet
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(order).toEqual(['nothing to wait for']);
+      first.done();
+      const third = await storage.next();
+      expect(order).toEqual(['nothing to wait for', 'after 1', 'after 2']);
+      third.done();
+      await log.settled();
+      log.afterCommit(() => order.push('idle'));
+      expect(order).toEqual(['nothing to wait for', 'after 1', 'after 2', 'idle']);
+    });
+
+    it('waits through a failed commit for the retry that stores the events', async () => {
+      jest.useFakeTimers();
+      const called: number[] = [];
+      log.append(event(1), 0);
+      log.afterCommit(() => called.push(1));
+      await jest.advanceTimersByTimeAsync(0);
+      log.append(event(2), 0);
+      log.afterCommit(() => called.push(2));
+      await jest.advanceTimersByTimeAsync(2);
+      const [first, second] = storage.commits.splice(0);
+      first.fail(new Error('disk I/O error'));
+      second.done(); // stored although the batch before it failed
+      await jest.advanceTimersByTimeAsync(0);
+      expect(called).toEqual([]); // event 1 is not stored: neither waiter may go
+      await jest.advanceTimersByTimeAsync(510);
+      expect(storage.commits.map((c) => c.events.map((e) => e.ts))).toEqual([[1]]);
+      log.append(event(3), 0);
+      log.afterCommit(() => called.push(3));
+      storage.commits.shift()?.done();
+      await jest.advanceTimersByTimeAsync(0);
+      expect(called).toEqual([1, 2]);
+      await jest.advanceTimersByTimeAsync(2);
+      storage.commits.shift()?.done();
+      await jest.advanceTimersByTimeAsync(0);
+      expect(called).toEqual([1, 2, 3]);
+    });
+  });
 });

@@ -36,6 +36,16 @@ const MIN_COMMIT_INTERVAL_MS = 2;
  */
 const MAX_IN_FLIGHT = 2;
 
+/** A batch given to storage: which appended events it holds (see `EventLog.appended`). */
+interface Batch {
+  /** The lowest sequence number in it. */
+  min: number;
+  /** Its numbers when they are not `first`, `first + 1`, … (it holds events put back after a failure). */
+  seqs: number[] | undefined;
+  first: number;
+  count: number;
+}
+
 /**
  * Group commit for the event log. Events queue up while the batches before
  * them are being written; each flush writes everything queued in one
@@ -61,6 +71,19 @@ export class EventLog implements OnApplicationShutdown {
   private idle: Array<() => void> = [];
   private drainWaiters: Array<() => void> = [];
   private isCongested = false;
+  /**
+   * Appended events are numbered 1, 2, … in memory (not the stored seq). The
+   * queue's entries past `requeuedSeqs.length` have consecutive numbers ending
+   * at `appended`; the ones before (put back after a failure) are listed.
+   */
+  private appended = 0;
+  private requeuedSeqs: number[] = [];
+  private readonly writing = new Set<Batch>();
+  /** Every event numbered up to this is committed. */
+  private committed = 0;
+  /** `afterCommit` callbacks and the number each waits for, ascending (numbers only grow). */
+  private waiterSeqs: number[] = [];
+  private waiterCallbacks: Array<() => void> = [];
 
   constructor(
     private readonly storage: Storage,
@@ -81,6 +104,7 @@ export class EventLog implements OnApplicationShutdown {
     if (this.queue.length >= MAX_QUEUED) return false;
     this.queue.push(event);
     this.receivedAt.push(receivedAt);
+    this.appended++;
     if (!this.isCongested && this.queue.length >= HIGH_WATER) {
       this.isCongested = true;
       this.metrics.ingestCongested.inc();
@@ -106,6 +130,20 @@ export class EventLog implements OnApplicationShutdown {
     return new Promise((resolve) => this.idle.push(resolve));
   }
 
+  /**
+   * Calls `done` once every event appended so far is committed (at once when
+   * it is). A failed commit is retried, and `done` waits for the retry. Cheap
+   * enough for every QoS 1 message: two array pushes, no promise.
+   */
+  afterCommit(done: () => void): void {
+    if (this.committed >= this.appended) {
+      done();
+      return;
+    }
+    this.waiterSeqs.push(this.appended);
+    this.waiterCallbacks.push(done);
+  }
+
   private lastCommit = -Infinity;
 
   private schedule(): void {
@@ -121,6 +159,7 @@ export class EventLog implements OnApplicationShutdown {
     if (this.pausedForRetry) return; // a failure since this was scheduled: the retry wait schedules again
     this.lastCommit = performance.now();
     const count = Math.min(this.queue.length, MAX_BATCH);
+    const numbers = this.take(count);
     const batch = count === this.queue.length ? this.queue : this.queue.slice(0, count);
     const receivedAt = this.receivedAt.slice(0, count);
     this.queue = batch === this.queue ? [] : this.queue.slice(count);
@@ -131,8 +170,10 @@ export class EventLog implements OnApplicationShutdown {
       (stored) => ({ stored }),
       (error: unknown) => ({ error }),
     );
-    this.tail = this.publish(batch, receivedAt, outcome, this.tail).finally(() => {
+    this.tail = this.publish(batch, receivedAt, outcome, this.tail, numbers).finally(() => {
       this.inFlight--;
+      this.writing.delete(numbers);
+      this.advance();
       if (this.isCongested && this.queue.length <= LOW_WATER) {
         this.isCongested = false;
         for (const resolve of this.drainWaiters.splice(0)) resolve();
@@ -150,6 +191,7 @@ export class EventLog implements OnApplicationShutdown {
     receivedAt: number[],
     outcome: Promise<{ stored: StoredEvent[] } | { error: unknown }>,
     previous: Promise<void>,
+    numbers: Batch,
   ): Promise<void> {
     await previous;
     const result = await outcome;
@@ -160,6 +202,7 @@ export class EventLog implements OnApplicationShutdown {
       const at = this.requeueAt;
       this.queue = this.queue.slice(0, at).concat(batch, this.queue.slice(at));
       this.receivedAt = this.receivedAt.slice(0, at).concat(receivedAt, this.receivedAt.slice(at));
+      this.requeuedSeqs.splice(at, 0, ...(numbers.seqs ?? consecutive(numbers.first, numbers.count)));
       this.requeueAt += batch.length;
       if (!this.pausedForRetry) {
         this.pausedForRetry = true;
@@ -182,9 +225,51 @@ export class EventLog implements OnApplicationShutdown {
     }
   }
 
+  /** Takes the numbers of the first `count` queued events for a batch (before the queue itself is cut). */
+  private take(count: number): Batch {
+    const first = this.appended - (this.queue.length - this.requeuedSeqs.length) + 1;
+    let batch: Batch;
+    if (this.requeuedSeqs.length === 0) {
+      batch = { min: first, seqs: undefined, first, count };
+    } else {
+      const taken = Math.min(count, this.requeuedSeqs.length);
+      const seqs = this.requeuedSeqs.splice(0, taken).concat(consecutive(first, count - taken));
+      batch = { min: Math.min(...seqs), seqs, first, count };
+    }
+    this.writing.add(batch);
+    return batch;
+  }
+
+  /** Moves the committed mark up to just below the lowest event not yet committed, and wakes who waited for it. */
+  private advance(): void {
+    let lowest = this.appended + 1;
+    for (const batch of this.writing) if (batch.min < lowest) lowest = batch.min;
+    for (const seq of this.requeuedSeqs) if (seq < lowest) lowest = seq;
+    const fresh = this.queue.length - this.requeuedSeqs.length;
+    if (fresh > 0) lowest = Math.min(lowest, this.appended - fresh + 1);
+    if (lowest - 1 <= this.committed) return;
+    this.committed = lowest - 1;
+    let ready = 0;
+    while (ready < this.waiterSeqs.length && this.waiterSeqs[ready] <= this.committed) ready++;
+    if (ready === 0) return;
+    const callbacks = this.waiterCallbacks.splice(0, ready);
+    this.waiterSeqs.splice(0, ready);
+    for (const done of callbacks) {
+      try {
+        done();
+      } catch (error) {
+        this.logger.error(`commit waiter failed: ${String(error)}`);
+      }
+    }
+  }
+
   async onApplicationShutdown(): Promise<void> {
     await this.settled();
   }
+}
+
+function consecutive(first: number, count: number): number[] {
+  return Array.from({ length: count }, (_, i) => first + i);
 }
 
 /**

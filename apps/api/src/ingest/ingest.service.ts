@@ -40,32 +40,37 @@ export class IngestService implements TransportHandlers, OnApplicationBootstrap,
     await this.transport.stop();
   }
 
-  onMessage(message: DeviceMessage): void {
+  onMessage(message: DeviceMessage, stored?: (error?: Error) => void): void {
     const { deviceId, topic } = message;
     if (!this.presence.has(deviceId)) {
       // Only reachable through an external broker that lets unknown clients in.
       this.onRejected(deviceId, message.rawTopic, 'unknown_device', `device ${deviceId} is not registered`);
+      stored?.();
       return;
     }
     switch (topic.kind) {
       case 'telemetry':
-        return this.telemetry(message);
+        this.telemetry(message);
+        break;
       case 'status':
-        return this.status(message);
+        this.status(message);
+        break;
       case 'state.reported':
         this.metrics.received(topic.kind);
-        this.settle(message, this.state.applyReported(deviceId, message.payload, message.receivedAt));
+        this.settle(message, this.state.applyReported(deviceId, message.payload, message.receivedAt), stored);
         return;
       case 'command.result':
         this.metrics.received(topic.kind);
-        this.settle(message, this.commands.onResult(deviceId, topic.commandId ?? '', message.payload));
+        this.settle(message, this.commands.onResult(deviceId, topic.commandId ?? '', message.payload), stored);
         return;
       case 'state.desired':
       case 'command':
       case 'errors':
         // The platform's own publishes, echoed by an external broker.
-        return;
+        break;
     }
+    // Whatever this message appended (or nothing, if it was refused) is behind this mark.
+    if (stored) this.log.afterCommit(stored);
   }
 
   private telemetry(message: DeviceMessage): void {
@@ -111,15 +116,25 @@ export class IngestService implements TransportHandlers, OnApplicationBootstrap,
     if (status.data === 'online' && this.transport.kind === 'external') this.commands.deliverPending(message.deviceId);
   }
 
-  /** Refusals found while handling a message asynchronously become error notices too. */
-  private settle(message: DeviceMessage, work: Promise<void>): void {
-    work.catch((error: unknown) => {
-      if (error instanceof CommandResultError || error instanceof StatePatchError) {
-        this.onRejected(message.deviceId, message.rawTopic, error.reason, error.message);
-      } else {
-        this.logger.error(`handling ${message.rawTopic}: ${String(error)}`);
-      }
-    });
+  /**
+   * Refusals found while handling a message asynchronously become error
+   * notices too. `stored` waits for the events the work appended (its rows
+   * are written before it appends them).
+   */
+  private settle(message: DeviceMessage, work: Promise<void>, stored: ((error?: Error) => void) | undefined): void {
+    work.then(
+      () => stored && this.log.afterCommit(stored),
+      (error: unknown) => {
+        if (error instanceof CommandResultError || error instanceof StatePatchError) {
+          this.onRejected(message.deviceId, message.rawTopic, error.reason, error.message);
+          stored?.();
+        } else {
+          this.logger.error(`handling ${message.rawTopic}: ${String(error)}`);
+          // Not stored, so not acknowledged: the device sends it again on its next connection.
+          stored?.(new Error('the message could not be stored'));
+        }
+      },
+    );
   }
 
   onSession(deviceId: string, connected: boolean): void {

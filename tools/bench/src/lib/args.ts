@@ -22,6 +22,8 @@ export interface BenchOptions {
   rate: number | undefined;
   /** throughput: messages in flight (published, not yet on the stream) at most; 0 = open loop. */
   window: number;
+  /** throughput: the QoS devices publish at (1: each waits for its PUBACKs, at most QOS1_IN_FLIGHT unacknowledged). */
+  qos: 0 | 1;
   /** Publisher child processes. Undefined: each scenario's default. */
   workers: number | undefined;
   /** The built api. */
@@ -62,6 +64,8 @@ export const USAGE = `usage: node dist/tools/bench/main.js [options]
                   (default 1000); throughput publishes as fast as it can unless this is given
   --window N      throughput: at most N messages in flight (published, not yet received
                   on the stream); 0 floods open-loop, held back by TCP alone (default 10000)
+  --qos 0|1       throughput: the devices' QoS (default 0); with 1 each device keeps at most
+                  100 messages unacknowledged, and a PUBACK means the message is stored
   --workers N     publisher processes (default 1: one saturates the api, see docs)
   --api PATH      the built api (default dist/apps/api/main.js)
   --console DIR   console-fleet: the built console (default dist/apps/console/browser)
@@ -108,6 +112,7 @@ export function parseArgs(argv: string[]): BenchOptions | 'help' {
     rate: undefined,
     workers: undefined,
     window: 10_000,
+    qos: 0,
     api: resolve('dist/apps/api/main.js'),
     console: resolve('dist/apps/console/browser'),
     chromium:
@@ -173,6 +178,12 @@ export function parseArgs(argv: string[]): BenchOptions | 'help' {
       case '--workers':
         options.workers = positiveInt(arg, next());
         break;
+      case '--qos': {
+        const raw = next();
+        if (raw !== '0' && raw !== '1') throw new Error(`--qos needs 0 or 1, got ${JSON.stringify(raw)}`);
+        options.qos = raw === '1' ? 1 : 0;
+        break;
+      }
       case '--api':
         options.api = resolve(next() ?? '');
         break;

@@ -22,12 +22,15 @@ export type PublisherJob =
       messages: number;
       durationMs: number;
       credited: boolean;
+      /** QoS 1: a device waits for PUBACKs past QOS1_IN_FLIGHT unacknowledged messages. Default 0. */
+      qos?: 0 | 1;
     }
   | {
       /** Paced: `rate` messages/s spread evenly over time and over the devices, for `durationMs` or until halted. */
       mode: 'paced';
       rate: number;
       durationMs: number;
+      qos?: 0 | 1;
     };
 
 type ToPublisher =
@@ -48,6 +51,10 @@ export interface PublisherResult {
   drainWaits: number;
   /** Times a client waited for credit (closed loop only). */
   creditWaits: number;
+  /** PUBACKs received (QoS 1). */
+  acked: number;
+  /** Times a client waited for PUBACKs with QOS1_IN_FLIGHT messages unacknowledged (QoS 1 floods). */
+  ackWaits: number;
   errors: string[];
 }
 
@@ -62,6 +69,8 @@ export const PUBLISHER_ROLE_ENV = 'IOT_BENCH_ROLE';
 const FLOOD_BATCH = 64;
 /** How often the paced publisher wakes up to send what is due. */
 const PACE_TICK_MS = 1;
+/** QoS 1 messages a device has published and not yet seen acknowledged, at most (floods). */
+export const QOS1_IN_FLIGHT = 100;
 
 function send(message: FromPublisher): void {
   process.send?.(message);
@@ -186,8 +195,11 @@ function flood(
     lastPublishAt: 0,
     drainWaits: 0,
     creditWaits: 0,
+    acked: 0,
+    ackWaits: 0,
     errors: [],
   };
+  const qos = job.qos ?? 0;
   const deadline = performance.now() + job.durationMs;
   let remaining = job.messages;
   let active = clients.length;
@@ -195,7 +207,11 @@ function flood(
     if (active === 0 || remaining === 0) return resolve(result);
     result.firstPublishAt = nowEpochMs();
     // Paused pumps must still see the deadline if credit stops coming (e.g. the stream broke).
-    const timer = setTimeout(() => credit.wakeAll(), job.durationMs + 10);
+    const ackWaiters: Array<() => void> = [];
+    const timer = setTimeout(() => {
+      credit.wakeAll();
+      for (const wake of ackWaiters) wake();
+    }, job.durationMs + 10);
     const finish = () => {
       if (--active === 0) {
         clearTimeout(timer);
@@ -208,6 +224,23 @@ function flood(
       const topic = `devices/${devices[index].id}/telemetry`;
       const stream = client.stream;
       let n = 0;
+      // QoS 1: the PUBACKs come back to MQTT.js, which ignores ids it did not send; count them here.
+      let unacked = 0;
+      let waitingForAcks = false;
+      const wake = () => {
+        if (!waitingForAcks) return;
+        waitingForAcks = false;
+        pump();
+      };
+      if (qos === 1) {
+        ackWaiters.push(wake); // at the deadline too, should the acks stop coming
+        client.on('packetreceive', (packet) => {
+          if (packet.cmd !== 'puback') return;
+          result.acked++;
+          unacked--;
+          if (unacked <= QOS1_IN_FLIGHT / 2) wake();
+        });
+      }
       const pump = (): void => {
         if (remaining <= 0 || performance.now() >= deadline || !client.connected) return finish();
         if (result.sent >= limit()) {
@@ -215,12 +248,33 @@ function flood(
           credit.waiting.push(pump);
           return;
         }
+        if (qos === 1 && unacked >= QOS1_IN_FLIGHT) {
+          result.ackWaits++;
+          waitingForAcks = true;
+          return;
+        }
         const packets: Buffer[] = [];
         for (let i = 0; i < FLOOD_BATCH && remaining > 0 && result.sent < limit(); i++) {
+          if (qos === 1 && unacked >= QOS1_IN_FLIGHT) break;
           remaining--;
           n++;
           const payload = `{"temperature":${20 + (n % 100) / 10},"humidity":${40 + (n % 50)},"n":${n}}`;
-          packets.push(generate({ cmd: 'publish', topic, payload, qos: 0, retain: false, dup: false }));
+          if (qos === 1) {
+            unacked++;
+            packets.push(
+              generate({
+                cmd: 'publish',
+                topic,
+                payload,
+                qos: 1,
+                messageId: (n % 65535) + 1,
+                retain: false,
+                dup: false,
+              }),
+            );
+          } else {
+            packets.push(generate({ cmd: 'publish', topic, payload, qos: 0, retain: false, dup: false }));
+          }
           result.sent++;
         }
         if (!stream.write(packets.length === 1 ? packets[0] : Buffer.concat(packets))) {
@@ -251,8 +305,11 @@ function paced(
     lastPublishAt: 0,
     drainWaits: 0,
     creditWaits: 0,
+    acked: 0,
+    ackWaits: 0,
     errors: [],
   };
+  const qos = job.qos ?? 0;
   const topics = devices.map((d) => `devices/${d.id}/telemetry`);
   const total = Math.round((job.rate * job.durationMs) / 1000);
   let next = 0;
@@ -276,7 +333,8 @@ function paced(
         client.publish(
           topics[i],
           `{"sent":${sent},"temperature":${20 + (result.sent % 100) / 10},"n":${result.sent}}`,
-          { qos: 0 },
+          { qos },
+          qos === 1 ? () => result.acked++ : undefined,
         );
         if (client.stream.writableNeedDrain) result.drainWaits++;
         result.sent++;
@@ -341,6 +399,8 @@ export class PublisherPool {
       lastPublishAt: Math.max(...results.map((r) => r.lastPublishAt)),
       drainWaits: results.reduce((a, r) => a + r.drainWaits, 0),
       creditWaits: results.reduce((a, r) => a + r.creditWaits, 0),
+      acked: results.reduce((a, r) => a + r.acked, 0),
+      ackWaits: results.reduce((a, r) => a + r.ackWaits, 0),
       errors: results.flatMap((r) => r.errors),
       perWorker: results.map((r) => r.sent),
     };

@@ -14,7 +14,7 @@ const DRAIN_CAP_MS = 120_000;
 
 /**
  * Throughput: every device publishes flat telemetry (3 keys) as fast as its
- * socket takes it, QoS 0, until the total or the time cap; one SSE client
+ * socket takes it, QoS 0 (or 1 with --qos 1), until the total or the time cap; one SSE client
  * counts the telemetry frames. The rate is stored-and-delivered: received
  * frames over the time from the first publish to the last frame received.
  */
@@ -28,8 +28,13 @@ export function throughput(options: BenchOptions): Promise<ScenarioResult> {
     const pool = await PublisherPool.start(api.mqttUrl, devices, workers, (w, n) => {
       const messages = Math.floor(options.messages / n) + (w < options.messages % n ? 1 : 0);
       return rate === undefined
-        ? { mode: 'flood', messages, durationMs: durationS * 1000, credited: options.window > 0 }
-        : { mode: 'paced', rate: rate / n, durationMs: Math.min(durationS * 1000, (messages / (rate / n)) * 1000) };
+        ? { mode: 'flood', messages, durationMs: durationS * 1000, credited: options.window > 0, qos: options.qos }
+        : {
+            mode: 'paced',
+            rate: rate / n,
+            durationMs: Math.min(durationS * 1000, (messages / (rate / n)) * 1000),
+            qos: options.qos,
+          };
     });
     const counter = new TelemetryCounter();
     let closedAt = 0;
@@ -121,7 +126,7 @@ export function throughput(options: BenchOptions): Promise<ScenarioResult> {
                 ? `closed loop, ≤ ${options.window} in flight`
                 : 'open-loop flood',
           durationCapS: durationS,
-          qos: 0,
+          qos: options.qos,
           sseClients: 1,
         },
         results: {
@@ -141,6 +146,7 @@ export function throughput(options: BenchOptions): Promise<ScenarioResult> {
             counter.count > 0 ? Math.round(counter.lastAt - sent.lastPublishAt) : null,
           drainWaits: sent.drainWaits,
           creditWaits: sent.creditWaits,
+          ...(options.qos === 1 && { 'PUBACKs received': sent.acked, 'waits for PUBACKs': sent.ackWaits }),
           'longest SSE stall (ms)': Math.round(counter.maxGapMs),
           sseBytes: counter.bytes,
           'api RSS before (MiB)': round(rssBefore / 1024, 1),
