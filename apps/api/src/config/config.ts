@@ -35,6 +35,12 @@ export interface AppConfig {
   rollupRetentionMs: number;
   /** Bytes queued on an SSE socket past which the client is dropped. */
   sseMaxQueuedBytes: number;
+  /** Open SSE streams one user may have (SSE_MAX_STREAMS_PER_USER). */
+  sseMaxStreamsPerUser: number;
+  /** Open SSE streams in all (SSE_MAX_STREAMS). */
+  sseMaxStreams: number;
+  /** Largest reported or desired state document, as JSON bytes (STATE_MAX_BYTES). */
+  stateMaxBytes: number;
   logLevel: 'error' | 'warn' | 'log' | 'debug';
 }
 
@@ -153,6 +159,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     telemetryRetentionMs,
     rollupRetentionMs,
     sseMaxQueuedBytes: int(env, 'SSE_MAX_QUEUED_BYTES', 4 * 1024 * 1024, problems, 64 * 1024),
+    sseMaxStreamsPerUser: int(env, 'SSE_MAX_STREAMS_PER_USER', 20, problems, 1, 1_000_000),
+    sseMaxStreams: int(env, 'SSE_MAX_STREAMS', 10_000, problems, 1, 1_000_000),
+    // A desired document goes to its device as one MQTT packet (at most 1 MiB), so half that at most.
+    stateMaxBytes: int(env, 'STATE_MAX_BYTES', LIMITS.maxStateBytes, problems, 1024, 512 * 1024),
     logLevel,
   };
   if (problems.length > 0) throw new ConfigError(problems);
