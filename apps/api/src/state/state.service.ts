@@ -126,7 +126,8 @@ export class StateService implements OnApplicationBootstrap {
     }
     const patch = reportedStatePatchSchema.safeParse(raw);
     if (!patch.success) throw new StatePatchError('invalid_state', 'reported state must be a JSON object (a merge patch)');
-    const problem = statePatchProblem(patch.data);
+    // On the payload as parsed: the schema's copy leaves a `__proto__` key out.
+    const problem = statePatchProblem(raw as JsonObject);
     if (problem !== undefined) throw new StatePatchError('invalid_state', problem);
     await this.serialize(deviceId, async () => {
       const state = await this.storage.getState(deviceId);

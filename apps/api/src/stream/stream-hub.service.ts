@@ -71,11 +71,9 @@ class StreamClient {
   }
 }
 
-/** A replay page holds at most this many events, and stops after the event that reaches REPLAY_PAGE_BYTES. */
+/** A replay page holds at most this many events, and ends after the event that brings it to REPLAY_PAGE_BYTES. */
 const REPLAY_PAGE_EVENTS = 1_000;
 const REPLAY_PAGE_BYTES = 256 * 1024;
-/** The first page of a replay, before the size of its events is known. */
-const REPLAY_FIRST_PAGE_EVENTS = 100;
 /**
  * A replaying client is given its next page only once its socket holds at
  * most this much unsent, so a resumer that does not read costs a page or two
@@ -226,28 +224,19 @@ export class StreamHub implements OnApplicationBootstrap, BeforeApplicationShutd
   private async replay(client: StreamClient, from: number): Promise<void> {
     const filter: EventFilter = { deviceIds: client.deviceIds, types: client.types };
     let cursor = from;
-    let limit = REPLAY_FIRST_PAGE_EVENTS;
     for (let more = true; more; ) {
       if (!(await this.roomFor(client))) return;
       const release = await this.replayReads.acquire();
       try {
         if (!this.isOpen(client)) return;
-        const page = await this.storage.eventsAfter(cursor, filter, limit);
+        const page = await this.storage.eventsAfter(cursor, filter, REPLAY_PAGE_EVENTS, REPLAY_PAGE_BYTES);
         if (!this.isOpen(client)) return;
-        let bytes = 0;
-        let sent = 0;
         client.res.cork();
-        while (sent < page.length && bytes < REPLAY_PAGE_BYTES) {
-          const frame = this.frame(page[sent++]).bytes;
-          client.res.write(frame);
-          bytes += frame.length;
-        }
+        for (const event of page) client.res.write(this.frame(event).bytes);
         client.res.uncork();
-        if (sent > 0) cursor = page[sent - 1].seq;
-        // A short page read to its end is the end of the log; anything later is pending.
-        more = sent < page.length || page.length === limit;
-        // Size the next page by what these events weighed.
-        if (sent > 0) limit = Math.max(1, Math.min(REPLAY_PAGE_EVENTS, Math.floor((REPLAY_PAGE_BYTES * sent) / bytes)));
+        if (page.length > 0) cursor = page[page.length - 1].seq;
+        // A page cut short by neither bound is the end of the log; anything later is pending.
+        more = page.length === REPLAY_PAGE_EVENTS || this.pageBytes(page) >= REPLAY_PAGE_BYTES;
       } finally {
         release();
       }
@@ -255,6 +244,12 @@ export class StreamHub implements OnApplicationBootstrap, BeforeApplicationShutd
     // Live frames go out under the same bound as every live write.
     if (!(await this.roomFor(client))) return;
     this.goLive(client, cursor);
+  }
+
+  private pageBytes(page: StoredEvent[]): number {
+    let bytes = 0;
+    for (const event of page) bytes += event.data.length;
+    return bytes;
   }
 
   /** Not closed, dropped or ended by the hub (writing to an ended response would throw asynchronously). */
