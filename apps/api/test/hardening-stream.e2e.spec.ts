@@ -170,6 +170,14 @@ describe('state documents: size, depth and untrusted keys (issue #13, items 3 an
       patch: '{"x":{"__proto__":{"polluted":true}}}',
     });
     expect(ws).toMatchObject({ event: 'error', data: { code: 'bad_request' } });
+    const top = await wsRequest(app, operator, 'state.desired.set', {
+      deviceId: 'doc-1',
+      patch: '{"ok":1,"__proto__":{"polluted":true}}',
+    });
+    expect(top).toMatchObject({
+      event: 'error',
+      data: { code: 'bad_request', message: expect.stringContaining('__proto__') },
+    });
     const next = await nextErrorNotice(device, 'doc-1');
     const notice = next();
     await device.publishAsync('devices/doc-1/state/reported', '{"__proto__":{"polluted":true}}', { qos: 1 });

@@ -1,3 +1,4 @@
+import * as z from 'zod';
 import { jsonShapeProblem } from './json-limits';
 import { LIMITS } from './limits';
 import type { JsonObject } from './messages';
@@ -40,6 +41,13 @@ export function stateDelta(desired: JsonObject, reported: JsonObject): JsonObjec
   }
   return delta;
 }
+
+/**
+ * A state merge patch as parsed: a JSON object, passed on as it is. A record
+ * schema would copy it and leave a `__proto__` key out unseen, so the
+ * {@link statePatchProblem} check after it could not refuse it.
+ */
+export const statePatchSchema = z.custom<JsonObject>(isJsonObject, 'a merge patch must be a JSON object');
 
 /**
  * Why a parsed state merge patch may not be applied, or undefined: nested
