@@ -7,3 +7,4 @@ export * from './lib/stream';
 export * from './lib/socket';
 export * from './lib/api';
 export * from './lib/state';
+export * from './lib/json-limits';

@@ -15,6 +15,7 @@ describe('loadConfig', () => {
   it('applies the documented defaults', () => {
     const config = loadConfig({ DATA_DIR: dir });
     expect(config).toMatchObject({ port: 3000, mqttPort: 1883, mqttUrl: undefined, adminUsername: 'admin', production: false });
+    expect(config).toMatchObject({ sseMaxStreamsPerUser: 20, sseMaxStreams: 10_000, stateMaxBytes: 65_536 });
     expect(effectiveOrigins(config, 3000)).toEqual(['http://localhost:3000', 'http://127.0.0.1:3000']);
   });
 
@@ -74,6 +75,9 @@ describe('loadConfig', () => {
     ['LOGIN_MAX_FAILURES_PER_ADDRESS', 'many'],
     ['LOGIN_MAX_FAILURES_PER_USER', '-1'],
     ['MAX_SESSIONS_PER_USER', '0'],
+    ['SSE_MAX_STREAMS_PER_USER', '0'],
+    ['SSE_MAX_STREAMS', '-1'],
+    ['STATE_MAX_BYTES', '600000'],
   ])('refuses a bad %s', (name, value) => {
     expect(() => loadConfig({ DATA_DIR: dir, [name]: value })).toThrow(new RegExp(name));
   });

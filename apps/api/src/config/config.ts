@@ -46,6 +46,12 @@ export interface AppConfig {
   mqttAuthMaxFailures: number;
   /** How long a client id or address past its allowance is refused without a secret check. */
   mqttAuthBlockMs: number;
+  /** Open SSE streams one user may have (SSE_MAX_STREAMS_PER_USER). */
+  sseMaxStreamsPerUser: number;
+  /** Open SSE streams in all (SSE_MAX_STREAMS). */
+  sseMaxStreams: number;
+  /** Largest reported or desired state document, as JSON bytes (STATE_MAX_BYTES). */
+  stateMaxBytes: number;
   logLevel: 'error' | 'warn' | 'log' | 'debug';
   /** Consecutive failed logins of a username from one address before that address is refused it (LOGIN_MAX_FAILURES). */
   loginMaxFailures: number;
@@ -196,6 +202,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     wsMaxSocketsPerUser: int(env, 'WS_MAX_SOCKETS_PER_USER', 20, problems, 1, 10_000),
     mqttAuthMaxFailures: int(env, 'MQTT_AUTH_MAX_FAILURES', 5, problems, 1, 1000),
     mqttAuthBlockMs: int(env, 'MQTT_AUTH_BLOCK_SECONDS', 60, problems, 1, 86_400) * 1000,
+    sseMaxStreamsPerUser: int(env, 'SSE_MAX_STREAMS_PER_USER', 20, problems, 1, 1_000_000),
+    sseMaxStreams: int(env, 'SSE_MAX_STREAMS', 10_000, problems, 1, 1_000_000),
+    // A desired document goes to its device as one MQTT packet (at most 1 MiB), so half that at most.
+    stateMaxBytes: int(env, 'STATE_MAX_BYTES', LIMITS.maxStateBytes, problems, 1024, 512 * 1024),
     logLevel,
     loginMaxFailures: int(env, 'LOGIN_MAX_FAILURES', 10, problems, 1, 1_000),
     loginMaxFailuresPerAddress: int(env, 'LOGIN_MAX_FAILURES_PER_ADDRESS', 100, problems, 1, 100_000),

@@ -1,6 +1,6 @@
 import { BadRequestException, Body, Controller, Get, Headers, Param, Patch } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
-import { type JsonObject, jsonObjectSchema } from '@iot/protocol';
+import { isJsonObject } from '@iot/protocol';
 import { RequireRole } from '../auth/decorators';
 import { DeviceIdPipe } from '../common/device-id.pipe';
 import { type DeviceStateView, StateService } from './state.service';
@@ -32,8 +32,8 @@ export class StateController {
     @Body() body: unknown,
     @Headers('if-match') ifMatch?: string,
   ): Promise<{ version: number }> {
-    const patch = jsonObjectSchema.safeParse(body);
-    if (!patch.success) throw new BadRequestException('the body must be a JSON object (a merge patch)');
-    return this.state.setDesired(deviceId, patch.data as JsonObject, parseIfMatch(ifMatch));
+    // Checked as parsed, not through a schema that would copy it and leave a `__proto__` key out unseen.
+    if (!isJsonObject(body)) throw new BadRequestException('the body must be a JSON object (a merge patch)');
+    return this.state.setDesired(deviceId, body, parseIfMatch(ifMatch));
   }
 }

@@ -1,7 +1,23 @@
-import { Injectable, Logger, NotFoundException, type OnApplicationBootstrap, PreconditionFailedException } from '@nestjs/common';
-import jsonMergePatch from 'json-merge-patch';
-import { type JsonObject, reportedStatePatchSchema, stateDelta, topics } from '@iot/protocol';
+import {
+  BadRequestException,
+  Inject,
+  Injectable,
+  Logger,
+  NotFoundException,
+  type OnApplicationBootstrap,
+  PayloadTooLargeException,
+  PreconditionFailedException,
+} from '@nestjs/common';
+import {
+  type JsonObject,
+  applyMergePatch,
+  reportedStatePatchSchema,
+  stateDelta,
+  statePatchProblem,
+  topics,
+} from '@iot/protocol';
 import { DeviceTransport } from '../broker/transport';
+import { APP_CONFIG, type AppConfig } from '../config/config';
 import { EventLog } from '../ingest/event-log.service';
 import { PresenceService } from '../ingest/presence.service';
 import { Storage } from '../storage/storage';
@@ -36,6 +52,7 @@ export class StateService implements OnApplicationBootstrap {
   private readonly chains = new Map<string, Promise<unknown>>();
 
   constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly storage: Storage,
     private readonly transport: DeviceTransport,
     private readonly presence: PresenceService,
@@ -56,9 +73,15 @@ export class StateService implements OnApplicationBootstrap {
     return { ...state, delta: stateDelta(state.desired, state.reported) };
   }
 
-  /** Applies an operator's merge patch to the desired state; 412 when `expectedVersion` is not current. */
+  /**
+   * Applies an operator's merge patch to the desired state; 412 when
+   * `expectedVersion` is not current, 400 for a patch nested too deep or
+   * with a `__proto__` key, 413 when the document would outgrow STATE_MAX_BYTES.
+   */
   setDesired(deviceId: string, patch: JsonObject, expectedVersion: number | undefined): Promise<{ version: number }> {
     this.assertDevice(deviceId);
+    const problem = statePatchProblem(patch);
+    if (problem !== undefined) throw new BadRequestException(`patch: ${problem}`);
     return this.serialize(deviceId, async () => {
       const state = await this.storage.getState(deviceId);
       if (expectedVersion !== undefined && expectedVersion !== state.version) {
@@ -66,13 +89,26 @@ export class StateService implements OnApplicationBootstrap {
           `the desired state is at version ${state.version}, not ${expectedVersion}; reload it and try again`,
         );
       }
+      const desired = applyMergePatch(state.desired, patch);
+      const json = JSON.stringify(desired);
+      const bytes = Buffer.byteLength(json);
+      if (bytes > this.config.stateMaxBytes) {
+        throw new PayloadTooLargeException(
+          `the desired state would be ${bytes} bytes, over the limit of ${this.config.stateMaxBytes} (STATE_MAX_BYTES); nothing was changed`,
+        );
+      }
       const now = Date.now();
-      state.desired = jsonMergePatch.apply(structuredClone(state.desired), patch) as JsonObject;
+      state.desired = desired;
       state.version += 1;
       state.desiredAt = now;
       await this.storage.saveState(deviceId, state);
       this.log.append(
-        { type: 'state', deviceId, ts: now, data: JSON.stringify({ deviceId, desired: state.desired, version: state.version, ts: now }) },
+        {
+          type: 'state',
+          deviceId,
+          ts: now,
+          data: `{"deviceId":${JSON.stringify(deviceId)},"desired":${json},"version":${state.version},"ts":${now}}`,
+        },
         now,
       );
       await this.publishDesired(deviceId, state.version, state.desired);
@@ -80,7 +116,7 @@ export class StateService implements OnApplicationBootstrap {
     });
   }
 
-  /** A device's merge patch on `state/reported`. Throws StatePatchError for a payload that is not one. */
+  /** A device's merge patch on `state/reported`. Throws StatePatchError for a payload that is not one, or too large a document. */
   async applyReported(deviceId: string, payload: Buffer, receivedAt: number): Promise<void> {
     let raw: unknown;
     try {
@@ -90,9 +126,21 @@ export class StateService implements OnApplicationBootstrap {
     }
     const patch = reportedStatePatchSchema.safeParse(raw);
     if (!patch.success) throw new StatePatchError('invalid_state', 'reported state must be a JSON object (a merge patch)');
+    // On the payload as parsed: the schema's copy leaves a `__proto__` key out.
+    const problem = statePatchProblem(raw as JsonObject);
+    if (problem !== undefined) throw new StatePatchError('invalid_state', problem);
     await this.serialize(deviceId, async () => {
       const state = await this.storage.getState(deviceId);
-      state.reported = jsonMergePatch.apply(structuredClone(state.reported), patch.data) as JsonObject;
+      const reported = applyMergePatch(state.reported, patch.data);
+      const json = JSON.stringify(reported);
+      const bytes = Buffer.byteLength(json);
+      if (bytes > this.config.stateMaxBytes) {
+        throw new StatePatchError(
+          'state_too_large',
+          `the reported state would be ${bytes} bytes, over the limit of ${this.config.stateMaxBytes}; the patch was not applied`,
+        );
+      }
+      state.reported = reported;
       state.reportedAt = receivedAt;
       await this.storage.saveState(deviceId, state);
       this.log.append(
@@ -100,7 +148,8 @@ export class StateService implements OnApplicationBootstrap {
           type: 'state',
           deviceId,
           ts: receivedAt,
-          data: JSON.stringify({ deviceId, reported: state.reported, version: state.version, ts: receivedAt }),
+          // The document serialised once, for the size check and the event both.
+          data: `{"deviceId":${JSON.stringify(deviceId)},"reported":${json},"version":${state.version},"ts":${receivedAt}}`,
         },
         receivedAt,
       );

@@ -114,6 +114,14 @@ describe.each([
     expect((await sut.getDevice('a'))?.online).toBe(true);
   });
 
+  it('ends a page of events after the one that reaches the byte budget', async () => {
+    await sut.append([1, 2, 3, 4].map((i) => telemetry('a', i, { t: i })));
+    const size = (await sut.eventsAfter(0, {}, 1))[0].data.length;
+    expect((await sut.eventsAfter(0, {}, 10, size + 1)).map((e) => e.seq)).toEqual([1, 2]);
+    expect((await sut.eventsAfter(2, { deviceIds: new Set(['a']) }, 10, 1)).map((e) => e.seq)).toEqual([3]);
+    expect((await sut.eventsAfter(0, {}, 3, 1_000_000)).map((e) => e.seq)).toEqual([1, 2, 3]);
+  });
+
   it('prunes the oldest events in batches and remembers how far', async () => {
     await sut.append([telemetry('a', 1, { t: 1 }), telemetry('a', 2, { t: 2 }), telemetry('a', 3, { t: 3 })]);
     expect(await sut.pruneEvents(Date.now() + 1, 2)).toBe(2);

@@ -449,7 +449,7 @@ export class SqliteStorage extends Storage {
     return thread.append(events);
   }
 
-  async eventsAfter(seq: number, filter: EventFilter, limit: number): Promise<StoredEvent[]> {
+  async eventsAfter(seq: number, filter: EventFilter, limit: number, maxBytes = Infinity): Promise<StoredEvent[]> {
     let query = this.db
       .selectFrom('events')
       .select(['seq', 'type', 'device_id', 'data'])
@@ -458,8 +458,19 @@ export class SqliteStorage extends Storage {
       .limit(limit);
     if (filter.deviceIds) query = query.where('device_id', 'in', [...filter.deviceIds]);
     if (filter.types) query = query.where('type', 'in', [...filter.types]);
-    const rows = await query.execute();
-    return rows.map((r) => ({ seq: r.seq, type: r.type as DeviceEventName, deviceId: r.device_id, data: r.data }));
+    // Rows are stepped one at a time, so a page of large events stops at the budget instead of loading `limit` of them.
+    const { sql, parameters } = query.compile();
+    const rows = this.sqlite
+      .prepare<unknown[], { seq: number; type: string; device_id: string; data: string }>(sql)
+      .iterate(...parameters);
+    const page: StoredEvent[] = [];
+    let bytes = 0;
+    for (const r of rows) {
+      page.push({ seq: r.seq, type: r.type as DeviceEventName, deviceId: r.device_id, data: r.data });
+      bytes += r.data.length;
+      if (bytes >= maxBytes) break;
+    }
+    return page;
   }
 
   async eventBounds(): Promise<{ prunedThrough: number; last: number }> {

@@ -274,8 +274,11 @@ export abstract class Storage {
    * of it when the caller gives them again.
    */
   abstract append(events: NewEvent[]): Promise<StoredEvent[]>;
-  /** Events after `seq`, in order, at most `limit`. */
-  abstract eventsAfter(seq: number, filter: EventFilter, limit: number): Promise<StoredEvent[]>;
+  /**
+   * Events after `seq`, in order, at most `limit`; with `maxBytes`, the page
+   * ends after the event whose `data` brings it to that many characters.
+   */
+  abstract eventsAfter(seq: number, filter: EventFilter, limit: number, maxBytes?: number): Promise<StoredEvent[]>;
   /** The log's bounds: events with seq ≤ `prunedThrough` are gone; `last` is the newest seq. */
   abstract eventBounds(): Promise<{ prunedThrough: number; last: number }>;
   /** Removes events older than `before` (epoch ms), at most `batch` rows; returns how many. */

@@ -1,6 +1,8 @@
 import type { ServerResponse } from 'node:http';
 import {
   type BeforeApplicationShutdown,
+  HttpException,
+  HttpStatus,
   Inject,
   Injectable,
   Logger,
@@ -13,6 +15,28 @@ import { MetricsService } from '../metrics/metrics.service';
 import { type EventFilter, Storage, type StoredEvent } from '../storage/storage';
 import { formatEventId, parseEventId } from './event-id';
 import type { StreamFilters } from './stream-query';
+
+/** A counting semaphore: at most `limit` holders at once, the rest served in arrival order. */
+class Semaphore {
+  private held = 0;
+  private readonly waiting: Array<() => void> = [];
+
+  constructor(private readonly limit: number) {}
+
+  async acquire(): Promise<() => void> {
+    if (this.held < this.limit) this.held++;
+    else await new Promise<void>((resolve) => this.waiting.push(resolve));
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = this.waiting.shift();
+      // The slot passes straight to the next waiter.
+      if (next) next();
+      else this.held--;
+    };
+  }
+}
 
 /** An event serialised once, shared by every client that gets it. */
 interface Frame {
@@ -50,7 +74,17 @@ class StreamClient {
   }
 }
 
-const REPLAY_PAGE = 1_000;
+/** A replay page holds at most this many events, and ends after the event that brings it to REPLAY_PAGE_BYTES. */
+const REPLAY_PAGE_EVENTS = 1_000;
+const REPLAY_PAGE_BYTES = 256 * 1024;
+/**
+ * A replaying client is given its next page only once its socket holds at
+ * most this much unsent, so a resumer that does not read costs a page or two
+ * of memory, not the log (issue #13: 200 such resumers took 1 GB).
+ */
+const REPLAY_SOCKET_BYTES = 64 * 1024;
+/** Replays reading the log at once; the others wait their turn. */
+const REPLAY_READERS = 4;
 const RETRY_MS = 2_000;
 const RETRY = Buffer.from(`retry: ${RETRY_MS}\n\n`);
 const HEARTBEAT = Buffer.from(':\n\n');
@@ -60,8 +94,13 @@ const HEARTBEAT = Buffer.from(':\n\n');
  * batch and written to each matching client as one buffer, so a batch is one
  * syscall per client. A client resuming with Last-Event-ID first replays
  * the log from storage while live events wait in its queue; every frame is
- * sent once, in log order. A client whose socket holds more than
- * SSE_MAX_QUEUED_BYTES unsent is dropped: it can resume where it was.
+ * sent once, in log order; the log is read a page at a time, only as fast
+ * as the client's socket drains. A client whose socket already holds more
+ * than SSE_MAX_QUEUED_BYTES unsent when there is more to send is dropped: it
+ * can resume where it was. Frames go to a socket that is under the bound
+ * whatever their size, so no single event can make a stream unservable.
+ * Streams are capped per user and in all (SSE_MAX_STREAMS_PER_USER,
+ * SSE_MAX_STREAMS).
  */
 @Injectable()
 export class StreamHub implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -72,6 +111,9 @@ export class StreamHub implements OnApplicationBootstrap, BeforeApplicationShutd
   /** Keyed by response, so one shared 'close' listener finds its client (no closure per stream). */
   private readonly clients = new Map<ServerResponse, StreamClient>();
   private readonly onClose: (this: ServerResponse) => void;
+  /** Open streams per username. */
+  private readonly perUser = new Map<string, number>();
+  private readonly replayReads = new Semaphore(REPLAY_READERS);
   private lastSeq = 0;
   private heartbeat: NodeJS.Timeout | undefined;
 
@@ -106,12 +148,29 @@ export class StreamHub implements OnApplicationBootstrap, BeforeApplicationShutd
     return this.clients.size;
   }
 
+  /** Why `username` may not open another stream now, or undefined if it may. */
+  refusal(username: string): string | undefined {
+    if (this.clients.size >= this.config.sseMaxStreams) {
+      return `the platform has ${this.config.sseMaxStreams} streams open, its limit (SSE_MAX_STREAMS); retry later`;
+    }
+    if ((this.perUser.get(username) ?? 0) >= this.config.sseMaxStreamsPerUser) {
+      return `you have ${this.config.sseMaxStreamsPerUser} streams open, the limit per user (SSE_MAX_STREAMS_PER_USER); close one first`;
+    }
+    return undefined;
+  }
+
   /**
    * Opens a stream on `res` (the request already authenticated and
    * validated). `allowedOrigin` adds the CORS headers the cors middleware
    * would have set, for a request that did not go through Express.
+   * Throws 429 past the stream caps (see {@link refusal}).
    */
   async open(res: ServerResponse, request: StreamRequest, allowedOrigin?: string): Promise<void> {
+    const refused = this.refusal(request.username);
+    if (refused !== undefined) {
+      this.metrics.reject('sse_too_many_streams');
+      throw new HttpException(refused, HttpStatus.TOO_MANY_REQUESTS);
+    }
     const headers = {
       ...(allowedOrigin !== undefined && {
         'Access-Control-Allow-Origin': allowedOrigin,
@@ -144,6 +203,8 @@ export class StreamHub implements OnApplicationBootstrap, BeforeApplicationShutd
     const epoch = this.storage.epoch;
     const seq = request.lastEventId === undefined ? undefined : parseEventId(epoch, request.lastEventId);
     const bounds = request.lastEventId === undefined ? undefined : await this.storage.eventBounds();
+    // Ended meanwhile (its user deleted, say): a write after end would be an unhandled 'error'.
+    if (!this.clients.has(res)) return;
     if (request.lastEventId === undefined) {
       this.goLive(client, this.lastSeq);
     } else if (seq === undefined || !bounds || seq < bounds.prunedThrough || seq > bounds.last) {
@@ -161,24 +222,62 @@ export class StreamHub implements OnApplicationBootstrap, BeforeApplicationShutd
     }
   }
 
+  /**
+   * Sends the log after `from`, a page at a time, each page only once the
+   * socket has drained to REPLAY_SOCKET_BYTES; pages are bounded by count
+   * and bytes, and at most REPLAY_READERS replays read the log at once.
+   * Live frames wait in `pending` meanwhile (bounded by `hold`).
+   */
   private async replay(client: StreamClient, from: number): Promise<void> {
     const filter: EventFilter = { deviceIds: client.deviceIds, types: client.types };
     let cursor = from;
-    for (;;) {
-      if (client.res.destroyed) return;
-      const page = await this.storage.eventsAfter(cursor, filter, REPLAY_PAGE);
-      for (const event of page) client.res.write(this.frame(event).bytes);
-      if (page.length > 0) cursor = page[page.length - 1].seq;
-      if (page.length < REPLAY_PAGE) break;
-      if (client.res.writableLength > this.config.sseMaxQueuedBytes / 2) {
-        await new Promise<void>((resolve) => {
-          client.res.once('drain', resolve);
-          client.res.once('close', resolve);
-        });
+    for (let more = true; more; ) {
+      if (!(await this.roomFor(client))) return;
+      const release = await this.replayReads.acquire();
+      try {
+        if (!this.isOpen(client)) return;
+        const page = await this.storage.eventsAfter(cursor, filter, REPLAY_PAGE_EVENTS, REPLAY_PAGE_BYTES);
+        if (!this.isOpen(client)) return;
+        client.res.cork();
+        for (const event of page) client.res.write(this.frame(event).bytes);
+        client.res.uncork();
+        if (page.length > 0) cursor = page[page.length - 1].seq;
+        // A page cut short by neither bound is the end of the log; anything later is pending.
+        more = page.length === REPLAY_PAGE_EVENTS || this.pageBytes(page) >= REPLAY_PAGE_BYTES;
+      } finally {
+        release();
       }
     }
-    // Anything committed after the last page is in the pending queue (or in a later batch).
+    // Live frames go out under the same bound as every live write.
+    if (!(await this.roomFor(client))) return;
     this.goLive(client, cursor);
+  }
+
+  private pageBytes(page: StoredEvent[]): number {
+    let bytes = 0;
+    for (const event of page) bytes += event.data.length;
+    return bytes;
+  }
+
+  /** Not closed, dropped or ended by the hub (writing to an ended response would throw asynchronously). */
+  private isOpen(client: StreamClient): boolean {
+    return !client.res.destroyed && this.clients.has(client.res);
+  }
+
+  /** Resolves true once the client's socket holds at most REPLAY_SOCKET_BYTES unsent; false if it closed. */
+  private roomFor(client: StreamClient): Promise<boolean> {
+    const res = client.res;
+    if (!this.isOpen(client)) return Promise.resolve(false);
+    if (res.writableLength <= REPLAY_SOCKET_BYTES) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const done = () => {
+        res.off('drain', done);
+        res.off('close', done);
+        resolve(this.isOpen(client));
+      };
+      res.on('drain', done);
+      res.on('close', done);
+    });
   }
 
   private goLive(client: StreamClient, seq: number): void {
@@ -186,11 +285,10 @@ export class StreamHub implements OnApplicationBootstrap, BeforeApplicationShutd
     client.pending = undefined;
     client.pendingBytes = 0;
     client.lastSeq = seq;
-    for (const frame of pending) {
-      if (frame.seq > client.lastSeq && client.wants(frame)) client.res.write(frame.bytes);
-      client.lastSeq = Math.max(client.lastSeq, frame.seq);
-    }
-    this.checkBacklog(client);
+    const wanted = pending.filter((frame) => frame.seq > seq && client.wants(frame));
+    if (pending.length > 0) client.lastSeq = Math.max(seq, pending[pending.length - 1].seq);
+    if (wanted.length > 0)
+      this.write(client, wanted.length === 1 ? wanted[0].bytes : Buffer.concat(wanted.map((f) => f.bytes)));
   }
 
   private frame(event: StoredEvent): Frame {
@@ -258,25 +356,29 @@ export class StreamHub implements OnApplicationBootstrap, BeforeApplicationShutd
     return wanted.length === 1 ? wanted[0].bytes : Buffer.concat(wanted.map((f) => f.bytes));
   }
 
+  /**
+   * The backlog is judged before writing: a socket under the bound takes the
+   * next frames whatever their size (an event larger than the bound could
+   * otherwise never be sent), and one already over it is dropped.
+   */
   private write(client: StreamClient, bytes: Buffer | undefined): void {
     if (bytes === undefined) return;
-    client.res.write(bytes);
-    this.checkBacklog(client);
+    if (client.res.writableLength > this.config.sseMaxQueuedBytes) this.drop(client);
+    else client.res.write(bytes);
   }
 
-  /** Live frames wait while the client replays from the log. */
+  /** Live frames wait while the client replays from the log; past the bound it is dropped rather than held. */
   private hold(client: StreamClient, frames: Frame[]): void {
     const pending = client.pending;
     if (!pending) return;
+    if (client.pendingBytes > this.config.sseMaxQueuedBytes) {
+      this.drop(client);
+      return;
+    }
     for (const frame of frames) {
       pending.push(frame);
       client.pendingBytes += frame.bytes.length;
     }
-    if (client.pendingBytes > this.config.sseMaxQueuedBytes) this.drop(client);
-  }
-
-  private checkBacklog(client: StreamClient): void {
-    if (client.res.writableLength > this.config.sseMaxQueuedBytes) this.drop(client);
   }
 
   private drop(client: StreamClient): void {
@@ -314,6 +416,7 @@ export class StreamHub implements OnApplicationBootstrap, BeforeApplicationShutd
 
   private add(client: StreamClient): void {
     this.clients.set(client.res, client);
+    this.perUser.set(client.username, (this.perUser.get(client.username) ?? 0) + 1);
     const ids = client.deviceIds;
     if (!ids) this.everyDevice.add(client);
     else
@@ -327,6 +430,9 @@ export class StreamHub implements OnApplicationBootstrap, BeforeApplicationShutd
 
   private remove(client: StreamClient): void {
     if (!this.clients.delete(client.res)) return;
+    const open = (this.perUser.get(client.username) ?? 1) - 1;
+    if (open > 0) this.perUser.set(client.username, open);
+    else this.perUser.delete(client.username);
     this.everyDevice.delete(client);
     for (const id of client.deviceIds ?? []) {
       const set = this.byDevice.get(id);

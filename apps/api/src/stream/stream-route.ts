@@ -30,7 +30,8 @@ export interface StreamRouteOptions {
  *
  * Only a request that will open a stream is taken: the exact path, no body,
  * single-valued query parameters, a valid session of a user with the
- * stream's role (viewer, as the guard requires), valid filters. Anything
+ * stream's role (viewer, as the guard requires), valid filters, within the
+ * stream caps. Anything
  * else goes to Express as before, so a refusal gets the same answer as from
  * any other route (guard, controller, error filter, metrics), and other
  * spellings of the path still reach the controller.
@@ -92,6 +93,8 @@ async function openStream(
   }
   const result = await authenticate(auth, tokenOf({ headers, cookies }), 'viewer');
   if ('status' in result) return false;
+  // Past a stream cap: the controller answers the 429.
+  if (hub.refusal(result.user.username) !== undefined) return false;
   const origin = headers.origin;
   const lastEventIdHeader = headers['last-event-id'] as string | undefined;
   await hub.open(

@@ -27,6 +27,10 @@ export const LIMITS = {
   maxWsFrameBytes: 64 * 1024,
   /** A timed telemetry entry may be at most this far ahead of the platform clock. */
   maxClockSkewMs: 5 * 60 * 1000,
+  /** Default cap on a reported or desired state document, as JSON, in bytes (configurable). */
+  maxStateBytes: 64 * 1024,
+  /** Deepest nesting of objects and arrays in a state patch or document (`{}` is 1). */
+  maxStateDepth: 32,
 } as const;
 
 export function isDeviceId(value: string): boolean {

@@ -151,6 +151,13 @@ describe('stateDesiredSetSchema', () => {
     [{ requestId: 'r1', deviceId: 'd1', patch: {}, expectedVersion: 1.5 }, 'fractional expectedVersion'],
     [{ requestId: 'r1', deviceId: 'd1', patch: {}, expectedVersion: '7' }, 'string expectedVersion'],
   ])('refuses %j (%s)', (v) => expect(ok(stateDesiredSetSchema, v)).toBe(false));
+
+  it('passes the patch on as parsed, so a __proto__ key in it can still be seen and refused', () => {
+    const frame = JSON.parse('{"requestId":"r1","deviceId":"d1","patch":{"__proto__":{"x":1}}}') as { patch: object };
+    const parsed = stateDesiredSetSchema.parse(frame);
+    expect(parsed.patch).toBe(frame.patch);
+    expect(Object.keys(parsed.patch)).toEqual(['__proto__']);
+  });
 });
 
 describe('errorCodeSchema', () => {

@@ -1,7 +1,8 @@
 import * as z from 'zod';
-import { commandNameSchema, commandParamsSchema, jsonObjectSchema } from './messages';
+import { commandNameSchema, commandParamsSchema } from './messages';
 import { commandEventSchema } from './stream';
 import { DEVICE_ID_PATTERN } from './limits';
+import { statePatchSchema } from './state';
 
 /**
  * WebSocket frames at `GET /api/v1/ws`: JSON text `{"event": …, "data": {…}}`.
@@ -27,7 +28,7 @@ export const commandCancelSchema = z.object({
 export const stateDesiredSetSchema = z.object({
   requestId: requestIdSchema,
   deviceId: deviceIdSchema,
-  patch: jsonObjectSchema,
+  patch: statePatchSchema,
   expectedVersion: z.number().int().nonnegative().optional(),
 });
 

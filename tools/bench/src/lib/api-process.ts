@@ -95,6 +95,9 @@ export class ApiProcess {
         ADMIN_PASSWORD: this.adminPassword,
         // 'log' is the level that prints the bound ports; nothing on the hot path logs at it.
         LOG_LEVEL: 'log',
+        // Every stream of a scenario is the admin's: thousands, past the per-user cap that suits people.
+        SSE_MAX_STREAMS_PER_USER: '1000000',
+        SSE_MAX_STREAMS: '1000000',
         ...this.options.env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
