@@ -155,13 +155,6 @@ export class ControlGateway implements OnGatewayConnection, OnGatewayDisconnect,
     }
   }
 
-  /** Closes every socket of a user (deleted, or role changed). */
-  closeUser(username: string): void {
-    for (const [socket, state] of this.sockets) {
-      if (state.user.username === username) socket.close(WS_CLOSE.policyViolation, 'session ended');
-    }
-  }
-
   /** Closes every socket opened with one of these sessions (logged out, or ended by a password or role change). */
   closeSessions(sessionIds: ReadonlySet<string>): void {
     for (const [socket, state] of this.sockets) {

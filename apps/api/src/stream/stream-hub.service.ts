@@ -394,16 +394,6 @@ export class StreamHub implements OnApplicationBootstrap, BeforeApplicationShutd
     }
   }
 
-  /** Ends every stream of a user (deleted, or role changed). */
-  closeUser(username: string): void {
-    for (const client of this.clients.values()) {
-      if (client.username === username) {
-        this.remove(client);
-        client.res.end();
-      }
-    }
-  }
-
   /** Ends every stream opened with one of these sessions (logged out, or ended by a password or role change). */
   closeSessions(sessionIds: ReadonlySet<string>): void {
     for (const client of this.clients.values()) {
