@@ -1,81 +1,16 @@
 import type { MqttClient } from 'mqtt';
 import WebSocket from 'ws';
 import { StreamRecorder, type TestApp, api, connectDevice, createDevice, createUser, startApp } from './harness';
-
-interface Frame {
-  event: string;
-  data: Record<string, unknown>;
-}
-
-/** A `ws` client that records every frame and can wait for one. */
-class SocketClient {
-  readonly frames: Frame[] = [];
-  private waiters: Array<() => void> = [];
-  closeCode: number | undefined;
-
-  constructor(readonly socket: WebSocket) {
-    socket.on('message', (data) => {
-      this.frames.push(JSON.parse(data.toString()) as Frame);
-      for (const wake of this.waiters.splice(0)) wake();
-    });
-    socket.on('close', (code) => {
-      this.closeCode = code;
-      for (const wake of this.waiters.splice(0)) wake();
-    });
-  }
-
-  static open(app: TestApp, token: string | undefined, headers: Record<string, string> = {}): Promise<SocketClient> {
-    const socket = new WebSocket(`ws://127.0.0.1:${app.port}/api/v1/ws`, {
-      headers: { ...(token && { authorization: `Bearer ${token}` }), ...headers },
-    });
-    return new Promise((resolve, reject) => {
-      socket.once('open', () => resolve(new SocketClient(socket)));
-      socket.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
-      socket.once('error', reject);
-    });
-  }
-
-  send(event: string, data: unknown): void {
-    this.socket.send(JSON.stringify({ event, data }));
-  }
-
-  async waitFor(predicate: (frames: Frame[]) => boolean, timeoutMs = 10_000): Promise<Frame[]> {
-    const deadline = Date.now() + timeoutMs;
-    while (!predicate(this.frames)) {
-      if (this.closeCode !== undefined) throw new Error(`socket closed (${this.closeCode})`);
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`timed out; frames: ${JSON.stringify(this.frames.slice(-5))}`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.waiters.push(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-    }
-    return this.frames;
-  }
-
-  closed(): Promise<number> {
-    return new Promise((resolve) => {
-      if (this.closeCode !== undefined) return resolve(this.closeCode);
-      this.socket.once('close', (code) => resolve(code));
-    });
-  }
-
-  statuses(requestId: string): string[] {
-    return this.frames.filter((f) => f.event === 'command.status' && f.data['requestId'] === requestId).map((f) => f.data['status'] as string);
-  }
-
-  close(): void {
-    this.socket.close();
-  }
-}
+import { SocketClient } from './socket-client';
 
 type Behaviour = 'succeed' | 'fail' | 'silent';
 
 /** A device that subscribes to its commands and answers as told. */
-async function device(app: TestApp, credentials: { username: string; password: string }, behaviour: Behaviour = 'succeed'): Promise<MqttClient> {
+async function device(
+  app: TestApp,
+  credentials: { username: string; password: string },
+  behaviour: Behaviour = 'succeed',
+): Promise<MqttClient> {
   const client = await connectDevice(app, credentials);
   const id = credentials.username;
   client.on('message', (topic, payload) => {
@@ -86,7 +21,11 @@ async function device(app: TestApp, credentials: { username: string; password: s
     client.publish(result, JSON.stringify({ status: 'accepted' }), { qos: 1 });
     client.publish(
       result,
-      JSON.stringify(behaviour === 'succeed' ? { status: 'succeeded', result: { echo: params } } : { status: 'failed', error: 'relay stuck' }),
+      JSON.stringify(
+        behaviour === 'succeed'
+          ? { status: 'succeeded', result: { echo: params } }
+          : { status: 'failed', error: 'relay stuck' },
+      ),
       { qos: 1 },
     );
   });
@@ -110,7 +49,7 @@ describe('device control over WebSocket and REST', () => {
 
   afterAll(() => app.stop());
 
-  it('shows sent → accepted → succeeded on the socket, on another user\'s SSE stream, and in history', async () => {
+  it("shows sent → accepted → succeeded on the socket, on another user's SSE stream, and in history", async () => {
     const { credentials } = await createDevice(app, 'plug-1');
     const plug = await device(app, credentials);
     const watcher = new StreamRecorder(app, viewer, '?devices=plug-1&events=command');
@@ -128,9 +67,9 @@ describe('device control over WebSocket and REST', () => {
     expect(watcher.events.map((e) => e.data['status'])).toEqual(['sent', 'accepted', 'succeeded']);
     expect(watcher.events.every((e) => e.data['commandId'] === commandId)).toBe(true);
 
-    const history = await api<{ items: Array<{ commandId: string; transitions: Array<{ status: string; by?: string }> }> }>(
-      app, viewer, 'GET', '/devices/plug-1/commands',
-    );
+    const history = await api<{
+      items: Array<{ commandId: string; transitions: Array<{ status: string; by?: string }> }>;
+    }>(app, viewer, 'GET', '/devices/plug-1/commands');
     expect(history.body.items[0].commandId).toBe(commandId);
     expect(history.body.items[0].transitions).toEqual([
       { status: 'sent', ts: expect.any(Number), by: 'olga' },
@@ -184,7 +123,9 @@ describe('device control over WebSocket and REST', () => {
     expect(ws.statuses(stale)).toEqual(['pending', 'expired']);
     // A result after the timeout is ignored and counted.
     const commandId = ws.frames.find((f) => f.data['requestId'] === slow)!.data['commandId'] as string;
-    await mute.publishAsync(`devices/mute-1/commands/${commandId}/result`, JSON.stringify({ status: 'succeeded' }), { qos: 1 });
+    await mute.publishAsync(`devices/mute-1/commands/${commandId}/result`, JSON.stringify({ status: 'succeeded' }), {
+      qos: 1,
+    });
     const one = await api<{ status: string }>(app, operator, 'GET', `/commands/${commandId}`);
     expect(one.body.status).toBe('timed-out');
     ws.close();
@@ -207,9 +148,17 @@ describe('device control over WebSocket and REST', () => {
     const refused = rid();
     ws.send('command.cancel', { requestId: cancel, commandId: heldId });
     ws.send('command.cancel', { requestId: refused, commandId: sentId });
-    await ws.waitFor((f) => f.some((x) => x.data['requestId'] === cancel) && f.some((x) => x.data['requestId'] === refused));
-    expect(ws.frames.find((f) => f.data['requestId'] === cancel)).toMatchObject({ event: 'command.status', data: { status: 'cancelled' } });
-    expect(ws.frames.find((f) => f.data['requestId'] === refused)).toMatchObject({ event: 'error', data: { code: 'conflict' } });
+    await ws.waitFor(
+      (f) => f.some((x) => x.data['requestId'] === cancel) && f.some((x) => x.data['requestId'] === refused),
+    );
+    expect(ws.frames.find((f) => f.data['requestId'] === cancel)).toMatchObject({
+      event: 'command.status',
+      data: { status: 'cancelled' },
+    });
+    expect(ws.frames.find((f) => f.data['requestId'] === refused)).toMatchObject({
+      event: 'error',
+      data: { code: 'conflict' },
+    });
     ws.close();
     await mute.endAsync();
   });
@@ -231,10 +180,30 @@ describe('device control over WebSocket and REST', () => {
   it.each([
     ['malformed JSON', '{"event": ', { code: 'bad_request' }, false],
     ['no envelope', '[1,2]', { code: 'bad_request' }, false],
-    ['an unknown event', JSON.stringify({ event: 'nope', data: { requestId: 'x1' } }), { code: 'bad_request', requestId: 'x1' }, true],
-    ['a missing field', JSON.stringify({ event: 'command.send', data: { requestId: 'x2', name: 'a' } }), { code: 'bad_request', requestId: 'x2' }, true],
-    ['a bad command name', JSON.stringify({ event: 'command.send', data: { requestId: 'x3', deviceId: 'd', name: '9' } }), { code: 'bad_request', requestId: 'x3' }, true],
-    ['an unknown device', JSON.stringify({ event: 'command.send', data: { requestId: 'x4', deviceId: 'ghost', name: 'a' } }), { code: 'not_found', requestId: 'x4' }, true],
+    [
+      'an unknown event',
+      JSON.stringify({ event: 'nope', data: { requestId: 'x1' } }),
+      { code: 'bad_request', requestId: 'x1' },
+      true,
+    ],
+    [
+      'a missing field',
+      JSON.stringify({ event: 'command.send', data: { requestId: 'x2', name: 'a' } }),
+      { code: 'bad_request', requestId: 'x2' },
+      true,
+    ],
+    [
+      'a bad command name',
+      JSON.stringify({ event: 'command.send', data: { requestId: 'x3', deviceId: 'd', name: '9' } }),
+      { code: 'bad_request', requestId: 'x3' },
+      true,
+    ],
+    [
+      'an unknown device',
+      JSON.stringify({ event: 'command.send', data: { requestId: 'x4', deviceId: 'ghost', name: 'a' } }),
+      { code: 'not_found', requestId: 'x4' },
+      true,
+    ],
   ])('answers %s with an error frame and keeps the socket', async (_name, raw, expected, hasRequestId) => {
     const ws = await SocketClient.open(app, operator);
     ws.socket.send(raw);
@@ -255,7 +224,7 @@ describe('device control over WebSocket and REST', () => {
     expect(await big.closed()).toBe(1009);
   });
 
-  it('refuses a viewer\'s commands, a foreign Origin, and no credentials', async () => {
+  it("refuses a viewer's commands, a foreign Origin, and no credentials", async () => {
     const ws = await SocketClient.open(app, viewer);
     ws.send('command.send', { requestId: 'v1', deviceId: 'plug-1', name: 'reboot' });
     const [frame] = await ws.waitFor((f) => f.length === 1);
@@ -279,13 +248,25 @@ describe('device control over WebSocket and REST', () => {
   it('takes REST commands through the same path, waiting for the outcome with ?wait=true', async () => {
     const { credentials } = await createDevice(app, 'rest-1');
     const plug = await device(app, credentials);
-    const accepted = await api<{ commandId: string; status: string }>(app, operator, 'POST', '/devices/rest-1/commands', { name: 'ping' });
+    const accepted = await api<{ commandId: string; status: string }>(
+      app,
+      operator,
+      'POST',
+      '/devices/rest-1/commands',
+      { name: 'ping' },
+    );
     expect(accepted.status).toBe(202);
     expect(accepted.body.status).toBe('sent');
-    const waited = await api<{ status: string; result: unknown }>(app, operator, 'POST', '/devices/rest-1/commands?wait=true', {
-      name: 'ping',
-      params: { n: 1 },
-    });
+    const waited = await api<{ status: string; result: unknown }>(
+      app,
+      operator,
+      'POST',
+      '/devices/rest-1/commands?wait=true',
+      {
+        name: 'ping',
+        params: { n: 1 },
+      },
+    );
     expect(waited.status).toBe(200);
     expect(waited.body).toMatchObject({ status: 'succeeded', result: { echo: { n: 1 } } });
     expect((await api(app, viewer, 'POST', '/devices/rest-1/commands', { name: 'ping' })).status).toBe(403);
@@ -299,14 +280,19 @@ describe('device control over WebSocket and REST', () => {
       devices.push(await device(app, credentials, i % 5 === 0 ? 'fail' : 'succeed'));
     }
     const ws = await SocketClient.open(app, operator);
-    const requests = Array.from({ length: 200 }, (_, i) => ({ requestId: `bulk-${i}`, deviceId: `fleet-${i % 20}`, name: 'blink' }));
+    const requests = Array.from({ length: 200 }, (_, i) => ({
+      requestId: `bulk-${i}`,
+      deviceId: `fleet-${i % 20}`,
+      name: 'blink',
+    }));
     // Under the rate limit: send in bursts of 20 and wait for their first replies.
     for (let i = 0; i < requests.length; i += 20) {
       for (const request of requests.slice(i, i + 20)) ws.send('command.send', request);
       await ws.waitFor(() => requests.slice(i, i + 20).every((r) => ws.statuses(r.requestId).length > 0));
       await new Promise((resolve) => setTimeout(resolve, 1000)); // refill the token bucket
     }
-    const terminal = (r: { requestId: string }) => ws.statuses(r.requestId).filter((s) => s === 'succeeded' || s === 'failed');
+    const terminal = (r: { requestId: string }) =>
+      ws.statuses(r.requestId).filter((s) => s === 'succeeded' || s === 'failed');
     await ws.waitFor(() => requests.every((r) => terminal(r).length > 0), 30_000);
     for (const r of requests) expect(terminal(r)).toHaveLength(1);
     const failed = requests.filter((r) => terminal(r)[0] === 'failed').length;
@@ -330,21 +316,38 @@ describe('desired and reported state', () => {
   it('bumps the version, publishes the whole document retained, and shows the delta', async () => {
     const { credentials } = await createDevice(app, 'thermo-9');
     const ws = await SocketClient.open(app, operator);
-    ws.send('state.desired.set', { requestId: 's1', deviceId: 'thermo-9', patch: { setpoint: 21, mode: { eco: true, fan: 'auto' } } });
+    ws.send('state.desired.set', {
+      requestId: 's1',
+      deviceId: 'thermo-9',
+      patch: { setpoint: 21, mode: { eco: true, fan: 'auto' } },
+    });
     await ws.waitFor((f) => f.some((x) => x.event === 'state.result'));
-    expect(ws.frames[0]).toEqual({ event: 'state.result', data: { requestId: 's1', deviceId: 'thermo-9', version: 1 } });
+    expect(ws.frames[0]).toEqual({
+      event: 'state.result',
+      data: { requestId: 's1', deviceId: 'thermo-9', version: 1 },
+    });
 
     // A device that connects later gets the retained document.
     const thermo = await connectDevice(app, credentials);
-    const desired = new Promise<unknown>((resolve) => thermo.once('message', (_t, payload) => resolve(JSON.parse(payload.toString()))));
+    const desired = new Promise<unknown>((resolve) =>
+      thermo.once('message', (_t, payload) => resolve(JSON.parse(payload.toString()))),
+    );
     await thermo.subscribeAsync('devices/thermo-9/state/desired', { qos: 1 });
     expect(await desired).toEqual({ version: 1, state: { setpoint: 21, mode: { eco: true, fan: 'auto' } } });
 
     const stream = new StreamRecorder(app, operator, '?devices=thermo-9&events=state');
     await stream.opened();
-    await thermo.publishAsync('devices/thermo-9/state/reported', JSON.stringify({ setpoint: 21, mode: { eco: false, fan: 'auto' }, fw: '1.2' }), { qos: 1 });
+    await thermo.publishAsync(
+      'devices/thermo-9/state/reported',
+      JSON.stringify({ setpoint: 21, mode: { eco: false, fan: 'auto' }, fw: '1.2' }),
+      { qos: 1 },
+    );
     await stream.waitFor((e) => e.length === 1);
-    expect(stream.events[0].data).toMatchObject({ deviceId: 'thermo-9', reported: { setpoint: 21, fw: '1.2' }, version: 1 });
+    expect(stream.events[0].data).toMatchObject({
+      deviceId: 'thermo-9',
+      reported: { setpoint: 21, fw: '1.2' },
+      version: 1,
+    });
     const state = await api<Record<string, unknown>>(app, operator, 'GET', '/devices/thermo-9/state');
     expect(state.body).toMatchObject({
       desired: { setpoint: 21, mode: { eco: true, fan: 'auto' } },
@@ -356,7 +359,11 @@ describe('desired and reported state', () => {
     // A merge patch that removes a key (null) and a stale If-Match.
     const patched = await fetch(`${app.url}/api/v1/devices/thermo-9/state/desired`, {
       method: 'PATCH',
-      headers: { authorization: `Bearer ${operator}`, 'content-type': 'application/merge-patch+json', 'if-match': '"1"' },
+      headers: {
+        authorization: `Bearer ${operator}`,
+        'content-type': 'application/merge-patch+json',
+        'if-match': '"1"',
+      },
       body: JSON.stringify({ mode: null }),
     });
     expect(patched.status).toBe(200);
@@ -367,9 +374,17 @@ describe('desired and reported state', () => {
       body: JSON.stringify({ setpoint: 25 }),
     });
     expect(stale.status).toBe(412);
-    ws.send('state.desired.set', { requestId: 's2', deviceId: 'thermo-9', patch: { setpoint: 25 }, expectedVersion: 1 });
+    ws.send('state.desired.set', {
+      requestId: 's2',
+      deviceId: 'thermo-9',
+      patch: { setpoint: 25 },
+      expectedVersion: 1,
+    });
     await ws.waitFor((f) => f.some((x) => x.data['requestId'] === 's2'));
-    expect(ws.frames.find((x) => x.data['requestId'] === 's2')).toMatchObject({ event: 'error', data: { code: 'conflict' } });
+    expect(ws.frames.find((x) => x.data['requestId'] === 's2')).toMatchObject({
+      event: 'error',
+      data: { code: 'conflict' },
+    });
     stream.close();
     ws.close();
     await thermo.endAsync();
@@ -379,7 +394,9 @@ describe('desired and reported state', () => {
     const { credentials } = await createDevice(app, 'thermo-bad');
     const thermo = await connectDevice(app, credentials);
     await thermo.subscribeAsync('devices/thermo-bad/errors');
-    const notice = new Promise<{ error: string }>((resolve) => thermo.once('message', (_t, p) => resolve(JSON.parse(p.toString()))));
+    const notice = new Promise<{ error: string }>((resolve) =>
+      thermo.once('message', (_t, p) => resolve(JSON.parse(p.toString()))),
+    );
     await thermo.publishAsync('devices/thermo-bad/state/reported', '[1,2]', { qos: 1 });
     expect((await notice).error).toMatch(/JSON object/);
     await thermo.endAsync();
@@ -392,13 +409,25 @@ describe('an api restart while a command is pending', () => {
     const { credentials } = await createDevice(app, 'restart-1');
     await createDevice(app, 'restart-2');
     const mute = await device(app, credentials, 'silent');
-    const sent = await api<{ commandId: string; status: string }>(app, app.adminToken, 'POST', '/devices/restart-1/commands', {
-      name: 'reboot',
-      timeoutMs: 1500,
-    });
-    const held = await api<{ commandId: string; status: string }>(app, app.adminToken, 'POST', '/devices/restart-2/commands', {
-      name: 'reboot',
-    });
+    const sent = await api<{ commandId: string; status: string }>(
+      app,
+      app.adminToken,
+      'POST',
+      '/devices/restart-1/commands',
+      {
+        name: 'reboot',
+        timeoutMs: 1500,
+      },
+    );
+    const held = await api<{ commandId: string; status: string }>(
+      app,
+      app.adminToken,
+      'POST',
+      '/devices/restart-2/commands',
+      {
+        name: 'reboot',
+      },
+    );
     expect([sent.body.status, held.body.status]).toEqual(['sent', 'pending']);
     mute.end(true);
     const dataDir = app.dataDir;
@@ -408,10 +437,20 @@ describe('an api restart while a command is pending', () => {
     try {
       // The timeout is rebuilt from storage and fires after the restart.
       expect((await waitTerminal(app, sent.body.commandId)).status).toBe('timed-out');
-      const first = await api<{ status: string; transitions: Array<{ status: string }> }>(app, app.adminToken, 'GET', `/commands/${sent.body.commandId}`);
+      const first = await api<{ status: string; transitions: Array<{ status: string }> }>(
+        app,
+        app.adminToken,
+        'GET',
+        `/commands/${sent.body.commandId}`,
+      );
       expect(first.body.transitions.map((t) => t.status)).toEqual(['sent', 'timed-out']);
       // The held command is still delivered once its device comes.
-      const creds = await api<{ username: string; password: string }>(app, app.adminToken, 'POST', '/devices/restart-2/credentials');
+      const creds = await api<{ username: string; password: string }>(
+        app,
+        app.adminToken,
+        'POST',
+        '/devices/restart-2/credentials',
+      );
       const late = await device(app, creds.body);
       expect((await waitTerminal(app, held.body.commandId)).status).toBe('succeeded');
       await late.endAsync();
@@ -431,7 +470,8 @@ async function waitTerminal(app: TestApp, commandId: string): Promise<{ status: 
     // Opened first, then read: a transition is either in the answer or on the stream.
     const current = await api<{ status: string }>(app, app.adminToken, 'GET', `/commands/${commandId}`);
     if (TERMINAL.includes(current.body.status)) return current.body;
-    const isFinal = (x: { data: Record<string, unknown> }) => x.data['commandId'] === commandId && TERMINAL.includes(x.data['status'] as string);
+    const isFinal = (x: { data: Record<string, unknown> }) =>
+      x.data['commandId'] === commandId && TERMINAL.includes(x.data['status'] as string);
     const events = await stream.waitFor((e) => e.some(isFinal));
     return { status: events.find(isFinal)!.data['status'] as string };
   } finally {

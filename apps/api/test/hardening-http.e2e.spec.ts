@@ -1,8 +1,8 @@
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import WebSocket from 'ws';
-import { ADMIN, StreamRecorder, type TestApp, api, createUser, login, startApp } from './harness';
+import { ADMIN, StreamRecorder, type TestApp, api, createUser, login, startApp, within } from './harness';
+import { SocketClient, upgradeStatus } from './socket-client';
 
 type Fetched = { status: number; headers: Headers; body: { statusCode?: number; error?: string; message?: string } };
 
@@ -26,45 +26,6 @@ async function tryLogin(app: TestApp, username: string, password: string, addres
   });
 }
 
-/** An open ws socket of `token`. */
-function openSocket(app: TestApp, token: string): Promise<WebSocket> {
-  const socket = new WebSocket(`ws://127.0.0.1:${app.port}/api/v1/ws`, {
-    headers: { authorization: `Bearer ${token}` },
-  });
-  return new Promise((resolve, reject) => {
-    socket.once('open', () => resolve(socket));
-    socket.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
-    socket.once('error', reject);
-  });
-}
-
-/** The status a new socket upgrade of `token` gets (101 when it opens). */
-function upgradeStatus(app: TestApp, token: string): Promise<number> {
-  const socket = new WebSocket(`ws://127.0.0.1:${app.port}/api/v1/ws`, {
-    headers: { authorization: `Bearer ${token}` },
-  });
-  return new Promise((resolve) => {
-    socket.once('open', () => {
-      socket.close();
-      resolve(101);
-    });
-    socket.once('unexpected-response', (_req, res) => {
-      resolve(res.statusCode ?? 0);
-      socket.terminate();
-    });
-    socket.once('error', () => resolve(0));
-  });
-}
-
-/** `promise`, or a failure naming `what` after `ms` (so a regression fails fast rather than at jest's timeout). */
-function within<T>(promise: Promise<T>, what: string, ms = 5_000): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not happen within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
 /** A token's REST session, an open SSE stream and an open socket, to see all three end. */
 async function edges(app: TestApp, token: string) {
   const stream = new StreamRecorder(app, token);
@@ -72,14 +33,14 @@ async function edges(app: TestApp, token: string) {
   const streamEnded = new Promise<void>((resolve) =>
     stream.source.addEventListener('error', () => resolve(), { once: true }),
   );
-  const socket = await openSocket(app, token);
-  const socketClosed = new Promise<number>((resolve) => socket.once('close', (code) => resolve(code)));
+  const socket = await SocketClient.open(app, token);
+  const socketClosed = socket.closed();
   return {
     /** Every edge refuses the token, and its open stream and socket were closed by the server. */
     async expectEnded(): Promise<void> {
-      await within(streamEnded, 'the stream closing');
+      await within(streamEnded, 5_000, 'the stream closing');
       stream.close();
-      expect(await within(socketClosed, 'the socket closing')).toBe(1008);
+      expect(await within(socketClosed, 5_000, 'the socket closing')).toBe(1008);
       expect((await api(app, token, 'GET', '/auth/me')).status).toBe(401);
       const again = await fetch(`${app.url}/api/v1/stream`, { headers: { authorization: `Bearer ${token}` } });
       expect(again.status).toBe(401);
@@ -88,7 +49,7 @@ async function edges(app: TestApp, token: string) {
     },
     close(): void {
       stream.close();
-      socket.terminate();
+      socket.socket.terminate();
     },
   };
 }

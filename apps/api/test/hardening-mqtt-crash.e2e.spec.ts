@@ -3,27 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { MqttClient } from 'mqtt';
-import { ADMIN, type TestApp, api, connectDevice, createDevice, login, startApp } from './harness';
-
-/** Rejects with `what` when `promise` has not settled within `ms` (a failing test then says why). */
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-async function historyOf(app: Pick<TestApp, 'url' | 'adminToken'>, deviceId: string, key: string): Promise<unknown[]> {
-  const { status, body } = await api<{ series: Record<string, Array<[number, unknown]>> }>(
-    app,
-    app.adminToken,
-    'GET',
-    `/devices/${deviceId}/telemetry?keys=${key}&limit=100000`,
-  );
-  if (status !== 200) throw new Error(`history: ${status}`);
-  return (body.series[key] ?? []).map(([, value]) => value);
-}
+import { ADMIN, type TestApp, connectDevice, createDevice, historyOf, login, startApp, within } from './harness';
 
 describe('MQTT hardening: no acknowledged message is lost when the api is killed', () => {
   const dir = mkdtempSync(join(tmpdir(), 'iot-crash-'));

@@ -1,6 +1,5 @@
 import { type IncomingMessage, get } from 'node:http';
 import type { MqttClient } from 'mqtt';
-import WebSocket from 'ws';
 import { LIMITS } from '@iot/protocol';
 import { Storage } from '../src/storage/storage';
 import {
@@ -10,43 +9,28 @@ import {
   connectDevice,
   createDevice,
   createUser,
+  metric,
   nextErrorNotice,
   startApp,
 } from './harness';
+import { type Frame, SocketClient } from './socket-client';
 
 /** `{"a":{"a":…{}…}}` nested `depth` objects deep, as JSON text. */
 const nestedJson = (depth: number) => '{"a":'.repeat(depth) + '{}' + '}'.repeat(depth);
 
 /** Sends one WebSocket request and resolves with the frame that answers its requestId. */
-async function wsRequest(
-  app: TestApp,
-  token: string,
-  event: string,
-  data: Record<string, unknown>,
-): Promise<{ event: string; data: Record<string, unknown> }> {
-  const socket = new WebSocket(`ws://127.0.0.1:${app.port}/api/v1/ws`, {
-    headers: { authorization: `Bearer ${token}` },
-  });
+async function wsRequest(app: TestApp, token: string, event: string, data: Record<string, unknown>): Promise<Frame> {
+  const ws = await SocketClient.open(app, token);
   try {
-    await new Promise<void>((resolve, reject) => {
-      socket.once('open', () => resolve());
-      socket.once('error', reject);
-    });
     const requestId = `r-${Math.random().toString(36).slice(2)}`;
-    const reply = new Promise<{ event: string; data: Record<string, unknown> }>((resolve, reject) => {
-      socket.on('message', (raw) => {
-        const frame = JSON.parse(raw.toString()) as { event: string; data: Record<string, unknown> };
-        if (frame.data['requestId'] === requestId) resolve(frame);
-      });
-      socket.once('close', (code) => reject(new Error(`socket closed (${code}) before the reply`)));
-    });
     // Written by hand, so a patch nested thousands deep needs no recursive JSON.stringify.
     const body = JSON.stringify({ requestId, ...data, patch: '@PATCH@' });
     const patch = typeof data['patch'] === 'string' ? data['patch'] : JSON.stringify(data['patch']);
-    socket.send(`{"event":${JSON.stringify(event)},"data":${body.replace('"@PATCH@"', patch)}}`);
-    return await reply;
+    ws.socket.send(`{"event":${JSON.stringify(event)},"data":${body.replace('"@PATCH@"', patch)}}`);
+    await ws.waitFor(() => ws.replies(requestId).length > 0);
+    return ws.replies(requestId)[0];
   } finally {
-    socket.close();
+    ws.close();
   }
 }
 
@@ -63,12 +47,6 @@ async function patchDesired(
     body: json,
   });
   return { status: res.status, body: (await res.json()) as { message?: string; version?: number } };
-}
-
-async function metric(app: TestApp, name: string): Promise<number> {
-  const text = await (await fetch(`${app.url}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-  return line === undefined ? 0 : Number(line.slice(name.length + 1));
 }
 
 describe('state documents: size, depth and untrusted keys (issue #13, items 3 and 13)', () => {

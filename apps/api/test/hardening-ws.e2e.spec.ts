@@ -1,90 +1,16 @@
-import WebSocket from 'ws';
-import { StreamRecorder, type TestApp, api, connectDevice, createDevice, createUser, startApp } from './harness';
+import {
+  StreamRecorder,
+  type TestApp,
+  api,
+  connectDevice,
+  createDevice,
+  createUser,
+  metric,
+  startApp,
+} from './harness';
+import { type Frame, SocketClient, upgradeStatus } from './socket-client';
 
 /** Issue #13, items 1 and 11: the WebSocket against hostile frames, floods and socket hoarding. */
-
-interface Frame {
-  event: string;
-  data: Record<string, unknown>;
-}
-
-/** A `ws` client that records every frame and can wait for some. */
-class SocketClient {
-  readonly frames: Frame[] = [];
-  private waiters: Array<() => void> = [];
-  closeCode: number | undefined;
-
-  constructor(readonly socket: WebSocket) {
-    socket.on('message', (data) => {
-      this.frames.push(JSON.parse(data.toString()) as Frame);
-      for (const wake of this.waiters.splice(0)) wake();
-    });
-    socket.on('close', (code) => {
-      this.closeCode = code;
-      for (const wake of this.waiters.splice(0)) wake();
-    });
-  }
-
-  /** Opens a socket, or rejects with the upgrade's HTTP status as `status`. */
-  static open(app: TestApp, token: string): Promise<SocketClient> {
-    const socket = new WebSocket(`ws://127.0.0.1:${app.port}/api/v1/ws`, {
-      headers: { authorization: `Bearer ${token}` },
-    });
-    return new Promise((resolve, reject) => {
-      socket.once('open', () => resolve(new SocketClient(socket)));
-      socket.once('unexpected-response', (_req, res) => {
-        reject(Object.assign(new Error(`upgrade refused: ${res.statusCode}`), { status: res.statusCode }));
-        res.resume();
-        socket.terminate();
-      });
-      socket.once('error', reject);
-    });
-  }
-
-  send(event: string, data: unknown): void {
-    this.socket.send(JSON.stringify({ event, data }));
-  }
-
-  /** The replies that carry this requestId. */
-  replies(requestId: string): Frame[] {
-    return this.frames.filter((f) => f.data['requestId'] === requestId);
-  }
-
-  async waitFor(predicate: () => boolean, timeoutMs = 10_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!predicate()) {
-      if (this.closeCode !== undefined) throw new Error(`socket closed (${this.closeCode})`);
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`timed out; last frames: ${JSON.stringify(this.frames.slice(-3))}`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.waiters.push(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-    }
-  }
-
-  /** Closes and resolves once the connection is gone. */
-  close(): Promise<void> {
-    if (this.socket.readyState === WebSocket.CLOSED) return Promise.resolve();
-    return new Promise((resolve) => {
-      this.socket.once('close', () => resolve());
-      this.socket.close();
-    });
-  }
-}
-
-/** The status an upgrade was refused with, or `open` (then the socket is closed again). */
-async function upgradeStatus(app: TestApp, token: string): Promise<number | 'open'> {
-  try {
-    await (await SocketClient.open(app, token)).close();
-    return 'open';
-  } catch (error) {
-    return (error as { status?: number }).status ?? -1;
-  }
-}
 
 let counter = 0;
 const rid = (prefix = 'r') => `${prefix}-${++counter}`;
@@ -246,14 +172,11 @@ describe('WebSocket hardening (#13)', () => {
       let closedByServer = false;
       for (let chunk = 0; chunk < 200 && !closedByServer; chunk++) {
         for (let i = 0; i < 1000; i++) ws.send('y'.repeat(60), { requestId: `${padding}${chunk}-${i}` });
-        const metrics = await (await fetch(`${app.url}/metrics`)).text();
-        closedByServer = /iot_messages_rejected_total\{reason="ws_unread_replies"\} 1\b/.test(metrics);
+        closedByServer = (await metric(app, 'iot_messages_rejected_total{reason="ws_unread_replies"}')) === 1;
       }
       expect(closedByServer).toBe(true);
       (ws.socket as unknown as { _socket: { resume(): void } })._socket.resume();
-      await new Promise<void>((resolve) =>
-        ws.closeCode !== undefined ? resolve() : ws.socket.once('close', () => resolve()),
-      );
+      await ws.closed();
       expect(ws.closeCode).toBe(1013);
       // Everything queued before the close arrived, each reply carrying its requestId.
       expect(ws.frames.length).toBeGreaterThan(1000);
@@ -272,8 +195,7 @@ describe('WebSocket hardening (#13)', () => {
       expect(await upgradeStatus(app, token)).toBe(429);
       // Another user is not affected.
       expect(await upgradeStatus(app, operator)).toBe('open');
-      const metrics = await (await fetch(`${app.url}/metrics`)).text();
-      expect(metrics).toMatch(/iot_messages_rejected_total\{reason="ws_too_many_sockets"\} [1-9]/);
+      expect(await metric(app, 'iot_messages_rejected_total{reason="ws_too_many_sockets"}')).toBeGreaterThan(0);
 
       // The server sees the close a moment after the client does: a few tries, not a fixed sleep.
       await opened[0].close();

@@ -75,7 +75,11 @@ export async function api<T = unknown>(
 }
 
 export async function createDevice(app: TestApp, id: string, type = 'thermostat'): Promise<CreateDeviceResponse> {
-  const { status, body } = await api<CreateDeviceResponse>(app, app.adminToken, 'POST', '/devices', { id, name: id, type });
+  const { status, body } = await api<CreateDeviceResponse>(app, app.adminToken, 'POST', '/devices', {
+    id,
+    name: id,
+    type,
+  });
   if (status !== 201) throw new Error(`create device failed: ${status} ${JSON.stringify(body)}`);
   return body;
 }
@@ -138,7 +142,9 @@ export class StreamRecorder {
     });
     this.openPromise = new Promise((resolve, reject) => {
       this.source.addEventListener('open', () => resolve(), { once: true });
-      this.source.addEventListener('error', (e) => reject(new Error(`stream error: ${String(e.message)}`)), { once: true });
+      this.source.addEventListener('error', (e) => reject(new Error(`stream error: ${String(e.message)}`)), {
+        once: true,
+      });
     });
     for (const type of ['telemetry', 'status', 'state', 'command', 'reset']) {
       this.source.addEventListener(type, (e) => {
@@ -179,7 +185,10 @@ export class StreamRecorder {
 }
 
 /** Subscribes a device to its errors topic and returns the next notice. */
-export async function nextErrorNotice(client: MqttClient, deviceId: string): Promise<() => Promise<{ topic: string; error: string; ts: number }>> {
+export async function nextErrorNotice(
+  client: MqttClient,
+  deviceId: string,
+): Promise<() => Promise<{ topic: string; error: string; ts: number }>> {
   await client.subscribeAsync(`devices/${deviceId}/errors`);
   return () =>
     new Promise((resolve) => {
@@ -190,4 +199,36 @@ export async function nextErrorNotice(client: MqttClient, deviceId: string): Pro
       };
       client.on('message', onMessage);
     });
+}
+
+/** Rejects with `what` when `promise` has not settled within `ms` (a failing test then says why). */
+export function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** The values of `key` in a device's telemetry history, oldest first. */
+export async function historyOf(
+  app: Pick<TestApp, 'url' | 'adminToken'>,
+  deviceId: string,
+  key: string,
+): Promise<unknown[]> {
+  const { status, body } = await api<{ series: Record<string, Array<[number, unknown]>> }>(
+    app,
+    app.adminToken,
+    'GET',
+    `/devices/${deviceId}/telemetry?keys=${key}&limit=100000`,
+  );
+  if (status !== 200) throw new Error(`history: ${status}`);
+  return (body.series[key] ?? []).map(([, value]) => value);
+}
+
+/** The value on the /metrics line of `name`, labels included (`iot_messages_rejected_total{reason="x"}`); 0 when absent. */
+export async function metric(app: Pick<TestApp, 'url'>, name: string): Promise<number> {
+  const text = await (await fetch(`${app.url}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  return line === undefined ? 0 : Number(line.slice(name.length + 1));
 }

@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
-import { StreamRecorder, type TestApp, createDevice, startApp } from './harness';
+import { StreamRecorder, type TestApp, createDevice, metric, startApp } from './harness';
 
 const mosquittoBinary = ['/usr/sbin/mosquitto', '/usr/bin/mosquitto'].find(
   (path) => spawnSync(path, ['-h']).error === undefined,
@@ -89,8 +89,7 @@ describeWithMosquitto('with MQTT_URL: an external Mosquitto broker', () => {
     await stranger.endAsync();
     // Wait for the api to have seen it: the counter is the observable effect.
     for (let i = 0; i < 50; i++) {
-      const metrics = await (await fetch(`${app.url}/metrics`)).text();
-      if (/iot_messages_rejected_total\{reason="unknown_device"\} [1-9]/.test(metrics)) return;
+      if ((await metric(app, 'iot_messages_rejected_total{reason="unknown_device"}')) > 0) return;
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     throw new Error('the unknown device was not counted');
@@ -100,7 +99,9 @@ describeWithMosquitto('with MQTT_URL: an external Mosquitto broker', () => {
     await createDevice(app, 'ext-2');
     const device = await mqtt.connectAsync(broker.url, { clientId: 'ext-2', protocolVersion: 5, reconnectPeriod: 0 });
     const received = new Promise<{ topic: string; properties: Record<string, unknown> | undefined }>((resolve) =>
-      device.once('message', (topic, _payload, packet) => resolve({ topic, properties: packet.properties as Record<string, unknown> })),
+      device.once('message', (topic, _payload, packet) =>
+        resolve({ topic, properties: packet.properties as Record<string, unknown> }),
+      ),
     );
     await device.subscribeAsync('devices/ext-2/commands/+', { qos: 1 });
     await device.publishAsync('devices/ext-2/status', 'online', { qos: 1, retain: true });

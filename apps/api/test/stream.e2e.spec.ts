@@ -1,6 +1,6 @@
 import { connect } from 'node:net';
 import type { MqttClient } from 'mqtt';
-import { StreamRecorder, type TestApp, connectDevice, createDevice, createUser, startApp } from './harness';
+import { StreamRecorder, type TestApp, connectDevice, createDevice, createUser, metric, startApp } from './harness';
 
 /** Writes a GET by hand and returns everything the api sent within `ms` (head and first chunks, byte for byte). */
 function rawGet(app: TestApp, path: string, headers: Record<string, string>, ms = 300): Promise<string> {
@@ -20,11 +20,8 @@ function rawGet(app: TestApp, path: string, headers: Record<string, string>, ms 
   });
 }
 
-async function rejected(app: TestApp, reason: string): Promise<number> {
-  const text = await (await fetch(`${app.url}/metrics`)).text();
-  const match = new RegExp(`iot_messages_rejected_total\\{reason="${reason}"\\} (\\d+)`).exec(text);
-  return match ? Number(match[1]) : 0;
-}
+/** The count of messages refused for `reason`. */
+const rejected = (app: TestApp, reason: string) => metric(app, `iot_messages_rejected_total{reason="${reason}"}`);
 
 /**
  * The stream's HTTP edge. A valid GET /api/v1/stream is opened before
@@ -52,7 +49,8 @@ describe('GET /api/v1/stream: authentication, CORS, filters', () => {
     const viaExpress = await rawGet(app, '/api/v1/stream/?events=telemetry', headers);
     const withoutDate = (s: string) => s.replace(/\r\nDate: [^\r]+/, '');
     // Express adds helmet's document headers; the direct route sends only nosniff (docs/protocol.md §3).
-    const helmetHeaders = /\r\n(Content-Security-Policy|Cross-Origin-[A-Za-z-]+|Origin-Agent-Cluster|Referrer-Policy|X-Content-Type-Options|X-DNS-Prefetch-Control|X-Download-Options|X-Frame-Options|X-Permitted-Cross-Domain-Policies|X-XSS-Protection): [^\r]+/g;
+    const helmetHeaders =
+      /\r\n(Content-Security-Policy|Cross-Origin-[A-Za-z-]+|Origin-Agent-Cluster|Referrer-Policy|X-Content-Type-Options|X-DNS-Prefetch-Control|X-Download-Options|X-Frame-Options|X-Permitted-Cross-Domain-Policies|X-XSS-Protection): [^\r]+/g;
     const withoutHelmet = (s: string) => withoutDate(s).replace(helmetHeaders, '');
     expect(withoutHelmet(direct)).toBe(withoutHelmet(viaExpress));
     expect(viaExpress).toMatch(/\r\nX-Content-Type-Options: nosniff\r\n/);
