@@ -2,7 +2,6 @@ import { computed, inject, Injectable } from '@angular/core';
 import type { ClientFrameName, ServerFrameMap } from '@iot/protocol';
 import { filter, firstValueFrom, merge, type Observable } from 'rxjs';
 import {
-  type ControlError,
   ControlSocketService,
   type ControlSocketState,
   type ReplyMap,
@@ -65,7 +64,7 @@ export class ControlService {
     this.socket.connect();
   }
 
-  /** Sends a request the way that works now; resolves with its direct reply or rejects with a {@link ControlError}. */
+  /** Sends a request the way that works now; resolves with its direct reply or rejects with a `ControlError`. */
   async send<K extends ClientFrameName>(event: K, data: RequestData<K>): Promise<ReplyMap[K]> {
     this.connect();
     let path = pathOf(this.socket.state());
