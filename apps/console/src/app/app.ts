@@ -4,7 +4,7 @@ import { MatToolbar } from '@angular/material/toolbar';
 import { RouterLink, RouterOutlet } from '@angular/router';
 import { roleAtLeast } from '@iot/protocol';
 import { AuthService } from './core/auth/auth.service';
-import { ControlSocketService } from './core/control/control-socket.service';
+import { ControlService } from './core/control/control.service';
 import { StreamService } from './core/stream/stream.service';
 import { ConnectionStatus } from './ui/connection-status';
 
@@ -19,6 +19,7 @@ import { ConnectionStatus } from './ui/connection-status';
 export class App {
   protected readonly auth = inject(AuthService);
   protected readonly stream = inject(StreamService);
+  protected readonly control = inject(ControlService);
 
   constructor() {
     // One stream per tab, open exactly while someone is signed in.
@@ -26,9 +27,9 @@ export class App {
       const signedIn = this.auth.isAuthenticated();
       untracked(() => (signedIn ? this.stream.start() : this.stream.stop()));
     });
-    // The control socket may be used while an operator or admin is signed in;
+    // The control connection may be used while an operator or admin is signed in;
     // it connects lazily, when a page first needs it.
-    const control = inject(ControlSocketService);
+    const control = this.control;
     effect(() => {
       const user = this.auth.user();
       const allowed = user !== null && roleAtLeast(user.role, 'operator');

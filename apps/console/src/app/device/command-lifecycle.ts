@@ -8,7 +8,6 @@ export interface CommandEntry extends Omit<CommandRecord, 'createdBy' | 'params'
   createdBy: string | null;
 }
 
-
 export function isTerminal(status: CommandStatus): boolean {
   return TERMINAL_COMMAND_STATUSES.has(status);
 }

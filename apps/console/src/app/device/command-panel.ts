@@ -3,7 +3,7 @@ import { MatButton } from '@angular/material/button';
 import { MatFormField, MatHint, MatLabel } from '@angular/material/form-field';
 import { MatInput } from '@angular/material/input';
 import { commandNameSchema, type JsonObject } from '@iot/protocol';
-import { ControlSocketService } from '../core/control/control-socket.service';
+import { ControlService } from '../core/control/control.service';
 import { TimestampPipe } from '../ui/format.pipes';
 import { CommandStatusChip } from './command-status-chip';
 import { CommandsStore } from './commands.store';
@@ -19,7 +19,7 @@ import { parseJsonObject } from './state-doc';
 })
 export class CommandPanel {
   private readonly store = inject(CommandsStore);
-  protected readonly socket = inject(ControlSocketService);
+  protected readonly control = inject(ControlService);
 
   protected readonly name = signal('');
   protected readonly paramsText = signal('');
@@ -55,7 +55,7 @@ export class CommandPanel {
   protected readonly canCancel = computed(() => this.active()?.status === 'pending');
 
   constructor() {
-    this.socket.connect();
+    this.control.connect();
   }
 
   protected input(target: 'name' | 'paramsText' | 'timeoutText', event: Event): void {

@@ -3,7 +3,8 @@ import { takeUntilDestroyed } from '@angular/core/rxjs-interop';
 import type { CommandEvent, JsonObject } from '@iot/protocol';
 import { Subscription } from 'rxjs';
 import { AuthService } from '../core/auth/auth.service';
-import { ControlError, ControlSocketService } from '../core/control/control-socket.service';
+import { ControlError } from '../core/control/control-socket.service';
+import { ControlService } from '../core/control/control.service';
 import { DeviceApi } from '../core/devices/device-api';
 import { describeHttpError } from '../core/http-error';
 import { StreamService } from '../core/stream/stream.service';
@@ -14,14 +15,14 @@ export const COMMAND_HISTORY_LIMIT = 50;
 
 /**
  * One device's commands: the history over REST, kept live by the stream's
- * `command` events (every operator's) and the control socket's
+ * `command` events (every operator's) and the control connection's
  * `command.status` frames (this tab's). Both carry the same transitions; each
  * is applied once. Provided by the device page.
  */
 @Injectable()
 export class CommandsStore {
   private readonly api = inject(DeviceApi);
-  private readonly socket = inject(ControlSocketService);
+  private readonly control = inject(ControlService);
   private readonly auth = inject(AuthService);
 
   private readonly byId = signal<ReadonlyMap<string, CommandEntry>>(new Map());
@@ -46,8 +47,8 @@ export class CommandsStore {
       .on('reset')
       .pipe(takeUntilDestroyed())
       .subscribe(() => this.reload());
-    // The socket only reports commands this tab sent, so their sender is this user.
-    this.socket.commandStatus
+    // The control connection only reports commands this tab sent, so their sender is this user.
+    this.control.commandStatus
       .pipe(takeUntilDestroyed())
       .subscribe((event) => this.apply(event, this.auth.user()?.username ?? null));
     inject(DestroyRef).onDestroy(() => {
@@ -95,7 +96,7 @@ export class CommandsStore {
   async send(name: string, params: JsonObject | undefined, timeoutMs: number | undefined): Promise<string> {
     const deviceId = this.deviceId;
     if (!deviceId) throw new ControlError('bad_request', 'No device is open.');
-    const reply = await this.socket.send('command.send', {
+    const reply = await this.control.send('command.send', {
       deviceId,
       name,
       ...(params ? { params } : {}),
@@ -107,7 +108,7 @@ export class CommandsStore {
 
   /** Cancels a pending command. */
   async cancel(commandId: string): Promise<void> {
-    const reply = await this.socket.send('command.cancel', { commandId });
+    const reply = await this.control.send('command.cancel', { commandId });
     this.apply(reply);
   }
 

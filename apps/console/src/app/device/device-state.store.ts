@@ -2,7 +2,8 @@ import { DestroyRef, inject, Injectable, signal } from '@angular/core';
 import { takeUntilDestroyed } from '@angular/core/rxjs-interop';
 import type { JsonObject, StateEvent } from '@iot/protocol';
 import type { Subscription } from 'rxjs';
-import { ControlError, ControlSocketService } from '../core/control/control-socket.service';
+import { ControlError } from '../core/control/control-socket.service';
+import { ControlService } from '../core/control/control.service';
 import { DeviceApi, type DeviceStateView } from '../core/devices/device-api';
 import { describeHttpError } from '../core/http-error';
 import { StreamService } from '../core/stream/stream.service';
@@ -17,14 +18,14 @@ export type DesiredOutcome =
 
 /**
  * One device's reported and desired state over REST, kept live by the
- * stream's `state` events; desired-state changes go over the control socket
+ * stream's `state` events; desired-state changes go over the control connection
  * with `expectedVersion`, so a change made meanwhile by someone else is
  * refused (`conflict`) instead of overwritten. Provided by the device page.
  */
 @Injectable()
 export class DeviceStateStore {
   private readonly api = inject(DeviceApi);
-  private readonly socket = inject(ControlSocketService);
+  private readonly control = inject(ControlService);
 
   private readonly current = signal<DeviceStateView | null>(null);
   private readonly loadingState = signal(false);
@@ -112,7 +113,7 @@ export class DeviceStateStore {
     this.savingState.set(true);
     this.outcomeState.set(null);
     try {
-      const reply = await this.socket.send('state.desired.set', { deviceId, patch, expectedVersion: state.version });
+      const reply = await this.control.send('state.desired.set', { deviceId, patch, expectedVersion: state.version });
       const latest = this.current();
       if (latest && latest.version < reply.version) {
         const desired = mergePatch(latest.desired, patch);

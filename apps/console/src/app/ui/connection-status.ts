@@ -8,7 +8,10 @@ const LABELS: Record<ConnectionState, { text: string; hint: string }> = {
   offline: { text: 'Offline', hint: 'No live stream; values shown may be out of date.' },
 };
 
-/** The stream's connection state: a dot and a word, announced politely when it changes. */
+/**
+ * The stream's connection state: a dot and a word, announced politely when it
+ * changes; and, when commands cannot use the WebSocket, that they go over HTTP.
+ */
 @Component({
   selector: 'iot-connection-status',
   changeDetection: ChangeDetectionStrategy.OnPush,
@@ -16,6 +19,7 @@ const LABELS: Record<ConnectionState, { text: string; hint: string }> = {
     role: 'status',
     'aria-live': 'polite',
     '[attr.data-state]': 'state()',
+    '[attr.data-control]': "commandsOverHttp() ? 'http' : 'socket'",
     '[attr.title]': 'label().hint',
   },
   template: `<span class="dot" aria-hidden="true"></span><span class="text">{{ label().text }}</span>`,
@@ -59,5 +63,14 @@ const LABELS: Record<ConnectionState, { text: string; hint: string }> = {
 })
 export class ConnectionStatus {
   readonly state = input.required<ConnectionState>();
-  protected readonly label = computed(() => LABELS[this.state()]);
+  /** Whether commands go over REST because the control WebSocket is refused or lost. */
+  readonly commandsOverHttp = input(false);
+  protected readonly label = computed(() => {
+    const label = LABELS[this.state()];
+    if (!this.commandsOverHttp()) return label;
+    return {
+      text: `${label.text} · commands over HTTP`,
+      hint: `${label.hint} The control WebSocket cannot be used here, so commands go over HTTP; it is retried in the background.`,
+    };
+  });
 }

@@ -9,7 +9,7 @@ import {
   type ServerFrameName,
   serverFrameSchemas,
 } from '@iot/protocol';
-import { type Observable, Subject } from 'rxjs';
+import { distinctUntilChanged, type Observable, Subject } from 'rxjs';
 import { backoffDelay, type BackoffOptions, DEFAULT_BACKOFF } from '../stream/backoff';
 import { CONTROL_SOCKET_URL, SocketState, WEB_SOCKET_FACTORY, type WebSocketLike } from './web-socket';
 
@@ -52,6 +52,15 @@ export const CONTROL_REPLY_TIMEOUT_MS = new InjectionToken<number>('CONTROL_REPL
   factory: () => 15_000,
 });
 
+/**
+ * How long a socket may stay connecting before it counts as failed: a proxy
+ * that swallows the upgrade leaves it connecting for minutes otherwise.
+ */
+export const CONTROL_OPEN_TIMEOUT_MS = new InjectionToken<number>('CONTROL_OPEN_TIMEOUT_MS', {
+  providedIn: 'root',
+  factory: () => 5_000,
+});
+
 interface PendingRequest {
   event: ClientFrameName;
   frame: string;
@@ -80,6 +89,7 @@ export class ControlSocketService {
   private readonly url = inject(CONTROL_SOCKET_URL);
   private readonly backoff = inject(CONTROL_BACKOFF);
   private readonly replyTimeoutMs = inject(CONTROL_REPLY_TIMEOUT_MS);
+  private readonly openTimeoutMs = inject(CONTROL_OPEN_TIMEOUT_MS);
 
   private readonly stateSignal = signal<ControlSocketState>('idle');
   private readonly commandStatus$ = new Subject<ServerFrameMap['command.status']>();
@@ -87,17 +97,22 @@ export class ControlSocketService {
   private enabled = false;
   private socket: WebSocketLike | null = null;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private openTimer: ReturnType<typeof setTimeout> | undefined;
   private attempt = 0;
+  private readonly stateChanges$ = new Subject<ControlSocketState>();
 
   readonly state = this.stateSignal.asReadonly();
   readonly open = computed(() => this.stateSignal() === 'open');
   /** Every `command.status` frame, as it arrives. */
   readonly commandStatus: Observable<ServerFrameMap['command.status']> = this.commandStatus$.asObservable();
+  /** Every change of `state`, as it happens (signals alone would tell only at the next change detection). */
+  readonly stateChanges: Observable<ControlSocketState> = this.stateChanges$.pipe(distinctUntilChanged());
 
   constructor() {
     inject(DestroyRef).onDestroy(() => {
       this.disable();
       this.commandStatus$.complete();
+      this.stateChanges$.complete();
     });
   }
 
@@ -110,6 +125,7 @@ export class ControlSocketService {
   disable(): void {
     this.enabled = false;
     this.clearRetry();
+    this.clearOpenTimer();
     const socket = this.socket;
     this.socket = null;
     if (socket) {
@@ -118,13 +134,13 @@ export class ControlSocketService {
     }
     this.attempt = 0;
     this.rejectAll(new ControlError('disconnected', 'Signed out.'));
-    this.stateSignal.set('idle');
+    this.setState('idle');
   }
 
   /** Connects if enabled and not connected or connecting already. */
   connect(): void {
     if (!this.enabled || this.socket || this.retryTimer !== undefined) return;
-    this.stateSignal.set(this.stateSignal() === 'idle' ? 'connecting' : 'reconnecting');
+    this.setState(this.stateSignal() === 'idle' ? 'connecting' : 'reconnecting');
     this.openSocket();
   }
 
@@ -156,10 +172,19 @@ export class ControlSocketService {
   private openSocket(): void {
     const socket = this.createSocket(this.url);
     this.socket = socket;
+    this.clearOpenTimer();
+    this.openTimer = setTimeout(() => {
+      this.openTimer = undefined;
+      if (socket !== this.socket || socket.readyState === SocketState.OPEN) return;
+      this.detach(socket);
+      socket.close();
+      this.onClose();
+    }, this.openTimeoutMs);
     socket.onopen = () => {
       if (socket !== this.socket) return;
+      this.clearOpenTimer();
       this.attempt = 0;
-      this.stateSignal.set('open');
+      this.setState('open');
       for (const request of this.pending.values()) if (!request.sent) this.transmit(request);
     };
     socket.onmessage = (message) => {
@@ -177,6 +202,7 @@ export class ControlSocketService {
   }
 
   private onClose(): void {
+    this.clearOpenTimer();
     if (this.socket) this.detach(this.socket);
     this.socket = null;
     // Sent requests may never be answered now; unsent ones wait for the next socket.
@@ -188,10 +214,10 @@ export class ControlSocketService {
       );
     }
     if (!this.enabled) {
-      this.stateSignal.set('idle');
+      this.setState('idle');
       return;
     }
-    this.stateSignal.set('reconnecting');
+    this.setState('reconnecting');
     const delay = backoffDelay(this.attempt, this.backoff);
     this.attempt += 1;
     this.retryTimer = setTimeout(() => {
@@ -253,6 +279,16 @@ export class ControlSocketService {
 
   private detach(socket: WebSocketLike): void {
     socket.onopen = socket.onclose = socket.onerror = socket.onmessage = null;
+  }
+
+  private setState(state: ControlSocketState): void {
+    this.stateSignal.set(state);
+    this.stateChanges$.next(state);
+  }
+
+  private clearOpenTimer(): void {
+    clearTimeout(this.openTimer);
+    this.openTimer = undefined;
   }
 
   private clearRetry(): void {
