@@ -247,7 +247,7 @@ describe('WebSocket hardening (#13)', () => {
       for (let chunk = 0; chunk < 200 && !closedByServer; chunk++) {
         for (let i = 0; i < 1000; i++) ws.send('y'.repeat(60), { requestId: `${padding}${chunk}-${i}` });
         const metrics = await (await fetch(`${app.url}/metrics`)).text();
-        closedByServer = /iot_messages_rejected_total\{reason="ws_unread_replies"\} 1\b/.test(metrics);
+        closedByServer = /iot_ws_refused_total\{reason="unread_replies"\} 1\b/.test(metrics);
       }
       expect(closedByServer).toBe(true);
       (ws.socket as unknown as { _socket: { resume(): void } })._socket.resume();
@@ -273,7 +273,7 @@ describe('WebSocket hardening (#13)', () => {
       // Another user is not affected.
       expect(await upgradeStatus(app, operator)).toBe('open');
       const metrics = await (await fetch(`${app.url}/metrics`)).text();
-      expect(metrics).toMatch(/iot_messages_rejected_total\{reason="ws_too_many_sockets"\} [1-9]/);
+      expect(metrics).toMatch(/iot_ws_refused_total\{reason="too_many_sockets"\} [1-9]/);
 
       // The server sees the close a moment after the client does: a few tries, not a fixed sleep.
       await opened[0].close();
