@@ -172,7 +172,7 @@ describe('WebSocket hardening (#13)', () => {
       let closedByServer = false;
       for (let chunk = 0; chunk < 200 && !closedByServer; chunk++) {
         for (let i = 0; i < 1000; i++) ws.send('y'.repeat(60), { requestId: `${padding}${chunk}-${i}` });
-        closedByServer = (await metric(app, 'iot_messages_rejected_total{reason="ws_unread_replies"}')) === 1;
+        closedByServer = (await metric(app, 'iot_ws_refused_total{reason="unread_replies"}')) === 1;
       }
       expect(closedByServer).toBe(true);
       (ws.socket as unknown as { _socket: { resume(): void } })._socket.resume();
@@ -195,7 +195,7 @@ describe('WebSocket hardening (#13)', () => {
       expect(await upgradeStatus(app, token)).toBe(429);
       // Another user is not affected.
       expect(await upgradeStatus(app, operator)).toBe('open');
-      expect(await metric(app, 'iot_messages_rejected_total{reason="ws_too_many_sockets"}')).toBeGreaterThan(0);
+      expect(await metric(app, 'iot_ws_refused_total{reason="too_many_sockets"}')).toBeGreaterThan(0);
 
       // The server sees the close a moment after the client does: a few tries, not a fixed sleep.
       await opened[0].close();

@@ -20,8 +20,9 @@ function rawGet(app: TestApp, path: string, headers: Record<string, string>, ms 
   });
 }
 
-/** The count of messages refused for `reason`. */
-const rejected = (app: TestApp, reason: string) => metric(app, `iot_messages_rejected_total{reason="${reason}"}`);
+/** Requests to the stream's route answered with `status`, as the HTTP metrics count them. */
+const rejected = (app: TestApp, status: number) =>
+  metric(app, `iot_http_requests_total{method="GET",route="/api/v1/stream",status="${status}"}`);
 
 /**
  * The stream's HTTP edge. A valid GET /api/v1/stream is opened before
@@ -64,7 +65,7 @@ describe('GET /api/v1/stream: authentication, CORS, filters', () => {
   });
 
   it("answers 401 without a token and with a bad one, in the api's error shape, and counts it", async () => {
-    const before = await rejected(app, 'http_401');
+    const before = await rejected(app, 401);
     const anonymous = await stream();
     expect(anonymous.status).toBe(401);
     expect(await anonymous.json()).toEqual({
@@ -75,7 +76,7 @@ describe('GET /api/v1/stream: authentication, CORS, filters', () => {
     const forged = await stream('', { authorization: `Bearer ${app.adminToken.slice(0, -4)}AAAA` });
     expect(forged.status).toBe(401);
     expect(await forged.json()).toMatchObject({ statusCode: 401, message: expect.stringMatching(/log in again/) });
-    expect(await rejected(app, 'http_401')).toBe(before + 2);
+    expect(await rejected(app, 401)).toBe(before + 2);
   });
 
   it.each(['viewer', 'operator', 'admin'] as const)('lets a %s stream (every role may)', async (role) => {
@@ -94,7 +95,7 @@ describe('GET /api/v1/stream: authentication, CORS, filters', () => {
     ['?events=telemetry&events=status', /^events may be given once/],
     ['?lastEventId=x-1&lastEventId=x-2', /^lastEventId may be given once/],
   ])("answers 400 to %#, in the api's error shape, and counts it", async (query, message) => {
-    const before = await rejected(app, 'http_400');
+    const before = await rejected(app, 400);
     const res = await stream(query, { authorization: `Bearer ${app.adminToken}` });
     expect(res.status).toBe(400);
     expect(await res.json()).toMatchObject({
@@ -102,7 +103,7 @@ describe('GET /api/v1/stream: authentication, CORS, filters', () => {
       error: 'Bad Request',
       message: expect.stringMatching(message),
     });
-    expect(await rejected(app, 'http_400')).toBe(before + 1);
+    expect(await rejected(app, 400)).toBe(before + 1);
   });
 
   it('takes the session cookie, and a Bearer header over it as every route does', async () => {

@@ -23,6 +23,7 @@ import {
 import { ControlGateway } from '../gateway/control.gateway';
 import { PlatformWsAdapter } from '../gateway/ws-adapter';
 import { type AppConfig, effectiveOrigins } from '../config/config';
+import { httpMetrics } from '../metrics/http-metrics';
 import { MetricsService } from '../metrics/metrics.service';
 import { StreamHub } from '../stream/stream-hub.service';
 import { serveStreamsBeforeExpress } from '../stream/stream-route';
@@ -119,6 +120,7 @@ export async function createApp(config: AppConfig): Promise<RunningApp> {
   // The default origins name the bound port, known only after listen; the checks read the set per request.
   const origins = new Set<string>();
   const isAllowedOrigin = (origin: string | undefined) => origin !== undefined && origins.has(origin);
+  app.use(httpMetrics(metrics));
   app.use(securityHeaders());
   app.use(cookieParser());
   app.use(refuseCrossSiteCookieRequests(metrics, isAllowedOrigin));
@@ -178,7 +180,7 @@ export async function createApp(config: AppConfig): Promise<RunningApp> {
     }),
   );
   app.enableCors({ origin: (origin, done) => done(null, isAllowedOrigin(origin)), credentials: true });
-  serveStreamsBeforeExpress(app.getHttpServer(), { auth, hub, isAllowedOrigin });
+  serveStreamsBeforeExpress(app.getHttpServer(), { auth, hub, isAllowedOrigin, metrics });
 
   await app.listen(config.port, config.host);
   const port = (app.getHttpServer().address() as AddressInfo).port;

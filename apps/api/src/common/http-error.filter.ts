@@ -3,7 +3,6 @@ import type { Response } from 'express';
 import { ZodValidationException } from 'nestjs-zod';
 import type { ZodError } from 'zod';
 import type { ApiError } from '@iot/protocol';
-import { MetricsService } from '../metrics/metrics.service';
 
 function describe(error: ZodError): string {
   return error.issues
@@ -19,13 +18,12 @@ export function statusText(status: number): string {
 
 /**
  * One shape for every error answer: `{statusCode, error, message}` with a
- * message a person can act on. Validation failures name the field.
+ * message a person can act on. Validation failures name the field. Counted
+ * by the HTTP metrics (iot_http_requests_total), as every answer is.
  */
 @Catch()
 export class HttpErrorFilter implements ExceptionFilter {
   private readonly logger = new Logger(HttpErrorFilter.name);
-
-  constructor(private readonly metrics: MetricsService) {}
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const res = host.switchToHttp().getResponse<Response>();
@@ -46,7 +44,6 @@ export class HttpErrorFilter implements ExceptionFilter {
       this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
       body = { statusCode: 500, error: 'Internal Server Error', message: 'internal error' };
     }
-    if (body.statusCode < 500) this.metrics.reject(`http_${body.statusCode}`);
     if (res.headersSent) {
       res.destroy();
       return;

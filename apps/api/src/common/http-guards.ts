@@ -11,9 +11,13 @@ export const MAX_BODY_BYTES = 1024 * 1024;
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
-/** Answers with the api's error shape, as HttpErrorFilter does for errors inside Nest. */
-export function sendError(res: Response, metrics: MetricsService, status: number, message: string): void {
-  if (status < 500) metrics.reject(`http_${status}`);
+/**
+ * Answers with the api's error shape, as HttpErrorFilter does for errors
+ * inside Nest. The answer is counted by the HTTP metrics middleware
+ * (iot_http_requests_total), not as a rejected device message; `metrics` stays
+ * in the signature for the callers.
+ */
+export function sendError(res: Response, _metrics: MetricsService, status: number, message: string): void {
   if (res.headersSent) {
     res.destroy();
     return;

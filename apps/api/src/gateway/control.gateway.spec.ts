@@ -36,7 +36,7 @@ const settle = () => new Promise((resolve) => setImmediate(resolve));
 describe('ControlGateway', () => {
   let sut: ControlGateway;
   let state: { setDesired: jest.Mock };
-  let metrics: { reject: jest.Mock; wsClients: { set: jest.Mock } };
+  let metrics: { refuseWs: jest.Mock; wsClients: { set: jest.Mock } };
   let logged: jest.SpyInstance;
 
   function make(config: Partial<AppConfig> = {}): ControlGateway {
@@ -63,7 +63,7 @@ describe('ControlGateway', () => {
 
   beforeEach(() => {
     state = { setDesired: jest.fn().mockResolvedValue({ version: 1 }) };
-    metrics = { reject: jest.fn(), wsClients: { set: jest.fn() } };
+    metrics = { refuseWs: jest.fn(), wsClients: { set: jest.fn() } };
     logged = jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
     sut = make();
   });
@@ -99,7 +99,7 @@ describe('ControlGateway', () => {
     });
 
     it('answers internal when anything before the dispatch throws', async () => {
-      metrics.reject.mockImplementationOnce(() => {
+      metrics.refuseWs.mockImplementationOnce(() => {
         throw new Error('counter broke');
       });
       const socket = await connect();
@@ -137,7 +137,7 @@ describe('ControlGateway', () => {
     socket.frame('nope', { requestId: 'r6' });
     expect(socket.sent).toHaveLength(1);
     expect(socket.close).toHaveBeenCalledWith(1013, 'too many unread replies');
-    expect(metrics.reject).toHaveBeenCalledWith('ws_unread_replies');
+    expect(metrics.refuseWs).toHaveBeenCalledWith('unread_replies');
     socket.frame('nope', { requestId: 'r7' });
     setDesired(socket, 'r8');
     await settle();

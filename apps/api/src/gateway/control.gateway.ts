@@ -173,7 +173,7 @@ export class ControlGateway implements OnGatewayConnection, OnGatewayDisconnect,
       // Closing (say, for not reading its replies): nobody would read an answer.
       if (socket.readyState !== socket.OPEN) return;
       if (isBinary) {
-        this.metrics.reject('ws_binary_frame');
+        this.metrics.refuseWs('binary_frame');
         socket.close(WS_CLOSE.unsupportedData, 'frames are JSON text');
         return;
       }
@@ -312,13 +312,13 @@ export class ControlGateway implements OnGatewayConnection, OnGatewayDisconnect,
     if (socket.readyState !== socket.OPEN) return;
     socket.send(JSON.stringify({ event, data }));
     if (socket.bufferedAmount > WS_MAX_BUFFERED_BYTES) {
-      this.metrics.reject('ws_unread_replies');
+      this.metrics.refuseWs('unread_replies');
       socket.close(WS_CLOSE.tryAgainLater, 'too many unread replies');
     }
   }
 
   private fail(socket: WebSocket, requestId: string | undefined, code: ErrorCode, message: string): void {
-    this.metrics.reject(`ws_${code}`);
+    this.metrics.refuseWs(code);
     this.send(socket, 'error', { ...(requestId !== undefined && { requestId }), code, message });
   }
 

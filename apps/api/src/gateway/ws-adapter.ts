@@ -38,14 +38,20 @@ export class PlatformWsAdapter extends WsAdapter {
       ) => {
         this.check(info.req).then(
           (result) => {
-            if (!result.ok) return done(false, result.status, result.message);
+            if (!result.ok) {
+              this.metrics.refuseWs(result.status === 403 ? 'forbidden_origin' : 'unauthorized');
+              return done(false, result.status, result.message);
+            }
             if (!this.reserve(info.req)) {
-              this.metrics.reject('ws_too_many_sockets');
+              this.metrics.refuseWs('too_many_sockets');
               return done(false, 429, `at most ${this.maxSocketsPerUser} WebSockets per user`);
             }
             done(true);
           },
-          () => done(false, 401, 'Unauthorized'),
+          () => {
+            this.metrics.refuseWs('unauthorized');
+            done(false, 401, 'Unauthorized');
+          },
         );
       },
     });

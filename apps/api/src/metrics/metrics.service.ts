@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { Counter, Gauge, type Metric, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, type Metric, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** The api's Prometheus metrics, one registry per app instance. */
 @Injectable()
@@ -22,7 +22,7 @@ export class MetricsService {
 
   readonly messagesRejected = new Counter({
     name: 'iot_messages_rejected_total',
-    help: 'Messages refused (MQTT, HTTP, WebSocket), by reason',
+    help: 'Device messages (MQTT) refused, by reason',
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });
@@ -70,6 +70,51 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  /** HTTP requests answered, by route pattern (never the raw URL: `unmatched` when no route took it). */
+  readonly httpRequests = new Counter({
+    name: 'iot_http_requests_total',
+    help: 'HTTP requests answered, by method, route pattern and status',
+    labelNames: ['method', 'route', 'status'] as const,
+    registers: [this.registry],
+  });
+
+  readonly httpDuration = new Histogram({
+    name: 'iot_http_request_duration_seconds',
+    help: 'Time from receiving an HTTP request to finishing its answer (an SSE stream: until it is open)',
+    labelNames: ['method', 'route', 'status'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+
+  readonly wsRefused = new Counter({
+    name: 'iot_ws_refused_total',
+    help: 'WebSocket upgrades, frames and sockets refused, by reason',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly sseRefused = new Counter({
+    name: 'iot_sse_refused_total',
+    help: 'Server-Sent Events streams refused, by reason',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
+  /** Observed once per committed batch, never per event. */
+  readonly storageBatchEvents = new Histogram({
+    name: 'iot_storage_batch_events',
+    help: 'Events per event log batch committed',
+    buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000],
+    registers: [this.registry],
+  });
+
+  readonly storageCommitSeconds = new Histogram({
+    name: 'iot_storage_commit_seconds',
+    help: 'Time one event log batch took to write and commit, in its transaction',
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    registers: [this.registry],
+  });
+
   /** Observed once per event delivered, so a HotHistogram. */
   readonly mqttToSse = new HotHistogram(
     'iot_mqtt_to_sse_seconds',
@@ -88,9 +133,32 @@ export class MetricsService {
     this.receivedSinceRead.set(kind, (this.receivedSinceRead.get(kind) ?? 0) + 1);
   }
 
-  /** Counts a refusal; `reason` is a short snake_case code. */
+  /** Counts a device message refused; `reason` is a short snake_case code. HTTP, WebSocket and SSE refusals have their own counters. */
   reject(reason: string): void {
     this.messagesRejected.inc({ reason });
+  }
+
+  /** Counts a WebSocket refusal (an upgrade, a frame, a socket closed); `reason` is a short snake_case code. */
+  refuseWs(reason: string): void {
+    this.wsRefused.inc({ reason });
+  }
+
+  /** Counts an SSE stream refused; `reason` is a short snake_case code. */
+  refuseSse(reason: string): void {
+    this.sseRefused.inc({ reason });
+  }
+
+  /** Counts an HTTP request answered; `route` is a route pattern or `unmatched`, never a raw URL. */
+  httpRequest(method: string, route: string, status: number, seconds: number): void {
+    const labels = { method, route, status: String(status) };
+    this.httpRequests.inc(labels);
+    this.httpDuration.observe(labels, seconds);
+  }
+
+  /** One committed event log batch: its size and how long its transaction took. */
+  storageCommitted(events: number, seconds: number): void {
+    this.storageBatchEvents.observe(events);
+    this.storageCommitSeconds.observe(seconds);
   }
 }
 

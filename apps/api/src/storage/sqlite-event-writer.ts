@@ -7,6 +7,9 @@ import { type NewEvent, valuesJsonOf } from './storage';
 type EventRow = [seq: number, deviceId: string, type: string, data: string, ts: number];
 type TelemetryRow = [deviceId: string, key: string, ts: number, kind: number, num: number | null, str: string | null];
 
+/** Told of each committed batch: its size and how long its transaction took. */
+export type CommitObserver = (events: number, seconds: number) => void;
+
 /** The seq given to an event that was not stored because its device is gone. */
 export const NOT_STORED = 0;
 
@@ -29,6 +32,9 @@ export class SqliteEventWriter {
   private readonly statements;
   private readonly upserts: RollupUpserts;
   private readonly tx: (events: NewEvent[]) => number[];
+  /** How long the last batch's transaction took (two clock reads a batch, none per event). */
+  lastCommitSeconds = 0;
+  onCommit: CommitObserver | undefined;
 
   constructor(sqlite: BetterSqlite3.Database) {
     this.statements = {
@@ -63,7 +69,11 @@ export class SqliteEventWriter {
    * seq is NOT_STORED), so a deletion never leaves history behind.
    */
   append(events: NewEvent[]): number[] {
-    return this.tx(events);
+    const start = performance.now();
+    const seqs = this.tx(events);
+    this.lastCommitSeconds = (performance.now() - start) / 1000;
+    this.onCommit?.(events.length, this.lastCommitSeconds);
+    return seqs;
   }
 
   /** A new rollup accumulator for one batch. */

@@ -6,7 +6,7 @@ import { Kysely, Migrator, SqliteDialect, sql } from 'kysely';
 import type { DeviceEventName, JsonObject, LatestValues, Role } from '@iot/protocol';
 import { migrationProvider } from './migrations';
 import { openSqlite } from './sqlite-connection';
-import { NOT_STORED, SqliteEventWriter } from './sqlite-event-writer';
+import { type CommitObserver, NOT_STORED, SqliteEventWriter } from './sqlite-event-writer';
 import { SqliteWriterThread } from './sqlite-writer-thread';
 import { SqliteCommands } from './sqlite-commands';
 import { SqliteHistory } from './sqlite-history';
@@ -142,6 +142,12 @@ export class SqliteStorage extends Storage {
     const local = threads ? openSqlite(path, { autoCheckpoint: false, busyTimeoutMs: 0 }) : sqlite;
     const localWriter = { sqlite: local, writer: new SqliteEventWriter(local) };
     return new SqliteStorage(sqlite, db, epochRow.value, localWriter, writerThread, readerThread);
+  }
+
+  /** Tells `observer` of each committed ingest batch, on whichever connection it was committed (for metrics). */
+  observeCommits(observer: CommitObserver): void {
+    this.localWriter.writer.onCommit = observer;
+    if (this.writerThread) this.writerThread.onCommit = observer;
   }
 
   async close(): Promise<void> {

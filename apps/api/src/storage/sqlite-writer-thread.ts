@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { Logger } from '@nestjs/common';
 import type { DeviceEventName } from '@iot/protocol';
+import type { CommitObserver } from './sqlite-event-writer';
 import type { NewEvent, PruneCursor, PruneResult, TelemetryTier } from './storage';
 
 /** How often the checkpointer copies the WAL back into the database. */
@@ -45,6 +46,8 @@ export interface WriterReply {
   id: number;
   ready?: true;
   seqs?: Float64Array;
+  /** With `seqs`: how long the batch's transaction took in the thread. */
+  commitSeconds?: number;
   pruned?: PruneResult;
   /** From the checkpointer: the WAL is long and its checkpoints do not catch up; the writer should restart it. */
   walFull?: true;
@@ -202,6 +205,8 @@ export class SqliteWriterThread {
   private generation = 0;
   /** WAL restarts done so far. */
   walRestarts = 0;
+  /** Told of each batch the thread committed, with the time its transaction took there. */
+  onCommit: CommitObserver | undefined;
   /**
    * Ref'd while work is in flight, so that the process waits for it: a timer
    * that is never due, whose ref()/unref() is a counter, rather than the
@@ -264,6 +269,7 @@ export class SqliteWriterThread {
       throw error;
     }
     if (!reply.seqs) throw new Error('the SQLite writer sent no seqs');
+    if (reply.commitSeconds !== undefined) this.onCommit?.(events.length, reply.commitSeconds);
     return reply.seqs;
   }
 

@@ -66,7 +66,9 @@ if (role === 'writer') {
       }
       try {
         const seqs = Float64Array.from(writer.append(decodeBatch(request.batch)));
-        port.postMessage({ id: request.id, seqs } satisfies WriterReply, [seqs.buffer]);
+        port.postMessage({ id: request.id, seqs, commitSeconds: writer.lastCommitSeconds } satisfies WriterReply, [
+          seqs.buffer,
+        ]);
       } catch (error) {
         failedGeneration = request.generation;
         throw error;

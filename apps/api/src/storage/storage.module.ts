@@ -1,6 +1,7 @@
 import { Global, Inject, Module, type OnApplicationShutdown } from '@nestjs/common';
 import { join } from 'node:path';
 import { APP_CONFIG, type AppConfig } from '../config/config';
+import { MetricsService } from '../metrics/metrics.service';
 import { SqliteStorage } from './sqlite-storage';
 import { Storage } from './storage';
 
@@ -9,12 +10,14 @@ import { Storage } from './storage';
   providers: [
     {
       provide: Storage,
-      inject: [APP_CONFIG],
-      useFactory: async (config: AppConfig): Promise<Storage> => {
+      inject: [APP_CONFIG, MetricsService],
+      useFactory: async (config: AppConfig, metrics: MetricsService): Promise<Storage> => {
         if (config.databaseUrl) {
           throw new Error('DATABASE_URL (PostgreSQL) is not supported yet; unset it to use SQLite in DATA_DIR');
         }
-        return SqliteStorage.open(join(config.dataDir, 'iot.db'));
+        const storage = await SqliteStorage.open(join(config.dataDir, 'iot.db'));
+        storage.observeCommits((events, seconds) => metrics.storageCommitted(events, seconds));
+        return storage;
       },
     },
   ],

@@ -168,7 +168,7 @@ export class StreamHub implements OnApplicationBootstrap, BeforeApplicationShutd
   async open(res: ServerResponse, request: StreamRequest, allowedOrigin?: string): Promise<void> {
     const refused = this.refusal(request.username);
     if (refused !== undefined) {
-      this.metrics.reject('sse_too_many_streams');
+      this.metrics.refuseSse('too_many_streams');
       throw new HttpException(refused, HttpStatus.TOO_MANY_REQUESTS);
     }
     const headers = {

@@ -6,6 +6,7 @@ import type { Request, Response } from 'express';
 import { API_BASE_PATH } from '@iot/protocol';
 import { authenticate, tokenOf } from '../auth/auth.guard';
 import type { AuthService } from '../auth/auth.service';
+import type { MetricsService } from '../metrics/metrics.service';
 import type { StreamHub } from './stream-hub.service';
 import { lastEventIdOf, parseStreamFilters } from './stream-query';
 
@@ -19,6 +20,8 @@ export interface StreamRouteOptions {
   hub: StreamHub;
   /** The CORS rule given to `enableCors`. */
   isAllowedOrigin(origin: string): boolean;
+  /** Counts a stream opened here as one request, as the HTTP metrics middleware counts the rest. */
+  metrics: MetricsService;
 }
 
 /**
@@ -77,8 +80,9 @@ async function openStream(
   req: IncomingMessage,
   res: ServerResponse,
   search: string,
-  { auth, hub, isAllowedOrigin }: StreamRouteOptions,
+  { auth, hub, isAllowedOrigin, metrics }: StreamRouteOptions,
 ): Promise<boolean> {
+  const start = performance.now();
   // Express 5's default ("simple") query parser is node:querystring.
   const { devices, events, lastEventId } = parseQuery(search);
   if (Array.isArray(devices) || Array.isArray(events) || Array.isArray(lastEventId)) return false;
@@ -107,5 +111,7 @@ async function openStream(
     },
     origin !== undefined && isAllowedOrigin(origin) ? origin : undefined,
   );
+  // The route label the controller's route has; its duration is the time to open it.
+  metrics.httpRequest('GET', STREAM_PATH, res.statusCode, (performance.now() - start) / 1000);
   return true;
 }
