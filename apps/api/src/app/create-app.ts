@@ -123,11 +123,11 @@ export async function createApp(config: AppConfig): Promise<RunningApp> {
   app.use(httpMetrics(metrics));
   app.use(securityHeaders());
   app.use(cookieParser());
-  app.use(refuseCrossSiteCookieRequests(metrics, isAllowedOrigin));
-  app.use(requireJsonBodies(metrics));
+  app.use(refuseCrossSiteCookieRequests(isAllowedOrigin));
+  app.use(requireJsonBodies());
   // Desired-state patches may come as application/merge-patch+json (RFC 7396).
   app.useBodyParser('json', { type: JSON_BODY_TYPES, limit: MAX_BODY_BYTES });
-  app.use(bodyParserErrors(metrics));
+  app.use(bodyParserErrors());
   app.setGlobalPrefix(API_BASE_PATH.slice(1), {
     exclude: [
       { path: 'healthz', method: RequestMethod.GET },

@@ -1,7 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { ApiError } from '@iot/protocol';
 import { SESSION_COOKIE } from '../auth/auth.service';
-import type { MetricsService } from '../metrics/metrics.service';
 import { statusText } from './http-error.filter';
 
 /** The media types a request body may have: JSON, and JSON merge patches (RFC 7396) for desired state. */
@@ -14,10 +13,9 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 /**
  * Answers with the api's error shape, as HttpErrorFilter does for errors
  * inside Nest. The answer is counted by the HTTP metrics middleware
- * (iot_http_requests_total), not as a rejected device message; `metrics` stays
- * in the signature for the callers.
+ * (iot_http_requests_total), not as a rejected device message.
  */
-export function sendError(res: Response, _metrics: MetricsService, status: number, message: string): void {
+export function sendError(res: Response, status: number, message: string): void {
   if (res.headersSent) {
     res.destroy();
     return;
@@ -35,10 +33,10 @@ function hasBody(req: Request): boolean {
  * 415 for a request body that is not JSON. Only JSON is parsed, so a form a
  * foreign page posts (which needs no CORS preflight) never reaches a route.
  */
-export function requireJsonBodies(metrics: MetricsService) {
+export function requireJsonBodies() {
   return (req: Request, res: Response, next: NextFunction): void => {
     if (!hasBody(req) || req.is(JSON_BODY_TYPES)) return next();
-    sendError(res, metrics, 415, `request bodies must be JSON (${JSON_BODY_TYPES.join(' or ')})`);
+    sendError(res, 415, `request bodies must be JSON (${JSON_BODY_TYPES.join(' or ')})`);
   };
 }
 
@@ -61,10 +59,7 @@ function originOf(req: Request): string | undefined {
  * same site make. A cookie request naming neither is refused too; bearer
  * tokens, which a browser never attaches by itself, are not concerned.
  */
-export function refuseCrossSiteCookieRequests(
-  metrics: MetricsService,
-  isAllowedOrigin: (origin: string | undefined) => boolean,
-) {
+export function refuseCrossSiteCookieRequests(isAllowedOrigin: (origin: string | undefined) => boolean) {
   return (req: Request, res: Response, next: NextFunction): void => {
     if (SAFE_METHODS.has(req.method)) return next();
     if (req.headers.authorization?.startsWith('Bearer ')) return next();
@@ -74,7 +69,6 @@ export function refuseCrossSiteCookieRequests(
     if (isAllowedOrigin(origin)) return next();
     sendError(
       res,
-      metrics,
       403,
       origin === undefined
         ? 'a request authenticated by the session cookie must name its Origin; send a Bearer token instead'
@@ -87,21 +81,21 @@ export function refuseCrossSiteCookieRequests(
  * Body-parser errors (too large, malformed JSON, an unsupported charset or
  * encoding) answered in the api's error shape instead of Express's HTML page.
  */
-export function bodyParserErrors(metrics: MetricsService) {
+export function bodyParserErrors() {
   return (error: unknown, _req: Request, res: Response, next: NextFunction): void => {
     const { status, type } = (error ?? {}) as { status?: unknown; type?: unknown };
     if (typeof status !== 'number' || typeof type !== 'string') return next(error);
     switch (type) {
       case 'entity.too.large':
-        return sendError(res, metrics, 413, `request bodies may be at most ${MAX_BODY_BYTES} bytes`);
+        return sendError(res, 413, `request bodies may be at most ${MAX_BODY_BYTES} bytes`);
       case 'entity.parse.failed':
-        return sendError(res, metrics, 400, `the body is not valid JSON: ${(error as Error).message}`);
+        return sendError(res, 400, `the body is not valid JSON: ${(error as Error).message}`);
       case 'charset.unsupported':
       case 'encoding.unsupported':
-        return sendError(res, metrics, 415, (error as Error).message);
+        return sendError(res, 415, (error as Error).message);
       default:
         // request.aborted, request.size.invalid, stream.encoding.set, ...: the client's fault or gone.
-        return sendError(res, metrics, status >= 400 && status < 500 ? status : 400, (error as Error).message);
+        return sendError(res, status >= 400 && status < 500 ? status : 400, (error as Error).message);
     }
   };
 }
