@@ -101,11 +101,11 @@ describe('the packed @iot/device-sdk, used from a project outside the monorepo',
     project = path.join(temp, 'project');
     const modules = path.join(project, 'node_modules');
     mkdirSync(path.join(modules, '@iot'), { recursive: true });
-    mkdirSync(path.join(modules, '@types'), { recursive: true });
     execFileSync('tar', ['-xzf', path.join(temp, packed.filename), '-C', temp]);
     renameSync(path.join(temp, 'package'), path.join(modules, NAME));
     manifest = JSON.parse(readFileSync(path.join(modules, NAME, 'package.json'), 'utf8')) as Manifest;
     for (const dependency of [...Object.keys(manifest.dependencies), '@types/node']) {
+      mkdirSync(path.dirname(path.join(modules, dependency)), { recursive: true });
       symlinkSync(path.join(WORKSPACE, 'node_modules', dependency), path.join(modules, dependency), 'dir');
     }
     writeFileSync(
