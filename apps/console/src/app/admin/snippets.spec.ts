@@ -30,6 +30,8 @@ describe('snippets', () => {
   it('writes a device-sdk snippet with the broker url, the id and the secret', () => {
     const snippet = deviceSdkSnippet(credentials, broker);
     expect(snippet).toContain("import { connectDevice } from '@iot/device-sdk';");
+    // How to get the package: its tarball, never the bare name from a public registry.
+    expect(snippet).toContain('//   npm install ./iot-device-sdk-<version>.tgz');
     expect(snippet).toContain("url: 'mqtt://iot.example:1884',");
     expect(snippet).toContain("deviceId: 'boiler-1',");
     expect(snippet).toContain("password: 'aB3_-xYz',");

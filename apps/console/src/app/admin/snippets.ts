@@ -34,6 +34,10 @@ export function mosquittoPubCommand(credentials: DeviceCredentials, broker: Brok
 /** The same message sent with `@iot/device-sdk` (its README shows the rest: commands, state). */
 export function deviceSdkSnippet(credentials: DeviceCredentials, broker: BrokerAddress): string {
   return [
+    // Not on the public registry: installing the bare name could fetch someone else's package.
+    `// Install the SDK package built from the platform's repository (libs/device-sdk/README.md):`,
+    `//   npm install ./iot-device-sdk-<version>.tgz`,
+    `// Save as device.mjs (or device.mts): an ES module, for the top-level await.`,
     `import { connectDevice } from '@iot/device-sdk';`,
     ``,
     `const device = connectDevice({`,
