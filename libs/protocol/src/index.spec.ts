@@ -83,6 +83,10 @@ describe('public API of @iot/protocol', () => {
     ['updateDeviceSchema', 'object'],
     ['listDevicesQuerySchema', 'object'],
     ['telemetryQuerySchema', 'object'],
+    // asyncapi
+    ['ASYNCAPI_DOCUMENT_PATH', 'string'],
+    ['asyncApiDocument', 'function'],
+    ['toJsonSchema', 'function'],
   ])('exports %s (%s)', (name, type) => {
     expect(typeof (protocol as Record<string, unknown>)[name]).toBe(type);
   });
