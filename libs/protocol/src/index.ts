@@ -9,3 +9,4 @@ export * from './lib/api';
 export * from './lib/state';
 export * from './lib/json-limits';
 export * from './lib/asyncapi';
+export * from './lib/responses';
