@@ -1,6 +1,6 @@
 import { BadRequestException, Body, Controller, Get, Headers, Param, Patch } from '@nestjs/common';
-import { ApiBody, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { isJsonObject } from '@iot/protocol';
+import { ApiBody, ApiConsumes, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { isJsonObject, jsonObjectSchema, toJsonSchema } from '@iot/protocol';
 import { RequireRole } from '../auth/decorators';
 import { DeviceIdPipe } from '../common/device-id.pipe';
 import { ApiErrors, BODY_ERRORS, DeviceStateViewDto, StateVersionDto } from '../docs/api-responses';
@@ -30,9 +30,10 @@ export class StateController {
   @Patch('desired')
   @RequireRole('operator')
   @ApiOperation({ summary: 'Merge-patch the desired state (If-Match: version, optional); 412 on a version mismatch' })
+  @ApiConsumes('application/merge-patch+json', 'application/json')
   @ApiBody({
     description: 'An RFC 7396 merge patch (application/merge-patch+json or application/json)',
-    schema: { type: 'object', additionalProperties: true },
+    schema: toJsonSchema(jsonObjectSchema, 'input'),
   })
   @ApiOkResponse({ type: StateVersionDto })
   @ApiErrors(...BODY_ERRORS, [404, 'No such device'], 412)

@@ -150,7 +150,9 @@ describe('toJsonSchema', () => {
       $comment: 'also checked in code: numbers must be finite',
     });
     const custom = z.custom<object>((v) => typeof v === 'object', 'an object');
-    expect(toJsonSchema(custom, 'input')).toEqual({ $comment: 'checked in code, not expressible in JSON Schema' });
+    expect(toJsonSchema(custom, 'input')).toEqual({
+      $comment: 'checked in code, not expressible in JSON Schema: an object',
+    });
   });
 
   it('shows a transformed input as it is sent', () => {

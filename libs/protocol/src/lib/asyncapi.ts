@@ -33,7 +33,11 @@ type SchemaIo = 'input' | 'output';
 
 interface ZodInternals {
   _zod: {
-    def: { type: string; checks?: Array<{ _zod: { def: { check: string; error?: (issue?: unknown) => unknown } } }> };
+    def: {
+      type: string;
+      error?: (issue?: unknown) => unknown;
+      checks?: Array<{ _zod: { def: { check: string; error?: (issue?: unknown) => unknown } } }>;
+    };
   };
 }
 
@@ -70,7 +74,8 @@ export function toJsonSchema(schema: z.ZodType, io: SchemaIo): JsonSchema {
     override: (ctx) => {
       const def = (ctx.zodSchema as unknown as ZodInternals)._zod.def;
       const notes: string[] = [];
-      if (def.type === 'custom') notes.push('checked in code, not expressible in JSON Schema');
+      if (def.type === 'custom')
+        notes.push(`checked in code, not expressible in JSON Schema: ${ruleMessage(def.error)}`);
       if (def.type === 'transform') notes.push('transformed in code, not expressible in JSON Schema');
       for (const check of def.checks ?? []) {
         if (check._zod.def.check === 'custom') notes.push(`also checked in code: ${ruleMessage(check._zod.def.error)}`);
