@@ -83,6 +83,28 @@ describe('public API of @iot/protocol', () => {
     ['updateDeviceSchema', 'object'],
     ['listDevicesQuerySchema', 'object'],
     ['telemetryQuerySchema', 'object'],
+    // responses
+    ['apiErrorSchema', 'object'],
+    ['userViewSchema', 'object'],
+    ['loginResponseSchema', 'object'],
+    ['deviceViewSchema', 'object'],
+    ['latestValuesSchema', 'object'],
+    ['deviceListResponseSchema', 'object'],
+    ['deviceCredentialsSchema', 'object'],
+    ['createDeviceResponseSchema', 'object'],
+    ['brokerInfoSchema', 'object'],
+    ['telemetrySeriesResponseSchema', 'object'],
+    ['commandAcceptedSchema', 'object'],
+    ['commandViewSchema', 'object'],
+    ['commandTransitionSchema', 'object'],
+    ['commandWithHistorySchema', 'object'],
+    ['commandListResponseSchema', 'object'],
+    ['deviceStateViewSchema', 'object'],
+    ['stateVersionSchema', 'object'],
+    // asyncapi
+    ['ASYNCAPI_DOCUMENT_PATH', 'string'],
+    ['asyncApiDocument', 'function'],
+    ['toJsonSchema', 'function'],
   ])('exports %s (%s)', (name, type) => {
     expect(typeof (protocol as Record<string, unknown>)[name]).toBe(type);
   });

@@ -8,3 +8,5 @@ export * from './lib/socket';
 export * from './lib/api';
 export * from './lib/state';
 export * from './lib/json-limits';
+export * from './lib/asyncapi';
+export * from './lib/responses';

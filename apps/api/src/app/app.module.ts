@@ -8,6 +8,7 @@ import type { AppConfig } from '../config/config';
 import { ConfigModule } from '../config/config.module';
 import { ControlModule } from '../control/control.module';
 import { DevicesModule } from '../devices/devices.module';
+import { AsyncApiController } from '../docs/asyncapi.controller';
 import { HealthController } from '../health/health.controller';
 import { IngestModule } from '../ingest/ingest.module';
 import { MetricsModule } from '../metrics/metrics.module';
@@ -31,7 +32,7 @@ export class AppModule {
         AuthModule,
         DevicesModule,
       ],
-      controllers: [HealthController],
+      controllers: [HealthController, AsyncApiController],
       providers: [
         { provide: APP_PIPE, useClass: ZodValidationPipe },
         { provide: APP_FILTER, useClass: HttpErrorFilter },

@@ -4,12 +4,11 @@ import { join, resolve } from 'node:path';
 import { type LogLevel, Logger, RequestMethod } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { SwaggerModule } from '@nestjs/swagger';
 import cookieParser from 'cookie-parser';
 import express from 'express';
 import helmet from 'helmet';
-import { cleanupOpenApiDoc } from 'nestjs-zod';
-import { API_BASE_PATH } from '@iot/protocol';
+import { API_BASE_PATH, ASYNCAPI_DOCUMENT_PATH } from '@iot/protocol';
 import { tokenOf } from '../auth/auth.guard';
 import { AuthService } from '../auth/auth.service';
 import { DeviceTransport } from '../broker/transport';
@@ -23,6 +22,7 @@ import {
 import { ControlGateway } from '../gateway/control.gateway';
 import { PlatformWsAdapter } from '../gateway/ws-adapter';
 import { type AppConfig, effectiveOrigins } from '../config/config';
+import { openApiDocument } from '../docs/openapi';
 import { httpMetrics } from '../metrics/http-metrics';
 import { MetricsService } from '../metrics/metrics.service';
 import { StreamHub } from '../stream/stream-hub.service';
@@ -133,18 +133,12 @@ export async function createApp(config: AppConfig): Promise<RunningApp> {
       { path: 'healthz', method: RequestMethod.GET },
       { path: 'readyz', method: RequestMethod.GET },
       { path: 'metrics', method: RequestMethod.GET },
+      { path: ASYNCAPI_DOCUMENT_PATH.slice(1), method: RequestMethod.GET },
     ],
   });
   app.enableShutdownHooks();
 
-  const document = new DocumentBuilder()
-    .setTitle('IoT platform API')
-    .setDescription('Devices, telemetry and the live event stream. MQTT topics are described in docs/protocol.md.')
-    .setVersion('1')
-    .addBearerAuth()
-    .addCookieAuth('iot_session')
-    .build();
-  SwaggerModule.setup('api/docs', app, cleanupOpenApiDoc(SwaggerModule.createDocument(app, document)));
+  SwaggerModule.setup('api/docs', app, openApiDocument(app));
 
   const staticDir = consoleDir(config);
   if (staticDir) {

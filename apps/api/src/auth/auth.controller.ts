@@ -11,11 +11,12 @@ import {
   Res,
   UnauthorizedException,
 } from '@nestjs/common';
-import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { createZodDto } from 'nestjs-zod';
 import { type LoginResponse, type UserView, loginRequestSchema } from '@iot/protocol';
 import { APP_CONFIG, type AppConfig } from '../config/config';
+import { ApiErrors, LoginResponseDto, UserViewDto } from '../docs/api-responses';
 import { tokenOf } from './auth.guard';
 import { AuthService, SESSION_COOKIE } from './auth.service';
 import { type AuthUser, CurrentUser, Public } from './decorators';
@@ -37,6 +38,8 @@ export class AuthController {
     summary:
       'Log in: returns a bearer token and sets an httpOnly session cookie; 429 with Retry-After after too many failures',
   })
+  @ApiOkResponse({ type: LoginResponseDto, description: 'Logged in; the iot_session cookie is set' })
+  @ApiErrors(400, [401, 'Wrong username or password'], 413, 415, [429, 'Too many failed logins; see Retry-After'])
   async login(
     @Body() body: LoginDto,
     @Req() req: Request,
@@ -64,6 +67,7 @@ export class AuthController {
   @Post('logout')
   @HttpCode(204)
   @ApiOperation({ summary: 'Log out: ends the session of the token or cookie sent, and clears the cookie' })
+  @ApiNoContentResponse({ description: 'Logged out' })
   async logout(@Req() req: Request, @Res({ passthrough: true }) res: Response): Promise<void> {
     const token = tokenOf(req);
     if (token !== undefined) await this.auth.logout(token);
@@ -72,6 +76,8 @@ export class AuthController {
 
   @Get('me')
   @ApiOperation({ summary: 'The logged-in user' })
+  @ApiOkResponse({ type: UserViewDto })
+  @ApiErrors(401)
   me(@CurrentUser() user: AuthUser): UserView {
     return { username: user.username, role: user.role };
   }

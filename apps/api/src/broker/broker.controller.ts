@@ -1,8 +1,9 @@
 import { Controller, Get, Inject, Req } from '@nestjs/common';
-import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Request } from 'express';
 import type { BrokerInfo } from '@iot/protocol';
 import { APP_CONFIG, type AppConfig } from '../config/config';
+import { ApiErrors, BrokerInfoDto } from '../docs/api-responses';
 import { DeviceTransport } from './transport';
 
 /**
@@ -37,6 +38,8 @@ export class BrokerController {
 
   @Get()
   @ApiOperation({ summary: 'Where devices reach the MQTT broker (MQTT_PUBLIC_URL, or worked out)' })
+  @ApiOkResponse({ type: BrokerInfoDto })
+  @ApiErrors(401)
   get(@Req() request: Request): BrokerInfo {
     return brokerInfo({
       publicUrl: this.config.mqttPublicUrl,

@@ -1,11 +1,19 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
-import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiAcceptedResponse, ApiOkResponse, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { createZodDto } from 'nestjs-zod';
 import * as z from 'zod';
 import { commandNameSchema, commandParamsSchema } from '@iot/protocol';
 import { type AuthUser, CurrentUser, RequireRole } from '../auth/decorators';
 import { DeviceIdPipe } from '../common/device-id.pipe';
+import {
+  ApiErrors,
+  BODY_ERRORS,
+  CommandAcceptedDto,
+  CommandListResponseDto,
+  CommandViewDto,
+  CommandWithHistoryDto,
+} from '../docs/api-responses';
 import { type CommandRecord, type CommandWithHistory } from '../storage/storage';
 import { CommandsService } from './commands.service';
 
@@ -37,6 +45,15 @@ export class CommandsController {
   @Post('devices/:id/commands')
   @RequireRole('operator')
   @ApiOperation({ summary: 'Send a command: 202 at once, or with ?wait=true 200 once it is terminal' })
+  @ApiQuery({
+    name: 'wait',
+    required: false,
+    enum: ['true'],
+    description: 'true: answer 200 once the command is terminal',
+  })
+  @ApiAcceptedResponse({ type: CommandAcceptedDto, description: 'Stored; sent at once or when the device connects' })
+  @ApiOkResponse({ type: CommandViewDto, description: 'With ?wait=true: the command once it is terminal' })
+  @ApiErrors(...BODY_ERRORS, [404, 'No such device'])
   async send(
     @Param('id', DeviceIdPipe) deviceId: string,
     @Body() body: SendCommandDto,
@@ -55,6 +72,8 @@ export class CommandsController {
 
   @Get('devices/:id/commands')
   @ApiOperation({ summary: "A device's command history, newest first, with every transition" })
+  @ApiOkResponse({ type: CommandListResponseDto })
+  @ApiErrors(400, 401, [404, 'No such device'])
   async list(@Param('id', DeviceIdPipe) deviceId: string, @Query() query: ListCommandsQueryDto) {
     const items = await this.commands.list(deviceId, query.cursor, query.limit + 1);
     const page = items.slice(0, query.limit);
@@ -63,6 +82,8 @@ export class CommandsController {
 
   @Get('commands/:commandId')
   @ApiOperation({ summary: 'One command with its transitions' })
+  @ApiOkResponse({ type: CommandWithHistoryDto })
+  @ApiErrors(401, [404, 'No such command'])
   async get(@Param('commandId') commandId: string) {
     return view(await this.commands.get(commandId));
   }
@@ -71,6 +92,8 @@ export class CommandsController {
   @HttpCode(200)
   @RequireRole('operator')
   @ApiOperation({ summary: 'Cancel a command still pending for an offline device' })
+  @ApiOkResponse({ type: CommandViewDto })
+  @ApiErrors(401, 403, [404, 'No such command'], [409, 'The command is no longer pending'])
   async cancel(@Param('commandId') commandId: string, @CurrentUser() user: AuthUser) {
     return view(await this.commands.cancel(commandId, user.username));
   }

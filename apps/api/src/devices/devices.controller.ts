@@ -1,5 +1,5 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
-import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { createZodDto } from 'nestjs-zod';
 import {
   type CreateDeviceResponse,
@@ -12,6 +12,14 @@ import {
 } from '@iot/protocol';
 import { RequireRole } from '../auth/decorators';
 import { DeviceIdPipe } from '../common/device-id.pipe';
+import {
+  ApiErrors,
+  BODY_ERRORS,
+  CreateDeviceResponseDto,
+  DeviceCredentialsDto,
+  DeviceListResponseDto,
+  DeviceViewDto,
+} from '../docs/api-responses';
 import { DevicesService } from './devices.service';
 
 class CreateDeviceDto extends createZodDto(createDeviceSchema) {}
@@ -26,18 +34,24 @@ export class DevicesController {
   @Post()
   @RequireRole('admin')
   @ApiOperation({ summary: 'Register a device; its secret is returned once' })
+  @ApiCreatedResponse({ type: CreateDeviceResponseDto })
+  @ApiErrors(...BODY_ERRORS, [409, 'A device with this id exists'])
   create(@Body() body: CreateDeviceDto): Promise<CreateDeviceResponse> {
     return this.devices.create(body);
   }
 
   @Get()
   @ApiOperation({ summary: 'List devices with their latest values' })
+  @ApiOkResponse({ type: DeviceListResponseDto })
+  @ApiErrors(400, 401)
   list(@Query() query: ListDevicesQueryDto): Promise<DeviceListResponse> {
     return this.devices.list(query);
   }
 
   @Get(':id')
   @ApiOperation({ summary: 'One device' })
+  @ApiOkResponse({ type: DeviceViewDto })
+  @ApiErrors(400, 401, [404, 'No such device'])
   get(@Param('id', DeviceIdPipe) id: string): Promise<DeviceView> {
     return this.devices.get(id);
   }
@@ -45,6 +59,8 @@ export class DevicesController {
   @Patch(':id')
   @RequireRole('admin')
   @ApiOperation({ summary: 'Rename or relabel a device' })
+  @ApiOkResponse({ type: DeviceViewDto })
+  @ApiErrors(...BODY_ERRORS, [404, 'No such device'])
   update(@Param('id', DeviceIdPipe) id: string, @Body() body: UpdateDeviceDto): Promise<DeviceView> {
     return this.devices.update(id, body);
   }
@@ -53,6 +69,8 @@ export class DevicesController {
   @HttpCode(204)
   @RequireRole('admin')
   @ApiOperation({ summary: 'Delete a device: revokes its credentials and drops its session' })
+  @ApiNoContentResponse({ description: 'Deleted' })
+  @ApiErrors(400, 401, 403, [404, 'No such device'])
   remove(@Param('id', DeviceIdPipe) id: string): Promise<void> {
     return this.devices.remove(id);
   }
@@ -60,6 +78,8 @@ export class DevicesController {
   @Post(':id/credentials')
   @RequireRole('admin')
   @ApiOperation({ summary: 'Rotate the secret: the old one fails at once and a live session is dropped' })
+  @ApiCreatedResponse({ type: DeviceCredentialsDto })
+  @ApiErrors(400, 401, 403, [404, 'No such device'])
   rotate(@Param('id', DeviceIdPipe) id: string): Promise<DeviceCredentials> {
     return this.devices.rotateCredentials(id);
   }

@@ -1,8 +1,14 @@
 import { Controller, Get, ServiceUnavailableException } from '@nestjs/common';
-import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
+import { createZodDto } from 'nestjs-zod';
+import * as z from 'zod';
 import { Public } from '../auth/decorators';
 import { DeviceTransport } from '../broker/transport';
+import { ApiErrorDto } from '../docs/api-responses';
 import { Storage } from '../storage/storage';
+
+class HealthDto extends createZodDto(z.object({ status: z.literal('ok') })) {}
+class ReadyDto extends createZodDto(z.object({ status: z.literal('ok'), broker: z.string(), database: z.string() })) {}
 
 @ApiTags('health')
 @Public()
@@ -15,12 +21,15 @@ export class HealthController {
 
   @Get('healthz')
   @ApiOperation({ summary: 'Alive' })
+  @ApiOkResponse({ type: HealthDto })
   healthz(): { status: 'ok' } {
     return { status: 'ok' };
   }
 
   @Get('readyz')
   @ApiOperation({ summary: 'Ready: the broker and the database are reachable' })
+  @ApiOkResponse({ type: ReadyDto })
+  @ApiServiceUnavailableResponse({ type: ApiErrorDto, description: 'The broker or the database is not reachable' })
   async readyz(): Promise<{ status: 'ok'; broker: string; database: string }> {
     const database = await this.storage.ping().then(
       () => 'ok',

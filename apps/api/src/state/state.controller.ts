@@ -1,8 +1,9 @@
 import { BadRequestException, Body, Controller, Get, Headers, Param, Patch } from '@nestjs/common';
-import { ApiOperation, ApiTags } from '@nestjs/swagger';
-import { isJsonObject } from '@iot/protocol';
+import { ApiBody, ApiConsumes, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { isJsonObject, jsonObjectSchema, toJsonSchema } from '@iot/protocol';
 import { RequireRole } from '../auth/decorators';
 import { DeviceIdPipe } from '../common/device-id.pipe';
+import { ApiErrors, BODY_ERRORS, DeviceStateViewDto, StateVersionDto } from '../docs/api-responses';
 import { type DeviceStateView, StateService } from './state.service';
 
 /** `If-Match: 7` or `"7"` (or `W/"7"`); undefined when absent. */
@@ -20,6 +21,8 @@ export class StateController {
 
   @Get()
   @ApiOperation({ summary: 'Reported and desired state, the delta between them, and the version' })
+  @ApiOkResponse({ type: DeviceStateViewDto })
+  @ApiErrors(400, 401, [404, 'No such device'])
   get(@Param('id', DeviceIdPipe) deviceId: string): Promise<DeviceStateView> {
     return this.state.get(deviceId);
   }
@@ -27,6 +30,13 @@ export class StateController {
   @Patch('desired')
   @RequireRole('operator')
   @ApiOperation({ summary: 'Merge-patch the desired state (If-Match: version, optional); 412 on a version mismatch' })
+  @ApiConsumes('application/merge-patch+json', 'application/json')
+  @ApiBody({
+    description: 'An RFC 7396 merge patch (application/merge-patch+json or application/json)',
+    schema: toJsonSchema(jsonObjectSchema, 'input'),
+  })
+  @ApiOkResponse({ type: StateVersionDto })
+  @ApiErrors(...BODY_ERRORS, [404, 'No such device'], 412)
   setDesired(
     @Param('id', DeviceIdPipe) deviceId: string,
     @Body() body: unknown,

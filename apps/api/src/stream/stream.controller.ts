@@ -1,8 +1,9 @@
 import { BadRequestException, Controller, Get, Headers, Query, Res } from '@nestjs/common';
-import { ApiOperation, ApiProduces, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { DEVICE_EVENT_NAMES } from '@iot/protocol';
 import { CurrentUser, type AuthUser } from '../auth/decorators';
+import { ApiErrors } from '../docs/api-responses';
 import { StreamHub } from './stream-hub.service';
 import { lastEventIdOf, parseStreamFilters } from './stream-query';
 
@@ -23,7 +24,11 @@ export class StreamController {
    */
   @Get()
   @ApiOperation({ summary: 'Server-Sent Events: telemetry, status, state, command and reset events' })
-  @ApiProduces('text/event-stream')
+  @ApiOkResponse({
+    description: 'An event stream; each event and its data are in the AsyncAPI document (/api/asyncapi.json)',
+    content: { 'text/event-stream': { schema: { type: 'string' } } },
+  })
+  @ApiErrors(400, 401, [429, 'Too many open streams'])
   @ApiQuery({ name: 'devices', required: false, description: 'comma-separated device ids' })
   @ApiQuery({ name: 'events', required: false, description: `comma-separated: ${DEVICE_EVENT_NAMES.join(', ')}` })
   @ApiQuery({

@@ -1,8 +1,9 @@
 import { Controller, Get, NotFoundException, Param, Query } from '@nestjs/common';
-import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { createZodDto } from 'nestjs-zod';
 import { type LatestValues, type TelemetrySeriesResponse, telemetryQuerySchema } from '@iot/protocol';
 import { DeviceIdPipe } from '../common/device-id.pipe';
+import { ApiErrors, LatestValuesDto, TelemetrySeriesResponseDto } from '../docs/api-responses';
 import { Storage } from '../storage/storage';
 import { TelemetryHistory } from './telemetry-history.service';
 
@@ -18,6 +19,8 @@ export class TelemetryController {
 
   @Get('latest')
   @ApiOperation({ summary: 'The latest value of each key' })
+  @ApiOkResponse({ type: LatestValuesDto })
+  @ApiErrors(400, 401, [404, 'No such device'])
   async latest(@Param('id', DeviceIdPipe) id: string): Promise<LatestValues> {
     await this.assertDevice(id);
     return (await this.storage.latest([id])).get(id) ?? {};
@@ -28,6 +31,8 @@ export class TelemetryController {
     summary:
       'History per key, ordered by time: raw points, or with `bucket` or `points` one aggregate (`agg`) per non-empty bucket',
   })
+  @ApiOkResponse({ type: TelemetrySeriesResponseDto })
+  @ApiErrors(400, 401, [404, 'No such device'], [503, 'The read took too long'])
   async query(
     @Param('id', DeviceIdPipe) id: string,
     @Query() query: TelemetryQueryDto,

@@ -1,0 +1,69 @@
+import { applyDecorators } from '@nestjs/common';
+import { ApiResponse } from '@nestjs/swagger';
+import { createZodDto } from 'nestjs-zod';
+import {
+  apiErrorSchema,
+  brokerInfoSchema,
+  commandAcceptedSchema,
+  commandListResponseSchema,
+  commandViewSchema,
+  commandWithHistorySchema,
+  createDeviceResponseSchema,
+  deviceCredentialsSchema,
+  deviceListResponseSchema,
+  deviceStateViewSchema,
+  deviceViewSchema,
+  latestValuesSchema,
+  loginResponseSchema,
+  stateVersionSchema,
+  telemetrySeriesResponseSchema,
+  userViewSchema,
+} from '@iot/protocol';
+
+/*
+ * Response bodies for the OpenAPI document, from the schemas of libs/protocol.
+ * Documentation only: nothing here parses or changes an answer.
+ */
+export class ApiErrorDto extends createZodDto(apiErrorSchema) {}
+export class UserViewDto extends createZodDto(userViewSchema) {}
+export class LoginResponseDto extends createZodDto(loginResponseSchema) {}
+export class DeviceViewDto extends createZodDto(deviceViewSchema) {}
+export class DeviceListResponseDto extends createZodDto(deviceListResponseSchema) {}
+export class DeviceCredentialsDto extends createZodDto(deviceCredentialsSchema) {}
+export class CreateDeviceResponseDto extends createZodDto(createDeviceResponseSchema) {}
+export class BrokerInfoDto extends createZodDto(brokerInfoSchema) {}
+export class LatestValuesDto extends createZodDto(latestValuesSchema) {}
+export class TelemetrySeriesResponseDto extends createZodDto(telemetrySeriesResponseSchema) {}
+export class CommandAcceptedDto extends createZodDto(commandAcceptedSchema) {}
+export class CommandViewDto extends createZodDto(commandViewSchema) {}
+export class CommandWithHistoryDto extends createZodDto(commandWithHistorySchema) {}
+export class CommandListResponseDto extends createZodDto(commandListResponseSchema) {}
+export class DeviceStateViewDto extends createZodDto(deviceStateViewSchema) {}
+export class StateVersionDto extends createZodDto(stateVersionSchema) {}
+
+/** What each error status means across the API (docs/protocol.md §3). */
+const ERRORS: Record<number, string> = {
+  400: 'Invalid body, query or path id; the message names the field',
+  401: 'No token or cookie, an expired token or an ended session',
+  403: 'The role is too low, or a cookie-authenticated change from an origin not allowed',
+  404: 'No such resource',
+  409: 'It exists already, or is past the state this needs',
+  412: 'If-Match names another version',
+  413: 'The body is over 1 MiB, or the document would be over its limit',
+  415: 'The body is not JSON',
+  429: 'Too many attempts or open streams; Retry-After says when to try again where given',
+  503: 'Not ready, or a read took too long',
+};
+
+/** Error answers with the one error body; `[status, description]` words one for this route. */
+export function ApiErrors(...errors: Array<number | [number, string]>): MethodDecorator & ClassDecorator {
+  return applyDecorators(
+    ...errors.map((error) => {
+      const [status, description] = typeof error === 'number' ? [error, ERRORS[error]] : error;
+      return ApiResponse({ status, description, type: ApiErrorDto });
+    }),
+  );
+}
+
+/** The errors of every route that takes a JSON body and changes something. */
+export const BODY_ERRORS = [400, 401, 403, 413, 415] as const;

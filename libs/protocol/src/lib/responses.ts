@@ -1,0 +1,133 @@
+import * as z from 'zod';
+import {
+  type ApiError,
+  type BrokerInfo,
+  type CreateDeviceResponse,
+  type DeviceCredentials,
+  type DeviceListResponse,
+  type DeviceView,
+  type LatestValues,
+  type LoginResponse,
+  type TelemetrySeriesResponse,
+  type UserView,
+  roleSchema,
+  telemetryAggregationSchema,
+} from './api';
+import { commandStatusSchema, jsonObjectSchema } from './messages';
+import { telemetryValueSchema } from './telemetry';
+
+/**
+ * The HTTP API's answers as zod schemas, for the OpenAPI document. Each one
+ * `satisfies` the interface the api returns, so a field added to one and not
+ * the other fails to compile.
+ */
+
+/** The error body of every 4xx and 5xx answer. */
+export const apiErrorSchema = z.object({
+  statusCode: z.number().int(),
+  error: z.string(),
+  message: z.string(),
+}) satisfies z.ZodType<ApiError>;
+
+export const userViewSchema = z.object({ username: z.string(), role: roleSchema }) satisfies z.ZodType<UserView>;
+
+export const loginResponseSchema = z.object({
+  accessToken: z.string(),
+  expiresIn: z.number().int().describe('Seconds until the token expires'),
+  user: userViewSchema,
+}) satisfies z.ZodType<LoginResponse>;
+
+const labelsSchema = z.record(z.string(), z.string());
+
+export const deviceViewSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  type: z.string().nullable(),
+  labels: labelsSchema,
+  online: z.boolean(),
+  lastSeen: z.number().nullable().describe('Epoch ms of the last message or connect, or null if never seen'),
+  createdAt: z.number(),
+}) satisfies z.ZodType<DeviceView>;
+
+export const latestValuesSchema = z
+  .record(z.string(), z.object({ ts: z.number(), value: telemetryValueSchema }))
+  .describe('The latest value of each telemetry key') satisfies z.ZodType<LatestValues>;
+
+export const deviceListResponseSchema = z.object({
+  items: z.array(
+    deviceViewSchema.pick({ id: true, name: true, type: true, labels: true, online: true, lastSeen: true }).extend({
+      latest: latestValuesSchema,
+    }),
+  ),
+  nextCursor: z.string().nullable(),
+}) satisfies z.ZodType<DeviceListResponse>;
+
+export const deviceCredentialsSchema = z.object({
+  username: z.string(),
+  password: z.string().describe('The device secret: shown once'),
+}) satisfies z.ZodType<DeviceCredentials>;
+
+export const createDeviceResponseSchema = z.object({
+  device: deviceViewSchema,
+  credentials: deviceCredentialsSchema,
+}) satisfies z.ZodType<CreateDeviceResponse>;
+
+export const brokerInfoSchema = z.object({
+  url: z.string(),
+  derived: z.boolean(),
+}) satisfies z.ZodType<BrokerInfo>;
+
+export const telemetrySeriesResponseSchema = z.object({
+  deviceId: z.string(),
+  series: z
+    .record(z.string(), z.array(z.tuple([z.number(), telemetryValueSchema])))
+    .describe('Per key, [ts, value] pairs'),
+  from: z.number().optional(),
+  to: z.number().optional(),
+  bucketMs: z.number().optional(),
+  agg: telemetryAggregationSchema.optional(),
+}) satisfies z.ZodType<TelemetrySeriesResponse>;
+
+/** `POST /devices/{id}/commands` without `?wait=true`. */
+export const commandAcceptedSchema = z.object({ commandId: z.string(), status: commandStatusSchema });
+
+/** A command as the HTTP API shows it. */
+export const commandViewSchema = z.object({
+  commandId: z.string(),
+  deviceId: z.string(),
+  name: z.string(),
+  params: jsonObjectSchema,
+  status: commandStatusSchema,
+  result: z.unknown().optional(),
+  error: z.string().optional(),
+  timeoutMs: z.number(),
+  issuedAt: z.number(),
+  expiresAt: z.number(),
+  sentAt: z.number().nullable(),
+  updatedAt: z.number(),
+  createdBy: z.string(),
+});
+
+export const commandTransitionSchema = z.object({
+  status: commandStatusSchema,
+  ts: z.number(),
+  by: z.string().optional().describe('A username; absent for the device and the platform'),
+});
+
+export const commandWithHistorySchema = commandViewSchema.extend({ transitions: z.array(commandTransitionSchema) });
+
+export const commandListResponseSchema = z.object({
+  items: z.array(commandWithHistorySchema),
+  nextCursor: z.string().nullable(),
+});
+
+export const deviceStateViewSchema = z.object({
+  reported: jsonObjectSchema,
+  desired: jsonObjectSchema,
+  delta: jsonObjectSchema.describe('Every key where desired differs from reported'),
+  version: z.number().int(),
+  reportedAt: z.number().nullable(),
+  desiredAt: z.number().nullable(),
+});
+
+export const stateVersionSchema = z.object({ version: z.number().int() });
