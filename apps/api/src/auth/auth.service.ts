@@ -86,7 +86,10 @@ export class AuthService implements OnApplicationBootstrap, OnModuleDestroy {
       // until the admin changes it (updateUser removes the file).
       const file = join(this.config.dataDir, INITIAL_ADMIN_PASSWORD_FILE);
       writeFileSync(file, password + '\n', { mode: 0o600 });
-      this.logger.log(`created the first admin "${username}" with password ${password} (also in ${file})`);
+      // Not in the log: `npm start` prints it while it is true, and logs are kept and shipped.
+      this.logger.log(
+        `created the first admin "${username}" with a generated password, in ${file} until it is changed`,
+      );
     } else {
       this.logger.log(`created the first admin "${username}" from ADMIN_USERNAME/ADMIN_PASSWORD`);
     }
