@@ -3,7 +3,7 @@
 // SQLite in DATA_DIR, the console at /) and a simulated fleet beside it.
 // Flags: --no-simulator, --devices N (default 10), --rate R (messages/s per device), --no-build.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
@@ -78,9 +78,38 @@ async function waitReady() {
 }
 
 await waitReady();
-const passwordFile = join(dataDir, 'initial-admin-password');
-const username = env.ADMIN_USERNAME ?? 'admin';
-const password = env.ADMIN_PASSWORD ?? (existsSync(passwordFile) ? readFileSync(passwordFile, 'utf8').trim() : undefined);
+const username = env.ADMIN_USERNAME || 'admin';
+const password = await newsworthyPassword();
+
+/**
+ * The generated first admin password, while it is still true: the api keeps it
+ * in DATA_DIR/initial-admin-password until the admin changes it. A password
+ * given in ADMIN_PASSWORD is the operator's own and never printed; a file an
+ * older version left behind is checked with a login (and removed if refused).
+ */
+async function newsworthyPassword() {
+  if (env.ADMIN_PASSWORD) return undefined;
+  const file = join(dataDir, 'initial-admin-password');
+  if (!existsSync(file)) return undefined;
+  const generated = readFileSync(file, 'utf8').trim();
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}/api/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username, password: generated }),
+    });
+    if (res.status === 401) rmSync(file, { force: true });
+    if (!res.ok) return undefined;
+    const { accessToken } = await res.json();
+    await fetch(`http://127.0.0.1:${port}/api/v1/auth/logout`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${accessToken}` },
+    });
+    return generated;
+  } catch {
+    return undefined;
+  }
+}
 
 if (withSimulator) {
   const sim = spawn(
@@ -92,7 +121,8 @@ if (withSimulator) {
       '--api', `http://127.0.0.1:${port}`,
       ...(env.MQTT_URL ? ['--mqtt', env.MQTT_URL] : ['--mqtt', `mqtt://127.0.0.1:${env.MQTT_PORT ?? 1883}`]),
     ],
-    { stdio: 'inherit', env: { ...env, DATA_DIR: dataDir, SIM_USERNAME: username, ...(password && { SIM_PASSWORD: password }) } },
+    // Its own login and its devices' secrets live in DATA_DIR; the admin's password is used once at most, to make that login.
+    { stdio: 'inherit', env: { ...env, DATA_DIR: dataDir } },
   );
   children.push(sim);
   sim.on('exit', (code) => {
@@ -102,7 +132,13 @@ if (withSimulator) {
 
 console.log(`
   IoT platform is running: http://localhost:${port}
-  log in as "${username}" with ${password ? `password "${password}"` : 'the password you set (ADMIN_PASSWORD)'}
+  log in as "${username}" with ${
+    password
+      ? `the generated password "${password}" (change it: it is not shown again after that)`
+      : env.ADMIN_PASSWORD
+        ? 'the password you set (ADMIN_PASSWORD)'
+        : 'your password'
+  }
   ${withSimulator ? `${flags.devices} simulated devices are publishing (--no-simulator turns them off)` : 'no simulator (start one with `npm run simulate`)'}
   API docs: http://localhost:${port}/api/docs · metrics: http://localhost:${port}/metrics
 `);

@@ -33,9 +33,13 @@ Options:
   --rate R           telemetry messages per second per device (default 1; 0.01-100)
   --api URL          the platform's HTTP API (default http://127.0.0.1:3000)
   --mqtt URL         the MQTT broker (default mqtt://<api host>:1883)
-  --username NAME    admin user (default: $SIM_USERNAME, $ADMIN_USERNAME or admin)
-  --password SECRET  its password (default: $SIM_PASSWORD, $ADMIN_PASSWORD, or the
-                     file \${DATA_DIR:-data}/initial-admin-password written by the api)
+  --username NAME    an admin user to log in as (default: $SIM_USERNAME, $ADMIN_USERNAME or admin)
+  --password SECRET  its password (default: $SIM_PASSWORD). Without one the simulator
+                     uses its own user "simulator", kept in \${DATA_DIR:-data}/simulator-credentials
+                     and made on first use with $ADMIN_PASSWORD or the api's generated
+                     \${DATA_DIR:-data}/initial-admin-password
+                     Device secrets are kept in \${DATA_DIR:-data}/simulator-devices.json and
+                     reused; a device gets a new one only when it has none or it is refused.
   --prefix P         device ids are P-<type>-001, … (default sim)
   --types LIST       comma-separated, of ${DEVICE_TYPES.join(', ')} (default all)
   --flaky P          chance per device per minute of dropping offline for a few

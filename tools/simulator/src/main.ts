@@ -1,4 +1,4 @@
-import { resolveAdminCredentials } from './credentials';
+import { dataDirOf, firstAdminCredentials, givenCredentials } from './credentials';
 import { CliError, parseCli, USAGE } from './cli';
 import { runSimulator, type Simulator } from './simulator';
 
@@ -9,14 +9,16 @@ const SIGNAL_REPEAT_MS = 1500;
 
 async function main(): Promise<number> {
   let command;
-  let credentials;
+  let given;
+  let firstAdmin;
   try {
     command = parseCli(process.argv.slice(2));
     if (command.kind === 'help') {
       console.log(USAGE);
       return 0;
     }
-    credentials = resolveAdminCredentials(command.options, process.env);
+    given = givenCredentials(command.options, process.env);
+    firstAdmin = given === undefined ? firstAdminCredentials(process.env) : undefined;
   } catch (error) {
     console.error(`simulator: ${(error as Error).message}`);
     if (error instanceof CliError) console.error(`\n${USAGE}`);
@@ -43,8 +45,10 @@ async function main(): Promise<number> {
   const { options } = command;
   const simulator: Simulator = await runSimulator({
     ...options,
-    username: credentials.username,
-    password: credentials.password,
+    username: given?.username,
+    password: given?.password,
+    dataDir: dataDirOf(process.env),
+    firstAdmin,
   });
   const signal = await stopRequested;
   console.log(`simulator: ${signal}: closing ${simulator.devices.length} devices`);

@@ -6,6 +6,7 @@ import {
   type DeviceCredentials,
   type LoginRequest,
   type LoginResponse,
+  type Role,
 } from '@iot/protocol';
 
 /** How long one HTTP request may take. */
@@ -23,8 +24,11 @@ export class ApiRequestError extends Error {
 
 /** What {@link PlatformApi.provisionDevice} did and the device secret to connect with. */
 export interface ProvisionedDevice {
-  /** `created` for a new device, `rotated` for one that existed (its old secret no longer works). */
-  outcome: 'created' | 'rotated';
+  /**
+   * `created` for a new device, `kept` for one that exists and whose stored secret is used as it is,
+   * `rotated` for one that existed without a stored secret (its old secret no longer works).
+   */
+  outcome: 'created' | 'kept' | 'rotated';
   credentials: DeviceCredentials;
 }
 
@@ -55,12 +59,45 @@ export class PlatformApi {
     this.token = token;
   }
 
+  /** `POST /auth/logout`: ends the session of the token in use. */
+  async logout(): Promise<void> {
+    if (this.token === undefined) return;
+    await this.request('POST', '/auth/logout');
+    this.token = undefined;
+  }
+
   /**
-   * Makes sure device `request.id` exists and returns a fresh secret for it:
+   * Gives user `username` this password and role: `POST /users`, or on 409 (it
+   * exists) `PATCH /users/{username}`, which also ends its sessions.
+   */
+  async setUser(username: string, password: string, role: Role): Promise<'created' | 'updated'> {
+    const created = await this.request('POST', '/users', { username, password, role });
+    if (created.status !== 409) {
+      expectStatus(`creating user ${username}`, created.status, created.json, [200, 201]);
+      return 'created';
+    }
+    const updated = await this.request('PATCH', `/users/${encodeURIComponent(username)}`, { password, role });
+    expectStatus(`updating user ${username}`, updated.status, updated.json, [200]);
+    return 'updated';
+  }
+
+  /** `POST /devices/{id}/credentials`: a new secret for the device; the old one stops working. */
+  async rotateSecret(deviceId: string): Promise<DeviceCredentials> {
+    const rotated = await this.request('POST', `/devices/${encodeURIComponent(deviceId)}/credentials`);
+    expectStatus(`rotating the secret of device ${deviceId}`, rotated.status, rotated.json, [200, 201]);
+    return checkCredentials(rotated.json, deviceId);
+  }
+
+  /**
+   * Makes sure device `request.id` exists and returns a secret for it:
    * `GET /devices/{id}`; if 404, `POST /devices` (201 with the credentials);
+   * if it exists and `storedSecret` is given, that secret as it is (no request more);
    * otherwise (or on a 409 race) `POST /devices/{id}/credentials`, which rotates the secret.
    */
-  async provisionDevice(request: CreateDeviceRequest & { id: string }): Promise<ProvisionedDevice> {
+  async provisionDevice(
+    request: CreateDeviceRequest & { id: string },
+    storedSecret?: string,
+  ): Promise<ProvisionedDevice> {
     const path = `/devices/${encodeURIComponent(request.id)}`;
     const existing = await this.request('GET', path);
     if (existing.status === 404) {
@@ -73,14 +110,15 @@ export class PlatformApi {
       // Someone else created it in between: fall through to rotating its secret.
     } else {
       expectStatus(`reading device ${request.id}`, existing.status, existing.json, [200]);
+      if (storedSecret !== undefined) {
+        return { outcome: 'kept', credentials: { username: request.id, password: storedSecret } };
+      }
     }
-    const rotated = await this.request('POST', `${path}/credentials`);
-    expectStatus(`rotating the secret of device ${request.id}`, rotated.status, rotated.json, [200, 201]);
-    return { outcome: 'rotated', credentials: checkCredentials(rotated.json, request.id) };
+    return { outcome: 'rotated', credentials: await this.rotateSecret(request.id) };
   }
 
   private async request(
-    method: 'GET' | 'POST',
+    method: 'GET' | 'POST' | 'PATCH',
     path: string,
     body?: unknown,
     authenticated = true,

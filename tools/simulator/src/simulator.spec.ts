@@ -1,3 +1,6 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseTelemetry, topics } from '@iot/protocol';
 import { startFakeApi, type FakeApi } from './testing/fake-api';
 import { startRecorder, startTestBroker, type Recorder, type TestBroker } from '@iot/device-sdk/testing';
@@ -164,7 +167,68 @@ describe('runSimulator (fake api, in-process aedes broker)', () => {
     expect(broker.passwords.get('sim-air-001')).not.toBe(firstSecret);
     expect(api.requests.filter((r) => r.path === '/devices/sim-air-001/credentials')).toHaveLength(1);
     await platform.waitFor((m) => m.topic === topics.status('sim-air-001') && m.text === 'online', 2);
-    expect(lines).toContain('simulator: 0 devices created, 1 existing ones got a new secret');
+    expect(lines).toContain('simulator: 0 devices created, 1 existing ones got a new secret, 0 kept their stored one');
+  });
+
+  describe('with a DATA_DIR', () => {
+    let dir: string;
+    beforeEach(() => (dir = mkdtempSync(join(tmpdir(), 'sim-data-'))));
+    afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+    const withData = (overrides: Partial<SimulatorOptions> = {}): Promise<Simulator> =>
+      start({
+        username: undefined,
+        password: undefined,
+        dataDir: dir,
+        firstAdmin: { ...ADMIN, source: 'test' },
+        ...overrides,
+      });
+    const rotations = (): string[] =>
+      api.requests.filter((r) => r.method === 'POST' && r.path.endsWith('/credentials')).map((r) => r.path);
+
+    it('keeps each existing device its stored secret on restart: no rotation, and it connects again', async () => {
+      sut = await withData({ devices: 2, types: ['air'] });
+      for (const { id } of sut.devices)
+        await platform.waitFor((m) => m.topic === topics.status(id) && m.text === 'online');
+      await sut.stop();
+      const secrets = JSON.parse(readFileSync(join(dir, 'simulator-devices.json'), 'utf8')) as Record<string, string>;
+      expect(secrets).toEqual({
+        'sim-air-001': broker.passwords.get('sim-air-001'),
+        'sim-air-002': broker.passwords.get('sim-air-002'),
+      });
+
+      // A restart, without the admin's password this time: its own login and the stored secrets do.
+      sut = await withData({ devices: 2, types: ['air'], firstAdmin: undefined });
+
+      expect(rotations()).toEqual([]);
+      expect(lines).toContain(
+        'simulator: 0 devices created, 0 existing ones got a new secret, 2 kept their stored one',
+      );
+      for (const { id } of sut.devices)
+        await platform.waitFor((m) => m.topic === topics.status(id) && m.text === 'online', 2);
+      expect(broker.passwords.get('sim-air-001')).toBe(secrets['sim-air-001']);
+    });
+
+    it('gives a device a new secret when its stored one is missing or refused, and only that device', async () => {
+      sut = await withData({ devices: 3, types: ['air'] });
+      for (const { id } of sut.devices)
+        await platform.waitFor((m) => m.topic === topics.status(id) && m.text === 'online');
+      await sut.stop();
+      const file = join(dir, 'simulator-devices.json');
+      const secrets = JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>;
+      delete secrets['sim-air-002'];
+      secrets['sim-air-003'] = 'a-secret-the-broker-refuses';
+      writeFileSync(file, JSON.stringify(secrets));
+
+      sut = await withData({ devices: 3, types: ['air'] });
+
+      await platform.waitFor((m) => m.topic === topics.status('sim-air-003') && m.text === 'online', 2);
+      expect(rotations()).toEqual(['/devices/sim-air-002/credentials', '/devices/sim-air-003/credentials']);
+      const now = JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>;
+      expect(now['sim-air-003']).toBe(broker.passwords.get('sim-air-003'));
+      expect(now['sim-air-001']).toBe(secrets['sim-air-001']);
+      expect(lines).toContain('simulator: sim-air-003: the broker refused its stored secret; it got a new one');
+    });
   });
 
   it('publishes offline for every device on stop', async () => {

@@ -1,5 +1,6 @@
 import { randomInt } from 'node:crypto';
 import { createModel, DEVICE_TYPE_NAMES, DEVICE_TYPES, Rng, type DeviceType } from './models';
+import { type AdminCredentials, SimulatorFiles, logInAsSimulator } from './credentials';
 import { PlatformApi } from './platform-api';
 import { VirtualDevice } from './virtual-device';
 
@@ -9,9 +10,20 @@ export interface SimulatorOptions {
   apiUrl: string;
   /** The broker, such as `mqtt://127.0.0.1:1883`. */
   mqttUrl: string;
-  /** An admin user of the platform (devices and credentials need the admin role). */
-  username: string;
-  password: string;
+  /**
+   * An admin user of the platform to log in as (devices and credentials need the admin role).
+   * Without them the simulator uses its own user, kept in `dataDir`.
+   */
+  username?: string;
+  password?: string;
+  /**
+   * Where the simulator keeps its own login and its devices' secrets (DATA_DIR):
+   * a device whose secret is stored keeps it from one start to the next. Without
+   * it every existing device gets a new secret on each start.
+   */
+  dataDir?: string;
+  /** The admin that may make the simulator's own user on first use (see logInAsSimulator). */
+  firstAdmin?: AdminCredentials;
   /** How many devices. */
   devices: number;
   /** Telemetry messages per second per device. */
@@ -98,18 +110,45 @@ export async function runSimulator(options: SimulatorOptions): Promise<Simulator
   const plan = planFleet(options.devices, types, options.prefix ?? 'sim');
 
   const api = new PlatformApi(options.apiUrl);
-  await api.login(options.username, options.password);
-  log(`simulator: logged in to ${options.apiUrl} as ${options.username}; registering ${plan.length} devices`);
+  const files = options.dataDir === undefined ? undefined : new SimulatorFiles(options.dataDir);
+  let username: string;
+  if (options.username !== undefined && options.password !== undefined) {
+    await api.login(options.username, options.password);
+    username = options.username;
+  } else if (files !== undefined) {
+    username = await logInAsSimulator(api, files, options.firstAdmin, log);
+  } else {
+    throw new Error('runSimulator: give a username and password, or a dataDir for its own credentials');
+  }
+  log(`simulator: logged in to ${options.apiUrl} as ${username}; registering ${plan.length} devices`);
+  const secrets = files?.readDeviceSecrets() ?? new Map<string, string>();
   const provisioned = await mapConcurrently(plan, options.registrationConcurrency ?? 8, (device) =>
-    api.provisionDevice({ id: device.id, name: device.name, type: device.type, labels: { simulated: 'true' } }),
+    api.provisionDevice(
+      { id: device.id, name: device.name, type: device.type, labels: { simulated: 'true' } },
+      secrets.get(device.id),
+    ),
   );
-  const created = provisioned.filter((p) => p.outcome === 'created').length;
-  log(`simulator: ${created} devices created, ${plan.length - created} existing ones got a new secret`);
+  const count = (outcome: string): number => provisioned.filter((p) => p.outcome === outcome).length;
+  log(
+    `simulator: ${count('created')} devices created, ${count('rotated')} existing ones got a new secret, ` +
+      `${count('kept')} kept their stored one`,
+  );
+  plan.forEach((device, i) => secrets.set(device.id, provisioned[i].credentials.password));
+  files?.writeDeviceSecrets(secrets);
 
   let errors = 0;
   const logged = new Set<string>();
+  // A stored secret the broker refuses (the device was rotated or made anew elsewhere) is replaced once per run.
+  const renewed = new Set<string>();
+  const renew = async (device: VirtualDevice): Promise<void> => {
+    const { password } = await api.rotateSecret(device.id);
+    secrets.set(device.id, password);
+    files?.writeDeviceSecrets(secrets);
+    device.useSecret(password);
+    log(`simulator: ${device.id}: the broker refused its stored secret; it got a new one`);
+  };
   const fleetRng = new Rng(seed);
-  const devices = plan.map((device, i) => {
+  const devices: VirtualDevice[] = plan.map((device, i) => {
     const rng = fleetRng.fork();
     return new VirtualDevice({
       id: device.id,
@@ -123,6 +162,11 @@ export async function runSimulator(options: SimulatorOptions): Promise<Simulator
       offlineMs: options.offlineMs ?? [2000, 10_000],
       onError: (error) => {
         errors++;
+        if (isRefusedLogin(error) && provisioned[i].outcome === 'kept' && !renewed.has(device.id)) {
+          renewed.add(device.id);
+          renew(devices[i]).catch((e: unknown) => log(`simulator: ${device.id}: ${(e as Error).message}`));
+          return;
+        }
         // A broker outage makes every device fail the same way: say each kind of error once.
         const kind = error.message.split(device.id).join('<id>');
         if (!logged.has(kind) && logged.size < 100) {
@@ -175,6 +219,12 @@ export async function runSimulator(options: SimulatorOptions): Promise<Simulator
         log(`simulator: stopped ${s.devices} devices after ${s.messagesSent} messages`);
       })()),
   };
+}
+
+/** A CONNACK that refuses the device's secret: 4 or 5 in MQTT 3.1.1, 0x86 or 0x87 in MQTT 5. */
+function isRefusedLogin(error: Error): boolean {
+  const code = (error as Error & { code?: unknown }).code;
+  return code === 4 || code === 5 || code === 0x86 || code === 0x87;
 }
 
 /** Maps `items` with at most `limit` calls in flight, keeping the order; rejects on the first failure. */

@@ -83,6 +83,12 @@ export class VirtualDevice {
     });
   }
 
+  /** Connects again with `secret` (MQTT.js stops reconnecting after a refused CONNACK). */
+  useSecret(secret: string): void {
+    this.client.mqtt.options.password = secret;
+    if (this.stopping === undefined && !this.client.connected) this.client.mqtt.reconnect();
+  }
+
   /** Whether the device is connected to the broker. */
   get connected(): boolean {
     return this.client.connected;

@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
 import * as argon2 from 'argon2';
 import type { LoginResponse, Role } from '@iot/protocol';
-import { APP_CONFIG, type AppConfig } from '../config/config';
+import { APP_CONFIG, type AppConfig, ConfigError } from '../config/config';
 import { type SessionRecord, Storage, type UserRecord } from '../storage/storage';
 import type { AuthUser } from './decorators';
 import { LoginThrottle } from './login-throttle';
@@ -19,6 +19,12 @@ interface TokenClaims {
   /** The session (SessionRecord.id); a token without a live one is refused. */
   sid: string;
 }
+
+/**
+ * Under DATA_DIR: the generated password of the first admin, kept only while
+ * it is true (removed when that admin's password changes or the admin goes).
+ */
+export const INITIAL_ADMIN_PASSWORD_FILE = 'initial-admin-password';
 
 /** How often expired sessions are removed from memory and the database. */
 const SESSION_PRUNE_INTERVAL_MS = 10 * 60_000;
@@ -72,12 +78,18 @@ export class AuthService implements OnApplicationBootstrap, OnModuleDestroy {
     const username = this.config.adminUsername;
     let password = this.config.adminPassword;
     if (!password) {
-      if (this.config.production) throw new Error('ADMIN_PASSWORD is required to create the first admin in production');
+      if (this.config.production) {
+        throw new ConfigError(['ADMIN_PASSWORD is required to create the first admin in production']);
+      }
       password = randomBytes(12).toString('base64url');
-      // Like Jenkins' initialAdminPassword: printed once, and kept beside the database for local tools.
-      const file = join(this.config.dataDir, 'initial-admin-password');
+      // Like Jenkins' initialAdminPassword: printed once, and kept beside the database for local tools
+      // until the admin changes it (updateUser removes the file).
+      const file = join(this.config.dataDir, INITIAL_ADMIN_PASSWORD_FILE);
       writeFileSync(file, password + '\n', { mode: 0o600 });
-      this.logger.log(`created the first admin "${username}" with password ${password} (also in ${file})`);
+      // Not in the log: `npm start` prints it while it is true, and logs are kept and shipped.
+      this.logger.log(
+        `created the first admin "${username}" with a generated password, in ${file} until it is changed`,
+      );
     } else {
       this.logger.log(`created the first admin "${username}" from ADMIN_USERNAME/ADMIN_PASSWORD`);
     }
@@ -111,6 +123,7 @@ export class AuthService implements OnApplicationBootstrap, OnModuleDestroy {
     if (!(await this.storage.updateUser(username, { passwordHash, role: patch.role }))) return undefined;
     const user = await this.storage.findUser(username);
     if (user) this.users.set(username, user);
+    if (patch.password !== undefined) this.forgetInitialPassword(username);
     // Whoever knew the old password, or held the old role, logs in again.
     await this.endSessionsOf(username);
     return user;
@@ -119,8 +132,20 @@ export class AuthService implements OnApplicationBootstrap, OnModuleDestroy {
   async deleteUser(username: string): Promise<boolean> {
     const deleted = await this.storage.deleteUser(username);
     this.users.delete(username);
+    if (deleted) this.forgetInitialPassword(username);
     await this.endSessionsOf(username);
     return deleted;
+  }
+
+  /** The generated first password is no longer true once the first admin changes it: nothing may print it again. */
+  private forgetInitialPassword(username: string): void {
+    if (username !== this.config.adminUsername) return;
+    const file = join(this.config.dataDir, INITIAL_ADMIN_PASSWORD_FILE);
+    try {
+      rmSync(file, { force: true });
+    } catch (error) {
+      this.logger.warn(`could not remove ${file}, which no longer holds the password: ${(error as Error).message}`);
+    }
   }
 
   listUsers(): UserRecord[] {

@@ -1,4 +1,4 @@
-import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, effectiveOrigins, loadConfig } from './config';
@@ -66,6 +66,10 @@ describe('loadConfig', () => {
     ['MQTT_PUBLIC_URL', 'iot.example.com:1883'],
     ['MQTT_PUBLIC_URL', 'mqtt://'],
     ['DATABASE_URL', 'mysql://db'],
+    ['DATABASE_URL', 'postgres://iot@db/iot'],
+    ['MQTT_URL', 'mqtt://[broken'],
+    ['ADMIN_USERNAME', 'bad name'],
+    ['ADMIN_PASSWORD', 'x'.repeat(257)],
     ['MQTT_PORT', '70000'],
     ['LOG_LEVEL', 'loud'],
     ['WS_RATE_PER_SECOND', '0'],
@@ -114,5 +118,25 @@ describe('loadConfig', () => {
     });
     expect(() => loadConfig({ DATA_DIR: dir, MQTT_AUTH_MAX_FAILURES: '0' })).toThrow(/MQTT_AUTH_MAX_FAILURES/);
     expect(() => loadConfig({ DATA_DIR: dir, MQTT_AUTH_BLOCK_SECONDS: '0' })).toThrow(/MQTT_AUTH_BLOCK_SECONDS/);
+  });
+
+  it('refuses PORT and MQTT_PORT alike for the embedded broker', () => {
+    expect(() => loadConfig({ DATA_DIR: dir, PORT: '4000', MQTT_PORT: '4000' })).toThrow(/PORT and MQTT_PORT must differ/);
+    expect(loadConfig({ DATA_DIR: dir, PORT: '4000', MQTT_PORT: '4000', MQTT_URL: 'mqtt://broker' }).port).toBe(4000);
+  });
+
+  it('lists an unusable DATA_DIR with the other problems', () => {
+    const file = join(dir, 'file');
+    writeFileSync(file, 'x');
+    expect(() => loadConfig({ DATA_DIR: file, PORT: 'x' })).toThrow(
+      expect.objectContaining({ problems: [expect.stringMatching(/^PORT/), `DATA_DIR ${file} is a file, not a folder`] }),
+    );
+    expect(() => loadConfig({ DATA_DIR: join(file, 'sub') })).toThrow(/DATA_DIR .* cannot be created: ENOTDIR/);
+    const data = join(dir, 'data');
+    mkdirSync(data);
+    writeFileSync(join(data, 'iot.db'), 'not sqlite');
+    expect(() => loadConfig({ DATA_DIR: data })).toThrow(/iot\.db is not an SQLite database/);
+    writeFileSync(join(data, 'iot.db'), '');
+    expect(loadConfig({ DATA_DIR: data }).dataDir).toBe(data);
   });
 });

@@ -1,7 +1,19 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import {
+  accessSync,
+  chmodSync,
+  closeSync,
+  constants,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join, resolve } from 'node:path';
-import { LIMITS, PASSWORD_MIN_LENGTH, parseDuration } from '@iot/protocol';
+import { LIMITS, PASSWORD_MIN_LENGTH, parseDuration, usernameSchema } from '@iot/protocol';
 
 /** Everything the api reads from its environment, parsed once at boot. */
 export interface AppConfig {
@@ -121,8 +133,17 @@ function persistentSecret(dataDir: string, file: string): string {
 
 /** An MQTT broker URL as MQTT.js takes it. */
 function isBrokerUrl(text: string): boolean {
-  return /^(mqtts?|wss?|tcp):\/\/[^/]/.test(text);
+  if (!/^(mqtts?|wss?|tcp):\/\/[^/]/.test(text)) return false;
+  try {
+    new URL(text);
+    return true;
+  } catch {
+    return false;
+  }
 }
+
+/** The file name of the SQLite database under DATA_DIR. */
+export const SQLITE_FILE = 'iot.db';
 
 /**
  * Parses the environment into a typed config. Fails listing every bad
@@ -147,6 +168,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const databaseUrl = env['DATABASE_URL'] || undefined;
   if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     problems.push('DATABASE_URL must be a postgres:// URL');
+  } else if (databaseUrl !== undefined) {
+    problems.push('DATABASE_URL: PostgreSQL is not supported yet; unset it to use SQLite in DATA_DIR');
+  }
+  if (!mqttUrl && port !== 0 && port === mqttPort) {
+    problems.push(`PORT and MQTT_PORT must differ (both are ${port})`);
+  }
+  const adminUsername = env['ADMIN_USERNAME'] || 'admin';
+  if (!usernameSchema.safeParse(adminUsername).success) {
+    problems.push(`ADMIN_USERNAME must be 1-64 letters, digits, or _ . @ -, starting with a letter or digit`);
   }
   const adminPassword = env['ADMIN_PASSWORD'] || undefined;
   let jwtSecret = env['JWT_SECRET'] ?? '';
@@ -159,6 +189,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const weakAdminPassword = adminPassword !== undefined && adminPassword.length < PASSWORD_MIN_LENGTH;
   if (weakAdminPassword || (adminPassword !== undefined && DEFAULT_SECRETS.has(adminPassword))) {
     problems.push(`ADMIN_PASSWORD must not be a default and needs at least ${PASSWORD_MIN_LENGTH} characters`);
+  } else if (adminPassword !== undefined && adminPassword.length > 256) {
+    problems.push('ADMIN_PASSWORD may have at most 256 characters');
   }
   const origins = (env['ALLOWED_ORIGINS'] ?? '')
     .split(',')
@@ -184,7 +216,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     mqttPassword: env['MQTT_PASSWORD'] || undefined,
     dataDir,
     databaseUrl,
-    adminUsername: env['ADMIN_USERNAME'] || 'admin',
+    adminUsername,
     adminPassword,
     jwtSecret,
     jwtTtlSeconds: int(env, 'JWT_TTL_SECONDS', 12 * 3600, problems, 60),
@@ -213,10 +245,58 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     maxSessionsPerUser: int(env, 'MAX_SESSIONS_PER_USER', 20, problems, 1, 1_000),
     warnings: [],
   };
+  // DATA_DIR is checked even when variables are wrong, so one restart fixes everything.
+  const dataDirProblem = usableDataDir(dataDir, config.warnings);
+  if (dataDirProblem !== undefined) problems.push(dataDirProblem);
   if (problems.length > 0) throw new ConfigError(problems);
-  config.warnings.push(...privateDataDir(dataDir));
-  if (!jwtSecret) config.jwtSecret = jwtSecret = persistentSecret(dataDir, 'jwt-secret');
+  if (!jwtSecret) {
+    try {
+      config.jwtSecret = jwtSecret = persistentSecret(dataDir, 'jwt-secret');
+    } catch (error) {
+      throw new ConfigError([`DATA_DIR ${dataDir}: cannot keep the JWT secret in jwt-secret: ${reason(error)}`]);
+    }
+  }
   return config;
+}
+
+/** An fs error's message without the stack. */
+function reason(error: unknown): string {
+  return (error as Error).message;
+}
+
+/**
+ * Makes sure DATA_DIR is a folder the api can write and that an existing
+ * database in it is an SQLite file; returns the problem, if any. Makes the
+ * folder private on the way (see privateDataDir).
+ */
+function usableDataDir(dataDir: string, warnings: string[]): string | undefined {
+  try {
+    if (existsSync(dataDir) && !statSync(dataDir).isDirectory()) {
+      return `DATA_DIR ${dataDir} is a file, not a folder`;
+    }
+    warnings.push(...privateDataDir(dataDir));
+  } catch (error) {
+    return `DATA_DIR ${dataDir} cannot be created: ${reason(error)}`;
+  }
+  try {
+    accessSync(dataDir, constants.W_OK | constants.X_OK);
+  } catch (error) {
+    return `DATA_DIR ${dataDir} is not writable: ${reason(error)}`;
+  }
+  const database = join(dataDir, SQLITE_FILE);
+  if (!existsSync(database)) return undefined;
+  try {
+    if (!statSync(database).isFile()) return `${database} is not a file`;
+    const fd = openSync(database, 'r');
+    const header = Buffer.alloc(16);
+    const read = readSync(fd, header, 0, 16, 0);
+    closeSync(fd);
+    // An empty file is a new database to SQLite; anything else starts with this header.
+    if (read > 0 && header.toString('latin1') !== 'SQLite format 3\0') return `${database} is not an SQLite database`;
+  } catch (error) {
+    return `${database} cannot be read: ${reason(error)}`;
+  }
+  return undefined;
 }
 
 /**

@@ -4,7 +4,9 @@ import { randomBytes } from 'node:crypto';
 import {
   API_BASE_PATH,
   createDeviceSchema,
+  createUserSchema,
   loginRequestSchema,
+  updateUserSchema,
   type CreateDeviceResponse,
   type DeviceCredentials,
   type DeviceView,
@@ -23,6 +25,8 @@ export interface FakeApiRequest {
 export interface FakeApi {
   url: string;
   devices: Map<string, DeviceView>;
+  /** Username → password and role; starts with the admin. */
+  users: Map<string, { password: string; role: 'viewer' | 'operator' | 'admin' }>;
   requests: FakeApiRequest[];
   close(): Promise<void>;
 }
@@ -35,7 +39,9 @@ export async function startFakeApi(
   admin: { username: string; password: string },
   onSecret: (deviceId: string, secret: string) => void,
 ): Promise<FakeApi> {
-  const token = randomBytes(16).toString('hex');
+  // Access token → username; a new password ends the user's tokens, as on the platform.
+  const tokens = new Map<string, string>();
+  const users: FakeApi['users'] = new Map([[admin.username, { password: admin.password, role: 'admin' }]]);
   const devices = new Map<string, DeviceView>();
   const requests: FakeApiRequest[] = [];
 
@@ -60,17 +66,45 @@ export async function startFakeApi(
 
     if (req.method === 'POST' && path === '/auth/login') {
       const login = loginRequestSchema.safeParse(body);
-      if (!login.success || login.data.username !== admin.username || login.data.password !== admin.password) {
+      const user = login.success ? users.get(login.data.username) : undefined;
+      if (!login.success || user === undefined || login.data.password !== user.password) {
         return error(401, 'wrong username or password');
       }
+      const token = randomBytes(16).toString('hex');
+      tokens.set(token, login.data.username);
       const answer: LoginResponse = {
         accessToken: token,
         expiresIn: 3600,
-        user: { username: admin.username, role: 'admin' },
+        user: { username: login.data.username, role: user.role },
       };
       return send(201, answer);
     }
-    if (req.headers.authorization !== `Bearer ${token}`) return error(401, 'log in first');
+    const bearer = req.headers.authorization?.slice('Bearer '.length) ?? '';
+    const caller = tokens.get(bearer);
+    if (caller === undefined) return error(401, 'log in first');
+    if (req.method === 'POST' && path === '/auth/logout') {
+      tokens.delete(bearer);
+      return send(204, undefined);
+    }
+    if (users.get(caller)?.role !== 'admin') return error(403, 'admins only');
+    if (req.method === 'POST' && path === '/users') {
+      const create = createUserSchema.safeParse(body);
+      if (!create.success) return error(400, create.error.issues[0].message);
+      if (users.has(create.data.username)) return error(409, `user ${create.data.username} exists`);
+      users.set(create.data.username, { password: create.data.password, role: create.data.role });
+      return send(201, { username: create.data.username, role: create.data.role });
+    }
+    const userPath = /^\/users\/([^/]+)$/.exec(path);
+    if (req.method === 'PATCH' && userPath !== null) {
+      const name = decodeURIComponent(userPath[1]);
+      const update = updateUserSchema.safeParse(body);
+      const user = users.get(name);
+      if (!update.success) return error(400, update.error.issues[0].message);
+      if (user === undefined) return error(404, `no user ${name}`);
+      users.set(name, { password: update.data.password ?? user.password, role: update.data.role ?? user.role });
+      for (const [t, u] of tokens) if (u === name) tokens.delete(t);
+      return send(200, { username: name, role: update.data.role ?? user.role });
+    }
 
     const device = /^\/devices\/([^/]+)(\/credentials)?$/.exec(path);
     if (req.method === 'POST' && path === '/devices') {
@@ -109,6 +143,7 @@ export async function startFakeApi(
   return {
     url: `http://127.0.0.1:${port}`,
     devices,
+    users,
     requests,
     close: () =>
       new Promise<void>((resolve) => {
