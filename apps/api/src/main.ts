@@ -1,9 +1,13 @@
 // First: replaces `debug` before aedes loads mqtt-packet (see quiet-debug.ts).
 import './silence-debug';
 import { Logger } from '@nestjs/common';
-import { createApp } from './app/create-app';
+import { type RunningApp, createApp } from './app/create-app';
 import { type AppConfig, loadConfig } from './config/config';
+import { startSummary, stopSummary } from './logging/lifecycle';
 import { describeStartFailure } from './start-failure';
+
+/** How long a clean shutdown may take before the process exits anyway (with 1). */
+const SHUTDOWN_TIMEOUT_MS = 10_000;
 
 let config: AppConfig | undefined;
 
@@ -12,7 +16,21 @@ async function main(): Promise<void> {
   config = loadConfig();
   const running = await createApp(config);
   const logger = new Logger('main');
-  logger.log(`api listening on http://localhost:${running.port} (console at /, API at /api/v1, docs at /api/docs)`);
+  const summary = startSummary(config, running);
+  logger.log(summary.fields, summary.message);
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => void stop(running, logger, signal));
+}
+
+/** A clean shutdown: closes the connections, flushes the events, says so, exits 0. */
+async function stop(running: RunningApp, logger: Logger, signal: NodeJS.Signals): Promise<void> {
+  logger.log({ signal }, `${signal}: shutting down`);
+  setTimeout(() => {
+    logger.error(`shutdown took over ${SHUTDOWN_TIMEOUT_MS / 1000} s; exiting`);
+    process.exit(1);
+  }, SHUTDOWN_TIMEOUT_MS).unref();
+  const summary = await stopSummary(running);
+  logger.log({ signal, ...summary.fields }, summary.message);
+  process.exit(0);
 }
 
 // A failed start says why in a line (or a list), never with a stack trace; LOG_LEVEL=debug adds it.
@@ -23,7 +41,15 @@ main().catch((error: unknown) => {
     mqttPort: config.mqttUrl ? undefined : config.mqttPort,
   };
   const failure = describeStartFailure(error, listening);
-  console.error(failure.message);
-  if ((config?.logLevel ?? process.env['LOG_LEVEL']) === 'debug' && error instanceof Error) console.error(error.stack);
+  const debug = (config?.logLevel ?? process.env['LOG_LEVEL']) === 'debug';
+  const stack = debug && error instanceof Error ? error.stack : undefined;
+  if (process.env['LOG_FORMAT'] === 'json') {
+    // Still one JSON line, for whatever ships the log.
+    const line = { level: 'fatal', time: new Date().toISOString(), exitCode: failure.exitCode, msg: failure.message };
+    console.error(JSON.stringify(stack ? { ...line, stack } : line));
+  } else {
+    console.error(failure.message);
+    if (stack) console.error(stack);
+  }
   process.exit(failure.exitCode);
 });

@@ -1,6 +1,8 @@
-import { type DynamicModule, Module } from '@nestjs/common';
+import { type DynamicModule, Module, RequestMethod } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
+import { LoggerModule } from 'nestjs-pino';
 import { ZodValidationPipe } from 'nestjs-zod';
+import type { Logger as Pino } from 'pino';
 import { AuthModule } from '../auth/auth.module';
 import { BrokerModule } from '../broker/broker.module';
 import { HttpErrorFilter } from '../common/http-error.filter';
@@ -11,6 +13,7 @@ import { DevicesModule } from '../devices/devices.module';
 import { AsyncApiController } from '../docs/asyncapi.controller';
 import { HealthController } from '../health/health.controller';
 import { IngestModule } from '../ingest/ingest.module';
+import { AppLogger } from '../logging/logger';
 import { MetricsModule } from '../metrics/metrics.module';
 import { StorageModule } from '../storage/storage.module';
 import { StreamModule } from '../stream/stream.module';
@@ -18,10 +21,16 @@ import { StreamModule } from '../stream/stream.module';
 /** Modules in the order a message flows: config, storage, broker, ingest, stream, control, then the REST nouns. */
 @Module({})
 export class AppModule {
-  static forRoot(config: AppConfig): DynamicModule {
+  static forRoot(config: AppConfig, logger: Pino): DynamicModule {
     return {
       module: AppModule,
       imports: [
+        // pino-http itself runs first of all middleware (createApp); this binds each request's logger for Nest's.
+        LoggerModule.forRoot({
+          pinoHttp: { logger },
+          useExisting: true,
+          forRoutes: [{ path: '{*path}', method: RequestMethod.ALL }],
+        }),
         ConfigModule.forRoot(config),
         MetricsModule,
         StorageModule,
@@ -34,6 +43,7 @@ export class AppModule {
       ],
       controllers: [HealthController, AsyncApiController],
       providers: [
+        AppLogger,
         { provide: APP_PIPE, useClass: ZodValidationPipe },
         { provide: APP_FILTER, useClass: HttpErrorFilter },
       ],

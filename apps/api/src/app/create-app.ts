@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
-import { type LogLevel, Logger, RequestMethod } from '@nestjs/common';
+import { Logger, RequestMethod } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { SwaggerModule } from '@nestjs/swagger';
@@ -23,6 +23,7 @@ import { ControlGateway } from '../gateway/control.gateway';
 import { PlatformWsAdapter } from '../gateway/ws-adapter';
 import { type AppConfig, effectiveOrigins } from '../config/config';
 import { openApiDocument } from '../docs/openapi';
+import { AppLogger, createRootLogger, httpLogger } from '../logging/logger';
 import { httpMetrics } from '../metrics/http-metrics';
 import { MetricsService } from '../metrics/metrics.service';
 import { StreamHub } from '../stream/stream-hub.service';
@@ -38,13 +39,6 @@ export interface RunningApp {
   mqttPort: number | undefined;
   close(): Promise<void>;
 }
-
-const LOG_LEVELS: Record<AppConfig['logLevel'], LogLevel[]> = {
-  error: ['fatal', 'error'],
-  warn: ['fatal', 'error', 'warn'],
-  log: ['fatal', 'error', 'warn', 'log'],
-  debug: ['fatal', 'error', 'warn', 'log', 'debug'],
-};
 
 /** Where the built console is: CONSOLE_DIR, else the workspace's build output. */
 function consoleDir(config: AppConfig): string | undefined {
@@ -108,15 +102,20 @@ function parseCookies(header: string | undefined): Record<string, string> {
 
 /** Builds and starts the api: HTTP (REST, SSE, the console) and the MQTT side. */
 export async function createApp(config: AppConfig): Promise<RunningApp> {
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
-    logger: LOG_LEVELS[config.logLevel],
+  const logger = createRootLogger(config);
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, logger), {
+    // Held until the pino logger is in place, which drops Nest's start chatter (AppLogger).
+    bufferLogs: true,
     // Only the JSON parser below: Nest's default would parse forms as well.
     bodyParser: false,
   });
+  app.useLogger(app.get(AppLogger));
   for (const warning of config.warnings) Logger.warn(warning, 'Config');
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
   const metrics = app.get(MetricsService);
+  // First, so that every response (refusals by the middleware below included) has its id and its line.
+  app.use(httpLogger(logger));
   // The default origins name the bound port, known only after listen; the checks read the set per request.
   const origins = new Set<string>();
   const isAllowedOrigin = (origin: string | undefined) => origin !== undefined && origins.has(origin);
@@ -136,7 +135,6 @@ export async function createApp(config: AppConfig): Promise<RunningApp> {
       { path: ASYNCAPI_DOCUMENT_PATH.slice(1), method: RequestMethod.GET },
     ],
   });
-  app.enableShutdownHooks();
 
   SwaggerModule.setup('api/docs', app, openApiDocument(app));
 

@@ -6,9 +6,10 @@ import { JwtService } from '@nestjs/jwt';
 import * as argon2 from 'argon2';
 import type { LoginResponse, Role } from '@iot/protocol';
 import { APP_CONFIG, type AppConfig, ConfigError } from '../config/config';
+import { RateLimitedLog } from '../logging/rate-limited-log';
 import { type SessionRecord, Storage, type UserRecord } from '../storage/storage';
 import type { AuthUser } from './decorators';
-import { LoginThrottle } from './login-throttle';
+import { LoginThrottle, addressKey } from './login-throttle';
 
 /** The cookie that carries the session token for browsers. */
 export const SESSION_COOKIE = 'iot_session';
@@ -53,6 +54,10 @@ export class AuthService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly sessions = new Map<string, SessionRecord>();
   private readonly sessionsEnded: Array<(ids: ReadonlySet<string>) => void> = [];
   private readonly throttle: LoginThrottle;
+  /** Failed and refused logins, at warn: never the password, and bounded so a flood cannot fill the disk. */
+  private readonly failedLogins = new RateLimitedLog('failed logins', (fields, message) =>
+    this.logger.warn(fields, message),
+  );
   private pruner: NodeJS.Timeout | undefined;
 
   constructor(
@@ -98,6 +103,7 @@ export class AuthService implements OnApplicationBootstrap, OnModuleDestroy {
 
   onModuleDestroy(): void {
     clearInterval(this.pruner);
+    this.failedLogins.close();
   }
 
   /** Calls `listener` with the ids of sessions that end before they expire. */
@@ -162,13 +168,20 @@ export class AuthService implements OnApplicationBootstrap, OnModuleDestroy {
    */
   async login(username: string, password: string, address: string | undefined): Promise<LoginResult> {
     const retryAfterMs = await this.throttle.begin(username, address);
-    if (retryAfterMs > 0) return { outcome: 'throttled', retryAfterMs };
+    if (retryAfterMs > 0) {
+      const fields = { username, address, retryAfterMs };
+      this.failedLogins.log(`${username}\n${addressKey(address)}`, fields, 'login refused: too many failed logins');
+      return { outcome: 'throttled', retryAfterMs };
+    }
     const user = this.users.get(username);
     // Verify against a dummy hash for unknown users, so timing does not reveal who exists.
     const hash = user?.passwordHash ?? (await this.dummyHash());
     const ok = await argon2.verify(hash, password).catch(() => false);
     await this.throttle.settle(username, address, !!user && ok);
-    if (!user || !ok) return { outcome: 'wrong' };
+    if (!user || !ok) {
+      this.failedLogins.log(`${username}\n${addressKey(address)}`, { username, address }, 'failed login');
+      return { outcome: 'wrong' };
+    }
     const session = await this.openSession(user.username);
     const claims: TokenClaims = { sub: user.username, role: user.role, sid: session.id };
     const accessToken = await this.jwt.signAsync(claims, { expiresIn: this.config.jwtTtlSeconds });

@@ -12,6 +12,7 @@ import {
   parseTopic,
   topics,
 } from '@iot/protocol';
+import { RateLimitedLog } from '../logging/rate-limited-log';
 import type { DeviceAuthService } from './device-auth.service';
 import { DeviceTransport, type PublishOptions, type TransportHandlers } from './transport';
 
@@ -94,6 +95,10 @@ function authError(returnCode: number, message: string): ConnectAuthError {
 export class EmbeddedBroker extends DeviceTransport {
   readonly kind = 'embedded' as const;
   private readonly logger = new Logger(EmbeddedBroker.name);
+  /** Refused CONNECTs and closed connections, at warn; bounded so a flood cannot fill the disk. */
+  private readonly refusals = new RateLimitedLog('refused device connections', (fields, message) =>
+    this.logger.warn(fields, message),
+  );
   private broker: Aedes | undefined;
   private server: Server | undefined;
   private handlers: TransportHandlers | undefined;
@@ -219,7 +224,8 @@ export class EmbeddedBroker extends DeviceTransport {
     });
     this.server = server;
     this.boundPort = (server.address() as AddressInfo).port;
-    this.logger.log(`embedded MQTT broker listening on ${this.options.host}:${this.boundPort}`);
+    // The start's summary (main.ts) names the port.
+    this.logger.debug(`embedded MQTT broker listening on ${this.options.host}:${this.boundPort}`);
   }
 
   /**
@@ -309,7 +315,10 @@ export class EmbeddedBroker extends DeviceTransport {
     };
     parser.on('packet', onPacket);
     const refuse = (reason: string, error: string) => {
-      this.logger.warn(
+      const address = socket.remoteAddress;
+      this.refusals.log(
+        `${clientId}\n${address}`,
+        { deviceId: clientId || undefined, address, reason },
         `connection of ${clientId ? `client ${JSON.stringify(clientId)}` : 'a client'} closed: ${error}`,
       );
       this.handlers?.onRejected('', '', reason, error);
@@ -344,22 +353,36 @@ export class EmbeddedBroker extends DeviceTransport {
     username: string | undefined,
     password: Buffer | undefined,
   ): Promise<void> {
-    // [MQTT-3.1.3-8] a server may refuse any client id: ours must be the device id, never empty.
-    if (!client.id || !DEVICE_ID_PATTERN.test(client.id)) throw authError(2, 'client id must be the device id');
-    if (username !== client.id) throw authError(4, 'username must equal the client id');
     const address = (client as unknown as { conn: Socket }).conn.remoteAddress;
+    // [MQTT-3.1.3-8] a server may refuse any client id: ours must be the device id, never empty.
+    if (!client.id || !DEVICE_ID_PATTERN.test(client.id))
+      throw this.refused(client.id, address, authError(2, 'client id must be the device id'));
+    if (username !== client.id)
+      throw this.refused(client.id, address, authError(4, 'username must equal the client id'));
     switch (await this.auth.authenticate(username, password, address)) {
       case 'ok':
         return;
       case 'refused':
-        throw authError(4, 'bad device id or secret');
+        throw this.refused(username, address, authError(4, 'bad device id or secret'));
       case 'throttled':
         this.handlers?.onRejected('', '', 'auth_throttled', `too many failed CONNECTs for ${username}`);
-        throw authError(3, 'too many failed attempts: retry later');
+        throw this.refused(username, address, authError(3, 'too many failed attempts: retry later'));
       case 'busy':
         this.handlers?.onRejected('', '', 'auth_busy', 'too many CONNECTs waiting for a secret check');
-        throw authError(3, 'busy: retry later');
+        throw this.refused(username, address, authError(3, 'busy: retry later'));
     }
+  }
+
+  /** Logs a refused CONNECT (never its password) and returns the error for its CONNACK. */
+  private refused(clientId: string, address: string | undefined, error: ConnectAuthError): ConnectAuthError {
+    // The client id is the device's, or whatever the client sent: bounded as aedes bounds it.
+    const deviceId = (clientId ?? '').slice(0, 64);
+    this.refusals.log(
+      `${deviceId}\n${address}`,
+      { deviceId, address, returnCode: error.returnCode },
+      `device CONNECT refused: ${error.message}`,
+    );
+    return error;
   }
 
   /**
@@ -444,9 +467,12 @@ export class EmbeddedBroker extends DeviceTransport {
     const broker = this.broker;
     this.server = undefined;
     this.broker = undefined;
+    this.refusals.close();
     if (server) {
+      const sessions = this.sessions.size;
       for (const client of this.sessions.values()) client.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      this.logger.log({ deviceSessions: sessions }, `embedded MQTT broker stopped: closed ${sessions} device sessions`);
     }
     if (broker) await new Promise<void>((resolve) => broker.close(() => resolve()));
   }

@@ -72,6 +72,7 @@ describe('loadConfig', () => {
     ['ADMIN_PASSWORD', 'x'.repeat(257)],
     ['MQTT_PORT', '70000'],
     ['LOG_LEVEL', 'loud'],
+    ['LOG_FORMAT', 'xml'],
     ['WS_RATE_PER_SECOND', '0'],
     ['WS_RATE_BURST', '1.5'],
     ['WS_MAX_SOCKETS_PER_USER', '0'],
@@ -84,6 +85,11 @@ describe('loadConfig', () => {
     ['STATE_MAX_BYTES', '600000'],
   ])('refuses a bad %s', (name, value) => {
     expect(() => loadConfig({ DATA_DIR: dir, [name]: value })).toThrow(new RegExp(name));
+  });
+
+  it('logs human-readable lines unless LOG_FORMAT=json', () => {
+    expect(loadConfig({ DATA_DIR: dir }).logFormat).toBe('pretty');
+    expect(loadConfig({ DATA_DIR: dir, LOG_FORMAT: 'json' }).logFormat).toBe('json');
   });
 
   it('refuses a short or default ADMIN_PASSWORD in development too', () => {

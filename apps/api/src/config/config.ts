@@ -65,6 +65,8 @@ export interface AppConfig {
   /** Largest reported or desired state document, as JSON bytes (STATE_MAX_BYTES). */
   stateMaxBytes: number;
   logLevel: 'error' | 'warn' | 'log' | 'debug';
+  /** `pretty` (human-readable, the default) or `json` (one JSON object a line) (LOG_FORMAT). */
+  logFormat: 'pretty' | 'json';
   /** Consecutive failed logins of a username from one address before that address is refused it (LOGIN_MAX_FAILURES). */
   loginMaxFailures: number;
   /** Failed logins from one address in a day before it is refused (LOGIN_MAX_FAILURES_PER_ADDRESS). */
@@ -205,6 +207,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const logLevel = (env['LOG_LEVEL'] ?? 'log') as AppConfig['logLevel'];
   if (!['error', 'warn', 'log', 'debug'].includes(logLevel))
     problems.push('LOG_LEVEL must be error, warn, log or debug');
+  const logFormat = (env['LOG_FORMAT'] || 'pretty') as AppConfig['logFormat'];
+  if (logFormat !== 'pretty' && logFormat !== 'json') problems.push('LOG_FORMAT must be pretty or json');
   const config: AppConfig = {
     production,
     host: env['HOST'] || '0.0.0.0',
@@ -239,6 +243,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     // A desired document goes to its device as one MQTT packet (at most 1 MiB), so half that at most.
     stateMaxBytes: int(env, 'STATE_MAX_BYTES', LIMITS.maxStateBytes, problems, 1024, 512 * 1024),
     logLevel,
+    logFormat,
     loginMaxFailures: int(env, 'LOGIN_MAX_FAILURES', 10, problems, 1, 1_000),
     loginMaxFailuresPerAddress: int(env, 'LOGIN_MAX_FAILURES_PER_ADDRESS', 100, problems, 1, 100_000),
     loginMaxFailuresPerUser: int(env, 'LOGIN_MAX_FAILURES_PER_USER', 30, problems, 1, 100_000),

@@ -3,6 +3,7 @@ import { deviceStatusSchema, parseTelemetry, topics } from '@iot/protocol';
 import { APP_CONFIG, type AppConfig } from '../config/config';
 import { DeviceTransport, type DeviceMessage, type TransportHandlers } from '../broker/transport';
 import { CommandResultError, CommandsService } from '../commands/commands.service';
+import { RateLimitedLog } from '../logging/rate-limited-log';
 import { MetricsService } from '../metrics/metrics.service';
 import { StatePatchError, StateService } from '../state/state.service';
 import { Storage, telemetryEvent } from '../storage/storage';
@@ -17,6 +18,10 @@ import { PresenceService } from './presence.service';
 @Injectable()
 export class IngestService implements TransportHandlers, OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(IngestService.name);
+  /** Refused device messages, at warn, bounded per device and reason so a misbehaving fleet cannot fill the disk. */
+  private readonly refusals = new RateLimitedLog('refused device messages', (fields, message) =>
+    this.logger.warn(fields, message),
+  );
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -38,6 +43,7 @@ export class IngestService implements TransportHandlers, OnApplicationBootstrap,
 
   async onApplicationShutdown(): Promise<void> {
     await this.transport.stop();
+    this.refusals.close();
   }
 
   onMessage(message: DeviceMessage, stored?: (error?: Error) => void): void {
@@ -151,7 +157,15 @@ export class IngestService implements TransportHandlers, OnApplicationBootstrap,
 
   onRejected(deviceId: string, rawTopic: string, reason: string, error: string): void {
     this.metrics.reject(reason);
-    this.logger.debug(`refused ${rawTopic || 'a packet'} from ${deviceId || 'a client'}: ${error}`);
+    // Refused CONNECTs are logged where they are refused, with the client's address (EmbeddedBroker).
+    if (!reason.startsWith('auth_') && deviceId) {
+      const topic = rawTopic.slice(0, 256);
+      this.refusals.log(
+        `${deviceId}\n${reason}`,
+        { deviceId, topic, reason },
+        `refused ${topic} from ${deviceId}: ${error}`,
+      );
+    }
     if (!deviceId || !this.presence.has(deviceId)) return;
     const notice = JSON.stringify({ topic: rawTopic, error, ts: Date.now() });
     this.transport.publish(topics.errors(deviceId), notice, { qos: 0 }).catch(() => undefined);
