@@ -16,9 +16,10 @@ async function main(): Promise<void> {
   config = loadConfig();
   const running = await createApp(config);
   const logger = new Logger('main');
+  // Before the summary: whoever waits for it may signal at once.
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => void stop(running, logger, signal));
   const summary = startSummary(config, running);
   logger.log(summary.fields, summary.message);
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => void stop(running, logger, signal));
 }
 
 /** A clean shutdown: closes the connections, flushes the events, says so, exits 0. */
