@@ -178,11 +178,19 @@ describe('LOG_FORMAT=json', () => {
     expect(rejected).toMatchObject({ level: 'warn', deviceId: 'log-device', topic: 'devices/log-device/telemetry' });
     await device1.endAsync();
 
+    // The event stream, served before Express, has its id too; it stays open until the shutdown.
+    const stream = await fetch(`${url}/api/v1/stream`, {
+      headers: { authorization: `Bearer ${accessToken}`, 'x-request-id': 'stream-7' },
+    });
+    expect(stream.status).toBe(200);
+    expect(stream.headers.get('x-request-id')).toBe('stream-7');
+
     // A clean shutdown says what it did and exits 0.
     expect(await child.stop()).toBe(0);
     const lines = parsed(child.lines);
     const stopped = lines.find((line) => line.msg?.startsWith('stopped:'));
-    expect(stopped).toMatchObject({ level: 'info', signal: 'SIGTERM', sseStreams: 0, webSockets: 0 });
+    expect(stopped).toMatchObject({ level: 'info', signal: 'SIGTERM', sseStreams: 1, webSockets: 0 });
+    expect(lines.find((line) => line['reqId'] === 'stream-7')).toMatchObject({ req: { url: '/api/v1/stream' } });
     expect(stopped?.['eventsFlushed']).toEqual(expect.any(Number));
 
     // The flood's warnings are bounded, and what was held back is counted (told at shutdown).

@@ -23,7 +23,7 @@ import { ControlGateway } from '../gateway/control.gateway';
 import { PlatformWsAdapter } from '../gateway/ws-adapter';
 import { type AppConfig, effectiveOrigins } from '../config/config';
 import { openApiDocument } from '../docs/openapi';
-import { AppLogger, createRootLogger, httpLogger } from '../logging/logger';
+import { AppLogger, createRootLogger, logRequests } from '../logging/logger';
 import { httpMetrics } from '../metrics/http-metrics';
 import { MetricsService } from '../metrics/metrics.service';
 import { StreamHub } from '../stream/stream-hub.service';
@@ -114,8 +114,6 @@ export async function createApp(config: AppConfig): Promise<RunningApp> {
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
   const metrics = app.get(MetricsService);
-  // First, so that every response (refusals by the middleware below included) has its id and its line.
-  app.use(httpLogger(logger));
   // The default origins name the bound port, known only after listen; the checks read the set per request.
   const origins = new Set<string>();
   const isAllowedOrigin = (origin: string | undefined) => origin !== undefined && origins.has(origin);
@@ -173,6 +171,8 @@ export async function createApp(config: AppConfig): Promise<RunningApp> {
   );
   app.enableCors({ origin: (origin, done) => done(null, isAllowedOrigin(origin)), credentials: true });
   serveStreamsBeforeExpress(app.getHttpServer(), { auth, hub, isAllowedOrigin, metrics });
+  // Ahead of everything, the streams included: every response has its id and its line.
+  logRequests(app.getHttpServer(), logger);
 
   await app.listen(config.port, config.host);
   const port = (app.getHttpServer().address() as AddressInfo).port;

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
 import { Inject, Injectable } from '@nestjs/common';
 import { Logger as PinoNestLogger, PARAMS_PROVIDER_TOKEN, type Params, PinoLogger } from 'nestjs-pino';
 import pino, { type DestinationStream, type Logger as Pino, type LevelWithSilent } from 'pino';
@@ -131,9 +131,16 @@ function urlOf(req: IncomingMessage): string {
   return ((req as LoggedRequest).originalUrl ?? req.url ?? '').slice(0, MAX_LOGGED_URL);
 }
 
-/** pino-http for the api's Express app, to mount before every other middleware. */
-export function httpLogger(logger: Pino) {
-  return pinoHttp(httpLoggerOptions(logger));
+/** Runs pino-http ahead of every request listener of `server` (Express, and the SSE route served before it). */
+export function logRequests(server: Server, logger: Pino): void {
+  const log = pinoHttp(httpLoggerOptions(logger));
+  const listeners = server.listeners('request') as RequestListener[];
+  server.removeAllListeners('request');
+  server.on('request', (req: IncomingMessage, res: ServerResponse) =>
+    log(req, res, () => {
+      for (const listener of listeners) listener(req, res);
+    }),
+  );
 }
 
 /** Nest's logger over pino, without Nest's start chatter below warn (STARTUP_CONTEXTS). */
