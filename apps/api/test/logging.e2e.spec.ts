@@ -121,6 +121,8 @@ describe('LOG_FORMAT=json', () => {
       req: { method: 'GET', url: '/api/v1/devices/log-device' },
       res: { statusCode: 200 },
     });
+    // Probes are not logged while they succeed.
+    expect((await fetch(`${url}/healthz`)).status).toBe(200);
     // One that is not safe to log is replaced.
     const unsafe = await fetch(`${url}/api/v1/auth/me`, { headers: { 'x-request-id': 'evil\tid'.repeat(20) } });
     expect(unsafe.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
@@ -198,6 +200,8 @@ describe('LOG_FORMAT=json', () => {
     expect(loginWarnings.length).toBe(LOG_LINES_PER_WINDOW);
     const suppressed = lines.find((line) => line.msg?.startsWith('failed logins: suppressed'));
     expect(suppressed?.['suppressed']).toBe(51 - LOG_LINES_PER_WINDOW);
+
+    expect(lines.some((line) => (line['req'] as { url?: string } | undefined)?.url === '/healthz')).toBe(false);
 
     // Nest's start chatter is gone; one summary names what matters.
     const contexts = new Set(lines.map((line) => line.context));

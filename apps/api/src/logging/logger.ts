@@ -107,8 +107,10 @@ export function httpLoggerOptions(logger: Pino): HttpOptions {
     logger,
     genReqId: requestId,
     quietReqLogger: true,
-    autoLogging: { ignore: (req) => QUIET_PATHS.test(req.url ?? '') },
-    customLogLevel: (_req, res, error) => (error || res.statusCode >= 500 ? 'error' : 'info'),
+    customLogLevel: (req, res, error) => {
+      if (error || res.statusCode >= 500) return 'error';
+      return res.statusCode < 400 && QUIET_PATHS.test(req.url ?? '') ? 'silent' : 'info';
+    },
     customProps: (req) => {
       const { user, url } = req as LoggedRequest;
       const deviceId = DEVICE_PATH.exec(url ?? '')?.[1];
