@@ -224,8 +224,7 @@ export class EmbeddedBroker extends DeviceTransport {
     });
     this.server = server;
     this.boundPort = (server.address() as AddressInfo).port;
-    // The start's summary (main.ts) names the port.
-    this.logger.debug(`embedded MQTT broker listening on ${this.options.host}:${this.boundPort}`);
+    this.logger.log(`embedded MQTT broker listening on ${this.options.host}:${this.boundPort}`);
   }
 
   /**
