@@ -236,3 +236,22 @@ describe('the default log format', () => {
     }
   }, 60_000);
 });
+
+describe('a failed start with LOG_FORMAT=json', () => {
+  it('is one JSON line on stderr, with its exit code', async () => {
+    const child = new ChildApi({ LOG_FORMAT: 'json', PORT: 'eighty' });
+    try {
+      expect(await within(child.exited, 30_000, 'the api to exit')).toBe(78);
+      const lines = child.stderr.trimEnd().split('\n');
+      expect(lines).toHaveLength(1);
+      expect(JSON.parse(lines[0])).toMatchObject({
+        level: 'fatal',
+        exitCode: 78,
+        msg: expect.stringMatching(/^invalid configuration:\n {2}- PORT/),
+      });
+      expect(child.lines).toEqual([]);
+    } finally {
+      child.kill();
+    }
+  }, 40_000);
+});

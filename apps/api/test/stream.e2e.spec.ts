@@ -44,7 +44,12 @@ describe('GET /api/v1/stream: authentication, CORS, filters', () => {
     fetch(`${app.url}/api/v1/stream${query}`, { headers: { accept: 'text/event-stream', ...headers } });
 
   it('sends the same head and first chunk whether Express serves it or not', async () => {
-    const headers = { Authorization: `Bearer ${app.adminToken}`, Origin: own, Accept: 'text/event-stream' };
+    const headers = {
+      Authorization: `Bearer ${app.adminToken}`,
+      Origin: own,
+      Accept: 'text/event-stream',
+      'X-Request-Id': 'stream-head',
+    };
     // The exact path is served before Express; a trailing slash still goes through the controller.
     const direct = await rawGet(app, '/api/v1/stream?events=telemetry', headers);
     const viaExpress = await rawGet(app, '/api/v1/stream/?events=telemetry', headers);
@@ -56,7 +61,7 @@ describe('GET /api/v1/stream: authentication, CORS, filters', () => {
     expect(withoutHelmet(direct)).toBe(withoutHelmet(viaExpress));
     expect(viaExpress).toMatch(/\r\nX-Content-Type-Options: nosniff\r\n/);
     expect(withoutDate(direct)).toBe(
-      'HTTP/1.1 200 OK\r\n' +
+      'HTTP/1.1 200 OK\r\nX-Request-Id: stream-head\r\n' +
         `Access-Control-Allow-Origin: ${own}\r\nVary: Origin\r\nAccess-Control-Allow-Credentials: true\r\n` +
         'Content-Type: text/event-stream; charset=utf-8\r\nCache-Control: no-cache, no-transform\r\n' +
         'Connection: keep-alive\r\nX-Accel-Buffering: no\r\nX-Content-Type-Options: nosniff\r\nTransfer-Encoding: chunked\r\n\r\n' +

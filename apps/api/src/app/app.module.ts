@@ -1,4 +1,4 @@
-import { type DynamicModule, Module, RequestMethod } from '@nestjs/common';
+import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
 import { LoggerModule } from 'nestjs-pino';
 import { ZodValidationPipe } from 'nestjs-zod';
@@ -25,12 +25,8 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
-        // pino-http itself runs first of all middleware (createApp); this binds each request's logger for Nest's.
-        LoggerModule.forRoot({
-          pinoHttp: { logger },
-          useExisting: true,
-          forRoutes: [{ path: '{*path}', method: RequestMethod.ALL }],
-        }),
+        // pino-http and the binding of each request's logger run ahead of Express (logRequests): no middleware here.
+        LoggerModule.forRoot({ pinoHttp: { logger }, useExisting: true, forRoutes: [] }),
         ConfigModule.forRoot(config),
         MetricsModule,
         StorageModule,

@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
 import { Inject, Injectable } from '@nestjs/common';
 import { Logger as PinoNestLogger, PARAMS_PROVIDER_TOKEN, type Params, PinoLogger } from 'nestjs-pino';
+// Not in the package's index: the AsyncLocalStorage its PinoLogger reads the request's logger from.
+import { Store, storage } from 'nestjs-pino/storage';
 import pino, { type DestinationStream, type Logger as Pino, type LevelWithSilent } from 'pino';
 import { type Options as HttpOptions, pinoHttp } from 'pino-http';
 import pinoPretty from 'pino-pretty';
@@ -140,7 +142,12 @@ export function logRequests(server: Server, logger: Pino): void {
   server.removeAllListeners('request');
   server.on('request', (req: IncomingMessage, res: ServerResponse) =>
     log(req, res, () => {
-      for (const listener of listeners) listener(req, res);
+      // What nestjs-pino's own middleware would do, but without a route of its own (which would
+      // become the route of every unmatched request): Nest's loggers take this request's logger.
+      const requestLogger = (req as IncomingMessage & { log: Pino }).log;
+      storage.run(new Store(requestLogger), () => {
+        for (const listener of listeners) listener(req, res);
+      });
     }),
   );
 }
