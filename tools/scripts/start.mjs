@@ -5,6 +5,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 
 const { values: flags } = parseArgs({
@@ -28,16 +29,28 @@ const env = {
 };
 const port = Number(env.PORT ?? 3000);
 const dataDir = resolve(env.DATA_DIR ?? 'data');
+// With LOG_FORMAT=json every line on stdout and stderr is a JSON object, as the api's are (README, "Logs").
+const json = env.LOG_FORMAT === 'json';
+function say(level, context, msg) {
+  const stream = level === 'info' ? process.stdout : process.stderr;
+  stream.write(json ? `${JSON.stringify({ level, time: new Date().toISOString(), context, msg })}\n` : `${msg}\n`);
+}
+/** A child's output, line by line, as JSON objects of `context` (its own lines are plain text). */
+function wrapLines(readable, level, context) {
+  createInterface({ input: readable }).on('line', (line) => say(level, context, line.replace(/^simulator: /, '')));
+}
 
 if (flags.build && !flags['no-build']) {
   const projects = withSimulator ? 'api,console,simulator' : 'api,console';
-  console.log(`building ${projects} …`);
+  say('info', 'start', `building ${projects} …`);
   const build = spawnSync('npx', ['nx', 'run-many', '-t', 'build', '-p', projects, '--outputStyle=static'], {
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: ['ignore', 'ignore', json ? 'pipe' : 'inherit'],
     env,
   });
+  const warnings = json ? String(build.stderr ?? '').split('\n').filter((line) => line.trim()) : [];
+  for (const line of warnings) say('warn', 'build', line);
   if (build.status !== 0) {
-    console.error('the build failed; run `npx nx run-many -t build -p api,console` to see why');
+    say('error', 'start', 'the build failed; run `npx nx run-many -t build -p api,console` to see why');
     process.exit(build.status ?? 1);
   }
 }
@@ -60,7 +73,7 @@ const api = spawn(process.execPath, ['--max-semi-space-size=64', 'dist/apps/api/
 children.push(api);
 api.on('exit', (code) => {
   if (stopping) return;
-  console.error(`the api exited (${code ?? 'signal'})`);
+  say('error', 'start', `the api exited (${code ?? 'signal'})`);
   stopAll(code || 1);
 });
 
@@ -122,23 +135,31 @@ if (withSimulator) {
       ...(env.MQTT_URL ? ['--mqtt', env.MQTT_URL] : ['--mqtt', `mqtt://127.0.0.1:${env.MQTT_PORT ?? 1883}`]),
     ],
     // Its own login and its devices' secrets live in DATA_DIR; the admin's password is used once at most, to make that login.
-    { stdio: 'inherit', env: { ...env, DATA_DIR: dataDir } },
+    { stdio: json ? ['ignore', 'pipe', 'pipe'] : 'inherit', env: { ...env, DATA_DIR: dataDir } },
   );
+  if (json) {
+    wrapLines(sim.stdout, 'info', 'simulator');
+    wrapLines(sim.stderr, 'error', 'simulator');
+  }
   children.push(sim);
   sim.on('exit', (code) => {
-    if (code) console.error(`the simulator exited (${code}); the api keeps running`);
+    if (code) say('error', 'start', `the simulator exited (${code}); the api keeps running`);
   });
 }
 
-console.log(`
-  IoT platform is running: http://localhost:${port}
-  log in as "${username}" with ${
+const summary = [
+  `IoT platform is running: http://localhost:${port}`,
+  `log in as "${username}" with ${
     password
       ? `the generated password "${password}" (change it: it is not shown again after that)`
       : env.ADMIN_PASSWORD
         ? 'the password you set (ADMIN_PASSWORD)'
         : 'your password'
-  }
-  ${withSimulator ? `${flags.devices} simulated devices are publishing (--no-simulator turns them off)` : 'no simulator (start one with `npm run simulate`)'}
-  API docs: http://localhost:${port}/api/docs · metrics: http://localhost:${port}/metrics
-`);
+  }`,
+  withSimulator
+    ? `${flags.devices} simulated devices are publishing (--no-simulator turns them off)`
+    : 'no simulator (start one with `npm run simulate`)',
+  `API docs: http://localhost:${port}/api/docs · metrics: http://localhost:${port}/metrics`,
+];
+if (json) for (const line of summary) say('info', 'start', line);
+else console.log(`\n${summary.map((line) => `  ${line}`).join('\n')}\n`);
