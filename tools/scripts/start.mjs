@@ -47,8 +47,7 @@ if (flags.build && !flags['no-build']) {
     stdio: ['ignore', 'ignore', json ? 'pipe' : 'inherit'],
     env,
   });
-  const warnings = json ? String(build.stderr ?? '').split('\n').filter((line) => line.trim()) : [];
-  for (const line of warnings) say('warn', 'build', line);
+  if (json) for (const line of String(build.stderr ?? '').split('\n')) if (line.trim()) say('warn', 'build', line);
   if (build.status !== 0) {
     say('error', 'start', 'the build failed; run `npx nx run-many -t build -p api,console` to see why');
     process.exit(build.status ?? 1);
