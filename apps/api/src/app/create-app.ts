@@ -170,9 +170,10 @@ export async function createApp(config: AppConfig): Promise<RunningApp> {
     }),
   );
   app.enableCors({ origin: (origin, done) => done(null, isAllowedOrigin(origin)), credentials: true });
-  serveStreamsBeforeExpress(app.getHttpServer(), { auth, hub, isAllowedOrigin, metrics });
-  // Ahead of everything, the streams included: every response has its id and its line.
+  // Every request Express answers has its id and its line. A stream opened before Express takes its
+  // id and logs one line when it opens: pino-http's state per request would stay with every idle stream.
   logRequests(app.getHttpServer(), logger);
+  serveStreamsBeforeExpress(app.getHttpServer(), { auth, hub, isAllowedOrigin, metrics });
 
   await app.listen(config.port, config.host);
   const port = (app.getHttpServer().address() as AddressInfo).port;

@@ -85,10 +85,15 @@ export function createRootLogger(
   return pino(options, pretty);
 }
 
-/** The id of a request: a short, safe X-Request-Id as sent, else a new one; echoed in the response. */
-export function requestId(req: IncomingMessage, res: ServerResponse): string {
+/** The id of a request: a short, safe X-Request-Id as sent, else a new one. */
+export function requestIdOf(req: IncomingMessage): string {
   const sent = req.headers['x-request-id'];
-  const id = typeof sent === 'string' && SAFE_REQUEST_ID.test(sent) ? sent : randomUUID();
+  return typeof sent === 'string' && SAFE_REQUEST_ID.test(sent) ? sent : randomUUID();
+}
+
+/** The id of a request (requestIdOf), echoed in the response. */
+export function requestId(req: IncomingMessage, res: ServerResponse): string {
+  const id = requestIdOf(req);
   res.setHeader(REQUEST_ID_HEADER, id);
   return id;
 }

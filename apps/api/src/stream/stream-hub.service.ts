@@ -50,6 +50,8 @@ export interface StreamRequest extends StreamFilters {
   username: string;
   /** The login the stream was opened with; the stream closes when it ends. */
   sessionId?: string;
+  /** X-Request-Id for the head, when no one set it on the response yet (the route served before Express). */
+  requestId?: string;
   lastEventId?: string;
 }
 
@@ -172,6 +174,7 @@ export class StreamHub implements OnApplicationBootstrap, BeforeApplicationShutd
       throw new HttpException(refused, HttpStatus.TOO_MANY_REQUESTS);
     }
     const headers = {
+      ...(request.requestId !== undefined && { 'X-Request-Id': request.requestId }),
       ...(allowedOrigin !== undefined && {
         'Access-Control-Allow-Origin': allowedOrigin,
         Vary: 'Origin',

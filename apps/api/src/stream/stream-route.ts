@@ -6,6 +6,7 @@ import type { Request, Response } from 'express';
 import { API_BASE_PATH } from '@iot/protocol';
 import { authenticate, tokenOf } from '../auth/auth.guard';
 import type { AuthService } from '../auth/auth.service';
+import { requestIdOf } from '../logging/logger';
 import type { MetricsService } from '../metrics/metrics.service';
 import type { StreamHub } from './stream-hub.service';
 import { lastEventIdOf, parseStreamFilters } from './stream-query';
@@ -101,9 +102,13 @@ async function openStream(
   if (hub.refusal(result.user.username) !== undefined) return false;
   const origin = headers.origin;
   const lastEventIdHeader = headers['last-event-id'] as string | undefined;
+  // Given to the head the hub writes, not set on `res`: a header set before writeHead makes Node
+  // keep every header of the head in a map for as long as the stream is open.
+  const reqId = requestIdOf(req);
   await hub.open(
     res,
     {
+      requestId: reqId,
       username: result.user.username,
       sessionId: result.user.sessionId,
       ...filters,
@@ -113,5 +118,7 @@ async function openStream(
   );
   // The route label the controller's route has; its duration is the time to open it.
   metrics.httpRequest('GET', STREAM_PATH, res.statusCode, (performance.now() - start) / 1000);
+  const request = { method: 'GET', url: STREAM_PATH, remoteAddress: req.socket.remoteAddress };
+  logger.log({ reqId, req: request, username: result.user.username }, `GET ${STREAM_PATH} opened`);
   return true;
 }
