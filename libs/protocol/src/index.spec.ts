@@ -65,6 +65,7 @@ describe('public API of @iot/protocol', () => {
     ['clientFrameSchemas', 'object'],
     ['isClientFrameName', 'function'],
     ['errorCodeSchema', 'object'],
+    ['errorCodeForStatus', 'function'],
     ['serverFrameSchemas', 'object'],
     ['isServerFrameName', 'function'],
     ['frameEnvelopeSchema', 'object'],

@@ -11,6 +11,7 @@ import {
   TERMINAL_COMMAND_STATUSES,
   WS_CLOSE,
   clientFrameSchemas,
+  errorCodeForStatus,
   frameEnvelopeSchema,
   isClientFrameName,
   roleAtLeast,
@@ -62,26 +63,6 @@ function requestIdOf(envelope: unknown): string | undefined {
   const requestId = (data as { requestId?: unknown }).requestId;
   const fits = typeof requestId === 'string' && requestId.length > 0 && requestId.length <= MAX_REQUEST_ID_LENGTH;
   return fits ? requestId : undefined;
-}
-
-function errorCode(status: number): ErrorCode {
-  switch (status) {
-    case 400:
-      return 'bad_request';
-    case 401:
-      return 'unauthorized';
-    case 403:
-      return 'forbidden';
-    case 404:
-      return 'not_found';
-    case 409:
-    case 412:
-      return 'conflict';
-    case 429:
-      return 'rate_limited';
-    default:
-      return status >= 400 && status < 500 ? 'bad_request' : 'internal';
-  }
 }
 
 /**
@@ -221,7 +202,7 @@ export class ControlGateway implements OnGatewayConnection, OnGatewayDisconnect,
   private failed(socket: WebSocket, requestId: string | undefined, what: string, error: unknown): void {
     try {
       if (error instanceof HttpException) {
-        return this.fail(socket, requestId, errorCode(error.getStatus()), error.message);
+        return this.fail(socket, requestId, errorCodeForStatus(error.getStatus()), error.message);
       }
       this.logger.error(`${what}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
       this.fail(socket, requestId, 'internal', 'internal error');

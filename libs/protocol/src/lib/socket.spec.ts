@@ -5,6 +5,7 @@ import {
   clientFrameSchemas,
   commandCancelSchema,
   commandSendSchema,
+  errorCodeForStatus,
   errorCodeSchema,
   frameEnvelopeSchema,
   isClientFrameName,
@@ -168,6 +169,21 @@ describe('errorCodeSchema', () => {
   it.each([['bad-request'], ['BAD_REQUEST'], ['error'], ['']])('refuses %p', (c) =>
     expect(ok(errorCodeSchema, c)).toBe(false),
   );
+});
+
+describe('errorCodeForStatus', () => {
+  it.each([
+    [400, 'bad_request'],
+    [401, 'unauthorized'],
+    [403, 'forbidden'],
+    [404, 'not_found'],
+    [409, 'conflict'],
+    [412, 'conflict'],
+    [413, 'bad_request'],
+    [429, 'rate_limited'],
+    [500, 'internal'],
+    [503, 'internal'],
+  ])('gives %p the code %p', (status, code) => expect(errorCodeForStatus(status)).toBe(code));
 });
 
 describe('serverFrameSchemas', () => {

@@ -60,6 +60,30 @@ export const errorCodeSchema = z.enum([
 ]);
 export type ErrorCode = z.infer<typeof errorCodeSchema>;
 
+/**
+ * The `error` frame code for an HTTP status, so that a request answered over
+ * REST and one answered over the WebSocket fail with the same code.
+ */
+export function errorCodeForStatus(status: number): ErrorCode {
+  switch (status) {
+    case 400:
+      return 'bad_request';
+    case 401:
+      return 'unauthorized';
+    case 403:
+      return 'forbidden';
+    case 404:
+      return 'not_found';
+    case 409:
+    case 412:
+      return 'conflict';
+    case 429:
+      return 'rate_limited';
+    default:
+      return status >= 400 && status < 500 ? 'bad_request' : 'internal';
+  }
+}
+
 /** Server → client event name → data schema. */
 export const serverFrameSchemas = {
   /** A command event, plus the `requestId` of the `command.send` that made it. */

@@ -3,7 +3,7 @@ import { DestroyRef, inject, Injectable } from '@angular/core';
 import {
   type ClientFrameName,
   type CommandEvent,
-  type ErrorCode,
+  errorCodeForStatus,
   type ServerFrameMap,
   TERMINAL_COMMAND_STATUSES,
 } from '@iot/protocol';
@@ -17,34 +17,13 @@ import { CONTROL_REPLY_TIMEOUT_MS, ControlError, type ReplyMap, type RequestData
 /** How many commands sent over HTTP this tab follows on the stream at once (oldest forgotten first). */
 export const HTTP_FOLLOWED_COMMANDS = 200;
 
-/** The error code the socket would have sent for an HTTP status (as the api's gateway maps them). */
-export function controlErrorCode(status: number): ErrorCode {
-  switch (status) {
-    case 400:
-      return 'bad_request';
-    case 401:
-      return 'unauthorized';
-    case 403:
-      return 'forbidden';
-    case 404:
-      return 'not_found';
-    case 409:
-    case 412:
-      return 'conflict';
-    case 429:
-      return 'rate_limited';
-    default:
-      return status >= 400 && status < 500 ? 'bad_request' : 'internal';
-  }
-}
-
 /** A failed HTTP call as the {@link ControlError} the socket would have given. */
 export function toControlError(error: unknown): ControlError {
   if (error instanceof ControlError) return error;
   if (error instanceof TimeoutError) return new ControlError('timeout', 'The platform did not answer in time.');
   if (error instanceof HttpErrorResponse) {
     if (error.status === 0) return new ControlError('disconnected', describeHttpError(error));
-    return new ControlError(controlErrorCode(error.status), describeHttpError(error));
+    return new ControlError(errorCodeForStatus(error.status), describeHttpError(error));
   }
   return new ControlError('internal', error instanceof Error ? error.message : 'The request failed.');
 }
