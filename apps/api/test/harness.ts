@@ -1,6 +1,8 @@
+import { type ChildProcessByStdio, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import type { Readable } from 'node:stream';
 import { EventSource } from 'eventsource';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { CreateDeviceResponse, Role } from '@iot/protocol';
@@ -231,4 +233,23 @@ export async function metric(app: Pick<TestApp, 'url'>, name: string): Promise<n
   const text = await (await fetch(`${app.url}/metrics`)).text();
   const line = text.split('\n').find((l) => l.startsWith(`${name} `));
   return line === undefined ? 0 : Number(line.slice(name.length + 1));
+}
+
+/**
+ * The api run from source (apps/api/src/main.ts) in a child process, as `npm start` runs the build:
+ * on 127.0.0.1 with free ports, `env` on top. Read or resume both pipes.
+ */
+export function spawnApiFromSource(env: Record<string, string>): ChildProcessByStdio<null, Readable, Readable> {
+  return spawn(process.execPath, ['--require', '@swc-node/register', 'apps/api/src/main.ts'], {
+    cwd: resolve(__dirname, '../../..'),
+    env: {
+      PATH: process.env['PATH'] ?? '',
+      SWC_NODE_PROJECT: resolve(__dirname, '../bench/tsconfig.json'),
+      HOST: '127.0.0.1',
+      PORT: '0',
+      MQTT_PORT: '0',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
 }

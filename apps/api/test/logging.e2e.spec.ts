@@ -1,14 +1,13 @@
-import { type ChildProcessByStdio, spawn } from 'node:child_process';
+import type { ChildProcessByStdio } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import mqtt from 'mqtt';
 import type { CreateDeviceResponse } from '@iot/protocol';
 import { LOG_LINES_PER_WINDOW } from '../src/logging/rate-limited-log';
-import { api, login, within } from './harness';
+import { api, login, spawnApiFromSource, within } from './harness';
 
-const root = resolve(__dirname, '../../..');
 const ADMIN_PASSWORD = 'admin-password-for-logging-tests';
 const WRONG_PASSWORD = 'not-the-password-of-mallory';
 const WRONG_SECRET = 'a-wrong-device-secret-for-logs';
@@ -25,20 +24,7 @@ class ChildApi {
   stderr = '';
 
   constructor(env: Record<string, string>) {
-    this.child = spawn(process.execPath, ['--require', '@swc-node/register', 'apps/api/src/main.ts'], {
-      cwd: root,
-      env: {
-        PATH: process.env['PATH'] ?? '',
-        SWC_NODE_PROJECT: resolve(__dirname, '../bench/tsconfig.json'),
-        HOST: '127.0.0.1',
-        PORT: '0',
-        MQTT_PORT: '0',
-        DATA_DIR: this.dataDir,
-        ADMIN_PASSWORD,
-        ...env,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    this.child = spawnApiFromSource({ DATA_DIR: this.dataDir, ADMIN_PASSWORD, ...env });
     let rest = '';
     this.child.stdout.on('data', (chunk: Buffer) => {
       const text = rest + chunk.toString();

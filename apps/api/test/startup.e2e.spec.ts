@@ -1,35 +1,21 @@
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { type AddressInfo, type Server, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { createApp } from '../src/app/create-app';
 import { loadConfig } from '../src/config/config';
-import { api, login } from './harness';
+import { api, login, spawnApiFromSource } from './harness';
 
 interface Exit {
   code: number | null;
   stderr: string;
 }
 
-const root = resolve(__dirname, '../../..');
-
 /** Runs the api from source (apps/api/src/main.ts) as `npm start` would, until it exits. */
 function startApi(env: Record<string, string>): Promise<Exit> {
   return new Promise((done, fail) => {
-    const child = spawn(process.execPath, ['--require', '@swc-node/register', 'apps/api/src/main.ts'], {
-      cwd: root,
-      env: {
-        PATH: process.env['PATH'] ?? '',
-        SWC_NODE_PROJECT: resolve(__dirname, '../bench/tsconfig.json'),
-        HOST: '127.0.0.1',
-        PORT: '0',
-        MQTT_PORT: '0',
-        LOG_LEVEL: 'error',
-        ...env,
-      },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    const child = spawnApiFromSource({ LOG_LEVEL: 'error', ...env });
+    child.stdout.resume();
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const timer = setTimeout(() => {
