@@ -32,7 +32,12 @@ interface Failures {
   blockedUntil: number;
 }
 
-/** Counts failures per key in a window; past the allowance the key is blocked for a while. */
+/**
+ * Counts failures per key in a window; past the allowance the key is blocked
+ * for a while. Not rate-limiter-flexible (which the login throttle uses): any
+ * client id can be made up for nothing, so this one has to bound the keys it
+ * tracks (MAX_TRACKED), which that library's memory store does not.
+ */
 class FailureThrottle {
   private readonly entries = new Map<string, Failures>();
 
