@@ -39,6 +39,21 @@ function bigBatch(i: number, bytes: number): string {
   return `[${entries.join(',')}]`;
 }
 
+/** Sends `ping` to an offline device: it is held (`pending`) until the device can receive it. */
+async function sendHeldPing(app: TestApp, id: string): Promise<{ body: { commandId: string; status: string } }> {
+  const sent = await api<{ commandId: string; status: string }>(
+    app,
+    app.adminToken,
+    'POST',
+    `/devices/${id}/commands`,
+    {
+      name: 'ping',
+    },
+  );
+  expect(sent.body.status).toBe('pending');
+  return sent;
+}
+
 describe('MQTT hardening: a PUBACK means stored', () => {
   let app: TestApp;
 
@@ -220,16 +235,7 @@ describe('MQTT hardening: the broker', () => {
       await setup.subscribeAsync(`devices/${id}/commands/+`, { qos: 1 });
       await setup.endAsync();
       for (let round = 1; round <= 20; round++) {
-        const sent = await api<{ commandId: string; status: string }>(
-          app,
-          app.adminToken,
-          'POST',
-          `/devices/${id}/commands`,
-          {
-            name: 'ping',
-          },
-        );
-        expect(sent.body.status).toBe('pending');
+        const sent = await sendHeldPing(app, id);
         const topic = `devices/${id}/commands/${sent.body.commandId}`;
         const device = mqtt.connect(app.mqttUrl, {
           clientId: id,
@@ -269,16 +275,7 @@ describe('MQTT hardening: the broker', () => {
       // Desired states queued for the offline session: going out on reconnect, they keep aedes busy a while.
       for (let v = 0; v < 10; v++)
         await api(app, app.adminToken, 'PATCH', `/devices/${id}/state/desired`, { v: round * 100 + v });
-      const sent = await api<{ commandId: string; status: string }>(
-        app,
-        app.adminToken,
-        'POST',
-        `/devices/${id}/commands`,
-        {
-          name: 'ping',
-        },
-      );
-      expect(sent.body.status).toBe('pending');
+      const sent = await sendHeldPing(app, id);
       const topic = `devices/${id}/commands/${sent.body.commandId}`;
       const socket = tcpConnect(app.mqttPort!, '127.0.0.1');
       await new Promise((done) => socket.once('connect', done));
