@@ -1,3 +1,58 @@
+import { fileURLToPath } from 'node:url';
+import boundaries from 'eslint-plugin-boundaries';
 import baseConfig from '../../eslint.config.mjs';
 
-export default [...baseConfig];
+/**
+ * The api's layers (docs/architecture.md), enforced on every import:
+ * - platform (config, logging, metrics) knows nothing of the rest;
+ * - core (the domain services, the event log, the repository interfaces,
+ *   domain errors) depends on platform only;
+ * - storage (the database adapters) depends on platform only: it implements
+ *   the core's repository interfaces without importing them, and the app
+ *   checks that it does where it binds them;
+ * - each edge (http: REST and SSE; ws; mqtt) depends on core and platform,
+ *   never on another edge or on storage;
+ * - app (the composition root, main.ts) wires them all.
+ * Unit specs sit beside the code they test and follow the same rules.
+ */
+const layers = [
+  { type: 'platform', pattern: 'apps/api/src/platform/**', partialMatch: false },
+  { type: 'core', pattern: 'apps/api/src/core/**', partialMatch: false },
+  { type: 'storage', pattern: 'apps/api/src/storage/**', partialMatch: false },
+  { type: 'edge', pattern: 'apps/api/src/edges/*/**', partialMatch: false, capture: ['edge'] },
+  { type: 'app', pattern: 'apps/api/src/app/**', partialMatch: false },
+];
+
+const allow = (from, to) => ({ from: { element: { type: from } }, allow: { to } });
+
+export default [
+  ...baseConfig,
+  {
+    files: ['src/**/*.ts'],
+    plugins: { boundaries },
+    settings: {
+      'boundaries/root-path': fileURLToPath(new URL('../..', import.meta.url)),
+      'boundaries/elements': layers,
+      'boundaries/include': ['apps/api/src/**/*.ts'],
+      'import/resolver': { node: { extensions: ['.ts', '.js'] } },
+    },
+    rules: {
+      'boundaries/no-unknown-files': 'error',
+      'boundaries/dependencies': [
+        'error',
+        {
+          default: 'disallow',
+          message: 'the api layers: {{from.type}} must not import {{to.type}} (see apps/api/eslint.config.mjs)',
+          policies: [
+            allow('app', { element: { types: { anyOf: ['app', 'platform', 'core', 'storage', 'edge'] } } }),
+            allow('platform', { element: { type: 'platform' } }),
+            allow('core', { element: { types: { anyOf: ['core', 'platform', 'storage'] } } }),
+            allow('storage', { element: { types: { anyOf: ['storage', 'platform'] } } }),
+            allow('edge', { element: { types: { anyOf: ['core', 'platform', 'storage'] } } }),
+            { from: { element: { type: 'edge' } }, allow: { to: { element: { type: 'edge', captured: { edge: '{{from.captured.edge}}' } } } } },
+          ],
+        },
+      ],
+    },
+  },
+];

@@ -13,7 +13,7 @@ module.exports = {
     new NxAppWebpackPlugin({
       target: 'node',
       compiler: 'tsc',
-      main: './src/main.ts',
+      main: './src/app/main.ts',
       // The SQLite writer runs in a worker thread: its own file beside main.js.
       additionalEntryPoints: [{ entryName: 'sqlite-writer', entryPath: './src/storage/sqlite-writer.worker.ts' }],
       tsConfig: './tsconfig.app.json',

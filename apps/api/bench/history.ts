@@ -23,13 +23,13 @@ import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Logger } from '@nestjs/common';
 import type { TelemetryQuery, TelemetryValues } from '@iot/protocol';
-import type { AppConfig } from '../src/config/config';
-import { EventLog } from '../src/ingest/event-log.service';
-import { MetricsService } from '../src/metrics/metrics.service';
+import type { AppConfig } from '../src/platform/config/config';
+import { EventLog } from '../src/core/events/event-log.service';
+import { MetricsService } from '../src/platform/metrics/metrics.service';
 import { SqliteStorage } from '../src/storage/sqlite-storage';
 import { type NewEvent, telemetryEvent } from '../src/storage/storage';
-import { TelemetryHistory } from '../src/telemetry/telemetry-history.service';
-import { TelemetryRetention } from '../src/telemetry/telemetry-retention.service';
+import { TelemetryHistory } from '../src/core/telemetry/telemetry-history.service';
+import { TelemetryRetention } from '../src/core/telemetry/telemetry-retention.service';
 
 const DAY = 86_400_000;
 

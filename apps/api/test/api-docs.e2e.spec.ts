@@ -7,7 +7,7 @@ import {
   createDeviceResponseSchema,
   deviceViewSchema,
 } from '@iot/protocol';
-import { API_DOCUMENT_FILES, serializeDocument } from '../src/docs/openapi';
+import { API_DOCUMENT_FILES, serializeDocument } from '../src/edges/http/docs/openapi';
 import { type TestApp, api, startApp } from './harness';
 
 const REGENERATE = 'npm run docs:api';

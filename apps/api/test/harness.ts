@@ -7,7 +7,7 @@ import { EventSource } from 'eventsource';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { CreateDeviceResponse, Role } from '@iot/protocol';
 import { type RunningApp, createApp } from '../src/app/create-app';
-import { loadConfig } from '../src/config/config';
+import { loadConfig } from '../src/platform/config/config';
 
 export const ADMIN = { username: 'admin', password: 'admin-password-for-tests' };
 
@@ -236,11 +236,11 @@ export async function metric(app: Pick<TestApp, 'url'>, name: string): Promise<n
 }
 
 /**
- * The api run from source (apps/api/src/main.ts) in a child process, as `npm start` runs the build:
+ * The api run from source (apps/api/src/app/main.ts) in a child process, as `npm start` runs the build:
  * on 127.0.0.1 with free ports, `env` on top. Read or resume both pipes.
  */
 export function spawnApiFromSource(env: Record<string, string>): ChildProcessByStdio<null, Readable, Readable> {
-  return spawn(process.execPath, ['--require', '@swc-node/register', 'apps/api/src/main.ts'], {
+  return spawn(process.execPath, ['--require', '@swc-node/register', 'apps/api/src/app/main.ts'], {
     cwd: resolve(__dirname, '../../..'),
     env: {
       PATH: process.env['PATH'] ?? '',

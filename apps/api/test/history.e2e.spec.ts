@@ -1,6 +1,6 @@
 import type { MqttClient } from 'mqtt';
 import type { TelemetrySeriesResponse, TelemetryValue } from '@iot/protocol';
-import { TelemetryRetention } from '../src/telemetry/telemetry-retention.service';
+import { TelemetryRetention } from '../src/core/telemetry/telemetry-retention.service';
 import { type TestApp, api, connectDevice, createDevice, startApp } from './harness';
 
 /** 2025-11-27T09:00:00Z: history well in the past, so no clock skew rule applies. */

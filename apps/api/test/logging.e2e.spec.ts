@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import mqtt from 'mqtt';
 import type { CreateDeviceResponse } from '@iot/protocol';
-import { LOG_LINES_PER_WINDOW } from '../src/logging/rate-limited-log';
+import { LOG_LINES_PER_WINDOW } from '../src/platform/logging/rate-limited-log';
 import { api, login, spawnApiFromSource, within } from './harness';
 
 const ADMIN_PASSWORD = 'admin-password-for-logging-tests';

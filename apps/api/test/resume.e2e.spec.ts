@@ -1,6 +1,6 @@
 import type { MqttClient } from 'mqtt';
-import { APP_CONFIG, type AppConfig } from '../src/config/config';
-import { EventRetention } from '../src/ingest/event-retention.service';
+import { APP_CONFIG, type AppConfig } from '../src/platform/config/config';
+import { EventRetention } from '../src/core/events/event-retention.service';
 import { StreamRecorder, type TestApp, connectDevice, createDevice, startApp } from './harness';
 
 const values = (events: { data: Record<string, unknown> }[]) => events.map((e) => (e.data['values'] as { n: number }).n);

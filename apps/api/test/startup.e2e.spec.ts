@@ -3,7 +3,7 @@ import { type AddressInfo, type Server, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createApp } from '../src/app/create-app';
-import { loadConfig } from '../src/config/config';
+import { loadConfig } from '../src/platform/config/config';
 import { api, login, spawnApiFromSource } from './harness';
 
 interface Exit {
@@ -11,7 +11,7 @@ interface Exit {
   stderr: string;
 }
 
-/** Runs the api from source (apps/api/src/main.ts) as `npm start` would, until it exits. */
+/** Runs the api from source (apps/api/src/app/main.ts) as `npm start` would, until it exits. */
 function startApi(env: Record<string, string>): Promise<Exit> {
   return new Promise((done, fail) => {
     const child = spawnApiFromSource({ LOG_LEVEL: 'error', ...env });

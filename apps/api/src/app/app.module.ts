@@ -1,24 +1,23 @@
 import { type DynamicModule, Module } from '@nestjs/common';
-import { APP_FILTER, APP_PIPE } from '@nestjs/core';
+import { APP_PIPE } from '@nestjs/core';
 import { LoggerModule } from 'nestjs-pino';
 import { ZodValidationPipe } from 'nestjs-zod';
 import type { Logger as Pino } from 'pino';
-import { AuthModule } from '../auth/auth.module';
-import { BrokerModule } from '../broker/broker.module';
-import { HttpErrorFilter } from '../common/http-error.filter';
-import type { AppConfig } from '../config/config';
-import { ConfigModule } from '../config/config.module';
-import { ControlModule } from '../control/control.module';
-import { DevicesModule } from '../devices/devices.module';
-import { AsyncApiController } from '../docs/asyncapi.controller';
-import { HealthController } from '../health/health.controller';
-import { IngestModule } from '../ingest/ingest.module';
-import { AppLogger } from '../logging/logger';
-import { MetricsModule } from '../metrics/metrics.module';
+import { CoreModule } from '../core/core.module';
+import { HttpModule } from '../edges/http/http.module';
+import { MqttModule } from '../edges/mqtt/mqtt.module';
+import { WsModule } from '../edges/ws/ws.module';
+import type { AppConfig } from '../platform/config/config';
+import { ConfigModule } from '../platform/config/config.module';
+import { AppLogger } from '../platform/logging/logger';
+import { MetricsModule } from '../platform/metrics/metrics.module';
 import { StorageModule } from '../storage/storage.module';
-import { StreamModule } from '../stream/stream.module';
 
-/** Modules in the order a message flows: config, storage, broker, ingest, stream, control, then the REST nouns. */
+/**
+ * The composition root, in the order a message flows: the platform (config,
+ * metrics), storage, the core, then the edges: MQTT in, HTTP (REST and SSE)
+ * and the WebSocket out to browsers.
+ */
 @Module({})
 export class AppModule {
   static forRoot(config: AppConfig, logger: Pino): DynamicModule {
@@ -30,19 +29,12 @@ export class AppModule {
         ConfigModule.forRoot(config),
         MetricsModule,
         StorageModule,
-        BrokerModule,
-        IngestModule,
-        StreamModule,
-        ControlModule,
-        AuthModule,
-        DevicesModule,
+        CoreModule,
+        MqttModule,
+        HttpModule,
+        WsModule,
       ],
-      controllers: [HealthController, AsyncApiController],
-      providers: [
-        AppLogger,
-        { provide: APP_PIPE, useClass: ZodValidationPipe },
-        { provide: APP_FILTER, useClass: HttpErrorFilter },
-      ],
+      providers: [AppLogger, { provide: APP_PIPE, useClass: ZodValidationPipe }],
     };
   }
 }

@@ -9,25 +9,25 @@ import cookieParser from 'cookie-parser';
 import express from 'express';
 import helmet from 'helmet';
 import { API_BASE_PATH, ASYNCAPI_DOCUMENT_PATH } from '@iot/protocol';
-import { tokenOf } from '../auth/auth.guard';
-import { AuthService } from '../auth/auth.service';
-import { DeviceTransport } from '../broker/transport';
+import { tokenOf } from '../edges/http/auth/auth.guard';
+import { AuthService } from '../core/auth/auth.service';
+import { DeviceTransport } from '../core/device-transport';
 import {
   JSON_BODY_TYPES,
   MAX_BODY_BYTES,
   bodyParserErrors,
   refuseCrossSiteCookieRequests,
   requireJsonBodies,
-} from '../common/http-guards';
-import { ControlGateway } from '../gateway/control.gateway';
-import { PlatformWsAdapter } from '../gateway/ws-adapter';
-import { type AppConfig, effectiveOrigins } from '../config/config';
-import { openApiDocument } from '../docs/openapi';
-import { AppLogger, createRootLogger, logRequests } from '../logging/logger';
-import { httpMetrics } from '../metrics/http-metrics';
-import { MetricsService } from '../metrics/metrics.service';
-import { StreamHub } from '../stream/stream-hub.service';
-import { serveStreamsBeforeExpress } from '../stream/stream-route';
+} from '../edges/http/http-guards';
+import { ControlGateway } from '../edges/ws/control.gateway';
+import { PlatformWsAdapter } from '../edges/ws/ws-adapter';
+import { type AppConfig, effectiveOrigins } from '../platform/config/config';
+import { openApiDocument } from '../edges/http/docs/openapi';
+import { AppLogger, createRootLogger, logRequests } from '../platform/logging/logger';
+import { httpMetrics } from '../edges/http/http-metrics';
+import { MetricsService } from '../platform/metrics/metrics.service';
+import { StreamHub } from '../edges/http/stream/stream-hub.service';
+import { serveStreamsBeforeExpress } from '../edges/http/stream/stream-route';
 import { AppModule } from './app.module';
 
 export interface RunningApp {

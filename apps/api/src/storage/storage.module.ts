@@ -1,7 +1,7 @@
 import { Global, Inject, Module, type OnApplicationShutdown } from '@nestjs/common';
 import { join } from 'node:path';
-import { APP_CONFIG, type AppConfig } from '../config/config';
-import { MetricsService } from '../metrics/metrics.service';
+import { APP_CONFIG, type AppConfig } from '../platform/config/config';
+import { MetricsService } from '../platform/metrics/metrics.service';
 import { SqliteStorage } from './sqlite-storage';
 import { Storage } from './storage';
 

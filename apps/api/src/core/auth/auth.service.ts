@@ -1,0 +1,281 @@
+import { randomBytes } from 'node:crypto';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { JwtService } from '@nestjs/jwt';
+import * as argon2 from 'argon2';
+import type { LoginResponse, Role } from '@iot/protocol';
+import { APP_CONFIG, type AppConfig, ConfigError } from '../../platform/config/config';
+import { RateLimitedLog } from '../../platform/logging/rate-limited-log';
+import { type SessionRecord, Storage, type UserRecord } from '../../storage/storage';
+import type { AuthUser } from './auth-user';
+import { LoginThrottle, addressKey } from './login-throttle';
+
+/** The cookie that carries the session token for browsers. */
+export const SESSION_COOKIE = 'iot_session';
+
+interface TokenClaims {
+  sub: string;
+  role: Role;
+  /** The session (SessionRecord.id); a token without a live one is refused. */
+  sid: string;
+}
+
+/**
+ * Under DATA_DIR: the generated password of the first admin, kept only while
+ * it is true (removed when that admin's password changes or the admin goes).
+ */
+export const INITIAL_ADMIN_PASSWORD_FILE = 'initial-admin-password';
+
+/** How often expired sessions are removed from memory and the database. */
+const SESSION_PRUNE_INTERVAL_MS = 10 * 60_000;
+
+/** What a login attempt came to: a session, wrong credentials, or refused unchecked until `retryAfterMs` has passed. */
+export type LoginResult =
+  | { outcome: 'ok'; response: LoginResponse }
+  | { outcome: 'wrong' }
+  | { outcome: 'throttled'; retryAfterMs: number };
+
+/** argon2id for passwords of people (OWASP's baseline). */
+const PASSWORD_HASH_OPTIONS = { type: argon2.argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
+
+/**
+ * Users, passwords and sessions. A login makes a session (a row in
+ * `sessions`, kept in memory like the users) and a token (JWT, HS256) that
+ * names it; each request checks that the session is still live and takes
+ * the user's current role. Logout ends the session; a new password, a new
+ * role or deletion ends all of the user's, and whoever listens
+ * (`onSessionsEnded`) closes their open streams and sockets.
+ */
+@Injectable()
+export class AuthService implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger(AuthService.name);
+  private readonly users = new Map<string, UserRecord>();
+  private readonly sessions = new Map<string, SessionRecord>();
+  private readonly sessionsEnded: Array<(ids: ReadonlySet<string>) => void> = [];
+  private readonly throttle: LoginThrottle;
+  /** Failed and refused logins, at warn: never the password, and bounded so a flood cannot fill the disk. */
+  private readonly failedLogins = new RateLimitedLog('failed logins', (fields, message) =>
+    this.logger.warn(fields, message),
+  );
+  private pruner: NodeJS.Timeout | undefined;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly storage: Storage,
+    private readonly jwt: JwtService,
+  ) {
+    this.throttle = new LoginThrottle({
+      maxFailures: config.loginMaxFailures,
+      maxFailuresPerAddress: config.loginMaxFailuresPerAddress,
+      maxFailuresPerUser: config.loginMaxFailuresPerUser,
+    });
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    for (const user of await this.storage.listUsers()) this.users.set(user.username, user);
+    for (const session of await this.storage.liveSessions(Date.now())) {
+      if (this.users.has(session.username)) this.sessions.set(session.id, session);
+    }
+    this.pruner = setInterval(() => void this.pruneSessions(), SESSION_PRUNE_INTERVAL_MS);
+    this.pruner.unref();
+    if (this.users.size > 0) return;
+    const username = this.config.adminUsername;
+    let password = this.config.adminPassword;
+    if (!password) {
+      if (this.config.production) {
+        throw new ConfigError(['ADMIN_PASSWORD is required to create the first admin in production']);
+      }
+      password = randomBytes(12).toString('base64url');
+      // Like Jenkins' initialAdminPassword: printed once, and kept beside the database for local tools
+      // until the admin changes it (updateUser removes the file).
+      const file = join(this.config.dataDir, INITIAL_ADMIN_PASSWORD_FILE);
+      writeFileSync(file, password + '\n', { mode: 0o600 });
+      // Not in the log: `npm start` prints it while it is true, and logs are kept and shipped.
+      this.logger.log(
+        `created the first admin "${username}" with a generated password, in ${file} until it is changed`,
+      );
+    } else {
+      this.logger.log(`created the first admin "${username}" from ADMIN_USERNAME/ADMIN_PASSWORD`);
+    }
+    await this.createUser(username, password, 'admin');
+  }
+
+  onModuleDestroy(): void {
+    clearInterval(this.pruner);
+    this.failedLogins.close();
+  }
+
+  /** Calls `listener` with the ids of sessions that end before they expire. */
+  onSessionsEnded(listener: (ids: ReadonlySet<string>) => void): void {
+    this.sessionsEnded.push(listener);
+  }
+
+  hashPassword(password: string): Promise<string> {
+    return argon2.hash(password, PASSWORD_HASH_OPTIONS);
+  }
+
+  async createUser(username: string, password: string, role: Role): Promise<UserRecord | undefined> {
+    const user: UserRecord = { username, passwordHash: await this.hashPassword(password), role, createdAt: Date.now() };
+    if (!(await this.storage.createUser(user))) return undefined;
+    this.users.set(username, user);
+    // Sessions a crash left behind of an earlier user of this name must not become this one's.
+    await this.endSessionsOf(username);
+    return user;
+  }
+
+  async updateUser(username: string, patch: { password?: string; role?: Role }): Promise<UserRecord | undefined> {
+    const passwordHash = patch.password === undefined ? undefined : await this.hashPassword(patch.password);
+    if (!(await this.storage.updateUser(username, { passwordHash, role: patch.role }))) return undefined;
+    const user = await this.storage.findUser(username);
+    if (user) this.users.set(username, user);
+    if (patch.password !== undefined) this.forgetInitialPassword(username);
+    // Whoever knew the old password, or held the old role, logs in again.
+    await this.endSessionsOf(username);
+    return user;
+  }
+
+  async deleteUser(username: string): Promise<boolean> {
+    const deleted = await this.storage.deleteUser(username);
+    this.users.delete(username);
+    if (deleted) this.forgetInitialPassword(username);
+    await this.endSessionsOf(username);
+    return deleted;
+  }
+
+  /** The generated first password is no longer true once the first admin changes it: nothing may print it again. */
+  private forgetInitialPassword(username: string): void {
+    if (username !== this.config.adminUsername) return;
+    const file = join(this.config.dataDir, INITIAL_ADMIN_PASSWORD_FILE);
+    try {
+      rmSync(file, { force: true });
+    } catch (error) {
+      this.logger.warn(`could not remove ${file}, which no longer holds the password: ${(error as Error).message}`);
+    }
+  }
+
+  listUsers(): UserRecord[] {
+    return [...this.users.values()].sort((a, b) => a.username.localeCompare(b.username));
+  }
+
+  findUser(username: string): UserRecord | undefined {
+    return this.users.get(username);
+  }
+
+  /**
+   * Checks a password from `address` and opens a session. Throttled
+   * attempts are refused before the password is hashed (LoginThrottle).
+   */
+  async login(username: string, password: string, address: string | undefined): Promise<LoginResult> {
+    const retryAfterMs = await this.throttle.begin(username, address);
+    if (retryAfterMs > 0) {
+      const fields = { username, address, retryAfterMs };
+      this.failedLogins.log(`${username}\n${addressKey(address)}`, fields, 'login refused: too many failed logins');
+      return { outcome: 'throttled', retryAfterMs };
+    }
+    const user = this.users.get(username);
+    // Verify against a dummy hash for unknown users, so timing does not reveal who exists.
+    const hash = user?.passwordHash ?? (await this.dummyHash());
+    const ok = await argon2.verify(hash, password).catch(() => false);
+    await this.throttle.settle(username, address, !!user && ok);
+    if (!user || !ok) {
+      this.failedLogins.log(`${username}\n${addressKey(address)}`, { username, address }, 'failed login');
+      return { outcome: 'wrong' };
+    }
+    const session = await this.openSession(user.username);
+    const claims: TokenClaims = { sub: user.username, role: user.role, sid: session.id };
+    const accessToken = await this.jwt.signAsync(claims, { expiresIn: this.config.jwtTtlSeconds });
+    return {
+      outcome: 'ok',
+      response: {
+        accessToken,
+        expiresIn: this.config.jwtTtlSeconds,
+        user: { username: user.username, role: user.role },
+      },
+    };
+  }
+
+  /** Ends the session of a token, if it is live. */
+  async logout(token: string): Promise<void> {
+    const user = await this.verifyToken(token);
+    if (user) await this.endSessions([user.sessionId]);
+  }
+
+  /** The user a token stands for, or undefined if it is invalid, expired, its session ended, or the user is gone. */
+  async verifyToken(token: string): Promise<AuthUser | undefined> {
+    let claims: TokenClaims;
+    try {
+      claims = await this.jwt.verifyAsync<TokenClaims>(token);
+    } catch {
+      return undefined;
+    }
+    const session = typeof claims.sid === 'string' ? this.sessions.get(claims.sid) : undefined;
+    if (!session || session.username !== claims.sub || session.expiresAt <= Date.now()) return undefined;
+    const user = this.users.get(session.username);
+    return user && { username: user.username, role: user.role, sessionId: session.id };
+  }
+
+  /** A new session for `username`; past MAX_SESSIONS_PER_USER the oldest live ones end. */
+  private async openSession(username: string): Promise<SessionRecord> {
+    const now = Date.now();
+    const session: SessionRecord = {
+      id: randomBytes(16).toString('base64url'),
+      username,
+      createdAt: now,
+      expiresAt: now + this.config.jwtTtlSeconds * 1000,
+    };
+    const own = [...this.sessions.values()]
+      .filter((s) => s.username === username)
+      .sort((a, b) => a.createdAt - b.createdAt);
+    const excess = own.length + 1 - this.config.maxSessionsPerUser;
+    if (excess > 0) await this.endSessions(own.slice(0, excess).map((s) => s.id));
+    await this.storage.insertSession(session);
+    this.sessions.set(session.id, session);
+    return session;
+  }
+
+  private async endSessions(ids: string[]): Promise<void> {
+    if (ids.length === 0) return;
+    for (const id of ids) this.sessions.delete(id);
+    await this.storage.deleteSessions(ids);
+    this.notifyEnded(new Set(ids));
+  }
+
+  private async endSessionsOf(username: string): Promise<void> {
+    // Out of memory first, so no request is let in while the database is written.
+    const ids = new Set<string>();
+    for (const [id, session] of this.sessions) {
+      if (session.username === username) {
+        this.sessions.delete(id);
+        ids.add(id);
+      }
+    }
+    for (const id of await this.storage.deleteSessionsOf(username)) ids.add(id);
+    if (ids.size > 0) this.notifyEnded(ids);
+  }
+
+  private notifyEnded(ids: ReadonlySet<string>): void {
+    for (const listener of this.sessionsEnded) {
+      try {
+        listener(ids);
+      } catch (error) {
+        this.logger.error(`closing ended sessions: ${(error as Error).message}`);
+      }
+    }
+  }
+
+  private async pruneSessions(): Promise<void> {
+    const now = Date.now();
+    for (const [id, session] of this.sessions) if (session.expiresAt <= now) this.sessions.delete(id);
+    try {
+      await this.storage.pruneSessions(now);
+    } catch (error) {
+      this.logger.warn(`pruning expired sessions: ${(error as Error).message}`);
+    }
+  }
+
+  private dummy: Promise<string> | undefined;
+  private dummyHash(): Promise<string> {
+    return (this.dummy ??= this.hashPassword(randomBytes(16).toString('hex')));
+  }
+}

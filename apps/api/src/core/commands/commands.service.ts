@@ -1,0 +1,321 @@
+import {
+  ConflictException,
+  Injectable,
+  Logger,
+  NotFoundException,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
+import { v7 as uuidv7 } from 'uuid';
+import {
+  COMMAND_STATUS_RANK,
+  type CommandEvent,
+  type CommandMessage,
+  type CommandStatus,
+  type JsonObject,
+  TERMINAL_COMMAND_STATUSES,
+  commandResultSchema,
+  topics,
+} from '@iot/protocol';
+import { DeviceTransport } from '../device-transport';
+import { EventLog } from '../events/event-log.service';
+import { PresenceService } from '../events/presence.service';
+import { MetricsService } from '../../platform/metrics/metrics.service';
+import { type CommandRecord, type CommandWithHistory, Storage } from '../../storage/storage';
+
+export const DEFAULT_TIMEOUT_MS = 30_000;
+export const DEFAULT_TTL_MS = 10 * 60_000;
+
+export interface SendCommand {
+  deviceId: string;
+  name: string;
+  params?: JsonObject;
+  timeoutMs?: number;
+  ttlMs?: number;
+}
+
+/** A transition as everyone sees it: the `command` SSE event's data. */
+export type CommandUpdate = CommandEvent;
+export type CommandListener = (update: CommandUpdate) => void;
+
+
+interface OpenCommand {
+  record: CommandRecord;
+  timer?: NodeJS.Timeout;
+  /** Transitions of one command run one after another. */
+  chain: Promise<void>;
+  waiters: Array<(command: CommandRecord) => void>;
+}
+
+export class CommandResultError extends Error {
+  constructor(
+    readonly reason: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The command lifecycle: pending → sent → accepted / in-progress → succeeded |
+ * failed | timed-out | expired | cancelled. Every transition is stored with
+ * who caused it, appended to the event log (so SSE watchers and resumes see
+ * it) and handed to listeners (the WebSocket gateway). Open commands live in
+ * memory with their timer; at boot they are rebuilt from storage, so a
+ * restart neither loses a timeout nor runs one twice.
+ */
+@Injectable()
+export class CommandsService implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(CommandsService.name);
+  private readonly open = new Map<string, OpenCommand>();
+  private readonly listeners = new Set<CommandListener>();
+
+  constructor(
+    private readonly storage: Storage,
+    private readonly transport: DeviceTransport,
+    private readonly presence: PresenceService,
+    private readonly log: EventLog,
+    private readonly metrics: MetricsService,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    const now = Date.now();
+    for (const record of await this.storage.openCommands()) {
+      const open = this.track(record);
+      if (record.status === 'pending') {
+        if (record.expiresAt <= now) this.enqueue(open, () => this.finish(open, 'expired', {}));
+        else this.arm(open, record.expiresAt - now, 'expired');
+      } else {
+        const deadline = (record.sentAt ?? record.issuedAt) + record.timeoutMs;
+        if (deadline <= now) this.enqueue(open, () => this.finish(open, 'timed-out', { error: 'no result before the timeout' }));
+        else this.arm(open, deadline - now, 'timed-out');
+      }
+    }
+    if (this.open.size > 0) this.logger.log(`resumed ${this.open.size} open commands`);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    for (const open of this.open.values()) clearTimeout(open.timer);
+    await Promise.all([...this.open.values()].map((o) => o.chain));
+  }
+
+  onTransition(listener: CommandListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Issues a command: sent at once to a device that can take it, else held until it can or the ttl passes. */
+  async send(request: SendCommand, by: string): Promise<CommandRecord> {
+    if (!this.presence.has(request.deviceId)) throw new NotFoundException(`no device ${request.deviceId}`);
+    const now = Date.now();
+    const record: CommandRecord = {
+      id: uuidv7(),
+      deviceId: request.deviceId,
+      name: request.name,
+      params: request.params ?? {},
+      status: 'pending',
+      timeoutMs: request.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+      issuedAt: now,
+      expiresAt: now + (request.ttlMs ?? DEFAULT_TTL_MS),
+      sentAt: null,
+      updatedAt: now,
+      createdBy: by,
+    };
+    const open = this.track(record);
+    const online = this.transport.acceptsCommands(record.deviceId, this.presence.isOnline(record.deviceId));
+    await this.enqueue(open, async () => {
+      if (online) {
+        // The first status of a command to a reachable device is `sent`.
+        record.status = 'sent';
+        record.sentAt = now;
+        await this.storage.insertCommand(record, { status: 'sent', ts: now, by });
+        this.emit(record, now);
+        await this.publish(open);
+      } else {
+        await this.storage.insertCommand(record, { status: 'pending', ts: now, by });
+        this.emit(record, now);
+        this.arm(open, record.expiresAt - now, 'expired');
+      }
+    });
+    return { ...record };
+  }
+
+  /** Cancels a command still held for an offline device. */
+  async cancel(commandId: string, by: string): Promise<CommandRecord> {
+    const open = this.open.get(commandId);
+    if (!open) {
+      const stored = await this.storage.getCommand(commandId);
+      if (!stored) throw new NotFoundException(`no command ${commandId}`);
+      throw new ConflictException(`command ${commandId} is ${stored.status}; only a pending command can be cancelled`);
+    }
+    let result: CommandRecord | undefined;
+    await this.enqueue(open, async () => {
+      if (open.record.status !== 'pending') return;
+      await this.finish(open, 'cancelled', {}, by);
+      result = { ...open.record };
+    });
+    if (!result) throw new ConflictException(`command ${commandId} is ${open.record.status}; only a pending command can be cancelled`);
+    return result;
+  }
+
+  /** Sends every command held for a device that can now take them, oldest first. */
+  deliverPending(deviceId: string): void {
+    for (const open of this.open.values()) {
+      if (open.record.deviceId !== deviceId || open.record.status !== 'pending') continue;
+      void this.enqueue(open, async () => {
+        if (open.record.status !== 'pending') return;
+        const now = Date.now();
+        if (open.record.expiresAt <= now) return this.finish(open, 'expired', {});
+        clearTimeout(open.timer);
+        await this.transition(open, 'sent', { sentAt: now });
+        await this.publish(open);
+      });
+    }
+  }
+
+  /**
+   * A device's answer on `devices/{id}/commands/{commandId}/result`. Repeats
+   * are idempotent; an answer for a terminal command is ignored and counted.
+   * Throws CommandResultError for answers that deserve an error notice.
+   */
+  async onResult(deviceId: string, commandId: string, payload: Buffer): Promise<void> {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(payload.toString('utf8'));
+    } catch {
+      throw new CommandResultError('invalid_json', 'payload is not valid JSON');
+    }
+    const parsed = commandResultSchema.safeParse(raw);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new CommandResultError('invalid_command_result', `${issue.path.join('.') || 'result'}: ${issue.message}`);
+    }
+    const open = this.open.get(commandId);
+    if (!open || open.record.deviceId !== deviceId) {
+      const stored = await this.storage.getCommand(commandId);
+      if (stored && stored.deviceId === deviceId) {
+        this.metrics.reject('late_command_result');
+        return;
+      }
+      throw new CommandResultError('unknown_command', `no command ${commandId} for ${deviceId}`);
+    }
+    const { status, result, error } = parsed.data;
+    await this.enqueue(open, async () => {
+      const current = open.record.status;
+      if (TERMINAL_COMMAND_STATUSES.has(current)) {
+        this.metrics.reject('late_command_result');
+        return;
+      }
+      if (current === 'pending' || COMMAND_STATUS_RANK[status] <= COMMAND_STATUS_RANK[current]) return; // a repeat, or not sent yet
+      if (TERMINAL_COMMAND_STATUSES.has(status)) {
+        await this.finish(open, status, { result, error: status === 'failed' ? (error ?? 'failed') : error });
+      } else {
+        await this.transition(open, status, {});
+      }
+    });
+  }
+
+  async get(commandId: string): Promise<CommandWithHistory> {
+    const command = await this.storage.getCommand(commandId);
+    if (!command) throw new NotFoundException(`no command ${commandId}`);
+    return command;
+  }
+
+  list(deviceId: string, beforeId: string | undefined, limit: number): Promise<CommandWithHistory[]> {
+    if (!this.presence.has(deviceId)) throw new NotFoundException(`no device ${deviceId}`);
+    return this.storage.listCommands(deviceId, beforeId, limit);
+  }
+
+  /** Resolves with the command once it is terminal. */
+  async waitForTerminal(commandId: string): Promise<CommandRecord> {
+    const open = this.open.get(commandId);
+    if (!open) return this.get(commandId);
+    return new Promise((resolve) => open.waiters.push(resolve));
+  }
+
+  private track(record: CommandRecord): OpenCommand {
+    const open: OpenCommand = { record, chain: Promise.resolve(), waiters: [] };
+    this.open.set(record.id, open);
+    return open;
+  }
+
+  private enqueue(open: OpenCommand, step: () => Promise<void>): Promise<void> {
+    const next = open.chain.then(step).catch((error: unknown) => {
+      this.logger.error(`command ${open.record.id}: ${error instanceof Error ? error.message : String(error)}`);
+    });
+    open.chain = next;
+    return next;
+  }
+
+  private arm(open: OpenCommand, delayMs: number, status: 'expired' | 'timed-out'): void {
+    clearTimeout(open.timer);
+    open.timer = setTimeout(() => {
+      void this.enqueue(open, async () => {
+        if (TERMINAL_COMMAND_STATUSES.has(open.record.status)) return;
+        if (status === 'expired' && open.record.status !== 'pending') return;
+        await this.finish(open, status, status === 'timed-out' ? { error: 'no result before the timeout' } : {});
+      });
+    }, Math.max(0, delayMs));
+    open.timer.unref();
+  }
+
+  private async publish(open: OpenCommand): Promise<void> {
+    const { record } = open;
+    this.arm(open, record.timeoutMs, 'timed-out');
+    const message: CommandMessage = {
+      name: record.name,
+      params: record.params,
+      issuedAt: record.issuedAt,
+      expiresAt: record.expiresAt,
+    };
+    try {
+      await this.transport.publish(topics.command(record.deviceId, record.id), JSON.stringify(message), {
+        qos: 1,
+        responseTopic: topics.commandResult(record.deviceId, record.id),
+        correlationData: Buffer.from(record.id),
+      });
+    } catch (error) {
+      // The timeout will end it; say why in the log.
+      this.logger.warn(`publishing command ${record.id} failed: ${String(error)}`);
+    }
+  }
+
+  private async transition(
+    open: OpenCommand,
+    status: CommandStatus,
+    patch: { result?: unknown; error?: string; sentAt?: number },
+    by?: string,
+  ): Promise<void> {
+    const now = Date.now();
+    Object.assign(open.record, { status, updatedAt: now }, patch);
+    await this.storage.updateCommand(open.record.id, { status, ...patch }, { status, ts: now, by });
+    this.emit(open.record, now);
+  }
+
+  private async finish(
+    open: OpenCommand,
+    status: CommandStatus,
+    patch: { result?: unknown; error?: string },
+    by?: string,
+  ): Promise<void> {
+    clearTimeout(open.timer);
+    await this.transition(open, status, patch, by);
+    this.open.delete(open.record.id);
+    for (const resolve of open.waiters.splice(0)) resolve({ ...open.record });
+  }
+
+  private emit(record: CommandRecord, ts: number): void {
+    const update: CommandUpdate = {
+      commandId: record.id,
+      deviceId: record.deviceId,
+      name: record.name,
+      status: record.status,
+      ...(record.result !== undefined && { result: record.result }),
+      ...(record.error !== undefined && { error: record.error }),
+      ts,
+    };
+    this.metrics.commands.inc({ status: record.status });
+    this.log.append({ type: 'command', deviceId: record.deviceId, ts, data: JSON.stringify(update) }, ts);
+    for (const listener of this.listeners) listener(update);
+  }
+}

@@ -1,0 +1,131 @@
+import { randomBytes } from 'node:crypto';
+import { ConflictException, Injectable, NotFoundException } from '@nestjs/common';
+import type {
+  CreateDeviceRequest,
+  CreateDeviceResponse,
+  DeviceCredentials,
+  DeviceListResponse,
+  DeviceView,
+  ListDevicesQuery,
+  UpdateDeviceRequest,
+} from '@iot/protocol';
+import { DeviceAuthService } from './device-auth.service';
+import { DeviceTransport } from '../device-transport';
+import { PresenceService } from '../events/presence.service';
+import { type DeviceRecord, Storage } from '../../storage/storage';
+
+function view(device: DeviceRecord): DeviceView {
+  return {
+    id: device.id,
+    name: device.name,
+    type: device.type,
+    labels: device.labels,
+    online: device.online,
+    lastSeen: device.lastSeen,
+    createdAt: device.createdAt,
+  };
+}
+
+/** 160 random bits, URL-safe: a secret nobody types, so never a dictionary word. */
+function newSecret(): string {
+  return randomBytes(20).toString('base64url');
+}
+
+function newDeviceId(): string {
+  return `dev-${randomBytes(6).toString('hex')}`;
+}
+
+function encodeCursor(id: string): string {
+  return Buffer.from(id).toString('base64url');
+}
+
+function decodeCursor(cursor: string): string {
+  return Buffer.from(cursor, 'base64url').toString('utf8');
+}
+
+/** The device registry: records, credentials, and what revoking them does to live sessions. */
+@Injectable()
+export class DevicesService {
+  constructor(
+    private readonly storage: Storage,
+    private readonly auth: DeviceAuthService,
+    private readonly transport: DeviceTransport,
+    private readonly presence: PresenceService,
+  ) {}
+
+  async create(request: CreateDeviceRequest): Promise<CreateDeviceResponse> {
+    const id = request.id ?? newDeviceId();
+    const secret = newSecret();
+    const now = Date.now();
+    const device: DeviceRecord = {
+      id,
+      name: request.name,
+      type: request.type ?? null,
+      labels: request.labels ?? {},
+      online: false,
+      lastSeen: null,
+      createdAt: now,
+      updatedAt: now,
+    };
+    if (!(await this.storage.createDevice(device, await this.auth.hashSecret(secret)))) {
+      throw new ConflictException(`device ${id} exists`);
+    }
+    this.presence.add(id);
+    return { device: view(device), credentials: { username: id, password: secret } };
+  }
+
+  async list(query: ListDevicesQuery): Promise<DeviceListResponse> {
+    const devices = await this.storage.listDevices({
+      q: query.q,
+      type: query.type,
+      online: query.online,
+      afterId: query.cursor === undefined ? undefined : decodeCursor(query.cursor),
+      limit: query.limit + 1,
+    });
+    const page = devices.slice(0, query.limit);
+    const latest = await this.storage.latest(page.map((d) => d.id));
+    return {
+      items: page.map((d) => ({
+        id: d.id,
+        name: d.name,
+        type: d.type,
+        labels: d.labels,
+        online: d.online,
+        lastSeen: d.lastSeen,
+        latest: latest.get(d.id) ?? {},
+      })),
+      nextCursor: devices.length > query.limit ? encodeCursor(page[page.length - 1].id) : null,
+    };
+  }
+
+  async get(id: string): Promise<DeviceView> {
+    const device = await this.storage.getDevice(id);
+    if (!device) throw new NotFoundException(`no device ${id}`);
+    return view(device);
+  }
+
+  async update(id: string, patch: UpdateDeviceRequest): Promise<DeviceView> {
+    const device = await this.storage.updateDevice(id, patch, Date.now());
+    if (!device) throw new NotFoundException(`no device ${id}`);
+    return view(device);
+  }
+
+  /** Deletes the device and its history, revokes its secret, and drops its session. */
+  async remove(id: string): Promise<void> {
+    if (!(await this.storage.deleteDevice(id))) throw new NotFoundException(`no device ${id}`);
+    this.auth.forget(id);
+    this.presence.remove(id);
+    this.transport.disconnect(id);
+  }
+
+  /** Issues a new secret; the old one fails from now on and a live session is dropped. */
+  async rotateCredentials(id: string): Promise<DeviceCredentials> {
+    const secret = newSecret();
+    if (!(await this.storage.setSecretHash(id, await this.auth.hashSecret(secret), Date.now()))) {
+      throw new NotFoundException(`no device ${id}`);
+    }
+    this.auth.forget(id);
+    this.transport.disconnect(id);
+    return { username: id, password: secret };
+  }
+}

@@ -1,0 +1,184 @@
+import {
+  BadRequestException,
+  Inject,
+  Injectable,
+  Logger,
+  NotFoundException,
+  type OnApplicationBootstrap,
+  PayloadTooLargeException,
+  PreconditionFailedException,
+} from '@nestjs/common';
+import {
+  type JsonObject,
+  applyMergePatch,
+  reportedStatePatchSchema,
+  stateDelta,
+  statePatchProblem,
+  topics,
+} from '@iot/protocol';
+import { DeviceTransport } from '../device-transport';
+import { APP_CONFIG, type AppConfig } from '../../platform/config/config';
+import { EventLog } from '../events/event-log.service';
+import { PresenceService } from '../events/presence.service';
+import { Storage } from '../../storage/storage';
+
+export interface DeviceStateView {
+  reported: JsonObject;
+  desired: JsonObject;
+  delta: JsonObject;
+  version: number;
+  reportedAt: number | null;
+  desiredAt: number | null;
+}
+
+export class StatePatchError extends Error {
+  constructor(
+    readonly reason: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Desired and reported state. An operator's merge patch bumps the version
+ * and the whole desired document goes out retained, so a device that
+ * connects later still gets it; a device's merge patch updates what it
+ * reports. Changes to one device run one after another.
+ */
+@Injectable()
+export class StateService implements OnApplicationBootstrap {
+  private readonly logger = new Logger(StateService.name);
+  private readonly chains = new Map<string, Promise<unknown>>();
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly storage: Storage,
+    private readonly transport: DeviceTransport,
+    private readonly presence: PresenceService,
+    private readonly log: EventLog,
+  ) {}
+
+  /** The embedded broker keeps retained messages in memory: publish every desired document again. */
+  async onApplicationBootstrap(): Promise<void> {
+    for (const { deviceId, version, desired } of await this.storage.desiredStates()) {
+      if (!this.presence.has(deviceId)) continue;
+      await this.publishDesired(deviceId, version, desired);
+    }
+  }
+
+  async get(deviceId: string): Promise<DeviceStateView> {
+    this.assertDevice(deviceId);
+    const state = await this.storage.getState(deviceId);
+    return { ...state, delta: stateDelta(state.desired, state.reported) };
+  }
+
+  /**
+   * Applies an operator's merge patch to the desired state; 412 when
+   * `expectedVersion` is not current, 400 for a patch nested too deep or
+   * with a `__proto__` key, 413 when the document would outgrow STATE_MAX_BYTES.
+   */
+  setDesired(deviceId: string, patch: JsonObject, expectedVersion: number | undefined): Promise<{ version: number }> {
+    this.assertDevice(deviceId);
+    const problem = statePatchProblem(patch);
+    if (problem !== undefined) throw new BadRequestException(`patch: ${problem}`);
+    return this.serialize(deviceId, async () => {
+      const state = await this.storage.getState(deviceId);
+      if (expectedVersion !== undefined && expectedVersion !== state.version) {
+        throw new PreconditionFailedException(
+          `the desired state is at version ${state.version}, not ${expectedVersion}; reload it and try again`,
+        );
+      }
+      const desired = applyMergePatch(state.desired, patch);
+      const json = JSON.stringify(desired);
+      const bytes = Buffer.byteLength(json);
+      if (bytes > this.config.stateMaxBytes) {
+        throw new PayloadTooLargeException(
+          `the desired state would be ${bytes} bytes, over the limit of ${this.config.stateMaxBytes} (STATE_MAX_BYTES); nothing was changed`,
+        );
+      }
+      const now = Date.now();
+      state.desired = desired;
+      state.version += 1;
+      state.desiredAt = now;
+      await this.storage.saveState(deviceId, state);
+      this.log.append(
+        {
+          type: 'state',
+          deviceId,
+          ts: now,
+          data: `{"deviceId":${JSON.stringify(deviceId)},"desired":${json},"version":${state.version},"ts":${now}}`,
+        },
+        now,
+      );
+      await this.publishDesired(deviceId, state.version, state.desired);
+      return { version: state.version };
+    });
+  }
+
+  /** A device's merge patch on `state/reported`. Throws StatePatchError for a payload that is not one, or too large a document. */
+  async applyReported(deviceId: string, payload: Buffer, receivedAt: number): Promise<void> {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(payload.toString('utf8'));
+    } catch {
+      throw new StatePatchError('invalid_json', 'payload is not valid JSON');
+    }
+    const patch = reportedStatePatchSchema.safeParse(raw);
+    if (!patch.success) throw new StatePatchError('invalid_state', 'reported state must be a JSON object (a merge patch)');
+    // On the payload as parsed: the schema's copy leaves a `__proto__` key out.
+    const problem = statePatchProblem(raw as JsonObject);
+    if (problem !== undefined) throw new StatePatchError('invalid_state', problem);
+    await this.serialize(deviceId, async () => {
+      const state = await this.storage.getState(deviceId);
+      const reported = applyMergePatch(state.reported, patch.data);
+      const json = JSON.stringify(reported);
+      const bytes = Buffer.byteLength(json);
+      if (bytes > this.config.stateMaxBytes) {
+        throw new StatePatchError(
+          'state_too_large',
+          `the reported state would be ${bytes} bytes, over the limit of ${this.config.stateMaxBytes}; the patch was not applied`,
+        );
+      }
+      state.reported = reported;
+      state.reportedAt = receivedAt;
+      await this.storage.saveState(deviceId, state);
+      this.log.append(
+        {
+          type: 'state',
+          deviceId,
+          ts: receivedAt,
+          // The document serialised once, for the size check and the event both.
+          data: `{"deviceId":${JSON.stringify(deviceId)},"reported":${json},"version":${state.version},"ts":${receivedAt}}`,
+        },
+        receivedAt,
+      );
+    });
+  }
+
+  private async publishDesired(deviceId: string, version: number, desired: JsonObject): Promise<void> {
+    try {
+      await this.transport.publish(topics.stateDesired(deviceId), JSON.stringify({ version, state: desired }), {
+        qos: 1,
+        retain: true,
+      });
+    } catch (error) {
+      this.logger.warn(`publishing the desired state of ${deviceId} failed: ${String(error)}`);
+    }
+  }
+
+  private assertDevice(deviceId: string): void {
+    if (!this.presence.has(deviceId)) throw new NotFoundException(`no device ${deviceId}`);
+  }
+
+  private serialize<T>(deviceId: string, step: () => Promise<T>): Promise<T> {
+    const previous = this.chains.get(deviceId) ?? Promise.resolve();
+    const next = previous.then(step, step);
+    const settled = next.catch(() => undefined);
+    this.chains.set(deviceId, settled);
+    void settled.then(() => {
+      if (this.chains.get(deviceId) === settled) this.chains.delete(deviceId);
+    });
+    return next;
+  }
+}

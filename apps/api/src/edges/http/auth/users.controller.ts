@@ -1,0 +1,60 @@
+import { Body, ConflictException, Controller, Delete, Get, HttpCode, NotFoundException, Param, Patch, Post } from '@nestjs/common';
+import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { createZodDto } from 'nestjs-zod';
+import { type UserView, createUserSchema, updateUserSchema } from '@iot/protocol';
+import { ApiErrors, BODY_ERRORS, UserViewDto } from '../docs/api-responses';
+import { AuthService } from '../../../core/auth/auth.service';
+import { RequireRole } from './decorators';
+
+class CreateUserDto extends createZodDto(createUserSchema) {}
+class UpdateUserDto extends createZodDto(updateUserSchema) {}
+
+function view(user: { username: string; role: UserView['role'] }): UserView {
+  return { username: user.username, role: user.role };
+}
+
+@ApiTags('users')
+@RequireRole('admin')
+@Controller('users')
+export class UsersController {
+  // A new password or role, or deletion, ends the user's sessions; their open
+  // streams and sockets close with them (AuthService.onSessionsEnded).
+  constructor(private readonly auth: AuthService) {}
+
+  @Get()
+  @ApiOperation({ summary: 'List users' })
+  @ApiOkResponse({ type: UserViewDto, isArray: true })
+  @ApiErrors(401, 403)
+  list(): UserView[] {
+    return this.auth.listUsers().map(view);
+  }
+
+  @Post()
+  @ApiOperation({ summary: 'Create a user' })
+  @ApiCreatedResponse({ type: UserViewDto })
+  @ApiErrors(...BODY_ERRORS, [409, 'The username is taken'])
+  async create(@Body() body: CreateUserDto): Promise<UserView> {
+    const user = await this.auth.createUser(body.username, body.password, body.role);
+    if (!user) throw new ConflictException(`user ${body.username} exists`);
+    return view(user);
+  }
+
+  @Patch(':username')
+  @ApiOperation({ summary: "Change a user's role or password; ends the user's sessions" })
+  @ApiOkResponse({ type: UserViewDto })
+  @ApiErrors(...BODY_ERRORS, [404, 'No such user'])
+  async update(@Param('username') username: string, @Body() body: UpdateUserDto): Promise<UserView> {
+    const user = await this.auth.updateUser(username, body);
+    if (!user) throw new NotFoundException(`no user ${username}`);
+    return view(user);
+  }
+
+  @Delete(':username')
+  @HttpCode(204)
+  @ApiOperation({ summary: 'Delete a user; their sessions end and their live streams and sockets close at once' })
+  @ApiNoContentResponse({ description: 'Deleted' })
+  @ApiErrors(401, 403, [404, 'No such user'])
+  async remove(@Param('username') username: string): Promise<void> {
+    if (!(await this.auth.deleteUser(username))) throw new NotFoundException(`no user ${username}`);
+  }
+}

@@ -1,0 +1,101 @@
+import { Body, Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
+import { ApiAcceptedResponse, ApiOkResponse, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
+import { createZodDto } from 'nestjs-zod';
+import * as z from 'zod';
+import { commandNameSchema, commandParamsSchema } from '@iot/protocol';
+import type { AuthUser } from '../../../core/auth/auth-user';
+import { CurrentUser, RequireRole } from '../auth/decorators';
+import { DeviceIdPipe } from '../device-id.pipe';
+import {
+  ApiErrors,
+  BODY_ERRORS,
+  CommandAcceptedDto,
+  CommandListResponseDto,
+  CommandViewDto,
+  CommandWithHistoryDto,
+} from '../docs/api-responses';
+import { type CommandRecord, type CommandWithHistory } from '../../../storage/storage';
+import { CommandsService } from '../../../core/commands/commands.service';
+
+const sendCommandSchema = z.object({
+  name: commandNameSchema,
+  params: commandParamsSchema.optional(),
+  timeoutMs: z.number().int().min(100).max(86_400_000).optional(),
+  ttlMs: z.number().int().min(0).max(30 * 86_400_000).optional(),
+});
+class SendCommandDto extends createZodDto(sendCommandSchema) {}
+class ListCommandsQueryDto extends createZodDto(
+  z.object({
+    limit: z.coerce.number().int().min(1).max(500).default(50),
+    cursor: z.string().max(64).optional(),
+    wait: z.string().optional(),
+  }),
+) {}
+
+function view(command: CommandRecord | CommandWithHistory) {
+  const { id, ...rest } = command;
+  return { commandId: id, ...rest };
+}
+
+@ApiTags('commands')
+@Controller()
+export class CommandsController {
+  constructor(private readonly commands: CommandsService) {}
+
+  @Post('devices/:id/commands')
+  @RequireRole('operator')
+  @ApiOperation({ summary: 'Send a command: 202 at once, or with ?wait=true 200 once it is terminal' })
+  @ApiQuery({
+    name: 'wait',
+    required: false,
+    enum: ['true'],
+    description: 'true: answer 200 once the command is terminal',
+  })
+  @ApiAcceptedResponse({ type: CommandAcceptedDto, description: 'Stored; sent at once or when the device connects' })
+  @ApiOkResponse({ type: CommandViewDto, description: 'With ?wait=true: the command once it is terminal' })
+  @ApiErrors(...BODY_ERRORS, [404, 'No such device'])
+  async send(
+    @Param('id', DeviceIdPipe) deviceId: string,
+    @Body() body: SendCommandDto,
+    @Query('wait') wait: string | undefined,
+    @CurrentUser() user: AuthUser,
+    @Res({ passthrough: true }) res: Response,
+  ) {
+    const command = await this.commands.send({ deviceId, ...body }, user.username);
+    if (wait !== 'true') {
+      res.status(202);
+      return { commandId: command.id, status: command.status };
+    }
+    res.status(200);
+    return view(await this.commands.waitForTerminal(command.id));
+  }
+
+  @Get('devices/:id/commands')
+  @ApiOperation({ summary: "A device's command history, newest first, with every transition" })
+  @ApiOkResponse({ type: CommandListResponseDto })
+  @ApiErrors(400, 401, [404, 'No such device'])
+  async list(@Param('id', DeviceIdPipe) deviceId: string, @Query() query: ListCommandsQueryDto) {
+    const items = await this.commands.list(deviceId, query.cursor, query.limit + 1);
+    const page = items.slice(0, query.limit);
+    return { items: page.map(view), nextCursor: items.length > query.limit ? page[page.length - 1].id : null };
+  }
+
+  @Get('commands/:commandId')
+  @ApiOperation({ summary: 'One command with its transitions' })
+  @ApiOkResponse({ type: CommandWithHistoryDto })
+  @ApiErrors(401, [404, 'No such command'])
+  async get(@Param('commandId') commandId: string) {
+    return view(await this.commands.get(commandId));
+  }
+
+  @Post('commands/:commandId/cancel')
+  @HttpCode(200)
+  @RequireRole('operator')
+  @ApiOperation({ summary: 'Cancel a command still pending for an offline device' })
+  @ApiOkResponse({ type: CommandViewDto })
+  @ApiErrors(401, 403, [404, 'No such command'], [409, 'The command is no longer pending'])
+  async cancel(@Param('commandId') commandId: string, @CurrentUser() user: AuthUser) {
+    return view(await this.commands.cancel(commandId, user.username));
+  }
+}

@@ -1,0 +1,86 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
+import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { createZodDto } from 'nestjs-zod';
+import {
+  type CreateDeviceResponse,
+  type DeviceCredentials,
+  type DeviceListResponse,
+  type DeviceView,
+  createDeviceSchema,
+  listDevicesQuerySchema,
+  updateDeviceSchema,
+} from '@iot/protocol';
+import { RequireRole } from '../auth/decorators';
+import { DeviceIdPipe } from '../device-id.pipe';
+import {
+  ApiErrors,
+  BODY_ERRORS,
+  CreateDeviceResponseDto,
+  DeviceCredentialsDto,
+  DeviceListResponseDto,
+  DeviceViewDto,
+} from '../docs/api-responses';
+import { DevicesService } from '../../../core/devices/devices.service';
+
+class CreateDeviceDto extends createZodDto(createDeviceSchema) {}
+class UpdateDeviceDto extends createZodDto(updateDeviceSchema) {}
+class ListDevicesQueryDto extends createZodDto(listDevicesQuerySchema) {}
+
+@ApiTags('devices')
+@Controller('devices')
+export class DevicesController {
+  constructor(private readonly devices: DevicesService) {}
+
+  @Post()
+  @RequireRole('admin')
+  @ApiOperation({ summary: 'Register a device; its secret is returned once' })
+  @ApiCreatedResponse({ type: CreateDeviceResponseDto })
+  @ApiErrors(...BODY_ERRORS, [409, 'A device with this id exists'])
+  create(@Body() body: CreateDeviceDto): Promise<CreateDeviceResponse> {
+    return this.devices.create(body);
+  }
+
+  @Get()
+  @ApiOperation({ summary: 'List devices with their latest values' })
+  @ApiOkResponse({ type: DeviceListResponseDto })
+  @ApiErrors(400, 401)
+  list(@Query() query: ListDevicesQueryDto): Promise<DeviceListResponse> {
+    return this.devices.list(query);
+  }
+
+  @Get(':id')
+  @ApiOperation({ summary: 'One device' })
+  @ApiOkResponse({ type: DeviceViewDto })
+  @ApiErrors(400, 401, [404, 'No such device'])
+  get(@Param('id', DeviceIdPipe) id: string): Promise<DeviceView> {
+    return this.devices.get(id);
+  }
+
+  @Patch(':id')
+  @RequireRole('admin')
+  @ApiOperation({ summary: 'Rename or relabel a device' })
+  @ApiOkResponse({ type: DeviceViewDto })
+  @ApiErrors(...BODY_ERRORS, [404, 'No such device'])
+  update(@Param('id', DeviceIdPipe) id: string, @Body() body: UpdateDeviceDto): Promise<DeviceView> {
+    return this.devices.update(id, body);
+  }
+
+  @Delete(':id')
+  @HttpCode(204)
+  @RequireRole('admin')
+  @ApiOperation({ summary: 'Delete a device: revokes its credentials and drops its session' })
+  @ApiNoContentResponse({ description: 'Deleted' })
+  @ApiErrors(400, 401, 403, [404, 'No such device'])
+  remove(@Param('id', DeviceIdPipe) id: string): Promise<void> {
+    return this.devices.remove(id);
+  }
+
+  @Post(':id/credentials')
+  @RequireRole('admin')
+  @ApiOperation({ summary: 'Rotate the secret: the old one fails at once and a live session is dropped' })
+  @ApiCreatedResponse({ type: DeviceCredentialsDto })
+  @ApiErrors(400, 401, 403, [404, 'No such device'])
+  rotate(@Param('id', DeviceIdPipe) id: string): Promise<DeviceCredentials> {
+    return this.devices.rotateCredentials(id);
+  }
+}

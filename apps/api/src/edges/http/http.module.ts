@@ -1,0 +1,38 @@
+import { Module } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { CoreModule } from '../../core/core.module';
+import { AuthController } from './auth/auth.controller';
+import { AuthGuard } from './auth/auth.guard';
+import { UsersController } from './auth/users.controller';
+import { CommandsController } from './commands/commands.controller';
+import { DevicesController } from './devices/devices.controller';
+import { AsyncApiController } from './docs/asyncapi.controller';
+import { HttpErrorFilter } from './http-error.filter';
+import { BrokerController } from './ops/broker.controller';
+import { HealthController } from './ops/health.controller';
+import { MetricsController } from './ops/metrics.controller';
+import { StateController } from './state/state.controller';
+import { StreamController } from './stream/stream.controller';
+import { StreamHub } from './stream/stream-hub.service';
+import { TelemetryController } from './telemetry/telemetry.controller';
+
+/** The HTTP edge: REST, the SSE stream, health, metrics and the API documents. */
+@Module({
+  imports: [CoreModule],
+  controllers: [
+    AuthController,
+    UsersController,
+    DevicesController,
+    TelemetryController,
+    CommandsController,
+    StateController,
+    StreamController,
+    HealthController,
+    MetricsController,
+    BrokerController,
+    AsyncApiController,
+  ],
+  providers: [StreamHub, { provide: APP_GUARD, useClass: AuthGuard }, { provide: APP_FILTER, useClass: HttpErrorFilter }],
+  exports: [StreamHub],
+})
+export class HttpModule {}

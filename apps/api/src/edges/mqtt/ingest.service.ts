@@ -1,0 +1,173 @@
+import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { deviceStatusSchema, parseTelemetry, topics } from '@iot/protocol';
+import { APP_CONFIG, type AppConfig } from '../../platform/config/config';
+import { DeviceTransport, type DeviceMessage, type TransportHandlers } from '../../core/device-transport';
+import { CommandResultError, CommandsService } from '../../core/commands/commands.service';
+import { RateLimitedLog } from '../../platform/logging/rate-limited-log';
+import { MetricsService } from '../../platform/metrics/metrics.service';
+import { StatePatchError, StateService } from '../../core/state/state.service';
+import { Storage, telemetryEvent } from '../../storage/storage';
+import { EventLog } from '../../core/events/event-log.service';
+import { PresenceService } from '../../core/events/presence.service';
+
+/**
+ * The bridge's way in: every device message lands here, is parsed once with
+ * the protocol schemas, and becomes events in the log. A bad message is
+ * refused whole, counted, and explained to the device on its errors topic.
+ */
+@Injectable()
+export class IngestService implements TransportHandlers, OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(IngestService.name);
+  /** Refused device messages, at warn, bounded per device and reason so a misbehaving fleet cannot fill the disk. */
+  private readonly refusals = new RateLimitedLog('refused device messages', (fields, message) =>
+    this.logger.warn(fields, message),
+  );
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly transport: DeviceTransport,
+    private readonly storage: Storage,
+    private readonly log: EventLog,
+    private readonly presence: PresenceService,
+    private readonly metrics: MetricsService,
+    private readonly commands: CommandsService,
+    private readonly state: StateService,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    // Nobody is connected before the broker starts: forget presence left by a crash.
+    await this.storage.markAllOffline();
+    this.presence.load(await this.storage.allDeviceIds());
+    await this.transport.start(this);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.transport.stop();
+    this.refusals.close();
+  }
+
+  onMessage(message: DeviceMessage, stored?: (error?: Error) => void): void {
+    const { deviceId, topic } = message;
+    if (!this.presence.has(deviceId)) {
+      // Only reachable through an external broker that lets unknown clients in.
+      this.onRejected(deviceId, message.rawTopic, 'unknown_device', `device ${deviceId} is not registered`);
+      stored?.();
+      return;
+    }
+    switch (topic.kind) {
+      case 'telemetry':
+        this.telemetry(message);
+        break;
+      case 'status':
+        this.status(message);
+        break;
+      case 'state.reported':
+        this.metrics.received(topic.kind);
+        this.settle(message, this.state.applyReported(deviceId, message.payload, message.receivedAt), stored);
+        return;
+      case 'command.result':
+        this.metrics.received(topic.kind);
+        this.settle(message, this.commands.onResult(deviceId, topic.commandId ?? '', message.payload), stored);
+        return;
+      case 'state.desired':
+      case 'command':
+      case 'errors':
+        // The platform's own publishes, echoed by an external broker.
+        break;
+    }
+    // Whatever this message appended (or nothing, if it was refused) is behind this mark.
+    if (stored) this.log.afterCommit(stored);
+  }
+
+  private telemetry(message: DeviceMessage): void {
+    this.metrics.received('telemetry');
+    const parsed = parseTelemetry(message.payload, {
+      now: message.receivedAt,
+      maxPayloadBytes: this.config.maxPayloadBytes,
+      maxBatchEntries: this.config.maxBatchEntries,
+    });
+    if (!parsed.ok) {
+      this.onRejected(message.deviceId, message.rawTopic, parsed.reason, parsed.error);
+      return;
+    }
+    const { deviceId, receivedAt } = message;
+    if (!this.log.hasRoom(parsed.entries.length)) {
+      this.onRejected(deviceId, message.rawTopic, 'overloaded', 'the platform is overloaded; retry later');
+      return;
+    }
+    // Last check, as it takes the message's new keys in: a device's key list bounds its history reads.
+    const max = this.config.maxKeysPerDevice;
+    const known = this.storage.telemetryKeys.admit(deviceId, parsed.entries, max);
+    if (known !== undefined) {
+      const error = `too many telemetry keys: the device has ${known} and may have at most ${max}; this message adds more`;
+      this.onRejected(deviceId, message.rawTopic, 'too_many_keys', error);
+      return;
+    }
+    // A device that speaks is online, even if its session event has not been seen yet.
+    if (this.transport.kind === 'embedded') this.presence.set(deviceId, true, receivedAt);
+    for (const { ts, values, valuesJson } of parsed.entries) {
+      this.log.append(telemetryEvent(deviceId, ts, values, valuesJson), receivedAt);
+    }
+  }
+
+  private status(message: DeviceMessage): void {
+    this.metrics.received('status');
+    const status = deviceStatusSchema.safeParse(message.payload.toString('utf8').trim());
+    if (!status.success) {
+      this.onRejected(message.deviceId, message.rawTopic, 'invalid_status', 'status must be "online" or "offline"');
+      return;
+    }
+    this.presence.set(message.deviceId, status.data === 'online', message.receivedAt);
+    // On an external broker a device announces itself ready with `online` (published after it subscribes).
+    if (status.data === 'online' && this.transport.kind === 'external') this.commands.deliverPending(message.deviceId);
+  }
+
+  /**
+   * Refusals found while handling a message asynchronously become error
+   * notices too. `stored` waits for the events the work appended (its rows
+   * are written before it appends them).
+   */
+  private settle(message: DeviceMessage, work: Promise<void>, stored: ((error?: Error) => void) | undefined): void {
+    work.then(
+      () => stored && this.log.afterCommit(stored),
+      (error: unknown) => {
+        if (error instanceof CommandResultError || error instanceof StatePatchError) {
+          this.onRejected(message.deviceId, message.rawTopic, error.reason, error.message);
+          stored?.();
+        } else {
+          this.logger.error(`handling ${message.rawTopic}: ${String(error)}`);
+          // Not stored, so not acknowledged: the device sends it again on its next connection.
+          stored?.(new Error('the message could not be stored'));
+        }
+      },
+    );
+  }
+
+  onSession(deviceId: string, connected: boolean): void {
+    this.presence.set(deviceId, connected, Date.now());
+  }
+
+  onCommandsSubscribed(deviceId: string): void {
+    this.commands.deliverPending(deviceId);
+  }
+
+  backpressure(): Promise<void> | undefined {
+    return this.log.congested ? this.log.drained() : undefined;
+  }
+
+  onRejected(deviceId: string, rawTopic: string, reason: string, error: string): void {
+    this.metrics.reject(reason);
+    // Refused CONNECTs are logged where they are refused, with the client's address (EmbeddedBroker).
+    if (!reason.startsWith('auth_') && deviceId) {
+      const topic = rawTopic.slice(0, 256);
+      this.refusals.log(
+        `${deviceId}\n${reason}`,
+        { deviceId, topic, reason },
+        `refused ${topic} from ${deviceId}: ${error}`,
+      );
+    }
+    if (!deviceId || !this.presence.has(deviceId)) return;
+    const notice = JSON.stringify({ topic: rawTopic, error, ts: Date.now() });
+    this.transport.publish(topics.errors(deviceId), notice, { qos: 0 }).catch(() => undefined);
+  }
+}

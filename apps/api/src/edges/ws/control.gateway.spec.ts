@@ -1,0 +1,189 @@
+import { EventEmitter } from 'node:events';
+import type { IncomingMessage } from 'node:http';
+import { ConflictException, Logger } from '@nestjs/common';
+import type { WebSocket } from 'ws';
+import type { AuthUser } from '../../core/auth/auth-user';
+import type { CommandsService } from '../../core/commands/commands.service';
+import type { AppConfig } from '../../platform/config/config';
+import type { MetricsService } from '../../platform/metrics/metrics.service';
+import type { StateService } from '../../core/state/state.service';
+import { ControlGateway, WS_MAX_BUFFERED_BYTES } from './control.gateway';
+
+/** Just what the gateway uses of a `ws` socket; records what it is sent. */
+class FakeSocket extends EventEmitter {
+  readonly OPEN = 1;
+  readyState = 1;
+  bufferedAmount = 0;
+  readonly sent: Array<{ event: string; data: Record<string, unknown> }> = [];
+  readonly close = jest.fn<void, [code?: number, reason?: string]>(() => {
+    this.readyState = 2;
+  });
+  readonly ping = jest.fn();
+  readonly terminate = jest.fn();
+
+  send(text: string): void {
+    this.sent.push(JSON.parse(text) as { event: string; data: Record<string, unknown> });
+  }
+
+  frame(event: string, data: unknown): void {
+    this.emit('message', Buffer.from(JSON.stringify({ event, data })), false);
+  }
+}
+
+/** Lets the promises of a dispatch settle. */
+const settle = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('ControlGateway', () => {
+  let sut: ControlGateway;
+  let state: { setDesired: jest.Mock };
+  let metrics: { refuseWs: jest.Mock; wsClients: { set: jest.Mock } };
+  let logged: jest.SpyInstance;
+
+  function make(config: Partial<AppConfig> = {}): ControlGateway {
+    const commands = { onTransition: jest.fn(() => () => undefined) };
+    return new ControlGateway(
+      commands as unknown as CommandsService,
+      state as unknown as StateService,
+      metrics as unknown as MetricsService,
+      { wsRatePerSecond: 20, wsRateBurst: 40, ...config } as AppConfig,
+    );
+  }
+
+  async function connect(username = 'olga', role: AuthUser['role'] = 'operator'): Promise<FakeSocket> {
+    const socket = new FakeSocket();
+    await sut.handleConnection(
+      socket as unknown as WebSocket,
+      { user: { username, role } } as unknown as IncomingMessage,
+    );
+    return socket;
+  }
+
+  const setDesired = (socket: FakeSocket, requestId: string) =>
+    socket.frame('state.desired.set', { requestId, deviceId: 'd1', patch: { on: true } });
+
+  beforeEach(() => {
+    state = { setDesired: jest.fn().mockResolvedValue({ version: 1 }) };
+    metrics = { refuseWs: jest.fn(), wsClients: { set: jest.fn() } };
+    logged = jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
+    sut = make();
+  });
+
+  afterEach(() => {
+    sut.onModuleDestroy();
+    jest.restoreAllMocks();
+    jest.useRealTimers();
+  });
+
+  describe('an error in a request never escapes the socket (#13)', () => {
+    it('answers a handler that throws synchronously with internal and its requestId, and logs it', async () => {
+      state.setDesired.mockImplementation(() => {
+        throw new TypeError('x.safeParse is not a function');
+      });
+      const socket = await connect();
+      expect(() => setDesired(socket, 'r1')).not.toThrow();
+      await settle();
+      expect(socket.sent).toEqual([
+        { event: 'error', data: { requestId: 'r1', code: 'internal', message: 'internal error' } },
+      ]);
+      expect(logged).toHaveBeenCalledWith(expect.stringContaining('x.safeParse is not a function'));
+    });
+
+    it('answers a rejected promise the same way', async () => {
+      state.setDesired.mockRejectedValue(new Error('database gone'));
+      const socket = await connect();
+      setDesired(socket, 'r2');
+      await settle();
+      expect(socket.sent).toEqual([
+        { event: 'error', data: { requestId: 'r2', code: 'internal', message: 'internal error' } },
+      ]);
+    });
+
+    it('answers internal when anything before the dispatch throws', async () => {
+      metrics.refuseWs.mockImplementationOnce(() => {
+        throw new Error('counter broke');
+      });
+      const socket = await connect();
+      expect(() => socket.frame('nope', { requestId: 'r3' })).not.toThrow();
+      expect(socket.sent).toEqual([
+        { event: 'error', data: { requestId: 'r3', code: 'internal', message: 'internal error' } },
+      ]);
+    });
+
+    it('still maps an HttpException to its code', async () => {
+      state.setDesired.mockRejectedValue(new ConflictException('version 3 is not 2'));
+      const socket = await connect();
+      setDesired(socket, 'r4');
+      await settle();
+      expect(socket.sent).toEqual([
+        { event: 'error', data: { requestId: 'r4', code: 'conflict', message: 'version 3 is not 2' } },
+      ]);
+    });
+
+    it.each(['constructor', '__proto__', 'toString', 'hasOwnProperty'])(
+      'answers the event %j with bad_request',
+      async (event) => {
+        const socket = await connect('victor', 'viewer');
+        socket.frame(event, { requestId: 'r5' });
+        expect(socket.sent).toEqual([
+          { event: 'error', data: { requestId: 'r5', code: 'bad_request', message: expect.stringContaining(event) } },
+        ]);
+      },
+    );
+  });
+
+  it('closes a socket with 1013 once its unread replies pass the bound, and answers nothing more on it', async () => {
+    const socket = await connect();
+    socket.bufferedAmount = WS_MAX_BUFFERED_BYTES + 1;
+    socket.frame('nope', { requestId: 'r6' });
+    expect(socket.sent).toHaveLength(1);
+    expect(socket.close).toHaveBeenCalledWith(1013, 'too many unread replies');
+    expect(metrics.refuseWs).toHaveBeenCalledWith('unread_replies');
+    socket.frame('nope', { requestId: 'r7' });
+    setDesired(socket, 'r8');
+    await settle();
+    expect(socket.sent).toHaveLength(1);
+    expect(state.setDesired).not.toHaveBeenCalled();
+  });
+
+  describe('rate limit', () => {
+    beforeEach(() => {
+      jest.useFakeTimers({ now: 1_000_000, doNotFake: ['setImmediate', 'nextTick', 'queueMicrotask'] });
+      sut.onModuleDestroy();
+      sut = make({ wsRatePerSecond: 2, wsRateBurst: 3 });
+    });
+
+    const codes = (socket: FakeSocket) =>
+      socket.sent.map((f) => `${String(f.data['requestId'])}:${f.event === 'error' ? String(f.data['code']) : 'ok'}`);
+
+    it("is one bucket for all of a user's sockets, refilled at the configured rate, and refusals carry the requestId", async () => {
+      const a = await connect('olga');
+      const b = await connect('olga');
+      const other = await connect('omar');
+      setDesired(a, 'a1');
+      setDesired(a, 'a2');
+      setDesired(b, 'b1');
+      setDesired(b, 'b2');
+      setDesired(other, 'c1');
+      await settle();
+      expect(codes(a)).toEqual(['a1:ok', 'a2:ok']);
+      expect(codes(b)).toEqual(['b2:rate_limited', 'b1:ok']);
+      expect(b.sent[0].data['message']).toBe('at most 2 requests a second (bursts of 3) per user');
+      expect(codes(other)).toEqual(['c1:ok']);
+      jest.advanceTimersByTime(500);
+      setDesired(b, 'b3');
+      setDesired(b, 'b4');
+      await settle();
+      expect(codes(b).slice(2)).toEqual(['b4:rate_limited', 'b3:ok']);
+    });
+
+    it("keeps an emptied bucket when the user's sockets close, so reconnecting gives no fresh burst", async () => {
+      const a = await connect('olga');
+      for (const id of ['a1', 'a2', 'a3']) setDesired(a, id);
+      sut.handleDisconnect(a as unknown as WebSocket);
+      const b = await connect('olga');
+      setDesired(b, 'b1');
+      await settle();
+      expect(codes(b)).toEqual(['b1:rate_limited']);
+    });
+  });
+});

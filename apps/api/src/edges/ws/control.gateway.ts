@@ -1,0 +1,332 @@
+import type { IncomingMessage } from 'node:http';
+import { HttpException, Inject, Logger, type OnModuleDestroy } from '@nestjs/common';
+import { type OnGatewayConnection, type OnGatewayDisconnect, WebSocketGateway } from '@nestjs/websockets';
+import type { RawData, WebSocket } from 'ws';
+import {
+  API_BASE_PATH,
+  type ClientFrameMap,
+  type ErrorCode,
+  type ServerFrameMap,
+  SOCKET_PATH,
+  TERMINAL_COMMAND_STATUSES,
+  WS_CLOSE,
+  clientFrameSchemas,
+  errorCodeForStatus,
+  frameEnvelopeSchema,
+  isClientFrameName,
+  roleAtLeast,
+} from '@iot/protocol';
+import type { AuthUser } from '../../core/auth/auth-user';
+import { APP_CONFIG, type AppConfig } from '../../platform/config/config';
+import { CommandsService, type CommandUpdate } from '../../core/commands/commands.service';
+import { MetricsService } from '../../platform/metrics/metrics.service';
+import { StateService } from '../../core/state/state.service';
+
+const PING_INTERVAL_MS = 30_000;
+/** requestIds a socket remembers for de-duplication (the oldest are forgotten first). */
+const MAX_REMEMBERED_REQUESTS = 1_000;
+/**
+ * Reply bytes queued on a socket whose client does not read them, past which
+ * it is closed (1013): a flood of requests must not queue answers without bound.
+ */
+export const WS_MAX_BUFFERED_BYTES = 1024 * 1024;
+/** Longest requestId a reply repeats (the schemas' bound). */
+const MAX_REQUEST_ID_LENGTH = 128;
+
+/** One user's token bucket, shared by all of that user's sockets (#13: a limit per socket is no limit). */
+interface Budget {
+  tokens: number;
+  refilledAt: number;
+  /** Open sockets drawing on it; at 0 it is kept until full again, so reconnecting does not refill it. */
+  sockets: number;
+}
+
+interface SocketState {
+  user: AuthUser;
+  alive: boolean;
+  budget: Budget;
+  /** requestId of each command.send on this socket → its command id (once made). */
+  requests: Map<string, Promise<string>>;
+}
+
+/** The socket and requestId that each open command answers to. */
+interface Owner {
+  socket: WebSocket;
+  requestId: string;
+}
+
+/** The requestId a parsed frame carries, if it is one a reply can repeat. */
+function requestIdOf(envelope: unknown): string | undefined {
+  if (typeof envelope !== 'object' || envelope === null) return undefined;
+  const data = (envelope as { data?: unknown }).data;
+  if (typeof data !== 'object' || data === null) return undefined;
+  const requestId = (data as { requestId?: unknown }).requestId;
+  const fits = typeof requestId === 'string' && requestId.length > 0 && requestId.length <= MAX_REQUEST_ID_LENGTH;
+  return fits ? requestId : undefined;
+}
+
+/**
+ * The WebSocket way in from browsers: `{event, data}` frames, validated with
+ * the protocol schemas and dispatched by one switch. Every request gets
+ * exactly one direct reply (or an `error` with its requestId); later
+ * transitions of a command go to the socket that sent it. Requests draw on
+ * one token bucket per user; how many sockets a user may open is checked at
+ * the upgrade (PlatformWsAdapter).
+ */
+@WebSocketGateway({ path: `${API_BASE_PATH}${SOCKET_PATH}` })
+export class ControlGateway implements OnGatewayConnection, OnGatewayDisconnect, OnModuleDestroy {
+  private readonly logger = new Logger(ControlGateway.name);
+  private readonly sockets = new Map<WebSocket, SocketState>();
+  private readonly owners = new Map<string, Owner>();
+  /** username → the token bucket all of that user's sockets draw on. */
+  private readonly budgets = new Map<string, Budget>();
+  private readonly ratePerSecond: number;
+  private readonly rateBurst: number;
+  private readonly pinger: NodeJS.Timeout;
+  private readonly unsubscribe: () => void;
+
+  constructor(
+    private readonly commands: CommandsService,
+    private readonly state: StateService,
+    private readonly metrics: MetricsService,
+    @Inject(APP_CONFIG) config: AppConfig,
+  ) {
+    this.ratePerSecond = config.wsRatePerSecond;
+    this.rateBurst = config.wsRateBurst;
+    this.unsubscribe = commands.onTransition((update) => this.onCommandUpdate(update));
+    this.pinger = setInterval(() => this.ping(), PING_INTERVAL_MS);
+    this.pinger.unref();
+  }
+
+  onModuleDestroy(): void {
+    clearInterval(this.pinger);
+    this.unsubscribe();
+  }
+
+  /** The upgrade was verified (see PlatformWsAdapter): find its user again and set the socket up. */
+  async handleConnection(socket: WebSocket, req: IncomingMessage): Promise<void> {
+    const user = (req as IncomingMessage & { user?: AuthUser }).user;
+    if (!user) {
+      socket.close(WS_CLOSE.policyViolation, 'unauthorized');
+      return;
+    }
+    let budget = this.budgets.get(user.username);
+    if (!budget) {
+      budget = { tokens: this.rateBurst, refilledAt: Date.now(), sockets: 0 };
+      this.budgets.set(user.username, budget);
+    }
+    budget.sockets++;
+    const state: SocketState = { user, alive: true, budget, requests: new Map() };
+    this.sockets.set(socket, state);
+    this.metrics.wsClients.set(this.sockets.size);
+    socket.on('pong', () => (state.alive = true));
+    socket.on('error', (error) => this.logger.debug(`socket of ${user.username}: ${error.message}`));
+    socket.on('message', (data, isBinary) => this.onMessage(socket, state, data, isBinary));
+  }
+
+  handleDisconnect(socket: WebSocket): void {
+    // Closing a socket never cancels its commands: their outcome still reaches history and SSE.
+    const state = this.sockets.get(socket);
+    this.sockets.delete(socket);
+    this.metrics.wsClients.set(this.sockets.size);
+    if (!state) return;
+    state.budget.sockets--;
+    for (const [commandId, owner] of this.owners) {
+      if (owner.socket === socket) this.owners.delete(commandId);
+    }
+  }
+
+  /** Closes every socket opened with one of these sessions (logged out, or ended by a password or role change). */
+  closeSessions(sessionIds: ReadonlySet<string>): void {
+    for (const [socket, state] of this.sockets) {
+      if (sessionIds.has(state.user.sessionId)) socket.close(WS_CLOSE.policyViolation, 'session ended');
+    }
+  }
+
+  /**
+   * Handles one frame. It never throws and leaves no promise rejected: an
+   * error in one socket's request is answered (`internal`, with the
+   * requestId) and logged, and never takes the process down (#13).
+   */
+  private onMessage(socket: WebSocket, state: SocketState, data: RawData, isBinary: boolean): void {
+    let requestId: string | undefined;
+    try {
+      // Closing (say, for not reading its replies): nobody would read an answer.
+      if (socket.readyState !== socket.OPEN) return;
+      if (isBinary) {
+        this.metrics.refuseWs('binary_frame');
+        socket.close(WS_CLOSE.unsupportedData, 'frames are JSON text');
+        return;
+      }
+      // Parsed before the rate check (frames are at most 64 KiB), so a refusal can carry its requestId.
+      let envelope: unknown;
+      let valid = true;
+      try {
+        envelope = JSON.parse(data.toString());
+      } catch {
+        valid = false;
+      }
+      requestId = requestIdOf(envelope);
+      if (!this.take(state.budget)) {
+        const message = `at most ${this.ratePerSecond} requests a second (bursts of ${this.rateBurst}) per user`;
+        return this.fail(socket, requestId, 'rate_limited', message);
+      }
+      if (!valid) return this.fail(socket, requestId, 'bad_request', 'the frame is not valid JSON');
+      const frame = frameEnvelopeSchema.safeParse(envelope);
+      if (!frame.success) {
+        return this.fail(socket, requestId, 'bad_request', 'a frame is {"event": string, "data": object}');
+      }
+      const { event } = frame.data;
+      if (!isClientFrameName(event)) {
+        const known = Object.keys(clientFrameSchemas).join(', ');
+        return this.fail(socket, requestId, 'bad_request', `unknown event ${JSON.stringify(event)}; use ${known}`);
+      }
+      const parsed = clientFrameSchemas[event].safeParse(frame.data.data);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        return this.fail(socket, requestId, 'bad_request', `${issue.path.join('.') || 'data'}: ${issue.message}`);
+      }
+      if (!roleAtLeast(state.user.role, 'operator')) {
+        const message = `${event} needs the operator role; you are ${state.user.role}`;
+        return this.fail(socket, requestId, 'forbidden', message);
+      }
+      this.dispatch(socket, state, event, parsed.data as ClientFrameMap[typeof event]).catch((error: unknown) =>
+        this.failed(socket, requestId, event, error),
+      );
+    } catch (error) {
+      this.failed(socket, requestId, 'frame', error);
+    }
+  }
+
+  /** Answers a request whose handling threw: its own code for an HttpException, else `internal`. Never throws. */
+  private failed(socket: WebSocket, requestId: string | undefined, what: string, error: unknown): void {
+    try {
+      if (error instanceof HttpException) {
+        return this.fail(socket, requestId, errorCodeForStatus(error.getStatus()), error.message);
+      }
+      this.logger.error(`${what}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+      this.fail(socket, requestId, 'internal', 'internal error');
+    } catch (inner) {
+      this.logger.error(`answering a failed ${what}: ${String(inner)}`);
+    }
+  }
+
+  private async dispatch<K extends keyof ClientFrameMap>(socket: WebSocket, state: SocketState, event: K, data: ClientFrameMap[K]): Promise<void> {
+    switch (event) {
+      case 'command.send': {
+        const request = data as ClientFrameMap['command.send'];
+        const known = state.requests.get(request.requestId);
+        if (known) {
+          // The same requestId again: the same command, never a second one.
+          const command = await this.commands.get(await known);
+          this.send(socket, 'command.status', {
+            requestId: request.requestId,
+            commandId: command.id,
+            deviceId: command.deviceId,
+            name: command.name,
+            status: command.status,
+            ...(command.result !== undefined && { result: command.result }),
+            ...(command.error !== undefined && { error: command.error }),
+            ts: command.updatedAt,
+          });
+          return;
+        }
+        const { requestId, ...send } = request;
+        // Transitions that happen before the command's id is known are held here, then replayed in order.
+        let commandId: string | undefined;
+        const early: CommandUpdate[] = [];
+        const stop = this.commands.onTransition((update) => {
+          if (commandId === undefined || update.commandId === commandId) early.push(update);
+        });
+        const made = this.commands.send(send, state.user.username).then((command) => command.id);
+        // Claimed at once, so a repeat that arrives while this one is in flight waits for it.
+        state.requests.set(requestId, made);
+        if (state.requests.size > MAX_REMEMBERED_REQUESTS) {
+          const [oldest] = state.requests.keys();
+          state.requests.delete(oldest);
+        }
+        try {
+          commandId = await made;
+          this.owners.set(commandId, { socket, requestId });
+        } catch (error) {
+          state.requests.delete(requestId);
+          throw error;
+        } finally {
+          stop();
+        }
+        // The first transition is the direct reply; any later ones that already happened follow in order.
+        for (const update of early.filter((u) => u.commandId === commandId)) {
+          this.send(socket, 'command.status', { requestId, ...update });
+        }
+        return;
+      }
+      case 'command.cancel': {
+        const request = data as ClientFrameMap['command.cancel'];
+        const command = await this.commands.cancel(request.commandId, state.user.username);
+        this.send(socket, 'command.status', {
+          requestId: request.requestId,
+          commandId: command.id,
+          deviceId: command.deviceId,
+          name: command.name,
+          status: command.status,
+          ts: command.updatedAt,
+        });
+        return;
+      }
+      case 'state.desired.set': {
+        const request = data as ClientFrameMap['state.desired.set'];
+        const { version } = await this.state.setDesired(request.deviceId, request.patch, request.expectedVersion);
+        this.send(socket, 'state.result', { requestId: request.requestId, deviceId: request.deviceId, version });
+        return;
+      }
+    }
+  }
+
+  private onCommandUpdate(update: CommandUpdate): void {
+    const owner = this.owners.get(update.commandId);
+    if (!owner) return;
+    this.send(owner.socket, 'command.status', { requestId: owner.requestId, ...update });
+    if (TERMINAL_COMMAND_STATUSES.has(update.status)) this.owners.delete(update.commandId);
+  }
+
+  private send<K extends keyof ServerFrameMap>(socket: WebSocket, event: K, data: ServerFrameMap[K]): void {
+    if (socket.readyState !== socket.OPEN) return;
+    socket.send(JSON.stringify({ event, data }));
+    if (socket.bufferedAmount > WS_MAX_BUFFERED_BYTES) {
+      this.metrics.refuseWs('unread_replies');
+      socket.close(WS_CLOSE.tryAgainLater, 'too many unread replies');
+    }
+  }
+
+  private fail(socket: WebSocket, requestId: string | undefined, code: ErrorCode, message: string): void {
+    this.metrics.refuseWs(code);
+    this.send(socket, 'error', { ...(requestId !== undefined && { requestId }), code, message });
+  }
+
+  /** Takes a token from a user's bucket. */
+  private take(budget: Budget): boolean {
+    const now = Date.now();
+    budget.tokens = Math.min(this.rateBurst, budget.tokens + ((now - budget.refilledAt) / 1000) * this.ratePerSecond);
+    budget.refilledAt = now;
+    if (budget.tokens < 1) return false;
+    budget.tokens -= 1;
+    return true;
+  }
+
+  private ping(): void {
+    // Buckets of users with no socket left are forgotten once they would be full anyway.
+    const now = Date.now();
+    for (const [username, budget] of this.budgets) {
+      const full = budget.tokens + ((now - budget.refilledAt) / 1000) * this.ratePerSecond >= this.rateBurst;
+      if (budget.sockets === 0 && full) this.budgets.delete(username);
+    }
+    for (const [socket, state] of this.sockets) {
+      if (!state.alive) {
+        socket.terminate();
+        continue;
+      }
+      state.alive = false;
+      socket.ping();
+    }
+  }
+}
