@@ -90,6 +90,7 @@ export const telemetrySeriesResponseSchema = z.object({
 
 /** `POST /devices/{id}/commands` without `?wait=true`. */
 export const commandAcceptedSchema = z.object({ commandId: z.string(), status: commandStatusSchema });
+export type CommandAccepted = z.infer<typeof commandAcceptedSchema>;
 
 /** A command as the HTTP API shows it. */
 export const commandViewSchema = z.object({
@@ -107,19 +108,25 @@ export const commandViewSchema = z.object({
   updatedAt: z.number(),
   createdBy: z.string(),
 });
+export type CommandView = z.infer<typeof commandViewSchema>;
 
 export const commandTransitionSchema = z.object({
   status: commandStatusSchema,
   ts: z.number(),
   by: z.string().optional().describe('A username; absent for the device and the platform'),
 });
+/** One step of a command's life: its new status, when, and who caused it. */
+export type CommandTransition = z.infer<typeof commandTransitionSchema>;
 
 export const commandWithHistorySchema = commandViewSchema.extend({ transitions: z.array(commandTransitionSchema) });
+export type CommandWithHistoryView = z.infer<typeof commandWithHistorySchema>;
 
 export const commandListResponseSchema = z.object({
   items: z.array(commandWithHistorySchema),
   nextCursor: z.string().nullable(),
 });
+/** `GET /devices/{id}/commands`: newest first, one page. */
+export type CommandListResponse = z.infer<typeof commandListResponseSchema>;
 
 export const deviceStateViewSchema = z.object({
   reported: jsonObjectSchema,
@@ -129,5 +136,8 @@ export const deviceStateViewSchema = z.object({
   reportedAt: z.number().nullable(),
   desiredAt: z.number().nullable(),
 });
+/** `GET /devices/{id}/state`: the documents, their difference and the desired version. */
+export type DeviceStateView = z.infer<typeof deviceStateViewSchema>;
 
 export const stateVersionSchema = z.object({ version: z.number().int() });
+export type StateVersion = z.infer<typeof stateVersionSchema>;
