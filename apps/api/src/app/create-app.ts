@@ -19,7 +19,6 @@ import {
   refuseCrossSiteCookieRequests,
   requireJsonBodies,
 } from '../edges/http/http-guards';
-import { ControlGateway } from '../edges/ws/control.gateway';
 import { PlatformWsAdapter } from '../edges/ws/ws-adapter';
 import { type AppConfig, effectiveOrigins } from '../platform/config/config';
 import { openApiDocument } from '../edges/http/docs/openapi';
@@ -149,12 +148,6 @@ export async function createApp(config: AppConfig): Promise<RunningApp> {
 
   const auth = app.get(AuthService);
   const hub = app.get(StreamHub);
-  const gateway = app.get(ControlGateway);
-  // A session that ends (logout, a new password or role, a deleted user) closes its open streams and sockets.
-  auth.onSessionsEnded((ids) => {
-    hub.closeSessions(ids);
-    gateway.closeSessions(ids);
-  });
   app.useWebSocketAdapter(
     new PlatformWsAdapter(app, async (req) => {
       const origin = req.headers.origin;

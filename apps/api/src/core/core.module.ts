@@ -6,6 +6,7 @@ import { AuthService } from './auth/auth.service';
 import { CommandsService } from './commands/commands.service';
 import { DeviceAuthService } from './devices/device-auth.service';
 import { DevicesService } from './devices/devices.service';
+import { EventBus } from './events/event-bus';
 import { EventLog } from './events/event-log.service';
 import { EventRetention } from './events/event-retention.service';
 import { PresenceService } from './events/presence.service';
@@ -14,6 +15,7 @@ import { TelemetryHistory } from './telemetry/telemetry-history.service';
 import { TelemetryRetention } from './telemetry/telemetry-retention.service';
 
 const services = [
+  EventBus,
   EventLog,
   EventRetention,
   PresenceService,

@@ -8,6 +8,7 @@ import type { LoginResponse, Role } from '@iot/protocol';
 import { APP_CONFIG, type AppConfig, ConfigError } from '../../platform/config/config';
 import { RateLimitedLog } from '../../platform/logging/rate-limited-log';
 import { type SessionRecord, Storage, type UserRecord } from '../../storage/storage';
+import { EventBus } from '../events/event-bus';
 import type { AuthUser } from './auth-user';
 import { LoginThrottle, addressKey } from './login-throttle';
 
@@ -44,15 +45,14 @@ const PASSWORD_HASH_OPTIONS = { type: argon2.argon2id, memoryCost: 19_456, timeC
  * `sessions`, kept in memory like the users) and a token (JWT, HS256) that
  * names it; each request checks that the session is still live and takes
  * the user's current role. Logout ends the session; a new password, a new
- * role or deletion ends all of the user's, and whoever listens
- * (`onSessionsEnded`) closes their open streams and sockets.
+ * role or deletion ends all of the user's, and the `sessions.ended` event
+ * on the bus closes their open streams and sockets.
  */
 @Injectable()
 export class AuthService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(AuthService.name);
   private readonly users = new Map<string, UserRecord>();
   private readonly sessions = new Map<string, SessionRecord>();
-  private readonly sessionsEnded: Array<(ids: ReadonlySet<string>) => void> = [];
   private readonly throttle: LoginThrottle;
   /** Failed and refused logins, at warn: never the password, and bounded so a flood cannot fill the disk. */
   private readonly failedLogins = new RateLimitedLog('failed logins', (fields, message) =>
@@ -64,6 +64,7 @@ export class AuthService implements OnApplicationBootstrap, OnModuleDestroy {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly storage: Storage,
     private readonly jwt: JwtService,
+    private readonly bus: EventBus,
   ) {
     this.throttle = new LoginThrottle({
       maxFailures: config.loginMaxFailures,
@@ -104,11 +105,6 @@ export class AuthService implements OnApplicationBootstrap, OnModuleDestroy {
   onModuleDestroy(): void {
     clearInterval(this.pruner);
     this.failedLogins.close();
-  }
-
-  /** Calls `listener` with the ids of sessions that end before they expire. */
-  onSessionsEnded(listener: (ids: ReadonlySet<string>) => void): void {
-    this.sessionsEnded.push(listener);
   }
 
   hashPassword(password: string): Promise<string> {
@@ -254,14 +250,9 @@ export class AuthService implements OnApplicationBootstrap, OnModuleDestroy {
     if (ids.size > 0) this.notifyEnded(ids);
   }
 
+  /** Sessions that end before they expire: their streams and sockets close (the edges listen). */
   private notifyEnded(ids: ReadonlySet<string>): void {
-    for (const listener of this.sessionsEnded) {
-      try {
-        listener(ids);
-      } catch (error) {
-        this.logger.error(`closing ended sessions: ${(error as Error).message}`);
-      }
-    }
+    this.bus.emit('sessions.ended', ids);
   }
 
   private async pruneSessions(): Promise<void> {

@@ -18,6 +18,8 @@ import {
   topics,
 } from '@iot/protocol';
 import { DeviceTransport } from '../device-transport';
+import { deviceEvents } from '../events/device-events';
+import { EventBus } from '../events/event-bus';
 import { EventLog } from '../events/event-log.service';
 import { PresenceService } from '../events/presence.service';
 import { MetricsService } from '../../platform/metrics/metrics.service';
@@ -33,11 +35,6 @@ export interface SendCommand {
   timeoutMs?: number;
   ttlMs?: number;
 }
-
-/** A transition as everyone sees it: the `command` SSE event's data. */
-export type CommandUpdate = CommandEvent;
-export type CommandListener = (update: CommandUpdate) => void;
-
 
 interface OpenCommand {
   record: CommandRecord;
@@ -60,7 +57,8 @@ export class CommandResultError extends Error {
  * The command lifecycle: pending → sent → accepted / in-progress → succeeded |
  * failed | timed-out | expired | cancelled. Every transition is stored with
  * who caused it, appended to the event log (so SSE watchers and resumes see
- * it) and handed to listeners (the WebSocket gateway). Open commands live in
+ * it) and emitted on the bus (`command.transition`: the WebSocket gateway
+ * answers the socket that sent the command). Open commands live in
  * memory with their timer; at boot they are rebuilt from storage, so a
  * restart neither loses a timeout nor runs one twice.
  */
@@ -68,7 +66,6 @@ export class CommandResultError extends Error {
 export class CommandsService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(CommandsService.name);
   private readonly open = new Map<string, OpenCommand>();
-  private readonly listeners = new Set<CommandListener>();
 
   constructor(
     private readonly storage: Storage,
@@ -76,6 +73,7 @@ export class CommandsService implements OnApplicationBootstrap, OnApplicationShu
     private readonly presence: PresenceService,
     private readonly log: EventLog,
     private readonly metrics: MetricsService,
+    private readonly bus: EventBus,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -99,13 +97,13 @@ export class CommandsService implements OnApplicationBootstrap, OnApplicationShu
     await Promise.all([...this.open.values()].map((o) => o.chain));
   }
 
-  onTransition(listener: CommandListener): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  }
-
-  /** Issues a command: sent at once to a device that can take it, else held until it can or the ttl passes. */
-  async send(request: SendCommand, by: string): Promise<CommandRecord> {
+  /**
+   * Issues a command: sent at once to a device that can take it, else held
+   * until it can or the ttl passes. `claim`, when given, gets the command's
+   * id before its first transition is announced (the gateway notes which
+   * socket answers for it). Rejects when the command could not be stored.
+   */
+  async send(request: SendCommand, by: string, claim?: (commandId: string) => void): Promise<CommandRecord> {
     if (!this.presence.has(request.deviceId)) throw new NotFoundException(`no device ${request.deviceId}`);
     const now = Date.now();
     const record: CommandRecord = {
@@ -121,22 +119,30 @@ export class CommandsService implements OnApplicationBootstrap, OnApplicationShu
       updatedAt: now,
       createdBy: by,
     };
+    claim?.(record.id);
     const open = this.track(record);
     const online = this.transport.acceptsCommands(record.deviceId, this.presence.isOnline(record.deviceId));
+    let stored = false;
     await this.enqueue(open, async () => {
       if (online) {
         // The first status of a command to a reachable device is `sent`.
         record.status = 'sent';
         record.sentAt = now;
         await this.storage.insertCommand(record, { status: 'sent', ts: now, by });
+        stored = true;
         this.emit(record, now);
         await this.publish(open);
       } else {
         await this.storage.insertCommand(record, { status: 'pending', ts: now, by });
+        stored = true;
         this.emit(record, now);
         this.arm(open, record.expiresAt - now, 'expired');
       }
     });
+    if (!stored) {
+      this.open.delete(record.id);
+      throw new Error(`command ${record.id} could not be stored`);
+    }
     return { ...record };
   }
 
@@ -305,7 +311,7 @@ export class CommandsService implements OnApplicationBootstrap, OnApplicationShu
   }
 
   private emit(record: CommandRecord, ts: number): void {
-    const update: CommandUpdate = {
+    const update: CommandEvent = {
       commandId: record.id,
       deviceId: record.deviceId,
       name: record.name,
@@ -315,7 +321,7 @@ export class CommandsService implements OnApplicationBootstrap, OnApplicationShu
       ts,
     };
     this.metrics.commands.inc({ status: record.status });
-    this.log.append({ type: 'command', deviceId: record.deviceId, ts, data: JSON.stringify(update) }, ts);
-    for (const listener of this.listeners) listener(update);
+    this.log.append(deviceEvents.command(update), ts);
+    this.bus.emit('command.transition', update);
   }
 }

@@ -1,5 +1,6 @@
 import { MetricsService } from '../../platform/metrics/metrics.service';
 import type { NewEvent, Storage, StoredEvent } from '../../storage/storage';
+import { EventBus } from './event-bus';
 import { EventLog } from './event-log.service';
 
 /** A storage whose commits complete when the test says so. */
@@ -34,18 +35,20 @@ describe('EventLog', () => {
   let storage: SlowStorage;
   let metrics: MetricsService;
   let log: EventLog;
+  let bus: EventBus;
 
   beforeEach(() => {
     storage = new SlowStorage();
     metrics = new MetricsService();
-    log = new EventLog(storage as unknown as Storage, metrics);
+    bus = new EventBus();
+    log = new EventLog(storage as unknown as Storage, metrics, bus);
   });
 
   afterEach(() => jest.useRealTimers());
 
-  it('commits in order, at most 5,000 events a batch, and hands each batch to listeners', async () => {
+  it('commits in order, at most 5,000 events a batch, and emits each batch on the bus', async () => {
     const seen: number[] = [];
-    log.onCommit((events) => seen.push(...events.map((e) => e.seq)));
+    bus.on('committed', (events) => seen.push(...events.map((e) => e.seq)));
     for (let i = 0; i < 12_000; i++) log.append(event(i), 0);
     const sizes: number[] = [];
     for (let b = 0; b < 3; b++) {
@@ -79,7 +82,7 @@ describe('EventLog', () => {
 
   it('gives storage the next batch while one is being written, at most two, and publishes them in order', async () => {
     const seen: number[] = [];
-    log.onCommit((events) => seen.push(...events.map(numberOf)));
+    bus.on('committed', (events) => seen.push(...events.map(numberOf)));
     log.append(event(1), 0);
     const first = await storage.next();
     log.append(event(2), 0);
@@ -103,7 +106,7 @@ describe('EventLog', () => {
   it('puts a failed batch and the one given behind it back in order, ahead of newer events', async () => {
     jest.useFakeTimers();
     const seen: number[] = [];
-    log.onCommit((events) => seen.push(...events.map(numberOf)));
+    bus.on('committed', (events) => seen.push(...events.map(numberOf)));
     log.append(event(1), 0);
     await jest.advanceTimersByTimeAsync(0);
     log.append(event(2), 0);
@@ -162,7 +165,7 @@ describe('EventLog', () => {
   it('keeps a batch that failed, ahead of later events, and retries it', async () => {
     jest.useFakeTimers();
     const seen: number[] = [];
-    log.onCommit((events) => seen.push(...events.map((e) => e.seq)));
+    bus.on('committed', (events) => seen.push(...events.map((e) => e.seq)));
     log.append(event(1), 0);
     await jest.advanceTimersByTimeAsync(0);
     storage.commits.shift()?.fail(new Error('disk I/O error'));

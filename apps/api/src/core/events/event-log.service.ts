@@ -1,9 +1,7 @@
 import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { MetricsService } from '../../platform/metrics/metrics.service';
 import { type NewEvent, Storage, type StoredEvent } from '../../storage/storage';
-
-/** Called with each committed batch, in log order, with each event's receive time. */
-export type CommitListener = (events: StoredEvent[], receivedAt: number[]) => void;
+import { EventBus } from './event-bus';
 
 /** Events waiting past this many are refused rather than held without bound. */
 const MAX_QUEUED = 200_000;
@@ -32,7 +30,7 @@ const MIN_COMMIT_INTERVAL_MS = 2;
  * Batches given to storage and not yet settled, at most. With two, the writer
  * thread has the next batch waiting when it finishes one, instead of idling
  * until the event loop has taken its reply and sent more: about 5% more
- * throughput measured on two cores (docs/performance.md, finding 23).
+ * throughput measured on two cores (docs/performance.md).
  */
 const MAX_IN_FLIGHT = 2;
 
@@ -49,8 +47,8 @@ interface Batch {
 /**
  * Group commit for the event log. Events queue up while the batches before
  * them are being written; each flush writes everything queued in one
- * transaction and then, after the batch before it, hands the batch, numbered,
- * to the listeners (the SSE hub). At low rates a batch is one event and adds
+ * transaction and then, after the batch before it, emits the batch, numbered,
+ * on the bus (`committed`: the SSE hub listens). At low rates a batch is one event and adds
  * no wait; at high rates batches grow by themselves, so the cost per event
  * falls as load rises.
  */
@@ -61,13 +59,12 @@ export class EventLog implements OnApplicationShutdown {
   private receivedAt: number[] = [];
   private scheduled = false;
   private inFlight = 0;
-  /** The last flush: each hands its batch to the listeners only after the one before it. */
+  /** The last flush: each emits its batch only after the one before it. */
   private tail: Promise<void> = Promise.resolve();
   /** Where a failed batch goes back in the queue: behind those that failed before it, ahead of all else. */
   private requeueAt = 0;
   /** Set for RETRY_MS after a failure: nothing new is given to storage meanwhile. */
   private pausedForRetry = false;
-  private readonly listeners: CommitListener[] = [];
   private idle: Array<() => void> = [];
   private drainWaiters: Array<() => void> = [];
   private isCongested = false;
@@ -88,11 +85,8 @@ export class EventLog implements OnApplicationShutdown {
   constructor(
     private readonly storage: Storage,
     private readonly metrics: MetricsService,
+    private readonly bus: EventBus,
   ) {}
-
-  onCommit(listener: CommitListener): void {
-    this.listeners.push(listener);
-  }
 
   /** Whether `count` more events fit in the queue: a message is taken whole or not at all. */
   hasRoom(count: number): boolean {
@@ -185,7 +179,7 @@ export class EventLog implements OnApplicationShutdown {
     if (this.queue.length > 0) this.schedule();
   }
 
-  /** Once the batch before it is done: hands a stored batch to the listeners, or puts a failed one back. */
+  /** Once the batch before it is done: emits a stored batch, or puts a failed one back. */
   private async publish(
     batch: NewEvent[],
     receivedAt: number[],
@@ -216,13 +210,7 @@ export class EventLog implements OnApplicationShutdown {
     const { stored } = result;
     this.metrics.eventsStored.inc(stored.length);
     const times = stored.length === batch.length ? receivedAt : receiveTimes(batch, receivedAt, stored);
-    for (const listener of this.listeners) {
-      try {
-        listener(stored, times);
-      } catch (error) {
-        this.logger.error(`commit listener failed: ${String(error)}`);
-      }
-    }
+    this.bus.emit('committed', stored, times);
   }
 
   /** Takes the numbers of the first `count` queued events for a batch (before the queue itself is cut). */

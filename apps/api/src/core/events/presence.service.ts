@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { deviceEvents } from './device-events';
 import { EventLog } from './event-log.service';
 
 /**
@@ -36,9 +37,6 @@ export class PresenceService {
     const previous = this.online.get(deviceId);
     if (previous === undefined || previous === online) return;
     this.online.set(deviceId, online);
-    this.log.append(
-      { type: 'status', deviceId, ts, online, data: JSON.stringify({ deviceId, online, ts }) },
-      ts,
-    );
+    this.log.append(deviceEvents.status(deviceId, online, ts), ts);
   }
 }

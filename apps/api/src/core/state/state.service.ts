@@ -18,6 +18,7 @@ import {
 } from '@iot/protocol';
 import { DeviceTransport } from '../device-transport';
 import { APP_CONFIG, type AppConfig } from '../../platform/config/config';
+import { deviceEvents } from '../events/device-events';
 import { EventLog } from '../events/event-log.service';
 import { PresenceService } from '../events/presence.service';
 import { Storage } from '../../storage/storage';
@@ -102,15 +103,7 @@ export class StateService implements OnApplicationBootstrap {
       state.version += 1;
       state.desiredAt = now;
       await this.storage.saveState(deviceId, state);
-      this.log.append(
-        {
-          type: 'state',
-          deviceId,
-          ts: now,
-          data: `{"deviceId":${JSON.stringify(deviceId)},"desired":${json},"version":${state.version},"ts":${now}}`,
-        },
-        now,
-      );
+      this.log.append(deviceEvents.state(deviceId, 'desired', json, state.version, now), now);
       await this.publishDesired(deviceId, state.version, state.desired);
       return { version: state.version };
     });
@@ -143,16 +136,8 @@ export class StateService implements OnApplicationBootstrap {
       state.reported = reported;
       state.reportedAt = receivedAt;
       await this.storage.saveState(deviceId, state);
-      this.log.append(
-        {
-          type: 'state',
-          deviceId,
-          ts: receivedAt,
-          // The document serialised once, for the size check and the event both.
-          data: `{"deviceId":${JSON.stringify(deviceId)},"reported":${json},"version":${state.version},"ts":${receivedAt}}`,
-        },
-        receivedAt,
-      );
+      // The document serialised once, for the size check and the event both.
+      this.log.append(deviceEvents.state(deviceId, 'reported', json, state.version, receivedAt), receivedAt);
     });
   }
 

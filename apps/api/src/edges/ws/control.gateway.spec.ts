@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import { ConflictException, Logger } from '@nestjs/common';
 import type { WebSocket } from 'ws';
+import { EventBus } from '../../core/events/event-bus';
 import type { AuthUser } from '../../core/auth/auth-user';
 import type { CommandsService } from '../../core/commands/commands.service';
 import type { AppConfig } from '../../platform/config/config';
@@ -38,14 +39,17 @@ describe('ControlGateway', () => {
   let state: { setDesired: jest.Mock };
   let metrics: { refuseWs: jest.Mock; wsClients: { set: jest.Mock } };
   let logged: jest.SpyInstance;
+  let commands: { send: jest.Mock };
+  let bus: EventBus;
 
   function make(config: Partial<AppConfig> = {}): ControlGateway {
-    const commands = { onTransition: jest.fn(() => () => undefined) };
+    bus = new EventBus();
     return new ControlGateway(
       commands as unknown as CommandsService,
       state as unknown as StateService,
       metrics as unknown as MetricsService,
       { wsRatePerSecond: 20, wsRateBurst: 40, ...config } as AppConfig,
+      bus,
     );
   }
 
@@ -63,6 +67,7 @@ describe('ControlGateway', () => {
 
   beforeEach(() => {
     state = { setDesired: jest.fn().mockResolvedValue({ version: 1 }) };
+    commands = { send: jest.fn() };
     metrics = { refuseWs: jest.fn(), wsClients: { set: jest.fn() } };
     logged = jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
     sut = make();
@@ -72,6 +77,53 @@ describe('ControlGateway', () => {
     sut.onModuleDestroy();
     jest.restoreAllMocks();
     jest.useRealTimers();
+  });
+
+  describe('command.send', () => {
+    const update = (status: 'sent' | 'accepted' | 'succeeded', ts: number, commandId = 'c1') => ({
+      commandId,
+      deviceId: 'd1',
+      name: 'reboot',
+      status,
+      ts,
+    });
+    const send = (socket: FakeSocket, requestId: string) =>
+      socket.frame('command.send', { requestId, deviceId: 'd1', name: 'reboot' });
+    const replies = (socket: FakeSocket) =>
+      socket.sent.map(({ event, data }) => [event, data['requestId'], data['commandId'], data['status']]);
+
+    it('answers with each transition of its command once, from the first, announced before send() returns', async () => {
+      commands.send.mockImplementation((_request: unknown, _by: string, claim: (id: string) => void) => {
+        claim('c1');
+        bus.emit('command.transition', update('sent', 1));
+        bus.emit('command.transition', update('accepted', 2));
+        return Promise.resolve({ id: 'c1' });
+      });
+      const socket = await connect();
+      send(socket, 'r1');
+      await settle();
+      bus.emit('command.transition', update('sent', 3, 'someone-elses'));
+      bus.emit('command.transition', update('succeeded', 4));
+      bus.emit('command.transition', update('succeeded', 5));
+      expect(replies(socket)).toEqual([
+        ['command.status', 'r1', 'c1', 'sent'],
+        ['command.status', 'r1', 'c1', 'accepted'],
+        ['command.status', 'r1', 'c1', 'succeeded'],
+      ]);
+      expect(commands.send).toHaveBeenCalledWith({ deviceId: 'd1', name: 'reboot' }, 'olga', expect.any(Function));
+    });
+
+    it('answers a send that fails with internal, and forgets the command it claimed', async () => {
+      commands.send.mockImplementation((_request: unknown, _by: string, claim: (id: string) => void) => {
+        claim('c2');
+        return Promise.reject(new Error('database gone'));
+      });
+      const socket = await connect();
+      send(socket, 'r2');
+      await settle();
+      bus.emit('command.transition', update('sent', 1, 'c2'));
+      expect(replies(socket)).toEqual([['error', 'r2', undefined, undefined]]);
+    });
   });
 
   describe('an error in a request never escapes the socket (#13)', () => {

@@ -5,6 +5,7 @@ import type { RawData, WebSocket } from 'ws';
 import {
   API_BASE_PATH,
   type ClientFrameMap,
+  type CommandEvent,
   type ErrorCode,
   type ServerFrameMap,
   SOCKET_PATH,
@@ -18,7 +19,8 @@ import {
 } from '@iot/protocol';
 import type { AuthUser } from '../../core/auth/auth-user';
 import { APP_CONFIG, type AppConfig } from '../../platform/config/config';
-import { CommandsService, type CommandUpdate } from '../../core/commands/commands.service';
+import { CommandsService } from '../../core/commands/commands.service';
+import { EventBus } from '../../core/events/event-bus';
 import { MetricsService } from '../../platform/metrics/metrics.service';
 import { StateService } from '../../core/state/state.service';
 
@@ -83,24 +85,28 @@ export class ControlGateway implements OnGatewayConnection, OnGatewayDisconnect,
   private readonly ratePerSecond: number;
   private readonly rateBurst: number;
   private readonly pinger: NodeJS.Timeout;
-  private readonly unsubscribe: () => void;
+  private readonly unsubscribe: Array<() => void>;
 
   constructor(
     private readonly commands: CommandsService,
     private readonly state: StateService,
     private readonly metrics: MetricsService,
     @Inject(APP_CONFIG) config: AppConfig,
+    bus: EventBus,
   ) {
     this.ratePerSecond = config.wsRatePerSecond;
     this.rateBurst = config.wsRateBurst;
-    this.unsubscribe = commands.onTransition((update) => this.onCommandUpdate(update));
+    this.unsubscribe = [
+      bus.on('command.transition', (update) => this.onCommandUpdate(update)),
+      bus.on('sessions.ended', (sessionIds) => this.closeSessions(sessionIds)),
+    ];
     this.pinger = setInterval(() => this.ping(), PING_INTERVAL_MS);
     this.pinger.unref();
   }
 
   onModuleDestroy(): void {
     clearInterval(this.pinger);
-    this.unsubscribe();
+    for (const stop of this.unsubscribe) stop();
   }
 
   /** The upgrade was verified (see PlatformWsAdapter): find its user again and set the socket up. */
@@ -232,31 +238,26 @@ export class ControlGateway implements OnGatewayConnection, OnGatewayDisconnect,
           return;
         }
         const { requestId, ...send } = request;
-        // Transitions that happen before the command's id is known are held here, then replayed in order.
+        // This socket answers for the command from before its first transition, which is the direct reply.
         let commandId: string | undefined;
-        const early: CommandUpdate[] = [];
-        const stop = this.commands.onTransition((update) => {
-          if (commandId === undefined || update.commandId === commandId) early.push(update);
-        });
-        const made = this.commands.send(send, state.user.username).then((command) => command.id);
-        // Claimed at once, so a repeat that arrives while this one is in flight waits for it.
+        const made = this.commands
+          .send(send, state.user.username, (id) => {
+            commandId = id;
+            this.owners.set(id, { socket, requestId });
+          })
+          .then((command) => command.id);
+        // Remembered at once, so a repeat that arrives while this one is in flight waits for it.
         state.requests.set(requestId, made);
         if (state.requests.size > MAX_REMEMBERED_REQUESTS) {
           const [oldest] = state.requests.keys();
           state.requests.delete(oldest);
         }
         try {
-          commandId = await made;
-          this.owners.set(commandId, { socket, requestId });
+          await made;
         } catch (error) {
           state.requests.delete(requestId);
+          if (commandId !== undefined) this.owners.delete(commandId);
           throw error;
-        } finally {
-          stop();
-        }
-        // The first transition is the direct reply; any later ones that already happened follow in order.
-        for (const update of early.filter((u) => u.commandId === commandId)) {
-          this.send(socket, 'command.status', { requestId, ...update });
         }
         return;
       }
@@ -282,7 +283,7 @@ export class ControlGateway implements OnGatewayConnection, OnGatewayDisconnect,
     }
   }
 
-  private onCommandUpdate(update: CommandUpdate): void {
+  private onCommandUpdate(update: CommandEvent): void {
     const owner = this.owners.get(update.commandId);
     if (!owner) return;
     this.send(owner.socket, 'command.status', { requestId: owner.requestId, ...update });

@@ -34,11 +34,10 @@ export function quietDebug(real: DebugFactory): DebugFactory {
  * mqtt-packet's parser calls `debug` a dozen times a packet. With `DEBUG`
  * unset those loggers print nothing, yet each call still gathers its
  * arguments and reads a getter: 7% of the event loop's time at 100,000
- * messages a second, and about 8% of the throughput (docs/performance.md,
- * finding 24). So,
- * unless `DEBUG` is set when the api starts, the `debug` that mqtt-packet
- * loads is replaced by `quietDebug`, before anything loads mqtt-packet
- * (main.ts imports silence-debug.ts first).
+ * messages a second, and about 8% of the throughput (docs/performance.md).
+ * So, unless `DEBUG` is set when the api starts, the `debug` that
+ * mqtt-packet loads is replaced by `quietDebug`, before anything loads
+ * mqtt-packet (app/main.ts imports silence-debug.ts first).
  *
  * Returns an undo, or undefined when nothing was replaced.
  */

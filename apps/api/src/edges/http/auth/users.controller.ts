@@ -18,7 +18,7 @@ function view(user: { username: string; role: UserView['role'] }): UserView {
 @Controller('users')
 export class UsersController {
   // A new password or role, or deletion, ends the user's sessions; their open
-  // streams and sockets close with them (AuthService.onSessionsEnded).
+  // streams and sockets close with them (the `sessions.ended` event).
   constructor(private readonly auth: AuthService) {}
 
   @Get()

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import { Logger } from '@nestjs/common';
 import type { AppConfig } from '../../../platform/config/config';
-import type { EventLog } from '../../../core/events/event-log.service';
+import { EventBus } from '../../../core/events/event-bus';
 import { MetricsService } from '../../../platform/metrics/metrics.service';
 import type { Storage, StoredEvent } from '../../../storage/storage';
 import { formatEventId } from './event-id';
@@ -64,9 +64,10 @@ describe('StreamHub', () => {
       eventBounds: () => Promise.resolve({ prunedThrough: 0, last }),
       eventsAfter: (after: number) => new Promise<StoredEvent[]>((resolve) => reads.push({ after, resolve })),
     } as unknown as Storage;
-    const log = { onCommit: (listener: typeof commit) => (commit = listener) } as unknown as EventLog;
+    const bus = new EventBus();
+    commit = (events, receivedAt) => bus.emit('committed', events, receivedAt);
     const config = { sseMaxQueuedBytes: 1000, sseMaxStreams: 100, sseMaxStreamsPerUser: 100 } as AppConfig;
-    sut = new StreamHub(config, storage, metrics, log);
+    sut = new StreamHub(config, storage, metrics, bus);
   });
 
   const open = (lastEventId?: string) => {
@@ -135,7 +136,7 @@ describe('StreamHub', () => {
       { sseMaxQueuedBytes: 1000, sseMaxStreams: 100, sseMaxStreamsPerUser: 2 } as AppConfig,
       { epoch: EPOCH, eventBounds: () => Promise.resolve({ prunedThrough: 0, last: 0 }) } as unknown as Storage,
       metrics,
-      { onCommit: () => undefined } as unknown as EventLog,
+      new EventBus(),
     );
     const first = open();
     await open().opened;

@@ -10,7 +10,7 @@ import {
 } from '@nestjs/common';
 import { type DeviceEventName, STREAM_HEARTBEAT_MS } from '@iot/protocol';
 import { APP_CONFIG, type AppConfig } from '../../../platform/config/config';
-import { EventLog } from '../../../core/events/event-log.service';
+import { EventBus } from '../../../core/events/event-bus';
 import { MetricsService } from '../../../platform/metrics/metrics.service';
 import { type EventFilter, Storage, type StoredEvent } from '../../../storage/storage';
 import { formatEventId, parseEventId } from './event-id';
@@ -123,9 +123,10 @@ export class StreamHub implements OnApplicationBootstrap, BeforeApplicationShutd
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly storage: Storage,
     private readonly metrics: MetricsService,
-    log: EventLog,
+    bus: EventBus,
   ) {
-    log.onCommit((events, receivedAt) => this.publish(events, receivedAt));
+    bus.on('committed', (events, receivedAt) => this.publish(events, receivedAt));
+    bus.on('sessions.ended', (sessionIds) => this.closeSessions(sessionIds));
     const clients = this.clients;
     const remove = (client: StreamClient) => this.remove(client);
     this.onClose = function (this: ServerResponse) {
