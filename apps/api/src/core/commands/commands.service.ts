@@ -44,6 +44,19 @@ interface OpenCommand {
   waiters: Array<(command: CommandRecord) => void>;
 }
 
+/** A command's transition as everyone sees it (the `command` SSE event, a `command.status` frame's data). */
+export function commandEvent(record: CommandRecord, ts = record.updatedAt): CommandEvent {
+  return {
+    commandId: record.id,
+    deviceId: record.deviceId,
+    name: record.name,
+    status: record.status,
+    ...(record.result !== undefined && { result: record.result }),
+    ...(record.error !== undefined && { error: record.error }),
+    ts,
+  };
+}
+
 export class CommandResultError extends Error {
   constructor(
     readonly reason: string,
@@ -311,15 +324,7 @@ export class CommandsService implements OnApplicationBootstrap, OnApplicationShu
   }
 
   private emit(record: CommandRecord, ts: number): void {
-    const update: CommandEvent = {
-      commandId: record.id,
-      deviceId: record.deviceId,
-      name: record.name,
-      status: record.status,
-      ...(record.result !== undefined && { result: record.result }),
-      ...(record.error !== undefined && { error: record.error }),
-      ts,
-    };
+    const update = commandEvent(record, ts);
     this.metrics.commands.inc({ status: record.status });
     this.log.append(deviceEvents.command(update), ts);
     this.bus.emit('command.transition', update);

@@ -19,7 +19,7 @@ import {
 } from '@iot/protocol';
 import type { AuthUser } from '../../core/auth/auth-user';
 import { APP_CONFIG, type AppConfig } from '../../platform/config/config';
-import { CommandsService } from '../../core/commands/commands.service';
+import { CommandsService, commandEvent } from '../../core/commands/commands.service';
 import { EventBus } from '../../core/events/event-bus';
 import { MetricsService } from '../../platform/metrics/metrics.service';
 import { StateService } from '../../core/state/state.service';
@@ -225,16 +225,7 @@ export class ControlGateway implements OnGatewayConnection, OnGatewayDisconnect,
         if (known) {
           // The same requestId again: the same command, never a second one.
           const command = await this.commands.get(await known);
-          this.send(socket, 'command.status', {
-            requestId: request.requestId,
-            commandId: command.id,
-            deviceId: command.deviceId,
-            name: command.name,
-            status: command.status,
-            ...(command.result !== undefined && { result: command.result }),
-            ...(command.error !== undefined && { error: command.error }),
-            ts: command.updatedAt,
-          });
+          this.send(socket, 'command.status', { requestId: request.requestId, ...commandEvent(command) });
           return;
         }
         const { requestId, ...send } = request;
@@ -264,14 +255,7 @@ export class ControlGateway implements OnGatewayConnection, OnGatewayDisconnect,
       case 'command.cancel': {
         const request = data as ClientFrameMap['command.cancel'];
         const command = await this.commands.cancel(request.commandId, state.user.username);
-        this.send(socket, 'command.status', {
-          requestId: request.requestId,
-          commandId: command.id,
-          deviceId: command.deviceId,
-          name: command.name,
-          status: command.status,
-          ts: command.updatedAt,
-        });
+        this.send(socket, 'command.status', { requestId: request.requestId, ...commandEvent(command) });
         return;
       }
       case 'state.desired.set': {
