@@ -1,6 +1,16 @@
 import type { MqttClient } from 'mqtt';
 import WebSocket from 'ws';
-import { StreamRecorder, type TestApp, api, connectDevice, createDevice, createUser, startApp } from './harness';
+import {
+  StreamRecorder,
+  type TestApp,
+  api,
+  connectDevice,
+  createDevice,
+  createUser,
+  metric,
+  nextErrorNotice,
+  startApp,
+} from './harness';
 import { SocketClient } from './socket-client';
 
 type Behaviour = 'succeed' | 'fail' | 'silent';
@@ -401,6 +411,24 @@ describe('desired and reported state', () => {
     await thermo.publishAsync('devices/thermo-bad/state/reported', '[1,2]', { qos: 1 });
     expect((await notice).error).toMatch(/JSON object/);
     await thermo.endAsync();
+  });
+
+  it.each<[string, string, string, RegExp]>([
+    ['not JSON', '{"status":', 'invalid_json', /not valid JSON/],
+    ['not of the result form', '{"status":"done"}', 'invalid_command_result', /^status: /],
+    ['for a command the device does not have', '{"status":"succeeded"}', 'unknown_command', /^no command nope for plug-/],
+  ])('refuses a command result %s with a notice, counted as %s', async (_what, text, reason, error) => {
+    const id = `plug-result-${reason.replace(/_/g, '-')}`;
+    const { credentials } = await createDevice(app, id);
+    const plug = await connectDevice(app, credentials);
+    const next = await nextErrorNotice(plug, id);
+    const before = await metric(app, `iot_messages_rejected_total{reason="${reason}"}`);
+    const notice = next();
+    const topic = `devices/${id}/commands/nope/result`;
+    await plug.publishAsync(topic, text, { qos: 1 });
+    expect(await notice).toMatchObject({ topic, error: expect.stringMatching(error) });
+    expect(await metric(app, `iot_messages_rejected_total{reason="${reason}"}`)).toBe(before + 1);
+    await plug.endAsync();
   });
 });
 

@@ -83,12 +83,14 @@ describe('state documents: size, depth and untrusted keys (issue #13, items 3 an
     await report({ small: 1, big: 'x'.repeat(40_000) });
     const before = await api(app, operator, 'GET', '/devices/doc-1/state');
     const next = await nextErrorNotice(device, 'doc-1');
+    const refused = await metric(app, 'iot_messages_rejected_total{reason="state_too_large"}');
     const notice = next();
     await device.publishAsync('devices/doc-1/state/reported', JSON.stringify({ more: 'y'.repeat(30_000) }), { qos: 1 });
     expect(await notice).toMatchObject({
       topic: 'devices/doc-1/state/reported',
       error: expect.stringContaining(`over the limit of ${LIMITS.maxStateBytes}`),
     });
+    expect(await metric(app, 'iot_messages_rejected_total{reason="state_too_large"}')).toBe(refused + 1);
     expect((await api(app, operator, 'GET', '/devices/doc-1/state')).body).toEqual(before.body);
     // A patch that shrinks it is taken.
     await report({ big: null, after: true });
@@ -129,12 +131,14 @@ describe('state documents: size, depth and untrusted keys (issue #13, items 3 an
 
   it('tells a device that reports state nested 5,000 deep why, with an invalid_state notice', async () => {
     const next = await nextErrorNotice(device, 'doc-1');
+    const refused = await metric(app, 'iot_messages_rejected_total{reason="invalid_state"}');
     const notice = next();
     await device.publishAsync('devices/doc-1/state/reported', nestedJson(5_000), { qos: 1 });
     expect(await notice).toMatchObject({
       topic: 'devices/doc-1/state/reported',
       error: expect.stringContaining(`${LIMITS.maxStateDepth} levels`),
     });
+    expect(await metric(app, 'iot_messages_rejected_total{reason="invalid_state"}')).toBe(refused + 1);
   });
 
   it('refuses __proto__ keys and keeps constructor and prototype as plain data, with the rest of the patch', async () => {

@@ -63,7 +63,7 @@ describe('SqliteReaderThread', () => {
       );
       const refused = sut.history({ deviceId: 'a', keys: ['t'], limit: 1, order: 'asc' });
       await expect(refused).rejects.toBeInstanceOf(ReadsBusyError);
-      await expect(refused).rejects.toMatchObject({ status: 503 });
+      await expect(refused).rejects.toMatchObject({ code: 'unavailable' });
       for (const series of await Promise.all(reads)) expect(plain(series)).toEqual({ t: [[1000, 1]] });
       // The queue drained: reads are taken again.
       expect(plain(await sut.history({ deviceId: 'a', keys: ['t'], limit: 1, order: 'desc' }))).toEqual({
@@ -94,7 +94,7 @@ describe('SqliteReaderThread', () => {
         expect(slow).rejects.toThrow(/^the read ran for more than 0\.2 s and was stopped/),
         expect(behind).rejects.toThrow('a read before this one ran too long and was stopped; retry shortly'),
       ]);
-      await expect(slow).rejects.toMatchObject({ status: 503 });
+      await expect(slow).rejects.toMatchObject({ code: 'unavailable' });
       expect(plain(await sut.history({ deviceId: 'a', keys: ['k1'], limit: 1, order: 'asc' }))).toEqual({
         k1: [[1000, 1]],
       });

@@ -1,5 +1,5 @@
-import { ServiceUnavailableException } from '@nestjs/common';
 import type { LatestValues } from '@iot/protocol';
+import { DomainError } from '../domain/errors';
 import type { AggregateQuery, HistoryQuery, Series } from './storage';
 import { SqliteWorker } from './sqlite-writer-thread';
 
@@ -31,9 +31,9 @@ export interface ReadReply {
 }
 
 /** A read refused (READ_QUEUE_MAX reads already in flight) or stopped (READ_TIMEOUT_MS); answered 503. */
-export class ReadsBusyError extends ServiceUnavailableException {
+export class ReadsBusyError extends DomainError {
   constructor(message = 'too many history reads are in progress; retry shortly') {
-    super(message);
+    super('unavailable', message);
   }
 }
 

@@ -5,6 +5,7 @@ import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleD
 import { JwtService } from '@nestjs/jwt';
 import * as argon2 from 'argon2';
 import type { LoginResponse, Role } from '@iot/protocol';
+import { DomainError } from '../../domain/errors';
 import { APP_CONFIG, type AppConfig, ConfigError } from '../../platform/config/config';
 import { RateLimitedLog } from '../../platform/logging/rate-limited-log';
 import { type SessionRecord, Storage, type UserRecord } from '../../storage/storage';
@@ -111,32 +112,39 @@ export class AuthService implements OnApplicationBootstrap, OnModuleDestroy {
     return argon2.hash(password, PASSWORD_HASH_OPTIONS);
   }
 
-  async createUser(username: string, password: string, role: Role): Promise<UserRecord | undefined> {
+  /** Throws `conflict` when the username is taken. */
+  async createUser(username: string, password: string, role: Role): Promise<UserRecord> {
     const user: UserRecord = { username, passwordHash: await this.hashPassword(password), role, createdAt: Date.now() };
-    if (!(await this.storage.createUser(user))) return undefined;
+    if (!(await this.storage.createUser(user))) throw new DomainError('conflict', `user ${username} exists`);
     this.users.set(username, user);
     // Sessions a crash left behind of an earlier user of this name must not become this one's.
     await this.endSessionsOf(username);
     return user;
   }
 
-  async updateUser(username: string, patch: { password?: string; role?: Role }): Promise<UserRecord | undefined> {
+  /** Throws `not_found` when there is no such user. */
+  async updateUser(username: string, patch: { password?: string; role?: Role }): Promise<UserRecord> {
     const passwordHash = patch.password === undefined ? undefined : await this.hashPassword(patch.password);
-    if (!(await this.storage.updateUser(username, { passwordHash, role: patch.role }))) return undefined;
+    if (!(await this.storage.updateUser(username, { passwordHash, role: patch.role }))) {
+      throw new DomainError('not_found', `no user ${username}`);
+    }
     const user = await this.storage.findUser(username);
     if (user) this.users.set(username, user);
     if (patch.password !== undefined) this.forgetInitialPassword(username);
     // Whoever knew the old password, or held the old role, logs in again.
     await this.endSessionsOf(username);
+    // Deleted meanwhile.
+    if (!user) throw new DomainError('not_found', `no user ${username}`);
     return user;
   }
 
-  async deleteUser(username: string): Promise<boolean> {
+  /** Throws `not_found` when there is no such user (after ending any session left of that name). */
+  async deleteUser(username: string): Promise<void> {
     const deleted = await this.storage.deleteUser(username);
     this.users.delete(username);
     if (deleted) this.forgetInitialPassword(username);
     await this.endSessionsOf(username);
-    return deleted;
+    if (!deleted) throw new DomainError('not_found', `no user ${username}`);
   }
 
   /** The generated first password is no longer true once the first admin changes it: nothing may print it again. */

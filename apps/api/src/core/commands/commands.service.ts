@@ -1,22 +1,16 @@
-import {
-  ConflictException,
-  Injectable,
-  Logger,
-  NotFoundException,
-  type OnApplicationBootstrap,
-  type OnApplicationShutdown,
-} from '@nestjs/common';
+import { Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { v7 as uuidv7 } from 'uuid';
 import {
   COMMAND_STATUS_RANK,
   type CommandEvent,
   type CommandMessage,
+  type CommandResult,
   type CommandStatus,
   type JsonObject,
   TERMINAL_COMMAND_STATUSES,
-  commandResultSchema,
   topics,
 } from '@iot/protocol';
+import { DomainError } from '../../domain/errors';
 import { DeviceTransport } from '../device-transport';
 import { deviceEvents } from '../events/device-events';
 import { EventBus } from '../events/event-bus';
@@ -55,15 +49,6 @@ export function commandEvent(record: CommandRecord, ts = record.updatedAt): Comm
     ...(record.error !== undefined && { error: record.error }),
     ts,
   };
-}
-
-export class CommandResultError extends Error {
-  constructor(
-    readonly reason: string,
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 /**
@@ -117,7 +102,7 @@ export class CommandsService implements OnApplicationBootstrap, OnApplicationShu
    * socket answers for it). Rejects when the command could not be stored.
    */
   async send(request: SendCommand, by: string, claim?: (commandId: string) => void): Promise<CommandRecord> {
-    if (!this.presence.has(request.deviceId)) throw new NotFoundException(`no device ${request.deviceId}`);
+    if (!this.presence.has(request.deviceId)) throw new DomainError('not_found', `no device ${request.deviceId}`);
     const now = Date.now();
     const record: CommandRecord = {
       id: uuidv7(),
@@ -164,8 +149,8 @@ export class CommandsService implements OnApplicationBootstrap, OnApplicationShu
     const open = this.open.get(commandId);
     if (!open) {
       const stored = await this.storage.getCommand(commandId);
-      if (!stored) throw new NotFoundException(`no command ${commandId}`);
-      throw new ConflictException(`command ${commandId} is ${stored.status}; only a pending command can be cancelled`);
+      if (!stored) throw new DomainError('not_found', `no command ${commandId}`);
+      throw new DomainError('conflict', `command ${commandId} is ${stored.status}; only a pending command can be cancelled`);
     }
     let result: CommandRecord | undefined;
     await this.enqueue(open, async () => {
@@ -173,7 +158,7 @@ export class CommandsService implements OnApplicationBootstrap, OnApplicationShu
       await this.finish(open, 'cancelled', {}, by);
       result = { ...open.record };
     });
-    if (!result) throw new ConflictException(`command ${commandId} is ${open.record.status}; only a pending command can be cancelled`);
+    if (!result) throw new DomainError('conflict', `command ${commandId} is ${open.record.status}; only a pending command can be cancelled`);
     return result;
   }
 
@@ -195,20 +180,9 @@ export class CommandsService implements OnApplicationBootstrap, OnApplicationShu
   /**
    * A device's answer on `devices/{id}/commands/{commandId}/result`. Repeats
    * are idempotent; an answer for a terminal command is ignored and counted.
-   * Throws CommandResultError for answers that deserve an error notice.
+   * Throws `not_found` for a command the device does not have.
    */
-  async onResult(deviceId: string, commandId: string, payload: Buffer): Promise<void> {
-    let raw: unknown;
-    try {
-      raw = JSON.parse(payload.toString('utf8'));
-    } catch {
-      throw new CommandResultError('invalid_json', 'payload is not valid JSON');
-    }
-    const parsed = commandResultSchema.safeParse(raw);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      throw new CommandResultError('invalid_command_result', `${issue.path.join('.') || 'result'}: ${issue.message}`);
-    }
+  async onResult(deviceId: string, commandId: string, answer: CommandResult): Promise<void> {
     const open = this.open.get(commandId);
     if (!open || open.record.deviceId !== deviceId) {
       const stored = await this.storage.getCommand(commandId);
@@ -216,9 +190,9 @@ export class CommandsService implements OnApplicationBootstrap, OnApplicationShu
         this.metrics.reject('late_command_result');
         return;
       }
-      throw new CommandResultError('unknown_command', `no command ${commandId} for ${deviceId}`);
+      throw new DomainError('not_found', `no command ${commandId} for ${deviceId}`);
     }
-    const { status, result, error } = parsed.data;
+    const { status, result, error } = answer;
     await this.enqueue(open, async () => {
       const current = open.record.status;
       if (TERMINAL_COMMAND_STATUSES.has(current)) {
@@ -236,12 +210,12 @@ export class CommandsService implements OnApplicationBootstrap, OnApplicationShu
 
   async get(commandId: string): Promise<CommandWithHistory> {
     const command = await this.storage.getCommand(commandId);
-    if (!command) throw new NotFoundException(`no command ${commandId}`);
+    if (!command) throw new DomainError('not_found', `no command ${commandId}`);
     return command;
   }
 
   list(deviceId: string, beforeId: string | undefined, limit: number): Promise<CommandWithHistory[]> {
-    if (!this.presence.has(deviceId)) throw new NotFoundException(`no device ${deviceId}`);
+    if (!this.presence.has(deviceId)) throw new DomainError('not_found', `no device ${deviceId}`);
     return this.storage.listCommands(deviceId, beforeId, limit);
   }
 

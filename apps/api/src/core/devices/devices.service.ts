@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { ConflictException, Injectable, NotFoundException } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import type {
   CreateDeviceRequest,
   CreateDeviceResponse,
@@ -9,6 +9,7 @@ import type {
   ListDevicesQuery,
   UpdateDeviceRequest,
 } from '@iot/protocol';
+import { DomainError } from '../../domain/errors';
 import { DeviceAuthService } from './device-auth.service';
 import { DeviceTransport } from '../device-transport';
 import { PresenceService } from '../events/presence.service';
@@ -68,7 +69,7 @@ export class DevicesService {
       updatedAt: now,
     };
     if (!(await this.storage.createDevice(device, await this.auth.hashSecret(secret)))) {
-      throw new ConflictException(`device ${id} exists`);
+      throw new DomainError('conflict', `device ${id} exists`);
     }
     this.presence.add(id);
     return { device: view(device), credentials: { username: id, password: secret } };
@@ -100,19 +101,19 @@ export class DevicesService {
 
   async get(id: string): Promise<DeviceView> {
     const device = await this.storage.getDevice(id);
-    if (!device) throw new NotFoundException(`no device ${id}`);
+    if (!device) throw new DomainError('not_found', `no device ${id}`);
     return view(device);
   }
 
   async update(id: string, patch: UpdateDeviceRequest): Promise<DeviceView> {
     const device = await this.storage.updateDevice(id, patch, Date.now());
-    if (!device) throw new NotFoundException(`no device ${id}`);
+    if (!device) throw new DomainError('not_found', `no device ${id}`);
     return view(device);
   }
 
   /** Deletes the device and its history, revokes its secret, and drops its session. */
   async remove(id: string): Promise<void> {
-    if (!(await this.storage.deleteDevice(id))) throw new NotFoundException(`no device ${id}`);
+    if (!(await this.storage.deleteDevice(id))) throw new DomainError('not_found', `no device ${id}`);
     this.auth.forget(id);
     this.presence.remove(id);
     this.transport.disconnect(id);
@@ -122,7 +123,7 @@ export class DevicesService {
   async rotateCredentials(id: string): Promise<DeviceCredentials> {
     const secret = newSecret();
     if (!(await this.storage.setSecretHash(id, await this.auth.hashSecret(secret), Date.now()))) {
-      throw new NotFoundException(`no device ${id}`);
+      throw new DomainError('not_found', `no device ${id}`);
     }
     this.auth.forget(id);
     this.transport.disconnect(id);

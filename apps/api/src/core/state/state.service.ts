@@ -1,22 +1,7 @@
-import {
-  BadRequestException,
-  Inject,
-  Injectable,
-  Logger,
-  NotFoundException,
-  type OnApplicationBootstrap,
-  PayloadTooLargeException,
-  PreconditionFailedException,
-} from '@nestjs/common';
-import {
-  type JsonObject,
-  applyMergePatch,
-  reportedStatePatchSchema,
-  stateDelta,
-  statePatchProblem,
-  topics,
-} from '@iot/protocol';
+import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import { type JsonObject, applyMergePatch, stateDelta, statePatchProblem, topics } from '@iot/protocol';
 import { DeviceTransport } from '../device-transport';
+import { DomainError } from '../../domain/errors';
 import { APP_CONFIG, type AppConfig } from '../../platform/config/config';
 import { deviceEvents } from '../events/device-events';
 import { EventLog } from '../events/event-log.service';
@@ -30,15 +15,6 @@ export interface DeviceStateView {
   version: number;
   reportedAt: number | null;
   desiredAt: number | null;
-}
-
-export class StatePatchError extends Error {
-  constructor(
-    readonly reason: string,
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 /**
@@ -75,18 +51,20 @@ export class StateService implements OnApplicationBootstrap {
   }
 
   /**
-   * Applies an operator's merge patch to the desired state; 412 when
-   * `expectedVersion` is not current, 400 for a patch nested too deep or
-   * with a `__proto__` key, 413 when the document would outgrow STATE_MAX_BYTES.
+   * Applies an operator's merge patch to the desired state; `precondition_failed`
+   * when `expectedVersion` is not current, `bad_request` for a patch nested too
+   * deep or with a `__proto__` key, `too_large` when the document would outgrow
+   * STATE_MAX_BYTES.
    */
   setDesired(deviceId: string, patch: JsonObject, expectedVersion: number | undefined): Promise<{ version: number }> {
     this.assertDevice(deviceId);
     const problem = statePatchProblem(patch);
-    if (problem !== undefined) throw new BadRequestException(`patch: ${problem}`);
+    if (problem !== undefined) throw new DomainError('bad_request', `patch: ${problem}`);
     return this.serialize(deviceId, async () => {
       const state = await this.storage.getState(deviceId);
       if (expectedVersion !== undefined && expectedVersion !== state.version) {
-        throw new PreconditionFailedException(
+        throw new DomainError(
+          'precondition_failed',
           `the desired state is at version ${state.version}, not ${expectedVersion}; reload it and try again`,
         );
       }
@@ -94,7 +72,8 @@ export class StateService implements OnApplicationBootstrap {
       const json = JSON.stringify(desired);
       const bytes = Buffer.byteLength(json);
       if (bytes > this.config.stateMaxBytes) {
-        throw new PayloadTooLargeException(
+        throw new DomainError(
+          'too_large',
           `the desired state would be ${bytes} bytes, over the limit of ${this.config.stateMaxBytes} (STATE_MAX_BYTES); nothing was changed`,
         );
       }
@@ -109,27 +88,22 @@ export class StateService implements OnApplicationBootstrap {
     });
   }
 
-  /** A device's merge patch on `state/reported`. Throws StatePatchError for a payload that is not one, or too large a document. */
-  async applyReported(deviceId: string, payload: Buffer, receivedAt: number): Promise<void> {
-    let raw: unknown;
-    try {
-      raw = JSON.parse(payload.toString('utf8'));
-    } catch {
-      throw new StatePatchError('invalid_json', 'payload is not valid JSON');
-    }
-    const patch = reportedStatePatchSchema.safeParse(raw);
-    if (!patch.success) throw new StatePatchError('invalid_state', 'reported state must be a JSON object (a merge patch)');
-    // On the payload as parsed: the schema's copy leaves a `__proto__` key out.
-    const problem = statePatchProblem(raw as JsonObject);
-    if (problem !== undefined) throw new StatePatchError('invalid_state', problem);
+  /**
+   * A device's merge patch on `state/reported`, as parsed from the payload.
+   * Throws `bad_request` for a patch nested too deep or with a `__proto__`
+   * key, `too_large` when the document would outgrow STATE_MAX_BYTES.
+   */
+  async applyReported(deviceId: string, patch: JsonObject, receivedAt: number): Promise<void> {
+    const problem = statePatchProblem(patch);
+    if (problem !== undefined) throw new DomainError('bad_request', problem);
     await this.serialize(deviceId, async () => {
       const state = await this.storage.getState(deviceId);
-      const reported = applyMergePatch(state.reported, patch.data);
+      const reported = applyMergePatch(state.reported, patch);
       const json = JSON.stringify(reported);
       const bytes = Buffer.byteLength(json);
       if (bytes > this.config.stateMaxBytes) {
-        throw new StatePatchError(
-          'state_too_large',
+        throw new DomainError(
+          'too_large',
           `the reported state would be ${bytes} bytes, over the limit of ${this.config.stateMaxBytes}; the patch was not applied`,
         );
       }
@@ -153,7 +127,7 @@ export class StateService implements OnApplicationBootstrap {
   }
 
   private assertDevice(deviceId: string): void {
-    if (!this.presence.has(deviceId)) throw new NotFoundException(`no device ${deviceId}`);
+    if (!this.presence.has(deviceId)) throw new DomainError('not_found', `no device ${deviceId}`);
   }
 
   private serialize<T>(deviceId: string, step: () => Promise<T>): Promise<T> {

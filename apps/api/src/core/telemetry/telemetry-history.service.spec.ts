@@ -1,5 +1,5 @@
-import { BadRequestException } from '@nestjs/common';
 import { type TelemetryQuery, telemetryQuerySchema } from '@iot/protocol';
+import { DomainError } from '../../domain/errors';
 import type { AppConfig } from '../../platform/config/config';
 import { SqliteStorage } from '../../storage/sqlite-storage';
 import { type AggregateQuery, telemetryEvent } from '../../storage/storage';
@@ -107,7 +107,8 @@ describe('TelemetryHistory', () => {
     [{ bucket: '1s' }, /bucket 1s over this range makes 86400 points per key, more than 10000/],
     [{ bucket: '1m', from: String(NOW + DAY) }, /"from" must be before "to"/],
   ])('refuses %j', async (q, message) => {
-    await expect(sut.query('d', query(q), NOW)).rejects.toThrow(BadRequestException);
+    await expect(sut.query('d', query(q), NOW)).rejects.toThrow(DomainError);
+    await expect(sut.query('d', query(q), NOW)).rejects.toMatchObject({ code: 'bad_request' });
     await expect(sut.query('d', query(q), NOW)).rejects.toThrow(message);
   });
 

@@ -1,4 +1,4 @@
-import { BadRequestException, Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import {
   HISTORY_LIMITS,
   LIMITS,
@@ -8,6 +8,7 @@ import {
   bucketProblem,
   pickBucket,
 } from '@iot/protocol';
+import { DomainError } from '../../domain/errors';
 import { APP_CONFIG, type AppConfig } from '../../platform/config/config';
 import { Storage } from '../../storage/storage';
 
@@ -51,7 +52,7 @@ export class TelemetryHistory {
     // Without `to`, nothing stored is left out: no accepted point is later than now plus the allowed clock skew.
     const to = query.to ?? now + LIMITS.maxClockSkewMs;
     let from = query.from ?? to - HISTORY_LIMITS.defaultSpanMs;
-    if (from >= to) throw new BadRequestException('"from" must be before "to"');
+    if (from >= to) throw new DomainError('bad_request', '"from" must be before "to"');
     // Raw rows older than TELEMETRY_RETENTION are gone; only whole minutes (rollups) remain there.
     const rawSince = this.config.telemetryRetentionMs > 0 ? now - this.config.telemetryRetentionMs : undefined;
     const beforeRaw = rawSince !== undefined && from < rawSince;
@@ -59,7 +60,7 @@ export class TelemetryHistory {
     const narrowest = span > MINUTE_SPAN_MS ? HOUR_MS : beforeRaw || span > RAW_SPAN_MS ? MINUTE_MS : 1;
     const bucketMs = query.bucket ?? pickBucket(from, to, query.points ?? 1, narrowest);
     const problem = bucketProblem(from, to, bucketMs);
-    if (problem) throw new BadRequestException(problem);
+    if (problem) throw new DomainError('bad_request', problem);
     let end = to;
     if (beforeRaw && bucketMs % MINUTE_MS === 0) {
       from -= from % MINUTE_MS;
@@ -69,7 +70,8 @@ export class TelemetryHistory {
     const keyCount = keys?.length ?? this.storage.telemetryKeys.count(deviceId);
     const most = keyCount * bucketCount(from, end, bucketMs);
     if (most > LIMITS.maxHistoryPoints) {
-      throw new BadRequestException(
+      throw new DomainError(
+        'bad_request',
         `this query may make ${most} points over ${keyCount} keys, more than ${LIMITS.maxHistoryPoints}: ` +
           'ask for fewer keys, a wider bucket or a shorter range',
       );

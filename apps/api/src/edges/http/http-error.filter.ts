@@ -3,6 +3,7 @@ import type { Response } from 'express';
 import { ZodValidationException } from 'nestjs-zod';
 import type { ZodError } from 'zod';
 import type { ApiError } from '@iot/protocol';
+import { DomainError, type DomainErrorCode, unmappedCode } from '../../domain/errors';
 
 function describe(error: ZodError): string {
   return error.issues
@@ -14,6 +15,26 @@ function describe(error: ZodError): string {
 export function statusText(status: number): string {
   const name: string | undefined = HttpStatus[status];
   return name ? name.split('_').map((w) => w[0] + w.slice(1).toLowerCase()).join(' ') : 'Error';
+}
+
+/** The status that answers a refusal by the core. */
+export function statusForDomainError(code: DomainErrorCode): number {
+  switch (code) {
+    case 'bad_request':
+      return HttpStatus.BAD_REQUEST;
+    case 'not_found':
+      return HttpStatus.NOT_FOUND;
+    case 'conflict':
+      return HttpStatus.CONFLICT;
+    case 'precondition_failed':
+      return HttpStatus.PRECONDITION_FAILED;
+    case 'too_large':
+      return HttpStatus.PAYLOAD_TOO_LARGE;
+    case 'unavailable':
+      return HttpStatus.SERVICE_UNAVAILABLE;
+    default:
+      return unmappedCode(code);
+  }
 }
 
 /**
@@ -28,7 +49,10 @@ export class HttpErrorFilter implements ExceptionFilter {
   catch(exception: unknown, host: ArgumentsHost): void {
     const res = host.switchToHttp().getResponse<Response>();
     let body: ApiError;
-    if (exception instanceof ZodValidationException) {
+    if (exception instanceof DomainError) {
+      const status = statusForDomainError(exception.code);
+      body = { statusCode: status, error: statusText(status), message: exception.message };
+    } else if (exception instanceof ZodValidationException) {
       body = { statusCode: 400, error: 'Bad Request', message: describe(exception.getZodError() as ZodError) };
     } else if (exception instanceof HttpException) {
       const status = exception.getStatus();

@@ -1,14 +1,82 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import { deviceStatusSchema, parseTelemetry, topics } from '@iot/protocol';
+import {
+  type CommandResult,
+  type JsonObject,
+  commandResultSchema,
+  deviceStatusSchema,
+  parseTelemetry,
+  reportedStatePatchSchema,
+  topics,
+} from '@iot/protocol';
 import { APP_CONFIG, type AppConfig } from '../../platform/config/config';
 import { DeviceTransport, type DeviceMessage, type TransportHandlers } from '../../core/device-transport';
-import { CommandResultError, CommandsService } from '../../core/commands/commands.service';
+import { CommandsService } from '../../core/commands/commands.service';
 import { RateLimitedLog } from '../../platform/logging/rate-limited-log';
 import { MetricsService } from '../../platform/metrics/metrics.service';
-import { StatePatchError, StateService } from '../../core/state/state.service';
+import { StateService } from '../../core/state/state.service';
 import { Storage, telemetryEvent } from '../../storage/storage';
 import { EventLog } from '../../core/events/event-log.service';
 import { PresenceService } from '../../core/events/presence.service';
+import { DomainError, type DomainErrorCode, unmappedCode } from '../../domain/errors';
+
+/** A device's message as parsed, or why it is refused: the error notice's reason and text. */
+export type Parsed<T> = { ok: true; value: T } | { ok: false; reason: string; error: string };
+
+/** The messages whose handling the core may refuse. */
+export type RefusableKind = 'command.result' | 'state.reported';
+
+function parseJson(payload: Buffer): Parsed<unknown> {
+  try {
+    return { ok: true, value: JSON.parse(payload.toString('utf8')) };
+  } catch {
+    return { ok: false, reason: 'invalid_json', error: 'payload is not valid JSON' };
+  }
+}
+
+/** `devices/{id}/commands/{commandId}/result`. */
+export function parseCommandResult(payload: Buffer): Parsed<CommandResult> {
+  const json = parseJson(payload);
+  if (!json.ok) return json;
+  const parsed = commandResultSchema.safeParse(json.value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    return { ok: false, reason: 'invalid_command_result', error: `${issue.path.join('.') || 'result'}: ${issue.message}` };
+  }
+  return { ok: true, value: parsed.data };
+}
+
+/** `devices/{id}/state/reported`: a JSON object; how deep it nests and its keys are the state service's to check. */
+export function parseReportedState(payload: Buffer): Parsed<JsonObject> {
+  const json = parseJson(payload);
+  if (!json.ok) return json;
+  if (!reportedStatePatchSchema.safeParse(json.value).success) {
+    return { ok: false, reason: 'invalid_state', error: 'reported state must be a JSON object (a merge patch)' };
+  }
+  // The payload as parsed, not the schema's copy: that would leave out a `__proto__` key the state service refuses.
+  return { ok: true, value: json.value as JsonObject };
+}
+
+/**
+ * The error notice's reason for a device's message the core refused;
+ * undefined for a refusal that is not about the message (it is not
+ * acknowledged, so the device sends it again).
+ */
+export function noticeReason(kind: RefusableKind, code: DomainErrorCode): string | undefined {
+  switch (code) {
+    case 'not_found':
+      return kind === 'command.result' ? 'unknown_command' : 'unknown_device';
+    case 'bad_request':
+      return kind === 'command.result' ? 'invalid_command_result' : 'invalid_state';
+    case 'too_large':
+      return kind === 'command.result' ? 'payload_too_large' : 'state_too_large';
+    case 'conflict':
+    case 'precondition_failed':
+    case 'unavailable':
+      return undefined;
+    default:
+      return unmappedCode(code);
+  }
+}
 
 /**
  * The bridge's way in: every device message lands here, is parsed once with
@@ -61,14 +129,26 @@ export class IngestService implements TransportHandlers, OnApplicationBootstrap,
       case 'status':
         this.status(message);
         break;
-      case 'state.reported':
+      case 'state.reported': {
         this.metrics.received(topic.kind);
-        this.settle(message, this.state.applyReported(deviceId, message.payload, message.receivedAt), stored);
+        const patch = parseReportedState(message.payload);
+        if (!patch.ok) {
+          this.onRejected(deviceId, message.rawTopic, patch.reason, patch.error);
+          break;
+        }
+        this.settle(message, topic.kind, this.state.applyReported(deviceId, patch.value, message.receivedAt), stored);
         return;
-      case 'command.result':
+      }
+      case 'command.result': {
         this.metrics.received(topic.kind);
-        this.settle(message, this.commands.onResult(deviceId, topic.commandId ?? '', message.payload), stored);
+        const result = parseCommandResult(message.payload);
+        if (!result.ok) {
+          this.onRejected(deviceId, message.rawTopic, result.reason, result.error);
+          break;
+        }
+        this.settle(message, topic.kind, this.commands.onResult(deviceId, topic.commandId ?? '', result.value), stored);
         return;
+      }
       case 'state.desired':
       case 'command':
       case 'errors':
@@ -127,12 +207,18 @@ export class IngestService implements TransportHandlers, OnApplicationBootstrap,
    * notices too. `stored` waits for the events the work appended (its rows
    * are written before it appends them).
    */
-  private settle(message: DeviceMessage, work: Promise<void>, stored: ((error?: Error) => void) | undefined): void {
+  private settle(
+    message: DeviceMessage,
+    kind: RefusableKind,
+    work: Promise<void>,
+    stored: ((error?: Error) => void) | undefined,
+  ): void {
     work.then(
       () => stored && this.log.afterCommit(stored),
       (error: unknown) => {
-        if (error instanceof CommandResultError || error instanceof StatePatchError) {
-          this.onRejected(message.deviceId, message.rawTopic, error.reason, error.message);
+        const reason = error instanceof DomainError ? noticeReason(kind, error.code) : undefined;
+        if (error instanceof DomainError && reason !== undefined) {
+          this.onRejected(message.deviceId, message.rawTopic, reason, error.message);
           stored?.();
         } else {
           this.logger.error(`handling ${message.rawTopic}: ${String(error)}`);

@@ -1,14 +1,16 @@
 import { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
-import { ConflictException, Logger } from '@nestjs/common';
+import { Logger } from '@nestjs/common';
 import type { WebSocket } from 'ws';
+import { type ErrorCode, errorCodeForStatus } from '@iot/protocol';
 import { EventBus } from '../../core/events/event-bus';
 import type { AuthUser } from '../../core/auth/auth-user';
 import type { CommandsService } from '../../core/commands/commands.service';
 import type { AppConfig } from '../../platform/config/config';
 import type { MetricsService } from '../../platform/metrics/metrics.service';
 import type { StateService } from '../../core/state/state.service';
-import { ControlGateway, WS_MAX_BUFFERED_BYTES } from './control.gateway';
+import { DomainError, type DomainErrorCode } from '../../domain/errors';
+import { ControlGateway, WS_MAX_BUFFERED_BYTES, frameCodeForDomainError } from './control.gateway';
 
 /** Just what the gateway uses of a `ws` socket; records what it is sent. */
 class FakeSocket extends EventEmitter {
@@ -161,14 +163,15 @@ describe('ControlGateway', () => {
       ]);
     });
 
-    it('still maps an HttpException to its code', async () => {
-      state.setDesired.mockRejectedValue(new ConflictException('version 3 is not 2'));
+    it('answers a refusal by the core with its code and message, and does not log it', async () => {
+      state.setDesired.mockRejectedValue(new DomainError('precondition_failed', 'version 3 is not 2'));
       const socket = await connect();
       setDesired(socket, 'r4');
       await settle();
       expect(socket.sent).toEqual([
         { event: 'error', data: { requestId: 'r4', code: 'conflict', message: 'version 3 is not 2' } },
       ]);
+      expect(logged).not.toHaveBeenCalled();
     });
 
     it.each(['constructor', '__proto__', 'toString', 'hasOwnProperty'])(
@@ -237,5 +240,27 @@ describe('ControlGateway', () => {
       await settle();
       expect(codes(b)).toEqual(['b1:rate_limited']);
     });
+  });
+});
+
+describe('frameCodeForDomainError', () => {
+  /** Each code's HTTP status and frame code; a Record, so a new code does not compile until it is added here. */
+  const expected: Record<DomainErrorCode, [status: number, frameCode: ErrorCode]> = {
+    bad_request: [400, 'bad_request'],
+    not_found: [404, 'not_found'],
+    conflict: [409, 'conflict'],
+    precondition_failed: [412, 'conflict'],
+    too_large: [413, 'bad_request'],
+    unavailable: [503, 'internal'],
+  };
+
+  const rows = Object.entries(expected).map(
+    ([code, [status, frameCode]]): [DomainErrorCode, number, ErrorCode] => [code as DomainErrorCode, status, frameCode],
+  );
+
+  it.each(rows)('answers %s (HTTP %i) with %s, the code of that status', (code, status, frameCode) => {
+    expect(frameCodeForDomainError(code)).toBe(frameCode);
+    // As the console's REST fallback reads the same refusal.
+    expect(errorCodeForStatus(status)).toBe(frameCode);
   });
 });

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { HttpException, Inject, Logger, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Logger, type OnModuleDestroy } from '@nestjs/common';
 import { type OnGatewayConnection, type OnGatewayDisconnect, WebSocketGateway } from '@nestjs/websockets';
 import type { RawData, WebSocket } from 'ws';
 import {
@@ -12,12 +12,12 @@ import {
   TERMINAL_COMMAND_STATUSES,
   WS_CLOSE,
   clientFrameSchemas,
-  errorCodeForStatus,
   frameEnvelopeSchema,
   isClientFrameName,
   roleAtLeast,
 } from '@iot/protocol';
 import type { AuthUser } from '../../core/auth/auth-user';
+import { DomainError, type DomainErrorCode, unmappedCode } from '../../domain/errors';
 import { APP_CONFIG, type AppConfig } from '../../platform/config/config';
 import { CommandsService, commandEvent } from '../../core/commands/commands.service';
 import { EventBus } from '../../core/events/event-bus';
@@ -34,6 +34,27 @@ const MAX_REMEMBERED_REQUESTS = 1_000;
 export const WS_MAX_BUFFERED_BYTES = 1024 * 1024;
 /** Longest requestId a reply repeats (the schemas' bound). */
 const MAX_REQUEST_ID_LENGTH = 128;
+
+/**
+ * The `error` frame code for a refusal by the core: the code of the same
+ * request's HTTP status (errorCodeForStatus), so both fail alike.
+ */
+export function frameCodeForDomainError(code: DomainErrorCode): ErrorCode {
+  switch (code) {
+    case 'bad_request':
+    case 'not_found':
+    case 'conflict':
+      return code;
+    case 'precondition_failed':
+      return 'conflict';
+    case 'too_large':
+      return 'bad_request';
+    case 'unavailable':
+      return 'internal';
+    default:
+      return unmappedCode(code);
+  }
+}
 
 /** One user's token bucket, shared by all of that user's sockets (#13: a limit per socket is no limit). */
 interface Budget {
@@ -204,11 +225,11 @@ export class ControlGateway implements OnGatewayConnection, OnGatewayDisconnect,
     }
   }
 
-  /** Answers a request whose handling threw: its own code for an HttpException, else `internal`. Never throws. */
+  /** Answers a request whose handling threw: its code for a refusal by the core, else `internal`. Never throws. */
   private failed(socket: WebSocket, requestId: string | undefined, what: string, error: unknown): void {
     try {
-      if (error instanceof HttpException) {
-        return this.fail(socket, requestId, errorCodeForStatus(error.getStatus()), error.message);
+      if (error instanceof DomainError) {
+        return this.fail(socket, requestId, frameCodeForDomainError(error.code), error.message);
       }
       this.logger.error(`${what}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
       this.fail(socket, requestId, 'internal', 'internal error');

@@ -1,4 +1,4 @@
-import { Body, ConflictException, Controller, Delete, Get, HttpCode, NotFoundException, Param, Patch, Post } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post } from '@nestjs/common';
 import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { createZodDto } from 'nestjs-zod';
 import { type UserView, createUserSchema, updateUserSchema } from '@iot/protocol';
@@ -34,9 +34,7 @@ export class UsersController {
   @ApiCreatedResponse({ type: UserViewDto })
   @ApiErrors(...BODY_ERRORS, [409, 'The username is taken'])
   async create(@Body() body: CreateUserDto): Promise<UserView> {
-    const user = await this.auth.createUser(body.username, body.password, body.role);
-    if (!user) throw new ConflictException(`user ${body.username} exists`);
-    return view(user);
+    return view(await this.auth.createUser(body.username, body.password, body.role));
   }
 
   @Patch(':username')
@@ -44,9 +42,7 @@ export class UsersController {
   @ApiOkResponse({ type: UserViewDto })
   @ApiErrors(...BODY_ERRORS, [404, 'No such user'])
   async update(@Param('username') username: string, @Body() body: UpdateUserDto): Promise<UserView> {
-    const user = await this.auth.updateUser(username, body);
-    if (!user) throw new NotFoundException(`no user ${username}`);
-    return view(user);
+    return view(await this.auth.updateUser(username, body));
   }
 
   @Delete(':username')
@@ -55,6 +51,6 @@ export class UsersController {
   @ApiNoContentResponse({ description: 'Deleted' })
   @ApiErrors(401, 403, [404, 'No such user'])
   async remove(@Param('username') username: string): Promise<void> {
-    if (!(await this.auth.deleteUser(username))) throw new NotFoundException(`no user ${username}`);
+    await this.auth.deleteUser(username);
   }
 }
