@@ -141,3 +141,11 @@ export type DeviceStateView = z.infer<typeof deviceStateViewSchema>;
 
 export const stateVersionSchema = z.object({ version: z.number().int() });
 export type StateVersion = z.infer<typeof stateVersionSchema>;
+
+/** `GET /healthz`: the process answers. */
+export const healthResponseSchema = z.object({ status: z.literal('ok') });
+export type HealthResponse = z.infer<typeof healthResponseSchema>;
+
+/** `GET /readyz` when ready: the broker and the database each answered. */
+export const readyResponseSchema = z.object({ status: z.literal('ok'), broker: z.string(), database: z.string() });
+export type ReadyResponse = z.infer<typeof readyResponseSchema>;
