@@ -9,6 +9,7 @@ import {
   PreconditionFailedException,
 } from '@nestjs/common';
 import {
+  type DeviceStateView,
   type JsonObject,
   applyMergePatch,
   reportedStatePatchSchema,
@@ -21,15 +22,6 @@ import { APP_CONFIG, type AppConfig } from '../../platform/config/config';
 import { EventLog } from '../events/event-log.service';
 import { PresenceService } from '../events/presence.service';
 import { Storage } from '../../storage/storage';
-
-export interface DeviceStateView {
-  reported: JsonObject;
-  desired: JsonObject;
-  delta: JsonObject;
-  version: number;
-  reportedAt: number | null;
-  desiredAt: number | null;
-}
 
 export class StatePatchError extends Error {
   constructor(
