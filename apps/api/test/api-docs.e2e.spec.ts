@@ -136,11 +136,13 @@ describe('API documents', () => {
       const text = await answer.text();
       const res = { status: answer.status, body: text ? (JSON.parse(text) as unknown) : undefined };
       const documented = openapi.paths[docPath]?.[method]?.responses[String(res.status)];
-      expect({ route: `${method} ${route}${query}`, status: res.status, documented: documented !== undefined }).toEqual({
-        route: `${method} ${route}${query}`,
-        status: res.status,
-        documented: true,
-      });
+      expect({ route: `${method} ${route}${query}`, status: res.status, documented: documented !== undefined }).toEqual(
+        {
+          route: `${method} ${route}${query}`,
+          status: res.status,
+          documented: true,
+        },
+      );
       const schema = documented?.content?.['application/json']?.schema;
       if (schema === undefined) {
         expect(res.body).toBeUndefined();
@@ -164,12 +166,16 @@ describe('API documents', () => {
     const device = { id: 'docs-1' };
     const command = { commandId: '' };
     const user = { username: 'docs-user' };
-    expect((await call('post', '/auth/login', {}, { username: 'admin', password: 'admin-password-for-tests' })).status).toBe(200);
+    expect(
+      (await call('post', '/auth/login', {}, { username: 'admin', password: 'admin-password-for-tests' })).status,
+    ).toBe(200);
     const session = (await call('post', '/auth/login', {}, { username: 'admin', password: 'admin-password-for-tests' }))
       .body as { accessToken: string };
     expect((await call('get', '/auth/me', {})).status).toBe(200);
     expect((await call('post', '/auth/logout', {}, undefined, '', session.accessToken)).status).toBe(204);
-    expect((await call('post', '/users', {}, { ...user, password: 'docs-password-1', role: 'viewer' })).status).toBe(201);
+    expect((await call('post', '/users', {}, { ...user, password: 'docs-password-1', role: 'viewer' })).status).toBe(
+      201,
+    );
     expect((await call('get', '/users', {})).status).toBe(200);
     expect((await call('patch', '/users/{username}', user, { role: 'operator' })).status).toBe(200);
     expect((await call('delete', '/users/{username}', user)).status).toBe(204);
@@ -212,6 +218,8 @@ describe('API documents', () => {
       ),
     );
     expect(documented.filter((answer) => !checked.has(answer))).toEqual([]);
-    expect(apiErrorSchema.strict().safeParse((await api(app, undefined, 'GET', '/auth/me')).body).error).toBeUndefined();
+    expect(
+      apiErrorSchema.strict().safeParse((await api(app, undefined, 'GET', '/auth/me')).body).error,
+    ).toBeUndefined();
   });
 });

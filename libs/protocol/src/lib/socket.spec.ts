@@ -77,7 +77,11 @@ describe('commandSendSchema', () => {
   const minimal = { requestId: 'r1', deviceId: 'dev-1', name: 'reboot' };
 
   it('is the REST command body with a requestId and a deviceId', () => {
-    expect(Object.keys(commandSendSchema.shape)).toEqual(['requestId', 'deviceId', ...Object.keys(sendCommandSchema.shape)]);
+    expect(Object.keys(commandSendSchema.shape)).toEqual([
+      'requestId',
+      'deviceId',
+      ...Object.keys(sendCommandSchema.shape),
+    ]);
     for (const key of Object.keys(sendCommandSchema.shape) as Array<keyof typeof sendCommandSchema.shape>) {
       expect(commandSendSchema.shape[key]).toBe(sendCommandSchema.shape[key]);
     }

@@ -98,7 +98,10 @@ export class CommandsController {
   ): Promise<CommandListResponse> {
     const items = await this.commands.list(deviceId, query.cursor, query.limit + 1);
     const page = items.slice(0, query.limit);
-    return { items: page.map(viewWithHistory), nextCursor: items.length > query.limit ? page[page.length - 1].id : null };
+    return {
+      items: page.map(viewWithHistory),
+      nextCursor: items.length > query.limit ? page[page.length - 1].id : null,
+    };
   }
 
   @Get('commands/:commandId')
