@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import * as z from 'zod';
-import { apiErrorSchema, asyncApiDocument } from '@iot/protocol';
+import { type CommandAccepted, type LoginResponse, apiErrorSchema, asyncApiDocument } from '@iot/protocol';
 import * as responses from '../src/edges/http/docs/api-responses';
 import { API_DOCUMENT_FILES, serializeDocument } from '../src/edges/http/docs/openapi';
-import { type TestApp, api, startApp } from './harness';
+import { ADMIN, type TestApp, api, startApp } from './harness';
 
 const REGENERATE = 'npm run docs:api';
 
@@ -166,11 +166,9 @@ describe('API documents', () => {
     const device = { id: 'docs-1' };
     const command = { commandId: '' };
     const user = { username: 'docs-user' };
-    expect(
-      (await call('post', '/auth/login', {}, { username: 'admin', password: 'admin-password-for-tests' })).status,
-    ).toBe(200);
-    const session = (await call('post', '/auth/login', {}, { username: 'admin', password: 'admin-password-for-tests' }))
-      .body as { accessToken: string };
+    const login = await call('post', '/auth/login', {}, ADMIN);
+    expect(login.status).toBe(200);
+    const session = login.body as LoginResponse;
     expect((await call('get', '/auth/me', {})).status).toBe(200);
     expect((await call('post', '/auth/logout', {}, undefined, '', session.accessToken)).status).toBe(204);
     expect((await call('post', '/users', {}, { ...user, password: 'docs-password-1', role: 'viewer' })).status).toBe(
@@ -195,7 +193,7 @@ describe('API documents', () => {
     // The device is offline: a command waits for it, so it can be cancelled, or with no time to live expires at once.
     const sent = await call('post', '/devices/{id}/commands', device, { name: 'reboot' });
     expect(sent.status).toBe(202);
-    command.commandId = (sent.body as { commandId: string }).commandId;
+    command.commandId = (sent.body as CommandAccepted).commandId;
     const waited = await call('post', '/devices/{id}/commands', device, { name: 'reboot', ttlMs: 0 }, '?wait=true');
     expect(waited).toMatchObject({ status: 200, body: { status: 'expired' } });
     expect((await call('post', '/commands/{commandId}/cancel', command)).status).toBe(200);
