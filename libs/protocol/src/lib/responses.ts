@@ -17,9 +17,10 @@ import { commandStatusSchema, jsonObjectSchema } from './messages';
 import { telemetryValueSchema } from './telemetry';
 
 /**
- * The HTTP API's answers as zod schemas, for the OpenAPI document. Each one
- * `satisfies` the interface the api returns, so a field added to one and not
- * the other fails to compile.
+ * The HTTP API's answers as zod schemas, for the OpenAPI document and the
+ * types the api returns and the console reads. A schema either `satisfies` an
+ * interface of api.ts, so a field added to one and not the other fails to
+ * compile, or is the source of its type (`z.infer`).
  */
 
 /** The error body of every 4xx and 5xx answer. */
