@@ -12,8 +12,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { createApp } from '../../apps/api/src/app/create-app';
-import { loadConfig } from '../../apps/api/src/config/config';
-import { API_DOCUMENT_FILES, serializeDocument } from '../../apps/api/src/docs/openapi';
+import { loadConfig } from '../../apps/api/src/platform/config/config';
+import { API_DOCUMENT_FILES, serializeDocument } from '../../apps/api/src/edges/http/docs/openapi';
 
 async function main(): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'iot-api-docs-'));

@@ -1,19 +1,20 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import {
-  apiErrorSchema,
-  asyncApiDocument,
-  commandAcceptedSchema,
-  createDeviceResponseSchema,
-  deviceViewSchema,
-} from '@iot/protocol';
+import * as z from 'zod';
+import { type CommandAccepted, type LoginResponse, apiErrorSchema, asyncApiDocument } from '@iot/protocol';
+import * as responses from '../src/edges/http/docs/api-responses';
 import { API_DOCUMENT_FILES, serializeDocument } from '../src/edges/http/docs/openapi';
-import { type TestApp, api, startApp } from './harness';
+import { ADMIN, type TestApp, api, startApp } from './harness';
 
 const REGENERATE = 'npm run docs:api';
 
+interface ResponseSchema {
+  $ref?: string;
+  type?: string;
+  items?: { $ref?: string };
+}
 interface Operation {
-  responses: Record<string, { content?: Record<string, { schema: { $ref?: string } }> }>;
+  responses: Record<string, { content?: Record<string, { schema: ResponseSchema }> }>;
 }
 interface OpenApi {
   openapi: string;
@@ -104,17 +105,119 @@ describe('API documents', () => {
     }
   });
 
-  it('documents the shapes the api really answers with', async () => {
-    const created = await api(app, app.adminToken, 'POST', '/devices', { id: 'docs-1', name: 'Docs' });
-    expect(created.status).toBe(201);
-    expect(createDeviceResponseSchema.strict().safeParse(created.body).error).toBeUndefined();
-    const one = await api(app, app.adminToken, 'GET', '/devices/docs-1');
-    expect(deviceViewSchema.strict().safeParse(one.body).error).toBeUndefined();
-    const sent = await api(app, app.adminToken, 'POST', '/devices/docs-1/commands', { name: 'reboot' });
+  it('documents the shapes the api really answers with, for every JSON answer of every route', async () => {
+    // The DTO classes of the document, by component name: each carries the protocol schema it was made from.
+    const schemas = new Map<string, z.ZodType>();
+    for (const [name, value] of Object.entries(responses)) {
+      const schema = (value as { schema?: unknown }).schema;
+      if (schema instanceof z.ZodType) schemas.set(name, schema);
+    }
+    const checked = new Set<string>();
+    /** Calls the api, then checks the answer's status is documented and the body fits the documented schema. */
+    async function call(
+      method: string,
+      route: string,
+      params: Record<string, string>,
+      body?: unknown,
+      query = '',
+      token = app.adminToken,
+    ): Promise<{ status: number; body: unknown }> {
+      // The probes are outside the API's base path.
+      const docPath = /^\/(healthz|readyz)$/.test(route) ? route : `/api/v1${route}`;
+      const path = docPath.replace(/\{(\w+)\}/g, (_, key: string) => encodeURIComponent(params[key]));
+      const answer = await fetch(`${app.url}${path}${query}`, {
+        method: method.toUpperCase(),
+        headers: {
+          authorization: `Bearer ${token}`,
+          ...(body !== undefined && { 'content-type': 'application/json' }),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      const text = await answer.text();
+      const res = { status: answer.status, body: text ? (JSON.parse(text) as unknown) : undefined };
+      const documented = openapi.paths[docPath]?.[method]?.responses[String(res.status)];
+      expect({ route: `${method} ${route}${query}`, status: res.status, documented: documented !== undefined }).toEqual(
+        {
+          route: `${method} ${route}${query}`,
+          status: res.status,
+          documented: true,
+        },
+      );
+      const schema = documented?.content?.['application/json']?.schema;
+      if (schema === undefined) {
+        expect(res.body).toBeUndefined();
+      } else {
+        const ref = schema.type === 'array' ? schema.items?.$ref : schema.$ref;
+        const zod = schemas.get(ref?.replace('#/components/schemas/', '') ?? '');
+        expect({ ref, known: zod !== undefined }).toEqual({ ref, known: true });
+        const strict = zod instanceof z.ZodObject ? zod.strict() : zod;
+        const parsed = (schema.type === 'array' ? z.array(strict as z.ZodType) : (strict as z.ZodType)).safeParse(
+          res.body,
+        );
+        expect({ route: `${method} ${route} ${res.status}`, error: parsed.error?.issues }).toEqual({
+          route: `${method} ${route} ${res.status}`,
+          error: undefined,
+        });
+      }
+      checked.add(`${method} ${docPath} ${res.status}`);
+      return res;
+    }
+
+    const device = { id: 'docs-1' };
+    const command = { commandId: '' };
+    const user = { username: 'docs-user' };
+    const login = await call('post', '/auth/login', {}, ADMIN);
+    expect(login.status).toBe(200);
+    const session = login.body as LoginResponse;
+    expect((await call('get', '/auth/me', {})).status).toBe(200);
+    expect((await call('post', '/auth/logout', {}, undefined, '', session.accessToken)).status).toBe(204);
+    expect((await call('post', '/users', {}, { ...user, password: 'docs-password-1', role: 'viewer' })).status).toBe(
+      201,
+    );
+    expect((await call('get', '/users', {})).status).toBe(200);
+    expect((await call('patch', '/users/{username}', user, { role: 'operator' })).status).toBe(200);
+    expect((await call('delete', '/users/{username}', user)).status).toBe(204);
+
+    expect((await call('post', '/devices', {}, { ...device, name: 'Docs' })).status).toBe(201);
+    expect((await call('post', '/devices', {}, { ...device, name: 'Docs' })).status).toBe(409);
+    expect((await call('get', '/devices', {})).status).toBe(200);
+    expect((await call('get', '/devices/{id}', device)).status).toBe(200);
+    expect((await call('get', '/devices/{id}', { id: 'no-such' })).status).toBe(404);
+    expect((await call('patch', '/devices/{id}', device, { labels: { floor: '2' } })).status).toBe(200);
+    expect((await call('post', '/devices/{id}/credentials', device)).status).toBe(201);
+    expect((await call('get', '/broker', {})).status).toBe(200);
+    expect((await call('get', '/devices/{id}/telemetry/latest', device)).status).toBe(200);
+    expect((await call('get', '/devices/{id}/telemetry', device)).status).toBe(200);
+    expect((await call('get', '/devices/{id}/telemetry', device, undefined, '?bucket=1m&agg=max')).status).toBe(200);
+
+    // The device is offline: a command waits for it, so it can be cancelled, or with no time to live expires at once.
+    const sent = await call('post', '/devices/{id}/commands', device, { name: 'reboot' });
     expect(sent.status).toBe(202);
-    expect(commandAcceptedSchema.strict().safeParse(sent.body).error).toBeUndefined();
-    const conflict = await api(app, app.adminToken, 'POST', '/devices', { id: 'docs-1', name: 'Docs' });
-    expect(conflict.status).toBe(409);
-    expect(apiErrorSchema.strict().safeParse(conflict.body).error).toBeUndefined();
+    command.commandId = (sent.body as CommandAccepted).commandId;
+    const waited = await call('post', '/devices/{id}/commands', device, { name: 'reboot', ttlMs: 0 }, '?wait=true');
+    expect(waited).toMatchObject({ status: 200, body: { status: 'expired' } });
+    expect((await call('post', '/commands/{commandId}/cancel', command)).status).toBe(200);
+    expect((await call('post', '/commands/{commandId}/cancel', command)).status).toBe(409);
+    expect((await call('get', '/commands/{commandId}', command)).status).toBe(200);
+    expect((await call('get', '/devices/{id}/commands', device, undefined, '?limit=1')).status).toBe(200);
+
+    expect((await call('patch', '/devices/{id}/state/desired', device, { mode: 'eco' })).status).toBe(200);
+    expect((await call('get', '/devices/{id}/state', device)).status).toBe(200);
+    expect((await call('delete', '/devices/{id}', device)).status).toBe(204);
+    expect((await call('get', '/healthz', {})).status).toBe(200);
+    expect((await call('get', '/readyz', {})).status).toBe(200);
+
+    // Every documented JSON success was answered for real above.
+    const documented = Object.entries(openapi.paths).flatMap(([path, methods]) =>
+      Object.entries(methods).flatMap(([method, operation]) =>
+        Object.entries(operation.responses)
+          .filter(([status, response]) => /^2/.test(status) && response.content?.['application/json'] !== undefined)
+          .map(([status]) => `${method} ${path} ${status}`),
+      ),
+    );
+    expect(documented.filter((answer) => !checked.has(answer))).toEqual([]);
+    expect(
+      apiErrorSchema.strict().safeParse((await api(app, undefined, 'GET', '/auth/me')).body).error,
+    ).toBeUndefined();
   });
 });

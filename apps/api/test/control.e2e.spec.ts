@@ -1,3 +1,10 @@
+import type {
+  CommandAccepted,
+  CommandListResponse,
+  CommandView,
+  CommandWithHistoryView,
+  DeviceCredentials,
+} from '@iot/protocol';
 import type { MqttClient } from 'mqtt';
 import WebSocket from 'ws';
 import {
@@ -77,16 +84,14 @@ describe('device control over WebSocket and REST', () => {
     expect(watcher.events.map((e) => e.data['status'])).toEqual(['sent', 'accepted', 'succeeded']);
     expect(watcher.events.every((e) => e.data['commandId'] === commandId)).toBe(true);
 
-    const history = await api<{
-      items: Array<{ commandId: string; transitions: Array<{ status: string; by?: string }> }>;
-    }>(app, viewer, 'GET', '/devices/plug-1/commands');
+    const history = await api<CommandListResponse>(app, viewer, 'GET', '/devices/plug-1/commands');
     expect(history.body.items[0].commandId).toBe(commandId);
     expect(history.body.items[0].transitions).toEqual([
       { status: 'sent', ts: expect.any(Number), by: 'olga' },
       { status: 'accepted', ts: expect.any(Number) },
       { status: 'succeeded', ts: expect.any(Number) },
     ]);
-    const one = await api<{ status: string; createdBy: string }>(app, viewer, 'GET', `/commands/${commandId}`);
+    const one = await api<CommandWithHistoryView>(app, viewer, 'GET', `/commands/${commandId}`);
     expect(one.body).toMatchObject({ status: 'succeeded', createdBy: 'olga' });
     watcher.close();
     ws.close();
@@ -136,7 +141,7 @@ describe('device control over WebSocket and REST', () => {
     await mute.publishAsync(`devices/mute-1/commands/${commandId}/result`, JSON.stringify({ status: 'succeeded' }), {
       qos: 1,
     });
-    const one = await api<{ status: string }>(app, operator, 'GET', `/commands/${commandId}`);
+    const one = await api<CommandWithHistoryView>(app, operator, 'GET', `/commands/${commandId}`);
     expect(one.body.status).toBe('timed-out');
     ws.close();
     await mute.endAsync();
@@ -182,7 +187,7 @@ describe('device control over WebSocket and REST', () => {
     await ws.waitFor((f) => f.filter((x) => x.data['requestId'] === requestId).length === 2);
     const ids = ws.frames.filter((x) => x.data['requestId'] === requestId).map((x) => x.data['commandId']);
     expect(ids[0]).toBe(ids[1]);
-    const history = await api<{ items: unknown[] }>(app, operator, 'GET', '/devices/dup-1/commands');
+    const history = await api<CommandListResponse>(app, operator, 'GET', '/devices/dup-1/commands');
     expect(history.body.items).toHaveLength(1);
     ws.close();
   });
@@ -258,25 +263,13 @@ describe('device control over WebSocket and REST', () => {
   it('takes REST commands through the same path, waiting for the outcome with ?wait=true', async () => {
     const { credentials } = await createDevice(app, 'rest-1');
     const plug = await device(app, credentials);
-    const accepted = await api<{ commandId: string; status: string }>(
-      app,
-      operator,
-      'POST',
-      '/devices/rest-1/commands',
-      { name: 'ping' },
-    );
+    const accepted = await api<CommandAccepted>(app, operator, 'POST', '/devices/rest-1/commands', { name: 'ping' });
     expect(accepted.status).toBe(202);
     expect(accepted.body.status).toBe('sent');
-    const waited = await api<{ status: string; result: unknown }>(
-      app,
-      operator,
-      'POST',
-      '/devices/rest-1/commands?wait=true',
-      {
-        name: 'ping',
-        params: { n: 1 },
-      },
-    );
+    const waited = await api<CommandView>(app, operator, 'POST', '/devices/rest-1/commands?wait=true', {
+      name: 'ping',
+      params: { n: 1 },
+    });
     expect(waited.status).toBe(200);
     expect(waited.body).toMatchObject({ status: 'succeeded', result: { echo: { n: 1 } } });
     expect((await api(app, viewer, 'POST', '/devices/rest-1/commands', { name: 'ping' })).status).toBe(403);
@@ -438,25 +431,13 @@ describe('an api restart while a command is pending', () => {
     const { credentials } = await createDevice(app, 'restart-1');
     await createDevice(app, 'restart-2');
     const mute = await device(app, credentials, 'silent');
-    const sent = await api<{ commandId: string; status: string }>(
-      app,
-      app.adminToken,
-      'POST',
-      '/devices/restart-1/commands',
-      {
-        name: 'reboot',
-        timeoutMs: 1500,
-      },
-    );
-    const held = await api<{ commandId: string; status: string }>(
-      app,
-      app.adminToken,
-      'POST',
-      '/devices/restart-2/commands',
-      {
-        name: 'reboot',
-      },
-    );
+    const sent = await api<CommandAccepted>(app, app.adminToken, 'POST', '/devices/restart-1/commands', {
+      name: 'reboot',
+      timeoutMs: 1500,
+    });
+    const held = await api<CommandAccepted>(app, app.adminToken, 'POST', '/devices/restart-2/commands', {
+      name: 'reboot',
+    });
     expect([sent.body.status, held.body.status]).toEqual(['sent', 'pending']);
     mute.end(true);
     const dataDir = app.dataDir;
@@ -466,20 +447,10 @@ describe('an api restart while a command is pending', () => {
     try {
       // The timeout is rebuilt from storage and fires after the restart.
       expect((await waitTerminal(app, sent.body.commandId)).status).toBe('timed-out');
-      const first = await api<{ status: string; transitions: Array<{ status: string }> }>(
-        app,
-        app.adminToken,
-        'GET',
-        `/commands/${sent.body.commandId}`,
-      );
+      const first = await api<CommandWithHistoryView>(app, app.adminToken, 'GET', `/commands/${sent.body.commandId}`);
       expect(first.body.transitions.map((t) => t.status)).toEqual(['sent', 'timed-out']);
       // The held command is still delivered once its device comes.
-      const creds = await api<{ username: string; password: string }>(
-        app,
-        app.adminToken,
-        'POST',
-        '/devices/restart-2/credentials',
-      );
+      const creds = await api<DeviceCredentials>(app, app.adminToken, 'POST', '/devices/restart-2/credentials');
       const late = await device(app, creds.body);
       expect((await waitTerminal(app, held.body.commandId)).status).toBe('succeeded');
       await late.endAsync();
@@ -497,7 +468,7 @@ async function waitTerminal(app: TestApp, commandId: string): Promise<{ status: 
   try {
     await stream.opened();
     // Opened first, then read: a transition is either in the answer or on the stream.
-    const current = await api<{ status: string }>(app, app.adminToken, 'GET', `/commands/${commandId}`);
+    const current = await api<CommandWithHistoryView>(app, app.adminToken, 'GET', `/commands/${commandId}`);
     if (TERMINAL.includes(current.body.status)) return current.body;
     const isFinal = (x: { data: Record<string, unknown> }) =>
       x.data['commandId'] === commandId && TERMINAL.includes(x.data['status'] as string);

@@ -1,10 +1,9 @@
 import WebSocket from 'ws';
+import type { Frame as ProtocolFrame } from '@iot/protocol';
 import type { TestApp } from './harness';
 
-export interface Frame {
-  event: string;
-  data: Record<string, unknown>;
-}
+/** A frame as received, before its data is checked. */
+export type Frame = ProtocolFrame<string, Record<string, unknown>>;
 
 /** A `ws` client that records every frame and can wait for some. */
 export class SocketClient {

@@ -83,6 +83,8 @@ describe('public API of @iot/protocol', () => {
     ['createDeviceSchema', 'object'],
     ['updateDeviceSchema', 'object'],
     ['listDevicesQuerySchema', 'object'],
+    ['sendCommandSchema', 'object'],
+    ['listCommandsQuerySchema', 'object'],
     ['telemetryQuerySchema', 'object'],
     // responses
     ['apiErrorSchema', 'object'],
@@ -102,6 +104,8 @@ describe('public API of @iot/protocol', () => {
     ['commandListResponseSchema', 'object'],
     ['deviceStateViewSchema', 'object'],
     ['stateVersionSchema', 'object'],
+    ['healthResponseSchema', 'object'],
+    ['readyResponseSchema', 'object'],
     // asyncapi
     ['ASYNCAPI_DOCUMENT_PATH', 'string'],
     ['asyncApiDocument', 'function'],

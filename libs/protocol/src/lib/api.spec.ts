@@ -12,10 +12,12 @@ import {
   createDeviceSchema,
   createUserSchema,
   deviceIdSchema,
+  listCommandsQuerySchema,
   listDevicesQuerySchema,
   loginRequestSchema,
   roleAtLeast,
   roleSchema,
+  sendCommandSchema,
   telemetryQuerySchema,
   updateDeviceSchema,
   updateUserSchema,
@@ -197,6 +199,37 @@ describe('listDevicesQuerySchema', () => {
     [{ q: x(129) }],
     [{ cursor: x(257) }],
   ])('refuses %j', (query) => expect(ok(listDevicesQuerySchema, query)).toBe(false));
+});
+
+describe('sendCommandSchema', () => {
+  it.each<[Record<string, unknown>]>([
+    [{ name: 'reboot' }],
+    [{ name: 'set.mode', params: { mode: 'eco' }, timeoutMs: 100, ttlMs: 0 }],
+    [{ name: 'reboot', timeoutMs: 86_400_000, ttlMs: 30 * 86_400_000 }],
+  ])('accepts %j', (body) => expect(sendCommandSchema.parse(body)).toEqual(body));
+
+  it.each<[Record<string, unknown>, string]>([
+    [{}, 'no name'],
+    [{ name: '1reboot' }, 'a name starting with a digit'],
+    [{ name: 'reboot', params: [1] }, 'array params'],
+    [{ name: 'reboot', timeoutMs: 99 }, 'timeoutMs below 100'],
+    [{ name: 'reboot', timeoutMs: 86_400_001 }, 'timeoutMs over a day'],
+    [{ name: 'reboot', ttlMs: -1 }, 'negative ttlMs'],
+    [{ name: 'reboot', ttlMs: 30 * 86_400_000 + 1 }, 'ttlMs over 30 days'],
+  ])('refuses %j (%s)', (body) => expect(ok(sendCommandSchema, body)).toBe(false));
+});
+
+describe('listCommandsQuerySchema', () => {
+  it('defaults limit to 50', () => expect(listCommandsQuerySchema.parse({})).toEqual({ limit: 50 }));
+
+  it('parses limit and cursor', () => {
+    expect(listCommandsQuerySchema.parse({ limit: '500', cursor: 'c1' })).toEqual({ limit: 500, cursor: 'c1' });
+  });
+
+  it.each<[Record<string, string>]>([[{ limit: '0' }], [{ limit: '501' }], [{ limit: '2.5' }], [{ cursor: x(65) }]])(
+    'refuses %j',
+    (query) => expect(ok(listCommandsQuerySchema, query)).toBe(false),
+  );
 });
 
 describe('telemetryQuerySchema', () => {

@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { DEVICE_ID_PATTERN, TELEMETRY_KEY_PATTERN } from './limits';
+import { commandNameSchema, commandParamsSchema } from './messages';
 import { timeSchema } from './time';
 import type { TelemetryValue } from './telemetry';
 
@@ -91,6 +92,25 @@ export const listDevicesQuerySchema = z.object({
   cursor: z.string().max(256).optional(),
 });
 export type ListDevicesQuery = z.infer<typeof listDevicesQuerySchema>;
+
+/**
+ * `POST /devices/{id}/commands`: the command to send. The WebSocket's
+ * `command.send` frame is this body with a `requestId` and the `deviceId`.
+ */
+export const sendCommandSchema = z.object({
+  name: commandNameSchema,
+  params: commandParamsSchema.optional(),
+  timeoutMs: z.number().int().min(100).max(86_400_000).optional(),
+  ttlMs: z.number().int().min(0).max(30 * 86_400_000).optional(),
+});
+export type SendCommandRequest = z.infer<typeof sendCommandSchema>;
+
+/** `GET /devices/{id}/commands`: one page, newest first. */
+export const listCommandsQuerySchema = z.object({
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+  cursor: z.string().max(64).optional(),
+});
+export type ListCommandsQuery = z.infer<typeof listCommandsQuerySchema>;
 
 /** The latest value of each telemetry key. */
 export type LatestValues = Record<string, { ts: number; value: TelemetryValue }>;

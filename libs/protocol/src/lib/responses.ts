@@ -17,9 +17,10 @@ import { commandStatusSchema, jsonObjectSchema } from './messages';
 import { telemetryValueSchema } from './telemetry';
 
 /**
- * The HTTP API's answers as zod schemas, for the OpenAPI document. Each one
- * `satisfies` the interface the api returns, so a field added to one and not
- * the other fails to compile.
+ * The HTTP API's answers as zod schemas, for the OpenAPI document and the
+ * types the api returns and the console reads. A schema either `satisfies` an
+ * interface of api.ts, so a field added to one and not the other fails to
+ * compile, or is the source of its type (`z.infer`).
  */
 
 /** The error body of every 4xx and 5xx answer. */
@@ -141,3 +142,11 @@ export type DeviceStateView = z.infer<typeof deviceStateViewSchema>;
 
 export const stateVersionSchema = z.object({ version: z.number().int() });
 export type StateVersion = z.infer<typeof stateVersionSchema>;
+
+/** `GET /healthz`: the process answers. */
+export const healthResponseSchema = z.object({ status: z.literal('ok') });
+export type HealthResponse = z.infer<typeof healthResponseSchema>;
+
+/** `GET /readyz` when ready: the broker and the database each answered. */
+export const readyResponseSchema = z.object({ status: z.literal('ok'), broker: z.string(), database: z.string() });
+export type ReadyResponse = z.infer<typeof readyResponseSchema>;

@@ -1,4 +1,4 @@
-import { API_BASE_PATH } from './api';
+import { API_BASE_PATH, sendCommandSchema } from './api';
 import {
   SOCKET_PATH,
   WS_CLOSE,
@@ -75,6 +75,17 @@ describe('isServerFrameName', () => {
 
 describe('commandSendSchema', () => {
   const minimal = { requestId: 'r1', deviceId: 'dev-1', name: 'reboot' };
+
+  it('is the REST command body with a requestId and a deviceId', () => {
+    expect(Object.keys(commandSendSchema.shape)).toEqual([
+      'requestId',
+      'deviceId',
+      ...Object.keys(sendCommandSchema.shape),
+    ]);
+    for (const key of Object.keys(sendCommandSchema.shape) as Array<keyof typeof sendCommandSchema.shape>) {
+      expect(commandSendSchema.shape[key]).toBe(sendCommandSchema.shape[key]);
+    }
+  });
 
   it.each<[string, Record<string, unknown>]>([
     ['the minimal request', {}],

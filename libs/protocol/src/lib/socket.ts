@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { commandNameSchema, commandParamsSchema } from './messages';
+import { sendCommandSchema } from './api';
 import { commandEventSchema } from './stream';
 import { DEVICE_ID_PATTERN } from './limits';
 import { statePatchSchema } from './state';
@@ -11,13 +11,11 @@ import { statePatchSchema } from './state';
 const requestIdSchema = z.string().min(1).max(128);
 const deviceIdSchema = z.string().regex(DEVICE_ID_PATTERN, 'invalid device id');
 
+/** The REST command body, for the device named in the frame. */
 export const commandSendSchema = z.object({
   requestId: requestIdSchema,
   deviceId: deviceIdSchema,
-  name: commandNameSchema,
-  params: commandParamsSchema.optional(),
-  timeoutMs: z.number().int().min(100).max(86_400_000).optional(),
-  ttlMs: z.number().int().min(0).max(30 * 86_400_000).optional(),
+  ...sendCommandSchema.shape,
 });
 
 export const commandCancelSchema = z.object({

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
-import { type JsonObject, applyMergePatch, stateDelta, statePatchProblem, topics } from '@iot/protocol';
+import { type DeviceStateView, type JsonObject, applyMergePatch, stateDelta, statePatchProblem, topics } from '@iot/protocol';
 import { DeviceTransport } from '../device-transport';
 import { DomainError } from '../../domain/errors';
 import { APP_CONFIG, type AppConfig } from '../../platform/config/config';
@@ -7,15 +7,6 @@ import { deviceEvents } from '../events/device-events';
 import { EventLog } from '../events/event-log.service';
 import { PresenceService } from '../events/presence.service';
 import { Storage } from '../../storage/storage';
-
-export interface DeviceStateView {
-  reported: JsonObject;
-  desired: JsonObject;
-  delta: JsonObject;
-  version: number;
-  reportedAt: number | null;
-  desiredAt: number | null;
-}
 
 /**
  * Desired and reported state. An operator's merge patch bumps the version

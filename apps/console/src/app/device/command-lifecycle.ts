@@ -1,9 +1,19 @@
-import { COMMAND_STATUS_RANK, type CommandEvent, type CommandStatus, TERMINAL_COMMAND_STATUSES } from '@iot/protocol';
-import type { CommandRecord, CommandTransition } from '../core/devices/device-api';
+import {
+  COMMAND_STATUS_RANK,
+  type CommandEvent,
+  type CommandStatus,
+  type CommandTransition,
+  type CommandWithHistoryView,
+  TERMINAL_COMMAND_STATUSES,
+} from '@iot/protocol';
 
-/** A command as the history shows it: from REST, or built from live events. */
-export interface CommandEntry extends Omit<CommandRecord, 'createdBy' | 'params'> {
-  params?: CommandRecord['params'];
+/** A command as the history shows it: from REST, or built from live events (which lack the timing fields). */
+export interface CommandEntry
+  extends Pick<
+    CommandWithHistoryView,
+    'commandId' | 'deviceId' | 'name' | 'status' | 'result' | 'error' | 'issuedAt' | 'transitions'
+  > {
+  params?: CommandWithHistoryView['params'];
   /** Unknown (null) for a command first seen on the stream, until the history is reloaded. */
   createdBy: string | null;
 }
@@ -85,15 +95,15 @@ export function applyCommandEvent(
 }
 
 /** A command from a REST page merged with what live events already told. */
-export function mergeCommandRecord(entry: CommandEntry | undefined, record: CommandRecord): CommandEntry {
-  if (!entry) return { ...record, transitions: [...record.transitions].sort(byTime) };
-  const transitions = mergeTransitions(record.transitions, entry.transitions);
+export function mergeCommandView(entry: CommandEntry | undefined, command: CommandWithHistoryView): CommandEntry {
+  if (!entry) return { ...command, transitions: [...command.transitions].sort(byTime) };
+  const transitions = mergeTransitions(command.transitions, entry.transitions);
   return {
     ...entry,
-    ...record,
-    result: record.result ?? entry.result,
-    error: record.error ?? entry.error,
-    status: currentStatus(transitions, record.status),
+    ...command,
+    result: command.result ?? entry.result,
+    error: command.error ?? entry.error,
+    status: currentStatus(transitions, command.status),
     transitions,
   };
 }

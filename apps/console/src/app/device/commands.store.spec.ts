@@ -1,11 +1,11 @@
 import { signal } from '@angular/core';
 import { TestBed } from '@angular/core/testing';
-import type { CommandEvent } from '@iot/protocol';
+import type { CommandEvent, CommandListResponse, CommandWithHistoryView } from '@iot/protocol';
 import { Subject } from 'rxjs';
 import { AuthService } from '../core/auth/auth.service';
 import { ControlSocketService } from '../core/control/control-socket.service';
 import { CONTROL_SOCKET_URL, WEB_SOCKET_FACTORY } from '../core/control/web-socket';
-import { type CommandPage, type CommandRecord, DeviceApi } from '../core/devices/device-api';
+import { DeviceApi } from '../core/devices/device-api';
 import { type StreamMessage, StreamService } from '../core/stream/stream.service';
 import { aUser } from '../core/testing/factories';
 import { fakeStream } from '../core/testing/fake-stream';
@@ -13,14 +13,18 @@ import { type FakeWebSocket, fakeWebSockets } from '../core/testing/fake-web-soc
 import { strictMock } from '../core/testing/strict-mock';
 import { CommandsStore } from './commands.store';
 
-function aRecord(overrides: Partial<CommandRecord> = {}): CommandRecord {
+function aCommand(overrides: Partial<CommandWithHistoryView> = {}): CommandWithHistoryView {
   return {
     commandId: 'cmd-1',
     deviceId: 'boiler-1',
     name: 'reboot',
     params: {},
     status: 'sent',
+    timeoutMs: 30_000,
     issuedAt: 1_000,
+    expiresAt: 601_000,
+    sentAt: 1_100,
+    updatedAt: 1_100,
     createdBy: 'grace',
     transitions: [
       { status: 'pending', ts: 1_000, by: 'grace' },
@@ -37,12 +41,12 @@ function commandEvent(overrides: Partial<CommandEvent> = {}): CommandEvent {
 describe('CommandsStore', () => {
   let sut: CommandsStore;
   let messages: Subject<StreamMessage>;
-  let pages: Array<Subject<CommandPage>>;
-  let details: Map<string, Subject<CommandRecord>>;
+  let pages: Array<Subject<CommandListResponse>>;
+  let details: Map<string, Subject<CommandWithHistoryView>>;
   let sockets: ReturnType<typeof fakeWebSockets>;
   let socket: FakeWebSocket;
 
-  function loaded(items: CommandRecord[]): void {
+  function loaded(items: CommandWithHistoryView[]): void {
     const page = pages[pages.length - 1];
     page.next({ items, nextCursor: null });
     page.complete();
@@ -60,12 +64,12 @@ describe('CommandsStore', () => {
     const api = strictMock<DeviceApi>(
       {
         commands: () => {
-          const page = new Subject<CommandPage>();
+          const page = new Subject<CommandListResponse>();
           pages.push(page);
           return page;
         },
         command: (commandId: string) => {
-          const detail = new Subject<CommandRecord>();
+          const detail = new Subject<CommandWithHistoryView>();
           details.set(commandId, detail);
           return detail;
         },
@@ -98,13 +102,13 @@ describe('CommandsStore', () => {
 
   it('shows the REST history, newest first', () => {
     expect(sut.loading()).toBe(true);
-    loaded([aRecord({ commandId: 'old', issuedAt: 10 }), aRecord({ commandId: 'new', issuedAt: 20 })]);
+    loaded([aCommand({ commandId: 'old', issuedAt: 10 }), aCommand({ commandId: 'new', issuedAt: 20 })]);
     expect(sut.loading()).toBe(false);
     expect(sut.commands().map((c) => c.commandId)).toEqual(['new', 'old']);
   });
 
   it('applies SSE command events from other operators, adding new commands and transitions', () => {
-    loaded([aRecord()]);
+    loaded([aCommand()]);
     sse(commandEvent({ status: 'accepted', ts: 1_200 }));
     sse(commandEvent({ commandId: 'cmd-2', name: 'blink', status: 'pending', ts: 2_000 }));
     sse(commandEvent({ deviceId: 'other-device', commandId: 'cmd-3' }));
@@ -120,7 +124,7 @@ describe('CommandsStore', () => {
     expect([...details.keys()]).toEqual(['cmd-2']);
     sse(commandEvent({ commandId: 'cmd-2', name: 'blink', status: 'sent', ts: 2_100 }));
     details.get('cmd-2')?.next(
-      aRecord({
+      aCommand({
         commandId: 'cmd-2',
         name: 'blink',
         status: 'pending',
@@ -172,7 +176,7 @@ describe('CommandsStore', () => {
   });
 
   it('keeps a terminal status even if an older transition arrives late', () => {
-    loaded([aRecord()]);
+    loaded([aCommand()]);
     sse(commandEvent({ status: 'failed', ts: 1_300, error: 'no power' }));
     sse(commandEvent({ status: 'in-progress', ts: 1_250 }));
 
@@ -189,7 +193,7 @@ describe('CommandsStore', () => {
   it('merges live events that arrived while the history loaded, without repeats', () => {
     sse(commandEvent({ status: 'accepted', ts: 1_200 }));
     sse(commandEvent({ status: 'sent', ts: 1_100 }));
-    loaded([aRecord()]);
+    loaded([aCommand()]);
 
     const command = sut.command('cmd-1');
     expect(command?.status).toBe('accepted');
@@ -202,7 +206,7 @@ describe('CommandsStore', () => {
   });
 
   it('cancels over the socket and shows the cancelled status', async () => {
-    loaded([aRecord({ status: 'pending', transitions: [{ status: 'pending', ts: 1_000 }] })]);
+    loaded([aCommand({ status: 'pending', transitions: [{ status: 'pending', ts: 1_000 }] })]);
     const cancelling = sut.cancel('cmd-1');
     expect(socket.sent[0]).toMatchObject({ event: 'command.cancel', data: { commandId: 'cmd-1' } });
     socket.receive('command.status', {

@@ -8,7 +8,7 @@ import { ControlService } from '../core/control/control.service';
 import { DeviceApi } from '../core/devices/device-api';
 import { describeHttpError } from '../core/http-error';
 import { StreamService } from '../core/stream/stream.service';
-import { applyCommandEvent, type CommandEntry, mergeCommandRecord } from './command-lifecycle';
+import { applyCommandEvent, type CommandEntry, mergeCommandView } from './command-lifecycle';
 
 /** How many commands the history loads. */
 export const COMMAND_HISTORY_LIMIT = 50;
@@ -77,9 +77,9 @@ export class CommandsStore {
     this.load = this.api.commands(deviceId, COMMAND_HISTORY_LIMIT).subscribe({
       next: (page) => {
         const next = new Map(this.byId());
-        for (const record of page.items) {
-          if (record.deviceId === deviceId)
-            next.set(record.commandId, mergeCommandRecord(next.get(record.commandId), record));
+        for (const command of page.items) {
+          if (command.deviceId === deviceId)
+            next.set(command.commandId, mergeCommandView(next.get(command.commandId), command));
         }
         this.byId.set(next);
         this.errorState.set(null);
@@ -131,8 +131,8 @@ export class CommandsStore {
   /** A command first seen on the stream (another operator's): fetch who sent it, and its parameters. */
   private fetchDetails(commandId: string): void {
     const request = this.api.command(commandId).subscribe({
-      next: (record) => {
-        if (record.deviceId === this.deviceId) this.put(mergeCommandRecord(this.byId().get(commandId), record));
+      next: (command) => {
+        if (command.deviceId === this.deviceId) this.put(mergeCommandView(this.byId().get(commandId), command));
       },
       error: () => undefined, // the history shows "another session" until it is reloaded
     });

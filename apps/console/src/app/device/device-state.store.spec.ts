@@ -1,8 +1,9 @@
 import { TestBed } from '@angular/core/testing';
+import type { DeviceStateView } from '@iot/protocol';
 import { Subject } from 'rxjs';
 import { ControlSocketService } from '../core/control/control-socket.service';
 import { CONTROL_SOCKET_URL, WEB_SOCKET_FACTORY } from '../core/control/web-socket';
-import { DeviceApi, type DeviceStateView } from '../core/devices/device-api';
+import { DeviceApi } from '../core/devices/device-api';
 import { type StreamMessage, StreamService } from '../core/stream/stream.service';
 import { fakeStream } from '../core/testing/fake-stream';
 import { type FakeWebSocket, fakeWebSockets } from '../core/testing/fake-web-socket';

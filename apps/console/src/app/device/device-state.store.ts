@@ -1,10 +1,10 @@
 import { DestroyRef, inject, Injectable, signal } from '@angular/core';
 import { takeUntilDestroyed } from '@angular/core/rxjs-interop';
-import type { JsonObject, StateEvent } from '@iot/protocol';
+import type { DeviceStateView, JsonObject, StateEvent } from '@iot/protocol';
 import type { Subscription } from 'rxjs';
 import { ControlError } from '../core/control/control-socket.service';
 import { ControlService } from '../core/control/control.service';
-import { DeviceApi, type DeviceStateView } from '../core/devices/device-api';
+import { DeviceApi } from '../core/devices/device-api';
 import { describeHttpError } from '../core/http-error';
 import { StreamService } from '../core/stream/stream.service';
 import { stateDelta } from '@iot/protocol';

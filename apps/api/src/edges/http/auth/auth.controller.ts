@@ -40,7 +40,14 @@ export class AuthController {
       'Log in: returns a bearer token and sets an httpOnly session cookie; 429 with Retry-After after too many failures',
   })
   @ApiOkResponse({ type: LoginResponseDto, description: 'Logged in; the iot_session cookie is set' })
-  @ApiErrors(400, [401, 'Wrong username or password'], 413, 415, [429, 'Too many failed logins; see Retry-After'])
+  @ApiErrors(
+    400,
+    [401, 'Wrong username or password'],
+    [403, 'A session cookie sent from an origin not allowed'],
+    413,
+    415,
+    [429, 'Too many failed logins; see Retry-After'],
+  )
   async login(
     @Body() body: LoginDto,
     @Req() req: Request,
@@ -69,6 +76,7 @@ export class AuthController {
   @HttpCode(204)
   @ApiOperation({ summary: 'Log out: ends the session of the token or cookie sent, and clears the cookie' })
   @ApiNoContentResponse({ description: 'Logged out' })
+  @ApiErrors([403, 'A session cookie sent from an origin not allowed'])
   async logout(@Req() req: Request, @Res({ passthrough: true }) res: Response): Promise<void> {
     const token = tokenOf(req);
     if (token !== undefined) await this.auth.logout(token);

@@ -2,8 +2,14 @@ import { Body, Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestj
 import { ApiAcceptedResponse, ApiOkResponse, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { createZodDto } from 'nestjs-zod';
-import * as z from 'zod';
-import { commandNameSchema, commandParamsSchema } from '@iot/protocol';
+import {
+  type CommandAccepted,
+  type CommandListResponse,
+  type CommandView,
+  type CommandWithHistoryView,
+  listCommandsQuerySchema,
+  sendCommandSchema,
+} from '@iot/protocol';
 import type { AuthUser } from '../../../core/auth/auth-user';
 import { CurrentUser, RequireRole } from '../auth/decorators';
 import { DeviceIdPipe } from '../device-id.pipe';
@@ -15,27 +21,38 @@ import {
   CommandViewDto,
   CommandWithHistoryDto,
 } from '../docs/api-responses';
-import { type CommandRecord, type CommandWithHistory } from '../../../storage/storage';
 import { CommandsService } from '../../../core/commands/commands.service';
 
-const sendCommandSchema = z.object({
-  name: commandNameSchema,
-  params: commandParamsSchema.optional(),
-  timeoutMs: z.number().int().min(100).max(86_400_000).optional(),
-  ttlMs: z.number().int().min(0).max(30 * 86_400_000).optional(),
-});
 class SendCommandDto extends createZodDto(sendCommandSchema) {}
-class ListCommandsQueryDto extends createZodDto(
-  z.object({
-    limit: z.coerce.number().int().min(1).max(500).default(50),
-    cursor: z.string().max(64).optional(),
-    wait: z.string().optional(),
-  }),
-) {}
+class ListCommandsQueryDto extends createZodDto(listCommandsQuerySchema) {}
 
-function view(command: CommandRecord | CommandWithHistory) {
-  const { id, ...rest } = command;
-  return { commandId: id, ...rest };
+/** A stored command: the view's fields, its id named `id`. */
+type StoredCommand = Omit<CommandView, 'commandId'> & { id: string };
+
+/**
+ * A stored command as the HTTP API shows it: field by field, so that an answer
+ * holds what its schema says whichever record the core hands over.
+ */
+function view(command: StoredCommand): CommandView {
+  return {
+    commandId: command.id,
+    deviceId: command.deviceId,
+    name: command.name,
+    params: command.params,
+    status: command.status,
+    ...(command.result !== undefined && { result: command.result }),
+    ...(command.error !== undefined && { error: command.error }),
+    timeoutMs: command.timeoutMs,
+    issuedAt: command.issuedAt,
+    expiresAt: command.expiresAt,
+    sentAt: command.sentAt,
+    updatedAt: command.updatedAt,
+    createdBy: command.createdBy,
+  };
+}
+
+function viewWithHistory(command: StoredCommand & Pick<CommandWithHistoryView, 'transitions'>): CommandWithHistoryView {
+  return { ...view(command), transitions: command.transitions };
 }
 
 @ApiTags('commands')
@@ -61,7 +78,7 @@ export class CommandsController {
     @Query('wait') wait: string | undefined,
     @CurrentUser() user: AuthUser,
     @Res({ passthrough: true }) res: Response,
-  ) {
+  ): Promise<CommandAccepted | CommandView> {
     const command = await this.commands.send({ deviceId, ...body }, user.username);
     if (wait !== 'true') {
       res.status(202);
@@ -75,18 +92,24 @@ export class CommandsController {
   @ApiOperation({ summary: "A device's command history, newest first, with every transition" })
   @ApiOkResponse({ type: CommandListResponseDto })
   @ApiErrors(400, 401, [404, 'No such device'])
-  async list(@Param('id', DeviceIdPipe) deviceId: string, @Query() query: ListCommandsQueryDto) {
+  async list(
+    @Param('id', DeviceIdPipe) deviceId: string,
+    @Query() query: ListCommandsQueryDto,
+  ): Promise<CommandListResponse> {
     const items = await this.commands.list(deviceId, query.cursor, query.limit + 1);
     const page = items.slice(0, query.limit);
-    return { items: page.map(view), nextCursor: items.length > query.limit ? page[page.length - 1].id : null };
+    return {
+      items: page.map(viewWithHistory),
+      nextCursor: items.length > query.limit ? page[page.length - 1].id : null,
+    };
   }
 
   @Get('commands/:commandId')
   @ApiOperation({ summary: 'One command with its transitions' })
   @ApiOkResponse({ type: CommandWithHistoryDto })
   @ApiErrors(401, [404, 'No such command'])
-  async get(@Param('commandId') commandId: string) {
-    return view(await this.commands.get(commandId));
+  async get(@Param('commandId') commandId: string): Promise<CommandWithHistoryView> {
+    return viewWithHistory(await this.commands.get(commandId));
   }
 
   @Post('commands/:commandId/cancel')
@@ -95,7 +118,7 @@ export class CommandsController {
   @ApiOperation({ summary: 'Cancel a command still pending for an offline device' })
   @ApiOkResponse({ type: CommandViewDto })
   @ApiErrors(401, 403, [404, 'No such command'], [409, 'The command is no longer pending'])
-  async cancel(@Param('commandId') commandId: string, @CurrentUser() user: AuthUser) {
+  async cancel(@Param('commandId') commandId: string, @CurrentUser() user: AuthUser): Promise<CommandView> {
     return view(await this.commands.cancel(commandId, user.username));
   }
 }

@@ -43,7 +43,7 @@ export class DevicesController {
   @Get()
   @ApiOperation({ summary: 'List devices with their latest values' })
   @ApiOkResponse({ type: DeviceListResponseDto })
-  @ApiErrors(400, 401)
+  @ApiErrors(400, 401, [503, 'Reading the latest values took too long'])
   list(@Query() query: ListDevicesQueryDto): Promise<DeviceListResponse> {
     return this.devices.list(query);
   }

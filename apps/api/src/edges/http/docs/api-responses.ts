@@ -13,8 +13,10 @@ import {
   deviceListResponseSchema,
   deviceStateViewSchema,
   deviceViewSchema,
+  healthResponseSchema,
   latestValuesSchema,
   loginResponseSchema,
+  readyResponseSchema,
   stateVersionSchema,
   telemetrySeriesResponseSchema,
   userViewSchema,
@@ -40,6 +42,8 @@ export class CommandWithHistoryDto extends createZodDto(commandWithHistorySchema
 export class CommandListResponseDto extends createZodDto(commandListResponseSchema) {}
 export class DeviceStateViewDto extends createZodDto(deviceStateViewSchema) {}
 export class StateVersionDto extends createZodDto(stateVersionSchema) {}
+export class HealthResponseDto extends createZodDto(healthResponseSchema) {}
+export class ReadyResponseDto extends createZodDto(readyResponseSchema) {}
 
 /** What each error status means across the API (docs/protocol.md §3). */
 const ERRORS: Record<number, string> = {

@@ -1,14 +1,10 @@
 import { Controller, Get, ServiceUnavailableException } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
-import { createZodDto } from 'nestjs-zod';
-import * as z from 'zod';
+import { type HealthResponse, type ReadyResponse } from '@iot/protocol';
 import { Public } from '../auth/decorators';
 import { DeviceTransport } from '../../../core/device-transport';
-import { ApiErrorDto } from '../docs/api-responses';
+import { ApiErrorDto, HealthResponseDto, ReadyResponseDto } from '../docs/api-responses';
 import { Storage } from '../../../storage/storage';
-
-class HealthDto extends createZodDto(z.object({ status: z.literal('ok') })) {}
-class ReadyDto extends createZodDto(z.object({ status: z.literal('ok'), broker: z.string(), database: z.string() })) {}
 
 @ApiTags('health')
 @Public()
@@ -21,16 +17,16 @@ export class HealthController {
 
   @Get('healthz')
   @ApiOperation({ summary: 'Alive' })
-  @ApiOkResponse({ type: HealthDto })
-  healthz(): { status: 'ok' } {
+  @ApiOkResponse({ type: HealthResponseDto })
+  healthz(): HealthResponse {
     return { status: 'ok' };
   }
 
   @Get('readyz')
   @ApiOperation({ summary: 'Ready: the broker and the database are reachable' })
-  @ApiOkResponse({ type: ReadyDto })
+  @ApiOkResponse({ type: ReadyResponseDto })
   @ApiServiceUnavailableResponse({ type: ApiErrorDto, description: 'The broker or the database is not reachable' })
-  async readyz(): Promise<{ status: 'ok'; broker: string; database: string }> {
+  async readyz(): Promise<ReadyResponse> {
     const database = await this.storage.ping().then(
       () => 'ok',
       (error: Error) => error.message,

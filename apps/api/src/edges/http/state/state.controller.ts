@@ -1,10 +1,10 @@
 import { BadRequestException, Body, Controller, Get, Headers, Param, Patch } from '@nestjs/common';
 import { ApiBody, ApiConsumes, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { isJsonObject, jsonObjectSchema, toJsonSchema } from '@iot/protocol';
+import { type DeviceStateView, type StateVersion, isJsonObject, jsonObjectSchema, toJsonSchema } from '@iot/protocol';
 import { RequireRole } from '../auth/decorators';
 import { DeviceIdPipe } from '../device-id.pipe';
 import { ApiErrors, BODY_ERRORS, DeviceStateViewDto, StateVersionDto } from '../docs/api-responses';
-import { type DeviceStateView, StateService } from '../../../core/state/state.service';
+import { StateService } from '../../../core/state/state.service';
 
 /** `If-Match: 7` or `"7"` (or `W/"7"`); undefined when absent. */
 function parseIfMatch(header: string | undefined): number | undefined {
@@ -41,7 +41,7 @@ export class StateController {
     @Param('id', DeviceIdPipe) deviceId: string,
     @Body() body: unknown,
     @Headers('if-match') ifMatch?: string,
-  ): Promise<{ version: number }> {
+  ): Promise<StateVersion> {
     // Checked as parsed, not through a schema that would copy it and leave a `__proto__` key out unseen.
     if (!isJsonObject(body)) throw new BadRequestException('the body must be a JSON object (a merge patch)');
     return this.state.setDesired(deviceId, body, parseIfMatch(ifMatch));

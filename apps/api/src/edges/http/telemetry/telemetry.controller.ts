@@ -20,7 +20,7 @@ export class TelemetryController {
   @Get('latest')
   @ApiOperation({ summary: 'The latest value of each key' })
   @ApiOkResponse({ type: LatestValuesDto })
-  @ApiErrors(400, 401, [404, 'No such device'])
+  @ApiErrors(400, 401, [404, 'No such device'], [503, 'The read took too long'])
   async latest(@Param('id', DeviceIdPipe) id: string): Promise<LatestValues> {
     await this.assertDevice(id);
     return (await this.storage.latest([id])).get(id) ?? {};

@@ -1,7 +1,7 @@
 import { provideHttpClient } from '@angular/common/http';
 import { HttpTestingController, provideHttpClientTesting } from '@angular/common/http/testing';
 import { TestBed } from '@angular/core/testing';
-import type { CommandEvent, ServerFrameMap } from '@iot/protocol';
+import type { CommandEvent, CommandView, ServerFrameMap } from '@iot/protocol';
 import { Subject } from 'rxjs';
 import { StreamService, type StreamMessage } from '../stream/stream.service';
 import { fakeStream } from '../testing/fake-stream';
@@ -14,10 +14,13 @@ const COMMAND = {
   name: 'reboot',
   params: {},
   status: 'pending',
+  timeoutMs: 30_000,
   issuedAt: 1_000,
+  expiresAt: 601_000,
+  sentAt: null,
   updatedAt: 1_000,
   createdBy: 'ada',
-};
+} satisfies CommandView;
 
 describe('HttpControlTransport', () => {
   let sut: HttpControlTransport;

@@ -2,14 +2,17 @@ import { HttpClient, HttpErrorResponse } from '@angular/common/http';
 import { DestroyRef, inject, Injectable } from '@angular/core';
 import {
   type ClientFrameName,
+  type CommandAccepted,
   type CommandEvent,
+  type CommandView,
+  type CommandWithHistoryView,
   errorCodeForStatus,
   type ServerFrameMap,
+  type StateVersion,
   TERMINAL_COMMAND_STATUSES,
 } from '@iot/protocol';
 import { firstValueFrom, type Observable, Subject, timeout, TimeoutError } from 'rxjs';
 import { apiUrl } from '../api-url';
-import type { CommandRecord } from '../devices/device-api';
 import { describeHttpError } from '../http-error';
 import { StreamService } from '../stream/stream.service';
 import { CONTROL_REPLY_TIMEOUT_MS, ControlError, type ReplyMap, type RequestData } from './control-socket.service';
@@ -27,11 +30,6 @@ export function toControlError(error: unknown): ControlError {
   }
   return new ControlError('internal', error instanceof Error ? error.message : 'The request failed.');
 }
-
-type CommandView = Omit<CommandRecord, 'transitions'> & {
-  updatedAt?: number;
-  transitions?: CommandRecord['transitions'];
-};
 
 /**
  * The control requests over REST, for when the WebSocket cannot be used:
@@ -78,21 +76,19 @@ export class HttpControlTransport {
     { deviceId, ...body }: RequestData<'command.send'>,
   ): Promise<ServerFrameMap['command.status']> {
     const url = apiUrl(`/devices/${encodeURIComponent(deviceId)}/commands`);
-    const accepted = await this.call(this.http.post<{ commandId: string; status: CommandEvent['status'] }>(url, body));
+    const accepted = await this.call(this.http.post<CommandAccepted>(url, body));
     this.follow(accepted.commandId);
-    // The 202 has neither name nor time; the record has the real transitions, so the
+    // The 202 has neither name nor time; the command has the real transitions, so the
     // history shows each once (the stream's copies carry the same times).
-    let record: CommandView | undefined;
+    let record: CommandWithHistoryView | undefined;
     try {
       record = await this.call(
-        this.http.get<CommandView>(apiUrl(`/commands/${encodeURIComponent(accepted.commandId)}`)),
+        this.http.get<CommandWithHistoryView>(apiUrl(`/commands/${encodeURIComponent(accepted.commandId)}`)),
       );
     } catch {
       record = undefined;
     }
-    const transitions = record?.transitions?.length
-      ? record.transitions
-      : [{ status: accepted.status, ts: Date.now() }];
+    const transitions = record?.transitions.length ? record.transitions : [{ status: accepted.status, ts: Date.now() }];
     const [first, ...later] = transitions;
     const base = { commandId: accepted.commandId, deviceId, name: record?.name ?? body.name };
     later.forEach((transition, index) => {
@@ -120,7 +116,7 @@ export class HttpControlTransport {
       deviceId: command.deviceId,
       name: command.name,
       status: command.status,
-      ts: command.updatedAt ?? Date.now(),
+      ts: command.updatedAt,
     };
   }
 
@@ -130,7 +126,7 @@ export class HttpControlTransport {
   ): Promise<ServerFrameMap['state.result']> {
     const url = apiUrl(`/devices/${encodeURIComponent(deviceId)}/state/desired`);
     const headers: Record<string, string> = expectedVersion === undefined ? {} : { 'If-Match': `"${expectedVersion}"` };
-    const { version } = await this.call(this.http.patch<{ version: number }>(url, patch, { headers }));
+    const { version } = await this.call(this.http.patch<StateVersion>(url, patch, { headers }));
     return { requestId, deviceId, version };
   }
 
