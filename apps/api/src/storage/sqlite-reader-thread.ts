@@ -1,6 +1,6 @@
 import { ServiceUnavailableException } from '@nestjs/common';
 import type { LatestValues } from '@iot/protocol';
-import type { AggregateQuery, HistoryQuery, Series } from './storage';
+import type { AggregateQuery, HistoryQuery, Series } from '../domain/telemetry';
 import { SqliteWorker } from './sqlite-writer-thread';
 
 /**

@@ -1,25 +1,25 @@
 import BetterSqlite3 from 'better-sqlite3';
-import { SqliteStorage } from './sqlite-storage';
+import { SqliteDatabase } from './sqlite-database';
 import { SqliteReads } from './sqlite-reads';
-import { telemetryEvent } from './storage';
+import { telemetryEvent } from '../domain/events';
 
 /** The store's own connection (in memory there is no other). */
-function sqliteOf(storage: SqliteStorage): BetterSqlite3.Database {
+function sqliteOf(storage: SqliteDatabase): BetterSqlite3.Database {
   return (storage as unknown as { sqlite: BetterSqlite3.Database }).sqlite;
 }
 
 describe('SqliteReads', () => {
-  let storage: SqliteStorage;
+  let storage: SqliteDatabase;
   let sut: SqliteReads;
 
   beforeAll(async () => {
-    storage = await SqliteStorage.open(':memory:');
-    await storage.createDevice(
+    storage = await SqliteDatabase.open(':memory:');
+    await storage.devices.create(
       { id: 'a', name: 'a', type: null, labels: {}, online: false, lastSeen: null, createdAt: 0, updatedAt: 0 },
       'hash',
     );
     // 10 messages of keys k0..k9 (value = message × 100 + key), and a key only in the first and last.
-    await storage.append(
+    await storage.events.append(
       Array.from({ length: 10 }, (_, m) =>
         telemetryEvent('a', 1000 + m, {
           ...Object.fromEntries(Array.from({ length: 10 }, (_, k) => [`k${k}`, m * 100 + k])),

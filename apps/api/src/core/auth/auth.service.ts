@@ -7,7 +7,8 @@ import * as argon2 from 'argon2';
 import type { LoginResponse, Role } from '@iot/protocol';
 import { APP_CONFIG, type AppConfig, ConfigError } from '../../platform/config/config';
 import { RateLimitedLog } from '../../platform/logging/rate-limited-log';
-import { type SessionRecord, Storage, type UserRecord } from '../../storage/storage';
+import { type SessionRecord, SessionRepository } from '../../domain/sessions';
+import { type UserRecord, UserRepository } from '../../domain/users';
 import type { AuthUser } from './auth-user';
 import { LoginThrottle, addressKey } from './login-throttle';
 
@@ -62,7 +63,8 @@ export class AuthService implements OnApplicationBootstrap, OnModuleDestroy {
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    private readonly storage: Storage,
+    private readonly userRepository: UserRepository,
+    private readonly sessionRepository: SessionRepository,
     private readonly jwt: JwtService,
   ) {
     this.throttle = new LoginThrottle({
@@ -73,8 +75,8 @@ export class AuthService implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    for (const user of await this.storage.listUsers()) this.users.set(user.username, user);
-    for (const session of await this.storage.liveSessions(Date.now())) {
+    for (const user of await this.userRepository.list()) this.users.set(user.username, user);
+    for (const session of await this.sessionRepository.live(Date.now())) {
       if (this.users.has(session.username)) this.sessions.set(session.id, session);
     }
     this.pruner = setInterval(() => void this.pruneSessions(), SESSION_PRUNE_INTERVAL_MS);
@@ -117,7 +119,7 @@ export class AuthService implements OnApplicationBootstrap, OnModuleDestroy {
 
   async createUser(username: string, password: string, role: Role): Promise<UserRecord | undefined> {
     const user: UserRecord = { username, passwordHash: await this.hashPassword(password), role, createdAt: Date.now() };
-    if (!(await this.storage.createUser(user))) return undefined;
+    if (!(await this.userRepository.create(user))) return undefined;
     this.users.set(username, user);
     // Sessions a crash left behind of an earlier user of this name must not become this one's.
     await this.endSessionsOf(username);
@@ -126,8 +128,8 @@ export class AuthService implements OnApplicationBootstrap, OnModuleDestroy {
 
   async updateUser(username: string, patch: { password?: string; role?: Role }): Promise<UserRecord | undefined> {
     const passwordHash = patch.password === undefined ? undefined : await this.hashPassword(patch.password);
-    if (!(await this.storage.updateUser(username, { passwordHash, role: patch.role }))) return undefined;
-    const user = await this.storage.findUser(username);
+    if (!(await this.userRepository.update(username, { passwordHash, role: patch.role }))) return undefined;
+    const user = await this.userRepository.find(username);
     if (user) this.users.set(username, user);
     if (patch.password !== undefined) this.forgetInitialPassword(username);
     // Whoever knew the old password, or held the old role, logs in again.
@@ -136,7 +138,7 @@ export class AuthService implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   async deleteUser(username: string): Promise<boolean> {
-    const deleted = await this.storage.deleteUser(username);
+    const deleted = await this.userRepository.delete(username);
     this.users.delete(username);
     if (deleted) this.forgetInitialPassword(username);
     await this.endSessionsOf(username);
@@ -229,7 +231,7 @@ export class AuthService implements OnApplicationBootstrap, OnModuleDestroy {
       .sort((a, b) => a.createdAt - b.createdAt);
     const excess = own.length + 1 - this.config.maxSessionsPerUser;
     if (excess > 0) await this.endSessions(own.slice(0, excess).map((s) => s.id));
-    await this.storage.insertSession(session);
+    await this.sessionRepository.insert(session);
     this.sessions.set(session.id, session);
     return session;
   }
@@ -237,7 +239,7 @@ export class AuthService implements OnApplicationBootstrap, OnModuleDestroy {
   private async endSessions(ids: string[]): Promise<void> {
     if (ids.length === 0) return;
     for (const id of ids) this.sessions.delete(id);
-    await this.storage.deleteSessions(ids);
+    await this.sessionRepository.delete(ids);
     this.notifyEnded(new Set(ids));
   }
 
@@ -250,7 +252,7 @@ export class AuthService implements OnApplicationBootstrap, OnModuleDestroy {
         ids.add(id);
       }
     }
-    for (const id of await this.storage.deleteSessionsOf(username)) ids.add(id);
+    for (const id of await this.sessionRepository.deleteAllOf(username)) ids.add(id);
     if (ids.size > 0) this.notifyEnded(ids);
   }
 
@@ -268,7 +270,7 @@ export class AuthService implements OnApplicationBootstrap, OnModuleDestroy {
     const now = Date.now();
     for (const [id, session] of this.sessions) if (session.expiresAt <= now) this.sessions.delete(id);
     try {
-      await this.storage.pruneSessions(now);
+      await this.sessionRepository.prune(now);
     } catch (error) {
       this.logger.warn(`pruning expired sessions: ${(error as Error).message}`);
     }

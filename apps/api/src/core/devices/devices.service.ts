@@ -6,13 +6,15 @@ import type {
   DeviceCredentials,
   DeviceListResponse,
   DeviceView,
+  LatestValues,
   ListDevicesQuery,
   UpdateDeviceRequest,
 } from '@iot/protocol';
 import { DeviceAuthService } from './device-auth.service';
 import { DeviceTransport } from '../device-transport';
 import { PresenceService } from '../events/presence.service';
-import { type DeviceRecord, Storage } from '../../storage/storage';
+import { type DeviceRecord, DeviceRepository } from '../../domain/devices';
+import { TelemetryRepository } from '../../domain/telemetry';
 
 function view(device: DeviceRecord): DeviceView {
   return {
@@ -47,11 +49,18 @@ function decodeCursor(cursor: string): string {
 @Injectable()
 export class DevicesService {
   constructor(
-    private readonly storage: Storage,
+    private readonly devices: DeviceRepository,
+    private readonly telemetry: TelemetryRepository,
     private readonly auth: DeviceAuthService,
     private readonly transport: DeviceTransport,
     private readonly presence: PresenceService,
   ) {}
+
+  /** At boot, before the broker accepts anyone: nobody is connected, so presence left by a crash is forgotten. */
+  async boot(): Promise<void> {
+    await this.devices.markAllOffline();
+    this.presence.load(await this.devices.allIds());
+  }
 
   async create(request: CreateDeviceRequest): Promise<CreateDeviceResponse> {
     const id = request.id ?? newDeviceId();
@@ -67,7 +76,7 @@ export class DevicesService {
       createdAt: now,
       updatedAt: now,
     };
-    if (!(await this.storage.createDevice(device, await this.auth.hashSecret(secret)))) {
+    if (!(await this.devices.create(device, await this.auth.hashSecret(secret)))) {
       throw new ConflictException(`device ${id} exists`);
     }
     this.presence.add(id);
@@ -75,7 +84,7 @@ export class DevicesService {
   }
 
   async list(query: ListDevicesQuery): Promise<DeviceListResponse> {
-    const devices = await this.storage.listDevices({
+    const devices = await this.devices.list({
       q: query.q,
       type: query.type,
       online: query.online,
@@ -83,7 +92,7 @@ export class DevicesService {
       limit: query.limit + 1,
     });
     const page = devices.slice(0, query.limit);
-    const latest = await this.storage.latest(page.map((d) => d.id));
+    const latest = await this.telemetry.latest(page.map((d) => d.id));
     return {
       items: page.map((d) => ({
         id: d.id,
@@ -99,20 +108,29 @@ export class DevicesService {
   }
 
   async get(id: string): Promise<DeviceView> {
-    const device = await this.storage.getDevice(id);
+    const device = await this.devices.get(id);
     if (!device) throw new NotFoundException(`no device ${id}`);
     return view(device);
   }
 
+  async exists(id: string): Promise<boolean> {
+    return (await this.devices.get(id)) !== undefined;
+  }
+
+  /** The latest value of each of the device's keys. */
+  async latest(id: string): Promise<LatestValues> {
+    return (await this.telemetry.latest([id])).get(id) ?? {};
+  }
+
   async update(id: string, patch: UpdateDeviceRequest): Promise<DeviceView> {
-    const device = await this.storage.updateDevice(id, patch, Date.now());
+    const device = await this.devices.update(id, patch, Date.now());
     if (!device) throw new NotFoundException(`no device ${id}`);
     return view(device);
   }
 
   /** Deletes the device and its history, revokes its secret, and drops its session. */
   async remove(id: string): Promise<void> {
-    if (!(await this.storage.deleteDevice(id))) throw new NotFoundException(`no device ${id}`);
+    if (!(await this.devices.delete(id))) throw new NotFoundException(`no device ${id}`);
     this.auth.forget(id);
     this.presence.remove(id);
     this.transport.disconnect(id);
@@ -121,7 +139,7 @@ export class DevicesService {
   /** Issues a new secret; the old one fails from now on and a live session is dropped. */
   async rotateCredentials(id: string): Promise<DeviceCredentials> {
     const secret = newSecret();
-    if (!(await this.storage.setSecretHash(id, await this.auth.hashSecret(secret), Date.now()))) {
+    if (!(await this.devices.setSecretHash(id, await this.auth.hashSecret(secret), Date.now()))) {
       throw new NotFoundException(`no device ${id}`);
     }
     this.auth.forget(id);

@@ -1,5 +1,6 @@
 import { MetricsService } from '../../platform/metrics/metrics.service';
-import type { NewEvent, Storage, StoredEvent } from '../../storage/storage';
+import type { EventRepository, NewEvent, StoredEvent } from '../../domain/events';
+import { strictFake } from '../../domain/testing';
 import { EventLog } from './event-log.service';
 
 /** A storage whose commits complete when the test says so. */
@@ -38,7 +39,7 @@ describe('EventLog', () => {
   beforeEach(() => {
     storage = new SlowStorage();
     metrics = new MetricsService();
-    log = new EventLog(storage as unknown as Storage, metrics);
+    log = new EventLog(strictFake<EventRepository>({ append: (events) => storage.append(events) }, 'events'), metrics);
   });
 
   afterEach(() => jest.useRealTimers());
@@ -110,7 +111,7 @@ describe('EventLog', () => {
     await jest.advanceTimersByTimeAsync(2);
     const [first, second] = storage.commits.splice(0);
     expect([first.events[0].ts, second.events[0].ts]).toEqual([1, 2]);
-    // Storage fails the batch given behind a failed one (Storage.append).
+    // Storage fails the batch given behind a failed one (EventRepository.append).
     first.fail(new Error('disk I/O error'));
     second.fail(new Error('not stored: a batch before it failed'));
     log.append(event(3), 0);

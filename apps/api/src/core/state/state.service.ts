@@ -20,7 +20,7 @@ import { DeviceTransport } from '../device-transport';
 import { APP_CONFIG, type AppConfig } from '../../platform/config/config';
 import { EventLog } from '../events/event-log.service';
 import { PresenceService } from '../events/presence.service';
-import { Storage } from '../../storage/storage';
+import { DeviceStateRepository } from '../../domain/device-state';
 
 export interface DeviceStateView {
   reported: JsonObject;
@@ -53,7 +53,7 @@ export class StateService implements OnApplicationBootstrap {
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    private readonly storage: Storage,
+    private readonly states: DeviceStateRepository,
     private readonly transport: DeviceTransport,
     private readonly presence: PresenceService,
     private readonly log: EventLog,
@@ -61,7 +61,7 @@ export class StateService implements OnApplicationBootstrap {
 
   /** The embedded broker keeps retained messages in memory: publish every desired document again. */
   async onApplicationBootstrap(): Promise<void> {
-    for (const { deviceId, version, desired } of await this.storage.desiredStates()) {
+    for (const { deviceId, version, desired } of await this.states.desiredStates()) {
       if (!this.presence.has(deviceId)) continue;
       await this.publishDesired(deviceId, version, desired);
     }
@@ -69,7 +69,7 @@ export class StateService implements OnApplicationBootstrap {
 
   async get(deviceId: string): Promise<DeviceStateView> {
     this.assertDevice(deviceId);
-    const state = await this.storage.getState(deviceId);
+    const state = await this.states.get(deviceId);
     return { ...state, delta: stateDelta(state.desired, state.reported) };
   }
 
@@ -83,7 +83,7 @@ export class StateService implements OnApplicationBootstrap {
     const problem = statePatchProblem(patch);
     if (problem !== undefined) throw new BadRequestException(`patch: ${problem}`);
     return this.serialize(deviceId, async () => {
-      const state = await this.storage.getState(deviceId);
+      const state = await this.states.get(deviceId);
       if (expectedVersion !== undefined && expectedVersion !== state.version) {
         throw new PreconditionFailedException(
           `the desired state is at version ${state.version}, not ${expectedVersion}; reload it and try again`,
@@ -101,7 +101,7 @@ export class StateService implements OnApplicationBootstrap {
       state.desired = desired;
       state.version += 1;
       state.desiredAt = now;
-      await this.storage.saveState(deviceId, state);
+      await this.states.save(deviceId, state);
       this.log.append(
         {
           type: 'state',
@@ -130,7 +130,7 @@ export class StateService implements OnApplicationBootstrap {
     const problem = statePatchProblem(raw as JsonObject);
     if (problem !== undefined) throw new StatePatchError('invalid_state', problem);
     await this.serialize(deviceId, async () => {
-      const state = await this.storage.getState(deviceId);
+      const state = await this.states.get(deviceId);
       const reported = applyMergePatch(state.reported, patch.data);
       const json = JSON.stringify(reported);
       const bytes = Buffer.byteLength(json);
@@ -142,7 +142,7 @@ export class StateService implements OnApplicationBootstrap {
       }
       state.reported = reported;
       state.reportedAt = receivedAt;
-      await this.storage.saveState(deviceId, state);
+      await this.states.save(deviceId, state);
       this.log.append(
         {
           type: 'state',

@@ -15,7 +15,7 @@ import {
   CommandViewDto,
   CommandWithHistoryDto,
 } from '../docs/api-responses';
-import { type CommandRecord, type CommandWithHistory } from '../../../storage/storage';
+import { type CommandRecord, type CommandWithHistory } from '../../../domain/commands';
 import { CommandsService } from '../../../core/commands/commands.service';
 
 const sendCommandSchema = z.object({

@@ -4,8 +4,8 @@ import { createZodDto } from 'nestjs-zod';
 import * as z from 'zod';
 import { Public } from '../auth/decorators';
 import { DeviceTransport } from '../../../core/device-transport';
+import { HealthService } from '../../../core/health.service';
 import { ApiErrorDto } from '../docs/api-responses';
-import { Storage } from '../../../storage/storage';
 
 class HealthDto extends createZodDto(z.object({ status: z.literal('ok') })) {}
 class ReadyDto extends createZodDto(z.object({ status: z.literal('ok'), broker: z.string(), database: z.string() })) {}
@@ -15,7 +15,7 @@ class ReadyDto extends createZodDto(z.object({ status: z.literal('ok'), broker: 
 @Controller()
 export class HealthController {
   constructor(
-    private readonly storage: Storage,
+    private readonly health: HealthService,
     private readonly transport: DeviceTransport,
   ) {}
 
@@ -31,7 +31,7 @@ export class HealthController {
   @ApiOkResponse({ type: ReadyDto })
   @ApiServiceUnavailableResponse({ type: ApiErrorDto, description: 'The broker or the database is not reachable' })
   async readyz(): Promise<{ status: 'ok'; broker: string; database: string }> {
-    const database = await this.storage.ping().then(
+    const database = await this.health.pingDatabase().then(
       () => 'ok',
       (error: Error) => error.message,
     );

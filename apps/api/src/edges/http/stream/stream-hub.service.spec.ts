@@ -4,7 +4,7 @@ import { Logger } from '@nestjs/common';
 import type { AppConfig } from '../../../platform/config/config';
 import type { EventLog } from '../../../core/events/event-log.service';
 import { MetricsService } from '../../../platform/metrics/metrics.service';
-import type { Storage, StoredEvent } from '../../../storage/storage';
+import type { StoredEvent } from '../../../domain/events';
 import { formatEventId } from './event-id';
 import { StreamHub } from './stream-hub.service';
 
@@ -59,14 +59,14 @@ describe('StreamHub', () => {
     reads = [];
     last = 10;
     metrics = new MetricsService();
-    const storage = {
+    const log = {
       epoch: EPOCH,
-      eventBounds: () => Promise.resolve({ prunedThrough: 0, last }),
+      bounds: () => Promise.resolve({ prunedThrough: 0, last }),
       eventsAfter: (after: number) => new Promise<StoredEvent[]>((resolve) => reads.push({ after, resolve })),
-    } as unknown as Storage;
-    const log = { onCommit: (listener: typeof commit) => (commit = listener) } as unknown as EventLog;
+      onCommit: (listener: typeof commit) => (commit = listener),
+    } as unknown as EventLog;
     const config = { sseMaxQueuedBytes: 1000, sseMaxStreams: 100, sseMaxStreamsPerUser: 100 } as AppConfig;
-    sut = new StreamHub(config, storage, metrics, log);
+    sut = new StreamHub(config, metrics, log);
   });
 
   const open = (lastEventId?: string) => {
@@ -133,9 +133,12 @@ describe('StreamHub', () => {
   it('refuses a stream past the per-user cap with 429 and frees the place when one closes', async () => {
     sut = new StreamHub(
       { sseMaxQueuedBytes: 1000, sseMaxStreams: 100, sseMaxStreamsPerUser: 2 } as AppConfig,
-      { epoch: EPOCH, eventBounds: () => Promise.resolve({ prunedThrough: 0, last: 0 }) } as unknown as Storage,
       metrics,
-      { onCommit: () => undefined } as unknown as EventLog,
+      {
+        epoch: EPOCH,
+        bounds: () => Promise.resolve({ prunedThrough: 0, last: 0 }),
+        onCommit: () => undefined,
+      } as unknown as EventLog,
     );
     const first = open();
     await open().opened;
