@@ -119,19 +119,19 @@ async function load(sut: SqliteDatabase, deviceId = 'a', seed = 1): Promise<Reco
   return points;
 }
 
-function sqliteOf(storage: SqliteDatabase): BetterSqlite3.Database {
-  return (storage as unknown as { sqlite: BetterSqlite3.Database }).sqlite;
+function sqliteOf(database: SqliteDatabase): BetterSqlite3.Database {
+  return (database as unknown as { sqlite: BetterSqlite3.Database }).sqlite;
 }
 
 async function newStorage(path = ':memory:'): Promise<SqliteDatabase> {
-  const storage = await SqliteDatabase.open(path);
+  const database = await SqliteDatabase.open(path);
   for (const id of ['a', 'b']) {
-    await storage.devices.create(
+    await database.devices.create(
       { id, name: id, type: null, labels: {}, online: false, lastSeen: null, createdAt: 0, updatedAt: 0 },
       'hash',
     );
   }
-  return storage;
+  return database;
 }
 
 describe('splitRange and sourceTier', () => {

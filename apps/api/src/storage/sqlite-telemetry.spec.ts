@@ -11,22 +11,22 @@ describe('SqliteTelemetry.keys', () => {
     const dir = mkdtempSync(join(tmpdir(), 'iot-keys-'));
     try {
       const path = join(dir, 'iot.db');
-      let storage = await SqliteDatabase.open(path, { writerThread: false });
+      let database = await SqliteDatabase.open(path, { writerThread: false });
       for (const id of ['a', 'b']) {
-        await storage.devices.create(
+        await database.devices.create(
           { id, name: id, type: null, labels: {}, online: false, lastSeen: null, createdAt: 0, updatedAt: 0 },
           'hash',
         );
       }
-      await storage.events.append([telemetryEvent('a', 1000, { t: 1, h: 2 }), telemetryEvent('b', 1000, { t: 1 })]);
-      await storage.close();
+      await database.events.append([telemetryEvent('a', 1000, { t: 1, h: 2 }), telemetryEvent('b', 1000, { t: 1 })]);
+      await database.close();
 
-      storage = await SqliteDatabase.open(path, { writerThread: false });
-      expect([storage.telemetry.keys.count('a'), storage.telemetry.keys.count('b')]).toEqual([2, 1]);
-      expect(storage.telemetry.keys.admit('a', [entry('x')], 2)).toBe(2);
-      await storage.devices.delete('a');
-      expect(storage.telemetry.keys.count('a')).toBe(0);
-      await storage.close();
+      database = await SqliteDatabase.open(path, { writerThread: false });
+      expect([database.telemetry.keys.count('a'), database.telemetry.keys.count('b')]).toEqual([2, 1]);
+      expect(database.telemetry.keys.admit('a', [entry('x')], 2)).toBe(2);
+      await database.devices.delete('a');
+      expect(database.telemetry.keys.count('a')).toBe(0);
+      await database.close();
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
