@@ -49,10 +49,9 @@ export default [
             allow('app', { element: { types: { anyOf: ['app', 'platform', 'domain', 'core', 'storage', 'edge'] } } }),
             allow('platform', { element: { type: 'platform' } }),
             allow('domain', { element: { type: 'domain' } }),
-            // TODO(repositories): 'storage' goes from the core's and the edges' lists once they use the domain's repositories.
-            allow('core', { element: { types: { anyOf: ['core', 'domain', 'platform', 'storage'] } } }),
+            allow('core', { element: { types: { anyOf: ['core', 'domain', 'platform'] } } }),
             allow('storage', { element: { types: { anyOf: ['storage', 'domain', 'platform'] } } }),
-            allow('edge', { element: { types: { anyOf: ['core', 'domain', 'platform', 'storage'] } } }),
+            allow('edge', { element: { types: { anyOf: ['core', 'domain', 'platform'] } } }),
             { from: { element: { type: 'edge' } }, allow: { to: { element: { type: 'edge', captured: { edge: '{{from.captured.edge}}' } } } } },
           ],
         },

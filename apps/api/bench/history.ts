@@ -26,8 +26,8 @@ import type { TelemetryQuery, TelemetryValues } from '@iot/protocol';
 import type { AppConfig } from '../src/platform/config/config';
 import { EventLog } from '../src/core/events/event-log.service';
 import { MetricsService } from '../src/platform/metrics/metrics.service';
-import { SqliteStorage } from '../src/storage/sqlite-storage';
-import { type NewEvent, telemetryEvent } from '../src/storage/storage';
+import { SqliteDatabase } from '../src/storage/sqlite-database';
+import { type NewEvent, telemetryEvent } from '../src/domain/events';
 import { TelemetryHistory } from '../src/core/telemetry/telemetry-history.service';
 import { TelemetryRetention } from '../src/core/telemetry/telemetry-retention.service';
 
@@ -68,8 +68,8 @@ function values(t: number): TelemetryValues {
   return out;
 }
 
-async function load(storage: SqliteStorage, from: number, to: number): Promise<void> {
-  await storage.createDevice(
+async function load(database: SqliteDatabase, from: number, to: number): Promise<void> {
+  await database.devices.create(
     {
       id: 'bench-1',
       name: 'bench-1',
@@ -89,7 +89,7 @@ async function load(storage: SqliteStorage, from: number, to: number): Promise<v
   for (let t = from; t < to; t += 1000) {
     batch.push(event('bench-1', t, values(t)));
     if (batch.length === 1000) {
-      await storage.append(batch);
+      await database.events.append(batch);
       done += batch.length;
       batch = [];
       if (done % 432_000 === 0) {
@@ -100,7 +100,7 @@ async function load(storage: SqliteStorage, from: number, to: number): Promise<v
       }
     }
   }
-  if (batch.length > 0) await storage.append(batch);
+  if (batch.length > 0) await database.events.append(batch);
   const s = (performance.now() - start) / 1000;
   console.log(
     `\r  loaded ${fmt(total)} events × ${KEYS} keys = ${fmt(total * KEYS)} values in ${fmt(s, 1)} s: ${fmt(total / s)} events/s, ${fmt((total * KEYS) / s)} values/s`,
@@ -150,8 +150,8 @@ interface IngestStats {
  * topped up to 5,000 events whenever ingest yields) or at `rate` events/s.
  * Latency is from an event's arrival in the queue to its commit.
  */
-async function ingest(storage: SqliteStorage, until: Promise<unknown>, rate?: number): Promise<IngestStats> {
-  const log = new EventLog(storage, new MetricsService());
+async function ingest(database: SqliteDatabase, until: Promise<unknown>, rate?: number): Promise<IngestStats> {
+  const log = new EventLog(database.events, new MetricsService());
   let events = 0;
   const latencies: number[] = [];
   log.onCommit((stored, receivedAt) => {
@@ -203,13 +203,13 @@ async function main(): Promise<void> {
   const dir = DB === undefined ? dirname(path) : undefined;
   const fresh = !existsSync(path);
   console.log(`History benchmark: ${DAYS} days of 1 Hz data, ${KEYS} keys, SQLite at ${path}`);
-  let storage = await SqliteStorage.open(path);
+  let database = await SqliteDatabase.open(path);
   const now = Date.now();
   const to = now - (now % 1000);
   const from = to - DAYS * DAY;
   if (fresh) {
     console.log('\nLoad (append, one transaction per 1000 events, rollups maintained):');
-    await load(storage, from, to);
+    await load(database, from, to);
   } else {
     console.log(`\nReusing ${path} (its data ends at load time; queries cover the ${DAYS} days before now)`);
   }
@@ -242,11 +242,11 @@ async function main(): Promise<void> {
     );
   };
   // Reopened before each set of queries: SQLite's page cache starts empty (the OS file cache does not).
-  await storage.close();
-  storage = await SqliteStorage.open(path);
+  await database.close();
+  database = await SqliteDatabase.open(path);
   await queries(
     'before pruning',
-    new TelemetryHistory({ telemetryRetentionMs: 0, rollupRetentionMs: 0 } as AppConfig, storage),
+    new TelemetryHistory({ telemetryRetentionMs: 0, rollupRetentionMs: 0 } as AppConfig, database.telemetry),
   );
 
   console.log(
@@ -254,7 +254,7 @@ async function main(): Promise<void> {
       `(a fleet of ${DEVICES} devices × ${KEYS} keys, through the group-commit EventLog, ${WINDOW_S} s each):`,
   );
   for (let d = 0; d < DEVICES; d++) {
-    await storage.createDevice(
+    await database.devices.create(
       {
         id: `fleet-${d}`,
         name: 'f',
@@ -270,8 +270,8 @@ async function main(): Promise<void> {
   }
   // Every prune transaction is timed: it is the longest an ingest batch can wait behind the job.
   const pruneCalls: number[] = [];
-  const prune = storage.pruneTelemetry.bind(storage);
-  storage.pruneTelemetry = async (...args) => {
+  const prune = database.telemetry.prune.bind(database.telemetry);
+  database.telemetry.prune = async (...args) => {
     const start = performance.now();
     const result = await prune(...args);
     pruneCalls.push(performance.now() - start);
@@ -285,11 +285,11 @@ async function main(): Promise<void> {
   for (let round = 0; round < ROUNDS; round++) {
     for (const rate of [RATE, undefined]) {
       const speed = rate === undefined ? 'at full speed' : `at ${fmt(rate)} events/s`;
-      record(`${speed}, no pruning`, await ingest(storage, seconds(WINDOW_S), rate));
+      record(`${speed}, no pruning`, await ingest(database, seconds(WINDOW_S), rate));
       // A fresh job each time, stopped at the end of the window (as at shutdown); it goes on where the last one stopped.
-      const job = new TelemetryRetention(config, storage);
+      const job = new TelemetryRetention(config, database.telemetry);
       const pruning = job.runOnce(now);
-      record(`${speed}, while pruning`, await ingest(storage, seconds(WINDOW_S), rate));
+      record(`${speed}, while pruning`, await ingest(database, seconds(WINDOW_S), rate));
       await job.onApplicationShutdown();
       pruned += (await pruning).raw;
     }
@@ -308,7 +308,7 @@ async function main(): Promise<void> {
   }
   // Then the rest, with nothing else running.
   const restStart = performance.now();
-  const rest = (await new TelemetryRetention(config, storage).runOnce(now)).raw;
+  const rest = (await new TelemetryRetention(config, database.telemetry).runOnce(now)).raw;
   const restSeconds = (performance.now() - restStart) / 1000;
   pruneCalls.sort((a, b) => a - b);
   console.log(
@@ -318,14 +318,14 @@ async function main(): Promise<void> {
       `${fmt(percentile(pruneCalls, 99), 1)} ms p99, ${fmt(pruneCalls[pruneCalls.length - 1] ?? 0, 1)} ms at most.`,
   );
 
-  await storage.close();
-  storage = await SqliteStorage.open(path);
+  await database.close();
+  database = await SqliteDatabase.open(path);
   await queries(
     `after pruning (raw kept ${RETAIN_DAYS} days; older buckets come from rollups)`,
-    new TelemetryHistory(config, storage),
+    new TelemetryHistory(config, database.telemetry),
   );
 
-  await storage.close();
+  await database.close();
   if (dir) rmSync(dir, { recursive: true, force: true });
 }
 

@@ -16,8 +16,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { SqliteStorage } from '../src/storage/sqlite-storage';
-import { type NewEvent, telemetryEvent } from '../src/storage/storage';
+import { SqliteDatabase } from '../src/storage/sqlite-database';
+import { type NewEvent, telemetryEvent } from '../src/domain/events';
 
 const DEVICES = 1000;
 const KEYS = 10;
@@ -39,28 +39,30 @@ function batch(shape: Shape, ts: number, round: number): NewEvent[] {
 async function measure(shape: Shape): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'iot-rollup-bench-'));
   // On this thread, so the script can swap the rollup writer (and time the same work the writer thread does).
-  const storage = await SqliteStorage.open(join(dir, 'iot.db'), { writerThread: false });
+  const database = await SqliteDatabase.open(join(dir, 'iot.db'), { writerThread: false });
   for (let d = 0; d < DEVICES; d++) {
-    await storage.createDevice(
+    await database.devices.create(
       { id: `d${d}`, name: 'd', type: null, labels: {}, online: false, lastSeen: null, createdAt: 0, updatedAt: 0 },
       'x',
     );
   }
   // Reach into the store to switch the rollup writer off; production code has no such switch.
-  const writer = (storage as unknown as { localWriter: { writer: { rollupBatch: () => unknown } } }).localWriter.writer;
+  const writer = (database as unknown as { localWriter: { writer: { rollupBatch: () => unknown } } }).localWriter
+    .writer;
   const keep = writer.rollupBatch.bind(writer);
   const skip = () => ({ add: () => undefined, write: () => undefined });
   let ts = Date.UTC(2026, 0, 1);
   const step = shape === 'fleet' ? 1000 : 1_000_000;
   // Warm up: two minutes of history per series first, so pages are where they would be.
-  for (let b = 0; b < (shape === 'fleet' ? 120 : 20); b++, ts += step) await storage.append(batch(shape, ts, b));
+  for (let b = 0; b < (shape === 'fleet' ? 120 : 20); b++, ts += step)
+    await database.events.append(batch(shape, ts, b));
   const ms: Record<'with rollups' | 'without', number[]> = { 'with rollups': [], without: [] };
   for (let round = 0; round < ROUNDS; round++) {
     for (const mode of ['with rollups', 'without'] as const) {
       writer.rollupBatch = mode === 'with rollups' ? keep : skip;
       const batches = Array.from({ length: BATCHES_PER_ROUND }, (_, b) => batch(shape, (ts += step), round * 10 + b));
       const start = performance.now();
-      for (const b of batches) await storage.append(b);
+      for (const b of batches) await database.events.append(b);
       ms[mode].push((performance.now() - start) / BATCHES_PER_ROUND);
     }
   }
@@ -71,7 +73,7 @@ async function measure(shape: Shape): Promise<void> {
     `  ${shape.padEnd(7)} without rollups ${without.toFixed(1)} ms a batch (${rate(without)} values/s); ` +
       `with ${withRollups.toFixed(1)} ms (${rate(withRollups)} values/s): +${Math.round((100 * (withRollups - without)) / without)}%`,
   );
-  await storage.close();
+  await database.close();
   rmSync(dir, { recursive: true, force: true });
 }
 

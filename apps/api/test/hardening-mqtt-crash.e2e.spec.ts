@@ -23,7 +23,7 @@ describe('MQTT hardening: no acknowledged message is lost when the api is killed
 
   it('finds every PUBACKed QoS 1 message in history after kill -9 and a restart', async () => {
     // The api in its own process, from source, so that it can be killed outright.
-    const start = `require('./apps/api/src/app/create-app').createApp(require('./apps/api/src/config/config').loadConfig())
+    const start = `require('./apps/api/src/app/create-app').createApp(require('./apps/api/src/platform/config/config').loadConfig())
       .then((app) => console.log(JSON.stringify({ url: app.url, mqttPort: app.mqttPort })), (e) => { console.error(e); process.exit(1); });`;
     const child = spawn(process.execPath, ['--require', '@swc-node/register', '-e', start], {
       cwd: resolve(__dirname, '../../..'),

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { generate, parser as packetParser, type Packet } from 'mqtt-packet';
-import { Storage } from '../src/storage/storage';
+import { EventRepository } from '../src/domain/events';
 import {
   StreamRecorder,
   type TestApp,
@@ -68,7 +68,7 @@ describe('MQTT hardening: a PUBACK means stored', () => {
   it('acknowledges a QoS 1 publish only once its event is readable from history, even with slow storage', async () => {
     const { credentials } = await createDevice(app, 'ack-1');
     // Every commit takes 100 ms longer: a PUBACK sent before the commit would be seen before the data.
-    const storage = app.app.get(Storage);
+    const storage = app.app.get(EventRepository);
     const append = storage.append.bind(storage);
     storage.append = (events) => new Promise((done) => setTimeout(done, 100)).then(() => append(events));
     const device = await connectDevice(app, credentials);

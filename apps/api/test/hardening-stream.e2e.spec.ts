@@ -1,7 +1,7 @@
 import { type IncomingMessage, get } from 'node:http';
 import type { MqttClient } from 'mqtt';
 import { LIMITS } from '@iot/protocol';
-import { Storage } from '../src/storage/storage';
+import { EventRepository } from '../src/domain/events';
 import {
   StreamRecorder,
   type TestApp,
@@ -329,7 +329,7 @@ describe('a resumer that does not read (issue #13, item 5)', () => {
     recorder.close();
     expect(ids).toHaveLength(count);
 
-    const storage = app.app.get(Storage);
+    const storage = app.app.get(EventRepository);
     const read = storage.eventsAfter.bind(storage);
     let rowsRead = 0;
     const spy = jest.spyOn(storage, 'eventsAfter').mockImplementation(async (...args) => {

@@ -9,6 +9,7 @@ import { DevicesService } from './devices/devices.service';
 import { EventBus } from './events/event-bus';
 import { EventLog } from './events/event-log.service';
 import { EventRetention } from './events/event-retention.service';
+import { HealthService } from './health.service';
 import { PresenceService } from './events/presence.service';
 import { StateService } from './state/state.service';
 import { TelemetryHistory } from './telemetry/telemetry-history.service';
@@ -26,11 +27,12 @@ const services = [
   TelemetryRetention,
   CommandsService,
   StateService,
+  HealthService,
 ];
 
 /**
  * The platform's core: the event log and presence, users and sessions,
- * devices, telemetry history, commands and device state. It knows its
+ * devices, telemetry history, commands and device state, readiness. It knows its
  * repositories and the device transport only by their interfaces; the app
  * binds them (storage adapters, the MQTT edge), and the edges (HTTP, the
  * WebSocket, MQTT) import this module to reach the services.

@@ -1,10 +1,9 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import type { Kysely } from 'kysely';
-import type { CommandStatus, JsonObject } from '@iot/protocol';
+import type { CommandStatus, CommandTransition, JsonObject } from '@iot/protocol';
+import type { CommandPatch, CommandRecord, CommandRepository, CommandWithHistory } from '../domain/commands';
 import type { Database } from './schema';
-import type { CommandRecord, CommandTransition, CommandWithHistory, DeviceStateRecord } from './storage';
 
-/** Commands and device state on SQLite: the queries behind SqliteStorage's command and state methods. */
 type CommandRow = Database['commands'];
 
 const OPEN: CommandStatus[] = ['pending', 'sent', 'accepted', 'in-progress'];
@@ -50,14 +49,14 @@ async function withTransitions(db: Kysely<Database>, commands: CommandRecord[]):
 }
 
 /**
- * Writes use the raw better-sqlite3 handle in synchronous transactions: a
- * kysely transaction would hold BEGIN open across awaits, and the inline
- * ingest transaction (also synchronous, on the same connection) could land
- * inside it. They begin IMMEDIATE: the writer thread commits on its own
+ * Commands on SQLite. Writes use the raw better-sqlite3 handle in synchronous
+ * transactions: a kysely transaction would hold BEGIN open across awaits, and
+ * the inline ingest transaction (also synchronous, on the same connection)
+ * could land inside it. They begin IMMEDIATE: the writer thread commits on its own
  * connection, and a deferred transaction that read before it wrote would
  * fail with SQLITE_BUSY instead of waiting for the write lock.
  */
-export class SqliteCommands {
+export class SqliteCommands implements CommandRepository {
   private readonly statements;
 
   constructor(
@@ -76,12 +75,6 @@ export class SqliteCommands {
          result = COALESCE(@result, result), error = COALESCE(@error, error), sent_at = COALESCE(@sent_at, sent_at)
        WHERE id = @id`,
     );
-    const upsertState = sqlite.prepare(
-      `INSERT INTO device_state (device_id, reported, desired, version, reported_at, desired_at)
-       VALUES (@device_id, @reported, @desired, @version, @reported_at, @desired_at)
-       ON CONFLICT (device_id) DO UPDATE SET reported = excluded.reported, desired = excluded.desired,
-         version = excluded.version, reported_at = excluded.reported_at, desired_at = excluded.desired_at`,
-    );
     this.statements = {
       insert: sqlite.transaction((row: CommandRow, t: CommandTransition) => {
         insertCommand.run(row);
@@ -91,13 +84,11 @@ export class SqliteCommands {
         updateCommand.run(params);
         insertTransition.run(params['id'] as string, t.ts, t.status, t.by ?? null);
       }).immediate,
-      upsertState,
       deleteDevice: sqlite.transaction((deviceId: string) => {
         sqlite
           .prepare('DELETE FROM command_transitions WHERE command_id IN (SELECT id FROM commands WHERE device_id = ?)')
           .run(deviceId);
         sqlite.prepare('DELETE FROM commands WHERE device_id = ?').run(deviceId);
-        sqlite.prepare('DELETE FROM device_state WHERE device_id = ?').run(deviceId);
       }).immediate,
     };
   }
@@ -123,11 +114,7 @@ export class SqliteCommands {
     );
   }
 
-  async update(
-    id: string,
-    patch: Pick<CommandRecord, 'status'> & Partial<Pick<CommandRecord, 'result' | 'error' | 'sentAt'>>,
-    transition: CommandTransition,
-  ): Promise<void> {
+  async update(id: string, patch: CommandPatch, transition: CommandTransition): Promise<void> {
     this.statements.update(
       {
         id,
@@ -162,48 +149,7 @@ export class SqliteCommands {
     return rows.map(toCommand);
   }
 
-  async getState(deviceId: string): Promise<DeviceStateRecord> {
-    const row = await this.db
-      .selectFrom('device_state')
-      .selectAll()
-      .where('device_id', '=', deviceId)
-      .executeTakeFirst();
-    return row
-      ? {
-          reported: JSON.parse(row.reported) as JsonObject,
-          desired: JSON.parse(row.desired) as JsonObject,
-          version: row.version,
-          reportedAt: row.reported_at,
-          desiredAt: row.desired_at,
-        }
-      : { reported: {}, desired: {}, version: 0, reportedAt: null, desiredAt: null };
-  }
-
-  async saveState(deviceId: string, state: DeviceStateRecord): Promise<void> {
-    this.statements.upsertState.run({
-      device_id: deviceId,
-      reported: JSON.stringify(state.reported),
-      desired: JSON.stringify(state.desired),
-      version: state.version,
-      reported_at: state.reportedAt,
-      desired_at: state.desiredAt,
-    });
-  }
-
-  async desiredStates(): Promise<Array<{ deviceId: string; version: number; desired: JsonObject }>> {
-    const rows = await this.db
-      .selectFrom('device_state')
-      .select(['device_id', 'version', 'desired'])
-      .where('version', '>', 0)
-      .execute();
-    return rows.map((r) => ({
-      deviceId: r.device_id,
-      version: r.version,
-      desired: JSON.parse(r.desired) as JsonObject,
-    }));
-  }
-
-  /** With a device, its commands and state go too (called inside the device's delete transaction). */
+  /** With a device, its commands go too (called inside the device's delete transaction). */
   deleteDevice(deviceId: string): void {
     this.statements.deleteDevice(deviceId);
   }

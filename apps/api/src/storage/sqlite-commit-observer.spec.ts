@@ -1,18 +1,19 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { telemetryEvent } from './storage';
-import { INLINE_MAX_EVENTS, SqliteStorage } from './sqlite-storage';
+import { telemetryEvent } from '../domain/events';
+import { SqliteDatabase } from './sqlite-database';
+import { INLINE_MAX_EVENTS } from './sqlite-event-log';
 
-describe('SqliteStorage.observeCommits', () => {
+describe('SqliteDatabase.observeCommits', () => {
   let dir: string;
-  let sut: SqliteStorage;
+  let sut: SqliteDatabase;
 
   beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), 'iot-storage-'));
-    sut = await SqliteStorage.open(join(dir, 'iot.db'));
+    sut = await SqliteDatabase.open(join(dir, 'iot.db'));
     const now = Date.now();
-    await sut.createDevice(
+    await sut.devices.create(
       { id: 'a', name: 'a', type: null, labels: {}, online: false, lastSeen: null, createdAt: now, updatedAt: now },
       'hash',
     );
@@ -29,8 +30,8 @@ describe('SqliteStorage.observeCommits', () => {
     const batch = (n: number, from: number) =>
       Array.from({ length: n }, (_, i) => telemetryEvent('a', from + i, { t: i }));
     // Small: on the event loop's connection; large: the writer thread's.
-    await sut.append(batch(3, 1));
-    await sut.append(batch(INLINE_MAX_EVENTS + 10, 100));
+    await sut.events.append(batch(3, 1));
+    await sut.events.append(batch(INLINE_MAX_EVENTS + 10, 100));
     expect(seen.map(([events]) => events)).toEqual([3, INLINE_MAX_EVENTS + 10]);
     for (const [, seconds] of seen) {
       expect(seconds).toBeGreaterThan(0);

@@ -22,7 +22,7 @@ function privateFiles(path: string): void {
  * busy timeout, so the connections (the store's, the writer thread's and
  * the checkpointer's) wait for each other's locks instead of failing. The
  * event loop's ingest connection has none: it hands a batch to the writer
- * thread rather than wait (SqliteStorage.append).
+ * thread rather than wait (SqliteEventLog.append).
  */
 export function openSqlite(
   path: string,

@@ -2,7 +2,7 @@ import type BetterSqlite3 from 'better-sqlite3';
 import { prepareRollupUpserts, RollupBatch, type RollupUpserts } from './sqlite-history';
 import { ValueKind } from './schema';
 import type { TelemetryValues } from '@iot/protocol';
-import { type NewEvent, valuesJsonOf } from './storage';
+import { type NewEvent, valuesJsonOf } from '../domain/events';
 
 type EventRow = [seq: number, deviceId: string, type: string, data: string, ts: number];
 type TelemetryRow = [deviceId: string, key: string, ts: number, kind: number, num: number | null, str: string | null];

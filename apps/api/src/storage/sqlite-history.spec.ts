@@ -6,8 +6,9 @@ import { Kysely, Migrator, SqliteDialect } from 'kysely';
 import { TELEMETRY_AGGREGATIONS, type TelemetryAggregation, type TelemetryValue } from '@iot/protocol';
 import { migrationProvider } from './migrations';
 import { aggregateSql, HOUR_MS, MINUTE_MS, sourceTier, splitRange } from './sqlite-history';
-import { SqliteStorage } from './sqlite-storage';
-import { type NewEvent, type TelemetryTier, telemetryEvent, valuesJsonOf } from './storage';
+import { SqliteDatabase } from './sqlite-database';
+import { type NewEvent, telemetryEvent, valuesJsonOf } from '../domain/events';
+import type { TelemetryTier } from '../domain/telemetry';
 
 /** 2025-11-27T09:40:00Z */
 const T0 = 1764236400000;
@@ -84,7 +85,7 @@ function reference(
  * next to every minute and hour edge; ties at one millisecond; stored in
  * batches out of time order, so rollups merge late data.
  */
-async function load(sut: SqliteStorage, deviceId = 'a', seed = 1): Promise<Record<string, Point[]>> {
+async function load(sut: SqliteDatabase, deviceId = 'a', seed = 1): Promise<Record<string, Point[]>> {
   const random = prng(seed);
   const times: number[] = [];
   for (let i = 0; i < 1500; i++) times.push(T0 - 20 * MINUTE_MS + Math.floor(random() * 3.5 * HOUR_MS));
@@ -109,7 +110,7 @@ async function load(sut: SqliteStorage, deviceId = 'a', seed = 1): Promise<Recor
   const points: Record<string, Point[]> = {};
   for (let i = 0; i < events.length; ) {
     const batch = events.slice(i, (i += 1 + Math.floor(random() * 200)));
-    const stored = await sut.append(batch);
+    const stored = await sut.events.append(batch);
     batch.forEach((event, k) => {
       for (const [key, value] of Object.entries(JSON.parse(valuesJsonOf(event.data)!) as Record<string, Value>))
         (points[key] ??= []).push({ ts: event.ts, seq: stored[k].seq, value });
@@ -118,19 +119,19 @@ async function load(sut: SqliteStorage, deviceId = 'a', seed = 1): Promise<Recor
   return points;
 }
 
-function sqliteOf(storage: SqliteStorage): BetterSqlite3.Database {
-  return (storage as unknown as { sqlite: BetterSqlite3.Database }).sqlite;
+function sqliteOf(database: SqliteDatabase): BetterSqlite3.Database {
+  return (database as unknown as { sqlite: BetterSqlite3.Database }).sqlite;
 }
 
-async function newStorage(path = ':memory:'): Promise<SqliteStorage> {
-  const storage = await SqliteStorage.open(path);
+async function newStorage(path = ':memory:'): Promise<SqliteDatabase> {
+  const database = await SqliteDatabase.open(path);
   for (const id of ['a', 'b']) {
-    await storage.createDevice(
+    await database.devices.create(
       { id, name: id, type: null, labels: {}, online: false, lastSeen: null, createdAt: 0, updatedAt: 0 },
       'hash',
     );
   }
-  return storage;
+  return database;
 }
 
 describe('splitRange and sourceTier', () => {
@@ -170,8 +171,8 @@ describe('splitRange and sourceTier', () => {
   });
 });
 
-describe('SqliteStorage aggregates', () => {
-  let sut: SqliteStorage;
+describe('SqliteDatabase aggregates', () => {
+  let sut: SqliteDatabase;
   let points: Record<string, Point[]>;
 
   beforeAll(async () => {
@@ -197,7 +198,7 @@ describe('SqliteStorage aggregates', () => {
       'matches values computed from the points, for every aggregation, with a %p ms bucket',
       async (bucketMs) => {
         for (const agg of TELEMETRY_AGGREGATIONS) {
-          const series = await sut.aggregate({ deviceId: 'a', from, to, bucketMs, agg });
+          const series = await sut.telemetry.aggregate({ deviceId: 'a', from, to, bucketMs, agg });
           expect(Object.keys(series).sort()).toEqual(['mixed', 'mode', 'on', 'temp']);
           for (const key of Object.keys(series)) {
             expect([agg, key, series[key]]).toEqual([agg, key, reference(points[key], from, to, bucketMs, agg)]);
@@ -209,7 +210,7 @@ describe('SqliteStorage aggregates', () => {
 
   it('puts a point on a bucket edge in the bucket that starts there', async () => {
     const edge = hour + HOUR_MS;
-    const series = await sut.aggregate({
+    const series = await sut.telemetry.aggregate({
       deviceId: 'a',
       keys: ['temp'],
       from: edge - 1,
@@ -229,7 +230,7 @@ describe('SqliteStorage aggregates', () => {
     const tied = points['mode'].filter((p) => p.ts === ts).sort((x, y) => x.seq - y.seq);
     expect(tied.length).toBeGreaterThanOrEqual(20);
     for (const bucketMs of [1, MINUTE_MS, HOUR_MS]) {
-      const series = await sut.aggregate({
+      const series = await sut.telemetry.aggregate({
         deviceId: 'a',
         keys: ['mode'],
         from: ts,
@@ -243,22 +244,31 @@ describe('SqliteStorage aggregates', () => {
 
   it('counts strings but leaves them out of numeric aggregates, and reads booleans as 0 and 1', async () => {
     const range = { deviceId: 'a', from: hour, to: hour + HOUR_MS, bucketMs: HOUR_MS };
-    expect((await sut.aggregate({ ...range, keys: ['mode'], agg: 'avg' }))['mode']).toEqual([]);
-    expect((await sut.aggregate({ ...range, keys: ['mode'], agg: 'count' }))['mode']).toEqual([
+    expect((await sut.telemetry.aggregate({ ...range, keys: ['mode'], agg: 'avg' }))['mode']).toEqual([]);
+    expect((await sut.telemetry.aggregate({ ...range, keys: ['mode'], agg: 'count' }))['mode']).toEqual([
       [hour, points['mode'].filter((p) => p.ts >= hour && p.ts < hour + HOUR_MS).length],
     ]);
     const on = points['on'].filter((p) => p.ts >= hour && p.ts < hour + HOUR_MS);
-    expect((await sut.aggregate({ ...range, keys: ['on'], agg: 'sum' }))['on']).toEqual([
+    expect((await sut.telemetry.aggregate({ ...range, keys: ['on'], agg: 'sum' }))['on']).toEqual([
       [hour, on.filter((p) => p.value).length],
     ]);
-    expect((await sut.aggregate({ ...range, keys: ['on'], agg: 'max' }))['on']).toEqual([[hour, 1]]);
+    expect((await sut.telemetry.aggregate({ ...range, keys: ['on'], agg: 'max' }))['on']).toEqual([[hour, 1]]);
   });
 
   it('answers an unknown key or an empty range with no points', async () => {
     expect(
-      await sut.aggregate({ deviceId: 'a', keys: ['nothing'], from: 0, to: T0, bucketMs: DAY_MS, agg: 'avg' }),
+      await sut.telemetry.aggregate({
+        deviceId: 'a',
+        keys: ['nothing'],
+        from: 0,
+        to: T0,
+        bucketMs: DAY_MS,
+        agg: 'avg',
+      }),
     ).toEqual({ nothing: [] });
-    expect(await sut.aggregate({ deviceId: 'nobody', from: 0, to: T0, bucketMs: DAY_MS, agg: 'avg' })).toEqual({});
+    expect(
+      await sut.telemetry.aggregate({ deviceId: 'nobody', from: 0, to: T0, bucketMs: DAY_MS, agg: 'avg' }),
+    ).toEqual({});
   });
 
   it('keeps rollups equal to rollups computed again from the raw rows', () => {
@@ -289,19 +299,21 @@ describe('SqliteStorage aggregates', () => {
 
   it('deletes a device with its rollups', async () => {
     const other = await newStorage();
-    await other.append([telemetry('a', T0, { t: 1 }), telemetry('b', T0, { t: 2 })]);
-    await other.deleteDevice('a');
+    await other.events.append([telemetry('a', T0, { t: 1 }), telemetry('b', T0, { t: 2 })]);
+    await other.devices.delete('a');
     const count = (table: string) =>
       sqliteOf(other).prepare<[], { n: number }>(`SELECT COUNT(*) AS n FROM ${table}`).get()!.n;
     expect([count('telemetry_1m'), count('telemetry_1h')]).toEqual([1, 1]);
-    expect(await other.aggregate({ deviceId: 'b', from: 0, to: T0 + 1, bucketMs: DAY_MS, agg: 'sum' })).toEqual({
+    expect(
+      await other.telemetry.aggregate({ deviceId: 'b', from: 0, to: T0 + 1, bucketMs: DAY_MS, agg: 'sum' }),
+    ).toEqual({
       t: [[T0 - (T0 % DAY_MS), 2]],
     });
     await other.close();
   });
 });
 
-describe('SqliteStorage aggregates of arbitrary floats', () => {
+describe('SqliteDatabase aggregates of arbitrary floats', () => {
   it('match values computed from the points, up to the rounding of sums added in another order', async () => {
     const sut = await newStorage();
     const random = prng(7);
@@ -310,14 +322,16 @@ describe('SqliteStorage aggregates of arbitrary floats', () => {
       const batch = Array.from({ length: 100 }, () =>
         telemetry('a', T0 + Math.floor(random() * 6 * HOUR_MS), { x: random() * 1000 - 500 }),
       );
-      const stored = await sut.append(batch);
+      const stored = await sut.events.append(batch);
       batch.forEach((e, i) =>
         points.push({ ts: e.ts, seq: stored[i].seq, value: JSON.parse(valuesJsonOf(e.data)!).x }),
       );
     }
     for (const bucketMs of [MINUTE_MS, 10 * MINUTE_MS, HOUR_MS, 3 * HOUR_MS]) {
       for (const agg of TELEMETRY_AGGREGATIONS) {
-        const got = (await sut.aggregate({ deviceId: 'a', from: T0 - 1234, to: T0 + 6 * HOUR_MS, bucketMs, agg }))['x'];
+        const got = (
+          await sut.telemetry.aggregate({ deviceId: 'a', from: T0 - 1234, to: T0 + 6 * HOUR_MS, bucketMs, agg })
+        )['x'];
         const want = reference(points, T0 - 1234, T0 + 6 * HOUR_MS, bucketMs, agg);
         expect(got.map(([ts]) => ts)).toEqual(want.map(([ts]) => ts));
         got.forEach(([, value], i) => {
@@ -334,8 +348,8 @@ describe('SqliteStorage aggregates of arbitrary floats', () => {
 describe.each([
   ['in memory', false],
   ['in a file', true],
-])('SqliteStorage telemetry retention, %s', (_where, inFile) => {
-  let sut: SqliteStorage;
+])('SqliteDatabase telemetry retention, %s', (_where, inFile) => {
+  let sut: SqliteDatabase;
   let dir: string | undefined;
 
   beforeEach(async () => {
@@ -355,7 +369,7 @@ describe.each([
     const removed: number[] = [];
     let start;
     for (;;) {
-      const result = await sut.pruneTelemetry(tier, before, budget, start);
+      const result = await sut.telemetry.prune(tier, before, budget, start);
       removed.push(result.removed);
       start = result.next;
       if (!result.more) return removed;
@@ -370,7 +384,7 @@ describe.each([
         telemetry('b', T0 - 10 * 1000 + i * 1000, { t: i }),
       );
     }
-    await sut.append(events);
+    await sut.events.append(events);
     const older = count('telemetry_messages', `ts < ${T0}`);
     expect(older).toBe(20 + 10);
     expect(count('telemetry', `ts < ${T0}`)).toBe(20 * 2 + 10);
@@ -386,15 +400,15 @@ describe.each([
   });
 
   it('makes progress when more rows than the budget share one millisecond', async () => {
-    await sut.append(Array.from({ length: 10 }, (_, i) => telemetry('a', T0 - 1000, { t: i })));
-    await sut.append([telemetry('a', T0 - 500, { t: 1 }), telemetry('a', T0, { t: 2 })]);
+    await sut.events.append(Array.from({ length: 10 }, (_, i) => telemetry('a', T0 - 1000, { t: i })));
+    await sut.events.append([telemetry('a', T0 - 500, { t: 1 }), telemetry('a', T0, { t: 2 })]);
     expect((await pruneAll('raw', T0, 3)).reduce((a, b) => a + b, 0)).toBe(11);
-    expect((await sut.history({ deviceId: 'a', limit: 10, order: 'asc' }))['t']).toEqual([[T0, 2]]);
+    expect((await sut.telemetry.history({ deviceId: 'a', limit: 10, order: 'asc' }))['t']).toEqual([[T0, 2]]);
   });
 
   it('removes only rollups older than the cut, in batches', async () => {
     const hour = T0 - (T0 % HOUR_MS);
-    await sut.append(
+    await sut.events.append(
       Array.from({ length: 6 * 60 }, (_, i) => telemetry('a', hour - 3 * HOUR_MS + i * MINUTE_MS, { t: i, u: 1 })),
     );
     const minutes = count('telemetry_1m', `bucket < ${hour}`);
@@ -411,21 +425,21 @@ describe.each([
     const points = await load(sut);
     const query = { deviceId: 'a', keys: ['temp'], from: hour - 2 * HOUR_MS, to: hour + 2 * HOUR_MS };
     const before = {
-      minutes: await sut.aggregate({ ...query, bucketMs: 5 * MINUTE_MS, agg: 'avg' }),
-      hours: await sut.aggregate({ ...query, bucketMs: HOUR_MS, agg: 'last' }),
+      minutes: await sut.telemetry.aggregate({ ...query, bucketMs: 5 * MINUTE_MS, agg: 'avg' }),
+      hours: await sut.telemetry.aggregate({ ...query, bucketMs: HOUR_MS, agg: 'last' }),
     };
     expect(before.minutes['temp']).toEqual(reference(points['temp'], query.from, query.to, 5 * MINUTE_MS, 'avg'));
     await pruneAll('raw', hour + 2 * HOUR_MS, 100);
     expect(count('telemetry', `ts < ${hour + 2 * HOUR_MS}`)).toBe(0);
-    expect(await sut.aggregate({ ...query, bucketMs: 5 * MINUTE_MS, agg: 'avg' })).toEqual(before.minutes);
-    expect(await sut.aggregate({ ...query, bucketMs: HOUR_MS, agg: 'last' })).toEqual(before.hours);
+    expect(await sut.telemetry.aggregate({ ...query, bucketMs: 5 * MINUTE_MS, agg: 'avg' })).toEqual(before.minutes);
+    expect(await sut.telemetry.aggregate({ ...query, bucketMs: HOUR_MS, agg: 'last' })).toEqual(before.hours);
     // Buckets finer than a minute need raw rows.
-    expect((await sut.aggregate({ ...query, bucketMs: 10_000, agg: 'avg' }))['temp']).toEqual([]);
+    expect((await sut.telemetry.aggregate({ ...query, bucketMs: 10_000, agg: 'avg' }))['temp']).toEqual([]);
   });
 });
 
 describe('query plans', () => {
-  let sut: SqliteStorage;
+  let sut: SqliteDatabase;
   let plan: (sql: string, params: unknown[]) => string[];
 
   beforeAll(async () => {
@@ -527,19 +541,19 @@ describe('migrations 0002_rollups and 0004_telemetry_messages', () => {
         .run();
       old.close();
 
-      const sut = await SqliteStorage.open(path);
+      const sut = await SqliteDatabase.open(path);
       const hour = T0 - (T0 % HOUR_MS);
       for (const agg of ['avg', 'count', 'last'] as const) {
         for (const bucketMs of [MINUTE_MS, HOUR_MS]) {
           const query = { deviceId: 'a', from: hour - HOUR_MS, to: hour + 3 * HOUR_MS, bucketMs, agg };
-          const series = await sut.aggregate(query);
+          const series = await sut.telemetry.aggregate(query);
           expect(series['temp']).toEqual(reference(points['temp'], query.from, query.to, bucketMs, agg));
-          expect(series).toEqual(await source.aggregate(query));
+          expect(series).toEqual(await source.telemetry.aggregate(query));
         }
       }
       // 0004 regrouped the raw rows by message: every value reads back as it was, booleans and text included.
       const everything = { deviceId: 'a', limit: 100_000, order: 'asc' } as const;
-      expect(await sut.history(everything)).toEqual(await source.history(everything));
+      expect(await sut.telemetry.history(everything)).toEqual(await source.telemetry.history(everything));
       await sut.close();
       await source.close();
     } finally {

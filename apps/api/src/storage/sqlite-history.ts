@@ -1,7 +1,7 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import type { TelemetryAggregation, TelemetryValue } from '@iot/protocol';
 import { toValue } from './schema';
-import type { AggregateQuery, PruneCursor, PruneResult, TelemetryTier } from './storage';
+import type { AggregateQuery, PruneCursor, PruneResult, TelemetryTier } from '../domain/telemetry';
 
 /**
  * Telemetry history on SQLite beyond raw reads: the per-minute and per-hour
@@ -302,7 +302,7 @@ interface PruneStatements {
   through: BetterSqlite3.Statement<[string, number]>;
 }
 
-/** SqliteStorage's history queries beyond raw reads; every method is synchronous, on the connection it is given. */
+/** SqliteTelemetry's history queries beyond raw reads; every method is synchronous, on the connection it is given. */
 export class SqliteHistory {
   private readonly aggregates = new Map<string, BetterSqlite3.Statement>();
   private readonly devicesFrom: BetterSqlite3.Statement<[string, number], { device_id: string }>;

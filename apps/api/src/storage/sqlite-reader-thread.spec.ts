@@ -2,8 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { READ_QUEUE_MAX, ReadsBusyError, SqliteReaderThread } from './sqlite-reader-thread';
-import { SqliteStorage } from './sqlite-storage';
-import { telemetryEvent } from './storage';
+import { SqliteDatabase } from './sqlite-database';
+import { telemetryEvent } from '../domain/events';
 
 /** A reply as this test's realm sees it (a structured clone is made with the main realm's Object and Map). */
 const plain = (value: unknown): unknown => JSON.parse(JSON.stringify(value));
@@ -15,12 +15,15 @@ describe('SqliteReaderThread', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'iot-reader-'));
     file = join(dir, 'iot.db');
-    const store = await SqliteStorage.open(file, { writerThread: false });
-    await store.createDevice(
+    const store = await SqliteDatabase.open(file, { writerThread: false });
+    await store.devices.create(
       { id: 'a', name: 'a', type: null, labels: {}, online: false, lastSeen: null, createdAt: 0, updatedAt: 0 },
       'hash',
     );
-    await store.append([telemetryEvent('a', 1000, { t: 1, s: 'x' }), telemetryEvent('a', 2000, { t: 2, on: true })]);
+    await store.events.append([
+      telemetryEvent('a', 1000, { t: 1, s: 'x' }),
+      telemetryEvent('a', 2000, { t: 2, on: true }),
+    ]);
     await store.close();
   });
 
@@ -77,14 +80,14 @@ describe('SqliteReaderThread', () => {
   it('stops a read that runs too long, answers it and those behind it 503, and reads again on a new thread', async () => {
     const slowDir = mkdtempSync(join(tmpdir(), 'iot-reader-slow-'));
     const slowFile = join(slowDir, 'iot.db');
-    const store = await SqliteStorage.open(slowFile, { writerThread: false });
-    await store.createDevice(
+    const store = await SqliteDatabase.open(slowFile, { writerThread: false });
+    await store.devices.create(
       { id: 'a', name: 'a', type: null, labels: {}, online: false, lastSeen: null, createdAt: 0, updatedAt: 0 },
       'hash',
     );
     // 400,000 raw values: an aggregate of 1 ms buckets unpacks each one (about a second here).
     const values = Object.fromEntries(Array.from({ length: 1000 }, (_, k) => [`k${k}`, k]));
-    await store.append(Array.from({ length: 400 }, (_, m) => telemetryEvent('a', 1000 + m, values)));
+    await store.events.append(Array.from({ length: 400 }, (_, m) => telemetryEvent('a', 1000 + m, values)));
     await store.close();
     const sut = await SqliteReaderThread.start(slowFile, 200);
     try {

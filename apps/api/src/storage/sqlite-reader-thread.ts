@@ -1,6 +1,6 @@
 import type { LatestValues } from '@iot/protocol';
 import { DomainError } from '../domain/errors';
-import type { AggregateQuery, HistoryQuery, Series } from './storage';
+import type { AggregateQuery, HistoryQuery, Series } from '../domain/telemetry';
 import { SqliteWorker } from './sqlite-writer-thread';
 
 /**

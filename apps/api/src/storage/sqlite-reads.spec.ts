@@ -1,25 +1,25 @@
 import BetterSqlite3 from 'better-sqlite3';
-import { SqliteStorage } from './sqlite-storage';
+import { SqliteDatabase } from './sqlite-database';
 import { SqliteReads } from './sqlite-reads';
-import { telemetryEvent } from './storage';
+import { telemetryEvent } from '../domain/events';
 
 /** The store's own connection (in memory there is no other). */
-function sqliteOf(storage: SqliteStorage): BetterSqlite3.Database {
-  return (storage as unknown as { sqlite: BetterSqlite3.Database }).sqlite;
+function sqliteOf(database: SqliteDatabase): BetterSqlite3.Database {
+  return (database as unknown as { sqlite: BetterSqlite3.Database }).sqlite;
 }
 
 describe('SqliteReads', () => {
-  let storage: SqliteStorage;
+  let database: SqliteDatabase;
   let sut: SqliteReads;
 
   beforeAll(async () => {
-    storage = await SqliteStorage.open(':memory:');
-    await storage.createDevice(
+    database = await SqliteDatabase.open(':memory:');
+    await database.devices.create(
       { id: 'a', name: 'a', type: null, labels: {}, online: false, lastSeen: null, createdAt: 0, updatedAt: 0 },
       'hash',
     );
     // 10 messages of keys k0..k9 (value = message × 100 + key), and a key only in the first and last.
-    await storage.append(
+    await database.events.append(
       Array.from({ length: 10 }, (_, m) =>
         telemetryEvent('a', 1000 + m, {
           ...Object.fromEntries(Array.from({ length: 10 }, (_, k) => [`k${k}`, m * 100 + k])),
@@ -27,10 +27,10 @@ describe('SqliteReads', () => {
         }),
       ),
     );
-    sut = new SqliteReads(sqliteOf(storage));
+    sut = new SqliteReads(sqliteOf(database));
   });
 
-  afterAll(() => storage.close());
+  afterAll(() => database.close());
 
   it('reads every key of the device from `latest` when none are named, each to its limit', () => {
     const series = sut.rawHistory({ deviceId: 'a', limit: 2, order: 'desc' });

@@ -2,7 +2,7 @@ import type BetterSqlite3 from 'better-sqlite3';
 import type { LatestValues, TelemetryValue } from '@iot/protocol';
 import { toValue } from './schema';
 import { SqliteHistory } from './sqlite-history';
-import type { AggregateQuery, HistoryQuery, Series } from './storage';
+import type { AggregateQuery, HistoryQuery, Series } from '../domain/telemetry';
 
 type LatestRow = { device_id: string; key: string; ts: number; kind: number; num: number | null; str: string | null };
 type MessageRow = { ts: number; data: string };

@@ -2,9 +2,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { SqliteStorage } from './sqlite-storage';
+import { SqliteDatabase } from './sqlite-database';
 import { decodeBatch, encodeBatch, SqliteWriterThread } from './sqlite-writer-thread';
-import { type NewEvent, telemetryEvent, valuesJsonOf } from './storage';
+import { type NewEvent, telemetryEvent, valuesJsonOf } from '../domain/events';
 
 describe('encodeBatch / decodeBatch', () => {
   it('carry every kind of event to the writer thread as it was queued, in order', () => {
@@ -41,9 +41,9 @@ describe('telemetryEvent', () => {
 async function databaseWithDevice(id: string): Promise<{ dir: string; file: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'iot-writer-'));
   const file = join(dir, 'iot.db');
-  const store = await SqliteStorage.open(file, { writerThread: false });
+  const store = await SqliteDatabase.open(file, { writerThread: false });
   const now = Date.now();
-  await store.createDevice(
+  await store.devices.create(
     { id, name: id, type: null, labels: {}, online: false, lastSeen: null, createdAt: now, updatedAt: now },
     'hash',
   );

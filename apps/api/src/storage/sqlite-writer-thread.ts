@@ -4,7 +4,8 @@ import { Worker } from 'node:worker_threads';
 import { Logger } from '@nestjs/common';
 import type { DeviceEventName } from '@iot/protocol';
 import type { CommitObserver } from './sqlite-event-writer';
-import type { NewEvent, PruneCursor, PruneResult, TelemetryTier } from './storage';
+import type { NewEvent } from '../domain/events';
+import type { PruneCursor, PruneResult, TelemetryTier } from '../domain/telemetry';
 
 /** How often the checkpointer copies the WAL back into the database. */
 export const CHECKPOINT_INTERVAL_MS = 200;
@@ -189,7 +190,7 @@ export class SqliteWorker<Reply extends { ready?: true } = WriterReply> {
  * if it dies.
  */
 export class SqliteWriterThread {
-  private readonly logger = new Logger('SqliteStorage');
+  private readonly logger = new Logger('SqliteDatabase');
   private readonly writer: SqliteWorker;
   private readonly checkpointer: SqliteWorker;
   private nextId = 1;

@@ -8,7 +8,8 @@ import type { LoginResponse, Role } from '@iot/protocol';
 import { DomainError } from '../../domain/errors';
 import { APP_CONFIG, type AppConfig, ConfigError } from '../../platform/config/config';
 import { RateLimitedLog } from '../../platform/logging/rate-limited-log';
-import { type SessionRecord, Storage, type UserRecord } from '../../storage/storage';
+import { type SessionRecord, SessionRepository } from '../../domain/sessions';
+import { type UserRecord, UserRepository } from '../../domain/users';
 import { EventBus } from '../events/event-bus';
 import type { AuthUser } from './auth-user';
 import { LoginThrottle, addressKey } from './login-throttle';
@@ -63,7 +64,8 @@ export class AuthService implements OnApplicationBootstrap, OnModuleDestroy {
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    private readonly storage: Storage,
+    private readonly userRepository: UserRepository,
+    private readonly sessionRepository: SessionRepository,
     private readonly jwt: JwtService,
     private readonly bus: EventBus,
   ) {
@@ -75,8 +77,8 @@ export class AuthService implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    for (const user of await this.storage.listUsers()) this.users.set(user.username, user);
-    for (const session of await this.storage.liveSessions(Date.now())) {
+    for (const user of await this.userRepository.list()) this.users.set(user.username, user);
+    for (const session of await this.sessionRepository.live(Date.now())) {
       if (this.users.has(session.username)) this.sessions.set(session.id, session);
     }
     this.pruner = setInterval(() => void this.pruneSessions(), SESSION_PRUNE_INTERVAL_MS);
@@ -115,7 +117,7 @@ export class AuthService implements OnApplicationBootstrap, OnModuleDestroy {
   /** Throws `conflict` when the username is taken. */
   async createUser(username: string, password: string, role: Role): Promise<UserRecord> {
     const user: UserRecord = { username, passwordHash: await this.hashPassword(password), role, createdAt: Date.now() };
-    if (!(await this.storage.createUser(user))) throw new DomainError('conflict', `user ${username} exists`);
+    if (!(await this.userRepository.create(user))) throw new DomainError('conflict', `user ${username} exists`);
     this.users.set(username, user);
     // Sessions a crash left behind of an earlier user of this name must not become this one's.
     await this.endSessionsOf(username);
@@ -125,10 +127,10 @@ export class AuthService implements OnApplicationBootstrap, OnModuleDestroy {
   /** Throws `not_found` when there is no such user. */
   async updateUser(username: string, patch: { password?: string; role?: Role }): Promise<UserRecord> {
     const passwordHash = patch.password === undefined ? undefined : await this.hashPassword(patch.password);
-    if (!(await this.storage.updateUser(username, { passwordHash, role: patch.role }))) {
+    if (!(await this.userRepository.update(username, { passwordHash, role: patch.role }))) {
       throw new DomainError('not_found', `no user ${username}`);
     }
-    const user = await this.storage.findUser(username);
+    const user = await this.userRepository.find(username);
     if (user) this.users.set(username, user);
     if (patch.password !== undefined) this.forgetInitialPassword(username);
     // Whoever knew the old password, or held the old role, logs in again.
@@ -140,7 +142,7 @@ export class AuthService implements OnApplicationBootstrap, OnModuleDestroy {
 
   /** Throws `not_found` when there is no such user (after ending any session left of that name). */
   async deleteUser(username: string): Promise<void> {
-    const deleted = await this.storage.deleteUser(username);
+    const deleted = await this.userRepository.delete(username);
     this.users.delete(username);
     if (deleted) this.forgetInitialPassword(username);
     await this.endSessionsOf(username);
@@ -233,7 +235,7 @@ export class AuthService implements OnApplicationBootstrap, OnModuleDestroy {
       .sort((a, b) => a.createdAt - b.createdAt);
     const excess = own.length + 1 - this.config.maxSessionsPerUser;
     if (excess > 0) await this.endSessions(own.slice(0, excess).map((s) => s.id));
-    await this.storage.insertSession(session);
+    await this.sessionRepository.insert(session);
     this.sessions.set(session.id, session);
     return session;
   }
@@ -241,7 +243,7 @@ export class AuthService implements OnApplicationBootstrap, OnModuleDestroy {
   private async endSessions(ids: string[]): Promise<void> {
     if (ids.length === 0) return;
     for (const id of ids) this.sessions.delete(id);
-    await this.storage.deleteSessions(ids);
+    await this.sessionRepository.delete(ids);
     this.notifyEnded(new Set(ids));
   }
 
@@ -254,7 +256,7 @@ export class AuthService implements OnApplicationBootstrap, OnModuleDestroy {
         ids.add(id);
       }
     }
-    for (const id of await this.storage.deleteSessionsOf(username)) ids.add(id);
+    for (const id of await this.sessionRepository.deleteAllOf(username)) ids.add(id);
     if (ids.size > 0) this.notifyEnded(ids);
   }
 
@@ -267,7 +269,7 @@ export class AuthService implements OnApplicationBootstrap, OnModuleDestroy {
     const now = Date.now();
     for (const [id, session] of this.sessions) if (session.expiresAt <= now) this.sessions.delete(id);
     try {
-      await this.storage.pruneSessions(now);
+      await this.sessionRepository.prune(now);
     } catch (error) {
       this.logger.warn(`pruning expired sessions: ${(error as Error).message}`);
     }

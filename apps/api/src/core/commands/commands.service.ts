@@ -12,12 +12,12 @@ import {
 } from '@iot/protocol';
 import { DomainError } from '../../domain/errors';
 import { DeviceTransport } from '../device-transport';
-import { deviceEvents } from '../events/device-events';
+import { deviceEvents } from '../../domain/events';
 import { EventBus } from '../events/event-bus';
 import { EventLog } from '../events/event-log.service';
 import { PresenceService } from '../events/presence.service';
 import { MetricsService } from '../../platform/metrics/metrics.service';
-import { type CommandRecord, type CommandWithHistory, Storage } from '../../storage/storage';
+import { type CommandRecord, CommandRepository, type CommandWithHistory } from '../../domain/commands';
 
 export const DEFAULT_TIMEOUT_MS = 30_000;
 export const DEFAULT_TTL_MS = 10 * 60_000;
@@ -66,7 +66,7 @@ export class CommandsService implements OnApplicationBootstrap, OnApplicationShu
   private readonly open = new Map<string, OpenCommand>();
 
   constructor(
-    private readonly storage: Storage,
+    private readonly commands: CommandRepository,
     private readonly transport: DeviceTransport,
     private readonly presence: PresenceService,
     private readonly log: EventLog,
@@ -76,7 +76,7 @@ export class CommandsService implements OnApplicationBootstrap, OnApplicationShu
 
   async onApplicationBootstrap(): Promise<void> {
     const now = Date.now();
-    for (const record of await this.storage.openCommands()) {
+    for (const record of await this.commands.open()) {
       const open = this.track(record);
       if (record.status === 'pending') {
         if (record.expiresAt <= now) this.enqueue(open, () => this.finish(open, 'expired', {}));
@@ -126,12 +126,12 @@ export class CommandsService implements OnApplicationBootstrap, OnApplicationShu
         // The first status of a command to a reachable device is `sent`.
         record.status = 'sent';
         record.sentAt = now;
-        await this.storage.insertCommand(record, { status: 'sent', ts: now, by });
+        await this.commands.insert(record, { status: 'sent', ts: now, by });
         stored = true;
         this.emit(record, now);
         await this.publish(open);
       } else {
-        await this.storage.insertCommand(record, { status: 'pending', ts: now, by });
+        await this.commands.insert(record, { status: 'pending', ts: now, by });
         stored = true;
         this.emit(record, now);
         this.arm(open, record.expiresAt - now, 'expired');
@@ -148,7 +148,7 @@ export class CommandsService implements OnApplicationBootstrap, OnApplicationShu
   async cancel(commandId: string, by: string): Promise<CommandRecord> {
     const open = this.open.get(commandId);
     if (!open) {
-      const stored = await this.storage.getCommand(commandId);
+      const stored = await this.commands.get(commandId);
       if (!stored) throw new DomainError('not_found', `no command ${commandId}`);
       throw new DomainError('conflict', `command ${commandId} is ${stored.status}; only a pending command can be cancelled`);
     }
@@ -185,7 +185,7 @@ export class CommandsService implements OnApplicationBootstrap, OnApplicationShu
   async onResult(deviceId: string, commandId: string, answer: CommandResult): Promise<void> {
     const open = this.open.get(commandId);
     if (!open || open.record.deviceId !== deviceId) {
-      const stored = await this.storage.getCommand(commandId);
+      const stored = await this.commands.get(commandId);
       if (stored && stored.deviceId === deviceId) {
         this.metrics.reject('late_command_result');
         return;
@@ -209,14 +209,14 @@ export class CommandsService implements OnApplicationBootstrap, OnApplicationShu
   }
 
   async get(commandId: string): Promise<CommandWithHistory> {
-    const command = await this.storage.getCommand(commandId);
+    const command = await this.commands.get(commandId);
     if (!command) throw new DomainError('not_found', `no command ${commandId}`);
     return command;
   }
 
   list(deviceId: string, beforeId: string | undefined, limit: number): Promise<CommandWithHistory[]> {
     if (!this.presence.has(deviceId)) throw new DomainError('not_found', `no device ${deviceId}`);
-    return this.storage.listCommands(deviceId, beforeId, limit);
+    return this.commands.list(deviceId, beforeId, limit);
   }
 
   /** Resolves with the command once it is terminal. */
@@ -281,7 +281,7 @@ export class CommandsService implements OnApplicationBootstrap, OnApplicationShu
   ): Promise<void> {
     const now = Date.now();
     Object.assign(open.record, { status, updatedAt: now }, patch);
-    await this.storage.updateCommand(open.record.id, { status, ...patch }, { status, ts: now, by });
+    await this.commands.update(open.record.id, { status, ...patch }, { status, ts: now, by });
     this.emit(open.record, now);
   }
 

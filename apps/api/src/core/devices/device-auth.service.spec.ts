@@ -1,5 +1,6 @@
 import * as argon2 from 'argon2';
-import type { Storage } from '../../storage/storage';
+import type { DeviceRepository } from '../../domain/devices';
+import { strictFake } from '../../domain/testing';
 import {
   AUTH_FAILURES_PER_ADDRESS_FACTOR,
   DEVICE_HASH_OPTIONS,
@@ -27,13 +28,16 @@ describe('DeviceAuthService', () => {
     lookups = 0;
     now = 1_000_000;
     jest.spyOn(Date, 'now').mockImplementation(() => now);
-    const storage = {
-      getSecretHash: async () => {
-        lookups++;
-        return hash;
+    const devices = strictFake<DeviceRepository>(
+      {
+        getSecretHash: async () => {
+          lookups++;
+          return hash;
+        },
       },
-    } as unknown as Storage;
-    auth = new DeviceAuthService(storage, config);
+      'devices',
+    );
+    auth = new DeviceAuthService(devices, config);
   });
 
   afterEach(() => jest.restoreAllMocks());
@@ -74,7 +78,7 @@ describe('DeviceAuthService', () => {
     let running = 0;
     let most = 0;
     const release: Array<() => void> = [];
-    const storage = {
+    const devices = strictFake<DeviceRepository>({
       getSecretHash: () => {
         most = Math.max(most, ++running);
         return new Promise<string | undefined>((resolve) =>
@@ -84,8 +88,8 @@ describe('DeviceAuthService', () => {
           }),
         );
       },
-    } as unknown as Storage;
-    auth = new DeviceAuthService(storage, { mqttAuthMaxFailures: 1000, mqttAuthBlockMs: 1000 });
+    });
+    auth = new DeviceAuthService(devices, { mqttAuthMaxFailures: 1000, mqttAuthBlockMs: 1000 });
     const attempts = Array.from({ length: MAX_CONCURRENT_SECRET_CHECKS + MAX_WAITING_SECRET_CHECKS }, (_, i) =>
       auth.authenticate(`dev-${i}`, SECRET, `10.0.${i >> 8}.${i & 255}`),
     );

@@ -3,7 +3,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import * as argon2 from 'argon2';
 import { isDeviceId } from '@iot/protocol';
 import { APP_CONFIG, type AppConfig } from '../../platform/config/config';
-import { Storage } from '../../storage/storage';
+import { DeviceRepository } from '../../domain/devices';
 
 /** OWASP's argon2id baseline: device secrets are random, so this is ample. */
 export const DEVICE_HASH_OPTIONS = { type: argon2.argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
@@ -117,7 +117,7 @@ export class DeviceAuthService {
   private readonly checks = new Slots(MAX_CONCURRENT_SECRET_CHECKS, MAX_WAITING_SECRET_CHECKS);
 
   constructor(
-    private readonly storage: Storage,
+    private readonly devices: DeviceRepository,
     @Inject(APP_CONFIG) config: Pick<AppConfig, 'mqttAuthMaxFailures' | 'mqttAuthBlockMs'>,
   ) {
     this.perId = new FailureThrottle(config.mqttAuthMaxFailures, config.mqttAuthBlockMs);
@@ -161,12 +161,12 @@ export class DeviceAuthService {
   }
 
   private async check(deviceId: string, secret: Buffer, digest: Buffer): Promise<boolean> {
-    const hash = await this.storage.getSecretHash(deviceId);
+    const hash = await this.devices.getSecretHash(deviceId);
     if (hash === undefined) return false;
     try {
       if (!(await argon2.verify(hash, secret))) return false;
       // The secret may have been rotated or revoked while argon2 ran: only a current one counts.
-      if ((await this.storage.getSecretHash(deviceId)) !== hash) return false;
+      if ((await this.devices.getSecretHash(deviceId)) !== hash) return false;
       this.verified.set(deviceId, digest);
       return true;
     } catch (error) {

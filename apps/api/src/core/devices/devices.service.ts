@@ -6,6 +6,7 @@ import type {
   DeviceCredentials,
   DeviceListResponse,
   DeviceView,
+  LatestValues,
   ListDevicesQuery,
   UpdateDeviceRequest,
 } from '@iot/protocol';
@@ -13,7 +14,8 @@ import { DomainError } from '../../domain/errors';
 import { DeviceAuthService } from './device-auth.service';
 import { DeviceTransport } from '../device-transport';
 import { PresenceService } from '../events/presence.service';
-import { type DeviceRecord, Storage } from '../../storage/storage';
+import { type DeviceRecord, DeviceRepository } from '../../domain/devices';
+import { TelemetryRepository } from '../../domain/telemetry';
 
 function view(device: DeviceRecord): DeviceView {
   return {
@@ -48,11 +50,18 @@ function decodeCursor(cursor: string): string {
 @Injectable()
 export class DevicesService {
   constructor(
-    private readonly storage: Storage,
+    private readonly devices: DeviceRepository,
+    private readonly telemetry: TelemetryRepository,
     private readonly auth: DeviceAuthService,
     private readonly transport: DeviceTransport,
     private readonly presence: PresenceService,
   ) {}
+
+  /** At boot, before the broker accepts anyone: nobody is connected, so presence left by a crash is forgotten. */
+  async boot(): Promise<void> {
+    await this.devices.markAllOffline();
+    this.presence.load(await this.devices.allIds());
+  }
 
   async create(request: CreateDeviceRequest): Promise<CreateDeviceResponse> {
     const id = request.id ?? newDeviceId();
@@ -68,7 +77,7 @@ export class DevicesService {
       createdAt: now,
       updatedAt: now,
     };
-    if (!(await this.storage.createDevice(device, await this.auth.hashSecret(secret)))) {
+    if (!(await this.devices.create(device, await this.auth.hashSecret(secret)))) {
       throw new DomainError('conflict', `device ${id} exists`);
     }
     this.presence.add(id);
@@ -76,7 +85,7 @@ export class DevicesService {
   }
 
   async list(query: ListDevicesQuery): Promise<DeviceListResponse> {
-    const devices = await this.storage.listDevices({
+    const devices = await this.devices.list({
       q: query.q,
       type: query.type,
       online: query.online,
@@ -84,7 +93,7 @@ export class DevicesService {
       limit: query.limit + 1,
     });
     const page = devices.slice(0, query.limit);
-    const latest = await this.storage.latest(page.map((d) => d.id));
+    const latest = await this.telemetry.latest(page.map((d) => d.id));
     return {
       items: page.map((d) => ({
         id: d.id,
@@ -100,20 +109,29 @@ export class DevicesService {
   }
 
   async get(id: string): Promise<DeviceView> {
-    const device = await this.storage.getDevice(id);
+    const device = await this.devices.get(id);
     if (!device) throw new DomainError('not_found', `no device ${id}`);
     return view(device);
   }
 
+  async exists(id: string): Promise<boolean> {
+    return (await this.devices.get(id)) !== undefined;
+  }
+
+  /** The latest value of each of the device's keys. */
+  async latest(id: string): Promise<LatestValues> {
+    return (await this.telemetry.latest([id])).get(id) ?? {};
+  }
+
   async update(id: string, patch: UpdateDeviceRequest): Promise<DeviceView> {
-    const device = await this.storage.updateDevice(id, patch, Date.now());
+    const device = await this.devices.update(id, patch, Date.now());
     if (!device) throw new DomainError('not_found', `no device ${id}`);
     return view(device);
   }
 
   /** Deletes the device and its history, revokes its secret, and drops its session. */
   async remove(id: string): Promise<void> {
-    if (!(await this.storage.deleteDevice(id))) throw new DomainError('not_found', `no device ${id}`);
+    if (!(await this.devices.delete(id))) throw new DomainError('not_found', `no device ${id}`);
     this.auth.forget(id);
     this.presence.remove(id);
     this.transport.disconnect(id);
@@ -122,7 +140,7 @@ export class DevicesService {
   /** Issues a new secret; the old one fails from now on and a live session is dropped. */
   async rotateCredentials(id: string): Promise<DeviceCredentials> {
     const secret = newSecret();
-    if (!(await this.storage.setSecretHash(id, await this.auth.hashSecret(secret), Date.now()))) {
+    if (!(await this.devices.setSecretHash(id, await this.auth.hashSecret(secret), Date.now()))) {
       throw new DomainError('not_found', `no device ${id}`);
     }
     this.auth.forget(id);

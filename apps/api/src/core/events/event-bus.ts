@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { CommandEvent } from '@iot/protocol';
-import type { StoredEvent } from '../../storage/storage';
+import type { StoredEvent } from '../../domain/events';
 
 /**
  * What happens inside the platform, by name, with the arguments each

@@ -1,5 +1,6 @@
 import { MetricsService } from '../../platform/metrics/metrics.service';
-import type { NewEvent, Storage, StoredEvent } from '../../storage/storage';
+import type { EventRepository, NewEvent, StoredEvent } from '../../domain/events';
+import { strictFake } from '../../domain/testing';
 import { EventBus } from './event-bus';
 import { EventLog } from './event-log.service';
 
@@ -41,7 +42,7 @@ describe('EventLog', () => {
     storage = new SlowStorage();
     metrics = new MetricsService();
     bus = new EventBus();
-    log = new EventLog(storage as unknown as Storage, metrics, bus);
+    log = new EventLog(strictFake<EventRepository>({ append: (events) => storage.append(events) }, 'events'), metrics, bus);
   });
 
   afterEach(() => jest.useRealTimers());
@@ -113,7 +114,7 @@ describe('EventLog', () => {
     await jest.advanceTimersByTimeAsync(2);
     const [first, second] = storage.commits.splice(0);
     expect([first.events[0].ts, second.events[0].ts]).toEqual([1, 2]);
-    // Storage fails the batch given behind a failed one (Storage.append).
+    // Storage fails the batch given behind a failed one (EventRepository.append).
     first.fail(new Error('disk I/O error'));
     second.fail(new Error('not stored: a batch before it failed'));
     log.append(event(3), 0);

@@ -1,6 +1,12 @@
 import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { MetricsService } from '../../platform/metrics/metrics.service';
-import { type NewEvent, Storage, type StoredEvent } from '../../storage/storage';
+import {
+  type EventBounds,
+  type EventFilter,
+  EventRepository,
+  type NewEvent,
+  type StoredEvent,
+} from '../../domain/events';
 import { EventBus } from './event-bus';
 
 /** Events waiting past this many are refused rather than held without bound. */
@@ -83,10 +89,25 @@ export class EventLog implements OnApplicationShutdown {
   private waiterCallbacks: Array<() => void> = [];
 
   constructor(
-    private readonly storage: Storage,
+    private readonly events: EventRepository,
     private readonly metrics: MetricsService,
     private readonly bus: EventBus,
   ) {}
+
+  /** The stored log's id, part of every event id: a reader's position is good only in the same epoch. */
+  get epoch(): string {
+    return this.events.epoch;
+  }
+
+  /** The stored log's bounds: events with seq ≤ `prunedThrough` are gone; `last` is the newest seq. */
+  bounds(): Promise<EventBounds> {
+    return this.events.bounds();
+  }
+
+  /** Stored events after `seq`, in order, at most `limit` (and about `maxBytes` of data): a replay's page. */
+  eventsAfter(seq: number, filter: EventFilter, limit: number, maxBytes?: number): Promise<StoredEvent[]> {
+    return this.events.eventsAfter(seq, filter, limit, maxBytes);
+  }
 
   /** Whether `count` more events fit in the queue: a message is taken whole or not at all. */
   hasRoom(count: number): boolean {
@@ -160,7 +181,7 @@ export class EventLog implements OnApplicationShutdown {
     this.receivedAt = this.receivedAt.slice(count);
     this.requeueAt = 0;
     this.inFlight++;
-    const outcome = this.storage.append(batch).then(
+    const outcome = this.events.append(batch).then(
       (stored) => ({ stored }),
       (error: unknown) => ({ error }),
     );

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../../platform/config/config';
-import { Storage } from '../../storage/storage';
+import { EventRepository } from '../../domain/events';
 
 const INTERVAL_MS = 60_000;
 const BATCH = 5_000;
@@ -17,7 +17,7 @@ export class EventRetention implements OnApplicationBootstrap, OnApplicationShut
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    private readonly storage: Storage,
+    private readonly events: EventRepository,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -40,7 +40,7 @@ export class EventRetention implements OnApplicationBootstrap, OnApplicationShut
     let total = 0;
     try {
       for (;;) {
-        const removed = await this.storage.pruneEvents(before, BATCH);
+        const removed = await this.events.prune(before, BATCH);
         total += removed;
         if (removed < BATCH) break;
         await new Promise((resolve) => setImmediate(resolve));

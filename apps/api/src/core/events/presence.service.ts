@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { deviceEvents } from './device-events';
+import { deviceEvents } from '../../domain/events';
 import { EventLog } from './event-log.service';
 
 /**

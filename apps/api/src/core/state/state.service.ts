@@ -3,10 +3,10 @@ import { type DeviceStateView, type JsonObject, applyMergePatch, stateDelta, sta
 import { DeviceTransport } from '../device-transport';
 import { DomainError } from '../../domain/errors';
 import { APP_CONFIG, type AppConfig } from '../../platform/config/config';
-import { deviceEvents } from '../events/device-events';
+import { deviceEvents } from '../../domain/events';
 import { EventLog } from '../events/event-log.service';
 import { PresenceService } from '../events/presence.service';
-import { Storage } from '../../storage/storage';
+import { DeviceStateRepository } from '../../domain/device-state';
 
 /**
  * Desired and reported state. An operator's merge patch bumps the version
@@ -21,7 +21,7 @@ export class StateService implements OnApplicationBootstrap {
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    private readonly storage: Storage,
+    private readonly states: DeviceStateRepository,
     private readonly transport: DeviceTransport,
     private readonly presence: PresenceService,
     private readonly log: EventLog,
@@ -29,7 +29,7 @@ export class StateService implements OnApplicationBootstrap {
 
   /** The embedded broker keeps retained messages in memory: publish every desired document again. */
   async onApplicationBootstrap(): Promise<void> {
-    for (const { deviceId, version, desired } of await this.storage.desiredStates()) {
+    for (const { deviceId, version, desired } of await this.states.desiredStates()) {
       if (!this.presence.has(deviceId)) continue;
       await this.publishDesired(deviceId, version, desired);
     }
@@ -37,7 +37,7 @@ export class StateService implements OnApplicationBootstrap {
 
   async get(deviceId: string): Promise<DeviceStateView> {
     this.assertDevice(deviceId);
-    const state = await this.storage.getState(deviceId);
+    const state = await this.states.get(deviceId);
     return { ...state, delta: stateDelta(state.desired, state.reported) };
   }
 
@@ -52,7 +52,7 @@ export class StateService implements OnApplicationBootstrap {
     const problem = statePatchProblem(patch);
     if (problem !== undefined) throw new DomainError('bad_request', `patch: ${problem}`);
     return this.serialize(deviceId, async () => {
-      const state = await this.storage.getState(deviceId);
+      const state = await this.states.get(deviceId);
       if (expectedVersion !== undefined && expectedVersion !== state.version) {
         throw new DomainError(
           'precondition_failed',
@@ -72,7 +72,7 @@ export class StateService implements OnApplicationBootstrap {
       state.desired = desired;
       state.version += 1;
       state.desiredAt = now;
-      await this.storage.saveState(deviceId, state);
+      await this.states.save(deviceId, state);
       this.log.append(deviceEvents.state(deviceId, 'desired', json, state.version, now), now);
       await this.publishDesired(deviceId, state.version, state.desired);
       return { version: state.version };
@@ -88,7 +88,7 @@ export class StateService implements OnApplicationBootstrap {
     const problem = statePatchProblem(patch);
     if (problem !== undefined) throw new DomainError('bad_request', problem);
     await this.serialize(deviceId, async () => {
-      const state = await this.storage.getState(deviceId);
+      const state = await this.states.get(deviceId);
       const reported = applyMergePatch(state.reported, patch);
       const json = JSON.stringify(reported);
       const bytes = Buffer.byteLength(json);
@@ -100,7 +100,7 @@ export class StateService implements OnApplicationBootstrap {
       }
       state.reported = reported;
       state.reportedAt = receivedAt;
-      await this.storage.saveState(deviceId, state);
+      await this.states.save(deviceId, state);
       // The document serialised once, for the size check and the event both.
       this.log.append(deviceEvents.state(deviceId, 'reported', json, state.version, receivedAt), receivedAt);
     });

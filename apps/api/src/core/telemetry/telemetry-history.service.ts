@@ -3,6 +3,7 @@ import {
   HISTORY_LIMITS,
   LIMITS,
   type TelemetryQuery,
+  type TelemetryValues,
   type TelemetrySeriesResponse,
   bucketCount,
   bucketProblem,
@@ -10,7 +11,7 @@ import {
 } from '@iot/protocol';
 import { DomainError } from '../../domain/errors';
 import { APP_CONFIG, type AppConfig } from '../../platform/config/config';
-import { Storage } from '../../storage/storage';
+import { TelemetryRepository } from '../../domain/telemetry';
 
 const MINUTE_MS = 60_000;
 const HOUR_MS = 3_600_000;
@@ -30,15 +31,24 @@ const MINUTE_SPAN_MS = 14 * 24 * HOUR_MS;
 export class TelemetryHistory {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    private readonly storage: Storage,
+    private readonly telemetry: TelemetryRepository,
   ) {}
+
+  /**
+   * Takes in the keys of a message's entries, all or none: if they would take
+   * the device past `max` distinct keys, nothing is added and the number of
+   * keys it has is returned (the message is to be refused); else undefined.
+   */
+  admitKeys(deviceId: string, entries: ReadonlyArray<{ values: TelemetryValues }>, max: number): number | undefined {
+    return this.telemetry.keys.admit(deviceId, entries, max);
+  }
 
   async query(deviceId: string, query: TelemetryQuery, now = Date.now()): Promise<TelemetrySeriesResponse> {
     const { keys, limit, order } = query;
     if (query.bucket === undefined && query.points === undefined) {
       return {
         deviceId,
-        series: await this.storage.history({
+        series: await this.telemetry.history({
           deviceId,
           keys,
           from: query.from,
@@ -67,7 +77,7 @@ export class TelemetryHistory {
       if (end <= rawSince) end = Math.ceil(end / MINUTE_MS) * MINUTE_MS;
     }
     // The answer's size, bounded before anything is read: each key may have a point in every bucket.
-    const keyCount = keys?.length ?? this.storage.telemetryKeys.count(deviceId);
+    const keyCount = keys?.length ?? this.telemetry.keys.count(deviceId);
     const most = keyCount * bucketCount(from, end, bucketMs);
     if (most > LIMITS.maxHistoryPoints) {
       throw new DomainError(
@@ -77,7 +87,7 @@ export class TelemetryHistory {
       );
     }
     const agg = query.agg ?? 'avg';
-    const series = await this.storage.aggregate({ deviceId, keys, from, to: end, bucketMs, agg });
+    const series = await this.telemetry.aggregate({ deviceId, keys, from, to: end, bucketMs, agg });
     for (const key in series) {
       const points = order === 'desc' ? series[key].reverse() : series[key];
       series[key] = points.length > limit ? points.slice(0, limit) : points;

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../../platform/config/config';
-import { type PruneCursor, Storage, type TelemetryTier } from '../../storage/storage';
+import { type PruneCursor, TelemetryRepository, type TelemetryTier } from '../../domain/telemetry';
 
 const INTERVAL_MS = 60_000;
 /**
@@ -28,7 +28,7 @@ export class TelemetryRetention implements OnApplicationBootstrap, OnApplication
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    private readonly storage: Storage,
+    private readonly telemetry: TelemetryRepository,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -59,7 +59,7 @@ export class TelemetryRetention implements OnApplicationBootstrap, OnApplication
       try {
         let start: PruneCursor | undefined;
         for (;;) {
-          const result = await this.storage.pruneTelemetry(tier, now - keepMs, BATCH[tier], start);
+          const result = await this.telemetry.prune(tier, now - keepMs, BATCH[tier], start);
           counts[tier] += result.removed;
           start = result.next;
           if (!result.more || this.stopping) break;

@@ -14,7 +14,9 @@ import { CommandsService } from '../../core/commands/commands.service';
 import { RateLimitedLog } from '../../platform/logging/rate-limited-log';
 import { MetricsService } from '../../platform/metrics/metrics.service';
 import { StateService } from '../../core/state/state.service';
-import { Storage, telemetryEvent } from '../../storage/storage';
+import { telemetryEvent } from '../../domain/events';
+import { DevicesService } from '../../core/devices/devices.service';
+import { TelemetryHistory } from '../../core/telemetry/telemetry-history.service';
 import { EventLog } from '../../core/events/event-log.service';
 import { PresenceService } from '../../core/events/presence.service';
 import { DomainError, type DomainErrorCode, unmappedCode } from '../../domain/errors';
@@ -94,7 +96,8 @@ export class IngestService implements TransportHandlers, OnApplicationBootstrap,
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly transport: DeviceTransport,
-    private readonly storage: Storage,
+    private readonly devices: DevicesService,
+    private readonly telemetryHistory: TelemetryHistory,
     private readonly log: EventLog,
     private readonly presence: PresenceService,
     private readonly metrics: MetricsService,
@@ -104,8 +107,7 @@ export class IngestService implements TransportHandlers, OnApplicationBootstrap,
 
   async onApplicationBootstrap(): Promise<void> {
     // Nobody is connected before the broker starts: forget presence left by a crash.
-    await this.storage.markAllOffline();
-    this.presence.load(await this.storage.allDeviceIds());
+    await this.devices.boot();
     await this.transport.start(this);
   }
 
@@ -177,7 +179,7 @@ export class IngestService implements TransportHandlers, OnApplicationBootstrap,
     }
     // Last check, as it takes the message's new keys in: a device's key list bounds its history reads.
     const max = this.config.maxKeysPerDevice;
-    const known = this.storage.telemetryKeys.admit(deviceId, parsed.entries, max);
+    const known = this.telemetryHistory.admitKeys(deviceId, parsed.entries, max);
     if (known !== undefined) {
       const error = `too many telemetry keys: the device has ${known} and may have at most ${max}; this message adds more`;
       this.onRejected(deviceId, message.rawTopic, 'too_many_keys', error);

@@ -3,15 +3,15 @@ import { ApiOkResponse, ApiOperation, ApiServiceUnavailableResponse, ApiTags } f
 import { type HealthResponse, type ReadyResponse } from '@iot/protocol';
 import { Public } from '../auth/decorators';
 import { DeviceTransport } from '../../../core/device-transport';
+import { HealthService } from '../../../core/health.service';
 import { ApiErrorDto, HealthResponseDto, ReadyResponseDto } from '../docs/api-responses';
-import { Storage } from '../../../storage/storage';
 
 @ApiTags('health')
 @Public()
 @Controller()
 export class HealthController {
   constructor(
-    private readonly storage: Storage,
+    private readonly health: HealthService,
     private readonly transport: DeviceTransport,
   ) {}
 
@@ -27,7 +27,7 @@ export class HealthController {
   @ApiOkResponse({ type: ReadyResponseDto })
   @ApiServiceUnavailableResponse({ type: ApiErrorDto, description: 'The broker or the database is not reachable' })
   async readyz(): Promise<ReadyResponse> {
-    const database = await this.storage.ping().then(
+    const database = await this.health.pingDatabase().then(
       () => 'ok',
       (error: Error) => error.message,
     );

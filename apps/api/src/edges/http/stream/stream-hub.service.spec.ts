@@ -3,8 +3,9 @@ import type { ServerResponse } from 'node:http';
 import { Logger } from '@nestjs/common';
 import type { AppConfig } from '../../../platform/config/config';
 import { EventBus } from '../../../core/events/event-bus';
+import type { EventLog } from '../../../core/events/event-log.service';
 import { MetricsService } from '../../../platform/metrics/metrics.service';
-import type { Storage, StoredEvent } from '../../../storage/storage';
+import type { StoredEvent } from '../../../domain/events';
 import { formatEventId } from './event-id';
 import { StreamHub } from './stream-hub.service';
 
@@ -59,15 +60,15 @@ describe('StreamHub', () => {
     reads = [];
     last = 10;
     metrics = new MetricsService();
-    const storage = {
+    const log = {
       epoch: EPOCH,
-      eventBounds: () => Promise.resolve({ prunedThrough: 0, last }),
+      bounds: () => Promise.resolve({ prunedThrough: 0, last }),
       eventsAfter: (after: number) => new Promise<StoredEvent[]>((resolve) => reads.push({ after, resolve })),
-    } as unknown as Storage;
+    } as unknown as EventLog;
     const bus = new EventBus();
     commit = (events, receivedAt) => bus.emit('committed', events, receivedAt);
     const config = { sseMaxQueuedBytes: 1000, sseMaxStreams: 100, sseMaxStreamsPerUser: 100 } as AppConfig;
-    sut = new StreamHub(config, storage, metrics, bus);
+    sut = new StreamHub(config, metrics, log, bus);
   });
 
   const open = (lastEventId?: string) => {
@@ -134,8 +135,8 @@ describe('StreamHub', () => {
   it('refuses a stream past the per-user cap with 429 and frees the place when one closes', async () => {
     sut = new StreamHub(
       { sseMaxQueuedBytes: 1000, sseMaxStreams: 100, sseMaxStreamsPerUser: 2 } as AppConfig,
-      { epoch: EPOCH, eventBounds: () => Promise.resolve({ prunedThrough: 0, last: 0 }) } as unknown as Storage,
       metrics,
+      { epoch: EPOCH, bounds: () => Promise.resolve({ prunedThrough: 0, last: 0 }) } as unknown as EventLog,
       new EventBus(),
     );
     const first = open();

@@ -11,8 +11,9 @@ import {
 import { type DeviceEventName, STREAM_HEARTBEAT_MS } from '@iot/protocol';
 import { APP_CONFIG, type AppConfig } from '../../../platform/config/config';
 import { EventBus } from '../../../core/events/event-bus';
+import { EventLog } from '../../../core/events/event-log.service';
 import { MetricsService } from '../../../platform/metrics/metrics.service';
-import { type EventFilter, Storage, type StoredEvent } from '../../../storage/storage';
+import type { EventFilter, StoredEvent } from '../../../domain/events';
 import { formatEventId, parseEventId } from './event-id';
 import type { StreamFilters } from './stream-query';
 
@@ -121,8 +122,8 @@ export class StreamHub implements OnApplicationBootstrap, BeforeApplicationShutd
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    private readonly storage: Storage,
     private readonly metrics: MetricsService,
+    private readonly log: EventLog,
     bus: EventBus,
   ) {
     bus.on('committed', (events, receivedAt) => this.publish(events, receivedAt));
@@ -136,7 +137,7 @@ export class StreamHub implements OnApplicationBootstrap, BeforeApplicationShutd
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    this.lastSeq = Math.max(this.lastSeq, (await this.storage.eventBounds()).last);
+    this.lastSeq = Math.max(this.lastSeq, (await this.log.bounds()).last);
     this.heartbeat = setInterval(() => this.beat(), STREAM_HEARTBEAT_MS);
     this.heartbeat.unref();
   }
@@ -204,9 +205,9 @@ export class StreamHub implements OnApplicationBootstrap, BeforeApplicationShutd
     this.add(client);
     res.on('close', this.onClose);
 
-    const epoch = this.storage.epoch;
+    const epoch = this.log.epoch;
     const seq = request.lastEventId === undefined ? undefined : parseEventId(epoch, request.lastEventId);
-    const bounds = request.lastEventId === undefined ? undefined : await this.storage.eventBounds();
+    const bounds = request.lastEventId === undefined ? undefined : await this.log.bounds();
     // Ended meanwhile (its user deleted, say): a write after end would be an unhandled 'error'.
     if (!this.clients.has(res)) return;
     if (request.lastEventId === undefined) {
@@ -240,7 +241,7 @@ export class StreamHub implements OnApplicationBootstrap, BeforeApplicationShutd
       const release = await this.replayReads.acquire();
       try {
         if (!this.isOpen(client)) return;
-        const page = await this.storage.eventsAfter(cursor, filter, REPLAY_PAGE_EVENTS, REPLAY_PAGE_BYTES);
+        const page = await this.log.eventsAfter(cursor, filter, REPLAY_PAGE_EVENTS, REPLAY_PAGE_BYTES);
         if (!this.isOpen(client)) return;
         client.res.cork();
         for (const event of page) client.res.write(this.frame(event).bytes);
@@ -296,7 +297,7 @@ export class StreamHub implements OnApplicationBootstrap, BeforeApplicationShutd
   }
 
   private frame(event: StoredEvent): Frame {
-    const id = formatEventId(this.storage.epoch, event.seq);
+    const id = formatEventId(this.log.epoch, event.seq);
     return {
       seq: event.seq,
       type: event.type,

@@ -4,7 +4,7 @@ import { createZodDto } from 'nestjs-zod';
 import { type LatestValues, type TelemetrySeriesResponse, telemetryQuerySchema } from '@iot/protocol';
 import { DeviceIdPipe } from '../device-id.pipe';
 import { ApiErrors, LatestValuesDto, TelemetrySeriesResponseDto } from '../docs/api-responses';
-import { Storage } from '../../../storage/storage';
+import { DevicesService } from '../../../core/devices/devices.service';
 import { TelemetryHistory } from '../../../core/telemetry/telemetry-history.service';
 
 class TelemetryQueryDto extends createZodDto(telemetryQuerySchema) {}
@@ -13,7 +13,7 @@ class TelemetryQueryDto extends createZodDto(telemetryQuerySchema) {}
 @Controller('devices/:id/telemetry')
 export class TelemetryController {
   constructor(
-    private readonly storage: Storage,
+    private readonly devices: DevicesService,
     private readonly history: TelemetryHistory,
   ) {}
 
@@ -23,7 +23,7 @@ export class TelemetryController {
   @ApiErrors(400, 401, [404, 'No such device'], [503, 'The read took too long'])
   async latest(@Param('id', DeviceIdPipe) id: string): Promise<LatestValues> {
     await this.assertDevice(id);
-    return (await this.storage.latest([id])).get(id) ?? {};
+    return this.devices.latest(id);
   }
 
   @Get()
@@ -42,6 +42,6 @@ export class TelemetryController {
   }
 
   private async assertDevice(id: string): Promise<void> {
-    if (!(await this.storage.getDevice(id))) throw new NotFoundException(`no device ${id}`);
+    if (!(await this.devices.exists(id))) throw new NotFoundException(`no device ${id}`);
   }
 }

@@ -1,10 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type AppConfig, loadConfig } from '../../platform/config/config';
-import { SqliteStorage } from '../../storage/sqlite-storage';
-import { type NewEvent, telemetryEvent } from '../../storage/storage';
-import { TelemetryRetention } from './telemetry-retention.service';
+import { TelemetryRetention } from '../src/core/telemetry/telemetry-retention.service';
+import { type NewEvent, telemetryEvent } from '../src/domain/events';
+import { type AppConfig, loadConfig } from '../src/platform/config/config';
+import { SqliteDatabase } from '../src/storage/sqlite-database';
 
 const DAY = 86_400_000;
 const NOW = Date.UTC(2026, 0, 1);
@@ -14,12 +14,12 @@ function telemetry(deviceId: string, ts: number, values: Record<string, number>)
 }
 
 describe('TelemetryRetention', () => {
-  let storage: SqliteStorage;
+  let database: SqliteDatabase;
 
   beforeEach(async () => {
-    storage = await SqliteStorage.open(':memory:');
+    database = await SqliteDatabase.open(':memory:');
     for (const id of ['a', 'b']) {
-      await storage.createDevice(
+      await database.devices.create(
         { id, name: id, type: null, labels: {}, online: false, lastSeen: null, createdAt: 0, updatedAt: 0 },
         'h',
       );
@@ -29,13 +29,13 @@ describe('TelemetryRetention', () => {
     for (let ts = NOW - 10 * DAY; ts < NOW; ts += 600_000) {
       events.push(telemetry('a', ts, { x: 1, y: 2 }), telemetry('b', ts, { x: 3 }));
     }
-    await storage.append(events);
+    await database.events.append(events);
   });
 
-  afterEach(() => storage.close());
+  afterEach(() => database.close());
 
   const sut = (telemetryRetentionMs: number, rollupRetentionMs: number) =>
-    new TelemetryRetention({ telemetryRetentionMs, rollupRetentionMs } as AppConfig, storage);
+    new TelemetryRetention({ telemetryRetentionMs, rollupRetentionMs } as AppConfig, database.telemetry);
 
   const pointsPerDay = 144;
   // Raw history counts messages (one per device and time), the rollups count series (three).
@@ -47,11 +47,11 @@ describe('TelemetryRetention', () => {
       minute: 3 * pointsPerDay * 3,
       hour: 3 * 24 * 3,
     });
-    const raw = await storage.history({ deviceId: 'a', keys: ['x'], limit: 100_000, order: 'asc' });
+    const raw = await database.telemetry.history({ deviceId: 'a', keys: ['x'], limit: 100_000, order: 'asc' });
     expect(raw['x']).toHaveLength(3 * pointsPerDay);
     expect(raw['x'][0][0]).toBe(NOW - 3 * DAY);
     // Rollups answer for days 4 to 7 back, not beyond.
-    const days = await storage.aggregate({ deviceId: 'b', from: 0, to: NOW, bucketMs: DAY, agg: 'count' });
+    const days = await database.telemetry.aggregate({ deviceId: 'b', from: 0, to: NOW, bucketMs: DAY, agg: 'count' });
     expect(days['x']).toEqual(Array.from({ length: 7 }, (_, i) => [NOW - (7 - i) * DAY, pointsPerDay]));
     expect(await sut(3 * DAY, 7 * DAY).runOnce(NOW)).toEqual({ raw: 0, minute: 0, hour: 0 });
   });

@@ -2,7 +2,7 @@ import type { TelemetryValues } from '@iot/protocol';
 
 /**
  * The distinct telemetry keys of each device, in memory: the keys of the
- * `latest` table, loaded when the store opens and kept up to date by ingest,
+ * latest values, loaded when the store opens and kept up to date by ingest,
  * so that the per-device bound (TELEMETRY_MAX_KEYS_PER_DEVICE) is checked
  * without asking the database. A message of known keys costs one set lookup
  * per key and allocates nothing.
@@ -14,9 +14,9 @@ export class TelemetryKeys {
   private readonly byDevice = new Map<string, Set<string>>();
 
   /** Loads stored (device, key) pairs; equal key strings are kept once. */
-  load(rows: Iterable<{ device_id: string; key: string }>): void {
+  load(rows: Iterable<{ deviceId: string; key: string }>): void {
     const pool = new Map<string, string>();
-    for (const { device_id: deviceId, key } of rows) {
+    for (const { deviceId, key } of rows) {
       let shared = pool.get(key);
       if (shared === undefined) pool.set(key, (shared = key));
       let keys = this.byDevice.get(deviceId);

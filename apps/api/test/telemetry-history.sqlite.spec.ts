@@ -1,9 +1,10 @@
 import { type TelemetryQuery, telemetryQuerySchema } from '@iot/protocol';
-import { DomainError } from '../../domain/errors';
-import type { AppConfig } from '../../platform/config/config';
-import { SqliteStorage } from '../../storage/sqlite-storage';
-import { type AggregateQuery, telemetryEvent } from '../../storage/storage';
-import { TelemetryHistory } from './telemetry-history.service';
+import { DomainError } from '../src/domain/errors';
+import type { AppConfig } from '../src/platform/config/config';
+import { TelemetryHistory } from '../src/core/telemetry/telemetry-history.service';
+import { telemetryEvent } from '../src/domain/events';
+import type { AggregateQuery } from '../src/domain/telemetry';
+import { SqliteDatabase } from '../src/storage/sqlite-database';
 
 const DAY = 86_400_000;
 const MINUTE = 60_000;
@@ -11,34 +12,34 @@ const MINUTE = 60_000;
 const NOW = Date.UTC(2026, 0, 1);
 
 describe('TelemetryHistory', () => {
-  let storage: SqliteStorage;
+  let database: SqliteDatabase;
   let sut: TelemetryHistory;
   let seen: AggregateQuery[];
 
   const query = (q: Record<string, unknown>): TelemetryQuery => telemetryQuerySchema.parse(q);
   const make = (telemetryRetentionMs: number) =>
-    new TelemetryHistory({ telemetryRetentionMs, rollupRetentionMs: 0 } as AppConfig, storage);
+    new TelemetryHistory({ telemetryRetentionMs, rollupRetentionMs: 0 } as AppConfig, database.telemetry);
 
   beforeEach(async () => {
-    storage = await SqliteStorage.open(':memory:');
-    await storage.createDevice(
+    database = await SqliteDatabase.open(':memory:');
+    await database.devices.create(
       { id: 'd', name: 'd', type: null, labels: {}, online: false, lastSeen: null, createdAt: 0, updatedAt: 0 },
       'h',
     );
     // One point a minute over the last 3 days, value = minutes since the start.
     const start = NOW - 3 * DAY;
     const events = Array.from({ length: 3 * 1440 }, (_, i) => telemetryEvent('d', start + i * MINUTE, { t: i }));
-    await storage.append(events);
+    await database.events.append(events);
     seen = [];
-    const aggregate = storage.aggregate.bind(storage);
-    storage.aggregate = (q) => {
+    const aggregate = database.telemetry.aggregate.bind(database.telemetry);
+    database.telemetry.aggregate = (q) => {
       seen.push(q);
       return aggregate(q);
     };
     sut = make(0);
   });
 
-  afterEach(() => storage.close());
+  afterEach(() => database.close());
 
   it('answers raw queries without a bucket, as before', async () => {
     const answer = await sut.query('d', query({ from: String(NOW - 2 * MINUTE) }), NOW);
@@ -114,7 +115,7 @@ describe('TelemetryHistory', () => {
 
   it('refuses an aggregate that may make more than 1,000,000 points over every key of a device, before reading', async () => {
     const keys = Array.from({ length: 250 }, (_, i) => `k${i}`);
-    storage.telemetryKeys.admit('d', [{ values: Object.fromEntries(keys.map((k) => [k, 1])) }], 1000);
+    database.telemetry.keys.admit('d', [{ values: Object.fromEntries(keys.map((k) => [k, 1])) }], 1000);
     const wide = { from: String(NOW - 10_000), to: String(NOW), bucket: '2ms' };
     await expect(sut.query('d', query(wide), NOW)).rejects.toThrow(
       'this query may make 1250000 points over 250 keys, more than 1000000: ask for fewer keys, a wider bucket or a shorter range',

@@ -1,8 +1,3 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { SqliteStorage } from './sqlite-storage';
-import { telemetryEvent } from './storage';
 import { TelemetryKeys } from './telemetry-keys';
 
 const entry = (...keys: string[]) => ({ values: Object.fromEntries(keys.map((k) => [k, 1])) });
@@ -45,39 +40,12 @@ describe('TelemetryKeys', () => {
 
   it('loads stored pairs and bounds from there', () => {
     sut.load([
-      { device_id: 'a', key: 'k1' },
-      { device_id: 'a', key: 'k2' },
-      { device_id: 'b', key: 'k1' },
+      { deviceId: 'a', key: 'k1' },
+      { deviceId: 'a', key: 'k2' },
+      { deviceId: 'b', key: 'k1' },
     ]);
     expect([sut.count('a'), sut.count('b')]).toEqual([2, 1]);
     expect(sut.admit('a', [entry('k3')], 2)).toBe(2);
     expect(sut.admit('b', [entry('k2')], 2)).toBeUndefined();
-  });
-});
-
-describe('SqliteStorage.telemetryKeys', () => {
-  it('holds the keys of `latest` when the store opens again, and forgets a deleted device', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'iot-keys-'));
-    try {
-      const path = join(dir, 'iot.db');
-      let storage = await SqliteStorage.open(path, { writerThread: false });
-      for (const id of ['a', 'b']) {
-        await storage.createDevice(
-          { id, name: id, type: null, labels: {}, online: false, lastSeen: null, createdAt: 0, updatedAt: 0 },
-          'hash',
-        );
-      }
-      await storage.append([telemetryEvent('a', 1000, { t: 1, h: 2 }), telemetryEvent('b', 1000, { t: 1 })]);
-      await storage.close();
-
-      storage = await SqliteStorage.open(path, { writerThread: false });
-      expect([storage.telemetryKeys.count('a'), storage.telemetryKeys.count('b')]).toEqual([2, 1]);
-      expect(storage.telemetryKeys.admit('a', [entry('x')], 2)).toBe(2);
-      await storage.deleteDevice('a');
-      expect(storage.telemetryKeys.count('a')).toBe(0);
-      await storage.close();
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
   });
 });

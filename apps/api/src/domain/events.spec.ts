@@ -1,5 +1,5 @@
 import { streamEventSchemas } from '@iot/protocol';
-import { deviceEvents } from './device-events';
+import { deviceEvents } from './events';
 
 /** The event's data, parsed strictly with the protocol's schema for its type. */
 function parsed(event: { type: keyof typeof streamEventSchemas; data: string }): unknown {

@@ -1,0 +1,36 @@
+import type { CommandStatus, CommandTransition, JsonObject } from '@iot/protocol';
+
+export interface CommandRecord {
+  id: string;
+  deviceId: string;
+  name: string;
+  params: JsonObject;
+  status: CommandStatus;
+  result?: unknown;
+  error?: string;
+  timeoutMs: number;
+  issuedAt: number;
+  expiresAt: number;
+  sentAt: number | null;
+  updatedAt: number;
+  createdBy: string;
+}
+
+export interface CommandWithHistory extends CommandRecord {
+  transitions: CommandTransition[];
+}
+
+/** What a transition changes on a command: its status, and its result, error or sent time. */
+export type CommandPatch = Pick<CommandRecord, 'status'> & Partial<Pick<CommandRecord, 'result' | 'error' | 'sentAt'>>;
+
+/** Commands to devices, each with the transitions of its life. */
+export abstract class CommandRepository {
+  abstract insert(command: CommandRecord, transition: CommandTransition): Promise<void>;
+  /** Records a transition and the command's new status (and result, error, sent time). */
+  abstract update(id: string, patch: CommandPatch, transition: CommandTransition): Promise<void>;
+  abstract get(id: string): Promise<CommandWithHistory | undefined>;
+  /** A device's commands, newest first, with ids before `beforeId`. */
+  abstract list(deviceId: string, beforeId: string | undefined, limit: number): Promise<CommandWithHistory[]>;
+  /** Commands not yet terminal, oldest first (timers are rebuilt from them at boot). */
+  abstract open(): Promise<CommandRecord[]>;
+}

@@ -1,0 +1,4 @@
+/** The database as a whole, for readiness: whatever holds the repositories answers `ping` once it is reachable. */
+export abstract class DatabaseHealth {
+  abstract ping(): Promise<void>;
+}

@@ -1,0 +1,18 @@
+import type { JsonObject } from '@iot/protocol';
+
+export interface DeviceStateRecord {
+  reported: JsonObject;
+  desired: JsonObject;
+  version: number;
+  reportedAt: number | null;
+  desiredAt: number | null;
+}
+
+/** Each device's reported and desired state. */
+export abstract class DeviceStateRepository {
+  /** The device's state; empty (version 0) when none was ever saved. */
+  abstract get(deviceId: string): Promise<DeviceStateRecord>;
+  abstract save(deviceId: string, state: DeviceStateRecord): Promise<void>;
+  /** Devices whose desired state was ever set, to republish it retained at boot. */
+  abstract desiredStates(): Promise<Array<{ deviceId: string; version: number; desired: JsonObject }>>;
+}

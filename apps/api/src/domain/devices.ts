@@ -1,0 +1,43 @@
+export interface DeviceRecord {
+  id: string;
+  name: string;
+  type: string | null;
+  labels: Record<string, string>;
+  online: boolean;
+  lastSeen: number | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface DeviceListFilter {
+  q?: string;
+  type?: string;
+  online?: boolean;
+  /** Return devices with ids after this one (keyset paging by id). */
+  afterId?: string;
+  limit: number;
+}
+
+export interface DevicePatch {
+  name?: string;
+  type?: string | null;
+  labels?: Record<string, string>;
+}
+
+/** The device registry: records and the hashes of their secrets. */
+export abstract class DeviceRepository {
+  /** Returns false when the id is taken. */
+  abstract create(device: DeviceRecord, secretHash: string): Promise<boolean>;
+  abstract get(id: string): Promise<DeviceRecord | undefined>;
+  /** Devices by id. */
+  abstract list(filter: DeviceListFilter): Promise<DeviceRecord[]>;
+  abstract update(id: string, patch: DevicePatch, now: number): Promise<DeviceRecord | undefined>;
+  /** Deletes the device with everything kept of it (telemetry, commands, state); false when there was none. */
+  abstract delete(id: string): Promise<boolean>;
+  abstract getSecretHash(id: string): Promise<string | undefined>;
+  abstract setSecretHash(id: string, secretHash: string, now: number): Promise<boolean>;
+  /** Ids of every device, for the in-memory directory. */
+  abstract allIds(): Promise<string[]>;
+  /** Marks every device offline (at boot, before the broker accepts anyone). */
+  abstract markAllOffline(): Promise<void>;
+}

@@ -1,0 +1,22 @@
+import type { Role } from '@iot/protocol';
+
+export interface UserRecord {
+  username: string;
+  passwordHash: string;
+  role: Role;
+  createdAt: number;
+}
+
+/** The console's users. */
+export abstract class UserRepository {
+  abstract count(): Promise<number>;
+  abstract find(username: string): Promise<UserRecord | undefined>;
+  /** Every user, by username. */
+  abstract list(): Promise<UserRecord[]>;
+  /** Returns false when the username is taken. */
+  abstract create(user: UserRecord): Promise<boolean>;
+  /** Returns false when there is no such user. */
+  abstract update(username: string, patch: { passwordHash?: string; role?: Role }): Promise<boolean>;
+  /** Returns false when there was no such user. */
+  abstract delete(username: string): Promise<boolean>;
+}
