@@ -29,6 +29,20 @@ export default [
     },
   },
   {
+    // Type-aware rules. A `default` counts as exhaustive here: where a switch has one, it is the intended answer for
+    // every other member (zod's issue codes are not the console's to enumerate).
+    files: ['**/*.ts'],
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+      '@typescript-eslint/await-thenable': 'error',
+      '@typescript-eslint/switch-exhaustiveness-check': ['error', { considerDefaultExhaustiveForUnions: true }],
+    },
+  },
+  {
     files: ['**/*.html'],
     // Override or add rules here
     rules: {},

@@ -94,7 +94,7 @@ describe('device control over WebSocket and REST', () => {
     const one = await api<CommandWithHistoryView>(app, viewer, 'GET', `/commands/${commandId}`);
     expect(one.body).toMatchObject({ status: 'succeeded', createdBy: 'olga' });
     watcher.close();
-    ws.close();
+    await ws.close();
     await plug.endAsync();
   });
 
@@ -106,7 +106,7 @@ describe('device control over WebSocket and REST', () => {
     ws.send('command.send', { requestId, deviceId: 'plug-2', name: 'relay.set' });
     const frames = await ws.waitFor(() => ws.statuses(requestId).includes('failed'));
     expect(frames.find((f) => f.data['status'] === 'failed')!.data['error']).toBe('relay stuck');
-    ws.close();
+    await ws.close();
     await plug.endAsync();
   });
 
@@ -120,7 +120,7 @@ describe('device control over WebSocket and REST', () => {
     const late = await device(app, credentials);
     await ws.waitFor(() => ws.statuses(requestId).includes('succeeded'));
     expect(ws.statuses(requestId)).toEqual(['pending', 'sent', 'accepted', 'succeeded']);
-    ws.close();
+    await ws.close();
     await late.endAsync();
   });
 
@@ -143,7 +143,7 @@ describe('device control over WebSocket and REST', () => {
     });
     const one = await api<CommandWithHistoryView>(app, operator, 'GET', `/commands/${commandId}`);
     expect(one.body.status).toBe('timed-out');
-    ws.close();
+    await ws.close();
     await mute.endAsync();
   });
 
@@ -174,7 +174,7 @@ describe('device control over WebSocket and REST', () => {
       event: 'error',
       data: { code: 'conflict' },
     });
-    ws.close();
+    await ws.close();
     await mute.endAsync();
   });
 
@@ -189,7 +189,7 @@ describe('device control over WebSocket and REST', () => {
     expect(ids[0]).toBe(ids[1]);
     const history = await api<CommandListResponse>(app, operator, 'GET', '/devices/dup-1/commands');
     expect(history.body.items).toHaveLength(1);
-    ws.close();
+    await ws.close();
   });
 
   it.each([
@@ -227,7 +227,7 @@ describe('device control over WebSocket and REST', () => {
     expect(frame.data).toMatchObject(expected);
     expect('requestId' in frame.data).toBe(hasRequestId);
     expect(ws.socket.readyState).toBe(WebSocket.OPEN);
-    ws.close();
+    await ws.close();
   });
 
   it('closes with 1003 on a binary frame and 1009 on an oversized one', async () => {
@@ -244,12 +244,12 @@ describe('device control over WebSocket and REST', () => {
     ws.send('command.send', { requestId: 'v1', deviceId: 'plug-1', name: 'reboot' });
     const [frame] = await ws.waitFor((f) => f.length === 1);
     expect(frame.data).toMatchObject({ requestId: 'v1', code: 'forbidden' });
-    ws.close();
+    await ws.close();
     await expect(SocketClient.open(app, operator, { origin: 'http://evil.example' })).rejects.toThrow(/403/);
     await expect(SocketClient.open(app, undefined)).rejects.toThrow(/401/);
     await expect(SocketClient.open(app, undefined, { origin: `http://127.0.0.1:${app.port}` })).rejects.toThrow(/401/);
     const own = await SocketClient.open(app, operator, { origin: `http://localhost:${app.port}` });
-    own.close();
+    await own.close();
   });
 
   it('rate-limits a socket that floods requests', async () => {
@@ -257,7 +257,7 @@ describe('device control over WebSocket and REST', () => {
     for (let i = 0; i < 60; i++) ws.socket.send('{}');
     await ws.waitFor((f) => f.length === 60);
     expect(ws.frames.some((f) => f.data['code'] === 'rate_limited')).toBe(true);
-    ws.close();
+    await ws.close();
   });
 
   it('takes REST commands through the same path, waiting for the outcome with ?wait=true', async () => {
@@ -301,7 +301,7 @@ describe('device control over WebSocket and REST', () => {
     for (const r of requests) expect(terminal(r)).toHaveLength(1);
     const failed = requests.filter((r) => terminal(r)[0] === 'failed').length;
     expect(failed).toBe(40);
-    ws.close();
+    await ws.close();
     await Promise.all(devices.map((d) => d.endAsync()));
   });
 });
@@ -390,7 +390,7 @@ describe('desired and reported state', () => {
       data: { code: 'conflict' },
     });
     stream.close();
-    ws.close();
+    await ws.close();
     await thermo.endAsync();
   });
 

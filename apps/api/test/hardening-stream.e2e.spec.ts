@@ -30,7 +30,7 @@ async function wsRequest(app: TestApp, token: string, event: string, data: Recor
     await ws.waitFor(() => ws.replies(requestId).length > 0);
     return ws.replies(requestId)[0];
   } finally {
-    ws.close();
+    await ws.close();
   }
 }
 

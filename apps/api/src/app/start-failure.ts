@@ -53,6 +53,8 @@ export function describeStartFailure(error: unknown, listening?: Listening): Sta
         };
       }
       break;
+    case undefined:
+      break;
   }
   return { exitCode: 1, message: `cannot start: ${text}` };
 }

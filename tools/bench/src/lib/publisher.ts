@@ -126,7 +126,8 @@ export function runPublisher(): void {
         );
         break;
       case 'stop':
-        Promise.all(clients.map((c) => c.endAsync().catch(() => undefined))).finally(() => process.exit(0));
+        // Each end's failure is caught, so the exit always runs.
+        void Promise.all(clients.map((c) => c.endAsync().catch(() => undefined))).finally(() => process.exit(0));
         setTimeout(() => process.exit(0), 3_000).unref();
         break;
     }

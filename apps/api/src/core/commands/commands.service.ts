@@ -78,12 +78,13 @@ export class CommandsService implements OnApplicationBootstrap, OnApplicationShu
     const now = Date.now();
     for (const record of await this.commands.open()) {
       const open = this.track(record);
+      // Overdue ones finish without holding up the start: enqueue logs a failed step, shutdown awaits the chain.
       if (record.status === 'pending') {
-        if (record.expiresAt <= now) this.enqueue(open, () => this.finish(open, 'expired', {}));
+        if (record.expiresAt <= now) void this.enqueue(open, () => this.finish(open, 'expired', {}));
         else this.arm(open, record.expiresAt - now, 'expired');
       } else {
         const deadline = (record.sentAt ?? record.issuedAt) + record.timeoutMs;
-        if (deadline <= now) this.enqueue(open, () => this.finish(open, 'timed-out', { error: 'no result before the timeout' }));
+        if (deadline <= now) void this.enqueue(open, () => this.finish(open, 'timed-out', { error: 'no result before the timeout' }));
         else this.arm(open, deadline - now, 'timed-out');
       }
     }
