@@ -6,6 +6,30 @@ import nx from '@nx/eslint-plugin';
  *   shared code (libs/protocol) depends on nothing framework-specific.
  * - type: apps depend on libraries; util libraries depend on util libraries only.
  */
+/**
+ * Type-aware rules, for a project whose tsconfig files are in `tsconfigRootDir`:
+ * a dropped promise is an unhandled rejection that ends the process, a promise
+ * where a callback expects void is never awaited, and a switch that misses a
+ * new member of a union silently does nothing. With `defaultIsExhaustive`, a
+ * switch's `default` counts as covering the rest (for switches over values
+ * that are not the protocol's own unions, such as zod issue codes).
+ */
+export function typeAware(tsconfigRootDir, { defaultIsExhaustive = false } = {}) {
+  return {
+    files: ['**/*.ts'],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir } },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+      '@typescript-eslint/await-thenable': 'error',
+      '@typescript-eslint/switch-exhaustiveness-check': [
+        'error',
+        { considerDefaultExhaustiveForUnions: defaultIsExhaustive },
+      ],
+    },
+  };
+}
+
 export default [
   ...nx.configs['flat/base'],
   ...nx.configs['flat/typescript'],

@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import boundaries from 'eslint-plugin-boundaries';
-import baseConfig from '../../eslint.config.mjs';
+import baseConfig, { typeAware } from '../../eslint.config.mjs';
 
 /**
  * The api's layers (docs/architecture.md), enforced on every import:
@@ -58,18 +58,5 @@ export default [
       ],
     },
   },
-  {
-    // Type-aware rules: a dropped promise is an unhandled rejection that ends the process, a promise where a callback
-    // expects void is never awaited, and a switch that misses a new union member silently does nothing.
-    files: ['**/*.ts'],
-    languageOptions: {
-      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
-    },
-    rules: {
-      '@typescript-eslint/no-floating-promises': 'error',
-      '@typescript-eslint/no-misused-promises': 'error',
-      '@typescript-eslint/await-thenable': 'error',
-      '@typescript-eslint/switch-exhaustiveness-check': ['error', { considerDefaultExhaustiveForUnions: false }],
-    },
-  },
+  typeAware(import.meta.dirname),
 ];

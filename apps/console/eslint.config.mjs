@@ -1,5 +1,5 @@
 import nx from '@nx/eslint-plugin';
-import baseConfig from '../../eslint.config.mjs';
+import baseConfig, { typeAware } from '../../eslint.config.mjs';
 
 export default [
   ...nx.configs['flat/angular'],
@@ -28,20 +28,9 @@ export default [
       ],
     },
   },
-  {
-    // Type-aware rules. A `default` counts as exhaustive here: where a switch has one, it is the intended answer for
-    // every other member (zod's issue codes are not the console's to enumerate).
-    files: ['**/*.ts'],
-    languageOptions: {
-      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
-    },
-    rules: {
-      '@typescript-eslint/no-floating-promises': 'error',
-      '@typescript-eslint/no-misused-promises': 'error',
-      '@typescript-eslint/await-thenable': 'error',
-      '@typescript-eslint/switch-exhaustiveness-check': ['error', { considerDefaultExhaustiveForUnions: true }],
-    },
-  },
+  // A `default` counts as exhaustive: where a switch has one, it is the intended answer for every other member
+  // (zod's issue codes are not the console's to enumerate).
+  typeAware(import.meta.dirname, { defaultIsExhaustive: true }),
   {
     files: ['**/*.html'],
     // Override or add rules here

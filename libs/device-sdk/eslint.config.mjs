@@ -1,4 +1,4 @@
-import baseConfig from '../../eslint.config.mjs';
+import baseConfig, { typeAware } from '../../eslint.config.mjs';
 
 /**
  * The build (scripts/build-package.mjs) compiles the parts of libs/protocol the SDK
@@ -15,17 +15,5 @@ function allowProtocolImports(config) {
 
 export default [
   ...baseConfig.map(allowProtocolImports),
-  {
-    // Type-aware rules: a dropped promise or a non-exhaustive switch is a bug in a device loop.
-    files: ['**/*.ts'],
-    languageOptions: {
-      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
-    },
-    rules: {
-      '@typescript-eslint/no-floating-promises': 'error',
-      '@typescript-eslint/no-misused-promises': 'error',
-      '@typescript-eslint/await-thenable': 'error',
-      '@typescript-eslint/switch-exhaustiveness-check': 'error',
-    },
-  },
+  typeAware(import.meta.dirname),
 ];

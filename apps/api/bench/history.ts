@@ -24,6 +24,7 @@ import { performance } from 'node:perf_hooks';
 import { Logger } from '@nestjs/common';
 import type { TelemetryQuery, TelemetryValues } from '@iot/protocol';
 import type { AppConfig } from '../src/platform/config/config';
+import { EventBus } from '../src/core/events/event-bus';
 import { EventLog } from '../src/core/events/event-log.service';
 import { MetricsService } from '../src/platform/metrics/metrics.service';
 import { SqliteDatabase } from '../src/storage/sqlite-database';
@@ -151,10 +152,11 @@ interface IngestStats {
  * Latency is from an event's arrival in the queue to its commit.
  */
 async function ingest(database: SqliteDatabase, until: Promise<unknown>, rate?: number): Promise<IngestStats> {
-  const log = new EventLog(database.events, new MetricsService());
+  const bus = new EventBus();
+  const log = new EventLog(database.events, new MetricsService(), bus);
   let events = 0;
   const latencies: number[] = [];
-  log.onCommit((stored, receivedAt) => {
+  bus.on('committed', (stored, receivedAt) => {
     const now = performance.now();
     events += stored.length;
     for (const at of receivedAt) latencies.push(now - at);
