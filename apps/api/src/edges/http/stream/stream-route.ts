@@ -30,7 +30,7 @@ export interface StreamRouteOptions {
  * Express and Nest dress every request and response with properties,
  * bound functions and closures that an SSE response keeps for as long as
  * it is open; at thousands of idle streams that was most of their memory
- * (docs/performance.md, "Idle SSE memory").
+ * (docs/performance.md, "Design choices that matter").
  *
  * Only a request that will open a stream is taken: the exact path, no body,
  * single-valued query parameters, a valid session of a user with the
