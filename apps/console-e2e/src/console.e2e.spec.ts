@@ -169,7 +169,13 @@ describeInBrowser('console in Chromium against the real api', () => {
     await page.getByRole('link', { name: /Fleet/ }).first().click();
     await page.getByRole('button', { name: 'Register device' }).click();
     const dialog = page.getByRole('dialog');
-    await dialog.getByLabel('Device id').fill('pump-7');
+    const deviceId = dialog.getByLabel('Device id');
+    // The dialog focuses its first field once it has opened; on a busy machine that can come after typing has
+    // begun, and the rest of the text would land in the id.
+    await page.waitForFunction((input) => document.activeElement === input, await deviceId.elementHandle(), {
+      timeout: 10_000,
+    });
+    await deviceId.fill('pump-7');
     await dialog.getByLabel('Name').fill('Pump 7');
     await dialog.getByLabel('Type').fill('pump');
     await dialog.getByRole('button', { name: 'Register', exact: true }).click();

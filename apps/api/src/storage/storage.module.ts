@@ -1,4 +1,4 @@
-import { Global, Module, type OnApplicationShutdown } from '@nestjs/common';
+import { type FactoryProvider, Global, Module, type OnApplicationShutdown } from '@nestjs/common';
 import { join } from 'node:path';
 import { CommandRepository } from '../domain/commands';
 import { DatabaseHealth } from '../domain/database';
@@ -12,10 +12,23 @@ import { APP_CONFIG, type AppConfig } from '../platform/config/config';
 import { MetricsService } from '../platform/metrics/metrics.service';
 import { SqliteDatabase } from './sqlite-database';
 
-/**
- * Binds each of the domain's repositories to its SQLite adapter. The factories
- * are typed by the repository, so the compiler checks each adapter against it.
- */
+/** A domain token bound to the part of the database that implements it: `pick`'s result is checked against the token's class. */
+function bind<T>(token: abstract new (...args: never[]) => T, pick: (db: SqliteDatabase) => NoInfer<T>): FactoryProvider<T> {
+  return { provide: token, inject: [SqliteDatabase], useFactory: pick };
+}
+
+const repositories = [
+  bind(DatabaseHealth, (db) => db),
+  bind(UserRepository, (db) => db.users),
+  bind(SessionRepository, (db) => db.sessions),
+  bind(DeviceRepository, (db) => db.devices),
+  bind(TelemetryRepository, (db) => db.telemetry),
+  bind(CommandRepository, (db) => db.commands),
+  bind(DeviceStateRepository, (db) => db.deviceState),
+  bind(EventRepository, (db) => db.events),
+];
+
+/** Binds each of the domain's repositories to its SQLite adapter, on one database opened at boot. */
 @Global()
 @Module({
   providers: [
@@ -31,49 +44,9 @@ import { SqliteDatabase } from './sqlite-database';
         return database;
       },
     },
-    { provide: DatabaseHealth, inject: [SqliteDatabase], useFactory: (db: SqliteDatabase): DatabaseHealth => db },
-    { provide: UserRepository, inject: [SqliteDatabase], useFactory: (db: SqliteDatabase): UserRepository => db.users },
-    {
-      provide: SessionRepository,
-      inject: [SqliteDatabase],
-      useFactory: (db: SqliteDatabase): SessionRepository => db.sessions,
-    },
-    {
-      provide: DeviceRepository,
-      inject: [SqliteDatabase],
-      useFactory: (db: SqliteDatabase): DeviceRepository => db.devices,
-    },
-    {
-      provide: TelemetryRepository,
-      inject: [SqliteDatabase],
-      useFactory: (db: SqliteDatabase): TelemetryRepository => db.telemetry,
-    },
-    {
-      provide: CommandRepository,
-      inject: [SqliteDatabase],
-      useFactory: (db: SqliteDatabase): CommandRepository => db.commands,
-    },
-    {
-      provide: DeviceStateRepository,
-      inject: [SqliteDatabase],
-      useFactory: (db: SqliteDatabase): DeviceStateRepository => db.deviceState,
-    },
-    {
-      provide: EventRepository,
-      inject: [SqliteDatabase],
-      useFactory: (db: SqliteDatabase): EventRepository => db.events,
-    },
+    ...repositories,
   ],
-  exports: [
-    DatabaseHealth,
-    UserRepository,
-    SessionRepository,
-    DeviceRepository,
-    TelemetryRepository,
-    CommandRepository,
-    DeviceStateRepository,
-    EventRepository,
-  ],
+  exports: repositories.map((binding) => binding.provide),
 })
 export class StorageModule implements OnApplicationShutdown {
   constructor(private readonly database: SqliteDatabase) {}
