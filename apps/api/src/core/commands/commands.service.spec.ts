@@ -149,7 +149,9 @@ describe('CommandsService', () => {
       const update = { commandId: record.id, deviceId: DEVICE, name: 'reboot', status: 'sent', ts: NOW };
       expect(announced).toEqual([update]);
       expect(appended).toEqual([{ type: 'command', deviceId: DEVICE, ts: NOW, data: JSON.stringify(update) }]);
-      expect((await metrics.commands.get()).values).toEqual([expect.objectContaining({ labels: { status: 'sent' }, value: 1 })]);
+      expect((await metrics.commands.get()).values).toEqual([
+        expect.objectContaining({ labels: { status: 'sent' }, value: 1 }),
+      ]);
     });
 
     it('holds a command for an offline device as pending, and deliverPending sends it once the device can take it', async () => {
@@ -168,7 +170,11 @@ describe('CommandsService', () => {
       await flush();
 
       expect(updates).toEqual([
-        { id: record.id, patch: { status: 'sent', sentAt: NOW + 1_000 }, transition: { status: 'sent', ts: NOW + 1_000 } },
+        {
+          id: record.id,
+          patch: { status: 'sent', sentAt: NOW + 1_000 },
+          transition: { status: 'sent', ts: NOW + 1_000 },
+        },
       ]);
       expect(published.map((p) => p.topic)).toEqual([`devices/${DEVICE}/commands/${record.id}`]);
       expect(announced.map((u) => u.status)).toEqual(['pending', 'sent']);

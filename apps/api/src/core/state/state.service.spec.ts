@@ -115,7 +115,11 @@ describe('StateService', () => {
           payload: { version: 1, state: { mode: 'eco', fan: { speed: 2 } } },
           options: { qos: 1, retain: true },
         },
-        { topic: `devices/${DEVICE}/state/desired`, payload: { version: 2, state: desired }, options: { qos: 1, retain: true } },
+        {
+          topic: `devices/${DEVICE}/state/desired`,
+          payload: { version: 2, state: desired },
+          options: { qos: 1, retain: true },
+        },
       ]);
     });
 
@@ -128,7 +132,9 @@ describe('StateService', () => {
     });
 
     it('refuses a document over STATE_MAX_BYTES with too_large, saving and publishing nothing', async () => {
-      expect(await refusalOf(() => sut.setDesired(DEVICE, { text: 'x'.repeat(MAX_BYTES) }, undefined))).toBe('too_large');
+      expect(await refusalOf(() => sut.setDesired(DEVICE, { text: 'x'.repeat(MAX_BYTES) }, undefined))).toBe(
+        'too_large',
+      );
       expect([saves, appended, published]).toEqual([[], [], []]);
     });
 
@@ -186,7 +192,9 @@ describe('StateService', () => {
       await sut.applyReported(DEVICE, { small: 1 }, NOW);
       const proto = JSON.parse('{"a":{"__proto__":1}}') as JsonObject;
 
-      expect(await refusalOf(() => sut.applyReported(DEVICE, { big: 'x'.repeat(MAX_BYTES) }, NOW + 1))).toBe('too_large');
+      expect(await refusalOf(() => sut.applyReported(DEVICE, { big: 'x'.repeat(MAX_BYTES) }, NOW + 1))).toBe(
+        'too_large',
+      );
       expect(await refusalOf(() => sut.applyReported(DEVICE, proto, NOW + 2))).toBe('bad_request');
       expect(stored.get(DEVICE)).toMatchObject({ reported: { small: 1 }, reportedAt: NOW });
       expect([saves.length, appended.length]).toEqual([1, 1]);
@@ -244,7 +252,11 @@ describe('StateService', () => {
 
       expect(tried).toEqual([`devices/${DEVICE}/state/desired`, 'devices/dev-2/state/desired']);
       expect(published).toEqual([
-        { topic: 'devices/dev-2/state/desired', payload: { version: 5, state: { mode: 'eco' } }, options: { qos: 1, retain: true } },
+        {
+          topic: 'devices/dev-2/state/desired',
+          payload: { version: 5, state: { mode: 'eco' } },
+          options: { qos: 1, retain: true },
+        },
       ]);
     });
   });
