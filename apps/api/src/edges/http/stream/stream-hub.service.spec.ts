@@ -5,9 +5,10 @@ import type { AppConfig } from '../../../platform/config/config';
 import { EventBus } from '../../../core/events/event-bus';
 import type { EventLog } from '../../../core/events/event-log.service';
 import { MetricsService } from '../../../platform/metrics/metrics.service';
-import type { StoredEvent } from '../../../domain/events';
+import type { EventFilter, StoredEvent } from '../../../domain/events';
 import { formatEventId } from './event-id';
 import { StreamHub } from './stream-hub.service';
+import type { StreamFilters } from './stream-query';
 
 const noop = () => undefined;
 
@@ -48,8 +49,15 @@ const event = (seq: number, data = '{}'): StoredEvent => ({ seq, type: 'telemetr
 
 describe('StreamHub', () => {
   let commit: (events: StoredEvent[], receivedAt: number[]) => void;
-  let reads: Array<{ after: number; resolve: (page: StoredEvent[]) => void }>;
+  let reads: Array<{
+    after: number;
+    filter: EventFilter;
+    limit: number;
+    maxBytes?: number;
+    resolve: (page: StoredEvent[]) => void;
+  }>;
   let last: number;
+  let pruned: number;
   let metrics: MetricsService;
   let sut: StreamHub;
 
@@ -59,11 +67,13 @@ describe('StreamHub', () => {
   beforeEach(() => {
     reads = [];
     last = 10;
+    pruned = 0;
     metrics = new MetricsService();
     const log = {
       epoch: EPOCH,
-      bounds: () => Promise.resolve({ prunedThrough: 0, last }),
-      eventsAfter: (after: number) => new Promise<StoredEvent[]>((resolve) => reads.push({ after, resolve })),
+      bounds: () => Promise.resolve({ prunedThrough: pruned, last }),
+      eventsAfter: (after: number, filter: EventFilter, limit: number, maxBytes?: number) =>
+        new Promise<StoredEvent[]>((resolve) => reads.push({ after, filter, limit, maxBytes, resolve })),
     } as unknown as EventLog;
     const bus = new EventBus();
     commit = (events, receivedAt) => bus.emit('committed', events, receivedAt);
@@ -71,9 +81,9 @@ describe('StreamHub', () => {
     sut = new StreamHub(config, metrics, log, bus);
   });
 
-  const open = (lastEventId?: string) => {
+  const open = (lastEventId?: string, filters: StreamFilters = {}) => {
     const res = new FakeResponse();
-    const opened = sut.open(res as unknown as ServerResponse, { username: 'u', lastEventId });
+    const opened = sut.open(res as unknown as ServerResponse, { username: 'u', lastEventId, ...filters });
     return { res, opened };
   };
   const settle = () => new Promise((resolve) => setImmediate(resolve));
@@ -145,5 +155,85 @@ describe('StreamHub', () => {
     expect(sut.refusal('someone-else')).toBeUndefined();
     first.res.destroy();
     expect(sut.refusal('u')).toBeUndefined();
+  });
+
+  describe('resume', () => {
+    /** The seqs of the events the stream was sent, in order (a reset's id included). */
+    const sentSeqs = (res: FakeResponse) => [...res.text().matchAll(/^id: ep-(\d+)$/gm)].map((m) => Number(m[1]));
+    const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+
+    it('replays the log after the id, a page at a time, then live events follow with no gap and no duplicate', async () => {
+      last = 2_000;
+      const { res, opened } = open(formatEventId(EPOCH, 3));
+      await settle();
+      expect(reads.map(({ after, limit, maxBytes }) => ({ after, limit, maxBytes }))).toEqual([
+        { after: 3, limit: 1_000, maxBytes: 256 * 1024 },
+      ]);
+
+      // Live events committed meanwhile wait; a full page means there is more to read.
+      commit([event(1_004), event(1_005)], [Date.now(), Date.now()]);
+      reads[0].resolve(range(4, 1_003).map((seq) => event(seq)));
+      await settle();
+      res.drain();
+      await settle();
+      expect(reads[1]?.after).toBe(1_003);
+      commit([event(1_006)], [Date.now()]);
+      // The log already holds the events committed while the first page was read.
+      reads[1].resolve([event(1_004), event(1_005)]);
+      await opened;
+      expect(reads).toHaveLength(2);
+
+      commit([event(1_007)], [Date.now()]);
+      expect(sentSeqs(res)).toEqual(range(4, 1_007));
+    });
+
+    it.each<[string, string, string]>([
+      ['of another epoch', formatEventId('other', 5), 'unknown event id'],
+      ['that is not an event id', 'nonsense', 'unknown event id'],
+      ['older than the pruned bound', formatEventId(EPOCH, 3), 'event id too old'],
+      ['past the newest event', formatEventId(EPOCH, 11), 'event id from the future'],
+    ])('sends a reset at the head for an id %s, then live events', async (_, lastEventId, reason) => {
+      pruned = 4;
+      const { res, opened } = open(lastEventId);
+      await opened;
+
+      commit([event(10), event(11)], [Date.now(), Date.now()]);
+      expect(reads).toEqual([]);
+      expect(res.text()).toContain(`id: ep-10\nevent: reset\ndata: ${JSON.stringify({ reason })}\n\n`);
+      expect(sentSeqs(res)).toEqual([10, 11]);
+    });
+
+    it('replays from an id at the pruned bound: the events after it are all there', async () => {
+      pruned = 4;
+      const { res, opened } = open(formatEventId(EPOCH, 4));
+      await settle();
+      reads[0].resolve([event(5)]);
+      await opened;
+      expect(reads.map((r) => r.after)).toEqual([4]);
+      expect(res.text()).not.toContain('event: reset');
+      expect(sentSeqs(res)).toEqual([5]);
+    });
+
+    it('applies device and type filters to the replay and to live events', async () => {
+      const deviceIds = new Set(['a']);
+      const types = new Set(['status'] as const);
+      const { res, opened } = open(formatEventId(EPOCH, 2), { deviceIds, types });
+      const of = (seq: number, type: StoredEvent['type'], deviceId: string): StoredEvent => ({
+        seq,
+        type,
+        deviceId,
+        data: '{}',
+      });
+      await settle();
+      expect(reads[0].filter).toEqual({ deviceIds, types });
+
+      // Held during the replay, then filtered as they go out.
+      commit([of(11, 'status', 'a'), of(12, 'telemetry', 'a'), of(13, 'status', 'b')], [0, 0, 0]);
+      reads[0].resolve([of(7, 'status', 'a')]);
+      await opened;
+      commit([of(14, 'telemetry', 'a'), of(15, 'status', 'a'), of(16, 'status', 'b')], [0, 0, 0]);
+
+      expect(sentSeqs(res)).toEqual([7, 11, 15]);
+    });
   });
 });

@@ -1,0 +1,157 @@
+import { Logger } from '@nestjs/common';
+import { JwtService } from '@nestjs/jwt';
+import * as argon2 from 'argon2';
+import { DomainError, type DomainErrorCode } from '../../domain/errors';
+import type { SessionRecord, SessionRepository } from '../../domain/sessions';
+import { strictFake } from '../../domain/testing';
+import type { UserRecord, UserRepository } from '../../domain/users';
+import type { AppConfig } from '../../platform/config/config';
+import { EventBus } from '../events/event-bus';
+import { AuthService } from './auth.service';
+
+const NOW = Date.UTC(2026, 0, 1);
+const PASSWORD = 'correct horse';
+
+/** The code of the DomainError `run` rejects with; fails the test for anything else. */
+async function refusalOf(run: () => Promise<unknown>): Promise<DomainErrorCode> {
+  const error: unknown = await run().then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(DomainError);
+  return (error as DomainError).code;
+}
+
+describe('AuthService', () => {
+  let alice: UserRecord;
+  let inserted: SessionRecord[];
+  let deleted: string[][];
+  /** What `deleteAllOf` answers: sessions only the database still had (say, from before a crash). */
+  let storedOnly: string[];
+  let ended: Array<string[]>;
+  let sut: AuthService;
+
+  beforeAll(async () => {
+    Logger.overrideLogger(false);
+    // A cheap hash keeps the test fast; verify takes whatever parameters the hash names.
+    const passwordHash = await argon2.hash(PASSWORD, { type: argon2.argon2id, memoryCost: 1024, timeCost: 1 });
+    alice = { username: 'alice', passwordHash, role: 'operator', createdAt: NOW };
+  });
+
+  beforeEach(async () => {
+    jest.useFakeTimers({ now: NOW, doNotFake: ['setImmediate', 'nextTick'] });
+    inserted = [];
+    deleted = [];
+    storedOnly = [];
+    ended = [];
+    const users = strictFake<UserRepository>(
+      {
+        list: async () => [alice],
+        find: async (username) => (username === 'alice' ? alice : undefined),
+        create: async (user) => user.username !== 'alice',
+        update: async (username) => username === 'alice',
+        delete: async (username) => username === 'alice',
+      },
+      'users',
+    );
+    const sessions = strictFake<SessionRepository>(
+      {
+        live: async () => [],
+        insert: async (session) => void inserted.push(session),
+        delete: async (ids) => void deleted.push([...ids]),
+        deleteAllOf: async () => storedOnly,
+      },
+      'sessions',
+    );
+    const bus = new EventBus();
+    bus.on('sessions.ended', (ids) => ended.push([...ids].sort()));
+    const config = {
+      adminUsername: 'admin',
+      jwtTtlSeconds: 3_600,
+      maxSessionsPerUser: 2,
+      loginMaxFailures: 100,
+      loginMaxFailuresPerAddress: 100,
+      loginMaxFailuresPerUser: 100,
+    } as AppConfig;
+    sut = new AuthService(config, users, sessions, new JwtService({ secret: 'a test secret' }), bus);
+    await sut.onApplicationBootstrap();
+  });
+
+  afterEach(() => {
+    sut.onModuleDestroy();
+    jest.useRealTimers();
+  });
+
+  /** Logs alice in; the token and the id of its session. */
+  async function login(): Promise<{ token: string; sessionId: string }> {
+    const result = await sut.login('alice', PASSWORD, '10.0.0.1');
+    if (result.outcome !== 'ok') throw new Error(`login: ${result.outcome}`);
+    return { token: result.response.accessToken, sessionId: inserted[inserted.length - 1].id };
+  }
+
+  it('opens a session on login that the token names, and ends it on logout with sessions.ended on the bus', async () => {
+    const { token, sessionId } = await login();
+    expect(inserted).toEqual([{ id: sessionId, username: 'alice', createdAt: NOW, expiresAt: NOW + 3_600_000 }]);
+    expect(await sut.verifyToken(token)).toEqual({ username: 'alice', role: 'operator', sessionId });
+
+    await sut.logout(token);
+
+    expect(deleted).toEqual([[sessionId]]);
+    expect(ended).toEqual([[sessionId]]);
+    expect(await sut.verifyToken(token)).toBeUndefined();
+  });
+
+  it('refuses a wrong password without opening a session', async () => {
+    expect(await sut.login('alice', 'wrong', '10.0.0.1')).toEqual({ outcome: 'wrong' });
+    expect([inserted, ended]).toEqual([[], []]);
+  });
+
+  it('ends the oldest session past the number allowed per user', async () => {
+    const first = await login();
+    jest.setSystemTime(NOW + 1);
+    const second = await login();
+    jest.setSystemTime(NOW + 2);
+    const third = await login();
+
+    expect(ended).toEqual([[first.sessionId]]);
+    expect(await sut.verifyToken(first.token)).toBeUndefined();
+    expect(await sut.verifyToken(second.token)).toBeDefined();
+    expect(await sut.verifyToken(third.token)).toBeDefined();
+  });
+
+  it('ends every session of a user whose role changes, those in memory and those only stored, in one event', async () => {
+    const first = await login();
+    const second = await login();
+    storedOnly = ['left-by-a-crash'];
+
+    await sut.updateUser('alice', { role: 'viewer' });
+
+    expect(ended).toEqual([[first.sessionId, second.sessionId, 'left-by-a-crash'].sort()]);
+    expect(await sut.verifyToken(first.token)).toBeUndefined();
+    expect(await sut.verifyToken(second.token)).toBeUndefined();
+  });
+
+  it('announces nothing when a change ends no session', async () => {
+    await sut.updateUser('alice', { role: 'viewer' });
+    expect(ended).toEqual([]);
+  });
+
+  it('ends the sessions left of a user that is not there, then refuses the delete with not_found', async () => {
+    storedOnly = ['left-by-a-crash'];
+    expect(await refusalOf(() => sut.deleteUser('bob'))).toBe('not_found');
+    expect(ended).toEqual([['left-by-a-crash']]);
+  });
+
+  it('ends the sessions of a deleted user', async () => {
+    const { token, sessionId } = await login();
+    await sut.deleteUser('alice');
+    expect(ended).toEqual([[sessionId]]);
+    expect(await sut.verifyToken(token)).toBeUndefined();
+  });
+
+  it('refuses a taken username with conflict and an unknown one to update with not_found', async () => {
+    expect(await refusalOf(() => sut.createUser('alice', 'another password', 'viewer'))).toBe('conflict');
+    expect(await refusalOf(() => sut.updateUser('bob', { role: 'viewer' }))).toBe('not_found');
+    expect(ended).toEqual([]);
+  });
+});

@@ -1,0 +1,206 @@
+import type { DeviceRecord, DeviceRepository } from '../../domain/devices';
+import { DomainError, type DomainErrorCode } from '../../domain/errors';
+import type { TelemetryRepository } from '../../domain/telemetry';
+import { strictFake } from '../../domain/testing';
+import type { DeviceTransport } from '../device-transport';
+import type { PresenceService } from '../events/presence.service';
+import type { DeviceAuthService } from './device-auth.service';
+import { DevicesService } from './devices.service';
+
+const NOW = Date.UTC(2026, 0, 1);
+
+/** The code of the DomainError `run` rejects with; fails the test for anything else. */
+async function refusalOf(run: () => Promise<unknown>): Promise<DomainErrorCode> {
+  const error: unknown = await run().then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(DomainError);
+  return (error as DomainError).code;
+}
+
+const record = (id: string): DeviceRecord => ({
+  id,
+  name: `name of ${id}`,
+  type: null,
+  labels: {},
+  online: false,
+  lastSeen: null,
+  createdAt: NOW,
+  updatedAt: NOW,
+});
+
+describe('DevicesService', () => {
+  /** What the service did to the rest of the platform, in order. */
+  let effects: string[];
+  let created: Array<{ device: DeviceRecord; secretHash: string }>;
+  let secretHashes: Map<string, string>;
+
+  function make(devices: Partial<DeviceRepository>, telemetry: Partial<TelemetryRepository> = {}): DevicesService {
+    const auth = strictFake<DeviceAuthService>(
+      {
+        hashSecret: async (secret) => `hash of ${secret}`,
+        forget: (id) => void effects.push(`auth.forget ${id}`),
+      },
+      'auth',
+    );
+    const transport = strictFake<DeviceTransport>(
+      { disconnect: (id) => void effects.push(`transport.disconnect ${id}`) },
+      'transport',
+    );
+    const presence = strictFake<PresenceService>(
+      {
+        add: (id) => void effects.push(`presence.add ${id}`),
+        remove: (id) => void effects.push(`presence.remove ${id}`),
+        load: (ids) => void effects.push(`presence.load ${[...ids].join(',')}`),
+      },
+      'presence',
+    );
+    return new DevicesService(
+      strictFake<DeviceRepository>(devices, 'devices'),
+      strictFake<TelemetryRepository>(telemetry, 'telemetry'),
+      auth,
+      transport,
+      presence,
+    );
+  }
+
+  beforeEach(() => {
+    jest.useFakeTimers({ now: NOW });
+    effects = [];
+    created = [];
+    secretHashes = new Map();
+  });
+
+  afterEach(() => jest.useRealTimers());
+
+  describe('create', () => {
+    const sut = () =>
+      make({
+        create: async (device, secretHash) => {
+          if (device.id === 'taken') return false;
+          created.push({ device, secretHash });
+          return true;
+        },
+      });
+
+    it('stores the device with the hash of a new secret, makes it known to presence, and answers the secret once', async () => {
+      const answer = await sut().create({ id: 'dev-a', name: 'Pump', labels: { site: 'north' } });
+
+      expect(answer.device).toEqual({
+        id: 'dev-a',
+        name: 'Pump',
+        type: null,
+        labels: { site: 'north' },
+        online: false,
+        lastSeen: null,
+        createdAt: NOW,
+      });
+      expect(answer.credentials.username).toBe('dev-a');
+      expect(answer.credentials.password).toMatch(/^[A-Za-z0-9_-]{27}$/);
+      expect(created).toEqual([
+        { device: { ...answer.device, updatedAt: NOW }, secretHash: `hash of ${answer.credentials.password}` },
+      ]);
+      expect(effects).toEqual(['presence.add dev-a']);
+    });
+
+    it('makes an id when none is given, and a different secret each time', async () => {
+      const service = sut();
+      const first = await service.create({ name: 'One' });
+      const second = await service.create({ name: 'Two' });
+      expect(first.device.id).toMatch(/^dev-[0-9a-f]{12}$/);
+      expect(second.device.id).not.toBe(first.device.id);
+      expect(second.credentials.password).not.toBe(first.credentials.password);
+    });
+
+    it('refuses an id that is taken with conflict, adding nothing to presence', async () => {
+      expect(await refusalOf(() => sut().create({ id: 'taken', name: 'Again' }))).toBe('conflict');
+      expect(effects).toEqual([]);
+    });
+  });
+
+  describe('rotateCredentials', () => {
+    const sut = () =>
+      make({
+        setSecretHash: async (id, secretHash, now) => {
+          if (id !== 'dev-a') return false;
+          secretHashes.set(id, `${secretHash} at ${now}`);
+          return true;
+        },
+      });
+
+    it('stores the hash of a new secret, forgets the cached check and drops the live session', async () => {
+      const credentials = await sut().rotateCredentials('dev-a');
+
+      expect(credentials.username).toBe('dev-a');
+      expect(secretHashes.get('dev-a')).toBe(`hash of ${credentials.password} at ${NOW}`);
+      expect(effects).toEqual(['auth.forget dev-a', 'transport.disconnect dev-a']);
+    });
+
+    it('refuses an unknown device with not_found, dropping nothing', async () => {
+      expect(await refusalOf(() => sut().rotateCredentials('ghost'))).toBe('not_found');
+      expect(effects).toEqual([]);
+    });
+  });
+
+  describe('remove', () => {
+    const sut = () => make({ delete: async (id) => id === 'dev-a' });
+
+    it('deletes the device, forgets its secret and presence, and disconnects it', async () => {
+      await sut().remove('dev-a');
+      expect(effects).toEqual(['auth.forget dev-a', 'presence.remove dev-a', 'transport.disconnect dev-a']);
+    });
+
+    it('refuses an unknown device with not_found, touching nothing else', async () => {
+      expect(await refusalOf(() => sut().remove('ghost'))).toBe('not_found');
+      expect(effects).toEqual([]);
+    });
+  });
+
+  it('refuses get and update of an unknown device with not_found', async () => {
+    const sut = make({ get: async () => undefined, update: async () => undefined });
+    expect(await refusalOf(() => sut.get('ghost'))).toBe('not_found');
+    expect(await refusalOf(() => sut.update('ghost', { name: 'x' }))).toBe('not_found');
+  });
+
+  it('lists a page with the latest values of its devices and a cursor to the next one', async () => {
+    const asked: Array<{ afterId?: string; limit: number }> = [];
+    const sut = make(
+      {
+        list: async ({ afterId, limit }) => {
+          asked.push({ afterId, limit });
+          return ['a', 'b', 'c']
+            .filter((id) => afterId === undefined || id > afterId)
+            .map(record)
+            .slice(0, limit);
+        },
+      },
+      { latest: async (ids) => new Map(ids.map((id) => [id, { t: { value: 1, ts: NOW } }])) },
+    );
+
+    const first = await sut.list({ limit: 2 });
+    expect(first.items.map((d) => [d.id, d.latest])).toEqual([
+      ['a', { t: { value: 1, ts: NOW } }],
+      ['b', { t: { value: 1, ts: NOW } }],
+    ]);
+    expect(first.nextCursor).not.toBeNull();
+    const second = await sut.list({ limit: 2, cursor: first.nextCursor ?? undefined });
+    expect(second.items.map((d) => d.id)).toEqual(['c']);
+    expect(second.nextCursor).toBeNull();
+    // A page that holds the last device exactly: no cursor to an empty page.
+    expect((await sut.list({ limit: 3 })).nextCursor).toBeNull();
+    expect(asked.slice(0, 2)).toEqual([
+      { afterId: undefined, limit: 3 },
+      { afterId: 'b', limit: 3 },
+    ]);
+  });
+
+  it('boots by marking every device offline before loading their ids into presence', async () => {
+    const sut = make({
+      markAllOffline: async () => void effects.push('devices.markAllOffline'),
+      allIds: async () => ['a', 'b'],
+    });
+    await sut.boot();
+    expect(effects).toEqual(['devices.markAllOffline', 'presence.load a,b']);
+  });
+});

@@ -1,0 +1,263 @@
+import { Logger } from '@nestjs/common';
+import type { JsonObject } from '@iot/protocol';
+import type { DeviceStateRecord, DeviceStateRepository } from '../../domain/device-state';
+import { DomainError, type DomainErrorCode } from '../../domain/errors';
+import type { NewEvent } from '../../domain/events';
+import { strictFake } from '../../domain/testing';
+import type { AppConfig } from '../../platform/config/config';
+import type { DeviceTransport, PublishOptions } from '../device-transport';
+import type { EventLog } from '../events/event-log.service';
+import type { PresenceService } from '../events/presence.service';
+import { StateService } from './state.service';
+
+const NOW = Date.UTC(2026, 0, 1);
+const DEVICE = 'dev-1';
+const MAX_BYTES = 100;
+
+/** The code of the DomainError `run` throws or rejects with; fails the test for anything else. */
+async function refusalOf(run: () => Promise<unknown>): Promise<DomainErrorCode> {
+  let error: unknown;
+  try {
+    await run();
+  } catch (e) {
+    error = e;
+  }
+  expect(error).toBeInstanceOf(DomainError);
+  return (error as DomainError).code;
+}
+
+const empty = (): DeviceStateRecord => ({ reported: {}, desired: {}, version: 0, reportedAt: null, desiredAt: null });
+
+describe('StateService', () => {
+  let stored: Map<string, DeviceStateRecord>;
+  let saves: Array<{ deviceId: string; state: DeviceStateRecord }>;
+  let published: Array<{ topic: string; payload: unknown; options: PublishOptions }>;
+  let appended: Array<{ event: NewEvent; receivedAt: number }>;
+  /** When set, each `get` waits for it (to hold a change in the middle). */
+  let gate: Promise<void> | undefined;
+  let gets: number;
+  let sut: StateService;
+
+  beforeAll(() => Logger.overrideLogger(false));
+
+  function make(repository: Partial<DeviceStateRepository> = {}, publish?: DeviceTransport['publish']): StateService {
+    const states = strictFake<DeviceStateRepository>(
+      {
+        get: async (deviceId) => {
+          gets++;
+          if (gate) await gate;
+          return structuredClone(stored.get(deviceId) ?? empty());
+        },
+        save: async (deviceId, state) => {
+          saves.push({ deviceId, state: structuredClone(state) });
+          stored.set(deviceId, structuredClone(state));
+        },
+        ...repository,
+      },
+      'states',
+    );
+    const transport = strictFake<DeviceTransport>(
+      {
+        publish:
+          publish ??
+          (async (topic, payload, options) => {
+            published.push({ topic, payload: JSON.parse(String(payload)), options });
+          }),
+      },
+      'transport',
+    );
+    const presence = strictFake<PresenceService>({ has: (id) => id === DEVICE || id === 'dev-2' }, 'presence');
+    const log = strictFake<EventLog>(
+      {
+        append: (event, receivedAt) => {
+          appended.push({ event, receivedAt });
+          return true;
+        },
+      },
+      'log',
+    );
+    return new StateService({ stateMaxBytes: MAX_BYTES } as AppConfig, states, transport, presence, log);
+  }
+
+  beforeEach(() => {
+    jest.useFakeTimers({ now: NOW });
+    stored = new Map();
+    saves = [];
+    published = [];
+    appended = [];
+    gate = undefined;
+    gets = 0;
+    sut = make();
+  });
+
+  afterEach(() => jest.useRealTimers());
+
+  describe('setDesired', () => {
+    it('merges the patch, bumps the version, appends the state event and publishes the document retained', async () => {
+      expect(await sut.setDesired(DEVICE, { mode: 'eco', fan: { speed: 2 } }, undefined)).toEqual({ version: 1 });
+      jest.setSystemTime(NOW + 5);
+      expect(await sut.setDesired(DEVICE, { fan: { speed: null, on: true } }, 1)).toEqual({ version: 2 });
+
+      const desired = { mode: 'eco', fan: { on: true } };
+      expect(stored.get(DEVICE)).toEqual({ reported: {}, desired, version: 2, reportedAt: null, desiredAt: NOW + 5 });
+      expect(appended.at(-1)).toEqual({
+        event: {
+          type: 'state',
+          deviceId: DEVICE,
+          ts: NOW + 5,
+          data: JSON.stringify({ deviceId: DEVICE, desired, version: 2, ts: NOW + 5 }),
+        },
+        receivedAt: NOW + 5,
+      });
+      expect(published).toEqual([
+        {
+          topic: `devices/${DEVICE}/state/desired`,
+          payload: { version: 1, state: { mode: 'eco', fan: { speed: 2 } } },
+          options: { qos: 1, retain: true },
+        },
+        {
+          topic: `devices/${DEVICE}/state/desired`,
+          payload: { version: 2, state: desired },
+          options: { qos: 1, retain: true },
+        },
+      ]);
+    });
+
+    it('refuses an expected version that is not current with precondition_failed, changing nothing', async () => {
+      await sut.setDesired(DEVICE, { on: true }, 0);
+
+      expect(await refusalOf(() => sut.setDesired(DEVICE, { on: false }, 0))).toBe('precondition_failed');
+      expect(stored.get(DEVICE)).toMatchObject({ desired: { on: true }, version: 1 });
+      expect([saves.length, appended.length, published.length]).toEqual([1, 1, 1]);
+    });
+
+    it('refuses a document over STATE_MAX_BYTES with too_large, saving and publishing nothing', async () => {
+      expect(await refusalOf(() => sut.setDesired(DEVICE, { text: 'x'.repeat(MAX_BYTES) }, undefined))).toBe(
+        'too_large',
+      );
+      expect([saves, appended, published]).toEqual([[], [], []]);
+    });
+
+    it('refuses a bad patch with bad_request before reading anything', async () => {
+      const proto = JSON.parse('{"__proto__":{"polluted":true}}') as JsonObject;
+      let deep: JsonObject = { leaf: 1 };
+      for (let i = 0; i < 100; i++) deep = { nested: deep };
+
+      expect(await refusalOf(() => sut.setDesired(DEVICE, proto, undefined))).toBe('bad_request');
+      expect(await refusalOf(() => sut.setDesired(DEVICE, deep, undefined))).toBe('bad_request');
+      expect([gets, saves.length, published.length]).toEqual([0, 0, 0]);
+    });
+
+    it('refuses a device it does not know with not_found', async () => {
+      expect(await refusalOf(() => sut.setDesired('ghost', { on: true }, undefined))).toBe('not_found');
+      expect(gets).toBe(0);
+    });
+
+    it('keeps the change when publishing it fails (boot publishes it again)', async () => {
+      sut = make({}, async () => {
+        throw new Error('broker down');
+      });
+      expect(await sut.setDesired(DEVICE, { on: true }, undefined)).toEqual({ version: 1 });
+      expect(stored.get(DEVICE)?.version).toBe(1);
+    });
+  });
+
+  describe('applyReported', () => {
+    it('merges the device patch into what it reports, at the receive time, keeping the version and desired state', async () => {
+      await sut.setDesired(DEVICE, { on: true }, undefined);
+      await sut.applyReported(DEVICE, { temp: 20, fan: { speed: 1 } }, NOW + 1);
+      await sut.applyReported(DEVICE, { temp: null, fan: { on: true } }, NOW + 2);
+
+      const reported = { fan: { speed: 1, on: true } };
+      expect(stored.get(DEVICE)).toEqual({
+        reported,
+        desired: { on: true },
+        version: 1,
+        reportedAt: NOW + 2,
+        desiredAt: NOW,
+      });
+      expect(appended.at(-1)).toEqual({
+        event: {
+          type: 'state',
+          deviceId: DEVICE,
+          ts: NOW + 2,
+          data: JSON.stringify({ deviceId: DEVICE, reported, version: 1, ts: NOW + 2 }),
+        },
+        receivedAt: NOW + 2,
+      });
+      expect(published).toHaveLength(1); // the desired document only
+    });
+
+    it('refuses a report over STATE_MAX_BYTES with too_large and a bad patch with bad_request, changing nothing', async () => {
+      await sut.applyReported(DEVICE, { small: 1 }, NOW);
+      const proto = JSON.parse('{"a":{"__proto__":1}}') as JsonObject;
+
+      expect(await refusalOf(() => sut.applyReported(DEVICE, { big: 'x'.repeat(MAX_BYTES) }, NOW + 1))).toBe(
+        'too_large',
+      );
+      expect(await refusalOf(() => sut.applyReported(DEVICE, proto, NOW + 2))).toBe('bad_request');
+      expect(stored.get(DEVICE)).toMatchObject({ reported: { small: 1 }, reportedAt: NOW });
+      expect([saves.length, appended.length]).toEqual([1, 1]);
+    });
+  });
+
+  describe('per device, one change after another', () => {
+    it('applies two concurrent patches in order: the second reads what the first saved', async () => {
+      let open!: () => void;
+      gate = new Promise((resolve) => (open = resolve));
+      const first = sut.setDesired(DEVICE, { a: 1 }, undefined);
+      const second = sut.setDesired(DEVICE, { b: 2 }, 1);
+      const other = sut.applyReported('dev-2', { c: 3 }, NOW);
+      await jest.advanceTimersByTimeAsync(0);
+      expect(gets).toBe(2); // the first device's second change waits; the other device's does not
+
+      gate = undefined;
+      open();
+      expect(await Promise.all([first, second, other])).toEqual([{ version: 1 }, { version: 2 }, undefined]);
+      expect(stored.get(DEVICE)).toMatchObject({ desired: { a: 1, b: 2 }, version: 2 });
+      expect(published.map((p) => p.payload)).toEqual([
+        { version: 1, state: { a: 1 } },
+        { version: 2, state: { a: 1, b: 2 } },
+      ]);
+    });
+
+    it('goes on with the next change after one is refused', async () => {
+      const refused = sut.setDesired(DEVICE, { a: 1 }, 7);
+      const next = sut.setDesired(DEVICE, { b: 2 }, 0);
+      expect(await refusalOf(() => refused)).toBe('precondition_failed');
+      expect(await next).toEqual({ version: 1 });
+      expect(stored.get(DEVICE)?.desired).toEqual({ b: 2 });
+    });
+  });
+
+  describe('boot', () => {
+    it('publishes the desired document of every known device again, retained, going on past a failed publish', async () => {
+      const tried: string[] = [];
+      sut = make(
+        {
+          desiredStates: async () => [
+            { deviceId: DEVICE, version: 3, desired: { on: true } },
+            { deviceId: 'deleted', version: 1, desired: { on: false } },
+            { deviceId: 'dev-2', version: 5, desired: { mode: 'eco' } },
+          ],
+        },
+        async (topic, payload, options) => {
+          tried.push(topic);
+          if (topic.startsWith(`devices/${DEVICE}/`)) throw new Error('broker down');
+          published.push({ topic, payload: JSON.parse(String(payload)), options });
+        },
+      );
+
+      await sut.onApplicationBootstrap();
+
+      expect(tried).toEqual([`devices/${DEVICE}/state/desired`, 'devices/dev-2/state/desired']);
+      expect(published).toEqual([
+        {
+          topic: 'devices/dev-2/state/desired',
+          payload: { version: 5, state: { mode: 'eco' } },
+          options: { qos: 1, retain: true },
+        },
+      ]);
+    });
+  });
+});
