@@ -1,19 +1,8 @@
-import type { CommandStatus, CommandTransition, JsonObject } from '@iot/protocol';
+import type { CommandTransition, CommandView } from '@iot/protocol';
 
-export interface CommandRecord {
+/** A command as stored: the API's view of it, keyed by `id` (the view's `commandId`). */
+export interface CommandRecord extends Omit<CommandView, 'commandId'> {
   id: string;
-  deviceId: string;
-  name: string;
-  params: JsonObject;
-  status: CommandStatus;
-  result?: unknown;
-  error?: string;
-  timeoutMs: number;
-  issuedAt: number;
-  expiresAt: number;
-  sentAt: number | null;
-  updatedAt: number;
-  createdBy: string;
 }
 
 export interface CommandWithHistory extends CommandRecord {

@@ -1,12 +1,7 @@
-import type { JsonObject } from '@iot/protocol';
+import type { DeviceStateView, JsonObject } from '@iot/protocol';
 
-export interface DeviceStateRecord {
-  reported: JsonObject;
-  desired: JsonObject;
-  version: number;
-  reportedAt: number | null;
-  desiredAt: number | null;
-}
+/** A device's state as stored: the API's view without the delta, which is computed when read. */
+export type DeviceStateRecord = Omit<DeviceStateView, 'delta'>;
 
 /** Each device's reported and desired state. */
 export abstract class DeviceStateRepository {

@@ -1,11 +1,7 @@
-export interface DeviceRecord {
-  id: string;
-  name: string;
-  type: string | null;
-  labels: Record<string, string>;
-  online: boolean;
-  lastSeen: number | null;
-  createdAt: number;
+import type { DeviceView, UpdateDeviceRequest } from '@iot/protocol';
+
+/** A device as stored: what the API shows of it, and when it last changed. */
+export interface DeviceRecord extends DeviceView {
   updatedAt: number;
 }
 
@@ -18,11 +14,8 @@ export interface DeviceListFilter {
   limit: number;
 }
 
-export interface DevicePatch {
-  name?: string;
-  type?: string | null;
-  labels?: Record<string, string>;
-}
+/** The fields an operator may change (`PATCH /devices/{id}`). */
+export type DevicePatch = UpdateDeviceRequest;
 
 /** The device registry: records and the hashes of their secrets. */
 export abstract class DeviceRepository {

@@ -1,9 +1,8 @@
-import type { Role } from '@iot/protocol';
+import type { Role, UserView } from '@iot/protocol';
 
-export interface UserRecord {
-  username: string;
+/** A user as stored: the API's view, the password's hash and when the user was made. */
+export interface UserRecord extends UserView {
   passwordHash: string;
-  role: Role;
   createdAt: number;
 }
 

@@ -6,7 +6,7 @@ import {
   type CommandMessage,
   type CommandResult,
   type CommandStatus,
-  type JsonObject,
+  type SendCommandRequest,
   TERMINAL_COMMAND_STATUSES,
   topics,
 } from '@iot/protocol';
@@ -22,13 +22,8 @@ import { type CommandRecord, CommandRepository, type CommandWithHistory } from '
 export const DEFAULT_TIMEOUT_MS = 30_000;
 export const DEFAULT_TTL_MS = 10 * 60_000;
 
-export interface SendCommand {
-  deviceId: string;
-  name: string;
-  params?: JsonObject;
-  timeoutMs?: number;
-  ttlMs?: number;
-}
+/** A command to issue: the REST body (the WebSocket frame's data) and its device. */
+export type SendCommand = SendCommandRequest & { deviceId: string };
 
 interface OpenCommand {
   record: CommandRecord;
