@@ -1,3 +1,5 @@
+import { DomainError, type DomainErrorCode } from './errors';
+
 /**
  * Properties that are probed on any object without being a use of it
  * (promises look for `then`; Jest for matchers and printing; Nest for
@@ -32,4 +34,20 @@ export function strictFake<T extends object>(members: Partial<T>, name = 'fake')
       throw new Error(`${name}.${property}: unexpected call`);
     },
   });
+}
+
+/**
+ * The code of the DomainError that `run` throws or rejects with, for the
+ * core's unit tests; anything else (another error, or none) throws, which
+ * fails the test.
+ */
+export async function refusalOf(run: () => Promise<unknown>): Promise<DomainErrorCode> {
+  let error: unknown;
+  try {
+    await run();
+  } catch (caught) {
+    error = caught;
+  }
+  if (error instanceof DomainError) return error.code;
+  throw new Error(`expected a DomainError, got ${error === undefined ? 'none' : String(error)}`);
 }

@@ -1,9 +1,8 @@
 import { Logger } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
 import * as argon2 from 'argon2';
-import { DomainError, type DomainErrorCode } from '../../domain/errors';
 import type { SessionRecord, SessionRepository } from '../../domain/sessions';
-import { strictFake } from '../../domain/testing';
+import { refusalOf, strictFake } from '../../domain/testing';
 import type { UserRecord, UserRepository } from '../../domain/users';
 import type { AppConfig } from '../../platform/config/config';
 import { EventBus } from '../events/event-bus';
@@ -12,15 +11,6 @@ import { AuthService } from './auth.service';
 const NOW = Date.UTC(2026, 0, 1);
 const PASSWORD = 'correct horse';
 
-/** The code of the DomainError `run` rejects with; fails the test for anything else. */
-async function refusalOf(run: () => Promise<unknown>): Promise<DomainErrorCode> {
-  const error: unknown = await run().then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(DomainError);
-  return (error as DomainError).code;
-}
 
 describe('AuthService', () => {
   let alice: UserRecord;

@@ -1,9 +1,8 @@
 import { Logger } from '@nestjs/common';
 import type { CommandEvent, CommandResult, CommandTransition } from '@iot/protocol';
 import type { CommandPatch, CommandRecord, CommandRepository, CommandWithHistory } from '../../domain/commands';
-import { DomainError, type DomainErrorCode } from '../../domain/errors';
 import type { NewEvent } from '../../domain/events';
-import { strictFake } from '../../domain/testing';
+import { refusalOf, strictFake } from '../../domain/testing';
 import { MetricsService } from '../../platform/metrics/metrics.service';
 import type { DeviceTransport, PublishOptions } from '../device-transport';
 import { EventBus } from '../events/event-bus';
@@ -14,15 +13,6 @@ import { CommandsService } from './commands.service';
 const NOW = Date.UTC(2026, 0, 1);
 const DEVICE = 'dev-1';
 
-/** The code of the DomainError `run` throws or rejects with; fails the test for anything else. */
-async function refusalOf(run: () => Promise<unknown>): Promise<DomainErrorCode> {
-  const error: unknown = await run().then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(DomainError);
-  return (error as DomainError).code;
-}
 
 /** Lets every settled promise chain run (fake-timer time does not move). */
 const flush = () => jest.advanceTimersByTimeAsync(0);

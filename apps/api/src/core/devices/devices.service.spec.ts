@@ -1,7 +1,6 @@
 import type { DeviceRecord, DeviceRepository } from '../../domain/devices';
-import { DomainError, type DomainErrorCode } from '../../domain/errors';
 import type { TelemetryRepository } from '../../domain/telemetry';
-import { strictFake } from '../../domain/testing';
+import { refusalOf, strictFake } from '../../domain/testing';
 import type { DeviceTransport } from '../device-transport';
 import type { PresenceService } from '../events/presence.service';
 import type { DeviceAuthService } from './device-auth.service';
@@ -9,15 +8,6 @@ import { DevicesService } from './devices.service';
 
 const NOW = Date.UTC(2026, 0, 1);
 
-/** The code of the DomainError `run` rejects with; fails the test for anything else. */
-async function refusalOf(run: () => Promise<unknown>): Promise<DomainErrorCode> {
-  const error: unknown = await run().then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(DomainError);
-  return (error as DomainError).code;
-}
 
 const record = (id: string): DeviceRecord => ({
   id,

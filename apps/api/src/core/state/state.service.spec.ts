@@ -1,9 +1,8 @@
 import { Logger } from '@nestjs/common';
 import type { JsonObject } from '@iot/protocol';
 import type { DeviceStateRecord, DeviceStateRepository } from '../../domain/device-state';
-import { DomainError, type DomainErrorCode } from '../../domain/errors';
 import type { NewEvent } from '../../domain/events';
-import { strictFake } from '../../domain/testing';
+import { refusalOf, strictFake } from '../../domain/testing';
 import type { AppConfig } from '../../platform/config/config';
 import type { DeviceTransport, PublishOptions } from '../device-transport';
 import type { EventLog } from '../events/event-log.service';
@@ -13,18 +12,6 @@ import { StateService } from './state.service';
 const NOW = Date.UTC(2026, 0, 1);
 const DEVICE = 'dev-1';
 const MAX_BYTES = 100;
-
-/** The code of the DomainError `run` throws or rejects with; fails the test for anything else. */
-async function refusalOf(run: () => Promise<unknown>): Promise<DomainErrorCode> {
-  let error: unknown;
-  try {
-    await run();
-  } catch (e) {
-    error = e;
-  }
-  expect(error).toBeInstanceOf(DomainError);
-  return (error as DomainError).code;
-}
 
 const empty = (): DeviceStateRecord => ({ reported: {}, desired: {}, version: 0, reportedAt: null, desiredAt: null });
 

@@ -1,8 +1,7 @@
 import { LIMITS, type TelemetryQuery } from '@iot/protocol';
-import { DomainError, type DomainErrorCode } from '../../domain/errors';
 import type { AggregateQuery, HistoryQuery, Series, TelemetryRepository } from '../../domain/telemetry';
 import { TelemetryKeys } from '../../domain/telemetry-keys';
-import { strictFake } from '../../domain/testing';
+import { refusalOf, strictFake } from '../../domain/testing';
 import type { AppConfig } from '../../platform/config/config';
 import { TelemetryHistory } from './telemetry-history.service';
 
@@ -11,15 +10,6 @@ const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 const DEVICE = 'dev-1';
 
-/** The code of the DomainError `run` rejects with; fails the test for anything else. */
-async function refusalOf(run: () => Promise<unknown>): Promise<DomainErrorCode> {
-  const error: unknown = await run().then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(DomainError);
-  return (error as DomainError).code;
-}
 
 const query = (fields: Partial<TelemetryQuery>): TelemetryQuery => ({ limit: 10_000, order: 'asc', ...fields });
 
