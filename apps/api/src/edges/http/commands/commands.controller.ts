@@ -11,6 +11,7 @@ import {
   sendCommandSchema,
 } from '@iot/protocol';
 import type { AuthUser } from '../../../core/auth/auth-user';
+import type { CommandRecord, CommandWithHistory } from '../../../domain/commands';
 import { CurrentUser, RequireRole } from '../auth/decorators';
 import { DeviceIdPipe } from '../device-id.pipe';
 import {
@@ -26,14 +27,11 @@ import { CommandsService } from '../../../core/commands/commands.service';
 class SendCommandDto extends createZodDto(sendCommandSchema) {}
 class ListCommandsQueryDto extends createZodDto(listCommandsQuerySchema) {}
 
-/** A stored command: the view's fields, its id named `id`. */
-type StoredCommand = Omit<CommandView, 'commandId'> & { id: string };
-
 /**
  * A stored command as the HTTP API shows it: field by field, so that an answer
  * holds what its schema says whichever record the core hands over.
  */
-function view(command: StoredCommand): CommandView {
+function view(command: CommandRecord): CommandView {
   return {
     commandId: command.id,
     deviceId: command.deviceId,
@@ -51,7 +49,7 @@ function view(command: StoredCommand): CommandView {
   };
 }
 
-function viewWithHistory(command: StoredCommand & Pick<CommandWithHistoryView, 'transitions'>): CommandWithHistoryView {
+function viewWithHistory(command: CommandWithHistory): CommandWithHistoryView {
   return { ...view(command), transitions: command.transitions };
 }
 
