@@ -142,7 +142,7 @@ describeWithNginx('deploy/nginx/nginx.conf in front of the api', () => {
   beforeAll(async () => {
     const port = await freePort();
     // The browser's origin is nginx's: the api must allow it.
-    app = await startApp({ ALLOWED_ORIGINS: `http://127.0.0.1:${port}` });
+    app = await startApp({ ALLOWED_ORIGINS: `http://127.0.0.1:${port}`, LOGIN_MAX_FAILURES: '1' });
     nginx = await startNginx(port, [app.port]);
     device = await connectDevice(app, (await createDevice(app, 'front-1')).credentials);
   });
@@ -243,6 +243,18 @@ describeWithNginx('deploy/nginx/nginx.conf in front of the api', () => {
     });
     expect(out.status).toBeLessThan(300);
     expect((await fetch(`${nginx.url}/api/v1/auth/me`, { headers: { cookie } })).status).toBe(401);
+  });
+
+  it('gives the api the address nginx sees, not one the client claims', async () => {
+    const attempt = (claimed: string) =>
+      fetch(`${nginx.url}/api/v1/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-forwarded-for': claimed },
+        body: JSON.stringify({ username: 'mallory', password: 'not-the-password' }),
+      });
+    expect((await attempt('198.51.100.1')).status).toBe(401);
+    // Another claimed address is the same client to the api: past LOGIN_MAX_FAILURES (1) it is refused.
+    expect((await attempt('198.51.100.2')).status).toBe(429);
   });
 
   it("takes a body of the api's limit and refuses a larger one itself", async () => {
