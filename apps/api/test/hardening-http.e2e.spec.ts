@@ -333,6 +333,19 @@ describe('hardening: HTTP input, CSRF and headers', () => {
   });
 });
 
+describe('hardening: TRUST_PROXY', () => {
+  it('believes X-Forwarded-* only from the proxies it names', async () => {
+    // A proxy elsewhere (its network named), so the loopback client here is no proxy: its headers are its own claim.
+    const app = await startApp({ TRUST_PROXY: '10.0.0.0/8' });
+    try {
+      const claimed = await fetch(`${app.url}/healthz`, { headers: { 'x-forwarded-proto': 'https' } });
+      expect(claimed.headers.get('strict-transport-security')).toBeNull();
+    } finally {
+      await app.stop();
+    }
+  });
+});
+
 describe('hardening: the console is served with security headers', () => {
   it('sends a CSP that lets the console run from its own origin, and frame-ancestors none', async () => {
     const consoleDir = mkdtempSync(join(tmpdir(), 'iot-console-'));

@@ -54,8 +54,8 @@ function consoleDir(config: AppConfig): string | undefined {
  * 'unsafe-inline' for styles only. No `upgrade-insecure-requests`: a
  * console served over plain HTTP (a LAN address) would have its own scripts
  * upgraded to an HTTPS port nobody serves. HSTS goes only on requests that
- * came over TLS, as the api (`req.secure`: a loopback proxy's
- * X-Forwarded-Proto) sees them: on plain HTTP browsers ignore it anyway.
+ * came over TLS, as the api (`req.secure`: a trusted proxy's
+ * X-Forwarded-Proto, TRUST_PROXY) sees them: on plain HTTP browsers ignore it anyway.
  */
 function securityHeaders(): express.RequestHandler[] {
   const hsts = helmet.strictTransportSecurity();
@@ -111,7 +111,8 @@ export async function createApp(config: AppConfig): Promise<RunningApp> {
   app.useLogger(app.get(AppLogger));
   for (const warning of config.warnings) Logger.warn(warning, 'Config');
   app.disable('x-powered-by');
-  app.set('trust proxy', 'loopback');
+  // X-Forwarded-For/-Proto only from these: anyone else could claim any address (and dodge login limits).
+  app.set('trust proxy', config.trustProxy);
   const metrics = app.get(MetricsService);
   // The default origins name the bound port, known only after listen; the checks read the set per request.
   const origins = new Set<string>();

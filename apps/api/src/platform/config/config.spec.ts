@@ -126,6 +126,15 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ DATA_DIR: dir, MQTT_AUTH_BLOCK_SECONDS: '0' })).toThrow(/MQTT_AUTH_BLOCK_SECONDS/);
   });
 
+  it('trusts X-Forwarded-* from a loopback proxy unless TRUST_PROXY names others, and refuses what is not an address', () => {
+    expect(loadConfig({ DATA_DIR: dir }).trustProxy).toEqual(['loopback']);
+    const config = loadConfig({ DATA_DIR: dir, TRUST_PROXY: 'loopback, 172.16.0.0/12,fd00::/8 ,10.0.0.7' });
+    expect(config.trustProxy).toEqual(['loopback', '172.16.0.0/12', 'fd00::/8', '10.0.0.7']);
+    for (const bad of ['nginx', '10.0.0.0/33', '::1/129', '10.0.0.1/8/8', ' , ', 'true']) {
+      expect(() => loadConfig({ DATA_DIR: dir, TRUST_PROXY: bad })).toThrow(/TRUST_PROXY must be/);
+    }
+  });
+
   it('refuses PORT and MQTT_PORT alike for the embedded broker', () => {
     expect(() => loadConfig({ DATA_DIR: dir, PORT: '4000', MQTT_PORT: '4000' })).toThrow(/PORT and MQTT_PORT must differ/);
     expect(loadConfig({ DATA_DIR: dir, PORT: '4000', MQTT_PORT: '4000', MQTT_URL: 'mqtt://broker' }).port).toBe(4000);

@@ -12,6 +12,7 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
+import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 import { LIMITS, PASSWORD_MIN_LENGTH, parseDuration, usernameSchema } from '@iot/protocol';
 
@@ -35,6 +36,8 @@ export interface AppConfig {
   jwtSecret: string;
   jwtTtlSeconds: number;
   allowedOrigins: string[];
+  /** Proxies whose X-Forwarded-For/-Proto the api believes (TRUST_PROXY), as Express's `trust proxy` takes them. */
+  trustProxy: string[];
   /** Where the built console lives; served at `/` when it exists. */
   consoleDir: string | undefined;
   maxPayloadBytes: number;
@@ -144,6 +147,15 @@ function isBrokerUrl(text: string): boolean {
   }
 }
 
+/** Express's names for address ranges, or an IP address with an optional prefix length. */
+function isProxyAddress(text: string): boolean {
+  if (['loopback', 'linklocal', 'uniquelocal'].includes(text)) return true;
+  const [address, prefix, ...rest] = text.split('/');
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  return prefix === undefined || (/^[0-9]{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128));
+}
+
 /** The file name of the SQLite database under DATA_DIR. */
 export const SQLITE_FILE = 'iot.db';
 
@@ -198,6 +210,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     .split(',')
     .map((o) => o.trim())
     .filter((o) => o.length > 0);
+  const trustProxy = (env['TRUST_PROXY'] || 'loopback')
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p.length > 0);
+  const untrusted = trustProxy.filter((p) => !isProxyAddress(p));
+  if (untrusted.length > 0 || trustProxy.length === 0) {
+    problems.push(
+      `TRUST_PROXY must be a comma-separated list of loopback, linklocal, uniquelocal, IP addresses or CIDR ranges, got ${JSON.stringify(env['TRUST_PROXY'])}`,
+    );
+  }
   const telemetryRetentionMs = retention(env, 'TELEMETRY_RETENTION', problems);
   const rollupRetentionMs = retention(env, 'ROLLUP_RETENTION', problems);
   // Rollups answer for the history raw retention has removed, so they must not go first.
@@ -225,6 +247,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     jwtSecret,
     jwtTtlSeconds: int(env, 'JWT_TTL_SECONDS', 12 * 3600, problems, 60),
     allowedOrigins: origins,
+    trustProxy,
     consoleDir: env['CONSOLE_DIR'] || undefined,
     maxPayloadBytes: int(env, 'MQTT_MAX_PAYLOAD_BYTES', LIMITS.maxPayloadBytes, problems, 1024, LIMITS.maxPacketBytes),
     maxBatchEntries: int(env, 'TELEMETRY_MAX_BATCH', LIMITS.maxBatchEntries, problems, 1, 100_000),
