@@ -91,8 +91,10 @@ export class DevicesService {
     try {
       await this.broker.registered(id, secret);
     } catch (error) {
-      // A device the broker does not know could never log in: it is not registered at all.
+      // A device the broker does not know could never log in: it is not registered at all. What the
+      // broker may have taken after all (an answer that came too late) is cleaned up, at best effort.
       await this.devices.delete(id);
+      void this.broker.removed(id).catch(() => undefined);
       throw new DomainError('unavailable', `the MQTT broker did not take device ${id}: ${messageOf(error)}`);
     }
     this.presence.add(id);

@@ -22,8 +22,11 @@ describe('DynsecCredentials', () => {
     sut.onAnswer(Buffer.from(JSON.stringify({ responses })));
   }
 
-  /** Lets the command reach `send`. */
-  const flush = () => Promise.resolve().then(() => undefined);
+  /** Lets the promise chains run until `count` messages have been sent. */
+  async function sentMessages(count: number): Promise<void> {
+    for (let turn = 0; turn < 100 && sent.length < count; turn++) await Promise.resolve();
+    expect(sent.length).toBe(count);
+  }
 
   beforeEach(() => {
     jest.useFakeTimers();
@@ -42,7 +45,7 @@ describe('DynsecCredentials', () => {
 
   it('registers a device as a client of its own with a role of its own, clearing leftovers first', async () => {
     const done = sut.registered('dev-1', 'the-secret');
-    await flush();
+    await sentMessages(1);
     expect(sent[0].topic).toBe(DYNSEC_TOPIC);
     expect(sent[0].commands.map((c) => c.command)).toEqual([
       'deleteClient',
@@ -63,7 +66,7 @@ describe('DynsecCredentials', () => {
 
   it('fails and counts a registration the broker refuses', async () => {
     const done = sut.registered('dev-1', 'the-secret');
-    await flush();
+    await sentMessages(1);
     answer({ createClient: 'Client already exists' });
     await expect(done).rejects.toThrow('createClient: Client already exists');
     expect(failures).toEqual(['register']);
@@ -71,7 +74,7 @@ describe('DynsecCredentials', () => {
 
   it('fails and counts a change the broker does not answer in time, ignoring late and foreign answers', async () => {
     const done = sut.rotated('dev-1', 'new-secret');
-    await flush();
+    await sentMessages(1);
     expect(sent[0].commands.map((c) => c.command)).toEqual(['disableClient', 'setClientPassword', 'enableClient']);
     sut.onAnswer(Buffer.from(JSON.stringify({ responses: [{ command: 'x', correlationData: 'someone-else-1' }] })));
     sut.onAnswer(Buffer.from('not json'));
@@ -82,16 +85,36 @@ describe('DynsecCredentials', () => {
     answer(); // too late: nobody waits for it any more
   });
 
+  it('registers a device the broker does not know when its secret is rotated', async () => {
+    const done = sut.rotated('dev-old', 'new-secret');
+    await sentMessages(1);
+    answer({
+      disableClient: 'Client not found',
+      setClientPassword: 'Client not found',
+      enableClient: 'Client not found',
+    });
+    await sentMessages(2);
+    expect(sent[1].commands.map((c) => c.command)).toEqual([
+      'deleteClient',
+      'deleteRole',
+      'createRole',
+      'createClient',
+    ]);
+    expect(sent[1].commands[3]).toMatchObject({ username: 'dev-old', password: 'new-secret' });
+    answer();
+    await expect(done).resolves.toBeUndefined();
+  });
+
   it('treats a client and role already gone as deleted', async () => {
     const done = sut.removed('dev-1');
-    await flush();
+    await sentMessages(1);
     answer({ deleteClient: 'Client not found', deleteRole: 'Role not found' });
     await expect(done).resolves.toBeUndefined();
   });
 
   it('re-syncs: creates missing devices disabled, deletes unknown device clients only, restores missing roles', async () => {
     const done = sut.reconcile(['dev-new', 'dev-kept', 'dev-roleless']);
-    await flush();
+    await sentMessages(1);
     answer(
       {},
       {
@@ -106,8 +129,7 @@ describe('DynsecCredentials', () => {
         listRoles: { roles: ['admin', 'iot-device-dev-kept', 'iot-device-dev-gone', 'iot-device-dev-roleless'] },
       },
     );
-    await flush();
-    await flush();
+    await sentMessages(2);
     expect(sent[1].commands.map((c) => [c.command, c['username'] ?? c['rolename']])).toEqual([
       ['deleteClient', 'dev-gone'],
       ['deleteRole', 'iot-device-dev-gone'],

@@ -109,11 +109,15 @@ export class DynsecCredentials extends DeviceCredentialsSink {
 
   async rotated(deviceId: string, secret: string): Promise<void> {
     // setClientPassword keeps a live session: disabling the client drops it, enabling lets the new secret in.
-    await this.change('rotate', deviceId, [
+    const commands: DynsecCommand[] = [
       { command: 'disableClient', username: deviceId },
       { command: 'setClientPassword', username: deviceId, password: secret },
       { command: 'enableClient', username: deviceId },
-    ]);
+    ];
+    const answers = await this.request('rotate', deviceId, commands);
+    // A device registered before MQTT_DYNSEC was on: rotating it is how it gets into the broker.
+    if (answers[0].error !== undefined && /not found/i.test(answers[0].error)) return this.registered(deviceId, secret);
+    this.check('rotate', deviceId, commands, answers, 0);
   }
 
   async removed(deviceId: string): Promise<void> {
@@ -130,7 +134,7 @@ export class DynsecCredentials extends DeviceCredentialsSink {
   }
 
   async reconcile(deviceIds: readonly string[]): Promise<BrokerReconciliation> {
-    const [clientList, roleList] = await this.run([
+    const [clientList, roleList] = await this.request('re-sync', '*', [
       { command: 'listClients', verbose: true, count: -1, offset: 0 },
       { command: 'listRoles', verbose: false, count: -1, offset: 0 },
     ]);
@@ -171,7 +175,7 @@ export class DynsecCredentials extends DeviceCredentialsSink {
     }
     // In slices: one message per slice keeps each answer small.
     for (let at = 0; at < commands.length; at += 500) {
-      const answers = await this.run(commands.slice(at, at + 500));
+      const answers = await this.request('re-sync', '*', commands.slice(at, at + 500));
       const refused = answers.find((a) => a.error !== undefined && !/not found|already/i.test(a.error));
       if (refused) throw this.failed('re-sync', '*', `${refused.command}: ${refused.error}`);
     }
@@ -198,16 +202,28 @@ export class DynsecCredentials extends DeviceCredentialsSink {
 
   /** Runs `commands`; the first `tolerant` may fail with "not found" (cleaning up what may not be there). */
   private async change(what: string, deviceId: string, commands: DynsecCommand[], tolerant = 0): Promise<void> {
-    let answers: DynsecAnswer[];
+    this.check(what, deviceId, commands, await this.request(what, deviceId, commands), tolerant);
+  }
+
+  /** `run`, with a failure to get answers logged and counted. */
+  private async request(what: string, deviceId: string, commands: DynsecCommand[]): Promise<DynsecAnswer[]> {
     try {
-      answers = await this.run(commands);
+      return await this.run(commands);
     } catch (error) {
       throw this.failed(what, deviceId, (error as Error).message);
     }
+  }
+
+  private check(
+    what: string,
+    deviceId: string,
+    commands: DynsecCommand[],
+    answers: DynsecAnswer[],
+    tolerant: number,
+  ): void {
     answers.forEach((answer, i) => {
       if (answer.error === undefined) return;
-      if (i < tolerant && /not found/i.test(answer.error)) return;
-      if (what === 'delete' && /not found/i.test(answer.error)) return;
+      if ((i < tolerant || what === 'delete') && /not found/i.test(answer.error)) return;
       throw this.failed(what, deviceId, `${answer.command ?? commands[i].command}: ${answer.error}`);
     });
   }
