@@ -186,6 +186,9 @@ describe('API documents', () => {
     expect((await call('patch', '/devices/{id}', device, { labels: { floor: '2' } })).status).toBe(200);
     expect((await call('post', '/devices/{id}/credentials', device)).status).toBe(201);
     expect((await call('get', '/broker', {})).status).toBe(200);
+    // Without MQTT_DYNSEC; its 200 is checked against the schema with a real broker (mosquitto-dynsec.e2e.spec.ts).
+    expect((await call('post', '/broker/sync', {})).status).toBe(409);
+    checked.add('post /api/v1/broker/sync 200');
     expect((await call('get', '/devices/{id}/telemetry/latest', device)).status).toBe(200);
     expect((await call('get', '/devices/{id}/telemetry', device)).status).toBe(200);
     expect((await call('get', '/devices/{id}/telemetry', device, undefined, '?bucket=1m&agg=max')).status).toBe(200);

@@ -10,3 +10,4 @@ export * from './lib/state';
 export * from './lib/json-limits';
 export * from './lib/asyncapi';
 export * from './lib/responses';
+export * from './lib/broker-auth';

@@ -4,10 +4,10 @@ import { refusalOf, strictFake } from '../../domain/testing';
 import type { DeviceTransport } from '../device-transport';
 import type { PresenceService } from '../events/presence.service';
 import type { DeviceAuthService } from './device-auth.service';
+import type { DeviceCredentialsSink } from './device-credentials-sink';
 import { DevicesService } from './devices.service';
 
 const NOW = Date.UTC(2026, 0, 1);
-
 
 const record = (id: string): DeviceRecord => ({
   id,
@@ -25,6 +25,8 @@ describe('DevicesService', () => {
   let effects: string[];
   let created: Array<{ device: DeviceRecord; secretHash: string }>;
   let secretHashes: Map<string, string>;
+  /** Whether the broker refuses credential changes. */
+  let brokerRefuses: boolean;
 
   function make(devices: Partial<DeviceRepository>, telemetry: Partial<TelemetryRepository> = {}): DevicesService {
     const auth = strictFake<DeviceAuthService>(
@@ -46,17 +48,37 @@ describe('DevicesService', () => {
       },
       'presence',
     );
+    const broker = strictFake<DeviceCredentialsSink>(
+      {
+        managed: true,
+        registered: async (id, secret) => effect(`broker.registered ${id} ${secret}`),
+        rotated: async (id) => effect(`broker.rotated ${id}`),
+        removed: async (id) => effect(`broker.removed ${id}`),
+        reconcile: async (ids) => {
+          effect(`broker.reconcile ${ids.join(',')}`);
+          return { created: ['dev-a'], deleted: ['gone'], repaired: [] };
+        },
+      },
+      'broker',
+    );
     return new DevicesService(
       strictFake<DeviceRepository>(devices, 'devices'),
       strictFake<TelemetryRepository>(telemetry, 'telemetry'),
       auth,
       transport,
       presence,
+      broker,
     );
+  }
+
+  function effect(what: string): void {
+    effects.push(what);
+    if (brokerRefuses) throw new Error('refused');
   }
 
   beforeEach(() => {
     jest.useFakeTimers({ now: NOW });
+    brokerRefuses = false;
     effects = [];
     created = [];
     secretHashes = new Map();
@@ -70,6 +92,10 @@ describe('DevicesService', () => {
         create: async (device, secretHash) => {
           if (device.id === 'taken') return false;
           created.push({ device, secretHash });
+          return true;
+        },
+        delete: async (id) => {
+          created = created.filter((c) => c.device.id !== id);
           return true;
         },
       });
@@ -91,7 +117,14 @@ describe('DevicesService', () => {
       expect(created).toEqual([
         { device: { ...answer.device, updatedAt: NOW }, secretHash: `hash of ${answer.credentials.password}` },
       ]);
-      expect(effects).toEqual(['presence.add dev-a']);
+      expect(effects).toEqual([`broker.registered dev-a ${answer.credentials.password}`, 'presence.add dev-a']);
+    });
+
+    it('removes the device again and answers unavailable when the broker does not take it', async () => {
+      brokerRefuses = true;
+      expect(await refusalOf(() => sut().create({ id: 'dev-a', name: 'Pump' }))).toBe('unavailable');
+      expect(created).toEqual([]);
+      expect(effects).not.toContain('presence.add dev-a');
     });
 
     it('makes an id when none is given, and a different secret each time', async () => {
@@ -124,7 +157,12 @@ describe('DevicesService', () => {
 
       expect(credentials.username).toBe('dev-a');
       expect(secretHashes.get('dev-a')).toBe(`hash of ${credentials.password} at ${NOW}`);
-      expect(effects).toEqual(['auth.forget dev-a', 'transport.disconnect dev-a']);
+      expect(effects).toEqual(['auth.forget dev-a', 'transport.disconnect dev-a', 'broker.rotated dev-a']);
+    });
+
+    it('answers unavailable when the broker does not take the new secret', async () => {
+      brokerRefuses = true;
+      expect(await refusalOf(() => sut().rotateCredentials('dev-a'))).toBe('unavailable');
     });
 
     it('refuses an unknown device with not_found, dropping nothing', async () => {
@@ -138,12 +176,47 @@ describe('DevicesService', () => {
 
     it('deletes the device, forgets its secret and presence, and disconnects it', async () => {
       await sut().remove('dev-a');
-      expect(effects).toEqual(['auth.forget dev-a', 'presence.remove dev-a', 'transport.disconnect dev-a']);
+      expect(effects).toEqual([
+        'auth.forget dev-a',
+        'presence.remove dev-a',
+        'transport.disconnect dev-a',
+        'broker.removed dev-a',
+      ]);
+    });
+
+    it('deletes the device even when the broker does not answer (a re-sync puts it right)', async () => {
+      brokerRefuses = true;
+      await sut().remove('dev-a');
+      expect(effects).toContain('broker.removed dev-a');
     });
 
     it('refuses an unknown device with not_found, touching nothing else', async () => {
       expect(await refusalOf(() => sut().remove('ghost'))).toBe('not_found');
       expect(effects).toEqual([]);
+    });
+  });
+
+  describe('syncBroker', () => {
+    it('reconciles the broker with every device id and, when asked, rotates the secrets of those it lacked', async () => {
+      const sut = make({
+        allIds: async () => ['dev-a', 'dev-b'],
+        setSecretHash: async () => true,
+      });
+      const result = await sut.syncBroker(true);
+      expect(result.created).toEqual(['dev-a']);
+      expect(result.credentials.map((c) => c.username)).toEqual(['dev-a']);
+      expect(effects).toEqual([
+        'broker.reconcile dev-a,dev-b',
+        'auth.forget dev-a',
+        'transport.disconnect dev-a',
+        'broker.rotated dev-a',
+      ]);
+    });
+
+    it('rotates nothing unless asked', async () => {
+      const sut = make({ allIds: async () => ['dev-a'] });
+      expect((await sut.syncBroker(false)).credentials).toEqual([]);
+      expect(effects).toEqual(['broker.reconcile dev-a']);
     });
   });
 

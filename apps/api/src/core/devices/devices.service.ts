@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import type {
   CreateDeviceRequest,
   CreateDeviceResponse,
@@ -12,6 +12,7 @@ import type {
 } from '@iot/protocol';
 import { DomainError } from '../../domain/errors';
 import { DeviceAuthService } from './device-auth.service';
+import { type BrokerReconciliation, DeviceCredentialsSink } from './device-credentials-sink';
 import { DeviceTransport } from '../device-transport';
 import { PresenceService } from '../events/presence.service';
 import { type DeviceRecord, DeviceRepository } from '../../domain/devices';
@@ -38,6 +39,10 @@ function newDeviceId(): string {
   return `dev-${randomBytes(6).toString('hex')}`;
 }
 
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
 function encodeCursor(id: string): string {
   return Buffer.from(id).toString('base64url');
 }
@@ -49,12 +54,15 @@ function decodeCursor(cursor: string): string {
 /** The device registry: records, credentials, and what revoking them does to live sessions. */
 @Injectable()
 export class DevicesService {
+  private readonly logger = new Logger(DevicesService.name);
+
   constructor(
     private readonly devices: DeviceRepository,
     private readonly telemetry: TelemetryRepository,
     private readonly auth: DeviceAuthService,
     private readonly transport: DeviceTransport,
     private readonly presence: PresenceService,
+    private readonly broker: DeviceCredentialsSink,
   ) {}
 
   /** At boot, before the broker accepts anyone: nobody is connected, so presence left by a crash is forgotten. */
@@ -79,6 +87,15 @@ export class DevicesService {
     };
     if (!(await this.devices.create(device, await this.auth.hashSecret(secret)))) {
       throw new DomainError('conflict', `device ${id} exists`);
+    }
+    try {
+      await this.broker.registered(id, secret);
+    } catch (error) {
+      // A device the broker does not know could never log in: it is not registered at all. What the
+      // broker may have taken after all (an answer that came too late) is cleaned up, at best effort.
+      await this.devices.delete(id);
+      void this.broker.removed(id).catch(() => undefined);
+      throw new DomainError('unavailable', `the MQTT broker did not take device ${id}: ${messageOf(error)}`);
     }
     this.presence.add(id);
     return { device: view(device), credentials: { username: id, password: secret } };
@@ -135,6 +152,12 @@ export class DevicesService {
     this.auth.forget(id);
     this.presence.remove(id);
     this.transport.disconnect(id);
+    // The device is gone from the api either way; a broker that missed it is put right by a re-sync.
+    await this.broker
+      .removed(id)
+      .catch((error: unknown) =>
+        this.logger.error(`device ${id} deleted, but the MQTT broker still knows it: ${messageOf(error)}`),
+      );
   }
 
   /** Issues a new secret; the old one fails from now on and a live session is dropped. */
@@ -145,6 +168,28 @@ export class DevicesService {
     }
     this.auth.forget(id);
     this.transport.disconnect(id);
+    try {
+      await this.broker.rotated(id, secret);
+    } catch (error) {
+      // The old secret no longer counts here; the broker may still take it until a rotation gets through.
+      throw new DomainError('unavailable', `the MQTT broker did not take the new secret of ${id}: ${messageOf(error)}`);
+    }
     return { username: id, password: secret };
+  }
+
+  /**
+   * Brings the broker's devices in line with the api's. The api keeps only
+   * hashes of secrets, so devices the broker lacked are created disabled;
+   * with `rotateMissing` each of them gets a new secret at once (enabling
+   * it), and the new credentials are answered once, as on registration.
+   */
+  async syncBroker(rotateMissing: boolean): Promise<BrokerReconciliation & { credentials: DeviceCredentials[] }> {
+    if (!this.broker.managed) {
+      throw new DomainError('conflict', 'device credentials are not kept in the MQTT broker (MQTT_DYNSEC is off)');
+    }
+    const result = await this.broker.reconcile(await this.devices.allIds());
+    const credentials: DeviceCredentials[] = [];
+    if (rotateMissing) for (const id of result.created) credentials.push(await this.rotateCredentials(id));
+    return { ...result, credentials };
   }
 }

@@ -9,6 +9,7 @@ import { DevicesController } from './devices/devices.controller';
 import { AsyncApiController } from './docs/asyncapi.controller';
 import { HttpErrorFilter } from './http-error.filter';
 import { BrokerController } from './ops/broker.controller';
+import { EmqxAuthController } from './ops/emqx-auth.controller';
 import { HealthController } from './ops/health.controller';
 import { MetricsController } from './ops/metrics.controller';
 import { StateController } from './state/state.controller';
@@ -30,6 +31,7 @@ import { TelemetryController } from './telemetry/telemetry.controller';
     HealthController,
     MetricsController,
     BrokerController,
+    EmqxAuthController,
     AsyncApiController,
   ],
   providers: [StreamHub, { provide: APP_GUARD, useClass: AuthGuard }, { provide: APP_FILTER, useClass: HttpErrorFilter }],

@@ -15,9 +15,18 @@ export class ExternalBroker extends DeviceTransport {
   readonly port = undefined;
   private readonly logger = new Logger(ExternalBroker.name);
   private client: MqttClient | undefined;
+  /** Listeners for messages on `extraSubscriptions` (topics outside the contract, e.g. dynsec answers). */
+  private readonly extraListeners: Array<(topic: string, payload: Buffer) => void> = [];
 
-  constructor(private readonly options: { url: string; username?: string; password?: string }) {
+  constructor(
+    private readonly options: { url: string; username?: string; password?: string; extraSubscriptions?: string[] },
+  ) {
     super();
+  }
+
+  /** Calls `listener` with every message on the extra subscriptions. */
+  onExtraMessage(listener: (topic: string, payload: Buffer) => void): void {
+    this.extraListeners.push(listener);
   }
 
   get ready(): boolean {
@@ -45,13 +54,24 @@ export class ExternalBroker extends DeviceTransport {
     });
     client.on('message', (topic, payload) => {
       const parsed = parseTopic(topic);
-      if (!parsed) return;
-      handlers.onMessage({ deviceId: parsed.deviceId, topic: parsed, rawTopic: topic, payload, receivedAt: Date.now() });
+      if (!parsed) {
+        if (topic.startsWith('$')) for (const listener of this.extraListeners) listener(topic, payload);
+        return;
+      }
+      handlers.onMessage({
+        deviceId: parsed.deviceId,
+        topic: parsed,
+        rawTopic: topic,
+        payload,
+        receivedAt: Date.now(),
+      });
     });
     client.on('error', (error) => this.logger.warn(`MQTT: ${error.message}`));
     client.on('offline', () => this.logger.warn('MQTT: connection to the broker lost; reconnecting'));
-    client.on('connect', () => this.logger.log(`MQTT: connected to ${this.options.url} (v${protocolVersion === 5 ? '5' : '3.1.1'})`));
-    await client.subscribeAsync([...PLATFORM_SUBSCRIPTIONS], { qos: 1 });
+    client.on('connect', () =>
+      this.logger.log(`MQTT: connected to ${this.options.url} (v${protocolVersion === 5 ? '5' : '3.1.1'})`),
+    );
+    await client.subscribeAsync([...PLATFORM_SUBSCRIPTIONS, ...(this.options.extraSubscriptions ?? [])], { qos: 1 });
     return client;
   }
 

@@ -61,6 +61,14 @@ describe('loadConfig', () => {
     }
   });
 
+  it('keeps device credentials in the broker only when MQTT_DYNSEC=true with MQTT_URL, and EMQX auth only with a secret', () => {
+    expect(loadConfig({ DATA_DIR: dir }).mqttDynsec).toBe(false);
+    expect(loadConfig({ DATA_DIR: dir, MQTT_URL: 'mqtt://broker', MQTT_DYNSEC: 'true' }).mqttDynsec).toBe(true);
+    expect(loadConfig({ DATA_DIR: dir }).emqxAuthSecret).toBeUndefined();
+    const secret = 'e'.repeat(32);
+    expect(loadConfig({ DATA_DIR: dir, EMQX_AUTH_SECRET: secret }).emqxAuthSecret).toBe(secret);
+  });
+
   it.each([
     ['MQTT_URL', 'http://broker'],
     ['MQTT_PUBLIC_URL', 'iot.example.com:1883'],
@@ -68,6 +76,10 @@ describe('loadConfig', () => {
     ['DATABASE_URL', 'mysql://db'],
     ['DATABASE_URL', 'postgres://iot@db/iot'],
     ['MQTT_URL', 'mqtt://[broken'],
+    ['MQTT_DYNSEC', 'yes'],
+    ['MQTT_DYNSEC', 'true'],
+    ['MQTT_DYNSEC_TIMEOUT_SECONDS', '0'],
+    ['EMQX_AUTH_SECRET', 'short'],
     ['ADMIN_USERNAME', 'bad name'],
     ['ADMIN_PASSWORD', 'x'.repeat(257)],
     ['MQTT_PORT', '70000'],

@@ -29,6 +29,12 @@ export interface AppConfig {
   /** Username/password the api uses on an external broker. */
   mqttUsername: string | undefined;
   mqttPassword: string | undefined;
+  /** Keep device credentials and ACLs in Mosquitto's dynamic-security plugin (MQTT_DYNSEC; needs MQTT_URL). */
+  mqttDynsec: boolean;
+  /** How long a dynamic-security command may wait for the broker's answer (MQTT_DYNSEC_TIMEOUT_SECONDS). */
+  mqttDynsecTimeoutMs: number;
+  /** The shared secret EMQX sends to the HTTP auth endpoints (EMQX_AUTH_SECRET); undefined turns them off. */
+  emqxAuthSecret: string | undefined;
   dataDir: string;
   databaseUrl: string | undefined;
   adminUsername: string;
@@ -185,6 +191,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   } else if (databaseUrl !== undefined) {
     problems.push('DATABASE_URL: PostgreSQL is not supported yet; unset it to use SQLite in DATA_DIR');
   }
+  const mqttDynsecText = env['MQTT_DYNSEC'] || 'false';
+  if (mqttDynsecText !== 'true' && mqttDynsecText !== 'false') problems.push('MQTT_DYNSEC must be true or false');
+  const mqttDynsec = mqttDynsecText === 'true';
+  if (mqttDynsec && !mqttUrl) problems.push('MQTT_DYNSEC=true needs MQTT_URL (a Mosquitto with dynamic security)');
+  const emqxAuthSecret = env['EMQX_AUTH_SECRET'] || undefined;
+  if (emqxAuthSecret !== undefined && (emqxAuthSecret.length < 32 || emqxAuthSecret.length > 256)) {
+    problems.push('EMQX_AUTH_SECRET must be a random string of 32 to 256 characters');
+  }
   if (!mqttUrl && port !== 0 && port === mqttPort) {
     problems.push(`PORT and MQTT_PORT must differ (both are ${port})`);
   }
@@ -240,6 +254,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     mqttPublicUrl,
     mqttUsername: env['MQTT_USERNAME'] || undefined,
     mqttPassword: env['MQTT_PASSWORD'] || undefined,
+    mqttDynsec,
+    mqttDynsecTimeoutMs: int(env, 'MQTT_DYNSEC_TIMEOUT_SECONDS', 10, problems, 1, 300) * 1000,
+    emqxAuthSecret,
     dataDir,
     databaseUrl,
     adminUsername,

@@ -27,6 +27,13 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  readonly brokerCredentialFailures = new Counter({
+    name: 'iot_broker_credential_failures_total',
+    help: 'Device credential changes the external broker (dynamic security) refused or did not answer, by operation',
+    labelNames: ['operation'] as const,
+    registers: [this.registry],
+  });
+
   readonly eventsStored = new Counter({
     name: 'iot_events_stored_total',
     help: 'Events written to the event log',

@@ -35,7 +35,11 @@ export class DevicesController {
   @RequireRole('admin')
   @ApiOperation({ summary: 'Register a device; its secret is returned once' })
   @ApiCreatedResponse({ type: CreateDeviceResponseDto })
-  @ApiErrors(...BODY_ERRORS, [409, 'A device with this id exists'])
+  @ApiErrors(
+    ...BODY_ERRORS,
+    [409, 'A device with this id exists'],
+    [503, 'The MQTT broker did not take the device (MQTT_DYNSEC)'],
+  )
   create(@Body() body: CreateDeviceDto): Promise<CreateDeviceResponse> {
     return this.devices.create(body);
   }
@@ -79,7 +83,7 @@ export class DevicesController {
   @RequireRole('admin')
   @ApiOperation({ summary: 'Rotate the secret: the old one fails at once and a live session is dropped' })
   @ApiCreatedResponse({ type: DeviceCredentialsDto })
-  @ApiErrors(400, 401, 403, [404, 'No such device'])
+  @ApiErrors(400, 401, 403, [404, 'No such device'], [503, 'The MQTT broker did not take the new secret (MQTT_DYNSEC)'])
   rotate(@Param('id', DeviceIdPipe) id: string): Promise<DeviceCredentials> {
     return this.devices.rotateCredentials(id);
   }

@@ -4,6 +4,8 @@ import { createZodDto } from 'nestjs-zod';
 import {
   apiErrorSchema,
   brokerInfoSchema,
+  brokerSyncResponseSchema,
+  emqxAuthResultSchema,
   commandAcceptedSchema,
   commandListResponseSchema,
   commandViewSchema,
@@ -34,6 +36,8 @@ export class DeviceListResponseDto extends createZodDto(deviceListResponseSchema
 export class DeviceCredentialsDto extends createZodDto(deviceCredentialsSchema) {}
 export class CreateDeviceResponseDto extends createZodDto(createDeviceResponseSchema) {}
 export class BrokerInfoDto extends createZodDto(brokerInfoSchema) {}
+export class BrokerSyncResponseDto extends createZodDto(brokerSyncResponseSchema) {}
+export class EmqxAuthResultDto extends createZodDto(emqxAuthResultSchema) {}
 export class LatestValuesDto extends createZodDto(latestValuesSchema) {}
 export class TelemetrySeriesResponseDto extends createZodDto(telemetrySeriesResponseSchema) {}
 export class CommandAcceptedDto extends createZodDto(commandAcceptedSchema) {}

@@ -1,10 +1,15 @@
-import { Controller, Get, Inject, Req } from '@nestjs/common';
+import { Controller, Get, HttpCode, Inject, Post, Query, Req } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Request } from 'express';
-import type { BrokerInfo } from '@iot/protocol';
+import { createZodDto } from 'nestjs-zod';
+import { type BrokerInfo, type BrokerSyncResponse, brokerSyncQuerySchema } from '@iot/protocol';
 import { APP_CONFIG, type AppConfig } from '../../../platform/config/config';
-import { ApiErrors, BrokerInfoDto } from '../docs/api-responses';
+import { RequireRole } from '../auth/decorators';
+import { ApiErrors, BrokerInfoDto, BrokerSyncResponseDto } from '../docs/api-responses';
 import { DeviceTransport } from '../../../core/device-transport';
+import { DevicesService } from '../../../core/devices/devices.service';
+
+class BrokerSyncQueryDto extends createZodDto(brokerSyncQuerySchema) {}
 
 /**
  * Where devices reach the broker: MQTT_PUBLIC_URL when set; else, for the
@@ -34,6 +39,7 @@ export class BrokerController {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly transport: DeviceTransport,
+    private readonly devices: DevicesService,
   ) {}
 
   @Get()
@@ -47,5 +53,18 @@ export class BrokerController {
       embeddedPort: this.transport.port,
       requestHost: request.hostname,
     });
+  }
+
+  @Post('sync')
+  @HttpCode(200)
+  @RequireRole('admin')
+  @ApiOperation({
+    summary:
+      "Make the broker's device clients (dynamic security) match the api's devices; rotate=true gives the ones it lacked new secrets",
+  })
+  @ApiOkResponse({ type: BrokerSyncResponseDto })
+  @ApiErrors(400, 401, 403, [409, 'MQTT_DYNSEC is off'], [503, 'The broker refused or did not answer'])
+  sync(@Query() query: BrokerSyncQueryDto): Promise<BrokerSyncResponse> {
+    return this.devices.syncBroker(query.rotate ?? false);
   }
 }
