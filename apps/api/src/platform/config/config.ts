@@ -30,6 +30,8 @@ export interface AppConfig {
   mqttPassword: string | undefined;
   dataDir: string;
   databaseUrl: string | undefined;
+  /** Connections to PostgreSQL the api may hold (DATABASE_POOL_SIZE). */
+  databasePoolSize: number;
   adminUsername: string;
   adminPassword: string | undefined;
   jwtSecret: string;
@@ -170,8 +172,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const databaseUrl = env['DATABASE_URL'] || undefined;
   if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     problems.push('DATABASE_URL must be a postgres:// URL');
-  } else if (databaseUrl !== undefined) {
-    problems.push('DATABASE_URL: PostgreSQL is not supported yet; unset it to use SQLite in DATA_DIR');
   }
   if (!mqttUrl && port !== 0 && port === mqttPort) {
     problems.push(`PORT and MQTT_PORT must differ (both are ${port})`);
@@ -220,6 +220,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     mqttPassword: env['MQTT_PASSWORD'] || undefined,
     dataDir,
     databaseUrl,
+    databasePoolSize: int(env, 'DATABASE_POOL_SIZE', 10, problems, 1, 1000),
     adminUsername,
     adminPassword,
     jwtSecret,
