@@ -63,8 +63,10 @@ export class PgDatabase implements DatabaseHealth {
       idleTimeoutMillis: 30_000,
       types,
     });
-    // An idle connection dropped by the server must not crash the process.
-    pool.on('error', (error) => options.onError?.(error));
+    // A connection the server drops (a restart) must not crash the process, idle or in use: a client
+    // emits `error` even while checked out, when the pool's own listener is off it. The query fails alone.
+    pool.on('connect', (client) => client.on('error', (error) => options.onError?.(error)));
+    pool.on('error', () => undefined);
     const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) });
     try {
       const { error } = await new Migrator({ db, provider: pgMigrationProvider }).migrateToLatest();
@@ -86,7 +88,12 @@ export class PgDatabase implements DatabaseHealth {
     await this.db.destroy();
   }
 
+  /** Rejects when the server does not answer; the reason names no host (readiness is public). */
   async ping(): Promise<void> {
-    await sql`SELECT 1`.execute(this.db);
+    try {
+      await sql`SELECT 1`.execute(this.db);
+    } catch {
+      throw new Error('PostgreSQL does not answer');
+    }
   }
 }
