@@ -140,21 +140,30 @@ async function answering(app: TestApp, credentials: { username: string; password
     replay.close();
   });
 
-  it('reports the database not ready while PostgreSQL is down, and ready once it is back', async () => {
+  it('reports the database not ready while PostgreSQL is down, and stores what devices sent meanwhile once it is back', async () => {
+    const { credentials } = await createDevice(app, 'pg-5');
+    const client = await connectDevice(app, credentials);
+    const stream = new StreamRecorder(app, app.adminToken, '?devices=pg-5&events=telemetry');
+    await stream.opened();
     expect((await fetch(`${app.url}/readyz`)).status).toBe(200);
     postgres.down();
+    let published: Promise<unknown> | undefined;
     try {
       const down = await fetch(`${app.url}/readyz`);
       expect(down.status).toBe(503);
       expect(await down.text()).toContain('database: PostgreSQL does not answer');
+      // QoS 1: acknowledged once stored, so not while PostgreSQL is down.
+      published = client.publishAsync('devices/pg-5/telemetry', JSON.stringify({ n: 1 }), { qos: 1 });
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(stream.events).toEqual([]);
     } finally {
       postgres.up();
     }
-    let status = 0;
-    for (let i = 0; i < 50 && status !== 200; i++) {
-      status = (await fetch(`${app.url}/readyz`)).status;
-      if (status !== 200) await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    expect(status).toBe(200);
-  });
+    await published;
+    await stream.waitFor((e) => e.length === 1, 20_000);
+    expect(await historyOf(app, 'pg-5', 'n')).toEqual([1]);
+    expect((await fetch(`${app.url}/readyz`)).status).toBe(200);
+    stream.close();
+    await client.endAsync();
+  }, 40_000);
 });
