@@ -254,3 +254,79 @@ describe.each(engines())('TelemetryRepository on %s', (engine) => {
     expect((await store.telemetry.history({ deviceId: 'd', limit: 10, order: 'asc' }))['a'].length).toBe(2);
   });
 });
+
+(postgresMissing() ? describe.skip : describe)('TelemetryRepository: PostgreSQL answers as SQLite', () => {
+  const openSqlite = freshStore('SQLite');
+  const openPostgres = freshStore('PostgreSQL');
+
+  /** A deterministic generator, so a failure can be replayed. */
+  function random(seed: number): () => number {
+    let state = seed;
+    return () => {
+      state = (state * 1_103_515_245 + 12_345) % 2 ** 31;
+      return state / 2 ** 31;
+    };
+  }
+
+  /** Numbers equal up to the rounding of float sums added in another order. */
+  function close(a: unknown, b: unknown): boolean {
+    if (typeof a === 'number' && typeof b === 'number') return Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(a));
+    if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => close(x, b[i]));
+    if (a !== null && b !== null && typeof a === 'object' && typeof b === 'object') {
+      const keys = Object.keys(a);
+      return close(keys, Object.keys(b)) && keys.every((k) => close((a as never)[k], (b as never)[k]));
+    }
+    return a === b;
+  }
+
+  it('gives the same raw histories and aggregates for the same data', async () => {
+    const stores = [await openSqlite(), await openPostgres()];
+    const next = random(7);
+    const start = 1_700_000_000_000 - (1_700_000_000_000 % 3_600_000);
+    const span = 3 * HOUR;
+    const messages = [];
+    for (let i = 0; i < 3_000; i++) {
+      const ts = start + Math.floor(next() * span);
+      const values: Record<string, number | boolean | string> = {};
+      if (next() < 0.8) values['t'] = Math.round(next() * 1000) / 10 - 20;
+      if (next() < 0.3) values['on'] = next() < 0.5;
+      if (next() < 0.2) values['s'] = `v${Math.floor(next() * 5)}`;
+      if (next() < 0.5 || Object.keys(values).length === 0) values['n'] = Math.floor(next() * 100);
+      messages.push(telemetryEvent('d', ts, values));
+    }
+    for (const store of stores) {
+      await store.devices.create(device('d'), 'h');
+      for (let i = 0; i < messages.length; i += 250) await store.events.append(messages.slice(i, i + 250));
+    }
+    const [sqlite, postgres] = stores.map((s) => s.telemetry);
+    const aggs = ['avg', 'min', 'max', 'sum', 'count', 'last'] as const;
+    const buckets = [1_000, 90_000, MIN, 5 * MIN, HOUR, 2 * HOUR];
+    for (let q = 0; q < 60; q++) {
+      const from = start - HOUR + Math.floor(next() * (span + HOUR));
+      const to = from + Math.floor(next() * span) + 1;
+      const keys = next() < 0.3 ? undefined : ['t', 'on', 's', 'n', 'none'].filter(() => next() < 0.6);
+      const history = {
+        deviceId: 'd',
+        keys,
+        ...(next() < 0.7 && { from, to }),
+        limit: 1 + Math.floor(next() * 400),
+        order: next() < 0.5 ? ('asc' as const) : ('desc' as const),
+        ...(next() < 0.3 && { maxPoints: 1 + Math.floor(next() * 300) }),
+      };
+      const [a, b] = [await sqlite.history(history), await postgres.history(history)];
+      if (!close(a, b)) throw new Error(`history ${JSON.stringify(history)} differs`);
+      const bucketMs = buckets[Math.floor(next() * buckets.length)];
+      const aggregate = {
+        deviceId: 'd',
+        keys,
+        from,
+        to: Math.min(to, from + bucketMs * 2_000),
+        bucketMs,
+        agg: aggs[Math.floor(next() * aggs.length)],
+      };
+      const [x, y] = [await sqlite.aggregate(aggregate), await postgres.aggregate(aggregate)];
+      if (!close(x, y)) throw new Error(`aggregate ${JSON.stringify(aggregate)} differs`);
+    }
+    expect(await postgres.latest(['d'])).toEqual(await sqlite.latest(['d']));
+  }, 60_000);
+});
