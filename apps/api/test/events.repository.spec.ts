@@ -120,4 +120,21 @@ describe.each(engines())('EventRepository on %s', (engine) => {
     expect(again.length).toBe(1);
     expect((await store.events.eventsAfter(0, {}, 10)).map((e) => e.data)).toEqual([again[0].data]);
   });
+
+  it('stores a NUL in a telemetry string or a state document as U+FFFD, and the event as sent', async () => {
+    const store = await open();
+    await store.devices.create(device('a'), 'h');
+    const event = telemetryEvent('a', 5, { s: 'a\0b' });
+    expect((await store.events.append([event]))[0].data).toBe(event.data);
+    expect((await store.telemetry.latest(['a'])).get('a')).toEqual({ s: { ts: 5, value: 'a\ufffdb' } });
+    expect(await store.telemetry.history({ deviceId: 'a', limit: 10, order: 'asc' })).toEqual({ s: [[5, 'a\ufffdb']] });
+    await store.deviceState.save('a', {
+      reported: { s: '\0' },
+      desired: {},
+      version: 0,
+      reportedAt: 1,
+      desiredAt: null,
+    });
+    expect((await store.deviceState.get('a')).reported).toEqual({ s: '\ufffd' });
+  });
 });

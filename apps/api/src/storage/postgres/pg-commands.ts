@@ -1,6 +1,7 @@
 import { type Kysely, sql } from 'kysely';
 import type { CommandStatus, CommandTransition, JsonObject } from '@iot/protocol';
 import type { CommandPatch, CommandRecord, CommandRepository, CommandWithHistory } from '../../domain/commands';
+import { jsonbSafe } from './pg-telemetry';
 
 interface CommandRow {
   id: string;
@@ -38,7 +39,7 @@ function toCommand(row: CommandRow): CommandRecord {
 
 /** A JSON value as a JSONB parameter (pg would send an array as a PostgreSQL array). */
 function jsonb(value: unknown) {
-  return sql`${value === undefined ? null : JSON.stringify(value)}::jsonb`;
+  return sql`${value === undefined ? null : jsonbSafe(JSON.stringify(value))}::jsonb`;
 }
 
 /** Commands on PostgreSQL, each write one transaction with its transition. */

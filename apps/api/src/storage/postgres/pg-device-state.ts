@@ -1,6 +1,7 @@
 import { type Kysely, sql } from 'kysely';
 import type { JsonObject } from '@iot/protocol';
 import type { DeviceStateRecord, DeviceStateRepository } from '../../domain/device-state';
+import { jsonbSafe } from './pg-telemetry';
 
 /** Device state on PostgreSQL. */
 export class PgDeviceState implements DeviceStateRepository {
@@ -15,7 +16,7 @@ export class PgDeviceState implements DeviceStateRepository {
 
   async save(deviceId: string, state: DeviceStateRecord): Promise<void> {
     await sql`INSERT INTO device_state (device_id, reported, desired, version, reported_at, desired_at)
-      VALUES (${deviceId}, ${JSON.stringify(state.reported)}::jsonb, ${JSON.stringify(state.desired)}::jsonb, ${state.version},
+      VALUES (${deviceId}, ${jsonbSafe(JSON.stringify(state.reported))}::jsonb, ${jsonbSafe(JSON.stringify(state.desired))}::jsonb, ${state.version},
         ${state.reportedAt}, ${state.desiredAt})
       ON CONFLICT (device_id) DO UPDATE SET reported = excluded.reported, desired = excluded.desired,
         version = excluded.version, reported_at = excluded.reported_at, desired_at = excluded.desired_at`.execute(

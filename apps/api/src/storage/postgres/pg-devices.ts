@@ -1,6 +1,6 @@
 import { type Kysely, sql } from 'kysely';
 import type { DeviceListFilter, DevicePatch, DeviceRecord, DeviceRepository } from '../../domain/devices';
-import type { PgTelemetry } from './pg-telemetry';
+import { jsonbSafe, type PgTelemetry } from './pg-telemetry';
 
 interface DeviceRow {
   id: string;
@@ -43,7 +43,7 @@ export class PgDevices implements DeviceRepository {
   async create(device: DeviceRecord, secretHash: string): Promise<boolean> {
     const result =
       await sql`INSERT INTO devices (id, name, type, labels, secret_hash, online, last_seen, created_at, updated_at)
-      VALUES (${device.id}, ${device.name}, ${device.type}, ${JSON.stringify(device.labels)}::jsonb, ${secretHash},
+      VALUES (${device.id}, ${device.name}, ${device.type}, ${jsonbSafe(JSON.stringify(device.labels))}::jsonb, ${secretHash},
         false, NULL, ${device.createdAt}, ${device.updatedAt})
       ON CONFLICT (id) DO NOTHING`.execute(this.db);
     return Number(result.numAffectedRows ?? 0) > 0;
@@ -73,7 +73,7 @@ export class PgDevices implements DeviceRepository {
     const { rows } = await sql<DeviceRow>`UPDATE devices SET updated_at = ${now},
         name = COALESCE(${patch.name ?? null}::text, name),
         type = CASE WHEN ${patch.type !== undefined} THEN ${patch.type ?? null}::text ELSE type END,
-        labels = COALESCE(${patch.labels === undefined ? null : JSON.stringify(patch.labels)}::jsonb, labels)
+        labels = COALESCE(${patch.labels === undefined ? null : jsonbSafe(JSON.stringify(patch.labels))}::jsonb, labels)
       WHERE id = ${id} RETURNING ${COLUMNS}`.execute(this.db);
     return rows[0] && toDevice(rows[0]);
   }
