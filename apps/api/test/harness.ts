@@ -1,13 +1,14 @@
 import { type ChildProcessByStdio, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { EventSource } from 'eventsource';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { CreateDeviceResponse, Role } from '@iot/protocol';
 import { type RunningApp, createApp } from '../src/app/create-app';
 import { loadConfig } from '../src/platform/config/config';
+import { startPostgres, type TestPostgres } from './postgres';
 
 export const ADMIN = { username: 'admin', password: 'admin-password-for-tests' };
 
@@ -19,9 +20,30 @@ export interface TestApp extends RunningApp {
   stop(options?: { keepData?: boolean }): Promise<void>;
 }
 
+/**
+ * With IOT_TEST_POSTGRES=1, every app a test file starts runs on PostgreSQL:
+ * one cluster per file, a database per DATA_DIR (so a restart on the same
+ * DATA_DIR finds its data), e.g. `IOT_TEST_POSTGRES=1 npx jest … control.e2e.spec.ts`.
+ */
+const onPostgres = process.env['IOT_TEST_POSTGRES'] === '1';
+let cluster: TestPostgres | undefined;
+const databases = new Map<string, string>();
+if (onPostgres) afterAll(() => cluster?.stop());
+
+async function databaseFor(dir: string): Promise<string> {
+  cluster ??= await startPostgres();
+  const name = `iot_${basename(dir)
+    .replace(/[^a-z0-9]/gi, '_')
+    .toLowerCase()}`;
+  let url = databases.get(name);
+  if (url === undefined) databases.set(name, (url = cluster.createDatabase(name)));
+  return url;
+}
+
 /** Starts the real api on free ports with a fresh DATA_DIR (or the one given). */
 export async function startApp(env: Record<string, string> = {}, dataDir?: string): Promise<TestApp> {
   const dir = dataDir ?? mkdtempSync(join(tmpdir(), 'iot-api-test-'));
+  if (onPostgres && env['DATABASE_URL'] === undefined) env = { ...env, DATABASE_URL: await databaseFor(dir) };
   const config = loadConfig({
     PORT: '0',
     MQTT_PORT: '0',

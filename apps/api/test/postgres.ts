@@ -38,6 +38,10 @@ export interface TestPostgres {
   url: string;
   /** A new empty database on this server; returns its URL. */
   createDatabase(name: string): string;
+  /** Stops the server, keeping its data, as a crash or a restart would. */
+  down(): void;
+  /** Starts the stopped server again on the same port. */
+  up(): void;
   stop(): void;
 }
 
@@ -53,14 +57,17 @@ export async function startPostgres(): Promise<TestPostgres> {
   chmodSync(dir, 0o777);
   const asPostgres = (command: string, args: string[]) => {
     const [file, argv] =
-      process.getuid?.() === 0 ? ['runuser', ['-u', 'postgres', '--', join(bin, command), ...args]] : [join(bin, command), args];
+      process.getuid?.() === 0
+        ? ['runuser', ['-u', 'postgres', '--', join(bin, command), ...args]]
+        : [join(bin, command), args];
     return execFileSync(file, argv, { stdio: 'pipe', encoding: 'utf8' });
   };
   const port = await freePort();
   const data = join(dir, 'data');
   asPostgres('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8']);
   const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200`;
-  asPostgres('pg_ctl', ['-D', data, '-o', options, '-l', join(dir, 'log'), '-w', 'start']);
+  const start = () => asPostgres('pg_ctl', ['-D', data, '-o', options, '-l', join(dir, 'log'), '-w', 'start']);
+  start();
   const url = (database: string) => `postgres://postgres@127.0.0.1:${port}/${database}`;
   return {
     url: url('postgres'),
@@ -68,6 +75,10 @@ export async function startPostgres(): Promise<TestPostgres> {
       asPostgres('createdb', ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', name]);
       return url(name);
     },
+    down() {
+      asPostgres('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);
+    },
+    up: start,
     stop() {
       try {
         asPostgres('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);

@@ -51,7 +51,7 @@ describe('a start that fails says why, without a stack trace', () => {
   it('exits 78 listing every bad variable, DATABASE_URL among them', async () => {
     const { code, stderr } = await startApi({
       DATA_DIR: join(dir, 'env'),
-      DATABASE_URL: 'postgres://iot:secret@db:5432/iot',
+      DATABASE_URL: 'mysql://iot:secret@db:3306/iot',
       PORT: 'eighty',
       LOG_LEVEL: 'loud',
       ADMIN_USERNAME: 'bad name!',

@@ -149,7 +149,7 @@ function merge(into: RollupRow, p: RollupRow): void {
   }
 }
 
-type UpsertParams = [
+export type UpsertParams = [
   string,
   string,
   number,
@@ -266,8 +266,8 @@ export class RollupBatch {
   }
 }
 
-/** The prepared upserts of each rollup tier, on the connection that writes ingest batches. */
-export type RollupUpserts = Record<'minute' | 'hour', BetterSqlite3.Statement<UpsertParams>>;
+/** The upserts of each rollup tier: SQLite's prepared statements, or PostgreSQL's rows of one multi-row upsert. */
+export type RollupUpserts = Record<'minute' | 'hour', { run(...params: UpsertParams): unknown }>;
 
 export function prepareRollupUpserts(sqlite: BetterSqlite3.Database): RollupUpserts {
   return {

@@ -1,4 +1,4 @@
-import { type FactoryProvider, Global, Module, type OnApplicationShutdown } from '@nestjs/common';
+import { type FactoryProvider, Global, Inject, Logger, Module, type OnApplicationShutdown } from '@nestjs/common';
 import { join } from 'node:path';
 import { CommandRepository } from '../domain/commands';
 import { DatabaseHealth } from '../domain/database';
@@ -10,11 +10,16 @@ import { TelemetryRepository } from '../domain/telemetry';
 import { UserRepository } from '../domain/users';
 import { APP_CONFIG, type AppConfig } from '../platform/config/config';
 import { MetricsService } from '../platform/metrics/metrics.service';
+import { PgDatabase } from './postgres/pg-database';
 import { SqliteDatabase } from './sqlite-database';
 
+/** The store opened at boot: SQLite in DATA_DIR, or PostgreSQL at DATABASE_URL. */
+export abstract class Store {}
+type OpenStore = SqliteDatabase | PgDatabase;
+
 /** A domain token bound to the part of the database that implements it: `pick`'s result is checked against the token's class. */
-function bind<T>(token: abstract new (...args: never[]) => T, pick: (db: SqliteDatabase) => NoInfer<T>): FactoryProvider<T> {
-  return { provide: token, inject: [SqliteDatabase], useFactory: pick };
+function bind<T>(token: abstract new (...args: never[]) => T, pick: (db: OpenStore) => NoInfer<T>): FactoryProvider<T> {
+  return { provide: token, inject: [Store], useFactory: pick };
 }
 
 const repositories = [
@@ -28,16 +33,25 @@ const repositories = [
   bind(EventRepository, (db) => db.events),
 ];
 
-/** Binds each of the domain's repositories to its SQLite adapter, on one database opened at boot. */
+/**
+ * Binds each of the domain's repositories to its adapter on one database
+ * opened at boot: PostgreSQL when DATABASE_URL is set, else SQLite in DATA_DIR.
+ */
 @Global()
 @Module({
   providers: [
     {
-      provide: SqliteDatabase,
+      provide: Store,
       inject: [APP_CONFIG, MetricsService],
-      useFactory: async (config: AppConfig, metrics: MetricsService): Promise<SqliteDatabase> => {
+      useFactory: async (config: AppConfig, metrics: MetricsService): Promise<OpenStore> => {
         if (config.databaseUrl) {
-          throw new Error('DATABASE_URL (PostgreSQL) is not supported yet; unset it to use SQLite in DATA_DIR');
+          const logger = new Logger(PgDatabase.name);
+          const database = await PgDatabase.open(config.databaseUrl, {
+            poolSize: config.databasePoolSize,
+            onError: (error) => logger.warn(`PostgreSQL connection lost: ${error.message}`),
+          });
+          database.events.onCommit = (events, seconds) => metrics.storageCommitted(events, seconds);
+          return database;
         }
         const database = await SqliteDatabase.open(join(config.dataDir, 'iot.db'));
         database.observeCommits((events, seconds) => metrics.storageCommitted(events, seconds));
@@ -49,7 +63,7 @@ const repositories = [
   exports: repositories.map((binding) => binding.provide),
 })
 export class StorageModule implements OnApplicationShutdown {
-  constructor(private readonly database: SqliteDatabase) {}
+  constructor(@Inject(Store) private readonly database: OpenStore) {}
 
   async onApplicationShutdown(): Promise<void> {
     await this.database.close();

@@ -69,12 +69,20 @@ describe('loadConfig', () => {
     expect(loadConfig({ DATA_DIR: dir, EMQX_AUTH_SECRET: secret }).emqxAuthSecret).toBe(secret);
   });
 
+  it('takes a postgres:// DATABASE_URL with a pool of 10 connections unless DATABASE_POOL_SIZE says otherwise', () => {
+    const config = loadConfig({ DATA_DIR: dir, DATABASE_URL: 'postgres://iot@db/iot' });
+    expect(config.databaseUrl).toBe('postgres://iot@db/iot');
+    expect(config.databasePoolSize).toBe(10);
+    expect(loadConfig({ DATA_DIR: dir, DATABASE_URL: 'postgresql://db/iot', DATABASE_POOL_SIZE: '40' }).databasePoolSize).toBe(40);
+  });
+
   it.each([
     ['MQTT_URL', 'http://broker'],
     ['MQTT_PUBLIC_URL', 'iot.example.com:1883'],
     ['MQTT_PUBLIC_URL', 'mqtt://'],
     ['DATABASE_URL', 'mysql://db'],
-    ['DATABASE_URL', 'postgres://iot@db/iot'],
+    ['DATABASE_POOL_SIZE', '0'],
+    ['DATABASE_POOL_SIZE', '1001'],
     ['MQTT_URL', 'mqtt://[broken'],
     ['MQTT_DYNSEC', 'yes'],
     ['MQTT_DYNSEC', 'true'],

@@ -37,6 +37,8 @@ export interface AppConfig {
   emqxAuthSecret: string | undefined;
   dataDir: string;
   databaseUrl: string | undefined;
+  /** Connections to PostgreSQL the api may hold (DATABASE_POOL_SIZE). */
+  databasePoolSize: number;
   adminUsername: string;
   adminPassword: string | undefined;
   jwtSecret: string;
@@ -188,8 +190,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const databaseUrl = env['DATABASE_URL'] || undefined;
   if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     problems.push('DATABASE_URL must be a postgres:// URL');
-  } else if (databaseUrl !== undefined) {
-    problems.push('DATABASE_URL: PostgreSQL is not supported yet; unset it to use SQLite in DATA_DIR');
   }
   const mqttDynsecText = env['MQTT_DYNSEC'] || 'false';
   if (mqttDynsecText !== 'true' && mqttDynsecText !== 'false') problems.push('MQTT_DYNSEC must be true or false');
@@ -259,6 +259,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     emqxAuthSecret,
     dataDir,
     databaseUrl,
+    databasePoolSize: int(env, 'DATABASE_POOL_SIZE', 10, problems, 1, 1000),
     adminUsername,
     adminPassword,
     jwtSecret,
