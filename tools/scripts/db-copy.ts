@@ -5,7 +5,7 @@
  * log with its seqs, the epoch and the pruning mark, so devices, browsers
  * (Last-Event-ID) and users carry on where they were.
  *
- *   npm run db:copy -- --from ./data --to postgres://user:password@host:5432/iot
+ *   npm run db:copy -- --from ./data --to postgres://user:password@host:5432/iot [--batch 2000]
  *
  * Refuses (exit code 1) when DATA_DIR holds no database, when the api runs on
  * it (a process holds the file open, or its write-ahead log is there), when
@@ -24,7 +24,11 @@ import { SQLITE_FILE } from '../../apps/api/src/platform/config/config';
 import { migrationProvider } from '../../apps/api/src/storage/migrations';
 import { pgMigrationProvider } from '../../apps/api/src/storage/postgres/pg-migrations';
 
+/** Rows per batch (--batch), and the bytes of text a batch may hold before it is sent: memory stays bounded. */
 const BATCH = 2_000;
+const BATCH_BYTES = 8 * 1024 * 1024;
+/** Progress is printed every this many rows of a table. */
+const REPORT_EVERY = 100_000;
 const DAY_MS = 86_400_000;
 /** Raw history gets a daily partition for at most this many of its newest days; older rows go to the default one. */
 const MAX_PARTITIONS = 3_660;
@@ -206,10 +210,10 @@ function insertStatement({ table, columns }: TableCopy): string {
     SELECT ${values} FROM unnest(${arrays}) WITH ORDINALITY AS t(${names}, ord) ORDER BY ord`;
 }
 
-function parseArgs(argv: string[]): { from: string; to: string } {
+function parseArgs(argv: string[]): { from: string; to: string; batch: number } {
   const args: Record<string, string> = {};
   for (let i = 0; i < argv.length; i++) {
-    const name = argv[i].match(/^--(from|to)(?:=(.*))?$/);
+    const name = argv[i].match(/^--(from|to|batch)(?:=(.*))?$/);
     if (!name) throw new Refusal(`unknown argument ${argv[i]}`);
     args[name[1]] = name[2] ?? argv[++i] ?? '';
   }
@@ -217,7 +221,9 @@ function parseArgs(argv: string[]): { from: string; to: string } {
   const to = args['to'] || process.env['DATABASE_URL'] || '';
   if (!/^postgres(ql)?:\/\//.test(to))
     throw new Refusal('--to postgres://… (or DATABASE_URL) names the target database');
-  return { from: resolve(from), to };
+  const batch = args['batch'] === undefined ? BATCH : Number(args['batch']);
+  if (!Number.isInteger(batch) || batch < 1 || batch > 10_000) throw new Refusal('--batch is 1 to 10000 rows');
+  return { from: resolve(from), to, batch };
 }
 
 /** Processes (of this user, on this machine) that hold `file` open, from /proc where there is one. */
@@ -285,7 +291,9 @@ async function checkTargetEmpty(client: pg.PoolClient): Promise<void> {
     if (count.rows[0].n !== '0') held.push(table);
   }
   if (held.length > 0)
-    throw new Refusal(`the target database already holds data (${held.join(', ')}): copy into an empty database only`);
+    throw new Refusal(
+      `the target database already holds data (${held.join(', ')}): copy into an empty database only (drop it and create it again)`,
+    );
 }
 
 /** A daily partition for each day of raw history up to tomorrow (the newest MAX_PARTITIONS), so retention drops whole days. */
@@ -307,31 +315,46 @@ async function makePartitions(sqlite: BetterSqlite3.Database, client: pg.PoolCli
   return made;
 }
 
-async function copyTable(sqlite: BetterSqlite3.Database, client: pg.PoolClient, copy: TableCopy): Promise<number> {
+async function copyTable(
+  sqlite: BetterSqlite3.Database,
+  client: pg.PoolClient,
+  copy: TableCopy,
+  batch: number,
+): Promise<number> {
   const statement = insertStatement(copy);
   const rows = sqlite.prepare(copy.select).raw(true).iterate() as IterableIterator<unknown[]>;
   let columns: unknown[][] = copy.columns.map(() => []);
   let batched = 0;
+  let bytes = 0;
   let copied = 0;
+  let report = REPORT_EVERY;
   const flush = async () => {
     await client.query('BEGIN');
     await client.query(statement, columns);
     await client.query('COMMIT');
     copied += batched;
     batched = 0;
+    bytes = 0;
     columns = copy.columns.map(() => []);
-    if (copied % (BATCH * 50) === 0) console.log(`  ${copy.table}: ${copied} rows`);
+    if (copied >= report) {
+      console.log(`  ${copy.table}: ${copied} rows…`);
+      report = copied + REPORT_EVERY;
+    }
   };
   for (const row of rows) {
-    for (let i = 0; i < row.length; i++) columns[i].push(pgValue(row[i], copy.columns[i][1]));
-    if (++batched === BATCH) await flush();
+    for (let i = 0; i < row.length; i++) {
+      const value = pgValue(row[i], copy.columns[i][1]);
+      if (typeof value === 'string') bytes += value.length;
+      columns[i].push(value);
+    }
+    if (++batched === batch || bytes >= BATCH_BYTES) await flush();
   }
   if (batched > 0) await flush();
   return copied;
 }
 
 export async function main(argv: string[]): Promise<void> {
-  const { from, to } = parseArgs(argv);
+  const { from, to, batch } = parseArgs(argv);
   const sqlite = openSource(from);
   const pool = new pg.Pool({ connectionString: to, max: 1 });
   const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) });
@@ -352,7 +375,7 @@ export async function main(argv: string[]): Promise<void> {
       console.log(`  ${partitions} daily partitions of raw history`);
       const summary: string[] = [];
       for (const copy of TABLES) {
-        const copied = await copyTable(sqlite, client, copy);
+        const copied = await copyTable(sqlite, client, copy, batch);
         const source = Number(sqlite.prepare(`SELECT count(*) FROM "${copy.table}"`).pluck().get());
         const { rows } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM "${copy.table}"`);
         if (copied !== source || Number(rows[0].n) !== source)
