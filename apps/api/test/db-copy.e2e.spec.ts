@@ -3,8 +3,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { MqttClient } from 'mqtt';
+import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
+import { deviceEvents } from '../src/domain/events';
+import { SQLITE_FILE } from '../src/platform/config/config';
+import { PgDatabase } from '../src/storage/postgres/pg-database';
+import { SqliteDatabase } from '../src/storage/sqlite-database';
 import { postgresMissing, startPostgres, type TestPostgres } from './postgres';
+import { device as deviceRecord } from './storage-engines';
 import {
   StreamRecorder,
   type TestApp,
@@ -71,6 +77,40 @@ async function answering(app: TestApp, credentials: { username: string; password
     rmSync(empty, { recursive: true, force: true });
     expect(code).not.toBe(0);
     expect(out).toContain('holds no database');
+  }, 30_000);
+
+  it('refuses a database this version has not migrated', async () => {
+    const old = mkdtempSync(join(tmpdir(), 'iot-db-copy-old-'));
+    new BetterSqlite3(join(old, SQLITE_FILE)).exec('CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)').close();
+    const { code, out } = await dbCopy('--from', old, '--to', postgres.createDatabase('unmigrated'));
+    rmSync(old, { recursive: true, force: true });
+    expect(code).not.toBe(0);
+    expect(out).toContain('lacks migrations 0001_init');
+  }, 30_000);
+
+  it('keeps the epoch and the pruning mark: seqs continue after events pruned before the copy', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'iot-db-copy-pruned-'));
+    const source = await SqliteDatabase.open(join(dir, SQLITE_FILE));
+    await source.devices.create(deviceRecord('p-1'), 'hash');
+    await source.events.append([1, 2, 3, 4, 5].map((n) => deviceEvents.status('p-1', n % 2 === 0, n)));
+    expect(await source.events.prune(Date.now() + 60_000, 100)).toBe(5);
+    const epoch = source.events.epoch;
+    expect(await source.events.bounds()).toEqual({ prunedThrough: 5, last: 5 });
+    await source.close();
+
+    const url = postgres.createDatabase('pruned');
+    const copy = await dbCopy('--from', dir, '--to', url);
+    rmSync(dir, { recursive: true, force: true });
+    expect([copy.code, copy.out]).toEqual([0, expect.stringContaining('events continue after seq 5')]);
+    const moved = await PgDatabase.open(url);
+    try {
+      expect(moved.events.epoch).toBe(epoch);
+      expect(await moved.events.bounds()).toEqual({ prunedThrough: 5, last: 5 });
+      const [next] = await moved.events.append([deviceEvents.status('p-1', true, 6)]);
+      expect(next.seq).toBe(6);
+    } finally {
+      await moved.close();
+    }
   }, 30_000);
 
   it('keeps devices, users, history, commands, state and the event log, so a stream resumes across the move', async () => {
