@@ -7,6 +7,8 @@
  *
  *   npm run db:copy -- --from ./data --to postgres://user:password@host:5432/iot [--batch 2000]
  *
+ * `--from` defaults to DATA_DIR (else ./data), `--to` to DATABASE_URL.
+ *
  * Refuses (exit code 1) when DATA_DIR holds no database, when the api runs on
  * it (a process holds the file open, or its write-ahead log is there), when
  * the database was not migrated by this version of the api, or when the
