@@ -1,51 +1,13 @@
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { StreamRecorder, type TestApp, createDevice, metric, startApp } from './harness';
+import { type TestMosquitto, mosquittoMissing, startMosquitto } from './mosquitto';
 
-const mosquittoBinary = ['/usr/sbin/mosquitto', '/usr/bin/mosquitto'].find(
-  (path) => spawnSync(path, ['-h']).error === undefined,
-);
-if (!mosquittoBinary) {
-  console.warn('skipping the MQTT_URL tests: mosquitto is not installed (apt-get install mosquitto)');
-}
-const describeWithMosquitto = mosquittoBinary ? describe : describe.skip;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function startMosquitto(): Promise<{ url: string; process: ChildProcess; dir: string }> {
-  const dir = mkdtempSync(join(tmpdir(), 'iot-mosquitto-'));
-  const port = await freePort();
-  writeFileSync(join(dir, 'mosquitto.conf'), `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\n`);
-  const child = spawn(mosquittoBinary!, ['-c', join(dir, 'mosquitto.conf')], { stdio: 'ignore' });
-  const url = `mqtt://127.0.0.1:${port}`;
-  // Ready when a client can connect.
-  for (let attempt = 0; ; attempt++) {
-    try {
-      const probe = await mqtt.connectAsync(url, { reconnectPeriod: 0, connectTimeout: 1000 });
-      await probe.endAsync();
-      return { url, process: child, dir };
-    } catch (error) {
-      if (attempt > 50 || child.exitCode !== null) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
-}
+const missing = mosquittoMissing();
+if (missing) console.warn(`skipping the MQTT_URL tests: ${missing}`);
+const describeWithMosquitto = missing ? describe.skip : describe;
 
 describeWithMosquitto('with MQTT_URL: an external Mosquitto broker', () => {
-  let broker: Awaited<ReturnType<typeof startMosquitto>>;
+  let broker: TestMosquitto;
   let app: TestApp;
 
   beforeAll(async () => {
@@ -55,8 +17,7 @@ describeWithMosquitto('with MQTT_URL: an external Mosquitto broker', () => {
 
   afterAll(async () => {
     await app?.stop();
-    broker?.process.kill();
-    if (broker) rmSync(broker.dir, { recursive: true, force: true });
+    await broker?.stop();
   });
 
   it('bridges telemetry and status from a device on Mosquitto to SSE', async () => {

@@ -2,7 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import mqtt, { type IClientPublishOptions, type MqttClient } from 'mqtt';
 import { PLATFORM_SUBSCRIPTIONS, parseTopic } from '@iot/protocol';
+import { RedeliveryFilter } from './redelivery-filter';
 import { DeviceTransport, type PublishOptions, type TransportHandlers } from '../../core/device-transport';
+
+/** How long the broker keeps the api's MQTT 5 session (subscriptions, queued messages) while the api is away. */
+const SESSION_EXPIRY_SECONDS = 600;
 
 /**
  * A client of an external broker (Mosquitto, EMQX), used when MQTT_URL is set.
@@ -15,6 +19,9 @@ export class ExternalBroker extends DeviceTransport {
   readonly port = undefined;
   private readonly logger = new Logger(ExternalBroker.name);
   private client: MqttClient | undefined;
+  private subscribed = false;
+  private readonly redeliveries = new RedeliveryFilter();
+  private readonly clientId = `iot-api-${randomBytes(6).toString('hex')}`;
   /** Listeners for messages on `extraSubscriptions` (topics outside the contract, e.g. dynsec answers). */
   private readonly extraListeners: Array<(topic: string, payload: Buffer) => void> = [];
 
@@ -30,29 +37,39 @@ export class ExternalBroker extends DeviceTransport {
   }
 
   get ready(): boolean {
-    return this.client?.connected === true;
+    return this.client?.connected === true && this.subscribed;
   }
 
-  async start(handlers: TransportHandlers): Promise<void> {
-    try {
-      this.client = await this.connect(5, handlers);
-    } catch (error) {
-      this.logger.warn(`MQTT 5 refused (${(error as Error).message}); falling back to MQTT 3.1.1`);
-      this.client = await this.connect(4, handlers);
-    }
+  /**
+   * Resolves once connected and subscribed, or at once when the broker cannot
+   * be reached (the client keeps trying, `/readyz` says not ready); rejects
+   * when the broker refuses the api.
+   */
+  start(handlers: TransportHandlers): Promise<void> {
+    return this.open(5, handlers);
   }
 
-  private async connect(protocolVersion: 4 | 5, handlers: TransportHandlers): Promise<MqttClient> {
-    const client = await mqtt.connectAsync(this.options.url, {
+  private open(protocolVersion: 4 | 5, handlers: TransportHandlers): Promise<void> {
+    const v5 = protocolVersion === 5;
+    const client = mqtt.connect(this.options.url, {
       protocolVersion,
-      clientId: `iot-api-${randomBytes(6).toString('hex')}`,
+      clientId: this.clientId,
       username: this.options.username,
       password: this.options.password,
-      clean: true,
+      // MQTT 5: a session that outlives a lost connection or a broker restart (with the broker's persistence on), so
+      // the broker keeps the subscriptions and queues device messages meanwhile. Its expiry bounds what a stopped api
+      // leaves behind; 3.1.1 sessions have no expiry, so those stay clean.
+      clean: !v5,
+      ...(v5 && { properties: { sessionExpiryInterval: SESSION_EXPIRY_SECONDS } }),
+      // Subscribed below whenever the broker has no session for the api; MQTT.js's own resubscription is not needed.
+      resubscribe: false,
       reconnectPeriod: 1_000,
+      reconnectOnConnackError: true,
       connectTimeout: 10_000,
     });
-    client.on('message', (topic, payload) => {
+    this.client = client;
+    let connectedOnce = false;
+    client.on('message', (topic, payload, packet) => {
       const parsed = parseTopic(topic);
       if (!parsed) {
         if (topic.startsWith('$')) for (const listener of this.extraListeners) listener(topic, payload);
@@ -66,13 +83,52 @@ export class ExternalBroker extends DeviceTransport {
         receivedAt: Date.now(),
       });
     });
-    client.on('error', (error) => this.logger.warn(`MQTT: ${error.message}`));
     client.on('offline', () => this.logger.warn('MQTT: connection to the broker lost; reconnecting'));
-    client.on('connect', () =>
-      this.logger.log(`MQTT: connected to ${this.options.url} (v${protocolVersion === 5 ? '5' : '3.1.1'})`),
-    );
-    await client.subscribeAsync([...PLATFORM_SUBSCRIPTIONS, ...(this.options.extraSubscriptions ?? [])], { qos: 1 });
-    return client;
+    client.on('close', () => (this.subscribed = false));
+    return new Promise<void>((resolve, reject) => {
+      let settled = false;
+      const settle = (error?: Error) => {
+        if (settled) return;
+        settled = true;
+        if (error) reject(error);
+        else resolve();
+      };
+      client.on('connect', (connack) => {
+        connectedOnce = true;
+        this.logger.log(`MQTT: connected to ${this.options.url} (v${v5 ? '5' : '3.1.1'})`);
+        if (!connack.sessionPresent) this.redeliveries.clear();
+        if (connack.sessionPresent) {
+          this.subscribed = true;
+          return settle();
+        }
+        client.subscribe(
+          [...PLATFORM_SUBSCRIPTIONS, ...(this.options.extraSubscriptions ?? [])],
+          { qos: 1 },
+          (error) => {
+            if (error) {
+              this.logger.warn(`MQTT: subscribing failed: ${error.message}`);
+              return settle(error);
+            }
+            this.subscribed = client.connected;
+            settle();
+          },
+        );
+      });
+      client.on('error', (error: Error & { code?: string | number }) => {
+        if (typeof error.code === 'string') {
+          // The broker cannot be reached (yet): start anyway and keep trying.
+          this.logger.warn(`MQTT: ${error.message}; retrying`);
+          return settle();
+        }
+        this.logger.warn(`MQTT: ${error.message}`);
+        if (connectedOnce || this.client !== client) return;
+        // Refused before this client ever got in: try MQTT 3.1.1 once, then give up.
+        client.end(true);
+        if (!v5) return settle(error);
+        this.logger.warn(`MQTT 5 refused (${error.message}); falling back to MQTT 3.1.1`);
+        this.open(4, handlers).then(() => settle(), settle);
+      });
+    });
   }
 
   async publish(topic: string, payload: string | Buffer, options: PublishOptions): Promise<void> {
@@ -97,6 +153,9 @@ export class ExternalBroker extends DeviceTransport {
   async stop(): Promise<void> {
     const client = this.client;
     this.client = undefined;
-    await client?.endAsync();
+    if (!client) return;
+    // An orderly stop ends the session at once rather than leaving the broker to queue messages until it expires.
+    const v5 = client.options.protocolVersion === 5 && client.connected;
+    await client.endAsync(false, v5 ? { properties: { sessionExpiryInterval: 0 } } : {});
   }
 }
