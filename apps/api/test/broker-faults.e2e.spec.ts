@@ -35,7 +35,7 @@ describeWithMosquitto('faults of an external Mosquitto broker (MQTT_URL)', () =>
     device = app = broker = undefined;
   });
 
-  it('stores every QoS 1 message a device published across a broker restart exactly once, and SSE goes on', async () => {
+  it('stores every QoS 1 message a device published across a broker restart, in order, and SSE goes on', async () => {
     broker = await startMosquitto({ persistence: true });
     app = await startApp({ MQTT_URL: broker.url });
     await createDevice(app, 'restart-1');
@@ -66,9 +66,13 @@ describeWithMosquitto('faults of an external Mosquitto broker (MQTT_URL)', () =>
     }
     await Promise.all(acknowledged);
     await stream.waitFor((e) => e.length >= published, 15_000);
-    // The same stream carried everything, in order, once: no gap, no duplicate.
-    expect(valuesOf(stream)).toEqual(sequence(published));
-    expect(await historyOf(app, 'restart-1', 'n')).toEqual(sequence(published));
+    // The same stream carried everything, in order, with no gap. A copy may follow its original: QoS 1 is at least
+    // once from the device to the broker, and a device that did not read the broker's PUBACK before the restart
+    // sends the message again, which the broker forwards as a new one. Telling those apart needs a message id
+    // from the device; until then a repeat of the message just before it is all that may appear.
+    const once = (values: readonly unknown[]) => values.filter((value, i) => i === 0 || value !== values[i - 1]);
+    expect(once(valuesOf(stream))).toEqual(sequence(published));
+    expect(once(await historyOf(app, 'restart-1', 'n'))).toEqual(sequence(published));
     expect((await readyz(app)).status).toBe(200);
     stream.close();
   }, 60_000);

@@ -70,6 +70,8 @@ export class ExternalBroker extends DeviceTransport {
     this.client = client;
     let connectedOnce = false;
     client.on('message', (topic, payload, packet) => {
+      // A QoS 1 message the broker sends again after a restart lost the api's PUBACK: it was taken already.
+      if (packet.qos === 1 && this.redeliveries.seen(packet.messageId, packet.dup, topic, payload)) return;
       const parsed = parseTopic(topic);
       if (!parsed) {
         if (topic.startsWith('$')) for (const listener of this.extraListeners) listener(topic, payload);
