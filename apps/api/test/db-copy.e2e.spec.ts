@@ -2,7 +2,6 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { MqttClient } from 'mqtt';
 import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
 import { deviceEvents } from '../src/domain/events';
@@ -21,6 +20,7 @@ import {
   login,
   startApp,
   within,
+  answeringDevice,
 } from './harness';
 
 const missing = postgresMissing();
@@ -37,20 +37,6 @@ function dbCopy(...args: string[]): Promise<{ code: number; out: string }> {
       done({ code: error ? Number(error.code ?? 1) : 0, out: stdout + stderr }),
     );
   });
-}
-
-/** A device that answers every command with success, echoing its params. */
-async function answering(app: TestApp, credentials: { username: string; password: string }): Promise<MqttClient> {
-  const client = await connectDevice(app, credentials);
-  const id = credentials.username;
-  client.on('message', (topic, payload) => {
-    const match = new RegExp(`^devices/${id}/commands/([^/]+)$`).exec(topic);
-    if (!match) return;
-    const { params } = JSON.parse(payload.toString()) as { params: unknown };
-    client.publish(`${topic}/result`, JSON.stringify({ status: 'succeeded', result: { echo: params } }), { qos: 1 });
-  });
-  await client.subscribeAsync(`devices/${id}/commands/+`, { qos: 1 });
-  return client;
 }
 
 (missing ? describe.skip : describe)('npm run db:copy: SQLite DATA_DIR into an empty PostgreSQL database', () => {
@@ -120,7 +106,7 @@ async function answering(app: TestApp, credentials: { username: string; password
     await createUser(sqliteApp, 'uma', 'viewer');
     const stream = new StreamRecorder(sqliteApp, sqliteApp.adminToken, '?devices=mover-1');
     await stream.opened();
-    let device = await answering(sqliteApp, credentials);
+    let device = await answeringDevice(sqliteApp, credentials);
     // Three hours of history in the past (days that get partitions of their own), then one value now.
     const entries = Array.from({ length: 360 }, (_, i) => ({
       ts: T + i * 30_000,

@@ -275,3 +275,20 @@ export function spawnApiFromSource(env: Record<string, string>): ChildProcessByS
     stdio: ['ignore', 'pipe', 'pipe'],
   });
 }
+
+/** A device that answers every command with success, echoing its params. */
+export async function answeringDevice(
+  app: TestApp,
+  credentials: { username: string; password: string },
+): Promise<MqttClient> {
+  const client = await connectDevice(app, credentials);
+  const id = credentials.username;
+  client.on('message', (topic, payload) => {
+    const match = new RegExp(`^devices/${id}/commands/([^/]+)$`).exec(topic);
+    if (!match) return;
+    const { params } = JSON.parse(payload.toString()) as { params: unknown };
+    client.publish(`${topic}/result`, JSON.stringify({ status: 'succeeded', result: { echo: params } }), { qos: 1 });
+  });
+  await client.subscribeAsync(`devices/${id}/commands/+`, { qos: 1 });
+  return client;
+}

@@ -1,6 +1,5 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
@@ -11,6 +10,7 @@ import {
   brokerSyncResponseSchema,
 } from '@iot/protocol';
 import { StreamRecorder, type TestApp, api, closed, createDevice, metric, startApp, within } from './harness';
+import { freePort } from './postgres';
 
 const PLUGIN = '/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so';
 const ADMIN_USER = { username: 'broker-admin', password: 'broker-admin-password' };
@@ -29,17 +29,6 @@ const skipReason = !mosquittoBinary
       : undefined;
 if (skipReason) console.warn(`skipping the Mosquitto dynamic-security tests: ${skipReason}`);
 const describeWithDynsec = skipReason ? describe.skip : describe;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /**
  * Mosquitto with dynamic security, anonymous logins off. Its admin (the api's

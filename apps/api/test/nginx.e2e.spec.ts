@@ -1,12 +1,12 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { STREAM_HEARTBEAT_MS } from '@iot/protocol';
 import { MAX_BODY_BYTES } from '../src/edges/http/http-guards';
 import { ADMIN, StreamRecorder, type TestApp, connectDevice, createDevice, startApp, within } from './harness';
+import { freePort } from './postgres';
 import { SocketClient } from './socket-client';
 
 // deploy/nginx/nginx.conf in front of a real api, run as an unprivileged process.
@@ -15,17 +15,6 @@ if (!nginxBinary) console.warn('skipping the nginx tests: nginx is not installed
 const describeWithNginx = nginxBinary ? describe : describe.skip;
 
 const TEMPLATE = resolve(__dirname, '../../../deploy/nginx/nginx.conf');
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** `text` with `pattern` replaced; throws when the template no longer has it (the test would test nothing). */
 function replaced(text: string, pattern: RegExp, replacement: string): string {

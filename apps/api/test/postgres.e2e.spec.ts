@@ -1,24 +1,18 @@
 import type { CommandView, DeviceView } from '@iot/protocol';
-import type { MqttClient } from 'mqtt';
 import { postgresMissing, startPostgres, type TestPostgres } from './postgres';
-import { StreamRecorder, type TestApp, api, connectDevice, createDevice, historyOf, startApp } from './harness';
+import {
+  StreamRecorder,
+  type TestApp,
+  api,
+  connectDevice,
+  createDevice,
+  historyOf,
+  startApp,
+  answeringDevice,
+} from './harness';
 
 const missing = postgresMissing();
 if (missing) console.warn(`PostgreSQL e2e skipped: ${missing}`);
-
-/** A device that answers every command with success, echoing its params. */
-async function answering(app: TestApp, credentials: { username: string; password: string }): Promise<MqttClient> {
-  const client = await connectDevice(app, credentials);
-  const id = credentials.username;
-  client.on('message', (topic, payload) => {
-    const match = new RegExp(`^devices/${id}/commands/([^/]+)$`).exec(topic);
-    if (!match) return;
-    const { params } = JSON.parse(payload.toString()) as { params: unknown };
-    client.publish(`${topic}/result`, JSON.stringify({ status: 'succeeded', result: { echo: params } }), { qos: 1 });
-  });
-  await client.subscribeAsync(`devices/${id}/commands/+`, { qos: 1 });
-  return client;
-}
 
 (missing ? describe.skip : describe)('the api on PostgreSQL (DATABASE_URL)', () => {
   let postgres: TestPostgres;
@@ -91,7 +85,7 @@ async function answering(app: TestApp, credentials: { username: string; password
 
   it('takes a command round trip and keeps its transitions', async () => {
     const { credentials } = await createDevice(app, 'pg-3');
-    const plug = await answering(app, credentials);
+    const plug = await answeringDevice(app, credentials);
     const waited = await api<CommandView>(app, app.adminToken, 'POST', '/devices/pg-3/commands?wait=true', {
       name: 'relay.set',
       params: { on: true },
