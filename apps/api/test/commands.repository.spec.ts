@@ -28,9 +28,9 @@ describe.each(engines())('CommandRepository on %s', (engine) => {
 
   it('keeps a command with every transition in order, and what each changed', async () => {
     await sut.insert(command('c1'), { status: 'pending', ts: 100, by: 'admin' });
-    await sut.update('c1', { status: 'sent', sentAt: 110 }, { status: 'sent', ts: 110 });
-    await sut.update('c1', { status: 'accepted' }, { status: 'accepted', ts: 110 });
-    await sut.update('c1', { status: 'succeeded', result: { ok: [1, 2] } }, { status: 'succeeded', ts: 120 });
+    expect(await sut.update('c1', 'pending', { status: 'sent', sentAt: 110 }, { status: 'sent', ts: 110 })).toBe(true);
+    expect(await sut.update('c1', 'sent', { status: 'accepted' }, { status: 'accepted', ts: 110 })).toBe(true);
+    await sut.update('c1', 'accepted', { status: 'succeeded', result: { ok: [1, 2] } }, { status: 'succeeded', ts: 120 });
     expect(await sut.get('c1')).toEqual({
       ...command('c1'),
       status: 'succeeded',
@@ -45,7 +45,7 @@ describe.each(engines())('CommandRepository on %s', (engine) => {
       ],
     });
     await sut.insert(command('c2'), { status: 'pending', ts: 100 });
-    await sut.update('c2', { status: 'failed', error: 'no power' }, { status: 'failed', ts: 130 });
+    await sut.update('c2', 'pending', { status: 'failed', error: 'no power' }, { status: 'failed', ts: 130 });
     expect(await sut.get('c2')).toMatchObject({ status: 'failed', error: 'no power', sentAt: null });
     expect(await sut.get('nope')).toBeUndefined();
   });
@@ -53,7 +53,7 @@ describe.each(engines())('CommandRepository on %s', (engine) => {
   it("lists a device's commands newest first before an id, and the open ones oldest first", async () => {
     for (const id of ['01', '02', '03', '04']) await sut.insert(command(id), { status: 'pending', ts: 1 });
     await sut.insert(command('05', 'd2'), { status: 'pending', ts: 1 });
-    await sut.update('02', { status: 'expired' }, { status: 'expired', ts: 2 });
+    await sut.update('02', 'pending', { status: 'expired' }, { status: 'expired', ts: 2 });
     expect((await sut.list('d1', undefined, 2)).map((c) => c.id)).toEqual(['04', '03']);
     expect((await sut.list('d1', '03', 10)).map((c) => c.id)).toEqual(['02', '01']);
     expect((await sut.list('d1', '03', 10))[0].transitions).toEqual([
@@ -61,5 +61,42 @@ describe.each(engines())('CommandRepository on %s', (engine) => {
       { status: 'expired', ts: 2 },
     ]);
     expect((await sut.open()).map((c) => c.id)).toEqual(['01', '03', '04', '05']);
+    expect((await sut.pending('d1')).map((c) => c.id)).toEqual(['01', '03', '04']);
+    await sut.update('03', 'pending', { status: 'sent', sentAt: 5 }, { status: 'sent', ts: 5 });
+    expect((await sut.pending('d1')).map((c) => c.id)).toEqual(['01', '04']);
+  });
+
+  it('writes a transition only from the status it was given (replicas race for it): the loser writes nothing', async () => {
+    await sut.insert(command('c1', 'd1', { status: 'sent', sentAt: 100 }), { status: 'sent', ts: 100 });
+    expect(await sut.update('c1', 'sent', { status: 'succeeded', result: 1 }, { status: 'succeeded', ts: 110 })).toBe(true);
+    expect(await sut.update('c1', 'sent', { status: 'timed-out', error: 'late' }, { status: 'timed-out', ts: 111 })).toBe(
+      false,
+    );
+    expect(await sut.update('nope', 'sent', { status: 'timed-out' }, { status: 'timed-out', ts: 111 })).toBe(false);
+    expect(await sut.get('c1')).toMatchObject({
+      status: 'succeeded',
+      result: 1,
+      updatedAt: 110,
+      transitions: [
+        { status: 'sent', ts: 100 },
+        { status: 'succeeded', ts: 110 },
+      ],
+    });
+    expect((await sut.get('c1'))?.error).toBeUndefined();
+  });
+
+  it('finds open commands past their deadline: expiry while held, timeout once sent', async () => {
+    // command(): issued at 100, expires at 100 + ttl, times out 30 s after it is sent.
+    const base = command('a');
+    await sut.insert({ ...base, id: 'held', expiresAt: 1_000 }, { status: 'pending', ts: 100 });
+    await sut.insert({ ...base, id: 'held-later', expiresAt: 5_000 }, { status: 'pending', ts: 100 });
+    await sut.insert({ ...base, id: 'sent', status: 'sent', sentAt: 200, timeoutMs: 700 }, { status: 'sent', ts: 200 });
+    await sut.insert({ ...base, id: 'accepted', status: 'accepted', sentAt: 300, timeoutMs: 5_000 }, { status: 'accepted', ts: 300 });
+    await sut.insert({ ...base, id: 'done', status: 'succeeded', sentAt: 0, timeoutMs: 1 }, { status: 'succeeded', ts: 300 });
+    expect((await sut.overdue(899, 10)).map((c) => c.id)).toEqual([]);
+    expect((await sut.overdue(900, 10)).map((c) => c.id)).toEqual(['sent']);
+    expect((await sut.overdue(1_000, 10)).map((c) => c.id)).toEqual(['held', 'sent']);
+    expect((await sut.overdue(1_000, 1)).map((c) => c.id)).toEqual(['held']);
+    expect((await sut.overdue(10_000, 10)).map((c) => c.id)).toEqual(['accepted', 'held', 'held-later', 'sent']);
   });
 });

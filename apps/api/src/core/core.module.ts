@@ -8,6 +8,7 @@ import { DeviceAuthService } from './devices/device-auth.service';
 import { DevicesService } from './devices/devices.service';
 import { EventBus } from './events/event-bus';
 import { EventLog } from './events/event-log.service';
+import { LogFeed } from './events/log-feed';
 import { EventRetention } from './events/event-retention.service';
 import { HealthService } from './health.service';
 import { PresenceService } from './events/presence.service';
@@ -17,6 +18,7 @@ import { TelemetryRetention } from './telemetry/telemetry-retention.service';
 
 const services = [
   EventBus,
+  LogFeed,
   EventLog,
   EventRetention,
   PresenceService,

@@ -1,4 +1,4 @@
-import type { CommandTransition, CommandView } from '@iot/protocol';
+import type { CommandStatus, CommandTransition, CommandView } from '@iot/protocol';
 
 /** A command as stored: the API's view of it, keyed by `id` (the view's `commandId`). */
 export interface CommandRecord extends Omit<CommandView, 'commandId'> {
@@ -15,11 +15,22 @@ export type CommandPatch = Pick<CommandRecord, 'status'> & Partial<Pick<CommandR
 /** Commands to devices, each with the transitions of its life. */
 export abstract class CommandRepository {
   abstract insert(command: CommandRecord, transition: CommandTransition): Promise<void>;
-  /** Records a transition and the command's new status (and result, error, sent time). */
-  abstract update(id: string, patch: CommandPatch, transition: CommandTransition): Promise<void>;
+  /**
+   * Records a transition and the command's new status (and result, error,
+   * sent time), only if its status is still `from`: false when it is not (another
+   * replica moved it first), and then nothing is written.
+   */
+  abstract update(id: string, from: CommandStatus, patch: CommandPatch, transition: CommandTransition): Promise<boolean>;
   abstract get(id: string): Promise<CommandWithHistory | undefined>;
   /** A device's commands, newest first, with ids before `beforeId`. */
   abstract list(deviceId: string, beforeId: string | undefined, limit: number): Promise<CommandWithHistory[]>;
   /** Commands not yet terminal, oldest first (timers are rebuilt from them at boot). */
   abstract open(): Promise<CommandRecord[]>;
+  /** A device's commands still held for it (`pending`), oldest first. */
+  abstract pending(deviceId: string): Promise<CommandRecord[]>;
+  /**
+   * Open commands whose deadline is at or before `now`, at most `limit`: a
+   * pending one's `expiresAt`, a sent one's `sentAt + timeoutMs`.
+   */
+  abstract overdue(now: number, limit: number): Promise<CommandRecord[]>;
 }

@@ -1,5 +1,5 @@
 import type BetterSqlite3 from 'better-sqlite3';
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { CommandStatus, CommandTransition, JsonObject } from '@iot/protocol';
 import type { CommandPatch, CommandRecord, CommandRepository, CommandWithHistory } from '../domain/commands';
 import type { Database } from './schema';
@@ -73,16 +73,17 @@ export class SqliteCommands implements CommandRepository {
     const updateCommand = sqlite.prepare(
       `UPDATE commands SET status = @status, updated_at = @ts,
          result = COALESCE(@result, result), error = COALESCE(@error, error), sent_at = COALESCE(@sent_at, sent_at)
-       WHERE id = @id`,
+       WHERE id = @id AND status = @from`,
     );
     this.statements = {
       insert: sqlite.transaction((row: CommandRow, t: CommandTransition) => {
         insertCommand.run(row);
         insertTransition.run(row.id, t.ts, t.status, t.by ?? null);
       }).immediate,
-      update: sqlite.transaction((params: Record<string, unknown>, t: CommandTransition) => {
-        updateCommand.run(params);
+      update: sqlite.transaction((params: Record<string, unknown>, t: CommandTransition): boolean => {
+        if (updateCommand.run(params).changes === 0) return false;
         insertTransition.run(params['id'] as string, t.ts, t.status, t.by ?? null);
+        return true;
       }).immediate,
       deleteDevice: sqlite.transaction((deviceId: string) => {
         sqlite
@@ -114,10 +115,11 @@ export class SqliteCommands implements CommandRepository {
     );
   }
 
-  async update(id: string, patch: CommandPatch, transition: CommandTransition): Promise<void> {
-    this.statements.update(
+  async update(id: string, from: CommandStatus, patch: CommandPatch, transition: CommandTransition): Promise<boolean> {
+    return this.statements.update(
       {
         id,
+        from,
         status: patch.status,
         ts: transition.ts,
         result: patch.result === undefined ? null : JSON.stringify(patch.result),
@@ -146,6 +148,33 @@ export class SqliteCommands implements CommandRepository {
 
   async open(): Promise<CommandRecord[]> {
     const rows = await this.db.selectFrom('commands').selectAll().where('status', 'in', OPEN).orderBy('id').execute();
+    return rows.map(toCommand);
+  }
+
+  async pending(deviceId: string): Promise<CommandRecord[]> {
+    const rows = await this.db
+      .selectFrom('commands')
+      .selectAll()
+      .where('device_id', '=', deviceId)
+      .where('status', '=', 'pending')
+      .orderBy('id')
+      .execute();
+    return rows.map(toCommand);
+  }
+
+  async overdue(now: number, limit: number): Promise<CommandRecord[]> {
+    const rows = await this.db
+      .selectFrom('commands')
+      .selectAll()
+      .where('status', 'in', OPEN)
+      .where(
+        sql<number>`CASE status WHEN 'pending' THEN expires_at ELSE COALESCE(sent_at, issued_at) + timeout_ms END`,
+        '<=',
+        now,
+      )
+      .orderBy('id')
+      .limit(limit)
+      .execute();
     return rows.map(toCommand);
   }
 

@@ -4,6 +4,7 @@ import { dirname } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect, sql } from 'kysely';
 import type { DatabaseHealth } from '../domain/database';
+import { LocalCluster } from './local-cluster';
 import { migrationProvider } from './migrations';
 import type { Database } from './schema';
 import { SqliteCommands } from './sqlite-commands';
@@ -36,6 +37,8 @@ export class SqliteDatabase implements DatabaseHealth {
   readonly commands: SqliteCommands;
   readonly deviceState: SqliteDeviceState;
   readonly events: SqliteEventLog;
+  /** One api process per SQLite database: nobody to tell. */
+  readonly cluster = new LocalCluster();
 
   private constructor(
     private readonly sqlite: BetterSqlite3.Database,

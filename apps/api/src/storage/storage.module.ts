@@ -1,5 +1,6 @@
 import { type FactoryProvider, Global, Inject, Logger, Module, type OnApplicationShutdown } from '@nestjs/common';
 import { join } from 'node:path';
+import { ClusterChannel } from '../domain/cluster';
 import { CommandRepository } from '../domain/commands';
 import { DatabaseHealth } from '../domain/database';
 import { DeviceStateRepository } from '../domain/device-state';
@@ -31,6 +32,7 @@ const repositories = [
   bind(CommandRepository, (db) => db.commands),
   bind(DeviceStateRepository, (db) => db.deviceState),
   bind(EventRepository, (db) => db.events),
+  bind(ClusterChannel, (db) => db.cluster),
 ];
 
 /**

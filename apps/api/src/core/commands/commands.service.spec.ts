@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
 import type { CommandEvent, CommandResult, CommandTransition } from '@iot/protocol';
+import type { ClusterChannel } from '../../domain/cluster';
 import type { CommandPatch, CommandRecord, CommandRepository, CommandWithHistory } from '../../domain/commands';
 import type { NewEvent } from '../../domain/events';
 import { refusalOf, strictFake } from '../../domain/testing';
@@ -32,17 +33,22 @@ describe('CommandsService', () => {
 
   beforeAll(() => Logger.overrideLogger(false));
 
-  function make(repository: Partial<CommandRepository> = {}): CommandsService {
+  function make(
+    repository: Partial<CommandRepository> = {},
+    cluster = strictFake<ClusterChannel>({ shared: false }, 'cluster'),
+  ): CommandsService {
     const commands = strictFake<CommandRepository>(
       {
         insert: async (command, transition) => {
           if (insertFails) throw new Error('disk I/O error');
           rows.set(command.id, { ...structuredClone(command), transitions: [transition] });
         },
-        update: async (id, patch, transition) => {
-          updates.push({ id, patch, transition });
+        update: async (id, from, patch, transition) => {
           const row = rows.get(id);
-          if (row) Object.assign(row, structuredClone(patch), { transitions: [...row.transitions, transition] });
+          if (!row || row.status !== from) return false;
+          updates.push({ id, patch, transition });
+          Object.assign(row, structuredClone(patch), { updatedAt: transition.ts, transitions: [...row.transitions, transition] });
+          return true;
         },
         get: async (id) => rows.get(id),
         ...repository,
@@ -73,7 +79,7 @@ describe('CommandsService', () => {
       },
       'log',
     );
-    return new CommandsService(commands, transport, presence, log, metrics, bus);
+    return new CommandsService(commands, transport, presence, log, metrics, bus, cluster);
   }
 
   beforeEach(() => {

@@ -10,9 +10,10 @@ import {
   TERMINAL_COMMAND_STATUSES,
   topics,
 } from '@iot/protocol';
+import { ClusterChannel } from '../../domain/cluster';
 import { DomainError } from '../../domain/errors';
 import { DeviceTransport } from '../device-transport';
-import { deviceEvents } from '../../domain/events';
+import { deviceEvents, type StoredEvent } from '../../domain/events';
 import { EventBus } from '../events/event-bus';
 import { EventLog } from '../events/event-log.service';
 import { PresenceService } from '../events/presence.service';
@@ -21,6 +22,14 @@ import { type CommandRecord, CommandRepository, type CommandWithHistory } from '
 
 export const DEFAULT_TIMEOUT_MS = 30_000;
 export const DEFAULT_TTL_MS = 10 * 60_000;
+/**
+ * With replicas: how often each one looks for open commands past their
+ * deadline, and how far past it a command must be before a replica other
+ * than the one timing it ends it (that one's timer normally does, sooner).
+ */
+export const SWEEP_MS = 2_000;
+export const SWEEP_GRACE_MS = 1_000;
+const SWEEP_BATCH = 500;
 
 /** A command to issue: the REST body (the WebSocket frame's data) and its device. */
 export type SendCommand = SendCommandRequest & { deviceId: string };
@@ -54,11 +63,21 @@ export function commandEvent(record: CommandRecord, ts = record.updatedAt): Comm
  * answers the socket that sent the command). Open commands live in
  * memory with their timer; at boot they are rebuilt from storage, so a
  * restart neither loses a timeout nor runs one twice.
+ *
+ * Storage decides every transition: it is written only if the command is
+ * still in the status this replica saw (`CommandRepository.update`), so when
+ * replicas share the database, a result taken by one and a timeout fired by
+ * another end a command once, whichever comes first, and the loser reloads
+ * it. Each replica follows the others' transitions of the commands it holds
+ * open through the log, and sweeps for overdue commands nobody times out
+ * (their replica died).
  */
 @Injectable()
 export class CommandsService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(CommandsService.name);
   private readonly open = new Map<string, OpenCommand>();
+  private sweeper: NodeJS.Timeout | undefined;
+  private sweeping = false;
 
   constructor(
     private readonly commands: CommandRepository,
@@ -67,26 +86,23 @@ export class CommandsService implements OnApplicationBootstrap, OnApplicationShu
     private readonly log: EventLog,
     private readonly metrics: MetricsService,
     private readonly bus: EventBus,
-  ) {}
+    private readonly cluster: ClusterChannel,
+  ) {
+    if (cluster.shared) bus.on('committed', (events) => this.follow(events));
+  }
 
   async onApplicationBootstrap(): Promise<void> {
-    const now = Date.now();
-    for (const record of await this.commands.open()) {
-      const open = this.track(record);
-      // Overdue ones finish without holding up the start: enqueue logs a failed step, shutdown awaits the chain.
-      if (record.status === 'pending') {
-        if (record.expiresAt <= now) void this.enqueue(open, () => this.finish(open, 'expired', {}));
-        else this.arm(open, record.expiresAt - now, 'expired');
-      } else {
-        const deadline = (record.sentAt ?? record.issuedAt) + record.timeoutMs;
-        if (deadline <= now) void this.enqueue(open, () => this.finish(open, 'timed-out', { error: 'no result before the timeout' }));
-        else this.arm(open, deadline - now, 'timed-out');
-      }
-    }
+    // Overdue ones end at once, without holding up the start (their timers fire on the next turn).
+    for (const record of await this.commands.open()) this.rearm(this.track(record));
     if (this.open.size > 0) this.logger.log(`resumed ${this.open.size} open commands`);
+    if (this.cluster.shared) {
+      this.sweeper = setInterval(() => void this.sweep(), SWEEP_MS);
+      this.sweeper.unref();
+    }
   }
 
   async onApplicationShutdown(): Promise<void> {
+    clearInterval(this.sweeper);
     for (const open of this.open.values()) clearTimeout(open.timer);
     await Promise.all([...this.open.values()].map((o) => o.chain));
   }
@@ -142,7 +158,7 @@ export class CommandsService implements OnApplicationBootstrap, OnApplicationShu
 
   /** Cancels a command still held for an offline device. */
   async cancel(commandId: string, by: string): Promise<CommandRecord> {
-    const open = this.open.get(commandId);
+    const open = this.open.get(commandId) ?? (await this.adopt(commandId));
     if (!open) {
       const stored = await this.commands.get(commandId);
       if (!stored) throw new DomainError('not_found', `no command ${commandId}`);
@@ -151,8 +167,7 @@ export class CommandsService implements OnApplicationBootstrap, OnApplicationShu
     let result: CommandRecord | undefined;
     await this.enqueue(open, async () => {
       if (open.record.status !== 'pending') return;
-      await this.finish(open, 'cancelled', {}, by);
-      result = { ...open.record };
+      if (await this.finish(open, 'cancelled', {}, by)) result = { ...open.record };
     });
     if (!result) throw new DomainError('conflict', `command ${commandId} is ${open.record.status}; only a pending command can be cancelled`);
     return result;
@@ -161,16 +176,33 @@ export class CommandsService implements OnApplicationBootstrap, OnApplicationShu
   /** Sends every command held for a device that can now take them, oldest first. */
   deliverPending(deviceId: string): void {
     for (const open of this.open.values()) {
-      if (open.record.deviceId !== deviceId || open.record.status !== 'pending') continue;
-      void this.enqueue(open, async () => {
-        if (open.record.status !== 'pending') return;
-        const now = Date.now();
-        if (open.record.expiresAt <= now) return this.finish(open, 'expired', {});
-        clearTimeout(open.timer);
-        await this.transition(open, 'sent', { sentAt: now });
-        await this.publish(open);
-      });
+      if (open.record.deviceId === deviceId && open.record.status === 'pending') this.deliver(open);
     }
+    // Commands other replicas hold for it, too.
+    if (this.cluster.shared) void this.deliverHeldElsewhere(deviceId);
+  }
+
+  private async deliverHeldElsewhere(deviceId: string): Promise<void> {
+    try {
+      for (const record of await this.commands.pending(deviceId)) {
+        if (!this.open.has(record.id)) this.deliver(this.untracked(record));
+      }
+    } catch (error) {
+      this.logger.warn(`reading the commands held for ${deviceId} failed: ${String(error)}`);
+    }
+  }
+
+  private deliver(open: OpenCommand): void {
+    void this.enqueue(open, async () => {
+      if (open.record.status !== 'pending') return;
+      const now = Date.now();
+      if (open.record.expiresAt <= now) {
+        await this.finish(open, 'expired', {});
+        return;
+      }
+      clearTimeout(open.timer);
+      if (await this.transition(open, 'sent', { sentAt: now })) await this.publish(open);
+    });
   }
 
   /**
@@ -179,7 +211,7 @@ export class CommandsService implements OnApplicationBootstrap, OnApplicationShu
    * Throws `not_found` for a command the device does not have.
    */
   async onResult(deviceId: string, commandId: string, answer: CommandResult): Promise<void> {
-    const open = this.open.get(commandId);
+    const open = this.open.get(commandId) ?? (await this.adopt(commandId));
     if (!open || open.record.deviceId !== deviceId) {
       const stored = await this.commands.get(commandId);
       if (stored && stored.deviceId === deviceId) {
@@ -190,16 +222,18 @@ export class CommandsService implements OnApplicationBootstrap, OnApplicationShu
     }
     const { status, result, error } = answer;
     await this.enqueue(open, async () => {
-      const current = open.record.status;
-      if (TERMINAL_COMMAND_STATUSES.has(current)) {
-        this.metrics.reject('late_command_result');
-        return;
-      }
-      if (current === 'pending' || COMMAND_STATUS_RANK[status] <= COMMAND_STATUS_RANK[current]) return; // a repeat, or not sent yet
-      if (TERMINAL_COMMAND_STATUSES.has(status)) {
-        await this.finish(open, status, { result, error: status === 'failed' ? (error ?? 'failed') : error });
-      } else {
-        await this.transition(open, status, {});
+      // Again when another replica moved the command first (a timeout, or an earlier answer it took).
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const current = open.record.status;
+        if (TERMINAL_COMMAND_STATUSES.has(current)) {
+          this.metrics.reject('late_command_result');
+          return;
+        }
+        if (current === 'pending' || COMMAND_STATUS_RANK[status] <= COMMAND_STATUS_RANK[current]) return; // a repeat, or not sent yet
+        const done = TERMINAL_COMMAND_STATUSES.has(status)
+          ? await this.finish(open, status, { result, error: status === 'failed' ? (error ?? 'failed') : error })
+          : await this.transition(open, status, {});
+        if (done) return;
       }
     });
   }
@@ -223,9 +257,23 @@ export class CommandsService implements OnApplicationBootstrap, OnApplicationShu
   }
 
   private track(record: CommandRecord): OpenCommand {
-    const open: OpenCommand = { record, chain: Promise.resolve(), waiters: [] };
+    const open = this.untracked(record);
     this.open.set(record.id, open);
     return open;
+  }
+
+  /** An open command of another replica's, to move here once: not kept, as that replica follows it. */
+  private untracked(record: CommandRecord): OpenCommand {
+    return { record, chain: Promise.resolve(), waiters: [] };
+  }
+
+  /** With replicas, a command open in storage that this one does not hold (another replica sent it). */
+  private async adopt(commandId: string): Promise<OpenCommand | undefined> {
+    if (!this.cluster.shared) return undefined;
+    const stored = await this.commands.get(commandId);
+    if (!stored || TERMINAL_COMMAND_STATUSES.has(stored.status)) return undefined;
+    const { transitions: _, ...record } = stored;
+    return this.open.get(commandId) ?? this.untracked(record);
   }
 
   private enqueue(open: OpenCommand, step: () => Promise<void>): Promise<void> {
@@ -269,16 +317,26 @@ export class CommandsService implements OnApplicationBootstrap, OnApplicationShu
     }
   }
 
+  /**
+   * Moves the command from the status this replica knows to `status`; false
+   * when storage had it in another (a replica moved it first): the record is
+   * then reloaded, and settled here if that status is terminal.
+   */
   private async transition(
     open: OpenCommand,
     status: CommandStatus,
     patch: { result?: unknown; error?: string; sentAt?: number },
     by?: string,
-  ): Promise<void> {
+  ): Promise<boolean> {
     const now = Date.now();
+    const from = open.record.status;
+    if (!(await this.commands.update(open.record.id, from, { status, ...patch }, { status, ts: now, by }))) {
+      await this.reload(open);
+      return false;
+    }
     Object.assign(open.record, { status, updatedAt: now }, patch);
-    await this.commands.update(open.record.id, { status, ...patch }, { status, ts: now, by });
     this.emit(open.record, now);
+    return true;
   }
 
   private async finish(
@@ -286,11 +344,92 @@ export class CommandsService implements OnApplicationBootstrap, OnApplicationShu
     status: CommandStatus,
     patch: { result?: unknown; error?: string },
     by?: string,
-  ): Promise<void> {
+  ): Promise<boolean> {
+    if (!(await this.transition(open, status, patch, by))) return false;
+    this.settle(open);
+    return true;
+  }
+
+  /** The command is terminal: no timer, not held, and whoever waited for it has it. */
+  private settle(open: OpenCommand): void {
     clearTimeout(open.timer);
-    await this.transition(open, status, patch, by);
-    this.open.delete(open.record.id);
+    if (this.open.get(open.record.id) === open) this.open.delete(open.record.id);
     for (const resolve of open.waiters.splice(0)) resolve({ ...open.record });
+  }
+
+  /** Takes the command as storage has it, after another replica moved it. */
+  private async reload(open: OpenCommand): Promise<void> {
+    const stored = await this.commands.get(open.record.id);
+    if (!stored) {
+      // Its device was deleted meanwhile.
+      this.settle(open);
+      return;
+    }
+    const { transitions: _, ...record } = stored;
+    Object.assign(open.record, record);
+    this.rearm(open);
+  }
+
+  /** The timer a command needs in its current status: its expiry while held, its timeout once sent. */
+  private rearm(open: OpenCommand): void {
+    const { record } = open;
+    if (TERMINAL_COMMAND_STATUSES.has(record.status)) this.settle(open);
+    else if (record.status === 'pending') this.arm(open, record.expiresAt - Date.now(), 'expired');
+    else this.arm(open, (record.sentAt ?? record.issuedAt) + record.timeoutMs - Date.now(), 'timed-out');
+  }
+
+  /**
+   * With replicas: another replica's transitions of commands held open here
+   * (a result it took, a command it delivered), in log order. The socket or
+   * request waiting here hears of them as of its own.
+   */
+  private follow(events: StoredEvent[]): void {
+    if (this.open.size === 0) return;
+    for (const event of events) {
+      if (event.type !== 'command') continue;
+      const update = JSON.parse(event.data) as CommandEvent;
+      const open = this.open.get(update.commandId);
+      if (!open) continue;
+      void this.enqueue(open, () => {
+        const current = open.record.status;
+        // Its own transitions come back too: already applied.
+        if (update.status === current || TERMINAL_COMMAND_STATUSES.has(current)) return Promise.resolve();
+        if (!TERMINAL_COMMAND_STATUSES.has(update.status) && COMMAND_STATUS_RANK[update.status] <= COMMAND_STATUS_RANK[current]) {
+          return Promise.resolve();
+        }
+        if (current === 'pending') open.record.sentAt ??= update.ts;
+        Object.assign(open.record, {
+          status: update.status,
+          updatedAt: update.ts,
+          ...(update.result !== undefined && { result: update.result }),
+          ...(update.error !== undefined && { error: update.error }),
+        });
+        this.bus.emit('command.transition', update);
+        this.rearm(open);
+        return Promise.resolve();
+      });
+    }
+  }
+
+  /** With replicas: ends overdue commands whose replica is gone (a live one's timer ends its own first). */
+  private async sweep(): Promise<void> {
+    if (this.sweeping) return;
+    this.sweeping = true;
+    try {
+      const now = Date.now();
+      for (const record of await this.commands.overdue(now - SWEEP_GRACE_MS, SWEEP_BATCH)) {
+        if (this.open.has(record.id)) continue;
+        const open = this.untracked(record);
+        await this.enqueue(open, async () => {
+          if (record.status === 'pending') await this.finish(open, 'expired', {});
+          else await this.finish(open, 'timed-out', { error: 'no result before the timeout' });
+        });
+      }
+    } catch (error) {
+      this.logger.warn(`looking for overdue commands failed: ${String(error)}`);
+    } finally {
+      this.sweeping = false;
+    }
   }
 
   private emit(record: CommandRecord, ts: number): void {

@@ -1,7 +1,9 @@
 import { MetricsService } from '../../platform/metrics/metrics.service';
+import type { ClusterChannel } from '../../domain/cluster';
 import type { EventRepository, NewEvent, StoredEvent } from '../../domain/events';
 import { strictFake } from '../../domain/testing';
 import { EventBus } from './event-bus';
+import { LogFeed } from './log-feed';
 import { EventLog } from './event-log.service';
 
 /** A storage whose commits complete when the test says so. */
@@ -42,7 +44,8 @@ describe('EventLog', () => {
     storage = new SlowStorage();
     metrics = new MetricsService();
     bus = new EventBus();
-    log = new EventLog(strictFake<EventRepository>({ append: (events) => storage.append(events) }, 'events'), metrics, bus);
+    const feed = new LogFeed(strictFake<EventRepository>({}, 'events'), bus, strictFake<ClusterChannel>({ shared: false }, 'cluster'));
+    log = new EventLog(strictFake<EventRepository>({ append: (events) => storage.append(events) }, 'events'), metrics, feed);
   });
 
   afterEach(() => jest.useRealTimers());

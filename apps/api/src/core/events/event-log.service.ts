@@ -7,7 +7,7 @@ import {
   type NewEvent,
   type StoredEvent,
 } from '../../domain/events';
-import { EventBus } from './event-bus';
+import { LogFeed } from './log-feed';
 
 /** Events waiting past this many are refused rather than held without bound. */
 const MAX_QUEUED = 200_000;
@@ -53,8 +53,9 @@ interface Batch {
 /**
  * Group commit for the event log. Events queue up while the batches before
  * them are being written; each flush writes everything queued in one
- * transaction and then, after the batch before it, emits the batch, numbered,
- * on the bus (`committed`: the SSE hub listens). At low rates a batch is one event and adds
+ * transaction and then, after the batch before it, hands the batch, numbered,
+ * to the LogFeed, which puts it on the bus (`committed`: the SSE hub
+ * listens). At low rates a batch is one event and adds
  * no wait; at high rates batches grow by themselves, so the cost per event
  * falls as load rises.
  */
@@ -91,7 +92,7 @@ export class EventLog implements OnApplicationShutdown {
   constructor(
     private readonly events: EventRepository,
     private readonly metrics: MetricsService,
-    private readonly bus: EventBus,
+    private readonly feed: LogFeed,
   ) {}
 
   /** The stored log's id, part of every event id: a reader's position is good only in the same epoch. */
@@ -231,7 +232,7 @@ export class EventLog implements OnApplicationShutdown {
     const { stored } = result;
     this.metrics.eventsStored.inc(stored.length);
     const times = stored.length === batch.length ? receivedAt : receiveTimes(batch, receivedAt, stored);
-    this.bus.emit('committed', stored, times);
+    this.feed.committed(stored, times);
   }
 
   /** Takes the numbers of the first `count` queued events for a batch (before the queue itself is cut). */

@@ -57,13 +57,15 @@ export class PgCommands implements CommandRepository {
     });
   }
 
-  async update(id: string, patch: CommandPatch, transition: CommandTransition): Promise<void> {
-    await this.db.transaction().execute(async (trx) => {
-      await sql`UPDATE commands SET status = ${patch.status}, updated_at = ${transition.ts},
+  async update(id: string, from: CommandStatus, patch: CommandPatch, transition: CommandTransition): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      const { numAffectedRows } = await sql`UPDATE commands SET status = ${patch.status}, updated_at = ${transition.ts},
           result = COALESCE(${jsonb(patch.result)}, result), error = COALESCE(${patch.error ?? null}::text, error),
           sent_at = COALESCE(${patch.sentAt ?? null}::bigint, sent_at)
-        WHERE id = ${id}`.execute(trx);
+        WHERE id = ${id} AND status = ${from}`.execute(trx);
+      if (!numAffectedRows) return false;
       await this.insertTransition(trx, id, transition);
+      return true;
     });
   }
 
@@ -82,6 +84,20 @@ export class PgCommands implements CommandRepository {
   async open(): Promise<CommandRecord[]> {
     const { rows } = await sql<CommandRow>`SELECT * FROM commands
       WHERE status IN ('pending', 'sent', 'accepted', 'in-progress') ORDER BY id`.execute(this.db);
+    return rows.map(toCommand);
+  }
+
+  async pending(deviceId: string): Promise<CommandRecord[]> {
+    const { rows } = await sql<CommandRow>`SELECT * FROM commands WHERE device_id = ${deviceId} AND status = 'pending'
+      ORDER BY id`.execute(this.db);
+    return rows.map(toCommand);
+  }
+
+  async overdue(now: number, limit: number): Promise<CommandRecord[]> {
+    const { rows } = await sql<CommandRow>`SELECT * FROM commands
+      WHERE status IN ('pending', 'sent', 'accepted', 'in-progress')
+        AND CASE status WHEN 'pending' THEN expires_at ELSE COALESCE(sent_at, issued_at) + timeout_ms END <= ${now}
+      ORDER BY id LIMIT ${limit}`.execute(this.db);
     return rows.map(toCommand);
   }
 

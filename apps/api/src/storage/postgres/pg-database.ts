@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Kysely, Migrator, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import type { DatabaseHealth } from '../../domain/database';
+import { PgCluster } from './pg-cluster';
 import { PgCommands } from './pg-commands';
 import { PgDeviceState } from './pg-device-state';
 import { PgDevices } from './pg-devices';
@@ -38,12 +39,16 @@ export class PgDatabase implements DatabaseHealth {
   readonly commands: PgCommands;
   readonly deviceState: PgDeviceState;
   readonly events: PgEventLog;
+  /** The replicas' channel (LISTEN/NOTIFY). */
+  readonly cluster: PgCluster;
 
   private constructor(
     private readonly db: Kysely<unknown>,
     epoch: string,
     telemetry: PgTelemetry,
+    cluster: PgCluster,
   ) {
+    this.cluster = cluster;
     this.users = new PgUsers(db);
     this.sessions = new PgSessions(db);
     this.telemetry = telemetry;
@@ -76,7 +81,8 @@ export class PgDatabase implements DatabaseHealth {
         ON CONFLICT (key) DO NOTHING`.execute(db);
       const { rows } = await sql<{ value: string }>`SELECT value FROM meta WHERE key = 'epoch'`.execute(db);
       const telemetry = await PgTelemetry.open(db);
-      return new PgDatabase(db, rows[0].value, telemetry);
+      const cluster = new PgCluster(url, db, (message) => options.onError?.(new Error(message)));
+      return new PgDatabase(db, rows[0].value, telemetry, cluster);
     } catch (error) {
       await db.destroy();
       throw error;
@@ -84,6 +90,7 @@ export class PgDatabase implements DatabaseHealth {
   }
 
   async close(): Promise<void> {
+    await this.cluster.close();
     await this.events.settled();
     await this.db.destroy();
   }
