@@ -48,7 +48,7 @@ describe.each(engines())('DeviceRepository on %s', (engine) => {
     expect(await ids({ limit: 10, q: 'name b' })).toEqual(['B-1', 'b-2']);
   });
 
-  it('updates the fields given, lists every id, and marks every device offline', async () => {
+  it('updates the fields given, lists every id and the online ones, and marks every device offline', async () => {
     await sut.create(device('d1', { type: 'lamp' }), 'h');
     await sut.create(device('d2'), 'h');
     expect(await sut.update('d1', { name: 'New', labels: { a: 'b' } }, 50)).toEqual(
@@ -61,8 +61,11 @@ describe.each(engines())('DeviceRepository on %s', (engine) => {
     await store.events.append([
       { type: 'status', deviceId: 'd1', ts: 1, online: true, data: '{}' },
       { type: 'status', deviceId: 'd2', ts: 1, online: true, data: '{}' },
+      { type: 'status', deviceId: 'd2', ts: 2, online: false, data: '{}' },
     ]);
+    expect(await sut.onlineIds()).toEqual(['d1']);
     await sut.markAllOffline();
+    expect(await sut.onlineIds()).toEqual([]);
     expect((await sut.list({ limit: 10, online: true })).length).toBe(0);
     expect((await sut.allIds()).sort()).toEqual(['d1', 'd2']);
   });

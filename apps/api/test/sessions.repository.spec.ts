@@ -29,8 +29,10 @@ describe.each(engines())('SessionRepository on %s', (engine) => {
     await sut.insert(session('a2', 'amy', 2, 500));
     await sut.insert(session('b1', 'bob', 3, 500));
     await sut.insert(session('b2', 'bob', 4, 500));
+    expect(await sut.find('b2')).toEqual(session('b2', 'bob', 4, 500));
     await sut.delete(['b2']);
     await sut.delete([]);
+    expect(await sut.find('b2')).toBeUndefined();
     expect((await sut.deleteAllOf('amy')).sort()).toEqual(['a1', 'a2']);
     expect(await sut.deleteAllOf('amy')).toEqual([]);
     expect(await sut.prune(1000)).toBe(1);

@@ -12,6 +12,7 @@ import { LogFeed } from './events/log-feed';
 import { EventRetention } from './events/event-retention.service';
 import { HealthService } from './health.service';
 import { PresenceService } from './events/presence.service';
+import { ReplicaSync } from './replica-sync.service';
 import { StateService } from './state/state.service';
 import { TelemetryHistory } from './telemetry/telemetry-history.service';
 import { TelemetryRetention } from './telemetry/telemetry-retention.service';
@@ -30,6 +31,7 @@ const services = [
   CommandsService,
   StateService,
   HealthService,
+  ReplicaSync,
 ];
 
 /**

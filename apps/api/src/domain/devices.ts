@@ -31,6 +31,8 @@ export abstract class DeviceRepository {
   abstract setSecretHash(id: string, secretHash: string, now: number): Promise<boolean>;
   /** Ids of every device, for the in-memory directory. */
   abstract allIds(): Promise<string[]>;
+  /** Ids of the devices stored as online. */
+  abstract onlineIds(): Promise<string[]>;
   /** Marks every device offline (at boot, before the broker accepts anyone). */
   abstract markAllOffline(): Promise<void>;
 }

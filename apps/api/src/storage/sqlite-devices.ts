@@ -123,6 +123,10 @@ export class SqliteDevices implements DeviceRepository {
     return (await this.db.selectFrom('devices').select('id').execute()).map((r) => r.id);
   }
 
+  async onlineIds(): Promise<string[]> {
+    return (await this.db.selectFrom('devices').select('id').where('online', '=', 1).execute()).map((r) => r.id);
+  }
+
   async markAllOffline(): Promise<void> {
     await this.db.updateTable('devices').set({ online: 0 }).where('online', '=', 1).execute();
   }

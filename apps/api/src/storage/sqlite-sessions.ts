@@ -17,6 +17,11 @@ export class SqliteSessions implements SessionRepository {
     }));
   }
 
+  async find(id: string): Promise<SessionRecord | undefined> {
+    const row = await this.db.selectFrom('sessions').selectAll().where('id', '=', id).executeTakeFirst();
+    return row && { id: row.id, username: row.username, createdAt: row.created_at, expiresAt: row.expires_at };
+  }
+
   async insert(session: SessionRecord): Promise<void> {
     await this.db
       .insertInto('sessions')

@@ -2,7 +2,10 @@ import { Logger } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
 import * as argon2 from 'argon2';
 import type { SessionRecord, SessionRepository } from '../../domain/sessions';
+import type { ClusterChannel } from '../../domain/cluster';
 import { refusalOf, strictFake } from '../../domain/testing';
+
+const alone = strictFake<ClusterChannel>({ shared: false }, 'cluster');
 import type { UserRecord, UserRepository } from '../../domain/users';
 import type { AppConfig } from '../../platform/config/config';
 import { EventBus } from '../events/event-bus';
@@ -63,7 +66,7 @@ describe('AuthService', () => {
       loginMaxFailuresPerAddress: 100,
       loginMaxFailuresPerUser: 100,
     } as AppConfig;
-    sut = new AuthService(config, users, sessions, new JwtService({ secret: 'a test secret' }), bus);
+    sut = new AuthService(config, users, sessions, new JwtService({ secret: 'a test secret' }), bus, alone);
     await sut.onApplicationBootstrap();
   });
 

@@ -5,6 +5,7 @@ import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleD
 import { JwtService } from '@nestjs/jwt';
 import * as argon2 from 'argon2';
 import type { LoginResponse, Role } from '@iot/protocol';
+import { ClusterChannel, type ClusterNotice, MAX_SESSION_IDS_PER_NOTICE } from '../../domain/cluster';
 import { DomainError } from '../../domain/errors';
 import { APP_CONFIG, type AppConfig, ConfigError } from '../../platform/config/config';
 import { RateLimitedLog } from '../../platform/logging/rate-limited-log';
@@ -49,6 +50,11 @@ const PASSWORD_HASH_OPTIONS = { type: argon2.argon2id, memoryCost: 19_456, timeC
  * the user's current role. Logout ends the session; a new password, a new
  * role or deletion ends all of the user's, and the `sessions.ended` event
  * on the bus closes their open streams and sockets.
+ *
+ * With replicas, each keeps users and sessions in memory too: a change is
+ * told to the others (ClusterChannel) before the request that made it is
+ * answered, and a replica that does not know a session or user yet (made a
+ * moment ago through another) reads it from the database.
  */
 @Injectable()
 export class AuthService implements OnApplicationBootstrap, OnModuleDestroy {
@@ -68,6 +74,7 @@ export class AuthService implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly sessionRepository: SessionRepository,
     private readonly jwt: JwtService,
     private readonly bus: EventBus,
+    private readonly cluster: ClusterChannel,
   ) {
     this.throttle = new LoginThrottle({
       maxFailures: config.loginMaxFailures,
@@ -102,7 +109,13 @@ export class AuthService implements OnApplicationBootstrap, OnModuleDestroy {
     } else {
       this.logger.log(`created the first admin "${username}" from ADMIN_USERNAME/ADMIN_PASSWORD`);
     }
-    await this.createUser(username, password, 'admin');
+    try {
+      await this.createUser(username, password, 'admin');
+    } catch (error) {
+      // Another replica starting beside this one made the first admin.
+      if (!(error instanceof DomainError && error.code === 'conflict')) throw error;
+      await this.reload();
+    }
   }
 
   onModuleDestroy(): void {
@@ -121,6 +134,7 @@ export class AuthService implements OnApplicationBootstrap, OnModuleDestroy {
     this.users.set(username, user);
     // Sessions a crash left behind of an earlier user of this name must not become this one's.
     await this.endSessionsOf(username);
+    await this.tell({ kind: 'user.changed', username });
     return user;
   }
 
@@ -135,6 +149,7 @@ export class AuthService implements OnApplicationBootstrap, OnModuleDestroy {
     if (patch.password !== undefined) this.forgetInitialPassword(username);
     // Whoever knew the old password, or held the old role, logs in again.
     await this.endSessionsOf(username);
+    await this.tell({ kind: 'user.changed', username });
     // Deleted meanwhile.
     if (!user) throw new DomainError('not_found', `no user ${username}`);
     return user;
@@ -146,6 +161,7 @@ export class AuthService implements OnApplicationBootstrap, OnModuleDestroy {
     this.users.delete(username);
     if (deleted) this.forgetInitialPassword(username);
     await this.endSessionsOf(username);
+    await this.tell({ kind: 'user.changed', username });
     if (!deleted) throw new DomainError('not_found', `no user ${username}`);
   }
 
@@ -179,7 +195,7 @@ export class AuthService implements OnApplicationBootstrap, OnModuleDestroy {
       this.failedLogins.log(`${username}\n${addressKey(address)}`, fields, 'login refused: too many failed logins');
       return { outcome: 'throttled', retryAfterMs };
     }
-    const user = this.users.get(username);
+    const user = await this.user(username);
     // Verify against a dummy hash for unknown users, so timing does not reveal who exists.
     const hash = user?.passwordHash ?? (await this.dummyHash());
     const ok = await argon2.verify(hash, password).catch(() => false);
@@ -215,10 +231,58 @@ export class AuthService implements OnApplicationBootstrap, OnModuleDestroy {
     } catch {
       return undefined;
     }
-    const session = typeof claims.sid === 'string' ? this.sessions.get(claims.sid) : undefined;
+    const session = typeof claims.sid === 'string' ? await this.session(claims.sid) : undefined;
     if (!session || session.username !== claims.sub || session.expiresAt <= Date.now()) return undefined;
-    const user = this.users.get(session.username);
+    const user = await this.user(session.username);
     return user && { username: user.username, role: user.role, sessionId: session.id };
+  }
+
+  /** A user from memory; with replicas, from the database when made through another one a moment ago. */
+  private async user(username: string): Promise<UserRecord | undefined> {
+    const known = this.users.get(username);
+    if (known || !this.cluster.shared) return known;
+    const stored = await this.userRepository.find(username);
+    if (stored) this.users.set(username, stored);
+    return stored;
+  }
+
+  /** A live session from memory; with replicas, from the database when opened through another one. */
+  private async session(id: string): Promise<SessionRecord | undefined> {
+    const known = this.sessions.get(id);
+    if (known || !this.cluster.shared) return known;
+    const stored = await this.sessionRepository.find(id);
+    if (stored && this.users.has(stored.username)) this.sessions.set(id, stored);
+    return stored;
+  }
+
+  /** Another replica ended these sessions: their streams and sockets here close too. */
+  endedElsewhere(sessionIds: readonly string[]): void {
+    const ended = new Set<string>();
+    for (const id of sessionIds) if (this.sessions.delete(id)) ended.add(id);
+    if (ended.size > 0) this.bus.emit('sessions.ended', ended);
+  }
+
+  /** Another replica changed or deleted a user: takes it as stored. */
+  async changedElsewhere(username: string): Promise<void> {
+    const user = await this.userRepository.find(username);
+    if (user) this.users.set(username, user);
+    else this.users.delete(username);
+  }
+
+  /**
+   * Reads every user and live session again (the replicas' channel was lost,
+   * so notices may have been missed); sessions gone from the database end here.
+   */
+  async reload(): Promise<void> {
+    const users = await this.userRepository.list();
+    const sessions = await this.sessionRepository.live(Date.now());
+    this.users.clear();
+    for (const user of users) this.users.set(user.username, user);
+    const live = new Set(sessions.map((session) => session.id));
+    const ended = new Set([...this.sessions.keys()].filter((id) => !live.has(id)));
+    this.sessions.clear();
+    for (const session of sessions) if (this.users.has(session.username)) this.sessions.set(session.id, session);
+    if (ended.size > 0) this.bus.emit('sessions.ended', ended);
   }
 
   /** A new session for `username`; past MAX_SESSIONS_PER_USER the oldest live ones end. */
@@ -244,7 +308,7 @@ export class AuthService implements OnApplicationBootstrap, OnModuleDestroy {
     if (ids.length === 0) return;
     for (const id of ids) this.sessions.delete(id);
     await this.sessionRepository.delete(ids);
-    this.notifyEnded(new Set(ids));
+    await this.notifyEnded(new Set(ids));
   }
 
   private async endSessionsOf(username: string): Promise<void> {
@@ -257,12 +321,21 @@ export class AuthService implements OnApplicationBootstrap, OnModuleDestroy {
       }
     }
     for (const id of await this.sessionRepository.deleteAllOf(username)) ids.add(id);
-    if (ids.size > 0) this.notifyEnded(ids);
+    if (ids.size > 0) await this.notifyEnded(ids);
   }
 
-  /** Sessions that end before they expire: their streams and sockets close (the edges listen). */
-  private notifyEnded(ids: ReadonlySet<string>): void {
+  /** Sessions that end before they expire: their streams and sockets close (the edges listen), on every replica. */
+  private async notifyEnded(ids: ReadonlySet<string>): Promise<void> {
     this.bus.emit('sessions.ended', ids);
+    const list = [...ids];
+    for (let at = 0; at < list.length; at += MAX_SESSION_IDS_PER_NOTICE) {
+      await this.tell({ kind: 'sessions.ended', sessionIds: list.slice(at, at + MAX_SESSION_IDS_PER_NOTICE) });
+    }
+  }
+
+  /** Tells the other replicas, if any. A notice that cannot be sent fails the request that made the change. */
+  private async tell(notice: ClusterNotice): Promise<void> {
+    if (this.cluster.shared) await this.cluster.announce(notice);
   }
 
   private async pruneSessions(): Promise<void> {

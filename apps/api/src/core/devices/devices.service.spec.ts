@@ -1,5 +1,6 @@
 import type { DeviceRecord, DeviceRepository } from '../../domain/devices';
 import type { TelemetryRepository } from '../../domain/telemetry';
+import type { ClusterChannel } from '../../domain/cluster';
 import { refusalOf, strictFake } from '../../domain/testing';
 import type { DeviceTransport } from '../device-transport';
 import type { PresenceService } from '../events/presence.service';
@@ -68,6 +69,7 @@ describe('DevicesService', () => {
       transport,
       presence,
       broker,
+      strictFake<ClusterChannel>({ shared: false }, 'cluster'),
     );
   }
 

@@ -10,6 +10,7 @@ import type {
   ListDevicesQuery,
   UpdateDeviceRequest,
 } from '@iot/protocol';
+import { ClusterChannel, type ClusterNotice } from '../../domain/cluster';
 import { DomainError } from '../../domain/errors';
 import { DeviceAuthService } from './device-auth.service';
 import { type BrokerReconciliation, DeviceCredentialsSink } from './device-credentials-sink';
@@ -63,12 +64,58 @@ export class DevicesService {
     private readonly transport: DeviceTransport,
     private readonly presence: PresenceService,
     private readonly broker: DeviceCredentialsSink,
+    private readonly cluster: ClusterChannel,
   ) {}
 
-  /** At boot, before the broker accepts anyone: nobody is connected, so presence left by a crash is forgotten. */
+  /**
+   * At boot, before the broker accepts anyone. Alone, nobody is connected, so
+   * presence left by a crash is forgotten; with replicas, the others' devices
+   * are still connected, so presence is taken as stored.
+   */
   async boot(): Promise<void> {
+    if (this.cluster.shared) {
+      await this.reloadDirectory();
+      return;
+    }
     await this.devices.markAllOffline();
     this.presence.load(await this.devices.allIds());
+  }
+
+  /** Reads the device directory and presence again (with replicas, after notices may have been missed). */
+  async reloadDirectory(): Promise<void> {
+    const [ids, online] = await Promise.all([this.devices.allIds(), this.devices.onlineIds()]);
+    this.presence.load(ids, online);
+  }
+
+  /**
+   * Whether the device exists. With replicas, one registered through another
+   * replica a moment ago may not be in this one's directory yet: the
+   * database decides, and the directory takes it.
+   */
+  async known(id: string): Promise<boolean> {
+    if (this.presence.has(id)) return true;
+    if (!this.cluster.shared || !(await this.devices.get(id))) return false;
+    this.presence.add(id);
+    return true;
+  }
+
+  /** Another replica registered, deleted or rotated a device: what this one keeps of it follows. */
+  changedElsewhere(notice: Extract<ClusterNotice, { deviceId: string }>): void {
+    const id = notice.deviceId;
+    switch (notice.kind) {
+      case 'device.added':
+        this.presence.add(id);
+        break;
+      case 'device.removed':
+        this.auth.forget(id);
+        this.presence.remove(id);
+        this.transport.disconnect(id);
+        break;
+      case 'device.rotated':
+        this.auth.forget(id);
+        this.transport.disconnect(id);
+        break;
+    }
   }
 
   async create(request: CreateDeviceRequest): Promise<CreateDeviceResponse> {
@@ -98,6 +145,7 @@ export class DevicesService {
       throw new DomainError('unavailable', `the MQTT broker did not take device ${id}: ${messageOf(error)}`);
     }
     this.presence.add(id);
+    await this.tell({ kind: 'device.added', deviceId: id });
     return { device: view(device), credentials: { username: id, password: secret } };
   }
 
@@ -152,6 +200,7 @@ export class DevicesService {
     this.auth.forget(id);
     this.presence.remove(id);
     this.transport.disconnect(id);
+    await this.tell({ kind: 'device.removed', deviceId: id });
     // The device is gone from the api either way; a broker that missed it is put right by a re-sync.
     await this.broker
       .removed(id)
@@ -168,6 +217,7 @@ export class DevicesService {
     }
     this.auth.forget(id);
     this.transport.disconnect(id);
+    await this.tell({ kind: 'device.rotated', deviceId: id });
     try {
       await this.broker.rotated(id, secret);
     } catch (error) {
@@ -175,6 +225,18 @@ export class DevicesService {
       throw new DomainError('unavailable', `the MQTT broker did not take the new secret of ${id}: ${messageOf(error)}`);
     }
     return { username: id, password: secret };
+  }
+
+  /**
+   * Tells the other replicas, if any. The change is stored either way, and
+   * each replica's safety net holds without the notice: an unknown device is
+   * looked up (`known`), a deleted one's events are dropped by storage.
+   */
+  private async tell(notice: Extract<ClusterNotice, { deviceId: string }>): Promise<void> {
+    if (!this.cluster.shared) return;
+    await this.cluster
+      .announce(notice)
+      .catch((error: unknown) => this.logger.error(`telling the other replicas of ${notice.kind} ${notice.deviceId} failed: ${messageOf(error)}`));
   }
 
   /**

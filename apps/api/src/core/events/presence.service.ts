@@ -1,19 +1,33 @@
 import { Injectable } from '@nestjs/common';
-import { deviceEvents } from '../../domain/events';
+import type { StatusEvent } from '@iot/protocol';
+import { ClusterChannel } from '../../domain/cluster';
+import { deviceEvents, type StoredEvent } from '../../domain/events';
+import { EventBus } from './event-bus';
 import { EventLog } from './event-log.service';
 
 /**
  * Which devices exist and which are online, in memory, so that ingest never
- * asks the database. A change of presence becomes a `status` event.
+ * asks the database. A change of presence becomes a `status` event. With
+ * replicas, a device's status messages reach whichever replica the broker
+ * picks, so each replica also takes the others' `status` events from the log.
  */
 @Injectable()
 export class PresenceService {
   private readonly online = new Map<string, boolean>();
 
-  constructor(private readonly log: EventLog) {}
+  constructor(
+    private readonly log: EventLog,
+    bus: EventBus,
+    private readonly cluster: ClusterChannel,
+  ) {
+    if (cluster.shared) bus.on('committed', (events) => this.follow(events));
+  }
 
-  load(deviceIds: Iterable<string>): void {
+  /** The directory: every device, and those of `onlineIds` online. */
+  load(deviceIds: Iterable<string>, onlineIds: Iterable<string> = []): void {
+    this.online.clear();
     for (const id of deviceIds) this.online.set(id, false);
+    for (const id of onlineIds) if (this.online.has(id)) this.online.set(id, true);
   }
 
   has(deviceId: string): boolean {
@@ -32,11 +46,22 @@ export class PresenceService {
     this.online.delete(deviceId);
   }
 
-  /** Records a device's presence; emits a `status` event only when it changes. */
+  /**
+   * Records a device's presence; emits a `status` event only when it
+   * changes. With replicas, every status a device sends is stored: another
+   * replica may have stored a change this one has not read yet.
+   */
   set(deviceId: string, online: boolean, ts: number): void {
     const previous = this.online.get(deviceId);
-    if (previous === undefined || previous === online) return;
+    if (previous === undefined || (previous === online && !this.cluster.shared)) return;
     this.online.set(deviceId, online);
     this.log.append(deviceEvents.status(deviceId, online, ts), ts);
+  }
+
+  private follow(events: StoredEvent[]): void {
+    for (const event of events) {
+      if (event.type !== 'status' || !this.online.has(event.deviceId)) continue;
+      this.online.set(event.deviceId, (JSON.parse(event.data) as StatusEvent).online === true);
+    }
   }
 }

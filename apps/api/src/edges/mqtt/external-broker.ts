@@ -12,7 +12,10 @@ const SESSION_EXPIRY_SECONDS = 600;
  * A client of an external broker (Mosquitto, EMQX), used when MQTT_URL is set.
  * It speaks MQTT 5 and falls back to 3.1.1 if the broker refuses 5. Device
  * authentication and ACLs are the broker's job in this mode; presence comes
- * from the retained status topic and its will.
+ * from the retained status topic and its will. With MQTT_SHARE_GROUP,
+ * device topics are taken through a shared subscription
+ * (`$share/{group}/…`), so with several replicas the broker gives each
+ * device message to one of them.
  */
 export class ExternalBroker extends DeviceTransport {
   readonly kind = 'external' as const;
@@ -21,14 +24,24 @@ export class ExternalBroker extends DeviceTransport {
   private client: MqttClient | undefined;
   private subscribed = false;
   private readonly redeliveries = new RedeliveryFilter();
-  private readonly clientId = `iot-api-${randomBytes(6).toString('hex')}`;
+  private readonly clientId: string;
   /** Listeners for messages on `extraSubscriptions` (topics outside the contract, e.g. dynsec answers). */
   private readonly extraListeners: Array<(topic: string, payload: Buffer) => void> = [];
 
   constructor(
-    private readonly options: { url: string; username?: string; password?: string; extraSubscriptions?: string[] },
+    private readonly options: {
+      url: string;
+      username?: string;
+      password?: string;
+      /** Stable per replica, so that a restarted one resumes its session; random when not given. */
+      clientId?: string;
+      /** The shared-subscription group of device topics; plain subscriptions when not given. */
+      shareGroup?: string;
+      extraSubscriptions?: string[];
+    },
   ) {
     super();
+    this.clientId = options.clientId ?? `iot-api-${randomBytes(6).toString('hex')}`;
   }
 
   /** Calls `listener` with every message on the extra subscriptions. */
@@ -99,12 +112,15 @@ export class ExternalBroker extends DeviceTransport {
         connectedOnce = true;
         this.logger.log(`MQTT: connected to ${this.options.url} (v${v5 ? '5' : '3.1.1'})`);
         if (!connack.sessionPresent) this.redeliveries.clear();
-        if (connack.sessionPresent) {
+        // Mosquitto 2.0 restores a session from its persistence without its shared subscriptions: those are made again.
+        if (connack.sessionPresent && !this.options.shareGroup) {
           this.subscribed = true;
           return settle();
         }
+        const group = this.options.shareGroup;
+        const deviceTopics = PLATFORM_SUBSCRIPTIONS.map((filter) => (group ? `$share/${group}/${filter}` : filter));
         client.subscribe(
-          [...PLATFORM_SUBSCRIPTIONS, ...(this.options.extraSubscriptions ?? [])],
+          [...deviceTopics, ...(this.options.extraSubscriptions ?? [])],
           { qos: 1 },
           (error) => {
             if (error) {

@@ -119,9 +119,16 @@ export class IngestService implements TransportHandlers, OnApplicationBootstrap,
   onMessage(message: DeviceMessage, stored?: (error?: Error) => void): void {
     const { deviceId, topic } = message;
     if (!this.presence.has(deviceId)) {
-      // Only reachable through an external broker that lets unknown clients in.
-      this.onRejected(deviceId, message.rawTopic, 'unknown_device', `device ${deviceId} is not registered`);
-      stored?.();
+      // Only through an external broker: a client it lets in that is not registered, or (with replicas)
+      // a device registered through another replica a moment ago.
+      this.devices.known(deviceId).then(
+        (known) => {
+          if (known) return this.onMessage(message, stored);
+          this.onRejected(deviceId, message.rawTopic, 'unknown_device', `device ${deviceId} is not registered`);
+          stored?.();
+        },
+        (error: unknown) => stored?.(error instanceof Error ? error : new Error(String(error))),
+      );
       return;
     }
     switch (topic.kind) {

@@ -30,6 +30,8 @@ import { IngestService } from './ingest.service';
               url: config.mqttUrl,
               username: config.mqttUsername,
               password: config.mqttPassword,
+              clientId: config.mqttClientId,
+              shareGroup: config.mqttShareGroup,
               extraSubscriptions: config.mqttDynsec ? [DYNSEC_RESPONSE_TOPIC] : [],
             })
           : new EmbeddedBroker(auth, { port: config.mqttPort, host: config.host }),

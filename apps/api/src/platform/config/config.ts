@@ -29,6 +29,10 @@ export interface AppConfig {
   /** Username/password the api uses on an external broker. */
   mqttUsername: string | undefined;
   mqttPassword: string | undefined;
+  /** The api's MQTT client id on an external broker (MQTT_CLIENT_ID): stable per replica so a restart resumes its session. */
+  mqttClientId: string | undefined;
+  /** The shared-subscription group replicas take device messages in (MQTT_SHARE_GROUP); undefined: plain subscriptions. */
+  mqttShareGroup: string | undefined;
   /** Keep device credentials and ACLs in Mosquitto's dynamic-security plugin (MQTT_DYNSEC; needs MQTT_URL). */
   mqttDynsec: boolean;
   /** How long a dynamic-security command may wait for the broker's answer (MQTT_DYNSEC_TIMEOUT_SECONDS). */
@@ -191,6 +195,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     problems.push('DATABASE_URL must be a postgres:// URL');
   }
+  const mqttClientId = env['MQTT_CLIENT_ID'] || undefined;
+  if (mqttClientId !== undefined && !/^[A-Za-z0-9._-]{1,64}$/.test(mqttClientId)) {
+    problems.push('MQTT_CLIENT_ID must be 1 to 64 letters, digits, dots, dashes or underscores');
+  }
+  const mqttShareGroup = env['MQTT_SHARE_GROUP'] || undefined;
+  if (mqttShareGroup !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(mqttShareGroup)) {
+    problems.push('MQTT_SHARE_GROUP must be 1 to 64 letters, digits, dashes or underscores');
+  }
   const mqttDynsecText = env['MQTT_DYNSEC'] || 'false';
   if (mqttDynsecText !== 'true' && mqttDynsecText !== 'false') problems.push('MQTT_DYNSEC must be true or false');
   const mqttDynsec = mqttDynsecText === 'true';
@@ -254,6 +266,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     mqttPublicUrl,
     mqttUsername: env['MQTT_USERNAME'] || undefined,
     mqttPassword: env['MQTT_PASSWORD'] || undefined,
+    mqttClientId,
+    mqttShareGroup,
     mqttDynsec,
     mqttDynsecTimeoutMs: int(env, 'MQTT_DYNSEC_TIMEOUT_SECONDS', 10, problems, 1, 300) * 1000,
     emqxAuthSecret,

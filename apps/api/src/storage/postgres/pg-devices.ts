@@ -120,6 +120,11 @@ export class PgDevices implements DeviceRepository {
     return rows.map((row) => row.id);
   }
 
+  async onlineIds(): Promise<string[]> {
+    const { rows } = await sql<{ id: string }>`SELECT id FROM devices WHERE online`.execute(this.db);
+    return rows.map((row) => row.id);
+  }
+
   async markAllOffline(): Promise<void> {
     await sql`UPDATE devices SET online = false WHERE online`.execute(this.db);
   }

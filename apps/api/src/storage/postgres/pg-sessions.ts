@@ -12,6 +12,12 @@ export class PgSessions implements SessionRepository {
     return rows;
   }
 
+  async find(id: string): Promise<SessionRecord | undefined> {
+    const { rows } = await sql<SessionRecord>`SELECT id, username, created_at AS "createdAt", expires_at AS "expiresAt"
+      FROM sessions WHERE id = ${id}`.execute(this.db);
+    return rows[0];
+  }
+
   async insert(session: SessionRecord): Promise<void> {
     await sql`INSERT INTO sessions (id, username, created_at, expires_at)
       VALUES (${session.id}, ${session.username}, ${session.createdAt}, ${session.expiresAt})`.execute(this.db);

@@ -1,0 +1,61 @@
+import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import { ClusterChannel, type ClusterNotice } from '../domain/cluster';
+import { AuthService } from './auth/auth.service';
+import { DevicesService } from './devices/devices.service';
+import { LogFeed } from './events/log-feed';
+
+/**
+ * With replicas (a shared PostgreSQL): listens to the others. A grown log
+ * is read by the LogFeed; a notice changes what this replica keeps in
+ * memory; after the channel was lost, everything a missed notice could have
+ * changed is read again.
+ */
+@Injectable()
+export class ReplicaSync implements OnApplicationBootstrap {
+  private readonly logger = new Logger(ReplicaSync.name);
+
+  constructor(
+    private readonly cluster: ClusterChannel,
+    private readonly feed: LogFeed,
+    private readonly auth: AuthService,
+    private readonly devices: DevicesService,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    if (!this.cluster.shared) return;
+    await this.cluster.listen({
+      notice: (notice) => this.heard(notice),
+      appended: () => this.feed.catchUp(),
+      resync: () => void this.resync(),
+    });
+  }
+
+  private heard(notice: ClusterNotice): void {
+    switch (notice.kind) {
+      case 'sessions.ended':
+        this.auth.endedElsewhere(notice.sessionIds);
+        break;
+      case 'user.changed':
+        this.auth.changedElsewhere(notice.username).catch((error: unknown) => this.failed('a user', error));
+        break;
+      case 'device.added':
+      case 'device.removed':
+      case 'device.rotated':
+        this.devices.changedElsewhere(notice);
+        break;
+    }
+  }
+
+  private async resync(): Promise<void> {
+    this.logger.log("the replicas' channel is back: reading users, sessions and devices again");
+    this.feed.catchUp();
+    await Promise.all([
+      this.auth.reload().catch((error: unknown) => this.failed('users and sessions', error)),
+      this.devices.reloadDirectory().catch((error: unknown) => this.failed('the device directory', error)),
+    ]);
+  }
+
+  private failed(what: string, error: unknown): void {
+    this.logger.error(`reading ${what} again failed: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
