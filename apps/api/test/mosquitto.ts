@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
@@ -12,6 +12,18 @@ const mosquittoBinary = ['/usr/sbin/mosquitto', '/usr/bin/mosquitto'].find(
 /** Why Mosquitto tests cannot run here, or undefined when they can. */
 export function mosquittoMissing(): string | undefined {
   return mosquittoBinary ? undefined : 'mosquitto is not installed (apt-get install mosquitto)';
+}
+
+export const DYNSEC_PLUGIN = '/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so';
+const ctrlBinary = spawnSync('mosquitto_ctrl', ['--help']).error === undefined;
+
+/** Why tests of Mosquitto with dynamic security cannot run here, or undefined when they can. */
+export function dynsecMissing(): string | undefined {
+  return (
+    mosquittoMissing() ??
+    (!existsSync(DYNSEC_PLUGIN) ? `the dynamic-security plugin is missing (${DYNSEC_PLUGIN})` : undefined) ??
+    (!ctrlBinary ? 'mosquitto_ctrl is not installed (apt-get install mosquitto-clients)' : undefined)
+  );
 }
 
 export interface TestMosquitto {
@@ -33,6 +45,12 @@ export interface MosquittoOptions {
   persistence?: boolean;
   /** The login of the readiness probe, when anonymous clients are refused. */
   probe?: { username: string; password: string };
+  /**
+   * Dynamic security with this admin, anonymous logins off: the admin may
+   * also publish under devices/ (commands, desired state), as the api's
+   * broker user does.
+   */
+  dynsec?: { username: string; password: string };
 }
 
 /**
@@ -47,9 +65,11 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Te
   const persistence = options.persistence
     ? ['persistence true', `persistence_location ${dir}/`, 'autosave_interval 1']
     : ['persistence false'];
+  const security = options.dynsec ? dynsecConfig(dir, options.dynsec) : ['allow_anonymous true'];
+  const probe = options.probe ?? options.dynsec;
   writeFileSync(
     join(dir, 'mosquitto.conf'),
-    [`listener ${port} 127.0.0.1`, 'allow_anonymous true', ...persistence, ...(options.config ?? []), ''].join('\n'),
+    [`listener ${port} 127.0.0.1`, ...security, ...persistence, ...(options.config ?? []), ''].join('\n'),
   );
   if (process.getuid?.() === 0) spawnSync('chown', ['-R', 'mosquitto', dir]);
   const url = `mqtt://127.0.0.1:${port}`;
@@ -61,8 +81,8 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Te
     // Ready when a client can connect; there is no other signal to wait for.
     for (let attempt = 0; ; attempt++) {
       try {
-        const probe = await mqtt.connectAsync(url, { ...options.probe, reconnectPeriod: 0, connectTimeout: 1000 });
-        await probe.endAsync();
+        const client = await mqtt.connectAsync(url, { ...probe, reconnectPeriod: 0, connectTimeout: 1000 });
+        await client.endAsync();
         return;
       } catch (error) {
         if (attempt > 100 || started.exitCode !== null) throw error;
@@ -90,4 +110,15 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Te
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** The configuration lines of dynamic security in `dir`, its file made by mosquitto_ctrl with `admin`. */
+function dynsecConfig(dir: string, admin: { username: string; password: string }): string[] {
+  const file = join(dir, 'dynamic-security.json');
+  const init = spawnSync('mosquitto_ctrl', ['dynsec', 'init', file, admin.username, admin.password]);
+  if (init.status !== 0) throw new Error(`mosquitto_ctrl dynsec init failed: ${init.stderr.toString()}`);
+  const dynsec = JSON.parse(readFileSync(file, 'utf8')) as { roles: Array<{ acls: unknown[] }> };
+  dynsec.roles[0].acls.push({ acltype: 'publishClientSend', topic: 'devices/#', allow: true });
+  writeFileSync(file, JSON.stringify(dynsec));
+  return ['allow_anonymous false', `plugin ${DYNSEC_PLUGIN}`, `plugin_opt_config_file ${file}`];
 }

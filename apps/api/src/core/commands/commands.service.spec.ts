@@ -66,7 +66,11 @@ describe('CommandsService', () => {
       'transport',
     );
     const presence = strictFake<PresenceService>(
-      { has: (id) => id === DEVICE || id === 'dev-2', isOnline: (id) => online.has(id) },
+      {
+        has: (id) => id === DEVICE || id === 'dev-2',
+        known: async (id) => id === DEVICE || id === 'dev-2',
+        isOnline: (id) => online.has(id),
+      },
       'presence',
     );
     const log = strictFake<EventLog>(

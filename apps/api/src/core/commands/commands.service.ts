@@ -114,7 +114,7 @@ export class CommandsService implements OnApplicationBootstrap, OnApplicationShu
    * socket answers for it). Rejects when the command could not be stored.
    */
   async send(request: SendCommand, by: string, claim?: (commandId: string) => void): Promise<CommandRecord> {
-    if (!this.presence.has(request.deviceId)) throw new DomainError('not_found', `no device ${request.deviceId}`);
+    if (!(await this.presence.known(request.deviceId))) throw new DomainError('not_found', `no device ${request.deviceId}`);
     const now = Date.now();
     const record: CommandRecord = {
       id: uuidv7(),
@@ -244,8 +244,8 @@ export class CommandsService implements OnApplicationBootstrap, OnApplicationShu
     return command;
   }
 
-  list(deviceId: string, beforeId: string | undefined, limit: number): Promise<CommandWithHistory[]> {
-    if (!this.presence.has(deviceId)) throw new DomainError('not_found', `no device ${deviceId}`);
+  async list(deviceId: string, beforeId: string | undefined, limit: number): Promise<CommandWithHistory[]> {
+    if (!(await this.presence.known(deviceId))) throw new DomainError('not_found', `no device ${deviceId}`);
     return this.commands.list(deviceId, beforeId, limit);
   }
 

@@ -87,18 +87,6 @@ export class DevicesService {
     this.presence.load(ids, online);
   }
 
-  /**
-   * Whether the device exists. With replicas, one registered through another
-   * replica a moment ago may not be in this one's directory yet: the
-   * database decides, and the directory takes it.
-   */
-  async known(id: string): Promise<boolean> {
-    if (this.presence.has(id)) return true;
-    if (!this.cluster.shared || !(await this.devices.get(id))) return false;
-    this.presence.add(id);
-    return true;
-  }
-
   /** Another replica registered, deleted or rotated a device: what this one keeps of it follows. */
   changedElsewhere(notice: Extract<ClusterNotice, { deviceId: string }>): void {
     const id = notice.deviceId;

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { StatusEvent } from '@iot/protocol';
 import { ClusterChannel } from '../../domain/cluster';
+import { DeviceRepository } from '../../domain/devices';
 import { deviceEvents, type StoredEvent } from '../../domain/events';
 import { EventBus } from './event-bus';
 import { EventLog } from './event-log.service';
@@ -19,6 +20,7 @@ export class PresenceService {
     private readonly log: EventLog,
     bus: EventBus,
     private readonly cluster: ClusterChannel,
+    private readonly devices: DeviceRepository,
   ) {
     if (cluster.shared) bus.on('committed', (events) => this.follow(events));
   }
@@ -32,6 +34,18 @@ export class PresenceService {
 
   has(deviceId: string): boolean {
     return this.online.has(deviceId);
+  }
+
+  /**
+   * Whether the device exists. With replicas, one registered through another
+   * replica a moment ago may not be in this one's directory yet: the
+   * database decides, and the directory takes it.
+   */
+  async known(deviceId: string): Promise<boolean> {
+    if (this.online.has(deviceId)) return true;
+    if (!this.cluster.shared || !(await this.devices.get(deviceId))) return false;
+    this.add(deviceId);
+    return true;
   }
 
   isOnline(deviceId: string): boolean {

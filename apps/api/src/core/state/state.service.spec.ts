@@ -53,7 +53,10 @@ describe('StateService', () => {
       },
       'transport',
     );
-    const presence = strictFake<PresenceService>({ has: (id) => id === DEVICE || id === 'dev-2' }, 'presence');
+    const presence = strictFake<PresenceService>(
+      { has: (id) => id === DEVICE || id === 'dev-2', known: async (id) => id === DEVICE || id === 'dev-2' },
+      'presence',
+    );
     const log = strictFake<EventLog>(
       {
         append: (event, receivedAt) => {

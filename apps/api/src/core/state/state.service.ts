@@ -36,7 +36,7 @@ export class StateService implements OnApplicationBootstrap {
   }
 
   async get(deviceId: string): Promise<DeviceStateView> {
-    this.assertDevice(deviceId);
+    await this.assertDevice(deviceId);
     const state = await this.states.get(deviceId);
     return { ...state, delta: stateDelta(state.desired, state.reported) };
   }
@@ -47,8 +47,8 @@ export class StateService implements OnApplicationBootstrap {
    * deep or with a `__proto__` key, `too_large` when the document would outgrow
    * STATE_MAX_BYTES.
    */
-  setDesired(deviceId: string, patch: JsonObject, expectedVersion: number | undefined): Promise<{ version: number }> {
-    this.assertDevice(deviceId);
+  async setDesired(deviceId: string, patch: JsonObject, expectedVersion: number | undefined): Promise<{ version: number }> {
+    await this.assertDevice(deviceId);
     const problem = statePatchProblem(patch);
     if (problem !== undefined) throw new DomainError('bad_request', `patch: ${problem}`);
     return this.serialize(deviceId, async () => {
@@ -117,8 +117,8 @@ export class StateService implements OnApplicationBootstrap {
     }
   }
 
-  private assertDevice(deviceId: string): void {
-    if (!this.presence.has(deviceId)) throw new DomainError('not_found', `no device ${deviceId}`);
+  private async assertDevice(deviceId: string): Promise<void> {
+    if (!(await this.presence.known(deviceId))) throw new DomainError('not_found', `no device ${deviceId}`);
   }
 
   private serialize<T>(deviceId: string, step: () => Promise<T>): Promise<T> {

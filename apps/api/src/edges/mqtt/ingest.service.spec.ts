@@ -150,6 +150,7 @@ describe('IngestService', () => {
     const presenceService = strictFake<PresenceService>(
       {
         has: (id) => id === DEVICE,
+        known: async (id) => id === DEVICE,
         set: (id, online, ts) => void presence.push([id, online, ts]),
       },
       'presence',
@@ -241,8 +242,10 @@ describe('IngestService', () => {
       expect(stored).toHaveBeenCalledWith();
     });
 
-    it('refuses a message of a device it does not know, acknowledged at once, with no notice', async () => {
+    it('refuses a message of a device it does not know (after asking the directory), acknowledged, with no notice', async () => {
+      const acknowledged = new Promise<void>((resolve) => stored.mockImplementationOnce(() => resolve()));
       sut.onMessage(message('devices/ghost/telemetry', '{"t":1}'), stored);
+      await acknowledged;
 
       expect(await rejected('unknown_device')).toBe(1);
       expect(stored).toHaveBeenCalledWith();

@@ -121,7 +121,7 @@ export class IngestService implements TransportHandlers, OnApplicationBootstrap,
     if (!this.presence.has(deviceId)) {
       // Only through an external broker: a client it lets in that is not registered, or (with replicas)
       // a device registered through another replica a moment ago.
-      this.devices.known(deviceId).then(
+      this.presence.known(deviceId).then(
         (known) => {
           if (known) return this.onMessage(message, stored);
           this.onRejected(deviceId, message.rawTopic, 'unknown_device', `device ${deviceId} is not registered`);
