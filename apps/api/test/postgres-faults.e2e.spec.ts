@@ -95,7 +95,12 @@ class ApiProcess {
     (missingMosquitto ? it.skip : it)(
       'stores every QoS 1 message a device published across a PostgreSQL restart, once each and in order',
       async () => {
-        broker = await startMosquitto({ persistence: true });
+        // $SYS every second: the broker's count of the messages it holds.
+        broker = await startMosquitto({ persistence: true, config: ['sys_interval 1'] });
+        const monitor = await mqtt.connectAsync(broker.url, { reconnectPeriod: 0 });
+        let held = 0;
+        monitor.on('message', (_topic, payload) => (held = Number(payload.toString())));
+        await monitor.subscribeAsync('$SYS/broker/store/messages/count');
         app = await startApp({ DATABASE_URL: restartUrl, MQTT_URL: broker.url });
         await createDevice(app, 'pg-restart-1');
         const stream = new StreamRecorder(app, app.adminToken, '?devices=pg-restart-1&events=telemetry');
@@ -118,6 +123,8 @@ class ApiProcess {
             expect(down.status).toBe(503);
             expect(down.text).toContain('database: PostgreSQL does not answer');
             await until(() => published >= atDown + 100, 'the device to publish during the outage');
+            // What the api took but could not store yet is not acknowledged: the broker keeps it.
+            await until(() => held >= 100, 'the broker to hold the messages the api has not stored');
           } finally {
             postgres.up();
           }
@@ -134,6 +141,7 @@ class ApiProcess {
         expect(await historyOf(app, 'pg-restart-1', 'n')).toEqual(sequence(published));
         expect((await readyz(app.url)).status).toBe(200);
         stream.close();
+        await monitor.endAsync();
       },
       60_000,
     );
