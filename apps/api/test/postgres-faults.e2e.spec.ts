@@ -4,7 +4,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import mqtt, { type MqttClient } from 'mqtt';
-import { StreamRecorder, type TestApp, createDevice, historyOf, spawnApiFromSource, startApp } from './harness';
+import {
+  StreamRecorder,
+  type TestApp,
+  api as request,
+  createDevice,
+  historyOf,
+  metric,
+  spawnApiFromSource,
+  startApp,
+} from './harness';
 import { type TestMosquitto, mosquittoMissing, startMosquitto } from './mosquitto';
 import { type TestPostgres, postgresMissing, startPostgres } from './postgres';
 
@@ -142,6 +151,35 @@ class ApiProcess {
         expect((await readyz(app.url)).status).toBe(200);
         stream.close();
         await monitor.endAsync();
+      },
+      60_000,
+    );
+
+    (missingMosquitto ? it.skip : it)(
+      'does not acknowledge a reported state it could not store: the broker delivers it again until it is stored',
+      async () => {
+        broker = await startMosquitto({ persistence: true });
+        app = await startApp({ DATABASE_URL: restartUrl, MQTT_URL: broker.url });
+        await createDevice(app, 'pg-state-1');
+        device = await mqtt.connectAsync(broker.url, { clientId: 'pg-state-1', reconnectPeriod: 0 });
+        const received = () => metric(app!, 'iot_messages_received_total{kind="state.reported"}');
+        postgres.down();
+        try {
+          await device.publishAsync('devices/pg-state-1/state/reported', JSON.stringify({ fw: '1.2' }), { qos: 1 });
+          // Taken again: the api reconnected without acknowledging it, and the broker delivered it again.
+          await until(async () => (await received()) >= 2, 'the broker to deliver the state again');
+        } finally {
+          postgres.up();
+        }
+        await until(async () => {
+          const { status, body } = await request<{ reported: { fw?: string } }>(
+            app!,
+            app!.adminToken,
+            'GET',
+            '/devices/pg-state-1/state',
+          );
+          return status === 200 && body.reported.fw === '1.2';
+        }, 'the reported state to be stored');
       },
       60_000,
     );

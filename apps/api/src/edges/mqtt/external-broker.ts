@@ -87,8 +87,7 @@ export class ExternalBroker extends DeviceTransport {
     // message per commit; so every message is let through at once, MQTT.js is told to send no PUBACK, and the
     // AckQueue sends it once the message is stored.
     client.handleMessage = (packet, callback) => {
-      this.receive(client, packet, handlers);
-      callback(packet.qos === 1 ? ACKNOWLEDGED_LATER : undefined);
+      callback(this.receive(client, packet, handlers) ? ACKNOWLEDGED_LATER : undefined);
     };
     client.on('offline', () => this.logger.warn('MQTT: connection to the broker lost; reconnecting'));
     client.on('close', () => {
@@ -145,18 +144,19 @@ export class ExternalBroker extends DeviceTransport {
     });
   }
 
-  /** A message from the broker: QoS 1 ones are acknowledged once stored (see `handleMessage` above). */
-  private receive(client: MqttClient, packet: IPublishPacket, handlers: TransportHandlers): void {
+  /** A message from the broker; true when its PUBACK is left to the AckQueue (QoS 1: once stored). */
+  private receive(client: MqttClient, packet: IPublishPacket, handlers: TransportHandlers): boolean {
     const topic = packet.topic;
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
     const acks = this.acks;
     if (packet.qos !== 1 || packet.messageId === undefined || !acks || this.client !== client) {
       this.deliver(topic, payload, handlers, undefined);
-      return;
+      return false;
     }
     const stored = this.redeliveries.take(packet.messageId, packet.dup, topic, payload, acks.add(packet.messageId));
     // Undefined for a message taken already: acknowledged with that copy, not taken twice.
     if (stored) this.deliver(topic, payload, handlers, stored);
+    return true;
   }
 
   private deliver(

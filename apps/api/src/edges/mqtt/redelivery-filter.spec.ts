@@ -26,6 +26,18 @@ describe('RedeliveryFilter', () => {
     expect(again).toHaveBeenCalledWith(undefined);
   });
 
+  it('acknowledges only the latest redelivery of a message still being stored (one per connection)', () => {
+    const sut = new RedeliveryFilter();
+    const stored = sut.take(7, false, topic, payload, ack());
+    const older = ack();
+    const latest = ack();
+    sut.take(7, true, topic, payload, older);
+    sut.take(7, true, topic, payload, latest);
+    stored?.();
+    expect(older).not.toHaveBeenCalled();
+    expect(latest).toHaveBeenCalledWith(undefined);
+  });
+
   it('forgets a message that could not be stored, so that its next delivery is taken', () => {
     const sut = new RedeliveryFilter();
     const first = ack();

@@ -4,8 +4,12 @@ import { createHash } from 'node:crypto';
 interface Taken {
   digest: string;
   stored: boolean;
-  /** Acknowledgements of redeliveries that came while it was being stored. */
-  waiting: Array<(error?: Error) => void>;
+  /**
+   * The acknowledgement of a redelivery that came while it was being stored.
+   * One: the broker delivers a message again only on a new connection, and an
+   * older connection's acknowledgement can no longer be sent.
+   */
+  waiting: ((error?: Error) => void) | undefined;
 }
 
 /**
@@ -37,10 +41,10 @@ export class RedeliveryFilter {
     const earlier = dup ? this.takenById.get(messageId) : undefined;
     if (earlier?.digest === digest) {
       if (earlier.stored) acknowledge();
-      else earlier.waiting.push(acknowledge);
+      else earlier.waiting = acknowledge;
       return undefined;
     }
-    const taken: Taken = { digest, stored: false, waiting: [] };
+    const taken: Taken = { digest, stored: false, waiting: undefined };
     this.takenById.set(messageId, taken);
     return (error) => {
       if (error) {
@@ -48,7 +52,8 @@ export class RedeliveryFilter {
       } else {
         taken.stored = true;
       }
-      for (const waiter of taken.waiting.splice(0)) waiter(error);
+      taken.waiting?.(error);
+      taken.waiting = undefined;
       acknowledge(error);
     };
   }
