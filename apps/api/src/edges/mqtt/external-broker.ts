@@ -93,6 +93,7 @@ export class ExternalBroker extends DeviceTransport {
     client.on('close', () => {
       this.subscribed = false;
       // Whatever is still owed, the broker delivers again on the next connection (to a persistent session).
+      if (this.client !== client) return; // a client given up for 3.1.1
       this.acks?.end();
       this.acks = undefined;
     });
