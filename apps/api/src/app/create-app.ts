@@ -107,8 +107,13 @@ export async function createApp(config: AppConfig): Promise<RunningApp> {
     bufferLogs: true,
     // Only the JSON parser below: Nest's default would parse forms as well.
     bodyParser: false,
+    // A failed start reaches main's handler (a line and an exit code) instead of Nest exiting 1 with a stack trace;
+    // the held logs (Nest's own report of the failure among them) are dropped then, and printed below otherwise.
+    abortOnError: false,
+    autoFlushLogs: false,
   });
   app.useLogger(app.get(AppLogger));
+  app.flushLogs();
   for (const warning of config.warnings) Logger.warn(warning, 'Config');
   app.disable('x-powered-by');
   // X-Forwarded-For/-Proto only from these: anyone else could claim any address (and dodge login limits).

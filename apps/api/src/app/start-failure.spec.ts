@@ -1,3 +1,4 @@
+import { DatabaseUnreachableError } from '../domain/database';
 import { ConfigError } from '../platform/config/config';
 import { describeStartFailure } from './start-failure';
 
@@ -23,6 +24,14 @@ describe('describeStartFailure', () => {
     expect(describeStartFailure(denied, listening).message).toMatch(
       /^cannot start: not allowed to listen on the HTTP port 3000 \(PORT\)/,
     );
+  });
+
+  it('says the database could not be reached with exit code 69', () => {
+    const error = new DatabaseUnreachableError('PostgreSQL could not be reached within 5 s');
+    expect(describeStartFailure(error, listening)).toEqual({
+      exitCode: 69,
+      message: 'cannot start: PostgreSQL could not be reached within 5 s',
+    });
   });
 
   it('blames HOST only for its own address; an external broker that does not resolve is exit 1', () => {

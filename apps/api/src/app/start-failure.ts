@@ -1,8 +1,12 @@
+import { DatabaseUnreachableError } from '../domain/database';
 import { ConfigError } from '../platform/config/config';
 
 /** sysexits.h: a configuration error (bad variable, unusable DATA_DIR). */
 export const EX_CONFIG = 78;
-/** sysexits.h: a service the api needs is unavailable (its port is taken, its broker refuses it). */
+/**
+ * sysexits.h: a service the api needs is unavailable (its port is taken, its broker refuses it, its database
+ * cannot be reached).
+ */
 export const EX_UNAVAILABLE = 69;
 
 /** What a failed start tells the operator: one line (or a list for configuration) and the exit code. */
@@ -21,11 +25,14 @@ export interface Listening {
 
 /**
  * Turns whatever ended the start into a message without a stack trace:
- * configuration problems exit 78 with their list, a port in use or an
- * address that cannot be bound 69, anything else 1.
+ * configuration problems exit 78 with their list, a port in use, an address
+ * that cannot be bound or a database that cannot be reached 69, anything else 1.
  */
 export function describeStartFailure(error: unknown, listening?: Listening): StartFailure {
   if (error instanceof ConfigError) return { exitCode: EX_CONFIG, message: error.message };
+  if (error instanceof DatabaseUnreachableError) {
+    return { exitCode: EX_UNAVAILABLE, message: `cannot start: ${error.message}` };
+  }
   const e = error as Partial<NodeJS.ErrnoException> & { address?: string; port?: number; hostname?: string };
   const text = error instanceof Error ? error.message : String(error);
   const what =

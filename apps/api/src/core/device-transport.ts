@@ -13,11 +13,12 @@ export interface DeviceMessage {
 /** What the transport tells the rest of the api. Called synchronously; must not throw. */
 export interface TransportHandlers {
   /**
-   * A device's message. `stored`, when given (QoS 1 and 2 on the embedded
-   * broker), is called exactly once: when the events the message made are
-   * committed, or at once when it was refused (after its error notice is
-   * queued). The broker acknowledges the message only then; an error means it
-   * was not stored, and the broker closes the connection without acknowledging.
+   * A device's message. `stored`, when given (QoS 1 and 2), is called exactly
+   * once: when the events the message made are committed, or at once when it
+   * was refused (after its error notice is queued). The message is
+   * acknowledged only then; an error means it was not stored: the embedded
+   * broker closes the device's connection, the client of an external broker
+   * its own, without acknowledging, so that the message is delivered again.
    */
   onMessage(message: DeviceMessage, stored?: (error?: Error) => void): void;
   /** A device's MQTT session opened or closed (embedded broker only). */

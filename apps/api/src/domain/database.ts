@@ -2,3 +2,6 @@
 export abstract class DatabaseHealth {
   abstract ping(): Promise<void>;
 }
+
+/** The database could not be reached within the time a start may wait for it. */
+export class DatabaseUnreachableError extends Error {}

@@ -1,4 +1,5 @@
 import { type FactoryProvider, Global, Inject, Logger, Module, type OnApplicationShutdown } from '@nestjs/common';
+import { Logger as PinoNestLogger } from 'nestjs-pino';
 import { join } from 'node:path';
 import { ClusterChannel } from '../domain/cluster';
 import { CommandRepository } from '../domain/commands';
@@ -12,6 +13,7 @@ import { UserRepository } from '../domain/users';
 import { APP_CONFIG, type AppConfig } from '../platform/config/config';
 import { MetricsService } from '../platform/metrics/metrics.service';
 import { PgDatabase } from './postgres/pg-database';
+import { whenReachable } from './postgres/when-reachable';
 import { SqliteDatabase } from './sqlite-database';
 
 /** The store opened at boot: SQLite in DATA_DIR, or PostgreSQL at DATABASE_URL. */
@@ -44,14 +46,21 @@ const repositories = [
   providers: [
     {
       provide: Store,
-      inject: [APP_CONFIG, MetricsService],
-      useFactory: async (config: AppConfig, metrics: MetricsService): Promise<OpenStore> => {
+      // The pino logger itself: Nest holds what `Logger` says until the app is built, and this waits before that.
+      inject: [APP_CONFIG, MetricsService, PinoNestLogger],
+      useFactory: async (config: AppConfig, metrics: MetricsService, pino: PinoNestLogger): Promise<OpenStore> => {
         if (config.databaseUrl) {
           const logger = new Logger(PgDatabase.name);
-          const database = await PgDatabase.open(config.databaseUrl, {
-            poolSize: config.databasePoolSize,
-            onError: (error) => logger.warn(`PostgreSQL connection lost: ${error.message}`),
-          });
+          const url = config.databaseUrl;
+          // Beside an orchestrator the database may start after the api: wait for it, for a bounded time.
+          const database = await whenReachable(
+            () =>
+              PgDatabase.open(url, {
+                poolSize: config.databasePoolSize,
+                onError: (error) => logger.warn(`PostgreSQL connection lost: ${error.message}`),
+              }),
+            { timeoutMs: config.databaseConnectTimeoutMs, onWait: (message) => pino.warn(message, PgDatabase.name) },
+          );
           database.events.onCommit = (events, seconds) => metrics.storageCommitted(events, seconds);
           return database;
         }

@@ -1,12 +1,23 @@
 import { randomBytes } from 'node:crypto';
 import { Logger } from '@nestjs/common';
-import mqtt, { type IClientPublishOptions, type MqttClient } from 'mqtt';
+import mqtt, { type IClientPublishOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import { PLATFORM_SUBSCRIPTIONS, parseTopic } from '@iot/protocol';
+import { AckQueue } from './ack-queue';
 import { RedeliveryFilter } from './redelivery-filter';
 import { DeviceTransport, type PublishOptions, type TransportHandlers } from '../../core/device-transport';
 
 /** How long the broker keeps the api's MQTT 5 session (subscriptions, queued messages) while the api is away. */
 const SESSION_EXPIRY_SECONDS = 600;
+/**
+ * MQTT 5: QoS 1 messages the broker may send the api before it has their
+ * PUBACKs. A PUBACK waits for the commit, so this is what one commit can take
+ * in: large enough that the window is not what limits throughput, small
+ * enough to bound what the api holds unacknowledged. On 3.1.1 the broker's own
+ * limit applies (Mosquitto's max_inflight_messages, 20 by default).
+ */
+const RECEIVE_MAXIMUM = 5_000;
+/** Given to MQTT.js's `handleMessage` callback: it then sends no PUBACK of its own (the AckQueue does). */
+const ACKNOWLEDGED_LATER = new Error('acknowledged once stored');
 
 /**
  * A client of an external broker (Mosquitto, EMQX), used when MQTT_URL is set.
@@ -24,6 +35,8 @@ export class ExternalBroker extends DeviceTransport {
   private client: MqttClient | undefined;
   private subscribed = false;
   private readonly redeliveries = new RedeliveryFilter();
+  /** The PUBACKs owed on the current connection. */
+  private acks: AckQueue | undefined;
   private readonly clientId: string;
   /** Listeners for messages on `extraSubscriptions` (topics outside the contract, e.g. dynsec answers). */
   private readonly extraListeners: Array<(topic: string, payload: Buffer) => void> = [];
@@ -73,7 +86,7 @@ export class ExternalBroker extends DeviceTransport {
       // the broker keeps the subscriptions and queues device messages meanwhile. Its expiry bounds what a stopped api
       // leaves behind; 3.1.1 sessions have no expiry, so those stay clean.
       clean: !v5,
-      ...(v5 && { properties: { sessionExpiryInterval: SESSION_EXPIRY_SECONDS } }),
+      ...(v5 && { properties: { sessionExpiryInterval: SESSION_EXPIRY_SECONDS, receiveMaximum: RECEIVE_MAXIMUM } }),
       // Subscribed below whenever the broker has no session for the api; MQTT.js's own resubscription is not needed.
       resubscribe: false,
       reconnectPeriod: 1_000,
@@ -82,24 +95,21 @@ export class ExternalBroker extends DeviceTransport {
     });
     this.client = client;
     let connectedOnce = false;
-    client.on('message', (topic, payload, packet) => {
-      // A QoS 1 message the broker sends again after a restart lost the api's PUBACK: it was taken already.
-      if (packet.qos === 1 && this.redeliveries.seen(packet.messageId, packet.dup, topic, payload)) return;
-      const parsed = parseTopic(topic);
-      if (!parsed) {
-        if (topic.startsWith('$')) for (const listener of this.extraListeners) listener(topic, payload);
-        return;
-      }
-      handlers.onMessage({
-        deviceId: parsed.deviceId,
-        topic: parsed,
-        rawTopic: topic,
-        payload,
-        receivedAt: Date.now(),
-      });
-    });
+    // MQTT.js hands messages here one at a time and sends a QoS 1 message's PUBACK when the callback is called
+    // without an error, taking the next message only then. Waiting there for the commit would hold ingest to one
+    // message per commit; so every message is let through at once, MQTT.js is told to send no PUBACK, and the
+    // AckQueue sends it once the message is stored.
+    client.handleMessage = (packet, callback) => {
+      callback(this.receive(client, packet, handlers) ? ACKNOWLEDGED_LATER : undefined);
+    };
     client.on('offline', () => this.logger.warn('MQTT: connection to the broker lost; reconnecting'));
-    client.on('close', () => (this.subscribed = false));
+    client.on('close', () => {
+      this.subscribed = false;
+      // Whatever is still owed, the broker delivers again on the next connection (to a persistent session).
+      if (this.client !== client) return; // a client given up for 3.1.1
+      this.acks?.end();
+      this.acks = undefined;
+    });
     return new Promise<void>((resolve, reject) => {
       let settled = false;
       const settle = (error?: Error) => {
@@ -110,6 +120,8 @@ export class ExternalBroker extends DeviceTransport {
       };
       client.on('connect', (connack) => {
         connectedOnce = true;
+        this.acks?.end();
+        this.acks = this.ackQueue(client);
         this.logger.log(`MQTT: connected to ${this.options.url} (v${v5 ? '5' : '3.1.1'})`);
         if (!connack.sessionPresent) this.redeliveries.clear();
         // Mosquitto 2.0 restores a session from its persistence without its shared subscriptions: those are made again.
@@ -147,6 +159,57 @@ export class ExternalBroker extends DeviceTransport {
         this.open(4, handlers).then(() => settle(), settle);
       });
     });
+  }
+
+  /** A message from the broker; true when its PUBACK is left to the AckQueue (QoS 1: once stored). */
+  private receive(client: MqttClient, packet: IPublishPacket, handlers: TransportHandlers): boolean {
+    const topic = packet.topic;
+    const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+    const acks = this.acks;
+    if (packet.qos !== 1 || packet.messageId === undefined || !acks || this.client !== client) {
+      this.deliver(topic, payload, handlers, undefined);
+      return false;
+    }
+    const stored = this.redeliveries.take(packet.messageId, packet.dup, topic, payload, acks.add(packet.messageId));
+    // Undefined for a message taken already: acknowledged with that copy, not taken twice.
+    if (stored) this.deliver(topic, payload, handlers, stored);
+    return true;
+  }
+
+  private deliver(
+    topic: string,
+    payload: Buffer,
+    handlers: TransportHandlers,
+    stored: ((error?: Error) => void) | undefined,
+  ): void {
+    const parsed = parseTopic(topic);
+    if (!parsed) {
+      if (topic.startsWith('$')) for (const listener of this.extraListeners) listener(topic, payload);
+      stored?.();
+      return;
+    }
+    handlers.onMessage(
+      { deviceId: parsed.deviceId, topic: parsed, rawTopic: topic, payload, receivedAt: Date.now() },
+      stored,
+    );
+  }
+
+  /**
+   * The PUBACKs of the connection just made. A message that could not be
+   * stored is not acknowledged: the connection is dropped, and the client
+   * reconnects to its session, where the broker delivers it again.
+   */
+  private ackQueue(client: MqttClient): AckQueue {
+    const stream = client.stream;
+    return new AckQueue(
+      (packets) => {
+        if (client.stream === stream && client.connected) stream.write(packets);
+      },
+      () => {
+        this.logger.warn('MQTT: a message could not be stored; reconnecting so that the broker delivers it again');
+        stream.destroy();
+      },
+    );
   }
 
   async publish(topic: string, payload: string | Buffer, options: PublishOptions): Promise<void> {

@@ -76,6 +76,12 @@ describe('loadConfig', () => {
     expect(loadConfig({ DATA_DIR: dir, DATABASE_URL: 'postgresql://db/iot', DATABASE_POOL_SIZE: '40' }).databasePoolSize).toBe(40);
   });
 
+  it('waits up to 60 s for PostgreSQL at start unless DATABASE_CONNECT_TIMEOUT_SECONDS says otherwise (0: one try)', () => {
+    expect(loadConfig({ DATA_DIR: dir }).databaseConnectTimeoutMs).toBe(60_000);
+    expect(loadConfig({ DATA_DIR: dir, DATABASE_CONNECT_TIMEOUT_SECONDS: '0' }).databaseConnectTimeoutMs).toBe(0);
+    expect(loadConfig({ DATA_DIR: dir, DATABASE_CONNECT_TIMEOUT_SECONDS: '300' }).databaseConnectTimeoutMs).toBe(300_000);
+  });
+
   it.each([
     ['MQTT_URL', 'http://broker'],
     ['MQTT_PUBLIC_URL', 'iot.example.com:1883'],
@@ -83,6 +89,8 @@ describe('loadConfig', () => {
     ['DATABASE_URL', 'mysql://db'],
     ['DATABASE_POOL_SIZE', '0'],
     ['DATABASE_POOL_SIZE', '1001'],
+    ['DATABASE_CONNECT_TIMEOUT_SECONDS', '-1'],
+    ['DATABASE_CONNECT_TIMEOUT_SECONDS', '3601'],
     ['MQTT_URL', 'mqtt://[broken'],
     ['MQTT_DYNSEC', 'yes'],
     ['MQTT_DYNSEC', 'true'],

@@ -43,6 +43,8 @@ export interface AppConfig {
   databaseUrl: string | undefined;
   /** Connections to PostgreSQL the api may hold (DATABASE_POOL_SIZE). */
   databasePoolSize: number;
+  /** How long a start waits for PostgreSQL to become reachable (DATABASE_CONNECT_TIMEOUT_SECONDS); 0 tries once. */
+  databaseConnectTimeoutMs: number;
   adminUsername: string;
   adminPassword: string | undefined;
   jwtSecret: string;
@@ -274,6 +276,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     dataDir,
     databaseUrl,
     databasePoolSize: int(env, 'DATABASE_POOL_SIZE', 10, problems, 1, 1000),
+    databaseConnectTimeoutMs: int(env, 'DATABASE_CONNECT_TIMEOUT_SECONDS', 60, problems, 0, 3600) * 1000,
     adminUsername,
     adminPassword,
     jwtSecret,
