@@ -105,12 +105,15 @@ describeWithTopology('two api replicas on PostgreSQL and Mosquitto, behind nginx
   let token: string;
   const dirs: string[] = [];
   const devices: MqttClient[] = [];
+  /** Streams to close even when a test fails (EventSource reconnects for ever). */
+  const streams: StreamRecorder[] = [];
   const as = (replica: { url: string; port?: number }) =>
     ({ url: replica.url, port: replica.port, adminToken: token, mqttUrl: broker.url }) as TestApp;
 
   beforeAll(async () => {
     postgres = await startPostgres();
-    broker = await startMosquitto({ dynsec: BROKER_ADMIN, persistence: true });
+    // As deploy/mosquitto/mosquitto.conf: the broker keeps what a replica that is away has not taken yet.
+    broker = await startMosquitto({ dynsec: BROKER_ADMIN, persistence: true, config: ['max_queued_messages 1000000'] });
     const [portA, portB, nginxPort] = [await freePort(), await freePort(), await freePort()];
     const common = {
       DATABASE_URL: postgres.createDatabase('iot_replicas'),
@@ -140,6 +143,7 @@ describeWithTopology('two api replicas on PostgreSQL and Mosquitto, behind nginx
   }, 120_000);
 
   afterAll(async () => {
+    for (const stream of streams) stream.close();
     await Promise.all(devices.map((device) => device.endAsync(true)));
     await nginx?.stop();
     await Promise.all([a?.stop(), b?.stop()]);
@@ -157,14 +161,15 @@ describeWithTopology('two api replicas on PostgreSQL and Mosquitto, behind nginx
   }
 
   it('a device registered through one replica logs in to Mosquitto, and both replicas stream its telemetry in the same order', async () => {
-    const streams = [a, b].map((replica) => new StreamRecorder(replica, token, '?devices=rep-1&events=telemetry'));
-    await Promise.all(streams.map((stream) => stream.opened()));
+    const both = [a, b].map((replica) => new StreamRecorder(replica, token, '?devices=rep-1&events=telemetry'));
+    streams.push(...both);
+    await Promise.all(both.map((stream) => stream.opened()));
     const client = await device('rep-1', a);
     for (let n = 1; n <= 40; n++) await client.publishAsync('devices/rep-1/telemetry', JSON.stringify({ n }), { qos: 1 });
-    await Promise.all(streams.map((stream) => stream.waitFor((events) => events.length >= 40, 15_000)));
-    for (const stream of streams) stream.close();
+    await Promise.all(both.map((stream) => stream.waitFor((events) => events.length >= 40, 15_000)));
+    for (const stream of both) stream.close();
     // The broker spreads the messages over both replicas; each streams the one log, so both see the same events.
-    const [fromA, fromB] = streams.map((stream) => stream.events);
+    const [fromA, fromB] = both.map((stream) => stream.events);
     expect(fromB.map((e) => e.id)).toEqual(fromA.map((e) => e.id));
     expect(seqs(fromA)).toEqual([...seqs(fromA)].sort((x, y) => x - y));
     expect(numbers(fromA, 'rep-1').sort((x, y) => x - y)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
@@ -222,6 +227,7 @@ describeWithTopology('two api replicas on PostgreSQL and Mosquitto, behind nginx
       const silent = await device('silent-1', nginx as unknown as Replica);
       await silent.publishAsync('devices/silent-1/status', 'online', { qos: 1, retain: true });
       const clients = Array.from({ length: 4 }, () => new StreamRecorder(nginx, token, '?events=telemetry'));
+      streams.push(...clients);
       await Promise.all(clients.map((client) => client.opened()));
       // Every device publishes QoS 1 telemetry every 20 ms: 1,000 messages a second in all.
       const sent = new Map<string, number>();
@@ -255,10 +261,20 @@ describeWithTopology('two api replicas on PostgreSQL and Mosquitto, behind nginx
       publishing = false;
       await Promise.all(publishers);
       const total = [...sent.values()].reduce((sum, n) => sum + n, 0);
-      const complete = (events: ReceivedEvent[]) =>
-        [...sent].every(([id, last]) => new Set(numbers(events, id)).size >= last);
-      await Promise.all(clients.map((client) => client.waitFor(complete, 30_000)));
-      for (const client of clients) client.close();
+      const missing = (events: ReceivedEvent[]) =>
+        [...sent].flatMap(([id, last]) => {
+          const got = new Set(numbers(events, id));
+          return Array.from({ length: last }, (_, i) => i + 1)
+            .filter((n) => !got.has(n))
+            .map((n) => `${id}:${n}`);
+        });
+      try {
+        await Promise.all(clients.map((client) => client.waitFor((events) => missing(events).length === 0, 30_000)));
+      } catch (error) {
+        throw new Error(`${(error as Error).message.slice(0, 200)}; missing ${missing(clients[0].events).slice(0, 40).join(' ')}`);
+      } finally {
+        for (const client of clients) client.close();
+      }
       const first = clients[0].events;
       for (const client of clients) {
         // The same log, each event once, in seq order, whichever replicas served it.
