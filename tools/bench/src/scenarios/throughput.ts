@@ -21,7 +21,7 @@ const DRAIN_CAP_MS = 120_000;
 export function throughput(options: BenchOptions): Promise<ScenarioResult> {
   const durationS = options.duration ?? 20;
   const workers = options.workers ?? 1;
-  return withApi('throughput', options, async ({ api, mark }) => {
+  return withApi('throughput', options, async ({ api, mark, databasePids }) => {
     const devices = await api.createDevices(options.devices ?? 100);
     log(`throughput: ${devices.length} devices registered; connecting ${workers} publisher process(es)`);
     const rate = options.rate;
@@ -51,7 +51,7 @@ export function throughput(options: BenchOptions): Promise<ScenarioResult> {
       const rssBefore = api.memory().rssKiB;
       let rssPeak = rssBefore;
       const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, api.memory().rssKiB)), 200);
-      const cpu = new CpuMeter(api.pid, () => pool.pids);
+      const cpu = new CpuMeter(api.pid, () => pool.pids, undefined, databasePids);
       log(
         `throughput: publishing up to ${options.messages.toLocaleString('en-US')} messages for at most ${durationS} s, ` +
           (rate === undefined ? 'as fast as the sockets take them' : `paced at ${rate} msg/s`),
