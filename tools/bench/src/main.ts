@@ -50,7 +50,9 @@ async function main(): Promise<number> {
   const results: ScenarioResult[] = [];
   let failed = false;
   // With --baseline each scenario runs on SQLite first, then on PostgreSQL, in the same sitting.
-  const engines: Array<string | undefined> = options.baseline ? [undefined, options.databaseUrl] : [options.databaseUrl];
+  const engines: Array<string | undefined> = options.baseline
+    ? [undefined, options.databaseUrl]
+    : [options.databaseUrl];
   for (const name of options.scenarios) {
     for (const databaseUrl of engines) {
       const database = databaseUrl ? 'PostgreSQL' : 'SQLite';

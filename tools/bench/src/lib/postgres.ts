@@ -18,7 +18,8 @@ export function checkDatabaseUrl(raw: string): string {
   }
   if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:')
     throw new Error('--database-url needs a postgres:// URL');
-  if (!LOOPBACK.has(url.hostname)) throw new Error('--database-url must point at 127.0.0.1 (the bench drops databases)');
+  if (!LOOPBACK.has(url.hostname))
+    throw new Error('--database-url must point at 127.0.0.1 (the bench drops databases)');
   return url.toString();
 }
 
