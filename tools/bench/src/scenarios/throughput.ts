@@ -100,6 +100,7 @@ export function throughput(options: BenchOptions): Promise<ScenarioResult> {
       const stored = delta('iot_events_stored_total');
       const rejected = delta('iot_messages_rejected_total');
       const dropped = delta('iot_sse_dropped_total');
+      const batches = delta('iot_storage_batch_events_count');
       const publishSeconds = (sent.lastPublishAt - sent.firstPublishAt) / 1000;
       const deliverSeconds = (counter.lastAt - sent.firstPublishAt) / 1000;
       const lost = sent.sent - counter.count;
@@ -144,6 +145,10 @@ export function throughput(options: BenchOptions): Promise<ScenarioResult> {
           'msgs/s stored': settledAt ? Math.round(stored / ((settledAt - sent.firstPublishAt) / 1000)) : null,
           'last frame after last publish (ms)':
             counter.count > 0 ? Math.round(counter.lastAt - sent.lastPublishAt) : null,
+          'batches committed': batches,
+          'events a batch (mean)': batches > 0 ? Math.round(delta('iot_storage_batch_events_sum') / batches) : null,
+          'commit ms a batch (mean)':
+            batches > 0 ? round((delta('iot_storage_commit_seconds_sum') / batches) * 1000) : null,
           drainWaits: sent.drainWaits,
           creditWaits: sent.creditWaits,
           ...(options.qos === 1 && { 'PUBACKs received': sent.acked, 'waits for PUBACKs': sent.ackWaits }),
