@@ -47,8 +47,10 @@ interface PreparedBatch {
  * Batches run one after another in the order given.
  */
 export class PgEventLog implements EventRepository {
-  /** The last batch given; the next one starts once it has settled. */
+  /** The last batch given; the next one commits only once it has. */
   private tail: Promise<unknown> = Promise.resolve();
+  /** Resolves once the last batch given holds the lock (or has settled): the next one may queue for it. */
+  private turn: Promise<void> = Promise.resolve();
   /** Told of each committed batch: its size and how long its transaction took (for metrics). */
   onCommit: ((events: number, seconds: number) => void) | undefined;
 
@@ -62,6 +64,11 @@ export class PgEventLog implements EventRepository {
    * A batch given while one before it is in flight runs after it, and fails
    * with it if it fails: none is stored ahead of a failed one. Once the
    * last batch given has failed, the chain starts afresh.
+   *
+   * The next batch does not wait for this one to commit: once this one holds
+   * the lock, it opens its transaction on another connection and queues for
+   * the lock, so its statement runs as soon as this one commits, while the
+   * api handles this one's outcome. It commits only after this one did.
    */
   append(events: NewEvent[]): Promise<StoredEvent[]> {
     let prepared: PreparedBatch;
@@ -70,10 +77,17 @@ export class PgEventLog implements EventRepository {
     } catch (error) {
       return Promise.reject(error);
     }
-    const run = this.tail.then(() => this.write(prepared));
+    const previous = this.tail;
+    const turn = this.turn;
+    let locked!: () => void;
+    this.turn = new Promise<void>((resolve) => (locked = resolve));
+    const run = this.write(prepared, turn, previous, locked);
     this.tail = run;
     run.catch(() => {
-      if (this.tail === run) this.tail = Promise.resolve();
+      if (this.tail === run) {
+        this.tail = Promise.resolve();
+        this.turn = Promise.resolve();
+      }
     });
     return run;
   }
@@ -111,14 +125,39 @@ export class PgEventLog implements EventRepository {
     return { events, ids: [...presence.keys()], parts, times };
   }
 
-  private async write(batch: PreparedBatch): Promise<StoredEvent[]> {
+  private async write(
+    batch: PreparedBatch,
+    turn: Promise<void>,
+    previous: Promise<unknown>,
+    locked: () => void,
+  ): Promise<StoredEvent[]> {
     const { events } = batch;
-    if (events.length === 0) return [];
-    await this.telemetry.ensurePartitions(batch.times);
+    try {
+      // Behind the lock of the batch before, so seqs are taken in the order batches were given.
+      await turn;
+      if (events.length === 0) {
+        await previous;
+        return [];
+      }
+      await this.telemetry.ensurePartitions(batch.times);
+      return await this.transaction(batch, previous, locked);
+    } finally {
+      locked();
+    }
+  }
+
+  private async transaction(
+    batch: PreparedBatch,
+    previous: Promise<unknown>,
+    locked: () => void,
+  ): Promise<StoredEvent[]> {
+    const { events } = batch;
     const now = Date.now();
-    const start = performance.now();
+    let start = 0;
     const stored = await this.db.transaction().execute(async (trx) => {
       await sql`SELECT pg_advisory_xact_lock(${APPEND_LOCK})`.execute(trx);
+      start = performance.now();
+      locked();
       // Events of a device deleted meanwhile are dropped; a delete waits for this batch (FOR KEY SHARE).
       // The kept events take the next seqs in batch order: reserved at once (no other batch holds the lock).
       const { rows } = await sql<{ base: number; kept: number; present: string[] | null }>`WITH
@@ -140,6 +179,8 @@ export class PgEventLog implements EventRepository {
         SELECT (SELECT b FROM base) AS base, (SELECT count(*) FROM numbered)::int AS kept,
           CASE WHEN (SELECT count(*) FROM present) < ${batch.ids.length}
             THEN (SELECT array_agg(id) FROM present) END AS present`.execute(trx);
+      // Commits only after the batch before it did; rolls back if it failed.
+      await previous;
       const { base, kept, present } = rows[0];
       if (kept === 0) return [];
       const exists = present === null ? undefined : new Set(present);
