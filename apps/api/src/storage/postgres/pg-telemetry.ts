@@ -45,7 +45,7 @@ function textSafe(text: string): string {
 /**
  * Joins the per-event columns of a batch with a character JSON text never
  * holds unescaped: one string parameter, split by the server, spares pg's
- * escaping of every element of a text[] (most of the api's cost of a batch).
+ * escaping of every element of a text[] (an eighth of the api's busy time at full ingest).
  */
 const SEPARATOR = '\x1e';
 
