@@ -37,13 +37,17 @@ describe('textArray', () => {
 
 describe('intArray', () => {
   it('writes an array literal', () => {
-    expect(intArray([1, 1_733_548_800_000, -2])).toBe('{1,1733548800000,-2}');
-    expect(intArray([])).toBe('{}');
+    const sut = intArray;
+
+    expect(sut([1, 1_733_548_800_000, -2])).toBe('{1,1733548800000,-2}');
+    expect(sut([])).toBe('{}');
   });
 });
 
 describe('jsonbSafe', () => {
   it('replaces an escaped NUL but not an escaped backslash before u0000', () => {
-    expect(jsonbSafe('{"a":"x\\u0000","b":"\\\\u0000"}')).toBe('{"a":"x\\ufffd","b":"\\\\u0000"}');
+    const sut = jsonbSafe;
+
+    expect(sut('{"a":"x\\u0000","b":"\\\\u0000"}')).toBe('{"a":"x\\ufffd","b":"\\\\u0000"}');
   });
 });
