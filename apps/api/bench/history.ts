@@ -4,7 +4,7 @@
  *   node -r @swc-node/register apps/api/bench/history.ts [options]
  *
  * 1. Loads DAYS days of 1 Hz data for KEYS keys of one device into a fresh
- *    SQLite database, through the same `append` path ingest uses (one
+ *    database (SQLite, or PostgreSQL with --database-url), through the same `append` path ingest uses (one
  *    transaction per batch, rollups included), and reports the load rate.
  * 2. Times the dashboard query: the whole range at points=500 over every key,
  *    through the same service the HTTP endpoint calls, and a few others.
@@ -16,6 +16,11 @@
  * per ingest measurement) --rate 1000 (events/s of the paced fleet) --rounds 3
  * (alternations of ingest windows without and with the job) --db PATH (reuse or keep a database; default: a
  * temporary one, deleted at the end) --runs 20 (timed runs per query).
+ *
+ * --database-url postgres://USER@127.0.0.1:PORT/DB runs it all on PostgreSQL
+ * (the PgDatabase adapters) instead: a server on this machine where the
+ * script may create databases. It makes a fresh database there and drops it
+ * at the end; with --db NAME it reuses or keeps that database instead.
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,7 +33,10 @@ import { EventBus } from '../src/core/events/event-bus';
 import { EventLog } from '../src/core/events/event-log.service';
 import { MetricsService } from '../src/platform/metrics/metrics.service';
 import { SqliteDatabase } from '../src/storage/sqlite-database';
+import { PgDatabase } from '../src/storage/postgres/pg-database';
+import pg from 'pg';
 import { type NewEvent, telemetryEvent } from '../src/domain/events';
+import type { TelemetryRepository } from '../src/domain/telemetry';
 import { TelemetryHistory } from '../src/core/telemetry/telemetry-history.service';
 import { TelemetryRetention } from '../src/core/telemetry/telemetry-retention.service';
 
@@ -51,6 +59,65 @@ const RUNS = option('runs', 20);
 const RATE = option('rate', 1000);
 const ROUNDS = option('rounds', 3);
 const DB = option('db', undefined);
+const DATABASE_URL = option('database-url', undefined);
+
+type Store = SqliteDatabase | PgDatabase;
+
+/**
+ * Where the data goes: a SQLite file, or a database on the PostgreSQL server
+ * of --database-url (loopback only: the script creates and drops databases).
+ */
+interface Target {
+  label: string;
+  /** Whether it starts empty (the 30 days are loaded). */
+  fresh: boolean;
+  open(): Promise<Store>;
+  /** Deletes what was made for this run (not a database given with --db). */
+  remove(): Promise<void>;
+}
+
+async function adminQuery(url: string, text: string): Promise<pg.QueryResult> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5_000, query_timeout: 60_000 });
+  await client.connect();
+  try {
+    return await client.query(text);
+  } finally {
+    await client.end();
+  }
+}
+
+async function target(): Promise<Target> {
+  if (DATABASE_URL === undefined) {
+    const path = DB ?? join(mkdtempSync(join(tmpdir(), 'iot-history-bench-')), 'iot.db');
+    const dir = DB === undefined ? dirname(path) : undefined;
+    return {
+      label: `SQLite at ${path}`,
+      fresh: !existsSync(path),
+      open: () => SqliteDatabase.open(path),
+      remove: async () => {
+        if (dir) rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  }
+  const server = new URL(DATABASE_URL);
+  if (!['127.0.0.1', 'localhost', '[::1]'].includes(server.hostname))
+    throw new Error('--database-url must point at 127.0.0.1 (the script creates and drops databases)');
+  const name = DB ?? `iot_history_bench_${process.pid}`;
+  if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error('--db needs a plain lower-case PostgreSQL database name');
+  const exists = await adminQuery(DATABASE_URL, `SELECT 1 FROM pg_database WHERE datname = '${name}'`);
+  const fresh = exists.rowCount === 0;
+  if (fresh) await adminQuery(DATABASE_URL, `CREATE DATABASE ${name}`);
+  const url = new URL(DATABASE_URL);
+  url.pathname = `/${name}`;
+  return {
+    label: `PostgreSQL, database ${name} on ${server.host}`,
+    fresh,
+    open: () => PgDatabase.open(url.toString()),
+    remove: async () => {
+      if (DB === undefined) await adminQuery(DATABASE_URL, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    },
+  };
+}
 
 const keys = Array.from({ length: KEYS }, (_, k) => `k${k}`);
 const fmt = (n: number, digits = 0) =>
@@ -69,7 +136,7 @@ function values(t: number): TelemetryValues {
   return out;
 }
 
-async function load(database: SqliteDatabase, from: number, to: number): Promise<void> {
+async function load(database: Store, from: number, to: number): Promise<void> {
   await database.devices.create(
     {
       id: 'bench-1',
@@ -151,7 +218,7 @@ interface IngestStats {
  * topped up to 5,000 events whenever ingest yields) or at `rate` events/s.
  * Latency is from an event's arrival in the queue to its commit.
  */
-async function ingest(database: SqliteDatabase, until: Promise<unknown>, rate?: number): Promise<IngestStats> {
+async function ingest(database: Store, until: Promise<unknown>, rate?: number): Promise<IngestStats> {
   const bus = new EventBus();
   const log = new EventLog(database.events, new MetricsService(), bus);
   let events = 0;
@@ -201,19 +268,17 @@ function report(label: string, s: IngestStats): void {
 const seconds = (s: number) => new Promise((resolve) => setTimeout(resolve, s * 1000));
 
 async function main(): Promise<void> {
-  const path = DB ?? join(mkdtempSync(join(tmpdir(), 'iot-history-bench-')), 'iot.db');
-  const dir = DB === undefined ? dirname(path) : undefined;
-  const fresh = !existsSync(path);
-  console.log(`History benchmark: ${DAYS} days of 1 Hz data, ${KEYS} keys, SQLite at ${path}`);
-  let database = await SqliteDatabase.open(path);
+  const store = await target();
+  console.log(`History benchmark: ${DAYS} days of 1 Hz data, ${KEYS} keys, ${store.label}`);
+  let database = await store.open();
   const now = Date.now();
   const to = now - (now % 1000);
   const from = to - DAYS * DAY;
-  if (fresh) {
+  if (store.fresh) {
     console.log('\nLoad (append, one transaction per 1000 events, rollups maintained):');
     await load(database, from, to);
   } else {
-    console.log(`\nReusing ${path} (its data ends at load time; queries cover the ${DAYS} days before now)`);
+    console.log(`\nReusing it (its data ends at load time; queries cover the ${DAYS} days before now)`);
   }
 
   const config = { telemetryRetentionMs: RETAIN_DAYS * DAY, rollupRetentionMs: 0 } as AppConfig;
@@ -243,9 +308,10 @@ async function main(): Promise<void> {
       now,
     );
   };
-  // Reopened before each set of queries: SQLite's page cache starts empty (the OS file cache does not).
+  // Reopened before each set of queries: SQLite's page cache starts empty (the OS file cache and
+  // PostgreSQL's shared buffers do not).
   await database.close();
-  database = await SqliteDatabase.open(path);
+  database = await store.open();
   await queries(
     'before pruning',
     new TelemetryHistory({ telemetryRetentionMs: 0, rollupRetentionMs: 0 } as AppConfig, database.telemetry),
@@ -272,8 +338,9 @@ async function main(): Promise<void> {
   }
   // Every prune transaction is timed: it is the longest an ingest batch can wait behind the job.
   const pruneCalls: number[] = [];
-  const prune = database.telemetry.prune.bind(database.telemetry);
-  database.telemetry.prune = async (...args) => {
+  const telemetry: TelemetryRepository = database.telemetry;
+  const prune = telemetry.prune.bind(telemetry);
+  telemetry.prune = async (...args) => {
     const start = performance.now();
     const result = await prune(...args);
     pruneCalls.push(performance.now() - start);
@@ -321,14 +388,14 @@ async function main(): Promise<void> {
   );
 
   await database.close();
-  database = await SqliteDatabase.open(path);
+  database = await store.open();
   await queries(
     `after pruning (raw kept ${RETAIN_DAYS} days; older buckets come from rollups)`,
     new TelemetryHistory(config, database.telemetry),
   );
 
   await database.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await store.remove();
 }
 
 main().catch((error: unknown) => {

@@ -49,25 +49,33 @@ async function main(): Promise<number> {
   if (background > 0.25) log('warning: the machine is busy with other work; the numbers will be lower and noisier');
   const results: ScenarioResult[] = [];
   let failed = false;
+  // With --baseline each scenario runs on SQLite first, then on PostgreSQL, in the same sitting.
+  const engines: Array<string | undefined> = options.baseline
+    ? [undefined, options.databaseUrl]
+    : [options.databaseUrl];
   for (const name of options.scenarios) {
-    if (options.waitQuiet > 0) await waitForQuiet(options.waitQuiet);
-    try {
-      const result = await RUNNERS[name](options);
-      results.push(result);
-      console.log(`\n${formatResult(result)}`);
-      if (result.profile) console.log(formatProfile(result.profile));
-      if (!result.ok) failed = true;
-    } catch (error) {
-      failed = true;
-      const message = (error as Error).stack ?? String(error);
-      console.error(`\n${name} failed: ${message}`);
-      results.push({
-        scenario: name,
-        ok: false,
-        parameters: {},
-        results: {},
-        notes: [`failed: ${(error as Error).message}`],
-      });
+    for (const databaseUrl of engines) {
+      const database = databaseUrl ? 'PostgreSQL' : 'SQLite';
+      if (options.waitQuiet > 0) await waitForQuiet(options.waitQuiet);
+      try {
+        const result = await RUNNERS[name]({ ...options, databaseUrl });
+        result.parameters = { database, ...result.parameters };
+        results.push(result);
+        console.log(`\n${formatResult(result)}`);
+        if (result.profile) console.log(formatProfile(result.profile));
+        if (!result.ok) failed = true;
+      } catch (error) {
+        failed = true;
+        const message = (error as Error).stack ?? String(error);
+        console.error(`\n${name} (${database}) failed: ${message}`);
+        results.push({
+          scenario: name,
+          ok: false,
+          parameters: { database },
+          results: {},
+          notes: [`failed: ${(error as Error).message}`],
+        });
+      }
     }
   }
 

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { checkDatabaseUrl } from './postgres';
 
 export type ScenarioName = 'throughput' | 'fanout' | 'idle' | 'console-fleet';
 export const SCENARIOS: readonly ScenarioName[] = ['throughput', 'fanout', 'idle', 'console-fleet'];
@@ -46,6 +47,10 @@ export interface BenchOptions {
   noLive: boolean;
   /** Before each scenario, wait up to this many seconds for the machine to be nearly idle. */
   waitQuiet: number;
+  /** A PostgreSQL server on loopback: each scenario's api runs on a fresh database there (DATABASE_URL). */
+  databaseUrl: string | undefined;
+  /** With databaseUrl: also run each scenario on SQLite, just before, for a figure side by side. */
+  baseline: boolean;
   /** Summarise an existing .cpuprofile and exit. */
   summarize: string | undefined;
 }
@@ -82,6 +87,10 @@ export const USAGE = `usage: node dist/tools/bench/main.js [options]
   --no-live       console-fleet: the devices publish but the page's stream is blocked, which
                   separates what live updates cost the page from what the load costs the machine
   --wait-quiet S  before each scenario wait up to S s for other load to drop below 0.25 cores
+  --database-url URL
+                  run the api on PostgreSQL: a server on 127.0.0.1 where the bench may create
+                  databases; each scenario gets a fresh one (dropped afterwards unless --keep-data)
+  --baseline      with --database-url: also run each scenario on SQLite, just before
   --summarize F   print the top functions of a .cpuprofile and exit
 `;
 
@@ -126,6 +135,8 @@ export function parseArgs(argv: string[]): BenchOptions | 'help' {
     waitQuiet: 0,
     forceGc: false,
     noLive: false,
+    databaseUrl: undefined,
+    baseline: false,
   };
   for (let i = 0; i < argv.length; i++) {
     let arg = argv[i];
@@ -221,6 +232,12 @@ export function parseArgs(argv: string[]): BenchOptions | 'help' {
       case '--wait-quiet':
         options.waitQuiet = positive(arg, next());
         break;
+      case '--database-url':
+        options.databaseUrl = checkDatabaseUrl(next() ?? '');
+        break;
+      case '--baseline':
+        options.baseline = true;
+        break;
       case '--summarize':
         options.summarize = resolve(next() ?? '');
         break;
@@ -228,6 +245,7 @@ export function parseArgs(argv: string[]): BenchOptions | 'help' {
         throw new Error(`unknown option ${JSON.stringify(arg)}`);
     }
   }
+  if (options.baseline && !options.databaseUrl) throw new Error('--baseline compares with --database-url: give both');
   if (options.scenarios.length === 0) options.scenarios = [...API_SCENARIOS];
   options.scenarios = SCENARIOS.filter((s) => options.scenarios.includes(s));
   return options;

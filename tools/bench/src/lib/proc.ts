@@ -120,6 +120,7 @@ export class CpuMeter {
   private selfStart = process.cpuUsage();
   private childrenStart = new Map<number, number>();
   private browserStart = new Map<number, number>();
+  private databaseStart = new Map<number, number>();
   private machineStart = readMachineCpu();
   private wallStart = performance.now();
 
@@ -128,6 +129,8 @@ export class CpuMeter {
     private readonly childPids: () => number[],
     /** A browser's processes (console-fleet), read at both ends. */
     private readonly browserPids?: () => number[],
+    /** A PostgreSQL server's processes (--database-url), read at both ends. */
+    private readonly databasePids?: () => number[],
   ) {
     this.start();
   }
@@ -137,6 +140,7 @@ export class CpuMeter {
     this.selfStart = process.cpuUsage();
     this.childrenStart = new Map(this.childPids().map((pid) => [pid, readCpuSeconds(pid)]));
     this.browserStart = new Map((this.browserPids?.() ?? []).map((pid) => [pid, readCpuSeconds(pid)]));
+    this.databaseStart = new Map((this.databasePids?.() ?? []).map((pid) => [pid, readCpuSeconds(pid)]));
     this.machineStart = readMachineCpu();
     this.wallStart = performance.now();
   }
@@ -154,6 +158,11 @@ export class CpuMeter {
       const cpu = readCpuSeconds(pid);
       if (Number.isFinite(cpu)) browser += cpu - (this.browserStart.get(pid) ?? 0);
     }
+    let database = 0;
+    for (const pid of this.databasePids?.() ?? []) {
+      const cpu = readCpuSeconds(pid);
+      if (Number.isFinite(cpu)) database += cpu - (this.databaseStart.get(pid) ?? 0);
+    }
     const machine = readMachineCpu();
     const round = (n: number) => Math.round((n / wall) * 100) / 100;
     const reader = (self.user + self.system) / 1e6;
@@ -164,7 +173,8 @@ export class CpuMeter {
       publisherCores: round(publishers),
       readerCores: round(reader),
       ...(this.browserPids ? { browserCores: round(browser) } : {}),
-      otherCores: round(Math.max(0, busy - api - publishers - reader - browser)),
+      ...(this.databasePids ? { databaseCores: round(database) } : {}),
+      otherCores: round(Math.max(0, busy - api - publishers - reader - browser - database)),
       machineBusyCores: round(busy),
       machineCores: cpus().length,
     };
@@ -181,6 +191,8 @@ export interface CpuSplit {
   readerCores: number;
   /** Every process of the browser (console-fleet): browser, renderer, GPU, utilities. */
   browserCores?: number;
+  /** The PostgreSQL server, every process of it (with --database-url). */
+  databaseCores?: number;
   /** Everything else on the machine (the kernel's own work, other processes): noise. */
   otherCores: number;
   /** Everything on the machine, for comparison with the sum of the above. */

@@ -48,6 +48,7 @@ export function formatResult(result: ScenarioResult): string {
     rows.push(['cpu: publishers (cores)', show(c.publisherCores)]);
     rows.push(['cpu: SSE readers + bench (cores)', show(c.readerCores)]);
     if (c.browserCores !== undefined) rows.push(['cpu: chromium, all processes (cores)', show(c.browserCores)]);
+    if (c.databaseCores !== undefined) rows.push(['cpu: PostgreSQL, all processes (cores)', show(c.databaseCores)]);
     rows.push(['cpu: everything else (cores)', show(c.otherCores)]);
     rows.push([`cpu: machine busy (of ${c.machineCores})`, show(c.machineBusyCores)]);
   }

@@ -2,6 +2,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ApiProcess } from '../lib/api-process';
 import type { BenchOptions } from '../lib/args';
+import { BenchDatabase } from '../lib/postgres';
 import { summarizeProfile } from '../lib/profile';
 import { backgroundLoad } from '../lib/proc';
 import type { ScenarioResult } from '../lib/report';
@@ -10,6 +11,8 @@ export interface ScenarioRun {
   api: ApiProcess;
   /** Marks the measured part of the run, for the CPU profile's window. */
   mark(which: 'start' | 'end'): void;
+  /** The PostgreSQL server's processes (with --database-url), for the CPU split. */
+  databasePids: (() => number[]) | undefined;
 }
 
 export function log(message: string): void {
@@ -19,7 +22,8 @@ export function log(message: string): void {
 
 /**
  * Runs a scenario against a fresh api: own process, free ports, empty
- * DATA_DIR; stops it afterwards and, with --profile, summarises the api's
+ * DATA_DIR (and, with --database-url, an empty database of its own on that
+ * server); stops it afterwards and, with --profile, summarises the api's
  * CPU profile over the measured window.
  */
 export async function withApi(
@@ -28,15 +32,18 @@ export async function withApi(
   body: (run: ScenarioRun) => Promise<ScenarioResult>,
   extra: { inspector?: boolean; env?: Record<string, string> } = {},
 ): Promise<ScenarioResult> {
-  const profileDir = options.profile ? join(dirname(options.out), 'profiles', name) : undefined;
+  // Runs on PostgreSQL keep their profiles and logs apart from the SQLite ones (--baseline runs both).
+  const tag = options.databaseUrl ? `${name}-postgres` : name;
+  const profileDir = options.profile ? join(dirname(options.out), 'profiles', tag) : undefined;
   if (profileDir) rmSync(profileDir, { recursive: true, force: true });
-  const logFile = join(dirname(options.out), 'logs', `${name}.log`);
+  const logFile = join(dirname(options.out), 'logs', `${tag}.log`);
   mkdirSync(dirname(logFile), { recursive: true });
+  const database = options.databaseUrl ? await BenchDatabase.create(options.databaseUrl) : undefined;
   const api = new ApiProcess({
     main: options.api,
     profileDir,
     keepData: options.keepData,
-    env: { ...extra.env, ...options.apiEnv },
+    env: { ...extra.env, ...(database && { DATABASE_URL: database.url }), ...options.apiEnv },
     nodeArgs: options.apiNodeArgs,
     inspector: extra.inspector,
     logFile,
@@ -45,7 +52,7 @@ export async function withApi(
   let window: { fromMs: number; toMs: number } | undefined;
   let result: ScenarioResult | undefined;
   try {
-    log(`${name}: starting the api (DATA_DIR ${api.dataDir})`);
+    log(`${name}: starting the api (DATA_DIR ${api.dataDir}${database ? `, database ${database.name}` : ''})`);
     await api.start();
     log(`${name}: api pid ${api.pid}, http ${api.httpPort}, mqtt ${api.mqttPort}, output in ${logFile}`);
     result = await body({
@@ -55,6 +62,7 @@ export async function withApi(
         if (which === 'start') window = { fromMs: at, toMs: Infinity };
         else if (window) window.toMs = at;
       },
+      databasePids: database && (() => database.pids()),
     });
     return result;
   } finally {
@@ -63,7 +71,8 @@ export async function withApi(
       result.profile = summarizeProfile(profiles[0], window);
       result.notes.push(`api CPU profile: ${profiles[0]}`);
     }
-    if (options.keepData) log(`${name}: kept ${api.dataDir}`);
+    if (options.keepData) log(`${name}: kept ${api.dataDir}${database ? ` and database ${database.name}` : ''}`);
+    else await database?.drop();
   }
 }
 

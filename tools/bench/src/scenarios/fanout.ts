@@ -20,7 +20,7 @@ export function fanout(options: BenchOptions): Promise<ScenarioResult> {
   const workers = options.workers ?? 1;
   const targetRate = options.rate ?? 2_000;
   const warmupS = options.warmup ?? 3;
-  return withApi('fanout', options, async ({ api, mark }) => {
+  return withApi('fanout', options, async ({ api, mark, databasePids }) => {
     const devices = await api.createDevices(options.devices ?? 100);
     log(`fanout: ${devices.length} devices registered; connecting ${workers} publisher process(es)`);
     const pool = await PublisherPool.start(api.mqttUrl, devices, workers, (_w, n) => ({
@@ -71,7 +71,7 @@ export function fanout(options: BenchOptions): Promise<ScenarioResult> {
         samples.clear();
       }
       const before = await api.metrics();
-      const cpu = new CpuMeter(api.pid, () => pool.pids);
+      const cpu = new CpuMeter(api.pid, () => pool.pids, undefined, databasePids);
       // The readers' own delays are part of every latency they record.
       const readerDelay = monitorEventLoopDelay({ resolution: 1 });
       readerDelay.enable();

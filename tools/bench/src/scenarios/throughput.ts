@@ -21,7 +21,7 @@ const DRAIN_CAP_MS = 120_000;
 export function throughput(options: BenchOptions): Promise<ScenarioResult> {
   const durationS = options.duration ?? 20;
   const workers = options.workers ?? 1;
-  return withApi('throughput', options, async ({ api, mark }) => {
+  return withApi('throughput', options, async ({ api, mark, databasePids }) => {
     const devices = await api.createDevices(options.devices ?? 100);
     log(`throughput: ${devices.length} devices registered; connecting ${workers} publisher process(es)`);
     const rate = options.rate;
@@ -51,7 +51,7 @@ export function throughput(options: BenchOptions): Promise<ScenarioResult> {
       const rssBefore = api.memory().rssKiB;
       let rssPeak = rssBefore;
       const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, api.memory().rssKiB)), 200);
-      const cpu = new CpuMeter(api.pid, () => pool.pids);
+      const cpu = new CpuMeter(api.pid, () => pool.pids, undefined, databasePids);
       log(
         `throughput: publishing up to ${options.messages.toLocaleString('en-US')} messages for at most ${durationS} s, ` +
           (rate === undefined ? 'as fast as the sockets take them' : `paced at ${rate} msg/s`),
@@ -100,6 +100,7 @@ export function throughput(options: BenchOptions): Promise<ScenarioResult> {
       const stored = delta('iot_events_stored_total');
       const rejected = delta('iot_messages_rejected_total');
       const dropped = delta('iot_sse_dropped_total');
+      const batches = delta('iot_storage_batch_events_count');
       const publishSeconds = (sent.lastPublishAt - sent.firstPublishAt) / 1000;
       const deliverSeconds = (counter.lastAt - sent.firstPublishAt) / 1000;
       const lost = sent.sent - counter.count;
@@ -144,6 +145,10 @@ export function throughput(options: BenchOptions): Promise<ScenarioResult> {
           'msgs/s stored': settledAt ? Math.round(stored / ((settledAt - sent.firstPublishAt) / 1000)) : null,
           'last frame after last publish (ms)':
             counter.count > 0 ? Math.round(counter.lastAt - sent.lastPublishAt) : null,
+          'batches committed': batches,
+          'events a batch (mean)': batches > 0 ? Math.round(delta('iot_storage_batch_events_sum') / batches) : null,
+          'commit ms a batch (mean)':
+            batches > 0 ? round((delta('iot_storage_commit_seconds_sum') / batches) * 1000) : null,
           drainWaits: sent.drainWaits,
           creditWaits: sent.creditWaits,
           ...(options.qos === 1 && { 'PUBACKs received': sent.acked, 'waits for PUBACKs': sent.ackWaits }),

@@ -1,4 +1,4 @@
-import { type Kysely, sql } from 'kysely';
+import { type Kysely, type RawBuilder, sql } from 'kysely';
 import type { DeviceEventName } from '@iot/protocol';
 import {
   type EventBounds,
@@ -8,7 +8,7 @@ import {
   type StoredEvent,
   valuesJsonOf,
 } from '../../domain/events';
-import type { PgTelemetry, TelemetryRow } from './pg-telemetry';
+import { type PgTelemetry, type TelemetryRow, textArray } from './pg-telemetry';
 
 /** The advisory lock every replica's append holds: seqs become visible in the order they were taken. */
 const APPEND_LOCK = 0x696f7431;
@@ -26,15 +26,31 @@ function toEvent(row: EventRow): StoredEvent {
   return { seq: row.seq, type: row.type as DeviceEventName, deviceId: row.device_id, data: row.data };
 }
 
+/** A batch made ready for its statement before its transaction (while the one before it is in flight). */
+interface PreparedBatch {
+  events: NewEvent[];
+  /** The devices of the batch, each once. */
+  ids: string[];
+  /** The statement's parts after the events: telemetry rows, latest values, rollups, presence. */
+  parts: RawBuilder<unknown>[];
+  /** Times of the telemetry events, for their partitions. */
+  times: number[];
+}
+
 /**
- * The event log on PostgreSQL. Each batch is one transaction: the events,
- * then the telemetry rows (PgTelemetry.write) and the devices' presence and
- * last-seen time, one multi-row statement per table. Batches run one after
- * another in the order given.
+ * The event log on PostgreSQL. Each batch is one transaction of three
+ * statements: BEGIN, the advisory lock, then one statement that checks the
+ * devices, numbers the events, and inserts them with their telemetry rows,
+ * latest values, rollups and the devices' presence and last-seen time (one
+ * part per table). Everything that does not need the seqs is computed before
+ * the transaction, so a batch holds the lock only for the server's work.
+ * Batches run one after another in the order given.
  */
 export class PgEventLog implements EventRepository {
-  /** The last batch given; the next one starts once it has settled. */
+  /** The last batch given; the next one commits only once it has. */
   private tail: Promise<unknown> = Promise.resolve();
+  /** Resolves once the last batch given holds the lock (or has settled): the next one may queue for it. */
+  private turn: Promise<void> = Promise.resolve();
   /** Told of each committed batch: its size and how long its transaction took (for metrics). */
   onCommit: ((events: number, seconds: number) => void) | undefined;
 
@@ -48,12 +64,30 @@ export class PgEventLog implements EventRepository {
    * A batch given while one before it is in flight runs after it, and fails
    * with it if it fails: none is stored ahead of a failed one. Once the
    * last batch given has failed, the chain starts afresh.
+   *
+   * The next batch does not wait for this one to commit: once this one holds
+   * the lock, it opens its transaction on another connection and queues for
+   * the lock, so its statement runs as soon as this one commits, while the
+   * api handles this one's outcome. It commits only after this one did.
    */
   append(events: NewEvent[]): Promise<StoredEvent[]> {
-    const run = this.tail.then(() => this.write(events));
+    let prepared: PreparedBatch;
+    try {
+      prepared = this.prepare(events);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const previous = this.tail;
+    const turn = this.turn;
+    let locked!: () => void;
+    this.turn = new Promise<void>((resolve) => (locked = resolve));
+    const run = this.write(prepared, turn, previous, locked);
     this.tail = run;
     run.catch(() => {
-      if (this.tail === run) this.tail = Promise.resolve();
+      if (this.tail === run) {
+        this.tail = Promise.resolve();
+        this.turn = Promise.resolve();
+      }
     });
     return run;
   }
@@ -63,49 +97,100 @@ export class PgEventLog implements EventRepository {
     await this.tail.catch(() => undefined);
   }
 
-  private async write(events: NewEvent[]): Promise<StoredEvent[]> {
-    if (events.length === 0) return [];
-    await this.telemetry.ensurePartitions(events.filter((e) => e.type === 'telemetry').map((e) => e.ts));
-    const now = Date.now();
-    const start = performance.now();
-    const stored = await this.db.transaction().execute(async (trx) => {
-      await sql`SELECT pg_advisory_xact_lock(${APPEND_LOCK})`.execute(trx);
-      // Events of a device deleted meanwhile are dropped; a delete waits for this batch (FOR KEY SHARE).
-      const ids = [...new Set(events.map((e) => e.deviceId))];
-      const { rows: present } = await sql<{ id: string }>`SELECT id FROM devices WHERE id = ANY(${ids}::text[])
-        ORDER BY id FOR KEY SHARE`.execute(trx);
-      const exists = new Set(present.map((row) => row.id));
-      const kept = exists.size === ids.length ? events : events.filter((e) => exists.has(e.deviceId));
-      if (kept.length === 0) return [];
-      const { rows } = await sql<{ seq: number }>`INSERT INTO events (device_id, type, data, ts)
-        SELECT d, t, x, ${now}::bigint FROM unnest(${kept.map((e) => e.deviceId)}::text[], ${kept.map((e) => e.type)}::text[],
-          ${kept.map((e) => e.data)}::text[]) WITH ORDINALITY AS u(d, t, x, n)
-        ORDER BY n RETURNING seq`.execute(trx);
-      // Rows are numbered in the order they are inserted, which is the batch's.
-      const seqs = rows.map((row) => row.seq).sort((a, b) => a - b);
-      const stored: StoredEvent[] = new Array(kept.length);
-      const telemetry: TelemetryRow[] = [];
-      const presence = new Map<string, boolean | null>();
-      for (let i = 0; i < kept.length; i++) {
-        const event = kept[i];
-        stored[i] = { seq: seqs[i], type: event.type, deviceId: event.deviceId, data: event.data };
-        if (event.type === 'telemetry') {
-          const json = valuesJsonOf(event.data);
-          if (json !== undefined) {
-            try {
-              telemetry.push({ deviceId: event.deviceId, ts: event.ts, seq: seqs[i], json, parsed: JSON.parse(json) });
-            } catch {
-              // Data that is not telemetryEvent's gets no history row (a bug elsewhere must not stop the log).
-            }
+  /** The statement's parts that need no seq: an event's place in the batch (`n`, from 1) stands for it. */
+  private prepare(events: NewEvent[]): PreparedBatch {
+    const telemetry: TelemetryRow[] = [];
+    const presence = new Map<string, boolean | null>();
+    const times: number[] = [];
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i];
+      if (event.type === 'telemetry') {
+        times.push(event.ts);
+        const json = valuesJsonOf(event.data);
+        if (json !== undefined) {
+          try {
+            telemetry.push({ n: i + 1, deviceId: event.deviceId, ts: event.ts, json, parsed: JSON.parse(json) });
+          } catch {
+            // Data that is not telemetryEvent's gets no history row (a bug elsewhere must not stop the log).
           }
         }
-        presence.set(event.deviceId, event.online ?? presence.get(event.deviceId) ?? null);
       }
-      await this.telemetry.write(trx, telemetry);
-      await sql`UPDATE devices AS d SET last_seen = GREATEST(COALESCE(d.last_seen, 0), ${now}::bigint),
-          online = COALESCE(u.online, d.online)
-        FROM unnest(${[...presence.keys()]}::text[], ${[...presence.values()]}::boolean[]) AS u(id, online)
-        WHERE d.id = u.id`.execute(trx);
+      presence.set(event.deviceId, event.online ?? presence.get(event.deviceId) ?? null);
+    }
+    const parts = this.telemetry.prepare(telemetry);
+    parts.push(sql`UPDATE devices AS d SET last_seen = GREATEST(COALESCE(d.last_seen, 0), ${sql.raw('(SELECT now FROM clock)')}),
+        online = COALESCE(u.online, d.online)
+      FROM unnest(${[...presence.keys()]}::text[], ${[...presence.values()]}::boolean[]) AS u(id, online)
+      WHERE d.id = u.id`);
+    return { events, ids: [...presence.keys()], parts, times };
+  }
+
+  private async write(
+    batch: PreparedBatch,
+    turn: Promise<void>,
+    previous: Promise<unknown>,
+    locked: () => void,
+  ): Promise<StoredEvent[]> {
+    const { events } = batch;
+    try {
+      // Behind the lock of the batch before, so seqs are taken in the order batches were given.
+      await turn;
+      if (events.length === 0) {
+        await previous;
+        return [];
+      }
+      await this.telemetry.ensurePartitions(batch.times);
+      return await this.transaction(batch, previous, locked);
+    } finally {
+      locked();
+    }
+  }
+
+  private async transaction(
+    batch: PreparedBatch,
+    previous: Promise<unknown>,
+    locked: () => void,
+  ): Promise<StoredEvent[]> {
+    const { events } = batch;
+    const now = Date.now();
+    let start = 0;
+    const stored = await this.db.transaction().execute(async (trx) => {
+      await sql`SELECT pg_advisory_xact_lock(${APPEND_LOCK})`.execute(trx);
+      start = performance.now();
+      locked();
+      // Events of a device deleted meanwhile are dropped; a delete waits for this batch (FOR KEY SHARE).
+      // The kept events take the next seqs in batch order: reserved at once (no other batch holds the lock).
+      const { rows } = await sql<{ base: number; kept: number; present: string[] | null }>`WITH
+        clock AS (SELECT ${now}::bigint AS now),
+        present AS (SELECT id FROM devices WHERE id = ANY(${batch.ids}::text[]) ORDER BY id FOR KEY SHARE),
+        numbered AS (SELECT u.n, u.d, u.t, u.x, row_number() OVER (ORDER BY u.n) AS k
+          FROM unnest(${textArray(events.map((e) => e.deviceId))}, ${textArray(events.map((e) => e.type))},
+            ${textArray(events.map((e) => e.data))}) WITH ORDINALITY AS u(d, t, x, n)
+          WHERE u.d IN (SELECT id FROM present)),
+        base AS (SELECT setval(pg_get_serial_sequence('events', 'seq'),
+            nextval(pg_get_serial_sequence('events', 'seq')) + GREATEST(count(*), 1) - 1) - count(*) AS b FROM numbered),
+        inserted AS (INSERT INTO events (seq, device_id, type, data, ts)
+          SELECT b.b + e.k, e.d, e.t, e.x, c.now FROM numbered AS e CROSS JOIN base AS b CROSS JOIN clock AS c),
+        ${sql.join(
+          batch.parts.map((part, i) => sql`${sql.id(`part${i}`)} AS (${part})`),
+          sql`,
+`,
+        )}
+        SELECT (SELECT b FROM base) AS base, (SELECT count(*) FROM numbered)::int AS kept,
+          CASE WHEN (SELECT count(*) FROM present) < ${batch.ids.length}
+            THEN (SELECT array_agg(id) FROM present) END AS present`.execute(trx);
+      // Commits only after the batch before it did; rolls back if it failed.
+      await previous;
+      const { base, kept, present } = rows[0];
+      if (kept === 0) return [];
+      const exists = present === null ? undefined : new Set(present);
+      const stored: StoredEvent[] = new Array(kept);
+      let k = 0;
+      for (const event of events) {
+        if (exists !== undefined && !exists.has(event.deviceId)) continue;
+        k++;
+        stored[k - 1] = { seq: base + k, type: event.type, deviceId: event.deviceId, data: event.data };
+      }
       return stored;
     });
     this.onCommit?.(events.length, (performance.now() - start) / 1000);
