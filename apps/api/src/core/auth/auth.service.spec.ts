@@ -2,14 +2,14 @@ import { Logger } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
 import * as argon2 from 'argon2';
 import type { SessionRecord, SessionRepository } from '../../domain/sessions';
-import type { ClusterChannel } from '../../domain/cluster';
+import type { ClusterChannel, ClusterNotice } from '../../domain/cluster';
 import { refusalOf, strictFake } from '../../domain/testing';
-
-const alone = strictFake<ClusterChannel>({ shared: false }, 'cluster');
 import type { UserRecord, UserRepository } from '../../domain/users';
 import type { AppConfig } from '../../platform/config/config';
 import { EventBus } from '../events/event-bus';
 import { AuthService } from './auth.service';
+
+const alone = strictFake<ClusterChannel>({ shared: false }, 'cluster');
 
 const NOW = Date.UTC(2026, 0, 1);
 const PASSWORD = 'correct horse';
@@ -146,5 +146,89 @@ describe('AuthService', () => {
     expect(await refusalOf(() => sut.createUser('alice', 'another password', 'viewer'))).toBe('conflict');
     expect(await refusalOf(() => sut.updateUser('bob', { role: 'viewer' }))).toBe('not_found');
     expect(ended).toEqual([]);
+  });
+  describe('with replicas (a shared database)', () => {
+    /** Two replicas on one store: sessions and users as the database has them, notices as sent. */
+    let table: Map<string, SessionRecord>;
+    let people: Map<string, UserRecord>;
+    let notices: ClusterNotice[];
+
+    function replica(bus: EventBus): AuthService {
+      const users = strictFake<UserRepository>(
+        {
+          list: async () => [...people.values()],
+          find: async (username) => people.get(username),
+          create: async (user) => !people.has(user.username) && !!people.set(user.username, user),
+        },
+        'users',
+      );
+      const sessions = strictFake<SessionRepository>(
+        {
+          live: async () => [...table.values()],
+          find: async (id) => table.get(id),
+          insert: async (session) => void table.set(session.id, session),
+          delete: async (ids) => ids.forEach((id) => table.delete(id)),
+          deleteAllOf: async () => [],
+        },
+        'sessions',
+      );
+      const cluster = strictFake<ClusterChannel>(
+        { shared: true, announce: async (notice) => void notices.push(notice) },
+        'cluster',
+      );
+      const config = {
+        adminUsername: 'alice',
+        jwtTtlSeconds: 3_600,
+        maxSessionsPerUser: 5,
+        loginMaxFailures: 100,
+        loginMaxFailuresPerAddress: 100,
+        loginMaxFailuresPerUser: 100,
+      } as AppConfig;
+      return new AuthService(config, users, sessions, new JwtService({ secret: 'a shared secret' }), bus, cluster);
+    }
+
+    it('lets in through one replica a session opened through another, and ends it there when told', async () => {
+      table = new Map();
+      people = new Map([['alice', alice]]);
+      notices = [];
+      const busB = new EventBus();
+      const endedOnB: string[][] = [];
+      busB.on('sessions.ended', (ids) => endedOnB.push([...ids]));
+      const [a, b] = [replica(new EventBus()), replica(busB)];
+      await a.onApplicationBootstrap();
+      await b.onApplicationBootstrap();
+
+      const result = await a.login('alice', PASSWORD, undefined);
+      if (result.outcome !== 'ok') throw new Error(result.outcome);
+      const token = result.response.accessToken;
+      const user = await b.verifyToken(token);
+      expect(user).toMatchObject({ username: 'alice', role: 'operator' });
+
+      await a.logout(token);
+      expect(notices).toEqual([{ kind: 'sessions.ended', sessionIds: [user!.sessionId] }]);
+      b.endedElsewhere(notices[0].kind === 'sessions.ended' ? notices[0].sessionIds : []);
+      expect(endedOnB).toEqual([[user!.sessionId]]);
+      expect(await b.verifyToken(token)).toBeUndefined();
+      a.onModuleDestroy();
+      b.onModuleDestroy();
+    });
+
+    it('logs in through one replica a user made through another a moment ago, and takes a change when told', async () => {
+      table = new Map();
+      people = new Map([['alice', alice]]);
+      notices = [];
+      const [a, b] = [replica(new EventBus()), replica(new EventBus())];
+      await a.onApplicationBootstrap();
+      await b.onApplicationBootstrap();
+
+      await a.createUser('bob', PASSWORD, 'viewer');
+      expect(notices).toContainEqual({ kind: 'user.changed', username: 'bob' });
+      expect((await b.login('bob', PASSWORD, undefined)).outcome).toBe('ok');
+      people.delete('bob');
+      await b.changedElsewhere('bob');
+      expect(b.findUser('bob')).toBeUndefined();
+      a.onModuleDestroy();
+      b.onModuleDestroy();
+    });
   });
 });

@@ -9,7 +9,7 @@ import type { DeviceTransport, PublishOptions } from '../device-transport';
 import { EventBus } from '../events/event-bus';
 import type { EventLog } from '../events/event-log.service';
 import type { PresenceService } from '../events/presence.service';
-import { CommandsService } from './commands.service';
+import { CommandsService, SWEEP_MS } from './commands.service';
 
 const NOW = Date.UTC(2026, 0, 1);
 const DEVICE = 'dev-1';
@@ -421,6 +421,116 @@ describe('CommandsService', () => {
       expect(rows.get(record.id)?.status).toBe('succeeded');
       await jest.advanceTimersByTimeAsync(30_000);
       expect(updates).toHaveLength(1);
+    });
+  });
+  describe('with replicas (a shared database)', () => {
+    const shared = () => strictFake<ClusterChannel>({ shared: true }, 'cluster');
+    const stored = (id: string, fields: Partial<CommandRecord>): CommandWithHistory => ({
+      id,
+      deviceId: DEVICE,
+      name: 'reboot',
+      params: {},
+      status: 'sent',
+      timeoutMs: 5_000,
+      issuedAt: NOW,
+      expiresAt: NOW + 60_000,
+      sentAt: NOW,
+      updatedAt: NOW,
+      createdBy: 'alice',
+      transitions: [],
+      ...fields,
+    });
+    /** Another replica's transition, as the LogFeed puts it on this one's bus. */
+    const fromElsewhere = (update: CommandEvent) =>
+      bus.emit('committed', [{ seq: 1, type: 'command', deviceId: update.deviceId, data: JSON.stringify(update) }], []);
+
+    it("follows another replica's result of a command sent here: the socket hears it, the wait ends, the timeout is off", async () => {
+      sut = make({}, shared());
+      const record = await sut.send({ deviceId: DEVICE, name: 'reboot', timeoutMs: 5_000 }, 'alice');
+      const terminal = sut.waitForTerminal(record.id);
+      // Replica B took the device's answer and stored it.
+      Object.assign(rows.get(record.id)!, { status: 'succeeded', result: { ok: true } });
+      fromElsewhere({ commandId: record.id, deviceId: DEVICE, name: 'reboot', status: 'succeeded', result: { ok: true }, ts: NOW + 5 });
+
+      expect(await terminal).toMatchObject({ status: 'succeeded', result: { ok: true } });
+      expect(announced.map((u) => u.status)).toEqual(['sent', 'succeeded']);
+      await jest.advanceTimersByTimeAsync(10_000);
+      expect(updates).toEqual([]);
+      // Its own transitions coming back through the log are not announced twice.
+      fromElsewhere({ commandId: record.id, deviceId: DEVICE, name: 'reboot', status: 'succeeded', ts: NOW + 5 });
+      await flush();
+      expect(announced).toHaveLength(2);
+    });
+
+    it('a timeout that loses the race to a result stored by another replica writes nothing and ends the command as stored', async () => {
+      sut = make({}, shared());
+      const record = await sut.send({ deviceId: DEVICE, name: 'reboot', timeoutMs: 5_000 }, 'alice');
+      const terminal = sut.waitForTerminal(record.id);
+      // Stored by replica B; its event has not reached this one yet.
+      Object.assign(rows.get(record.id)!, { status: 'failed', error: 'jammed' });
+
+      await jest.advanceTimersByTimeAsync(5_000);
+      expect(await terminal).toMatchObject({ status: 'failed', error: 'jammed' });
+      expect(updates).toEqual([]);
+      expect(appended.map((e) => JSON.parse(e.data).status)).toEqual(['sent']);
+    });
+
+    it('takes a result for a command another replica sent, writing it from the status stored', async () => {
+      rows.set('elsewhere', stored('elsewhere', { status: 'accepted' }));
+      sut = make({}, shared());
+
+      await sut.onResult(DEVICE, 'elsewhere', { status: 'succeeded', result: 7 });
+      expect(statuses('elsewhere')).toEqual(['succeeded']);
+      expect(rows.get('elsewhere')).toMatchObject({ status: 'succeeded', result: 7 });
+      expect(announced.map((u) => [u.commandId, u.status])).toEqual([['elsewhere', 'succeeded']]);
+      // A repeat finds it ended.
+      await sut.onResult(DEVICE, 'elsewhere', { status: 'succeeded', result: 7 });
+      expect(updates).toHaveLength(1);
+      expect(await lateResults()).toBe(1);
+    });
+
+    it('delivers the commands another replica holds for a device that came online here', async () => {
+      rows.set('held', stored('held', { status: 'pending', sentAt: null }));
+      sut = make({ pending: async (id) => [...rows.values()].filter((r) => r.deviceId === id && r.status === 'pending') }, shared());
+
+      sut.deliverPending(DEVICE);
+      await flush();
+      expect(rows.get('held')).toMatchObject({ status: 'sent', sentAt: NOW });
+      expect(published.map((p) => p.topic)).toEqual([`devices/${DEVICE}/commands/held`]);
+    });
+
+    it('delivers a command held here once the device comes online through another replica', async () => {
+      sut = make({}, shared());
+      online.clear();
+      const record = await sut.send({ deviceId: DEVICE, name: 'reboot' }, 'alice');
+      expect(record.status).toBe('pending');
+      const status = { deviceId: DEVICE, online: true, ts: NOW + 1 };
+      bus.emit('committed', [{ seq: 9, type: 'status', deviceId: DEVICE, data: JSON.stringify(status) }], []);
+      await flush();
+      expect(rows.get(record.id)).toMatchObject({ status: 'sent', sentAt: NOW });
+      expect(published.map((p) => p.topic)).toEqual([`devices/${DEVICE}/commands/${record.id}`]);
+    });
+
+    it('sweeps the overdue commands of a replica that died, each ended once', async () => {
+      rows.set('orphan', stored('orphan', { sentAt: NOW - 10_000 }));
+      rows.set('orphan-held', stored('orphan-held', { status: 'pending', sentAt: null, expiresAt: NOW - 2_000 }));
+      const overdue = async (now: number) =>
+        [...rows.values()].filter(
+          (r) =>
+            !['succeeded', 'failed', 'timed-out', 'expired', 'cancelled'].includes(r.status) &&
+            (r.status === 'pending' ? r.expiresAt : (r.sentAt ?? r.issuedAt) + r.timeoutMs) <= now,
+        );
+      sut = make({ open: async () => [], overdue }, shared());
+      await sut.onApplicationBootstrap();
+
+      await jest.advanceTimersByTimeAsync(SWEEP_MS);
+      expect(updates.map((u) => [u.id, u.patch.status])).toEqual([
+        ['orphan', 'timed-out'],
+        ['orphan-held', 'expired'],
+      ]);
+      await jest.advanceTimersByTimeAsync(SWEEP_MS * 3);
+      expect(updates).toHaveLength(2);
+      await sut.onApplicationShutdown();
     });
   });
 });

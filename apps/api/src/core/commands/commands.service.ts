@@ -7,6 +7,7 @@ import {
   type CommandResult,
   type CommandStatus,
   type SendCommandRequest,
+  type StatusEvent,
   TERMINAL_COMMAND_STATUSES,
   topics,
 } from '@iot/protocol';
@@ -175,11 +176,15 @@ export class CommandsService implements OnApplicationBootstrap, OnApplicationShu
 
   /** Sends every command held for a device that can now take them, oldest first. */
   deliverPending(deviceId: string): void {
+    this.deliverHeldHere(deviceId);
+    // Commands other replicas hold for it, too.
+    if (this.cluster.shared) void this.deliverHeldElsewhere(deviceId);
+  }
+
+  private deliverHeldHere(deviceId: string): void {
     for (const open of this.open.values()) {
       if (open.record.deviceId === deviceId && open.record.status === 'pending') this.deliver(open);
     }
-    // Commands other replicas hold for it, too.
-    if (this.cluster.shared) void this.deliverHeldElsewhere(deviceId);
   }
 
   private async deliverHeldElsewhere(deviceId: string): Promise<void> {
@@ -386,6 +391,8 @@ export class CommandsService implements OnApplicationBootstrap, OnApplicationShu
   private follow(events: StoredEvent[]): void {
     if (this.open.size === 0) return;
     for (const event of events) {
+      // A device that came online through another replica takes the commands held for it here.
+      if (event.type === 'status' && (JSON.parse(event.data) as StatusEvent).online) this.deliverHeldHere(event.deviceId);
       if (event.type !== 'command') continue;
       const update = JSON.parse(event.data) as CommandEvent;
       const open = this.open.get(update.commandId);
