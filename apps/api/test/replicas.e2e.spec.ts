@@ -148,7 +148,7 @@ describeWithTopology('two api replicas on PostgreSQL and Mosquitto, behind nginx
     await nginx?.stop();
     await Promise.all([a?.stop(), b?.stop()]);
     await broker?.stop();
-    await postgres?.stop();
+    postgres?.stop();
     for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   });
 

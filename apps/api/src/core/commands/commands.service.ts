@@ -43,6 +43,12 @@ interface OpenCommand {
   waiters: Array<(command: CommandRecord) => void>;
 }
 
+function withoutHistory(command: CommandWithHistory): CommandRecord {
+  const record: CommandRecord & { transitions?: unknown } = { ...command };
+  delete record.transitions;
+  return record;
+}
+
 /** A command's transition as everyone sees it (the `command` SSE event, a `command.status` frame's data). */
 export function commandEvent(record: CommandRecord, ts = record.updatedAt): CommandEvent {
   return {
@@ -277,8 +283,7 @@ export class CommandsService implements OnApplicationBootstrap, OnApplicationShu
     if (!this.cluster.shared) return undefined;
     const stored = await this.commands.get(commandId);
     if (!stored || TERMINAL_COMMAND_STATUSES.has(stored.status)) return undefined;
-    const { transitions: _, ...record } = stored;
-    return this.open.get(commandId) ?? this.untracked(record);
+    return this.open.get(commandId) ?? this.untracked(withoutHistory(stored));
   }
 
   private enqueue(open: OpenCommand, step: () => Promise<void>): Promise<void> {
@@ -370,8 +375,7 @@ export class CommandsService implements OnApplicationBootstrap, OnApplicationShu
       this.settle(open);
       return;
     }
-    const { transitions: _, ...record } = stored;
-    Object.assign(open.record, record);
+    Object.assign(open.record, withoutHistory(stored));
     this.rearm(open);
   }
 
