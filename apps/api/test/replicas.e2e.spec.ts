@@ -211,7 +211,9 @@ describeWithTopology('two api replicas on PostgreSQL and Mosquitto, behind nginx
     const ws = await SocketClient.open(a, token);
     const ids = Array.from({ length: 10 }, (_, i) => `c${i}`);
     for (const requestId of ids) ws.send('command.send', { requestId, deviceId: 'rep-2', name: 'relay.set' });
-    await ws.waitFor(() => ids.every((id) => ws.statuses(id).includes('succeeded')), 15_000);
+    await ws.waitFor(() => ids.every((id) => ws.statuses(id).includes('succeeded')), 15_000).catch((error: Error) => {
+      throw new Error(`${error.message.slice(0, 100)}; statuses: ${JSON.stringify(ids.map((id) => ws.statuses(id)))}`);
+    });
     await ws.close();
     for (const requestId of ids) {
       const statuses = ws.statuses(requestId);

@@ -10,7 +10,7 @@ export interface Summary {
   message: string;
 }
 
-/** A broker URL without its user and password. */
+/** A broker or database URL without its user and password. */
 function withoutCredentials(url: string): string {
   try {
     const parsed = new URL(url);
@@ -28,7 +28,9 @@ export function startSummary(config: AppConfig, running: Pick<RunningApp, 'port'
   const broker = config.mqttUrl
     ? `external ${withoutCredentials(config.mqttUrl)}`
     : `embedded on ${config.host}:${running.mqttPort}`;
-  const database = `SQLite ${join(config.dataDir, SQLITE_FILE)}`;
+  const database = config.databaseUrl
+    ? `PostgreSQL ${withoutCredentials(config.databaseUrl)}`
+    : `SQLite ${join(config.dataDir, SQLITE_FILE)}`;
   const generated = existsSync(join(config.dataDir, INITIAL_ADMIN_PASSWORD_FILE));
   const login = `${config.adminUsername}${generated ? ` (generated password in ${INITIAL_ADMIN_PASSWORD_FILE})` : ''}`;
   return {

@@ -473,6 +473,26 @@ describe('CommandsService', () => {
       expect(await terminal).toMatchObject({ status: 'failed', error: 'jammed' });
       expect(updates).toEqual([]);
       expect(appended.map((e) => JSON.parse(e.data).status)).toEqual(['sent']);
+      // The socket that sent it hears the stored end now, and once: its event through the log changes nothing.
+      expect(announced.map((u) => [u.status, u.error])).toEqual([
+        ['sent', undefined],
+        ['failed', 'jammed'],
+      ]);
+      fromElsewhere({ commandId: record.id, deviceId: DEVICE, name: 'reboot', status: 'failed', error: 'jammed', ts: NOW + 1 });
+      await flush();
+      expect(announced).toHaveLength(2);
+    });
+
+    it('a result that loses the race to another replica announces what was stored', async () => {
+      sut = make({}, shared());
+      const record = await sut.send({ deviceId: DEVICE, name: 'reboot' }, 'alice');
+      // Replica B stored the device's `succeeded`; this one took its `accepted`, sent a moment before.
+      Object.assign(rows.get(record.id)!, { status: 'succeeded', result: 1 });
+
+      await sut.onResult(DEVICE, record.id, { status: 'accepted' });
+      expect(updates).toEqual([]);
+      expect(announced.map((u) => u.status)).toEqual(['sent', 'succeeded']);
+      expect(await sut.waitForTerminal(record.id)).toMatchObject({ status: 'succeeded', result: 1 });
     });
 
     it('takes a result for a command another replica sent, writing it from the status stored', async () => {

@@ -375,7 +375,13 @@ export class CommandsService implements OnApplicationBootstrap, OnApplicationShu
       this.settle(open);
       return;
     }
+    const before = open.record.status;
     Object.assign(open.record, withoutHistory(stored));
+    // Whoever waits here for a command sent from here hears of the change now; its event, when it
+    // comes through the log, finds it applied.
+    if (open.record.status !== before && this.open.get(open.record.id) === open) {
+      this.bus.emit('command.transition', commandEvent(open.record));
+    }
     this.rearm(open);
   }
 

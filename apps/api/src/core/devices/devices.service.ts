@@ -68,12 +68,13 @@ export class DevicesService {
   ) {}
 
   /**
-   * At boot, before the broker accepts anyone. Alone, nobody is connected, so
-   * presence left by a crash is forgotten; with replicas, the others' devices
-   * are still connected, so presence is taken as stored.
+   * At boot, before the broker accepts anyone. With the embedded broker
+   * nobody is connected, so presence left by a crash is forgotten; with
+   * replicas on an external broker, devices are still connected (to the
+   * broker, through the other replicas), so presence is taken as stored.
    */
   async boot(): Promise<void> {
-    if (this.cluster.shared) {
+    if (this.cluster.shared && this.transport.kind === 'external') {
       await this.reloadDirectory();
       return;
     }
