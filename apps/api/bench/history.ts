@@ -31,6 +31,8 @@ import type { TelemetryQuery, TelemetryValues } from '@iot/protocol';
 import type { AppConfig } from '../src/platform/config/config';
 import { EventBus } from '../src/core/events/event-bus';
 import { EventLog } from '../src/core/events/event-log.service';
+import { LogFeed } from '../src/core/events/log-feed';
+import { LocalCluster } from '../src/storage/local-cluster';
 import { MetricsService } from '../src/platform/metrics/metrics.service';
 import { SqliteDatabase } from '../src/storage/sqlite-database';
 import { PgDatabase } from '../src/storage/postgres/pg-database';
@@ -220,7 +222,8 @@ interface IngestStats {
  */
 async function ingest(database: Store, until: Promise<unknown>, rate?: number): Promise<IngestStats> {
   const bus = new EventBus();
-  const log = new EventLog(database.events, new MetricsService(), bus);
+  // The log's own commits, as one api process has them (no replicas to read).
+  const log = new EventLog(database.events, new MetricsService(), new LogFeed(database.events, bus, new LocalCluster()));
   let events = 0;
   const latencies: number[] = [];
   bus.on('committed', (stored, receivedAt) => {
