@@ -90,7 +90,11 @@ describe.each(engines())('DeviceRepository on %s', (engine) => {
         },
         { status: 'pending', ts: 1 },
       );
-      await store.deviceState.save(id, { reported: { a: 1 }, desired: { b: 2 }, version: 1, reportedAt: 1, desiredAt: 1 }, 0);
+      await store.deviceState.save(
+        id,
+        { reported: { a: 1 }, desired: { b: 2 }, version: 1, reportedAt: 1, desiredAt: 1 },
+        0,
+      );
     }
     expect(await sut.delete('gone')).toBe(true);
     expect(await sut.delete('gone')).toBe(false);

@@ -267,14 +267,20 @@ describe('StateService', () => {
       expect([saves, appended]).toEqual([[], []]);
     });
 
-    it('applies a reported patch again to the other writer\'s document, the event carrying what is stored', async () => {
+    it("applies a reported patch again to the other writer's document, the event carrying what is stored", async () => {
       await sut.setDesired(DEVICE, { on: true }, undefined);
       rivals.push((state) => ({ ...state, reported: { temp: 20 }, reportedAt: NOW + 1 }));
 
       await sut.applyReported(DEVICE, { fan: 1 }, NOW + 2);
 
       const reported = { temp: 20, fan: 1 };
-      expect(stored.get(DEVICE)).toEqual({ reported, desired: { on: true }, version: 1, reportedAt: NOW + 2, desiredAt: NOW });
+      expect(stored.get(DEVICE)).toEqual({
+        reported,
+        desired: { on: true },
+        version: 1,
+        reportedAt: NOW + 2,
+        desiredAt: NOW,
+      });
       expect(appended.at(-1)?.event.data).toBe(JSON.stringify({ deviceId: DEVICE, reported, version: 1, ts: NOW + 2 }));
     });
 
