@@ -94,9 +94,10 @@ const TABLES: TableCopy[] = [
       ['version', 'integer'],
       ['reported_at', 'bigint'],
       ['desired_at', 'bigint'],
+      ['revision', 'integer'],
     ],
     select:
-      'SELECT device_id, reported, desired, version, reported_at, desired_at FROM device_state ORDER BY device_id',
+      'SELECT device_id, reported, desired, version, reported_at, desired_at, revision FROM device_state ORDER BY device_id',
   },
   {
     table: 'commands',

@@ -182,6 +182,11 @@ function dbCopy(...args: string[]): Promise<{ code: number; out: string }> {
         `SELECT count(*) AS n FROM pg_inherits WHERE inhparent = 'telemetry_messages'::regclass`,
       );
       expect(Number(days.rows[0].n)).toBeGreaterThanOrEqual(3);
+      // The state's revision goes over too (one desired and one reported save), so saves go on from it.
+      const state = await client.query<{ revision: number }>(
+        `SELECT revision FROM device_state WHERE device_id = 'mover-1'`,
+      );
+      expect(state.rows).toEqual([{ revision: 2 }]);
     } finally {
       await client.end();
     }
@@ -221,6 +226,13 @@ function dbCopy(...args: string[]): Promise<{ code: number; out: string }> {
     expect(seq(after[0].id)).toBeGreaterThan(seq(replayed[replayed.length - 1].id));
     resumed.close();
     await device.endAsync();
+    // The copied state takes changes: the desired state goes on from its version.
+    const changed = await fetch(`${pgApp.url}/api/v1/devices/mover-1/state/desired`, {
+      method: 'PATCH',
+      headers: { authorization: `Bearer ${pgApp.adminToken}`, 'content-type': 'application/merge-patch+json' },
+      body: JSON.stringify({ setpoint: 22 }),
+    });
+    expect([changed.status, await changed.json()]).toEqual([200, { version: 2 }]);
 
     const again = await dbCopy('--from', dataDir, '--to', target);
     expect(again.code).not.toBe(0);

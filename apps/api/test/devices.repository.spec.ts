@@ -90,19 +90,17 @@ describe.each(engines())('DeviceRepository on %s', (engine) => {
         },
         { status: 'pending', ts: 1 },
       );
-      await store.deviceState.save(id, {
-        reported: { a: 1 },
-        desired: { b: 2 },
-        version: 1,
-        reportedAt: 1,
-        desiredAt: 1,
-      });
+      await store.deviceState.save(
+        id,
+        { reported: { a: 1 }, desired: { b: 2 }, version: 1, reportedAt: 1, desiredAt: 1 },
+        0,
+      );
     }
     expect(await sut.delete('gone')).toBe(true);
     expect(await sut.delete('gone')).toBe(false);
     expect(await sut.get('gone')).toBeUndefined();
     expect(await store.commands.get('c-gone')).toBeUndefined();
-    expect((await store.deviceState.get('gone')).version).toBe(0);
+    expect((await store.deviceState.get('gone')).state.version).toBe(0);
     expect((await store.telemetry.latest(['gone', 'kept'])).has('gone')).toBe(false);
     const range = { from: 0, to: 120_000, bucketMs: 60_000, agg: 'count' as const };
     expect(await store.telemetry.aggregate({ deviceId: 'gone', keys: ['t'], ...range })).toEqual({ t: [] });
@@ -112,7 +110,7 @@ describe.each(engines())('DeviceRepository on %s', (engine) => {
     expect(store.telemetry.keys.count('gone')).toBe(0);
     expect(await store.telemetry.aggregate({ deviceId: 'kept', keys: ['t'], ...range })).toEqual({ t: [[60_000, 1]] });
     expect(await store.commands.get('c-kept')).toBeDefined();
-    expect((await store.deviceState.get('kept')).version).toBe(1);
+    expect((await store.deviceState.get('kept')).state.version).toBe(1);
     // A device made again with the id starts empty.
     await sut.create(device('gone'), 'h');
     expect(await store.telemetry.history({ deviceId: 'gone', limit: 10, order: 'asc' })).toEqual({});

@@ -128,13 +128,11 @@ describe.each(engines())('EventRepository on %s', (engine) => {
     expect((await store.events.append([event]))[0].data).toBe(event.data);
     expect((await store.telemetry.latest(['a'])).get('a')).toEqual({ s: { ts: 5, value: 'a\ufffdb' } });
     expect(await store.telemetry.history({ deviceId: 'a', limit: 10, order: 'asc' })).toEqual({ s: [[5, 'a\ufffdb']] });
-    await store.deviceState.save('a', {
-      reported: { s: '\0' },
-      desired: {},
-      version: 0,
-      reportedAt: 1,
-      desiredAt: null,
-    });
-    expect((await store.deviceState.get('a')).reported).toEqual({ s: '\ufffd' });
+    await store.deviceState.save(
+      'a',
+      { reported: { s: '\0' }, desired: {}, version: 0, reportedAt: 1, desiredAt: null },
+      0,
+    );
+    expect((await store.deviceState.get('a')).state.reported).toEqual({ s: '\ufffd' });
   });
 });

@@ -207,6 +207,14 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('sessions_expires_at').on('sessions').column('expires_at').execute();
     },
   },
+  '0006_device_state_revision': {
+    async up(db: Kysely<unknown>) {
+      // Bumped by every save, which writes only over the revision it read:
+      // replicas changing the same device cannot lose each other's changes.
+      // Rows already there start at 0, as does a device without a row.
+      await sql`ALTER TABLE device_state ADD COLUMN revision INTEGER NOT NULL DEFAULT 0`.execute(db);
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

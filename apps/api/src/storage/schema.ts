@@ -81,6 +81,8 @@ export interface Database {
     version: number;
     reported_at: number | null;
     desired_at: number | null;
+    /** Bumped by every save; a save names the revision it read (optimistic concurrency). */
+    revision: number;
   };
   /** The event log behind SSE resume: each event's data, serialised once. */
   events: {

@@ -1,7 +1,7 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import type { Kysely } from 'kysely';
 import type { JsonObject } from '@iot/protocol';
-import type { DeviceStateRecord, DeviceStateRepository } from '../domain/device-state';
+import type { DeviceStateRecord, DeviceStateRepository, StoredDeviceState } from '../domain/device-state';
 import type { Database } from './schema';
 
 /**
@@ -15,17 +15,20 @@ export class SqliteDeviceState implements DeviceStateRepository {
     private readonly db: Kysely<Database>,
     sqlite: BetterSqlite3.Database,
   ) {
-    const upsertState = sqlite.prepare(
-      `INSERT INTO device_state (device_id, reported, desired, version, reported_at, desired_at)
-       VALUES (@device_id, @reported, @desired, @version, @reported_at, @desired_at)
+    // Inserts the first row, or updates one still at the revision read; 0 changes when another writer came first.
+    const saveState = sqlite.prepare(
+      `INSERT INTO device_state (device_id, reported, desired, version, reported_at, desired_at, revision)
+       VALUES (@device_id, @reported, @desired, @version, @reported_at, @desired_at, @revision + 1)
        ON CONFLICT (device_id) DO UPDATE SET reported = excluded.reported, desired = excluded.desired,
-         version = excluded.version, reported_at = excluded.reported_at, desired_at = excluded.desired_at`,
+         version = excluded.version, reported_at = excluded.reported_at, desired_at = excluded.desired_at,
+         revision = excluded.revision
+       WHERE device_state.revision = @revision`,
     );
     const deleteState = sqlite.prepare<[string]>('DELETE FROM device_state WHERE device_id = ?');
-    this.statements = { upsertState, deleteState };
+    this.statements = { saveState, deleteState };
   }
 
-  async get(deviceId: string): Promise<DeviceStateRecord> {
+  async get(deviceId: string): Promise<StoredDeviceState> {
     const row = await this.db
       .selectFrom('device_state')
       .selectAll()
@@ -33,24 +36,29 @@ export class SqliteDeviceState implements DeviceStateRepository {
       .executeTakeFirst();
     return row
       ? {
-          reported: JSON.parse(row.reported) as JsonObject,
-          desired: JSON.parse(row.desired) as JsonObject,
-          version: row.version,
-          reportedAt: row.reported_at,
-          desiredAt: row.desired_at,
+          state: {
+            reported: JSON.parse(row.reported) as JsonObject,
+            desired: JSON.parse(row.desired) as JsonObject,
+            version: row.version,
+            reportedAt: row.reported_at,
+            desiredAt: row.desired_at,
+          },
+          revision: row.revision,
         }
-      : { reported: {}, desired: {}, version: 0, reportedAt: null, desiredAt: null };
+      : { state: { reported: {}, desired: {}, version: 0, reportedAt: null, desiredAt: null }, revision: 0 };
   }
 
-  async save(deviceId: string, state: DeviceStateRecord): Promise<void> {
-    this.statements.upsertState.run({
+  async save(deviceId: string, state: DeviceStateRecord, revision: number): Promise<boolean> {
+    const { changes } = this.statements.saveState.run({
       device_id: deviceId,
       reported: JSON.stringify(state.reported),
       desired: JSON.stringify(state.desired),
       version: state.version,
       reported_at: state.reportedAt,
       desired_at: state.desiredAt,
+      revision,
     });
+    return changes === 1;
   }
 
   async desiredStates(): Promise<Array<{ deviceId: string; version: number; desired: JsonObject }>> {

@@ -17,7 +17,10 @@ const empty = (): DeviceStateRecord => ({ reported: {}, desired: {}, version: 0,
 
 describe('StateService', () => {
   let stored: Map<string, DeviceStateRecord>;
+  let revisions: Map<string, number>;
   let saves: Array<{ deviceId: string; state: DeviceStateRecord }>;
+  /** Each makes one save lose the race: another writer (replica) stores its change of the device first. */
+  let rivals: Array<(state: DeviceStateRecord) => DeviceStateRecord>;
   let published: Array<{ topic: string; payload: unknown; options: PublishOptions }>;
   let appended: Array<{ event: NewEvent; receivedAt: number }>;
   /** When set, each `get` waits for it (to hold a change in the middle). */
@@ -33,11 +36,19 @@ describe('StateService', () => {
         get: async (deviceId) => {
           gets++;
           if (gate) await gate;
-          return structuredClone(stored.get(deviceId) ?? empty());
+          return { state: structuredClone(stored.get(deviceId) ?? empty()), revision: revisions.get(deviceId) ?? 0 };
         },
-        save: async (deviceId, state) => {
+        save: async (deviceId, state, revision) => {
+          const rival = rivals.shift();
+          if (rival) {
+            stored.set(deviceId, rival(structuredClone(stored.get(deviceId) ?? empty())));
+            revisions.set(deviceId, (revisions.get(deviceId) ?? 0) + 1);
+          }
+          if (revision !== (revisions.get(deviceId) ?? 0)) return false;
           saves.push({ deviceId, state: structuredClone(state) });
           stored.set(deviceId, structuredClone(state));
+          revisions.set(deviceId, revision + 1);
+          return true;
         },
         ...repository,
       },
@@ -72,7 +83,9 @@ describe('StateService', () => {
   beforeEach(() => {
     jest.useFakeTimers({ now: NOW });
     stored = new Map();
+    revisions = new Map();
     saves = [];
+    rivals = [];
     published = [];
     appended = [];
     gate = undefined;
@@ -217,6 +230,69 @@ describe('StateService', () => {
       expect(await refusalOf(() => refused)).toBe('precondition_failed');
       expect(await next).toEqual({ version: 1 });
       expect(stored.get(DEVICE)?.desired).toEqual({ b: 2 });
+    });
+  });
+
+  describe('another writer saving the device first', () => {
+    it('applies an operator patch again to the document the other writer stored, keeping both changes', async () => {
+      await sut.setDesired(DEVICE, { a: 1 }, undefined);
+      rivals.push((state) => ({ ...state, desired: { ...state.desired, b: 2 }, version: state.version + 1 }));
+
+      expect(await sut.setDesired(DEVICE, { c: 3 }, undefined)).toEqual({ version: 3 });
+
+      expect(stored.get(DEVICE)).toMatchObject({ desired: { a: 1, b: 2, c: 3 }, version: 3 });
+      expect(gets).toBe(3); // one read for the first change, two for the second
+      expect(appended.at(-1)?.event.data).toBe(
+        JSON.stringify({ deviceId: DEVICE, desired: { a: 1, b: 2, c: 3 }, version: 3, ts: NOW }),
+      );
+      expect(published.map((p) => p.payload)).toEqual([
+        { version: 1, state: { a: 1 } },
+        { version: 3, state: { a: 1, b: 2, c: 3 } },
+      ]);
+    });
+
+    it('checks the expected version against the fresh document: precondition_failed when the other writer bumped it', async () => {
+      rivals.push((state) => ({ ...state, desired: { b: 2 }, version: 1 }));
+
+      expect(await refusalOf(() => sut.setDesired(DEVICE, { a: 1 }, 0))).toBe('precondition_failed');
+      expect(stored.get(DEVICE)).toMatchObject({ desired: { b: 2 }, version: 1 });
+      expect([saves, appended, published]).toEqual([[], [], []]);
+    });
+
+    it('checks the size limit against the fresh document: too_large when the other writer grew it', async () => {
+      rivals.push((state) => ({ ...state, reported: { big: 'x'.repeat(MAX_BYTES - 20) }, reportedAt: NOW }));
+
+      expect(await refusalOf(() => sut.applyReported(DEVICE, { more: 'y'.repeat(20) }, NOW + 1))).toBe('too_large');
+      expect(stored.get(DEVICE)?.reported).toEqual({ big: 'x'.repeat(MAX_BYTES - 20) });
+      expect([saves, appended]).toEqual([[], []]);
+    });
+
+    it("applies a reported patch again to the other writer's document, the event carrying what is stored", async () => {
+      await sut.setDesired(DEVICE, { on: true }, undefined);
+      rivals.push((state) => ({ ...state, reported: { temp: 20 }, reportedAt: NOW + 1 }));
+
+      await sut.applyReported(DEVICE, { fan: 1 }, NOW + 2);
+
+      const reported = { temp: 20, fan: 1 };
+      expect(stored.get(DEVICE)).toEqual({
+        reported,
+        desired: { on: true },
+        version: 1,
+        reportedAt: NOW + 2,
+        desiredAt: NOW,
+      });
+      expect(appended.at(-1)?.event.data).toBe(JSON.stringify({ deviceId: DEVICE, reported, version: 1, ts: NOW + 2 }));
+    });
+
+    it('gives up with unavailable after five lost races, changing nothing', async () => {
+      for (let i = 0; i < 5; i++) rivals.push((state) => ({ ...state, reported: { n: i }, reportedAt: NOW + i }));
+
+      expect(await refusalOf(() => sut.setDesired(DEVICE, { a: 1 }, undefined))).toBe('unavailable');
+      expect(gets).toBe(5);
+      expect(stored.get(DEVICE)).toMatchObject({ desired: {}, version: 0, reported: { n: 4 } });
+      expect([saves, appended, published]).toEqual([[], [], []]);
+      // The next change goes through.
+      expect(await sut.setDesired(DEVICE, { a: 1 }, undefined)).toEqual({ version: 1 });
     });
   });
 

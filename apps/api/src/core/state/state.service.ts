@@ -6,13 +6,18 @@ import { APP_CONFIG, type AppConfig } from '../../platform/config/config';
 import { deviceEvents } from '../../domain/events';
 import { EventLog } from '../events/event-log.service';
 import { PresenceService } from '../events/presence.service';
-import { DeviceStateRepository } from '../../domain/device-state';
+import { type DeviceStateRecord, DeviceStateRepository } from '../../domain/device-state';
+
+/** Saves tried for one change while other writers keep saving the same device first. */
+const SAVE_ATTEMPTS = 5;
 
 /**
  * Desired and reported state. An operator's merge patch bumps the version
  * and the whole desired document goes out retained, so a device that
  * connects later still gets it; a device's merge patch updates what it
- * reports. Changes to one device run one after another.
+ * reports. Changes to one device run one after another in this process;
+ * across processes each save is conditional on the revision it read, and a
+ * change that lost the race is applied again to the fresh document.
  */
 @Injectable()
 export class StateService implements OnApplicationBootstrap {
@@ -37,7 +42,7 @@ export class StateService implements OnApplicationBootstrap {
 
   async get(deviceId: string): Promise<DeviceStateView> {
     await this.assertDevice(deviceId);
-    const state = await this.states.get(deviceId);
+    const { state } = await this.states.get(deviceId);
     return { ...state, delta: stateDelta(state.desired, state.reported) };
   }
 
@@ -52,27 +57,25 @@ export class StateService implements OnApplicationBootstrap {
     const problem = statePatchProblem(patch);
     if (problem !== undefined) throw new DomainError('bad_request', `patch: ${problem}`);
     return this.serialize(deviceId, async () => {
-      const state = await this.states.get(deviceId);
-      if (expectedVersion !== undefined && expectedVersion !== state.version) {
-        throw new DomainError(
-          'precondition_failed',
-          `the desired state is at version ${state.version}, not ${expectedVersion}; reload it and try again`,
-        );
-      }
-      const desired = applyMergePatch(state.desired, patch);
-      const json = JSON.stringify(desired);
-      const bytes = Buffer.byteLength(json);
-      if (bytes > this.config.stateMaxBytes) {
-        throw new DomainError(
-          'too_large',
-          `the desired state would be ${bytes} bytes, over the limit of ${this.config.stateMaxBytes} (STATE_MAX_BYTES); nothing was changed`,
-        );
-      }
       const now = Date.now();
-      state.desired = desired;
-      state.version += 1;
-      state.desiredAt = now;
-      await this.states.save(deviceId, state);
+      const { state, json } = await this.change(deviceId, (state) => {
+        if (expectedVersion !== undefined && expectedVersion !== state.version) {
+          throw new DomainError(
+            'precondition_failed',
+            `the desired state is at version ${state.version}, not ${expectedVersion}; reload it and try again`,
+          );
+        }
+        const desired = applyMergePatch(state.desired, patch);
+        const json = JSON.stringify(desired);
+        const bytes = Buffer.byteLength(json);
+        if (bytes > this.config.stateMaxBytes) {
+          throw new DomainError(
+            'too_large',
+            `the desired state would be ${bytes} bytes, over the limit of ${this.config.stateMaxBytes} (STATE_MAX_BYTES); nothing was changed`,
+          );
+        }
+        return { state: { ...state, desired, version: state.version + 1, desiredAt: now }, json };
+      });
       this.log.append(deviceEvents.state(deviceId, 'desired', json, state.version, now), now);
       await this.publishDesired(deviceId, state.version, state.desired);
       return { version: state.version };
@@ -88,22 +91,43 @@ export class StateService implements OnApplicationBootstrap {
     const problem = statePatchProblem(patch);
     if (problem !== undefined) throw new DomainError('bad_request', problem);
     await this.serialize(deviceId, async () => {
-      const state = await this.states.get(deviceId);
-      const reported = applyMergePatch(state.reported, patch);
-      const json = JSON.stringify(reported);
-      const bytes = Buffer.byteLength(json);
-      if (bytes > this.config.stateMaxBytes) {
-        throw new DomainError(
-          'too_large',
-          `the reported state would be ${bytes} bytes, over the limit of ${this.config.stateMaxBytes}; the patch was not applied`,
-        );
-      }
-      state.reported = reported;
-      state.reportedAt = receivedAt;
-      await this.states.save(deviceId, state);
-      // The document serialised once, for the size check and the event both.
+      const { state, json } = await this.change(deviceId, (state) => {
+        const reported = applyMergePatch(state.reported, patch);
+        // The document serialised once, for the size check and the event both.
+        const json = JSON.stringify(reported);
+        const bytes = Buffer.byteLength(json);
+        if (bytes > this.config.stateMaxBytes) {
+          throw new DomainError(
+            'too_large',
+            `the reported state would be ${bytes} bytes, over the limit of ${this.config.stateMaxBytes}; the patch was not applied`,
+          );
+        }
+        return { state: { ...state, reported, reportedAt: receivedAt }, json };
+      });
       this.log.append(deviceEvents.state(deviceId, 'reported', json, state.version, receivedAt), receivedAt);
     });
+  }
+
+  /**
+   * Reads the state, applies `next` and saves the result if no other writer
+   * (another replica) saved the device in between; else reads the fresh state
+   * and applies `next` again, so its checks hold for what is stored. After
+   * SAVE_ATTEMPTS lost races, `unavailable`: the same change may succeed
+   * later (a device's message is not acknowledged, so it comes again).
+   */
+  private async change(
+    deviceId: string,
+    next: (state: DeviceStateRecord) => { state: DeviceStateRecord; json: string },
+  ): Promise<{ state: DeviceStateRecord; json: string }> {
+    for (let attempt = 1; attempt <= SAVE_ATTEMPTS; attempt++) {
+      const { state, revision } = await this.states.get(deviceId);
+      const changed = next(state);
+      if (await this.states.save(deviceId, changed.state, revision)) return changed;
+    }
+    throw new DomainError(
+      'unavailable',
+      `the state of ${deviceId} kept changing under this change (${SAVE_ATTEMPTS} attempts); nothing was changed, try again`,
+    );
   }
 
   private async publishDesired(deviceId: string, version: number, desired: JsonObject): Promise<void> {

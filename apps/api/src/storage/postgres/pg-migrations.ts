@@ -134,6 +134,14 @@ const migrations: Record<string, Migration> = {
       }
     },
   },
+  '0002_device_state_revision': {
+    async up(db: Kysely<unknown>) {
+      // Bumped by every save, which writes only over the revision it read:
+      // replicas changing the same device cannot lose each other's changes.
+      // Rows already there start at 0, as does a device without a row.
+      await sql`ALTER TABLE device_state ADD COLUMN revision INTEGER NOT NULL DEFAULT 0`.execute(db);
+    },
+  },
 };
 
 export const pgMigrationProvider: MigrationProvider = {

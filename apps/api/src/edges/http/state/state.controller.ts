@@ -36,7 +36,7 @@ export class StateController {
     schema: toJsonSchema(jsonObjectSchema, 'input'),
   })
   @ApiOkResponse({ type: StateVersionDto })
-  @ApiErrors(...BODY_ERRORS, [404, 'No such device'], 412)
+  @ApiErrors(...BODY_ERRORS, [404, 'No such device'], 412, [503, 'Other replicas kept changing the state; retry'])
   setDesired(
     @Param('id', DeviceIdPipe) deviceId: string,
     @Body() body: unknown,
