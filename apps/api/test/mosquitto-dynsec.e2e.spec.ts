@@ -1,7 +1,3 @@
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import {
   type BrokerSyncResponse,
@@ -10,65 +6,14 @@ import {
   brokerSyncResponseSchema,
 } from '@iot/protocol';
 import { StreamRecorder, type TestApp, api, closed, createDevice, metric, startApp, within } from './harness';
-import { freePort } from './postgres';
+import { type TestMosquitto, dynsecMissing, startMosquitto } from './mosquitto';
 
-const PLUGIN = '/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so';
 const ADMIN_USER = { username: 'broker-admin', password: 'broker-admin-password' };
 const DYNSEC = '$CONTROL/dynamic-security/v1';
 
-const mosquittoBinary = ['/usr/sbin/mosquitto', '/usr/bin/mosquitto'].find(
-  (path) => spawnSync(path, ['-h']).error === undefined,
-);
-const ctrlBinary = spawnSync('mosquitto_ctrl', ['--help']).error === undefined;
-const skipReason = !mosquittoBinary
-  ? 'mosquitto is not installed (apt-get install mosquitto)'
-  : !existsSync(PLUGIN)
-    ? `the dynamic-security plugin is missing (${PLUGIN})`
-    : !ctrlBinary
-      ? 'mosquitto_ctrl is not installed (apt-get install mosquitto-clients)'
-      : undefined;
+const skipReason = dynsecMissing();
 if (skipReason) console.warn(`skipping the Mosquitto dynamic-security tests: ${skipReason}`);
 const describeWithDynsec = skipReason ? describe.skip : describe;
-
-/**
- * Mosquitto with dynamic security, anonymous logins off. Its admin (the api's
- * broker user here) may also publish under devices/ (commands, desired state).
- */
-async function startMosquitto(): Promise<{ url: string; process: ChildProcess; dir: string }> {
-  const dir = mkdtempSync(join(tmpdir(), 'iot-dynsec-'));
-  const file = join(dir, 'dynamic-security.json');
-  const init = spawnSync('mosquitto_ctrl', ['dynsec', 'init', file, ADMIN_USER.username, ADMIN_USER.password]);
-  if (init.status !== 0) throw new Error(`mosquitto_ctrl dynsec init failed: ${init.stderr.toString()}`);
-  const dynsec = JSON.parse(readFileSync(file, 'utf8')) as { roles: Array<{ acls: unknown[] }> };
-  dynsec.roles[0].acls.push({ acltype: 'publishClientSend', topic: 'devices/#', allow: true });
-  writeFileSync(file, JSON.stringify(dynsec));
-  const port = await freePort();
-  writeFileSync(
-    join(dir, 'mosquitto.conf'),
-    [
-      `listener ${port} 127.0.0.1`,
-      'allow_anonymous false',
-      'persistence false',
-      `plugin ${PLUGIN}`,
-      `plugin_opt_config_file ${file}`,
-      '',
-    ].join('\n'),
-  );
-  // Started as root, Mosquitto becomes the mosquitto user before it opens (and rewrites) the dynsec file.
-  if (process.getuid?.() === 0) spawnSync('chown', ['-R', 'mosquitto', dir]);
-  const child = spawn(mosquittoBinary!, ['-c', join(dir, 'mosquitto.conf')], { stdio: 'ignore' });
-  const url = `mqtt://127.0.0.1:${port}`;
-  for (let attempt = 0; ; attempt++) {
-    try {
-      const probe = await mqtt.connectAsync(url, { ...ADMIN_USER, reconnectPeriod: 0, connectTimeout: 1000 });
-      await probe.endAsync();
-      return { url, process: child, dir };
-    } catch (error) {
-      if (attempt > 50 || child.exitCode !== null) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
-}
 
 interface DynsecAnswer {
   command: string;
@@ -77,7 +22,7 @@ interface DynsecAnswer {
 }
 
 describeWithDynsec('with MQTT_DYNSEC: device credentials in Mosquitto dynamic security', () => {
-  let broker: Awaited<ReturnType<typeof startMosquitto>>;
+  let broker: TestMosquitto;
   let app: TestApp;
   /** The broker's admin, to look at and change dynsec behind the api's back. */
   let admin: MqttClient;
@@ -107,7 +52,7 @@ describeWithDynsec('with MQTT_DYNSEC: device credentials in Mosquitto dynamic se
   }
 
   beforeAll(async () => {
-    broker = await startMosquitto();
+    broker = await startMosquitto({ dynsec: ADMIN_USER });
     app = await startApp({
       MQTT_URL: broker.url,
       MQTT_USERNAME: ADMIN_USER.username,
@@ -122,8 +67,7 @@ describeWithDynsec('with MQTT_DYNSEC: device credentials in Mosquitto dynamic se
     for (const client of clients) client.end(true);
     await admin?.endAsync();
     await app?.stop();
-    broker?.process.kill();
-    if (broker) rmSync(broker.dir, { recursive: true, force: true });
+    await broker?.stop();
   });
 
   it('lets a registered device log in with its secret and only then, and bridges its telemetry to SSE', async () => {
