@@ -29,6 +29,9 @@ describe('DevicesService', () => {
   /** Whether the broker refuses credential changes. */
   let brokerRefuses: boolean;
 
+  /** Whether replicas share the database: notices then go out (recorded as effects). */
+  let shared: boolean;
+
   function make(devices: Partial<DeviceRepository>, telemetry: Partial<TelemetryRepository> = {}): DevicesService {
     const auth = strictFake<DeviceAuthService>(
       {
@@ -69,7 +72,13 @@ describe('DevicesService', () => {
       transport,
       presence,
       broker,
-      strictFake<ClusterChannel>({ shared: false }, 'cluster'),
+      strictFake<ClusterChannel>(
+        {
+          shared,
+          announce: async (notice) => void effects.push(`tell ${notice.kind} ${'deviceId' in notice ? notice.deviceId : ''}`),
+        },
+        'cluster',
+      ),
     );
   }
 
@@ -81,6 +90,7 @@ describe('DevicesService', () => {
   beforeEach(() => {
     jest.useFakeTimers({ now: NOW });
     brokerRefuses = false;
+    shared = false;
     effects = [];
     created = [];
     secretHashes = new Map();
@@ -267,5 +277,43 @@ describe('DevicesService', () => {
     });
     await sut.boot();
     expect(effects).toEqual(['devices.markAllOffline', 'presence.load a,b']);
+  });
+  describe('with replicas (a shared database)', () => {
+    beforeEach(() => (shared = true));
+
+    it('tells the other replicas of a registration, a deletion and a rotation, after its own effects', async () => {
+      const sut = make({
+        create: async () => true,
+        delete: async () => true,
+        setSecretHash: async () => true,
+      });
+      await sut.create({ id: 'dev-a', name: 'Pump' });
+      await sut.remove('dev-a');
+      await sut.rotateCredentials('dev-b');
+
+      expect(effects.filter((e) => e.startsWith('tell') || e.startsWith('presence'))).toEqual([
+        'presence.add dev-a',
+        'tell device.added dev-a',
+        'presence.remove dev-a',
+        'tell device.removed dev-a',
+        'tell device.rotated dev-b',
+      ]);
+    });
+
+    it("applies another replica's notices to what this one keeps: a deleted device's secret, directory entry and session go", () => {
+      const sut = make({});
+      sut.changedElsewhere({ kind: 'device.added', deviceId: 'dev-a' });
+      sut.changedElsewhere({ kind: 'device.removed', deviceId: 'dev-a' });
+      sut.changedElsewhere({ kind: 'device.rotated', deviceId: 'dev-b' });
+
+      expect(effects).toEqual([
+        'presence.add dev-a',
+        'auth.forget dev-a',
+        'presence.remove dev-a',
+        'transport.disconnect dev-a',
+        'auth.forget dev-b',
+        'transport.disconnect dev-b',
+      ]);
+    });
   });
 });
