@@ -75,7 +75,7 @@ export function fanout(options: BenchOptions): Promise<ScenarioResult> {
         samples.clear();
       }
       const before = await metrics();
-      const beforeEach = apis.length > 1 ? await Promise.all(apis.map((a) => a.metrics())) : [];
+      const beforeEach = await Promise.all(apis.map((a) => a.metrics()));
       const cpu = new CpuMeter(
         apis.map((a) => a.pid),
         () => pool.pids,
@@ -95,7 +95,7 @@ export function fanout(options: BenchOptions): Promise<ScenarioResult> {
       readerDelay.disable();
       const cpuSplit = cpu.read();
       const after = await metrics();
-      const afterEach = apis.length > 1 ? await Promise.all(apis.map((a) => a.metrics())) : [];
+      const afterEach = await Promise.all(apis.map((a) => a.metrics()));
       const received = total();
       const lost = expected - received;
       const sorted = samples.sorted();
@@ -159,13 +159,8 @@ export function fanout(options: BenchOptions): Promise<ScenarioResult> {
                   metricSum(m, 'iot_messages_received_total') - metricSum(beforeEach[i], 'iot_messages_received_total'),
               )
               .join(' / '),
-            'commit p50 ms per replica (≤ bucket)': afterEach
-              .map((m, i) => histogramQuantileMs(m, 'iot_storage_commit_seconds', 0.5, beforeEach[i]) ?? '-')
-              .join(' / '),
-            'commit p99 ms per replica (≤ bucket)': afterEach
-              .map((m, i) => histogramQuantileMs(m, 'iot_storage_commit_seconds', 0.99, beforeEach[i]) ?? '-')
-              .join(' / '),
           }),
+          ...eventLogRows(afterEach, beforeEach),
         },
         cpu: cpuSplit,
         notes,
@@ -185,4 +180,22 @@ function memoryRows(apiPids: number[], services: Array<{ name: string; pids(): n
   if (apiPids.length > 1) apiPids.forEach((pid, i) => (rows[`api replica ${i + 1} RSS (MiB)`] = mib([pid])));
   for (const service of services) rows[`${service.name} RSS, all processes (MiB)`] = mib(service.pids());
   return rows;
+}
+
+/** Each api's event-log batches over the measured run, "replica 1 / replica 2 / …". */
+function eventLogRows(after: Map<string, number>[], before: Map<string, number>[]): Record<string, string> {
+  const each = (f: (delta: (name: string) => number, i: number) => number | string | null) =>
+    after.map((m, i) => f((name) => metricSum(m, name) - metricSum(before[i], name), i) ?? '-').join(' / ');
+  return {
+    'batches committed (each api)': each((delta) => delta('iot_storage_batch_events_count')),
+    'events a batch, mean (each api)': each((delta) =>
+      round(delta('iot_storage_batch_events_sum') / delta('iot_storage_batch_events_count'), 1),
+    ),
+    'commit ms a batch, mean (each api)': each((delta) =>
+      round((delta('iot_storage_commit_seconds_sum') / delta('iot_storage_batch_events_count')) * 1000),
+    ),
+    'commit p99 ms, ≤ bucket (each api)': each((_, i) =>
+      histogramQuantileMs(after[i], 'iot_storage_commit_seconds', 0.99, before[i]),
+    ),
+  };
 }
