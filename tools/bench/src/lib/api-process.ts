@@ -26,6 +26,8 @@ export interface ApiOptions {
   logFile?: string;
   /** Open the api's inspector on a free loopback port, so that a GC can be forced from outside. */
   inspector?: boolean;
+  /** The admin to create and log in as (replicas share one); default: `bench` with a random password. */
+  admin?: { username: string; password: string };
 }
 
 export interface DeviceCredential {
@@ -43,8 +45,8 @@ const ANSI = /\x1b\[[0-9;]*m/g;
  */
 export class ApiProcess {
   readonly dataDir: string;
-  readonly adminUsername = 'bench';
-  readonly adminPassword = randomBytes(18).toString('base64url');
+  readonly adminUsername: string;
+  readonly adminPassword: string;
   private child: ChildProcess | undefined;
   private output: string[] = [];
   private exited: Promise<number | null> | undefined;
@@ -56,6 +58,13 @@ export class ApiProcess {
 
   constructor(private readonly options: ApiOptions) {
     this.dataDir = mkdtempSync(join(tmpdir(), 'iot-bench-'));
+    this.adminUsername = options.admin?.username ?? 'bench';
+    this.adminPassword = options.admin?.password ?? randomBytes(18).toString('base64url');
+  }
+
+  /** The broker the devices publish to: the api's embedded one, or MQTT_URL's. */
+  private get externalBroker(): string | undefined {
+    return this.options.env?.['MQTT_URL'];
   }
 
   get pid(): number {
@@ -68,7 +77,7 @@ export class ApiProcess {
   }
 
   get mqttUrl(): string {
-    return `mqtt://${HOST}:${this.mqttPort}`;
+    return this.externalBroker ?? `mqtt://${HOST}:${this.mqttPort}`;
   }
 
   /** Starts the api and resolves once /readyz answers 200 and the admin is logged in. */
@@ -118,7 +127,8 @@ export class ApiProcess {
         if (match) this.httpPort = Number(match[1]);
         match = /Debugger listening on (ws:\/\/\S+)/.exec(text);
         if (match) this.inspectorUrl = match[1];
-        if (this.httpPort && this.mqttPort) resolve();
+        // With MQTT_URL the embedded broker is off: no MQTT port to wait for.
+        if (this.httpPort && (this.mqttPort || this.externalBroker)) resolve();
       };
       for (const stream of [child.stdout, child.stderr]) {
         let rest = '';

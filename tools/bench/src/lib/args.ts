@@ -51,6 +51,11 @@ export interface BenchOptions {
   databaseUrl: string | undefined;
   /** With databaseUrl: also run each scenario on SQLite, just before, for a figure side by side. */
   baseline: boolean;
+  /**
+   * fanout on PostgreSQL: this many api replicas behind nginx (deploy/nginx/nginx.conf), the devices on a
+   * Mosquitto the tool starts; 1: one api with its embedded broker.
+   */
+  replicas: number;
   /** Summarise an existing .cpuprofile and exit. */
   summarize: string | undefined;
 }
@@ -91,6 +96,10 @@ export const USAGE = `usage: node dist/tools/bench/main.js [options]
                   run the api on PostgreSQL: a server on 127.0.0.1 where the bench may create
                   databases; each scenario gets a fresh one (dropped afterwards unless --keep-data)
   --baseline      with --database-url: also run each scenario on SQLite, just before
+  --replicas N    fanout with --database-url: N api replicas on that database, behind nginx
+                  (deploy/nginx/nginx.conf, least_conn) the SSE clients connect through, the
+                  devices publishing to a Mosquitto the tool starts (default 1: one api, its
+                  embedded broker); the --baseline run stays one api on SQLite
   --summarize F   print the top functions of a .cpuprofile and exit
 `;
 
@@ -137,6 +146,7 @@ export function parseArgs(argv: string[]): BenchOptions | 'help' {
     noLive: false,
     databaseUrl: undefined,
     baseline: false,
+    replicas: 1,
   };
   for (let i = 0; i < argv.length; i++) {
     let arg = argv[i];
@@ -238,6 +248,9 @@ export function parseArgs(argv: string[]): BenchOptions | 'help' {
       case '--baseline':
         options.baseline = true;
         break;
+      case '--replicas':
+        options.replicas = positiveInt(arg, next());
+        break;
       case '--summarize':
         options.summarize = resolve(next() ?? '');
         break;
@@ -246,6 +259,11 @@ export function parseArgs(argv: string[]): BenchOptions | 'help' {
     }
   }
   if (options.baseline && !options.databaseUrl) throw new Error('--baseline compares with --database-url: give both');
+  if (options.replicas > 1) {
+    if (!options.databaseUrl) throw new Error('--replicas needs --database-url: the replicas share one PostgreSQL');
+    if (options.scenarios.some((s) => s !== 'fanout')) throw new Error('--replicas runs the fanout scenario only');
+    options.scenarios = ['fanout'];
+  }
   if (options.scenarios.length === 0) options.scenarios = [...API_SCENARIOS];
   options.scenarios = SCENARIOS.filter((s) => options.scenarios.includes(s));
   return options;

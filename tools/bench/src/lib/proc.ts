@@ -116,31 +116,38 @@ export function machineInfo(): MachineInfo {
  * and the whole machine.
  */
 export class CpuMeter {
-  private apiStart = 0;
+  private readonly apiPids: number[];
+  private apiStart: number[] = [];
   private selfStart = process.cpuUsage();
   private childrenStart = new Map<number, number>();
   private browserStart = new Map<number, number>();
   private databaseStart = new Map<number, number>();
+  private serviceStart = new Map<number, number>();
   private machineStart = readMachineCpu();
   private wallStart = performance.now();
 
   constructor(
-    private readonly apiPid: number,
+    /** The api process, or every replica. */
+    apiPids: number | number[],
     private readonly childPids: () => number[],
     /** A browser's processes (console-fleet), read at both ends. */
     private readonly browserPids?: () => number[],
     /** A PostgreSQL server's processes (--database-url), read at both ends. */
     private readonly databasePids?: () => number[],
+    /** Other servers of the run (a broker, a proxy), each with its processes, read at both ends. */
+    private readonly services: Array<{ name: string; pids: () => number[] }> = [],
   ) {
+    this.apiPids = Array.isArray(apiPids) ? apiPids : [apiPids];
     this.start();
   }
 
   start(): void {
-    this.apiStart = readCpuSeconds(this.apiPid);
+    this.apiStart = this.apiPids.map(readCpuSeconds);
     this.selfStart = process.cpuUsage();
     this.childrenStart = new Map(this.childPids().map((pid) => [pid, readCpuSeconds(pid)]));
     this.browserStart = new Map((this.browserPids?.() ?? []).map((pid) => [pid, readCpuSeconds(pid)]));
     this.databaseStart = new Map((this.databasePids?.() ?? []).map((pid) => [pid, readCpuSeconds(pid)]));
+    this.serviceStart = new Map(this.services.flatMap((s) => s.pids()).map((pid) => [pid, readCpuSeconds(pid)]));
     this.machineStart = readMachineCpu();
     this.wallStart = performance.now();
   }
@@ -149,20 +156,23 @@ export class CpuMeter {
   read(): CpuSplit {
     const wall = (performance.now() - this.wallStart) / 1000;
     const self = process.cpuUsage(this.selfStart);
-    const api = readCpuSeconds(this.apiPid) - this.apiStart;
+    const apiEach = this.apiPids.map((pid, i) => readCpuSeconds(pid) - this.apiStart[i]);
+    const api = apiEach.reduce((a, b) => a + b, 0);
     let publishers = 0;
     for (const pid of this.childPids()) publishers += readCpuSeconds(pid) - (this.childrenStart.get(pid) ?? 0);
-    let browser = 0;
     // A process that started inside the window counts from its start; one that ended inside it is lost.
-    for (const pid of this.browserPids?.() ?? []) {
-      const cpu = readCpuSeconds(pid);
-      if (Number.isFinite(cpu)) browser += cpu - (this.browserStart.get(pid) ?? 0);
-    }
-    let database = 0;
-    for (const pid of this.databasePids?.() ?? []) {
-      const cpu = readCpuSeconds(pid);
-      if (Number.isFinite(cpu)) database += cpu - (this.databaseStart.get(pid) ?? 0);
-    }
+    const since = (pids: number[], start: Map<number, number>): number => {
+      let sum = 0;
+      for (const pid of pids) {
+        const cpu = readCpuSeconds(pid);
+        if (Number.isFinite(cpu)) sum += cpu - (start.get(pid) ?? 0);
+      }
+      return sum;
+    };
+    const browser = since(this.browserPids?.() ?? [], this.browserStart);
+    const database = since(this.databasePids?.() ?? [], this.databaseStart);
+    const services = this.services.map((s) => ({ name: s.name, seconds: since(s.pids(), this.serviceStart) }));
+    const serviceTotal = services.reduce((a, s) => a + s.seconds, 0);
     const machine = readMachineCpu();
     const round = (n: number) => Math.round((n / wall) * 100) / 100;
     const reader = (self.user + self.system) / 1e6;
@@ -170,11 +180,15 @@ export class CpuMeter {
     return {
       seconds: Math.round(wall * 100) / 100,
       apiCores: round(api),
+      ...(this.apiPids.length > 1 ? { apiCoresEach: apiEach.map(round) } : {}),
       publisherCores: round(publishers),
       readerCores: round(reader),
       ...(this.browserPids ? { browserCores: round(browser) } : {}),
       ...(this.databasePids ? { databaseCores: round(database) } : {}),
-      otherCores: round(Math.max(0, busy - api - publishers - reader - browser - database)),
+      ...(services.length > 0
+        ? { serviceCores: Object.fromEntries(services.map((s) => [s.name, round(s.seconds)])) }
+        : {}),
+      otherCores: round(Math.max(0, busy - api - publishers - reader - browser - database - serviceTotal)),
       machineBusyCores: round(busy),
       machineCores: cpus().length,
     };
@@ -183,8 +197,10 @@ export class CpuMeter {
 
 export interface CpuSplit {
   seconds: number;
-  /** The api process (event loop, SQLite, GC and libuv threads). */
+  /** The api process (event loop, SQLite, GC and libuv threads); with replicas, all of them. */
   apiCores: number;
+  /** Each replica, in order (with more than one). */
+  apiCoresEach?: number[];
   /** The MQTT publisher processes. */
   publisherCores: number;
   /** This process: the SSE readers and the orchestration. */
@@ -193,6 +209,8 @@ export interface CpuSplit {
   browserCores?: number;
   /** The PostgreSQL server, every process of it (with --database-url). */
   databaseCores?: number;
+  /** Each other server of the run by name (the MQTT broker, the proxy), every process of it. */
+  serviceCores?: Record<string, number>;
   /** Everything else on the machine (the kernel's own work, other processes): noise. */
   otherCores: number;
   /** Everything on the machine, for comparison with the sum of the above. */

@@ -44,11 +44,17 @@ export function formatResult(result: ScenarioResult): string {
   for (const [key, value] of Object.entries(result.results)) rows.push([key, show(value)]);
   if (result.cpu) {
     const c = result.cpu;
-    rows.push(['cpu: api (cores)', show(c.apiCores)]);
+    rows.push([
+      c.apiCoresEach ? `cpu: ${c.apiCoresEach.length} api replicas (cores)` : 'cpu: api (cores)',
+      show(c.apiCores),
+    ]);
+    c.apiCoresEach?.forEach((cores, i) => rows.push([`cpu: api replica ${i + 1} (cores)`, show(cores)]));
     rows.push(['cpu: publishers (cores)', show(c.publisherCores)]);
     rows.push(['cpu: SSE readers + bench (cores)', show(c.readerCores)]);
     if (c.browserCores !== undefined) rows.push(['cpu: chromium, all processes (cores)', show(c.browserCores)]);
     if (c.databaseCores !== undefined) rows.push(['cpu: PostgreSQL, all processes (cores)', show(c.databaseCores)]);
+    for (const [name, cores] of Object.entries(c.serviceCores ?? {}))
+      rows.push([`cpu: ${name}, all processes (cores)`, show(cores)]);
     rows.push(['cpu: everything else (cores)', show(c.otherCores)]);
     rows.push([`cpu: machine busy (of ${c.machineCores})`, show(c.machineBusyCores)]);
   }

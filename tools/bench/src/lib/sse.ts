@@ -10,6 +10,13 @@ export interface StreamOptions {
   /** The bytes read; for a raw stream, only valid during the call (the socket reads into one buffer again and again). */
   onData?: (chunk: Buffer) => void;
   onClose?: () => void;
+  /**
+   * Raw streams: strip the chunked encoding before `onData`. Not needed
+   * from the api itself, which writes one HTTP chunk per batch of whole
+   * frames; a proxy (nginx) re-chunks at its own reads, so a size line can
+   * fall inside a frame.
+   */
+  decodeChunks?: boolean;
 }
 
 export interface OpenStream {
@@ -95,9 +102,10 @@ export function openRawStream(options: StreamOptions): Promise<RawStream> {
           `Authorization: Bearer ${options.token}\r\nConnection: keep-alive\r\n\r\n`,
       );
     });
+    let deliver = (bytes: Buffer) => options.onData?.(bytes);
     const onRead = (chunk: Buffer) => {
       if (head === undefined) {
-        options.onData?.(chunk);
+        deliver(chunk);
         return;
       }
       head = Buffer.concat([head, chunk]);
@@ -112,14 +120,76 @@ export function openRawStream(options: StreamOptions): Promise<RawStream> {
         return;
       }
       const rest = head.subarray(end + HEADER_END.length);
+      const chunked = /\r\ntransfer-encoding:[ \t]*chunked/i.test(head.subarray(0, end).toString('latin1'));
+      if (options.decodeChunks && chunked && options.onData) {
+        const decoder = new ChunkDecoder(options.onData);
+        deliver = (bytes) => {
+          try {
+            decoder.push(bytes);
+          } catch (error) {
+            socket.destroy(error as Error);
+          }
+        };
+      }
       head = undefined;
       socket.off('error', fail);
       socket.on('error', () => undefined);
       socket.once('close', () => options.onClose?.());
       resolve({ socket, close: () => socket.destroy() });
-      if (rest.length > 0) options.onData?.(rest);
+      if (rest.length > 0) deliver(rest);
     };
   });
+}
+
+/** Longest chunk-size line accepted (hex size, extensions): far more than any real one. */
+const MAX_SIZE_LINE = 64;
+
+/**
+ * Strips HTTP/1.1 chunked encoding from a byte stream: hands `sink` the data
+ * of each chunk as subarrays of the input (no copies), in order.
+ */
+export class ChunkDecoder {
+  /** Data bytes left in the current chunk; -1 while reading a size line. */
+  private remaining = -1;
+  /** CR LF bytes still to skip after a chunk's data. */
+  private trailer = 0;
+  private sizeLine = '';
+  private ended = false;
+
+  constructor(private readonly sink: (data: Buffer) => void) {}
+
+  push(bytes: Buffer): void {
+    let at = 0;
+    while (at < bytes.length && !this.ended) {
+      if (this.trailer > 0) {
+        const skip = Math.min(this.trailer, bytes.length - at);
+        this.trailer -= skip;
+        at += skip;
+      } else if (this.remaining > 0) {
+        const take = Math.min(this.remaining, bytes.length - at);
+        this.sink(bytes.subarray(at, at + take));
+        this.remaining -= take;
+        at += take;
+        if (this.remaining === 0) {
+          this.remaining = -1;
+          this.trailer = 2;
+        }
+      } else {
+        const newline = bytes.indexOf(10, at);
+        const upTo = newline === -1 ? bytes.length : newline;
+        this.sizeLine += bytes.toString('latin1', at, upTo);
+        if (this.sizeLine.length > MAX_SIZE_LINE) throw new Error('a chunk-size line over 64 bytes');
+        at = upTo;
+        if (newline === -1) return;
+        at++;
+        const size = parseInt(this.sizeLine, 16);
+        this.sizeLine = '';
+        if (!Number.isFinite(size) || size < 0) throw new Error('a malformed chunk-size line');
+        if (size === 0) this.ended = true;
+        else this.remaining = size;
+      }
+    }
+  }
 }
 
 /** A read's buffer: the size Node reads at most anyway. */

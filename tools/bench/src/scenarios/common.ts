@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ApiProcess } from '../lib/api-process';
@@ -6,9 +7,24 @@ import { BenchDatabase } from '../lib/postgres';
 import { summarizeProfile } from '../lib/profile';
 import { backgroundLoad } from '../lib/proc';
 import type { ScenarioResult } from '../lib/report';
+import { type Service, startMosquitto, startNginx } from '../lib/services';
+
+/** The shared-subscription group of the replicas (MQTT_SHARE_GROUP), as deploy/ sets it. */
+const SHARE_GROUP = 'iot-api';
 
 export interface ScenarioRun {
+  /** The api, or with replicas the first one: REST calls (devices, login) go to it. */
   api: ApiProcess;
+  /** Every api process: one, or each replica. */
+  apis: ApiProcess[];
+  /** Where SSE clients connect: the api, or nginx in front of the replicas. */
+  streamUrl: string;
+  /** Where devices publish: the api's embedded broker, or the Mosquitto in front of the replicas. */
+  mqttUrl: string;
+  /** The broker and the proxy of a replicated run (none otherwise), for the CPU split and memory. */
+  services: Service[];
+  /** Every api's Prometheus text, parsed, the same series summed over the replicas. */
+  metrics(): Promise<Map<string, number>>;
   /** Marks the measured part of the run, for the CPU profile's window. */
   mark(which: 'start' | 'end'): void;
   /** The PostgreSQL server's processes (with --database-url), for the CPU split. */
@@ -24,7 +40,9 @@ export function log(message: string): void {
  * Runs a scenario against a fresh api: own process, free ports, empty
  * DATA_DIR (and, with --database-url, an empty database of its own on that
  * server); stops it afterwards and, with --profile, summarises the api's
- * CPU profile over the measured window.
+ * CPU profile over the measured window. With --replicas N and
+ * --database-url: N api processes on that one database, a Mosquitto for
+ * the devices and nginx (deploy/nginx/nginx.conf) in front of them.
  */
 export async function withApi(
   name: string,
@@ -32,31 +50,77 @@ export async function withApi(
   body: (run: ScenarioRun) => Promise<ScenarioResult>,
   extra: { inspector?: boolean; env?: Record<string, string> } = {},
 ): Promise<ScenarioResult> {
+  const replicas = options.databaseUrl ? options.replicas : 1;
   // Runs on PostgreSQL keep their profiles and logs apart from the SQLite ones (--baseline runs both).
-  const tag = options.databaseUrl ? `${name}-postgres` : name;
+  const tag = options.databaseUrl ? `${name}-postgres${replicas > 1 ? `-${replicas}-replicas` : ''}` : name;
   const profileDir = options.profile ? join(dirname(options.out), 'profiles', tag) : undefined;
   if (profileDir) rmSync(profileDir, { recursive: true, force: true });
-  const logFile = join(dirname(options.out), 'logs', `${tag}.log`);
-  mkdirSync(dirname(logFile), { recursive: true });
+  const logDir = join(dirname(options.out), 'logs');
+  mkdirSync(logDir, { recursive: true });
   const database = options.databaseUrl ? await BenchDatabase.create(options.databaseUrl) : undefined;
-  const api = new ApiProcess({
-    main: options.api,
-    profileDir,
-    keepData: options.keepData,
-    env: { ...extra.env, ...(database && { DATABASE_URL: database.url }), ...options.apiEnv },
-    nodeArgs: options.apiNodeArgs,
-    inspector: extra.inspector,
-    logFile,
-  });
+  const services: Service[] = [];
+  const apis: ApiProcess[] = [];
   const spawnedAt = performance.now();
   let window: { fromMs: number; toMs: number } | undefined;
   let result: ScenarioResult | undefined;
   try {
-    log(`${name}: starting the api (DATA_DIR ${api.dataDir}${database ? `, database ${database.name}` : ''})`);
-    await api.start();
-    log(`${name}: api pid ${api.pid}, http ${api.httpPort}, mqtt ${api.mqttPort}, output in ${logFile}`);
+    let shared: Record<string, string> = {};
+    let admin: { username: string; password: string } | undefined;
+    if (replicas > 1) {
+      const broker = await startMosquitto();
+      services.push(broker);
+      log(`${name}: Mosquitto on ${broker.url} (pid ${broker.pids().join(', ')})`);
+      // Every replica signs and checks the same tokens and has the same admin.
+      shared = { MQTT_URL: broker.url, MQTT_SHARE_GROUP: SHARE_GROUP, JWT_SECRET: randomBytes(32).toString('hex') };
+      admin = { username: 'bench', password: randomBytes(18).toString('base64url') };
+    }
+    for (let i = 1; i <= replicas; i++) {
+      const logFile = join(logDir, replicas > 1 ? `${tag}-${i}.log` : `${tag}.log`);
+      const api = new ApiProcess({
+        main: options.api,
+        profileDir: profileDir && replicas > 1 ? join(profileDir, `replica-${i}`) : profileDir,
+        keepData: options.keepData,
+        env: {
+          ...extra.env,
+          ...(database && { DATABASE_URL: database.url }),
+          ...shared,
+          ...(replicas > 1 && { MQTT_CLIENT_ID: `iot-api-bench-${i}` }),
+          ...options.apiEnv,
+        },
+        nodeArgs: options.apiNodeArgs,
+        inspector: extra.inspector,
+        logFile,
+        admin,
+      });
+      apis.push(api);
+      const which = replicas > 1 ? ` ${i} of ${replicas}` : '';
+      log(
+        `${name}: starting the api${which} (DATA_DIR ${api.dataDir}${database ? `, database ${database.name}` : ''})`,
+      );
+      // One after the other: the first makes the schema and the admin, the next finds them.
+      await api.start();
+      log(`${name}: api${which} pid ${api.pid}, http ${api.httpPort}, mqtt ${api.mqttUrl}, output in ${logFile}`);
+    }
+    const api = apis[0];
+    let streamUrl = api.baseUrl;
+    if (replicas > 1) {
+      const nginx = await startNginx(apis.map((a) => a.httpPort));
+      services.push(nginx);
+      streamUrl = nginx.url;
+      log(`${name}: nginx on ${nginx.url} (pids ${nginx.pids().join(', ')}) in front of the ${replicas} replicas`);
+    }
     result = await body({
       api,
+      apis,
+      streamUrl,
+      mqttUrl: api.mqttUrl,
+      services,
+      metrics: async () => {
+        const sum = new Map<string, number>();
+        for (const each of await Promise.all(apis.map((a) => a.metrics())))
+          for (const [key, value] of each) sum.set(key, (sum.get(key) ?? 0) + value);
+        return sum;
+      },
       mark: (which) => {
         const at = performance.now() - spawnedAt;
         if (which === 'start') window = { fromMs: at, toMs: Infinity };
@@ -66,12 +130,19 @@ export async function withApi(
     });
     return result;
   } finally {
-    const profiles = await api.stop();
+    // The proxy first (it holds the streams), then the apis, then the broker they are clients of.
+    const nginx = services.find((s) => s.name === 'nginx');
+    await nginx?.stop();
+    const profiles = (await Promise.all(apis.map((a) => a.stop()))).flat();
+    for (const service of services) if (service !== nginx) await service.stop();
     if (result && profiles.length > 0) {
       result.profile = summarizeProfile(profiles[0], window);
-      result.notes.push(`api CPU profile: ${profiles[0]}`);
+      result.notes.push(
+        `api CPU profile${profiles.length > 1 ? 's (summary of the first)' : ''}: ${profiles.join(', ')}`,
+      );
     }
-    if (options.keepData) log(`${name}: kept ${api.dataDir}${database ? ` and database ${database.name}` : ''}`);
+    if (options.keepData)
+      log(`${name}: kept ${apis.map((a) => a.dataDir).join(', ')}${database ? ` and database ${database.name}` : ''}`);
     else await database?.drop();
   }
 }

@@ -1,7 +1,7 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { histogramQuantileMs, metricSum, sleep } from '../lib/api-process';
 import type { BenchOptions } from '../lib/args';
-import { CpuMeter } from '../lib/proc';
+import { CpuMeter, readMemory } from '../lib/proc';
 import { PublisherPool } from '../lib/publisher';
 import { type ScenarioResult, quantile, round } from '../lib/report';
 import { LatencyReader, type RawStream, Samples, openRawStream } from '../lib/sse';
@@ -12,7 +12,9 @@ const QUIET_MS = 3_000;
 /**
  * Fan-out latency: the devices publish `rate` messages/s in total, paced
  * evenly, each carrying its send time; every SSE client records
- * receive − send for every telemetry frame.
+ * receive − send for every telemetry frame. With replicas the devices
+ * publish to the Mosquitto in front of them and the clients connect
+ * through nginx, which spreads them over the replicas.
  */
 export function fanout(options: BenchOptions): Promise<ScenarioResult> {
   const durationS = options.duration ?? 15;
@@ -20,10 +22,11 @@ export function fanout(options: BenchOptions): Promise<ScenarioResult> {
   const workers = options.workers ?? 1;
   const targetRate = options.rate ?? 2_000;
   const warmupS = options.warmup ?? 3;
-  return withApi('fanout', options, async ({ api, mark, databasePids }) => {
+  return withApi('fanout', options, async (run) => {
+    const { api, apis, streamUrl, mqttUrl, services, metrics, mark, databasePids } = run;
     const devices = await api.createDevices(options.devices ?? 100);
     log(`fanout: ${devices.length} devices registered; connecting ${workers} publisher process(es)`);
-    const pool = await PublisherPool.start(api.mqttUrl, devices, workers, (_w, n) => ({
+    const pool = await PublisherPool.start(mqttUrl, devices, workers, (_w, n) => ({
       mode: 'paced',
       rate: targetRate / n,
       durationMs: durationS * 1000,
@@ -38,10 +41,11 @@ export function fanout(options: BenchOptions): Promise<ScenarioResult> {
         readers.push(reader);
         streams.push(
           await openRawStream({
-            baseUrl: api.baseUrl,
+            baseUrl: streamUrl,
             token: api.token,
             query: 'events=telemetry',
             onData: reader.onData,
+            decodeChunks: apis.length > 1,
           }),
         );
       }
@@ -70,8 +74,15 @@ export function fanout(options: BenchOptions): Promise<ScenarioResult> {
         for (const reader of readers) reader.received = 0;
         samples.clear();
       }
-      const before = await api.metrics();
-      const cpu = new CpuMeter(api.pid, () => pool.pids, undefined, databasePids);
+      const before = await metrics();
+      const beforeEach = await Promise.all(apis.map((a) => a.metrics()));
+      const cpu = new CpuMeter(
+        apis.map((a) => a.pid),
+        () => pool.pids,
+        undefined,
+        databasePids,
+        services,
+      );
       // The readers' own delays are part of every latency they record.
       const readerDelay = monitorEventLoopDelay({ resolution: 1 });
       readerDelay.enable();
@@ -83,7 +94,8 @@ export function fanout(options: BenchOptions): Promise<ScenarioResult> {
       mark('end');
       readerDelay.disable();
       const cpuSplit = cpu.read();
-      const after = await api.metrics();
+      const after = await metrics();
+      const afterEach = await Promise.all(apis.map((a) => a.metrics()));
       const received = total();
       const lost = expected - received;
       const sorted = samples.sorted();
@@ -102,6 +114,10 @@ export function fanout(options: BenchOptions): Promise<ScenarioResult> {
       notes.push(
         'latency = SSE reader clock − publisher clock (performance.timeOrigin + now(), same machine); one receive time per socket read',
       );
+      if (apis.length > 1)
+        notes.push(
+          "api mqtt→sse covers each replica's own messages to its own streams; the other replica's reach a stream after a read of the log",
+        );
       return {
         scenario: 'fanout',
         ok: lost === 0 && dropped === 0 && rejected === 0,
@@ -112,6 +128,7 @@ export function fanout(options: BenchOptions): Promise<ScenarioResult> {
           durationS,
           warmupS,
           sseClients: clients,
+          ...(apis.length > 1 && { apiReplicas: apis.length, broker: 'Mosquitto', proxy: 'nginx' }),
         },
         results: {
           sent: sent.sent,
@@ -129,7 +146,21 @@ export function fanout(options: BenchOptions): Promise<ScenarioResult> {
           'api mqtt→sse p99 ms (≤ bucket)': histogramQuantileMs(after, 'iot_mqtt_to_sse_seconds', 0.99, before),
           'readers event-loop delay p99 ms': round(readerDelay.percentile(99) / 1e6),
           'frames/s written by api': Math.round((received / sent.sent) * rate),
-          'api RSS (MiB)': round(api.memory().rssKiB / 1024, 1),
+          ...memoryRows(
+            apis.map((a) => a.pid),
+            services,
+          ),
+          ...(apis.length > 1 && {
+            // How nginx's least_conn spread the streams, and how the broker's shared subscription spread the messages.
+            'SSE streams per replica': afterEach.map((m) => metricSum(m, 'iot_sse_clients')).join(' / '),
+            'messages taken per replica': afterEach
+              .map(
+                (m, i) =>
+                  metricSum(m, 'iot_messages_received_total') - metricSum(beforeEach[i], 'iot_messages_received_total'),
+              )
+              .join(' / '),
+          }),
+          ...eventLogRows(afterEach, beforeEach),
         },
         cpu: cpuSplit,
         notes,
@@ -139,4 +170,32 @@ export function fanout(options: BenchOptions): Promise<ScenarioResult> {
       pool.stop();
     }
   });
+}
+
+/** RSS now of the api (or each replica and their sum) and of the broker and proxy, MiB. */
+function memoryRows(apiPids: number[], services: Array<{ name: string; pids(): number[] }>): Record<string, number> {
+  const mib = (pids: number[]) => round(pids.reduce((a, pid) => a + readMemory(pid).rssKiB, 0) / 1024, 1);
+  const rows: Record<string, number> = {};
+  rows[apiPids.length > 1 ? `api RSS, ${apiPids.length} replicas (MiB)` : 'api RSS (MiB)'] = mib(apiPids);
+  if (apiPids.length > 1) apiPids.forEach((pid, i) => (rows[`api replica ${i + 1} RSS (MiB)`] = mib([pid])));
+  for (const service of services) rows[`${service.name} RSS, all processes (MiB)`] = mib(service.pids());
+  return rows;
+}
+
+/** Each api's event-log batches over the measured run, "replica 1 / replica 2 / …". */
+function eventLogRows(after: Map<string, number>[], before: Map<string, number>[]): Record<string, string> {
+  const each = (f: (delta: (name: string) => number, i: number) => number | string | null) =>
+    after.map((m, i) => f((name) => metricSum(m, name) - metricSum(before[i], name), i) ?? '-').join(' / ');
+  return {
+    'batches committed (each api)': each((delta) => delta('iot_storage_batch_events_count')),
+    'events a batch, mean (each api)': each((delta) =>
+      round(delta('iot_storage_batch_events_sum') / delta('iot_storage_batch_events_count'), 1),
+    ),
+    'commit ms a batch, mean (each api)': each((delta) =>
+      round((delta('iot_storage_commit_seconds_sum') / delta('iot_storage_batch_events_count')) * 1000),
+    ),
+    'commit p99 ms, ≤ bucket (each api)': each((_, i) =>
+      histogramQuantileMs(after[i], 'iot_storage_commit_seconds', 0.99, before[i]),
+    ),
+  };
 }
