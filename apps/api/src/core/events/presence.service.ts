@@ -60,14 +60,24 @@ export class PresenceService {
     this.online.delete(deviceId);
   }
 
-  /**
-   * Records a device's presence; emits a `status` event only when it
-   * changes. With replicas, every status a device sends is stored: another
-   * replica may have stored a change this one has not read yet.
-   */
+  /** Records a device's presence as the broker sees it; emits a `status` event only when it changes. */
   set(deviceId: string, online: boolean, ts: number): void {
+    this.record(deviceId, online, ts, false);
+  }
+
+  /**
+   * A status the device itself sent (`devices/{id}/status` on an external
+   * broker). Alone, stored only when it changes; with replicas, every one is
+   * stored: another replica may have stored a change this one has not read
+   * yet.
+   */
+  report(deviceId: string, online: boolean, ts: number): void {
+    this.record(deviceId, online, ts, this.cluster.shared);
+  }
+
+  private record(deviceId: string, online: boolean, ts: number, always: boolean): void {
     const previous = this.online.get(deviceId);
-    if (previous === undefined || (previous === online && !this.cluster.shared)) return;
+    if (previous === undefined || (previous === online && !always)) return;
     this.online.set(deviceId, online);
     this.log.append(deviceEvents.status(deviceId, online, ts), ts);
   }

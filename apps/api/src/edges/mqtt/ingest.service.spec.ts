@@ -152,6 +152,7 @@ describe('IngestService', () => {
         has: (id) => id === DEVICE,
         known: async (id) => id === DEVICE,
         set: (id, online, ts) => void presence.push([id, online, ts]),
+        report: (id, online, ts) => void presence.push([id, online, ts]),
       },
       'presence',
     );

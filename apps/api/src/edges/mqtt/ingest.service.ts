@@ -206,7 +206,7 @@ export class IngestService implements TransportHandlers, OnApplicationBootstrap,
       this.onRejected(message.deviceId, message.rawTopic, 'invalid_status', 'status must be "online" or "offline"');
       return;
     }
-    this.presence.set(message.deviceId, status.data === 'online', message.receivedAt);
+    this.presence.report(message.deviceId, status.data === 'online', message.receivedAt);
     // On an external broker a device announces itself ready with `online` (published after it subscribes).
     if (status.data === 'online' && this.transport.kind === 'external') this.commands.deliverPending(message.deviceId);
   }
