@@ -1,27 +1,21 @@
 import mqtt, { type MqttClient } from 'mqtt';
-import { StreamRecorder, type TestApp, createDevice, historyOf, startApp } from './harness';
+import {
+  CountingPublisher,
+  StreamRecorder,
+  type TestApp,
+  createDevice,
+  historyOf,
+  readyz,
+  sequence,
+  startApp,
+  until,
+  valuesOf,
+} from './harness';
 import { type TestMosquitto, mosquittoMissing, startMosquitto } from './mosquitto';
 
 const missing = mosquittoMissing();
 if (missing) console.warn(`skipping the broker fault tests: ${missing}`);
 const describeWithMosquitto = missing ? describe.skip : describe;
-
-/** Polls `condition` every 20 ms until it holds; fails with `what` after `timeoutMs`. */
-async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
-async function readyz(app: TestApp): Promise<{ status: number; text: string }> {
-  const res = await fetch(`${app.url}/readyz`);
-  return { status: res.status, text: await res.text() };
-}
-
-const valuesOf = (stream: StreamRecorder) => stream.of('telemetry').map((e) => (e.data['values'] as { n: number }).n);
-const sequence = (count: number) => Array.from({ length: count }, (_, n) => n);
 
 describeWithMosquitto('faults of an external Mosquitto broker (MQTT_URL)', () => {
   let broker: TestMosquitto | undefined;
@@ -44,27 +38,22 @@ describeWithMosquitto('faults of an external Mosquitto broker (MQTT_URL)', () =>
     // A persistent session: the device's client queues its QoS 1 messages while the broker is away.
     device = await mqtt.connectAsync(broker.url, { clientId: 'restart-1', clean: false, reconnectPeriod: 100 });
     const client = device;
-    let published = 0;
-    const acknowledged: Array<Promise<unknown>> = [];
-    const publisher = setInterval(() => {
-      acknowledged.push(
-        client.publishAsync('devices/restart-1/telemetry', JSON.stringify({ n: published++ }), { qos: 1 }),
-      );
-    }, 5);
+    const publisher = new CountingPublisher(client, 'devices/restart-1/telemetry', 5);
     try {
       await stream.waitFor((e) => e.length >= 50);
       await broker.down('SIGTERM');
-      const atDown = published;
+      const atDown = publisher.published;
       await until(async () => (await readyz(app!)).status === 503, 'the api to see the broker gone');
-      await until(() => published >= atDown + 50, 'the device to publish during the outage');
+      await until(() => publisher.published >= atDown + 50, 'the device to publish during the outage');
       await broker.up();
-      const atUp = published;
+      const atUp = publisher.published;
       await until(() => client.connected, 'the device to reconnect');
       await stream.waitFor((e) => e.length >= atUp + 50, 15_000);
     } finally {
-      clearInterval(publisher);
+      publisher.halt();
     }
-    await Promise.all(acknowledged);
+    await publisher.stop();
+    const published = publisher.published;
     await stream.waitFor((e) => e.length >= published, 15_000);
     // The same stream carried everything, in order, with no gap. A copy may follow its original: QoS 1 is at least
     // once from the device to the broker, and a device that did not read the broker's PUBACK before the restart

@@ -292,3 +292,55 @@ export async function answeringDevice(
   await client.subscribeAsync(`devices/${id}/commands/+`, { qos: 1 });
   return client;
 }
+
+/**
+ * Polls `condition` every 20 ms until it holds; fails with `what` after `timeoutMs`. For states outside the
+ * process that announce nothing (a server's readiness, a broker's restart).
+ */
+export async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** `GET /readyz`: its status and text. */
+export async function readyz(app: Pick<TestApp, 'url'>): Promise<{ status: number; text: string }> {
+  const res = await fetch(`${app.url}/readyz`);
+  return { status: res.status, text: await res.text() };
+}
+
+/** The `n` of each telemetry event a stream got, in order. */
+export const valuesOf = (stream: StreamRecorder): number[] =>
+  stream.of('telemetry').map((e) => (e.data['values'] as { n: number }).n);
+
+/** 0, 1, … count − 1. */
+export const sequence = (count: number): number[] => Array.from({ length: count }, (_, n) => n);
+
+/**
+ * A device publishing `{n}` with QoS 1 every `everyMs`, n counting from 0, whether or not the broker is there (the
+ * client queues what it cannot send). `stop()` ends it and resolves once every publish was acknowledged.
+ */
+export class CountingPublisher {
+  published = 0;
+  private readonly acknowledged: Array<Promise<unknown>> = [];
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(client: MqttClient, topic: string, everyMs: number) {
+    this.timer = setInterval(() => {
+      this.acknowledged.push(client.publishAsync(topic, JSON.stringify({ n: this.published++ }), { qos: 1 }));
+    }, everyMs);
+  }
+
+  /** Stops publishing, at once (a test that fails must not leave it running). */
+  halt(): void {
+    clearInterval(this.timer);
+  }
+
+  /** Stops publishing; resolves once the broker acknowledged every message. */
+  async stop(): Promise<void> {
+    this.halt();
+    await Promise.all(this.acknowledged);
+  }
+}

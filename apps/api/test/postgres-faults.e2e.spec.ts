@@ -5,14 +5,19 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import mqtt, { type MqttClient } from 'mqtt';
 import {
+  CountingPublisher,
   StreamRecorder,
   type TestApp,
   api as request,
   createDevice,
   historyOf,
   metric,
+  readyz,
+  sequence,
   spawnApiFromSource,
   startApp,
+  until,
+  valuesOf,
 } from './harness';
 import { type TestMosquitto, mosquittoMissing, startMosquitto } from './mosquitto';
 import { type TestPostgres, postgresMissing, startPostgres } from './postgres';
@@ -21,23 +26,6 @@ const missingPostgres = postgresMissing();
 const missingMosquitto = mosquittoMissing();
 if (missingPostgres) console.warn(`skipping the PostgreSQL fault tests: ${missingPostgres}`);
 else if (missingMosquitto) console.warn(`skipping the PostgreSQL restart test with Mosquitto: ${missingMosquitto}`);
-
-/** Polls `condition` every 20 ms until it holds; fails with `what` after `timeoutMs`. */
-async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
-async function readyz(url: string): Promise<{ status: number; text: string }> {
-  const res = await fetch(`${url}/readyz`);
-  return { status: res.status, text: await res.text() };
-}
-
-const valuesOf = (stream: StreamRecorder) => stream.of('telemetry').map((e) => (e.data['values'] as { n: number }).n);
-const sequence = (count: number) => Array.from({ length: count }, (_, n) => n);
 
 /** The api as a process of its own, with what it printed. */
 class ApiProcess {
@@ -116,39 +104,34 @@ class ApiProcess {
         await stream.opened();
         device = await mqtt.connectAsync(broker.url, { clientId: 'pg-restart-1', clean: false, reconnectPeriod: 100 });
         const client = device;
-        let published = 0;
-        const acknowledged: Array<Promise<unknown>> = [];
-        const publisher = setInterval(() => {
-          acknowledged.push(
-            client.publishAsync('devices/pg-restart-1/telemetry', JSON.stringify({ n: published++ }), { qos: 1 }),
-          );
-        }, 5);
+        const publisher = new CountingPublisher(client, 'devices/pg-restart-1/telemetry', 5);
         try {
           await stream.waitFor((e) => e.length >= 50);
           postgres.down();
-          const atDown = published;
+          const atDown = publisher.published;
           try {
-            const down = await readyz(app.url);
+            const down = await readyz(app);
             expect(down.status).toBe(503);
             expect(down.text).toContain('database: PostgreSQL does not answer');
-            await until(() => published >= atDown + 100, 'the device to publish during the outage');
+            await until(() => publisher.published >= atDown + 100, 'the device to publish during the outage');
             // What the api took but could not store yet is not acknowledged: the broker keeps it.
             await until(() => held >= 100, 'the broker to hold the messages the api has not stored');
           } finally {
             postgres.up();
           }
-          const atUp = published;
+          const atUp = publisher.published;
           await stream.waitFor((e) => e.length >= atUp + 50, 20_000);
         } finally {
-          clearInterval(publisher);
+          publisher.halt();
         }
-        await Promise.all(acknowledged);
+        await publisher.stop();
+        const published = publisher.published;
         await stream.waitFor((e) => e.length >= published, 20_000);
         // The broker stayed up, so the device sent nothing twice; what the api took while PostgreSQL was down was
         // not acknowledged until stored, and nothing is taken twice.
         expect(valuesOf(stream)).toEqual(sequence(published));
         expect(await historyOf(app, 'pg-restart-1', 'n')).toEqual(sequence(published));
-        expect((await readyz(app.url)).status).toBe(200);
+        expect((await readyz(app)).status).toBe(200);
         stream.close();
         await monitor.endAsync();
       },
@@ -210,7 +193,7 @@ class ApiProcess {
       startPostgresAgain();
       const [, port] = await api.printed(/api listening on http:\/\/[^:]+:(\d+)/);
       const url = `http://127.0.0.1:${port}`;
-      await until(async () => (await readyz(url)).status === 200, 'the api to be ready');
+      await until(async () => (await readyz({ url })).status === 200, 'the api to be ready');
     }, 60_000);
 
     it('exits 69 naming DATABASE_CONNECT_TIMEOUT_SECONDS when PostgreSQL stays down', async () => {

@@ -15,7 +15,9 @@ import {
   connectDevice,
   createDevice,
   login,
+  readyz,
   spawnApiFromSource,
+  until,
   within,
 } from './harness';
 import { type TestMosquitto, dynsecMissing, startMosquitto } from './mosquitto';
@@ -53,16 +55,14 @@ class Replica {
     const keep = (chunk: Buffer) => (this.output = (this.output + chunk.toString()).slice(-8_000));
     child.stdout.on('data', keep);
     child.stderr.on('data', keep);
-    for (let attempt = 0; ; attempt++) {
-      if (child.exitCode !== null) throw new Error(`replica ${this.name} exited: ${this.output}`);
-      try {
-        if ((await fetch(`${this.url}/readyz`)).status === 200) return;
-      } catch {
-        // not listening yet
-      }
-      if (attempt > 600) throw new Error(`replica ${this.name} did not become ready: ${this.output}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    await until(
+      async () => {
+        if (child.exitCode !== null) throw new Error(`replica ${this.name} exited: ${this.output}`);
+        return (await readyz(this).catch(() => undefined))?.status === 200;
+      },
+      `replica ${this.name} to become ready`,
+      60_000,
+    );
   }
 
   /** SIGKILL: no shutdown hook runs, nothing is flushed. */
@@ -292,21 +292,18 @@ describeWithTopology('two api replicas on PostgreSQL and Mosquitto, behind nginx
       // Every command reaches exactly one terminal status, A's included (B's sweep ends those A was timing).
       const { body } = await api<{ items: CommandWithHistory[] }>(nginx, token, 'GET', '/devices/silent-1/commands?limit=500');
       expect(body.items.length).toBeGreaterThan(10);
-      await within(
-        (async () => {
-          for (;;) {
-            const { body: now } = await api<{ items: CommandWithHistory[] }>(
-              nginx,
-              token,
-              'GET',
-              '/devices/silent-1/commands?limit=500',
-            );
-            if (now.items.every((command) => TERMINAL.has(command.status))) return;
-            await new Promise((resolve) => setTimeout(resolve, 250));
-          }
-        })(),
-        15_000,
+      await until(
+        async () => {
+          const { body: now } = await api<{ items: CommandWithHistory[] }>(
+            nginx,
+            token,
+            'GET',
+            '/devices/silent-1/commands?limit=500',
+          );
+          return now.items.every((command) => TERMINAL.has(command.status));
+        },
         'every command terminal',
+        15_000,
       );
       const { body: final } = await api<{ items: CommandWithHistory[] }>(nginx, token, 'GET', '/devices/silent-1/commands?limit=500');
       for (const command of final.items) {
