@@ -73,6 +73,37 @@ function spawnService(
   };
 }
 
+/**
+ * `binary` started with its files in `dir`, once `answers` says it serves (a throw counts as not yet); stopping it
+ * removes `dir`, and so does a start that fails.
+ */
+async function startedService(
+  binary: string,
+  args: string[],
+  dir: string,
+  name: string,
+  answers: () => Promise<boolean>,
+): Promise<{ child: ChildProcess; stop(): Promise<void> }> {
+  const proc = spawnService(binary, args);
+  const stop = async () => {
+    await proc.stop();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  for (let attempt = 0; ; attempt++) {
+    if (proc.child.exitCode !== null) {
+      await stop();
+      throw new Error(`${name} exited (${proc.child.exitCode}): ${proc.stderr()}`);
+    }
+    if (await answers().catch(() => false)) return { child: proc.child, stop };
+    if (attempt > READY_ATTEMPTS) {
+      const stderr = proc.stderr();
+      await stop();
+      throw new Error(`${name} did not answer: ${stderr}`);
+    }
+    await sleep(50);
+  }
+}
+
 /** Mosquitto on a free loopback port, anonymous logins allowed, no persistence; resolves once a client connects. */
 export async function startMosquitto(): Promise<Service> {
   if (!MOSQUITTO) throw new Error(replicasMissing());
@@ -91,30 +122,14 @@ export async function startMosquitto(): Promise<Service> {
   );
   // Started as root, Mosquitto becomes the mosquitto user: the folder is handed to it.
   if (process.getuid?.() === 0) spawnSync('chown', ['-R', 'mosquitto', dir]);
-  const proc = spawnService(MOSQUITTO, ['-c', join(dir, 'mosquitto.conf')]);
   const url = `mqtt://${HOST}:${port}`;
-  const stop = async () => {
-    await proc.stop();
-    rmSync(dir, { recursive: true, force: true });
-  };
-  try {
-    for (let attempt = 0; ; attempt++) {
-      if (proc.child.exitCode !== null) throw new Error(`mosquitto exited (${proc.child.exitCode}): ${proc.stderr()}`);
-      try {
-        const client = await connectAsync(url, { reconnectPeriod: 0, connectTimeout: 1_000 });
-        await client.endAsync();
-        break;
-      } catch (error) {
-        if (attempt > READY_ATTEMPTS) throw error;
-        await sleep(50);
-      }
-    }
-  } catch (error) {
-    await stop();
-    throw error;
-  }
+  const proc = await startedService(MOSQUITTO, ['-c', join(dir, 'mosquitto.conf')], dir, 'mosquitto', async () => {
+    const client = await connectAsync(url, { reconnectPeriod: 0, connectTimeout: 1_000 });
+    await client.endAsync();
+    return true;
+  });
   const pid = proc.child.pid;
-  return { name: 'Mosquitto', url, pids: () => (pid === undefined ? [] : [pid]), stop };
+  return { name: 'Mosquitto', url, pids: () => (pid === undefined ? [] : [pid]), stop: proc.stop };
 }
 
 /** `text` with `pattern` replaced; throws when the template no longer has it. */
@@ -151,29 +166,13 @@ export async function startNginx(upstreams: number[]): Promise<Service> {
   const dir = mkdtempSync(join(tmpdir(), 'iot-bench-nginx-'));
   const port = await freePort();
   writeFileSync(join(dir, 'nginx.conf'), nginxConfig(readFileSync(NGINX_TEMPLATE, 'utf8'), dir, port, upstreams));
-  const proc = spawnService(NGINX, ['-e', 'stderr', '-p', dir, '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;']);
   const url = `http://${HOST}:${port}`;
-  const stop = async () => {
-    await proc.stop();
-    rmSync(dir, { recursive: true, force: true });
-  };
-  try {
-    for (let attempt = 0; ; attempt++) {
-      if (proc.child.exitCode !== null) throw new Error(`nginx exited (${proc.child.exitCode}): ${proc.stderr()}`);
-      try {
-        const res = await fetch(`${url}/healthz`);
-        await res.arrayBuffer();
-        if (res.ok) break;
-      } catch {
-        // not listening yet
-      }
-      if (attempt > READY_ATTEMPTS) throw new Error(`nginx did not answer: ${proc.stderr()}`);
-      await sleep(100);
-    }
-  } catch (error) {
-    await stop();
-    throw error;
-  }
+  const args = ['-e', 'stderr', '-p', dir, '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;'];
+  const proc = await startedService(NGINX, args, dir, 'nginx', async () => {
+    const res = await fetch(`${url}/healthz`);
+    await res.arrayBuffer();
+    return res.ok;
+  });
   const pid = proc.child.pid;
-  return { name: 'nginx', url, pids: () => (pid === undefined ? [] : [pid, ...descendants(pid)]), stop };
+  return { name: 'nginx', url, pids: () => (pid === undefined ? [] : [pid, ...descendants(pid)]), stop: proc.stop };
 }
