@@ -66,14 +66,7 @@ export class StateService implements OnApplicationBootstrap {
           );
         }
         const desired = applyMergePatch(state.desired, patch);
-        const json = JSON.stringify(desired);
-        const bytes = Buffer.byteLength(json);
-        if (bytes > this.config.stateMaxBytes) {
-          throw new DomainError(
-            'too_large',
-            `the desired state would be ${bytes} bytes, over the limit of ${this.config.stateMaxBytes} (STATE_MAX_BYTES); nothing was changed`,
-          );
-        }
+        const json = this.sized(desired, 'desired', ' (STATE_MAX_BYTES); nothing was changed');
         return { state: { ...state, desired, version: state.version + 1, desiredAt: now }, json };
       });
       this.log.append(deviceEvents.state(deviceId, 'desired', json, state.version, now), now);
@@ -93,15 +86,7 @@ export class StateService implements OnApplicationBootstrap {
     await this.serialize(deviceId, async () => {
       const { state, json } = await this.change(deviceId, (state) => {
         const reported = applyMergePatch(state.reported, patch);
-        // The document serialised once, for the size check and the event both.
-        const json = JSON.stringify(reported);
-        const bytes = Buffer.byteLength(json);
-        if (bytes > this.config.stateMaxBytes) {
-          throw new DomainError(
-            'too_large',
-            `the reported state would be ${bytes} bytes, over the limit of ${this.config.stateMaxBytes}; the patch was not applied`,
-          );
-        }
+        const json = this.sized(reported, 'reported', '; the patch was not applied');
         return { state: { ...state, reported, reportedAt: receivedAt }, json };
       });
       this.log.append(deviceEvents.state(deviceId, 'reported', json, state.version, receivedAt), receivedAt);
@@ -128,6 +113,20 @@ export class StateService implements OnApplicationBootstrap {
       'unavailable',
       `the state of ${deviceId} kept changing under this change (${SAVE_ATTEMPTS} attempts); nothing was changed, try again`,
     );
+  }
+
+  /**
+   * A document as JSON, serialised once for the size check and the event;
+   * `too_large` past STATE_MAX_BYTES (`outcome` ends the message).
+   */
+  private sized(document: JsonObject, which: 'desired' | 'reported', outcome: string): string {
+    const json = JSON.stringify(document);
+    const bytes = Buffer.byteLength(json);
+    const max = this.config.stateMaxBytes;
+    if (bytes > max) {
+      throw new DomainError('too_large', `the ${which} state would be ${bytes} bytes, over the limit of ${max}${outcome}`);
+    }
+    return json;
   }
 
   private async publishDesired(deviceId: string, version: number, desired: JsonObject): Promise<void> {
