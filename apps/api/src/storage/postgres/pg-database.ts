@@ -44,6 +44,7 @@ export class PgDatabase implements DatabaseHealth {
 
   private constructor(
     private readonly db: Kysely<unknown>,
+    pool: pg.Pool,
     epoch: string,
     telemetry: PgTelemetry,
     cluster: PgCluster,
@@ -55,7 +56,7 @@ export class PgDatabase implements DatabaseHealth {
     this.commands = new PgCommands(db);
     this.deviceState = new PgDeviceState(db);
     this.devices = new PgDevices(db, telemetry);
-    this.events = new PgEventLog(db, epoch, telemetry);
+    this.events = new PgEventLog(db, pool, epoch, telemetry);
   }
 
   /** Connects, migrates, and reads (or makes) the epoch. */
@@ -82,7 +83,7 @@ export class PgDatabase implements DatabaseHealth {
       const { rows } = await sql<{ value: string }>`SELECT value FROM meta WHERE key = 'epoch'`.execute(db);
       const telemetry = await PgTelemetry.open(db);
       const cluster = new PgCluster(url, db, (message) => options.onError?.(new Error(message)));
-      return new PgDatabase(db, rows[0].value, telemetry, cluster);
+      return new PgDatabase(db, pool, rows[0].value, telemetry, cluster);
     } catch (error) {
       await db.destroy();
       throw error;

@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import { type Kysely, type RawBuilder, sql } from 'kysely';
+import type pg from 'pg';
 import type { DeviceEventName } from '@iot/protocol';
 import {
   type EventBounds,
@@ -8,10 +10,14 @@ import {
   type StoredEvent,
   valuesJsonOf,
 } from '../../domain/events';
-import { type PgTelemetry, type TelemetryRow, textArray } from './pg-telemetry';
+import { literalArray, type PgTelemetry, type TelemetryRow, textArray } from './pg-telemetry';
 
-/** The advisory lock every replica's append holds: seqs become visible in the order they were taken. */
-const APPEND_LOCK = 0x696f7431;
+/**
+ * Distinct append statements kept prepared on each connection, at most. The
+ * text varies only with which parts a batch has and how its arrays are sent:
+ * a handful of shapes in practice; past the bound a shape is planned each time.
+ */
+const MAX_PREPARED = 64;
 /** Rows read per round trip by `eventsAfter` when a byte budget may end the page early. */
 const EVENTS_PAGE = 500;
 
@@ -38,37 +44,37 @@ interface PreparedBatch {
 }
 
 /**
- * The event log on PostgreSQL. Each batch is one transaction of three
- * statements: BEGIN, the advisory lock, then one statement that checks the
- * devices, numbers the events, and inserts them with their telemetry rows,
- * latest values, rollups and the devices' presence and last-seen time (one
- * part per table). Everything that does not need the seqs is computed before
- * the transaction, so a batch holds the lock only for the server's work.
- * Batches run one after another in the order given.
+ * The event log on PostgreSQL. Each batch is one autocommitted statement that
+ * checks the devices, numbers the events, and inserts them with their
+ * telemetry rows, latest values, rollups and the devices' presence and
+ * last-seen time (one part per table). The seqs come from `iot_reserve_seqs`
+ * (migration 0003), which takes the log's append lock, held until the commit:
+ * batches of every replica commit one after another in seq order, and each
+ * holds the lock only for the server's own work, no client round trip.
+ * Everything that does not need the seqs is computed before the statement.
  */
 export class PgEventLog implements EventRepository {
-  /** The last batch given; the next one commits only once it has. */
+  /** The last batch given; the next one is sent only once it has committed. */
   private tail: Promise<unknown> = Promise.resolve();
-  /** Resolves once the last batch given holds the lock (or has settled): the next one may queue for it. */
-  private turn: Promise<void> = Promise.resolve();
-  /** Told of each committed batch: its size and how long its transaction took (for metrics). */
+  /** Told of each committed batch: its size and how long its statement took (for metrics). */
   onCommit: ((events: number, seconds: number) => void) | undefined;
+
+  /** The prepared statement's name for each append statement's text. */
+  private readonly prepared = new Map<string, string>();
 
   constructor(
     private readonly db: Kysely<unknown>,
+    /** The same pool as `db`'s: appends run as named (prepared) statements, which kysely does not make. */
+    private readonly pool: pg.Pool,
     readonly epoch: string,
     private readonly telemetry: PgTelemetry,
   ) {}
 
   /**
-   * A batch given while one before it is in flight runs after it, and fails
-   * with it if it fails: none is stored ahead of a failed one. Once the
-   * last batch given has failed, the chain starts afresh.
-   *
-   * The next batch does not wait for this one to commit: once this one holds
-   * the lock, it opens its transaction on another connection and queues for
-   * the lock, so its statement runs as soon as this one commits, while the
-   * api handles this one's outcome. It commits only after this one did.
+   * Batches are written one after another in the order given, so a device's
+   * events keep their order in the log. A batch given while one before it is
+   * in flight fails with it if it fails: none is stored ahead of a failed
+   * one. Once the last batch given has failed, the chain starts afresh.
    */
   append(events: NewEvent[]): Promise<StoredEvent[]> {
     let prepared: PreparedBatch;
@@ -77,17 +83,10 @@ export class PgEventLog implements EventRepository {
     } catch (error) {
       return Promise.reject(error);
     }
-    const previous = this.tail;
-    const turn = this.turn;
-    let locked!: () => void;
-    this.turn = new Promise<void>((resolve) => (locked = resolve));
-    const run = this.write(prepared, turn, previous, locked);
+    const run = this.tail.then(() => this.write(prepared));
     this.tail = run;
     run.catch(() => {
-      if (this.tail === run) {
-        this.tail = Promise.resolve();
-        this.turn = Promise.resolve();
-      }
+      if (this.tail === run) this.tail = Promise.resolve();
     });
     return run;
   }
@@ -120,55 +119,28 @@ export class PgEventLog implements EventRepository {
     const parts = this.telemetry.prepare(telemetry);
     parts.push(sql`UPDATE devices AS d SET last_seen = GREATEST(COALESCE(d.last_seen, 0), ${sql.raw('(SELECT now FROM clock)')}),
         online = COALESCE(u.online, d.online)
-      FROM unnest(${[...presence.keys()]}::text[], ${[...presence.values()]}::boolean[]) AS u(id, online)
-      WHERE d.id = u.id`);
+      FROM unnest(${textArray([...presence.keys()])}, ${literalArray([...presence.values()])}::boolean[]) AS u(id, online)
+      WHERE d.id = u.id AND EXISTS (SELECT FROM base)`);
     return { events, ids: [...presence.keys()], parts, times };
   }
 
-  private async write(
-    batch: PreparedBatch,
-    turn: Promise<void>,
-    previous: Promise<unknown>,
-    locked: () => void,
-  ): Promise<StoredEvent[]> {
+  private async write(batch: PreparedBatch): Promise<StoredEvent[]> {
     const { events } = batch;
-    try {
-      // Behind the lock of the batch before, so seqs are taken in the order batches were given.
-      await turn;
-      if (events.length === 0) {
-        await previous;
-        return [];
-      }
-      await this.telemetry.ensurePartitions(batch.times);
-      return await this.transaction(batch, previous, locked);
-    } finally {
-      locked();
-    }
-  }
-
-  private async transaction(
-    batch: PreparedBatch,
-    previous: Promise<unknown>,
-    locked: () => void,
-  ): Promise<StoredEvent[]> {
-    const { events } = batch;
+    if (events.length === 0) return [];
+    await this.telemetry.ensurePartitions(batch.times);
     const now = Date.now();
-    let start = 0;
-    const stored = await this.db.transaction().execute(async (trx) => {
-      await sql`SELECT pg_advisory_xact_lock(${APPEND_LOCK})`.execute(trx);
-      start = performance.now();
-      locked();
-      // Events of a device deleted meanwhile are dropped; a delete waits for this batch (FOR KEY SHARE).
-      // The kept events take the next seqs in batch order: reserved at once (no other batch holds the lock).
-      const { rows } = await sql<{ base: number; kept: number; present: string[] | null }>`WITH
+    const start = performance.now();
+    // Events of a device deleted meanwhile are dropped; a delete waits for this batch (FOR KEY SHARE).
+    // The kept events take the next seqs in batch order. Every part that writes refers to `base`, so it
+    // runs after the lock is taken: two appends never wait for each other's rows while holding it.
+    const statement = sql`WITH
         clock AS (SELECT ${now}::bigint AS now),
-        present AS (SELECT id FROM devices WHERE id = ANY(${batch.ids}::text[]) ORDER BY id FOR KEY SHARE),
+        present AS (SELECT id FROM devices WHERE id = ANY(${textArray(batch.ids)}) ORDER BY id FOR KEY SHARE),
         numbered AS (SELECT u.n, u.d, u.t, u.x, row_number() OVER (ORDER BY u.n) AS k
           FROM unnest(${textArray(events.map((e) => e.deviceId))}, ${textArray(events.map((e) => e.type))},
             ${textArray(events.map((e) => e.data))}) WITH ORDINALITY AS u(d, t, x, n)
           WHERE u.d IN (SELECT id FROM present)),
-        base AS (SELECT setval(pg_get_serial_sequence('events', 'seq'),
-            nextval(pg_get_serial_sequence('events', 'seq')) + GREATEST(count(*), 1) - 1) - count(*) AS b FROM numbered),
+        base AS (SELECT iot_reserve_seqs(count(*)) AS b FROM numbered),
         inserted AS (INSERT INTO events (seq, device_id, type, data, ts)
           SELECT b.b + e.k, e.d, e.t, e.x, c.now FROM numbered AS e CROSS JOIN base AS b CROSS JOIN clock AS c),
         ${sql.join(
@@ -178,23 +150,37 @@ export class PgEventLog implements EventRepository {
         )}
         SELECT (SELECT b FROM base) AS base, (SELECT count(*) FROM numbered)::int AS kept,
           CASE WHEN (SELECT count(*) FROM present) < ${batch.ids.length}
-            THEN (SELECT array_agg(id) FROM present) END AS present`.execute(trx);
-      // Commits only after the batch before it did; rolls back if it failed.
-      await previous;
-      const { base, kept, present } = rows[0];
-      if (kept === 0) return [];
-      const exists = present === null ? undefined : new Set(present);
-      const stored: StoredEvent[] = new Array(kept);
-      let k = 0;
-      for (const event of events) {
-        if (exists !== undefined && !exists.has(event.deviceId)) continue;
-        k++;
-        stored[k - 1] = { seq: base + k, type: event.type, deviceId: event.deviceId, data: event.data };
-      }
-      return stored;
+            THEN (SELECT array_agg(id) FROM present) END AS present`.compile(this.db);
+    const { rows } = await this.pool.query<{ base: number; kept: number; present: string[] | null }>({
+      name: this.nameOf(statement.sql),
+      text: statement.sql,
+      values: statement.parameters as unknown[],
     });
     this.onCommit?.(events.length, (performance.now() - start) / 1000);
+    const { base, kept, present } = rows[0];
+    if (kept === 0) return [];
+    const exists = present === null ? undefined : new Set(present);
+    const stored: StoredEvent[] = new Array(kept);
+    let k = 0;
+    for (const event of events) {
+      if (exists !== undefined && !exists.has(event.deviceId)) continue;
+      k++;
+      stored[k - 1] = { seq: base + k, type: event.type, deviceId: event.deviceId, data: event.data };
+    }
     return stored;
+  }
+
+  /**
+   * A name for a statement's text: PostgreSQL parses and plans it once per
+   * connection (about half of a small batch's server time) instead of each time.
+   */
+  private nameOf(text: string): string | undefined {
+    let name = this.prepared.get(text);
+    if (name === undefined && this.prepared.size < MAX_PREPARED) {
+      name = `iot_append_${createHash('sha1').update(text).digest('hex').slice(0, 20)}`;
+      this.prepared.set(text, name);
+    }
+    return name;
   }
 
   async eventsAfter(seq: number, filter: EventFilter, limit: number, maxBytes = Infinity): Promise<StoredEvent[]> {

@@ -142,6 +142,21 @@ const migrations: Record<string, Migration> = {
       await sql`ALTER TABLE device_state ADD COLUMN revision INTEGER NOT NULL DEFAULT 0`.execute(db);
     },
   },
+  '0003_reserve_seqs': {
+    async up(db: Kysely<unknown>) {
+      // Reserves the next n seqs of the log (at least one is drawn) and returns the one before them. It
+      // takes the log's append lock first, held until the calling statement's transaction ends: an append
+      // in one autocommitted statement holds it only for the server's own work, never across a client's
+      // round trips, and seqs still become visible in the order they were taken.
+      await sql`CREATE FUNCTION iot_reserve_seqs(n bigint) RETURNS bigint LANGUAGE plpgsql VOLATILE AS $$
+        BEGIN
+          PERFORM pg_advisory_xact_lock(1768911921); -- 'iot1'
+          RETURN setval(pg_get_serial_sequence('events', 'seq'),
+            nextval(pg_get_serial_sequence('events', 'seq')) + GREATEST(n, 1) - 1) - n;
+        END
+      $$`.execute(db);
+    },
+  },
 };
 
 export const pgMigrationProvider: MigrationProvider = {
