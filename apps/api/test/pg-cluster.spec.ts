@@ -1,8 +1,11 @@
 import { Logger } from '@nestjs/common';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
-import type { ClusterListener, ClusterNotice } from '../src/domain/cluster';
+import type { AppendedBatch, ClusterListener, ClusterNotice } from '../src/domain/cluster';
+import { telemetryEvent } from '../src/domain/events';
 import { PgCluster } from '../src/storage/postgres/pg-cluster';
+import { PgDatabase } from '../src/storage/postgres/pg-database';
+import { device } from './storage-engines';
 import { within } from './harness';
 import { type TestPostgres, postgresMissing, startPostgres } from './postgres';
 
@@ -12,7 +15,8 @@ if (missing) console.warn(`skipping the replicas' channel tests: ${missing}`);
 /** What one replica's channel heard, and a way to wait for it. */
 class Heard implements ClusterListener {
   readonly notices: ClusterNotice[] = [];
-  appendedCount = 0;
+  /** Each announcement of an append: the batch it carried, or undefined. */
+  readonly batches: Array<AppendedBatch | undefined> = [];
   resyncs = 0;
   private waiters: Array<() => void> = [];
 
@@ -21,8 +25,8 @@ class Heard implements ClusterListener {
     this.wake();
   }
 
-  appended(): void {
-    this.appendedCount++;
+  appended(batch?: AppendedBatch): void {
+    this.batches.push(batch);
     this.wake();
   }
 
@@ -73,7 +77,7 @@ class Heard implements ClusterListener {
     return { channel, heard };
   }
 
-  it("tells every other replica a notice, once, and not the sender; a grown log likewise", async () => {
+  it('tells every other replica a notice, once, and not the sender', async () => {
     const [a, b, c] = [await replica(), await replica(), await replica()];
     const notice: ClusterNotice = { kind: 'sessions.ended', sessionIds: ['s1', 's2'] };
     await a.channel.announce(notice);
@@ -81,14 +85,40 @@ class Heard implements ClusterListener {
     await c.heard.until(() => c.heard.notices.length === 1, 'c hears the notice');
     expect([b.heard.notices, c.heard.notices]).toEqual([[notice], [notice]]);
 
-    a.channel.appended();
-    await b.heard.until(() => b.heard.appendedCount >= 1, 'b hears that the log grew');
-    await c.heard.until(() => c.heard.appendedCount >= 1, 'c hears that the log grew');
     // B's own notice reaches A: A heard nothing of its own before.
     await b.channel.announce({ kind: 'device.removed', deviceId: 'dev-1' });
     await a.heard.until(() => a.heard.notices.length === 1, 'a hears b');
     expect(a.heard.notices).toEqual([{ kind: 'device.removed', deviceId: 'dev-1' }]);
-    expect(a.heard.appendedCount).toBe(0);
+  });
+
+  it('hears each append at its commit with its events and seqs, or without them when they do not fit or one was dropped', async () => {
+    const url = postgres.createDatabase('announced');
+    const store = await PgDatabase.open(url, { poolSize: 2 });
+    try {
+      const heard = new Heard();
+      await store.cluster.listen(heard);
+      await store.devices.create(device('a'), 'h');
+      const first = await store.events.append([telemetryEvent('a', 1, { n: 1 }), telemetryEvent('a', 2, { n: 2 })]);
+      await heard.until(() => heard.batches.length === 1, 'the first append is heard');
+      expect(heard.batches[0]).toEqual({ after: first[0].seq - 1, events: first });
+
+      const large = await store.events.append([telemetryEvent('a', 3, { s: 'x'.repeat(8_000) })]);
+      // An event of a device that does not exist is dropped: the others' seqs are then read, not announced.
+      await store.events.append([telemetryEvent('ghost', 4, { n: 4 }), telemetryEvent('a', 4, { n: 4 })]);
+      await heard.until(() => heard.batches.length === 3, 'the other appends are heard');
+      expect(heard.batches.slice(1)).toEqual([undefined, undefined]);
+      expect(large[0].seq).toBe(first[1].seq + 1);
+
+      // A notification on the channel in another shape carries nothing either.
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      await client.query(`SELECT pg_notify('iot_events', '7 [["telemetry","a"]]'), pg_notify('iot_events', 'x [[]]')`);
+      await client.end();
+      await heard.until(() => heard.batches.length === 5, 'the odd notifications are heard');
+      expect(heard.batches.slice(3)).toEqual([undefined, undefined]);
+    } finally {
+      await store.close();
+    }
   });
 
   it('ignores a notification that is not a notice, and resyncs after its listening connection is cut', async () => {

@@ -25,7 +25,7 @@ export class ReplicaSync implements OnApplicationBootstrap {
     if (!this.cluster.shared) return;
     await this.cluster.listen({
       notice: (notice) => this.heard(notice),
-      appended: () => this.feed.catchUp(),
+      appended: (batch) => this.feed.appended(batch),
       resync: () => void this.resync(),
     });
   }

@@ -1,3 +1,5 @@
+import type { StoredEvent } from './events';
+
 /**
  * What one api replica tells the others beyond the event log: changes to
  * what every replica keeps in memory (sessions, users, the device directory,
@@ -14,11 +16,20 @@ export type ClusterNotice =
 /** Session ids per notice at most, so a notice stays far below PostgreSQL's 8,000-byte NOTIFY payload. */
 export const MAX_SESSION_IDS_PER_NOTICE = 100;
 
+/** A batch appended to the log, as announced at its commit: its events follow seq `after`, one seq each. */
+export interface AppendedBatch {
+  after: number;
+  events: StoredEvent[];
+}
+
 export interface ClusterListener {
   /** A notice from another replica. */
   notice(notice: ClusterNotice): void;
-  /** Events were appended to the log, by this replica or another. */
-  appended(): void;
+  /**
+   * A batch was appended to the log, by this replica or another: given
+   * whole when the announcement could carry it, else the log has to be read.
+   */
+  appended(batch?: AppendedBatch): void;
   /** The channel was lost and is back: notices may have been missed, so reload what they would have changed. */
   resync(): void;
 }
@@ -26,7 +37,8 @@ export interface ClusterListener {
 /**
  * The channel between the api replicas that share one database. On SQLite
  * there is one api process, so nothing is shared and nothing is sent; on
- * PostgreSQL every replica listens (LISTEN/NOTIFY).
+ * PostgreSQL every replica listens (LISTEN/NOTIFY). A shared store
+ * announces each append itself, at its commit: nobody else sends those.
  */
 export abstract class ClusterChannel {
   /** Whether other api processes may share this database. */
@@ -35,8 +47,6 @@ export abstract class ClusterChannel {
   abstract listen(listener: ClusterListener): Promise<void>;
   /** Tells the other replicas; resolves once sent. */
   abstract announce(notice: ClusterNotice): Promise<void>;
-  /** Tells every replica that the log has grown; calls close together, so a busy log sends few. */
-  abstract appended(): void;
   abstract close(): Promise<void>;
 }
 

@@ -12,10 +12,6 @@ export class LocalCluster implements ClusterChannel {
     return Promise.resolve();
   }
 
-  appended(): void {
-    // Nobody else reads the log.
-  }
-
   close(): Promise<void> {
     return Promise.resolve();
   }

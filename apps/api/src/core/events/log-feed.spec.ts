@@ -14,7 +14,6 @@ describe('LogFeed', () => {
   let reads: number[];
   let seen: number[];
   let times: number[][];
-  let appendedCalls: number;
   let failNext: boolean;
   let bus: EventBus;
 
@@ -35,7 +34,7 @@ describe('LogFeed', () => {
       },
       'events',
     );
-    const cluster = strictFake<ClusterChannel>({ shared, appended: () => void appendedCalls++ }, 'cluster');
+    const cluster = strictFake<ClusterChannel>({ shared }, 'cluster');
     return new LogFeed(events, bus, cluster);
   }
 
@@ -44,7 +43,6 @@ describe('LogFeed', () => {
     reads = [];
     seen = [];
     times = [];
-    appendedCalls = 0;
     failNext = false;
     bus = new EventBus();
     bus.on('committed', (events, receivedAt) => {
@@ -59,36 +57,80 @@ describe('LogFeed', () => {
     sut.committed(range(5, 6), [1, 2]);
     expect(seen).toEqual([5, 6]);
     expect(times).toEqual([[1, 2]]);
-    expect([reads, appendedCalls]).toEqual([[], 0]);
+    expect(reads).toEqual([]);
     await sut.onApplicationShutdown();
   });
 
-  it('with replicas, sends its own batch at once when it follows the last seq on the bus, and tells the others', async () => {
+  it('with replicas, sends its own batch at once when it follows the last seq on the bus', async () => {
     const sut = make(true, 10);
     await sut.onModuleInit();
     sut.committed(range(11, 12), [1, 2]);
     expect(seen).toEqual([11, 12]);
     expect(times).toEqual([[1, 2]]);
+    // Its own announcement, heard after, adds nothing.
+    sut.appended({ after: 10, events: range(11, 12) });
+    expect(seen).toEqual([11, 12]);
     expect(reads).toEqual([]);
-    expect(appendedCalls).toBe(1);
     await sut.onApplicationShutdown();
   });
 
-  it("reads the log when another replica's events came between, and puts them all on the bus in seq order, once", async () => {
+  it("holds its own batch until another replica's batch before it is announced, then sends both in order, reading nothing", async () => {
     const sut = make(true, 10);
     await sut.onModuleInit();
-    // 11 and 12 are another replica's; 13 is this one's.
-    log = range(11, 13);
     sut.committed([event(13)], [7]);
     expect(seen).toEqual([]);
+    sut.appended({ after: 10, events: range(11, 12) });
+    expect(seen).toEqual([11, 12, 13]);
+    expect(times).toEqual([[], [7]]);
+    expect(reads).toEqual([]);
+    await sut.onApplicationShutdown();
+  });
+
+  it('reads the log when an announcement carries no events, and puts them all on the bus in seq order, once', async () => {
+    const sut = make(true, 10);
+    await sut.onModuleInit();
+    // 11 and 12 are another replica's, too many to announce; 13 is this one's.
+    log = range(11, 13);
+    sut.committed([event(13)], [7]);
+    sut.appended();
     await sut.onApplicationShutdown();
     expect(seen).toEqual([11, 12, 13]);
-    expect(times).toEqual([[]]);
-    // A notification for what is on the bus already reads nothing new.
+    // A late announcement of what is on the bus already adds nothing.
+    sut.appended({ after: 11, events: range(12, 13) });
     sut.catchUp();
     await sut.onApplicationShutdown();
     expect(seen).toEqual([11, 12, 13]);
     expect(reads).toEqual([10, 13, 13]);
+  });
+
+  it('reads the log when a gap before a held batch lasts 20 ms', async () => {
+    jest.useFakeTimers();
+    try {
+      const sut = make(true, 10);
+      await sut.onModuleInit();
+      log = range(11, 14);
+      sut.appended({ after: 12, events: range(13, 14) });
+      jest.advanceTimersByTime(19);
+      expect(reads).toEqual([]);
+      jest.advanceTimersByTime(1);
+      await sut.onApplicationShutdown();
+      expect(seen).toEqual([11, 12, 13, 14]);
+      expect(reads).toEqual([10, 14]);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
+  it('puts on the bus only the part of a held batch that a read did not bring', async () => {
+    const sut = make(true, 10);
+    await sut.onModuleInit();
+    log = range(11, 12);
+    sut.catchUp();
+    // Announced while the read runs, which stops at 12: 13 and 14 come from the announcement.
+    sut.appended({ after: 11, events: range(12, 14) });
+    await sut.onApplicationShutdown();
+    expect(seen).toEqual([11, 12, 13, 14]);
+    expect(reads).toEqual([10, 12]);
   });
 
   it('runs one read at a time and reads again for what was told meanwhile', async () => {

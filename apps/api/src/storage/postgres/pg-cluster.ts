@@ -1,12 +1,25 @@
 import { randomBytes } from 'node:crypto';
 import { type Kysely, sql } from 'kysely';
 import pg from 'pg';
-import { type ClusterChannel, type ClusterListener, type ClusterNotice, parseClusterNotice } from '../../domain/cluster';
+import {
+  type AppendedBatch,
+  type ClusterChannel,
+  type ClusterListener,
+  type ClusterNotice,
+  parseClusterNotice,
+} from '../../domain/cluster';
+import type { NewEvent, StoredEvent } from '../../domain/events';
 
 /** The channel of notices (a replica's id, a space, the notice as JSON). */
 const NOTICES = 'iot_notices';
-/** The channel that says the log has grown (the payload is the sender's id). */
-const EVENTS = 'iot_events';
+/**
+ * The channel the event log announces each append on, from the append's own
+ * statement (so at its commit, in commit order): the seq the batch follows,
+ * then, when it fits, a space and the events as JSON `[[type, deviceId, data], …]`.
+ */
+export const EVENTS_CHANNEL = 'iot_events';
+/** PostgreSQL refuses a payload of 8,000 bytes or more; the seq before the events takes at most 20. */
+const MAX_EVENTS_JSON_BYTES = 7_900;
 const RECONNECT_MIN_MS = 500;
 const RECONNECT_MAX_MS = 5_000;
 
@@ -26,8 +39,6 @@ export class PgCluster implements ClusterChannel {
   private closed = false;
   private retry: NodeJS.Timeout | undefined;
   private retryMs = RECONNECT_MIN_MS;
-  private notifying = false;
-  private notifyAgain = false;
 
   constructor(
     private readonly url: string,
@@ -42,25 +53,6 @@ export class PgCluster implements ClusterChannel {
 
   async announce(notice: ClusterNotice): Promise<void> {
     await sql`SELECT pg_notify(${NOTICES}, ${`${this.id} ${JSON.stringify(notice)}`})`.execute(this.db);
-  }
-
-  appended(): void {
-    if (this.notifying) {
-      this.notifyAgain = true;
-      return;
-    }
-    this.notifying = true;
-    void sql`SELECT pg_notify(${EVENTS}, ${this.id})`
-      .execute(this.db)
-      // The others poll the log too: a lost notification delays them, it loses nothing.
-      .catch(() => undefined)
-      .finally(() => {
-        this.notifying = false;
-        if (this.notifyAgain) {
-          this.notifyAgain = false;
-          this.appended();
-        }
-      });
   }
 
   async close(): Promise<void> {
@@ -79,7 +71,7 @@ export class PgCluster implements ClusterChannel {
     client.on('end', () => this.lost(client));
     try {
       await client.connect();
-      await client.query(`LISTEN ${EVENTS}; LISTEN ${NOTICES}`);
+      await client.query(`LISTEN ${EVENTS_CHANNEL}; LISTEN ${NOTICES}`);
     } catch (error) {
       this.onError(`the replicas' channel could not listen: ${(error as Error).message}`);
       await client.end().catch(() => undefined);
@@ -114,8 +106,8 @@ export class PgCluster implements ClusterChannel {
 
   private heard(message: pg.Notification): void {
     const payload = message.payload ?? '';
-    if (message.channel === EVENTS) {
-      if (payload !== this.id) this.listener?.appended();
+    if (message.channel === EVENTS_CHANNEL) {
+      this.listener?.appended(parseAppended(payload));
       return;
     }
     const space = payload.indexOf(' ');
@@ -123,4 +115,40 @@ export class PgCluster implements ClusterChannel {
     const notice = parseClusterNotice(payload.slice(space + 1));
     if (notice) this.listener?.notice(notice);
   }
+}
+
+/** A batch's events as its announcement carries them, or undefined when they would not fit. */
+export function announcedEvents(events: readonly NewEvent[]): string | undefined {
+  let estimate = 2;
+  for (const event of events) {
+    estimate += event.data.length + event.deviceId.length + event.type.length + 10;
+    if (estimate > MAX_EVENTS_JSON_BYTES) return undefined;
+  }
+  const json = JSON.stringify(events.map((event) => [event.type, event.deviceId, event.data]));
+  return Buffer.byteLength(json) <= MAX_EVENTS_JSON_BYTES ? json : undefined;
+}
+
+/**
+ * The batch an announcement carries; undefined when it carries none or is
+ * not in the shape the log sends, and the log is to be read.
+ */
+export function parseAppended(payload: string): AppendedBatch | undefined {
+  const space = payload.indexOf(' ');
+  if (space === -1) return undefined;
+  const after = Number(payload.slice(0, space));
+  if (!Number.isSafeInteger(after) || after < 0) return undefined;
+  let list: unknown;
+  try {
+    list = JSON.parse(payload.slice(space + 1));
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(list) || list.length === 0) return undefined;
+  const events: StoredEvent[] = [];
+  for (const item of list) {
+    if (!Array.isArray(item) || item.length !== 3 || !item.every((part) => typeof part === 'string')) return undefined;
+    const [type, deviceId, data] = item as [StoredEvent['type'], string, string];
+    events.push({ seq: after + events.length + 1, type, deviceId, data });
+  }
+  return { after, events };
 }

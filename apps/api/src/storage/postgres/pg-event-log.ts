@@ -10,6 +10,7 @@ import {
   type StoredEvent,
   valuesJsonOf,
 } from '../../domain/events';
+import { announcedEvents, EVENTS_CHANNEL } from './pg-cluster';
 import { literalArray, type PgTelemetry, type TelemetryRow, textArray } from './pg-telemetry';
 
 /**
@@ -51,7 +52,9 @@ interface PreparedBatch {
  * (migration 0003), which takes the log's append lock, held until the commit:
  * batches of every replica commit one after another in seq order, and each
  * holds the lock only for the server's own work, no client round trip.
- * Everything that does not need the seqs is computed before the statement.
+ * The statement also announces the batch to every replica (NOTIFY, sent at
+ * its commit, in commit order). Everything that does not need the seqs is
+ * computed before the statement.
  */
 export class PgEventLog implements EventRepository {
   /** The last batch given; the next one is sent only once it has committed. */
@@ -128,6 +131,8 @@ export class PgEventLog implements EventRepository {
     const { events } = batch;
     if (events.length === 0) return [];
     await this.telemetry.ensurePartitions(batch.times);
+    // Every replica's LogFeed hears the batch at its commit, with its events when they fit and all are kept.
+    const announced = announcedEvents(events);
     const now = Date.now();
     const start = performance.now();
     // Events of a device deleted meanwhile are dropped; a delete waits for this batch (FOR KEY SHARE).
@@ -150,7 +155,11 @@ export class PgEventLog implements EventRepository {
         )}
         SELECT (SELECT b FROM base) AS base, (SELECT count(*) FROM numbered)::int AS kept,
           CASE WHEN (SELECT count(*) FROM present) < ${batch.ids.length}
-            THEN (SELECT array_agg(id) FROM present) END AS present`.compile(this.db);
+            THEN (SELECT array_agg(id) FROM present) END AS present,
+          pg_notify(${EVENTS_CHANNEL}, (SELECT b FROM base)::text || CASE WHEN (SELECT count(*) FROM numbered) = ${events.length}
+            THEN COALESCE(${announced === undefined ? null : ` ${announced}`}::text, '') ELSE '' END)::text AS announced`.compile(
+      this.db,
+    );
     const { rows } = await this.pool.query<{ base: number; kept: number; present: string[] | null }>({
       name: this.nameOf(statement.sql),
       text: statement.sql,
