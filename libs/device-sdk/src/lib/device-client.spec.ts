@@ -54,6 +54,21 @@ describe('DeviceClient (against an in-process aedes broker)', () => {
   });
 
   describe('connecting', () => {
+    it('reconnects by default at a period of its own between 2 and 4 s, so a fleet comes back spread out', async () => {
+      // Nothing listens on port 1: the clients only try.
+      const sut = Array.from({ length: 10 }, () =>
+        connectDevice({ url: 'mqtt://127.0.0.1:1', deviceId: ID, password: SECRET }),
+      );
+      for (const client of sut) client.on('error', () => undefined);
+      await Promise.all(sut.map((client) => client.close()));
+      const periods = sut.map((client) => client.mqtt.options.reconnectPeriod ?? 0);
+      for (const period of periods) {
+        expect(period).toBeGreaterThanOrEqual(2000);
+        expect(period).toBeLessThan(4000);
+      }
+      expect(new Set(periods).size).toBeGreaterThan(1);
+    });
+
     it('uses the device id as client id and username, and publishes a retained online status', async () => {
       const connected = new Promise<string>((resolve) => broker.broker.once('clientReady', (c) => resolve(c.id)));
       const sut = connect();

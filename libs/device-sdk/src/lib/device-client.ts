@@ -35,6 +35,14 @@ const CLOSE_TIMEOUT_MS = 2000;
 const REMEMBERED_COMMANDS = 1000;
 /** The `error` field of a command result holds at most this many characters. */
 const MAX_RESULT_ERROR_LENGTH = 1024;
+/**
+ * The default reconnect period is drawn per client from [min, min + spread) ms:
+ * a fleet cut off at once comes back spread out, and after the platform, which
+ * retries every 250 ms. A restarted broker drops telemetry until the platform
+ * has subscribed again (Mosquitto 2.0 does not keep shared subscriptions).
+ */
+const RECONNECT_PERIOD_MIN_MS = 2000;
+const RECONNECT_PERIOD_SPREAD_MS = 2000;
 
 /** Options of {@link connectDevice}. */
 export interface ConnectDeviceOptions {
@@ -51,7 +59,11 @@ export interface ConnectDeviceOptions {
   protocolVersion?: 4 | 5;
   /** Keepalive interval in seconds (default 30). */
   keepalive?: number;
-  /** Milliseconds between reconnect attempts (default 1000); 0 turns reconnecting off. */
+  /**
+   * Milliseconds between reconnect attempts; 0 turns reconnecting off. By default
+   * each client draws its own between 2000 and 4000, so that a fleet does not come
+   * back all at once, and comes back after the platform.
+   */
   reconnectPeriod?: number;
   /** Milliseconds to wait for CONNACK before giving up on an attempt (default 10000). */
   connectTimeout?: number;
@@ -188,7 +200,8 @@ export class DeviceClient extends TypedEventEmitter<DeviceClientEvents> {
       password: options.password,
       protocolVersion: options.protocolVersion ?? 4,
       keepalive: options.keepalive ?? 30,
-      reconnectPeriod: options.reconnectPeriod ?? 1000,
+      reconnectPeriod:
+        options.reconnectPeriod ?? RECONNECT_PERIOD_MIN_MS + Math.floor(Math.random() * RECONNECT_PERIOD_SPREAD_MS),
       connectTimeout: options.connectTimeout ?? 10_000,
       // Clean sessions: the platform keeps pending commands itself and sends them on connect.
       clean: true,
