@@ -327,9 +327,15 @@ export class CountingPublisher {
   private readonly acknowledged: Array<Promise<unknown>> = [];
   private readonly timer: NodeJS.Timeout;
 
-  constructor(client: MqttClient, topic: string, everyMs: number) {
+  /**
+   * `timed`: `{ts, values: {n}}` with ts = start + n ms instead, distinct, in publishing order and never ahead of the
+   * clock, so that history is in publishing order whichever replica stored what.
+   */
+  constructor(client: MqttClient, topic: string, everyMs: number, timed = false) {
+    const start = Date.now();
+    const payload = (n: number) => JSON.stringify(timed ? { ts: start + n, values: { n } } : { n });
     this.timer = setInterval(() => {
-      this.acknowledged.push(client.publishAsync(topic, JSON.stringify({ n: this.published++ }), { qos: 1 }));
+      this.acknowledged.push(client.publishAsync(topic, payload(this.published++), { qos: 1 }));
     }, everyMs);
   }
 

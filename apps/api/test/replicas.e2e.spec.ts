@@ -1,88 +1,16 @@
-import type { ChildProcessByStdio } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { Readable } from 'node:stream';
 import type { MqttClient } from 'mqtt';
 import type { CommandWithHistory } from '../src/domain/commands';
-import {
-  ADMIN,
-  type ReceivedEvent,
-  StreamRecorder,
-  type TestApp,
-  api,
-  connectDevice,
-  createDevice,
-  login,
-  readyz,
-  spawnApiFromSource,
-  until,
-  within,
-} from './harness';
-import { type TestMosquitto, dynsecMissing, startMosquitto } from './mosquitto';
-import { type RunningNginx, nginxMissing, startNginx } from './nginx';
-import { type TestPostgres, freePort, postgresMissing, startPostgres } from './postgres';
+import { type ReceivedEvent, StreamRecorder, api, connectDevice, createDevice, login, until, within } from './harness';
+import type { RunningNginx } from './nginx';
+import { type Replica, type ReplicaTopology, startReplicaTopology, topologyMissing } from './replicas';
 import { SocketClient } from './socket-client';
 
-// The deployment of deploy/docker-compose.yml as processes: two api replicas on one PostgreSQL and one
-// Mosquitto with dynamic security, nginx in front with deploy/nginx/nginx.conf.
-const skipReason = postgresMissing() ?? dynsecMissing() ?? nginxMissing();
+// The deployment of deploy/docker-compose.yml as processes (see ./replicas.ts).
+const skipReason = topologyMissing();
 if (skipReason) console.warn(`skipping the replica tests: ${skipReason}`);
 const describeWithTopology = skipReason ? describe.skip : describe;
 
-const BROKER_ADMIN = { username: 'broker-admin', password: 'broker-admin-password' };
 const TERMINAL = new Set(['succeeded', 'failed', 'timed-out', 'expired', 'cancelled']);
-
-/** One api process; `kill()` is `kill -9`, `start()` runs it again with the same configuration. */
-class Replica {
-  url: string;
-  private child: ChildProcessByStdio<null, Readable, Readable> | undefined;
-  private output = '';
-
-  constructor(
-    readonly name: string,
-    readonly port: number,
-    private readonly env: Record<string, string>,
-  ) {
-    this.url = `http://127.0.0.1:${port}`;
-  }
-
-  /** Starts the process; resolves once `/readyz` answers 200 (database and broker connected). */
-  async start(): Promise<void> {
-    const child = spawnApiFromSource({ ...this.env, PORT: String(this.port), MQTT_CLIENT_ID: `iot-api-${this.name}` });
-    this.child = child;
-    const keep = (chunk: Buffer) => (this.output = (this.output + chunk.toString()).slice(-8_000));
-    child.stdout.on('data', keep);
-    child.stderr.on('data', keep);
-    await until(
-      async () => {
-        if (child.exitCode !== null) throw new Error(`replica ${this.name} exited: ${this.output}`);
-        return (await readyz(this).catch(() => undefined))?.status === 200;
-      },
-      `replica ${this.name} to become ready`,
-      60_000,
-    );
-  }
-
-  /** SIGKILL: no shutdown hook runs, nothing is flushed. */
-  async kill(): Promise<void> {
-    await this.signal('SIGKILL');
-  }
-
-  async stop(): Promise<void> {
-    await this.signal('SIGTERM');
-  }
-
-  private async signal(signal: NodeJS.Signals): Promise<void> {
-    const child = this.child;
-    this.child = undefined;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    child.kill(signal);
-    await exited;
-  }
-}
 
 /** A device's telemetry numbers in the order a stream got them. */
 function numbers(events: ReceivedEvent[], deviceId: string): number[] {
@@ -97,59 +25,25 @@ function seqs(events: ReceivedEvent[]): number[] {
 }
 
 describeWithTopology('two api replicas on PostgreSQL and Mosquitto, behind nginx', () => {
-  let postgres: TestPostgres;
-  let broker: TestMosquitto;
+  let topology: ReplicaTopology;
   let nginx: RunningNginx;
   let a: Replica;
   let b: Replica;
   let token: string;
-  const dirs: string[] = [];
   const devices: MqttClient[] = [];
   /** Streams to close even when a test fails (EventSource reconnects for ever). */
   const streams: StreamRecorder[] = [];
-  const as = (replica: { url: string; port?: number }) =>
-    ({ url: replica.url, port: replica.port, adminToken: token, mqttUrl: broker.url }) as TestApp;
+  const as = (replica: { url: string; port?: number }) => topology.as(replica);
 
   beforeAll(async () => {
-    postgres = await startPostgres();
-    // As deploy/mosquitto/mosquitto.conf: the broker keeps what a replica that is away has not taken yet.
-    broker = await startMosquitto({ dynsec: BROKER_ADMIN, persistence: true, config: ['max_queued_messages 1000000'] });
-    const [portA, portB, nginxPort] = [await freePort(), await freePort(), await freePort()];
-    const common = {
-      DATABASE_URL: postgres.createDatabase('iot_replicas'),
-      MQTT_URL: broker.url,
-      MQTT_USERNAME: BROKER_ADMIN.username,
-      MQTT_PASSWORD: BROKER_ADMIN.password,
-      MQTT_DYNSEC: 'true',
-      MQTT_SHARE_GROUP: 'iot-api',
-      // Every replica signs and checks the same tokens.
-      JWT_SECRET: randomBytes(32).toString('hex'),
-      ADMIN_USERNAME: ADMIN.username,
-      ADMIN_PASSWORD: ADMIN.password,
-      ALLOWED_ORIGINS: `http://127.0.0.1:${nginxPort}`,
-      LOG_LEVEL: 'warn',
-    };
-    const replica = (name: string, port: number) => {
-      const dir = mkdtempSync(join(tmpdir(), `iot-replica-${name}-`));
-      dirs.push(dir);
-      return new Replica(name, port, { ...common, DATA_DIR: dir });
-    };
-    a = replica('a', portA);
-    b = replica('b', portB);
-    // Both at once: one of them makes the schema and the first admin, the other finds them.
-    await Promise.all([a.start(), b.start()]);
-    nginx = await startNginx(nginxPort, [portA, portB]);
-    token = (await login(a.url, ADMIN.username, ADMIN.password)).accessToken;
+    topology = await startReplicaTopology();
+    ({ nginx, a, b, token } = topology);
   }, 120_000);
 
   afterAll(async () => {
     for (const stream of streams) stream.close();
     await Promise.all(devices.map((device) => device.endAsync(true)));
-    await nginx?.stop();
-    await Promise.all([a?.stop(), b?.stop()]);
-    await broker?.stop();
-    postgres?.stop();
-    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+    await topology?.stop();
   });
 
   async function device(id: string, through: Replica | RunningNginx = a): Promise<MqttClient> {

@@ -1,4 +1,5 @@
-import { createServer, type AddressInfo } from 'node:net';
+import { createServer, type AddressInfo, type Server } from 'node:net';
+import { generate, parser as packetParser, type IPublishPacket } from 'mqtt-packet';
 import { topics, type CommandMessage, type DesiredStateDocument, type ErrorNotice } from '@iot/protocol';
 import { startRecorder, startTestBroker, type Recorder, type TestBroker } from '../testing/test-broker';
 import { connectDevice, type ConnectDeviceOptions, type DeviceClient, type TelemetryPayload } from './device-client';
@@ -54,6 +55,21 @@ describe('DeviceClient (against an in-process aedes broker)', () => {
   });
 
   describe('connecting', () => {
+    it('reconnects by default at a period of its own between 2 and 4 s, so a fleet comes back spread out', async () => {
+      // Nothing listens on port 1: the clients only try.
+      const sut = Array.from({ length: 10 }, () =>
+        connectDevice({ url: 'mqtt://127.0.0.1:1', deviceId: ID, password: SECRET }),
+      );
+      for (const client of sut) client.on('error', () => undefined);
+      await Promise.all(sut.map((client) => client.close()));
+      const periods = sut.map((client) => client.mqtt.options.reconnectPeriod ?? 0);
+      for (const period of periods) {
+        expect(period).toBeGreaterThanOrEqual(2000);
+        expect(period).toBeLessThan(4000);
+      }
+      expect(new Set(periods).size).toBeGreaterThan(1);
+    });
+
     it('uses the device id as client id and username, and publishes a retained online status', async () => {
       const connected = new Promise<string>((resolve) => broker.broker.once('clientReady', (c) => resolve(c.id)));
       const sut = connect();
@@ -373,6 +389,78 @@ describe('DeviceClient (against an in-process aedes broker)', () => {
       await waitUntil(() => notices.length === 1);
       expect(notices).toEqual([notice]);
     });
+  });
+});
+
+describe('DeviceClient on MQTT 5 (against a scripted broker)', () => {
+  let server: Server;
+  /** Publishes the broker got, the device's status apart, in order. */
+  let received: IPublishPacket[];
+  /** How many more of those the broker answers "no matching subscribers" (reason 16), as a restarted Mosquitto does. */
+  let unrouted: number;
+  let sut: DeviceClient | undefined;
+
+  beforeEach(async () => {
+    received = [];
+    unrouted = 0;
+    server = createServer((socket) => {
+      const parser = packetParser({ protocolVersion: 5 });
+      const send = (packet: Parameters<typeof generate>[0]) => socket.write(generate(packet, { protocolVersion: 5 }));
+      parser.on('packet', (packet) => {
+        if (packet.cmd === 'connect') send({ cmd: 'connack', reasonCode: 0, sessionPresent: false });
+        if (packet.cmd !== 'publish') return;
+        const forPlatform = packet.topic !== topics.status(ID);
+        if (forPlatform) received.push(packet);
+        if (packet.qos !== 1) return;
+        const reasonCode = forPlatform && unrouted > 0 ? 16 : 0;
+        if (reasonCode) unrouted--;
+        send({ cmd: 'puback', messageId: packet.messageId, reasonCode });
+      });
+      socket.on('data', (chunk) => parser.parse(chunk));
+      socket.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    sut = connectDevice({
+      url: `mqtt://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      deviceId: ID,
+      password: SECRET,
+      protocolVersion: 5,
+      reconnectPeriod: 0,
+    });
+    await sut.waitForConnect();
+  });
+
+  afterEach(async () => {
+    await sut?.close();
+    server.close();
+  });
+
+  it('sends a QoS 1 message again while the broker answers that no subscription matched it', async () => {
+    unrouted = 2;
+    const started = Date.now();
+
+    await sut!.publishTelemetry({ n: 1 }, { qos: 1 });
+
+    expect(received.map((p) => p.payload.toString())).toEqual(['{"n":1}', '{"n":1}', '{"n":1}']);
+    // After 250 ms, then 500 ms.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(700);
+    await sut!.reportState({ setpoint: 21 });
+    expect(received).toHaveLength(4);
+  });
+
+  it('sends a message the broker routed once, and a QoS 0 message once whatever the broker says', async () => {
+    await sut!.publishTelemetry({ n: 1 }, { qos: 1 });
+    unrouted = 1;
+    await sut!.publishTelemetry({ n: 2 });
+    // QoS 1 after the QoS 0 message: answered "no matching subscribers" once, and what came before is in.
+    await sut!.reportState({ setpoint: 21 });
+
+    expect(received.map((p) => p.payload.toString())).toEqual([
+      '{"n":1}',
+      '{"n":2}',
+      '{"setpoint":21}',
+      '{"setpoint":21}',
+    ]);
   });
 });
 

@@ -35,6 +35,21 @@ const CLOSE_TIMEOUT_MS = 2000;
 const REMEMBERED_COMMANDS = 1000;
 /** The `error` field of a command result holds at most this many characters. */
 const MAX_RESULT_ERROR_LENGTH = 1024;
+/**
+ * The default reconnect period is drawn per client from [min, min + spread) ms:
+ * a fleet cut off at once comes back spread out, and after the platform, which
+ * retries every 250 ms. A restarted broker drops telemetry until the platform
+ * has subscribed again (Mosquitto 2.0 does not keep shared subscriptions).
+ */
+const RECONNECT_PERIOD_MIN_MS = 2000;
+const RECONNECT_PERIOD_SPREAD_MS = 2000;
+/** MQTT 5 PUBACK reason code: the broker took the message, but no subscription matched it, so nobody got it. */
+const NO_MATCHING_SUBSCRIBERS = 16;
+/** A message for the platform that no subscription matched is sent again after this, doubling up to the max. */
+const UNROUTED_RETRY_FIRST_MS = 250;
+const UNROUTED_RETRY_MAX_MS = 4000;
+/** How long such a message is sent again before its publish fails. */
+const UNROUTED_GIVE_UP_MS = 60_000;
 
 /** Options of {@link connectDevice}. */
 export interface ConnectDeviceOptions {
@@ -51,7 +66,11 @@ export interface ConnectDeviceOptions {
   protocolVersion?: 4 | 5;
   /** Keepalive interval in seconds (default 30). */
   keepalive?: number;
-  /** Milliseconds between reconnect attempts (default 1000); 0 turns reconnecting off. */
+  /**
+   * Milliseconds between reconnect attempts; 0 turns reconnecting off. By default
+   * each client draws its own between 2000 and 4000, so that a fleet does not come
+   * back all at once, and comes back after the platform.
+   */
   reconnectPeriod?: number;
   /** Milliseconds to wait for CONNACK before giving up on an attempt (default 10000). */
   connectTimeout?: number;
@@ -88,7 +107,10 @@ export type TelemetryPayload = TelemetryValues | TimedTelemetry | ReadonlyArray<
 
 /** Options of {@link DeviceClient.publishTelemetry}. */
 export interface PublishTelemetryOptions {
-  /** 0 (the default: at most once) or 1 (at least once; resolves on PUBACK). */
+  /**
+   * 0 (the default: at most once) or 1 (at least once; resolves on PUBACK, and on
+   * MQTT 5 once a subscription took it: see {@link DeviceClient.publishTelemetry}).
+   */
   qos?: 0 | 1;
 }
 
@@ -161,6 +183,8 @@ export class DeviceClient extends TypedEventEmitter<DeviceClientEvents> {
   /** Topic filter → QoS, subscribed on every connect (sessions are clean). */
   private readonly subscriptions = new Map<string, 0 | 1>();
   private readonly recentCommands = new Set<string>();
+  /** Packet ids of QoS 1 publishes the broker answered "no matching subscribers" (MQTT 5). */
+  private readonly unrouted = new Set<number>();
   private desired: DesiredStateDocument | undefined;
   private desiredJson: string | undefined;
   private ready = false;
@@ -188,7 +212,8 @@ export class DeviceClient extends TypedEventEmitter<DeviceClientEvents> {
       password: options.password,
       protocolVersion: options.protocolVersion ?? 4,
       keepalive: options.keepalive ?? 30,
-      reconnectPeriod: options.reconnectPeriod ?? 1000,
+      reconnectPeriod:
+        options.reconnectPeriod ?? RECONNECT_PERIOD_MIN_MS + Math.floor(Math.random() * RECONNECT_PERIOD_SPREAD_MS),
       connectTimeout: options.connectTimeout ?? 10_000,
       // Clean sessions: the platform keeps pending commands itself and sends them on connect.
       clean: true,
@@ -202,6 +227,13 @@ export class DeviceClient extends TypedEventEmitter<DeviceClientEvents> {
     this.mqtt.on('close', () => this.handleClose());
     this.mqtt.on('error', (error) => this.emitError(error));
     this.mqtt.on('message', (topic, payload, packet) => this.handleMessage(topic, payload, packet));
+    // Seen before MQTT.js settles the publish, which it does as for a success. Every PUBACK sets its id's entry, so
+    // one left by a publish made outside this class cannot outlive the next use of the id.
+    this.mqtt.on('packetreceive', (packet) => {
+      if (packet.cmd !== 'puback' || packet.messageId === undefined) return;
+      if (packet.reasonCode === NO_MATCHING_SUBSCRIBERS) this.unrouted.add(packet.messageId);
+      else this.unrouted.delete(packet.messageId);
+    });
   }
 
   /** Whether the client is connected to the broker right now (and not closing the connection). */
@@ -243,6 +275,13 @@ export class DeviceClient extends TypedEventEmitter<DeviceClientEvents> {
    * Rejects without publishing anything if the payload breaks the contract (keys,
    * values, forms, or the broker's 1 MiB packet cap); the platform's own, configurable
    * limits (payload size, batch length, clock skew) are reported on the errors topic.
+   *
+   * On MQTT 5, a QoS 1 message the broker answers "no matching subscribers" (the
+   * platform was not subscribed: a restarted broker drops messages until it subscribes
+   * again) is sent again, after 250 ms, then twice as long each time up to 4 s; the
+   * promise rejects after a minute of that. Later messages may get there first; history
+   * orders timed entries by their `ts`. The same holds for {@link reportState} and
+   * command results.
    */
   async publishTelemetry(payload: TelemetryPayload, options: PublishTelemetryOptions = {}): Promise<void> {
     const json = JSON.stringify(payload);
@@ -253,19 +292,20 @@ export class DeviceClient extends TypedEventEmitter<DeviceClientEvents> {
       maxBatchEntries: Number.MAX_SAFE_INTEGER,
     });
     if (!check.ok) throw new Error(`invalid telemetry: ${check.error}`);
-    await this.mqtt.publishAsync(topics.telemetry(this.deviceId), json, { qos: options.qos ?? 0, retain: false });
+    await this.publishToPlatform(topics.telemetry(this.deviceId), json, { qos: options.qos ?? 0, retain: false });
   }
 
   /**
    * Publishes a JSON merge patch (RFC 7396) of the reported state on
    * `devices/{id}/state/reported` with QoS 1, such as `{setpoint: 21}`;
-   * a `null` value removes a key. Resolves on PUBACK.
+   * a `null` value removes a key. Resolves on PUBACK (on MQTT 5, once a
+   * subscription took it, as for {@link publishTelemetry}).
    */
   async reportState(patch: JsonObject): Promise<void> {
     if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) {
       throw new Error('invalid state patch: expected a JSON object');
     }
-    await this.mqtt.publishAsync(topics.stateReported(this.deviceId), JSON.stringify(patch), { qos: 1, retain: false });
+    await this.publishToPlatform(topics.stateReported(this.deviceId), JSON.stringify(patch), { qos: 1, retain: false });
   }
 
   /**
@@ -390,6 +430,19 @@ export class DeviceClient extends TypedEventEmitter<DeviceClientEvents> {
     });
   }
 
+  /** Publishes a message for the platform, again while the broker says no subscription matched it (MQTT 5). */
+  private async publishToPlatform(topic: string, payload: string, options: IClientPublishOptions): Promise<void> {
+    const giveUpAt = Date.now() + UNROUTED_GIVE_UP_MS;
+    for (let wait = UNROUTED_RETRY_FIRST_MS; ; wait = Math.min(wait * 2, UNROUTED_RETRY_MAX_MS)) {
+      const packet = await this.mqtt.publishAsync(topic, payload, options);
+      if (packet?.messageId === undefined || !this.unrouted.delete(packet.messageId)) return;
+      if (Date.now() + wait > giveUpAt) {
+        throw new Error(`no subscriber took the message on ${topic} (PUBACK: no matching subscribers)`);
+      }
+      await delay(wait);
+    }
+  }
+
   private publishStatus(status: DeviceStatus): void {
     this.mqtt
       .publishAsync(topics.status(this.deviceId), status, { qos: 1, retain: true })
@@ -463,7 +516,7 @@ export class DeviceClient extends TypedEventEmitter<DeviceClientEvents> {
       options.properties = { correlationData };
     }
     try {
-      await this.mqtt.publishAsync(topics.commandResult(this.deviceId, commandId), json, options);
+      await this.publishToPlatform(topics.commandResult(this.deviceId, commandId), json, options);
     } catch (error) {
       this.emitError(asError(error));
     }

@@ -188,4 +188,24 @@ describe('ExternalBroker', () => {
     expect(broker.pubacks(1)).toEqual([7]);
     expect(broker.pubacks(0)).toEqual([]);
   });
+
+  it('with a share group, subscribes first thing again on a session the broker kept, within a second', async () => {
+    await sut.stop();
+    sut = new ExternalBroker({ url: `mqtt://127.0.0.1:${broker.port}`, shareGroup: 'iot-api' });
+    await sut.start(handlers);
+    const first = broker.connections.length - 1;
+    expect(broker.connections[first].map((p) => p.cmd)).toEqual(['connect', 'subscribe']);
+
+    // A restarted Mosquitto 2.0 restores the session without its shared subscriptions.
+    broker.sessionPresent = true;
+    const dropped = Date.now();
+    broker.drop();
+    await broker.until(() => broker.connections.length === first + 2 && broker.connections[first + 1].length >= 2);
+    expect(Date.now() - dropped).toBeLessThan(1_000);
+    const [connect, subscribe] = broker.connections[first + 1];
+    expect(connect.cmd).toBe('connect');
+    expect(subscribe.cmd === 'subscribe' && subscribe.subscriptions.map((s) => s.topic)).toEqual(
+      expect.arrayContaining(['$share/iot-api/devices/+/telemetry']),
+    );
+  });
 });

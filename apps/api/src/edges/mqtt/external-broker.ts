@@ -16,6 +16,13 @@ const SESSION_EXPIRY_SECONDS = 600;
  * limit applies (Mosquitto's max_inflight_messages, 20 by default).
  */
 const RECEIVE_MAXIMUM = 5_000;
+/**
+ * How often the api tries to reach a broker that went away. Short, because on
+ * Mosquitto 2.0 a restarted broker drops device messages on shared topics
+ * until the api has subscribed again (see the connect handler): the api must be
+ * back before the devices, which the device SDK has retry no sooner than 2 s.
+ */
+const RECONNECT_PERIOD_MS = 250;
 /** Given to MQTT.js's `handleMessage` callback: it then sends no PUBACK of its own (the AckQueue does). */
 const ACKNOWLEDGED_LATER = new Error('acknowledged once stored');
 
@@ -34,6 +41,8 @@ export class ExternalBroker extends DeviceTransport {
   private readonly logger = new Logger(ExternalBroker.name);
   private client: MqttClient | undefined;
   private subscribed = false;
+  /** Whether "cannot be reached" was logged since the last connect: one line per outage, not one per attempt. */
+  private unreachableLogged = false;
   private readonly redeliveries = new RedeliveryFilter();
   /** The PUBACKs owed on the current connection. */
   private acks: AckQueue | undefined;
@@ -89,7 +98,7 @@ export class ExternalBroker extends DeviceTransport {
       ...(v5 && { properties: { sessionExpiryInterval: SESSION_EXPIRY_SECONDS, receiveMaximum: RECEIVE_MAXIMUM } }),
       // Subscribed below whenever the broker has no session for the api; MQTT.js's own resubscription is not needed.
       resubscribe: false,
-      reconnectPeriod: 1_000,
+      reconnectPeriod: RECONNECT_PERIOD_MS,
       reconnectOnConnackError: true,
       connectTimeout: 10_000,
     });
@@ -120,11 +129,14 @@ export class ExternalBroker extends DeviceTransport {
       };
       client.on('connect', (connack) => {
         connectedOnce = true;
+        this.unreachableLogged = false;
         this.acks?.end();
         this.acks = this.ackQueue(client);
         this.logger.log(`MQTT: connected to ${this.options.url} (v${v5 ? '5' : '3.1.1'})`);
         if (!connack.sessionPresent) this.redeliveries.clear();
-        // Mosquitto 2.0 restores a session from its persistence without its shared subscriptions: those are made again.
+        // Mosquitto 2.0 restores a session from its persistence without its shared subscriptions, and drops device
+        // messages until they are made again. This is the first packet on the connection, unless the api has QoS 1
+        // publishes of its own outstanding: MQTT.js sends those again first and emits `connect` once they are acked.
         if (connack.sessionPresent && !this.options.shareGroup) {
           this.subscribed = true;
           return settle();
@@ -147,7 +159,8 @@ export class ExternalBroker extends DeviceTransport {
       client.on('error', (error: Error & { code?: string | number }) => {
         if (typeof error.code === 'string') {
           // The broker cannot be reached (yet): start anyway and keep trying.
-          this.logger.warn(`MQTT: ${error.message}; retrying`);
+          if (!this.unreachableLogged) this.logger.warn(`MQTT: ${error.message}; retrying`);
+          this.unreachableLogged = true;
           return settle();
         }
         this.logger.warn(`MQTT: ${error.message}`);
