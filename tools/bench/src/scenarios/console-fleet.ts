@@ -113,9 +113,9 @@ async function heapAfterGc(cdp: CDPSession): Promise<number> {
  * event published while it was open.
  */
 export function consoleFleet(options: BenchOptions): Promise<ScenarioResult> {
-  const total = options.devices ?? 2_000;
-  const rate = options.rate ?? 1_000;
-  const steadyS = options.duration ?? 20;
+  const total = options.devices ?? (options.smoke ? 50 : 2_000);
+  const rate = options.rate ?? (options.smoke ? 50 : 1_000);
+  const steadyS = options.duration ?? (options.smoke ? 2 : 20);
   const workers = options.workers ?? 1;
   const failFast = preflight(options, total);
   if (failFast) return Promise.resolve(failFast);
