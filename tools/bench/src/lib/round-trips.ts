@@ -14,11 +14,12 @@ export type Outcome =
 
 /**
  * One requester: a WebSocket, or an MQTT client of the broker baseline.
- * `request` sends one request; the answer comes back through the `answer`
- * callback given to the opener, once per request.
+ * `request` sends one request; its answer goes to `onAnswer`, once.
  */
 export interface Channel {
   request(requestId: string, deviceIndex: number): void;
+  /** Set by the phase that uses the channel. */
+  onAnswer: Answer;
   /** Frames that answer nothing the channel asked (no requestId, an unknown or repeated one). */
   readonly strays: string[];
   close(): void;
@@ -60,13 +61,13 @@ export function spread(inFlight: number, channels: number): number[] {
  * lost).
  */
 export async function runPhase(
-  open: (answer: Answer) => Promise<Channel[]>,
+  channels: Channel[],
   windows: number[],
   total: number,
   devices: number,
   quietMs: number,
   tag: string,
-): Promise<PhaseResult & { channels: Channel[] }> {
+): Promise<PhaseResult> {
   const pending = new Map<string, { at: number; channel: number }>();
   const latencies = new Samples(total);
   const examples: string[] = [];
@@ -76,7 +77,7 @@ export async function runPhase(
   let lastAnswerAt = performance.now();
   let finish: () => void = () => undefined;
   const finished = new Promise<void>((resolve) => (finish = resolve));
-  let channels: Channel[] = [];
+  const strayBefore = channels.map((c) => c.strays.length);
   const next = (channel: number) => {
     if (counts.sent >= total) return;
     const requestId = `${tag}-${channel}-${counts.sent}`;
@@ -107,7 +108,7 @@ export async function runPhase(
     next(request.channel);
     if (counts.sent >= total && pending.size === 0) finish();
   };
-  channels = await open(answer);
+  for (const channel of channels) channel.onAnswer = answer;
   const started = performance.now();
   windows.forEach((window, channel) => {
     for (let i = 0; i < window; i++) next(channel);
@@ -118,7 +119,7 @@ export async function runPhase(
   await finished;
   clearInterval(watchdog);
   const seconds = (performance.now() - started) / 1000;
-  const strays = channels.flatMap((c) => c.strays);
+  const strays = channels.flatMap((c, i) => c.strays.slice(strayBefore[i]));
   for (const stray of strays.slice(0, 5 - Math.min(5, examples.length))) examples.push(stray);
   const answered = counts.done + counts.refused + counts.failed;
   return {
@@ -129,7 +130,6 @@ export async function runPhase(
     latencies: latencies.sorted(),
     seconds,
     examples,
-    channels,
   };
 }
 
@@ -150,13 +150,22 @@ export async function openControlSocket(
   baseUrl: string,
   token: string,
   deviceIds: string[],
-  answer: Answer,
   timeoutMs: number,
 ): Promise<Channel> {
   const url = `${baseUrl.replace(/^http/, 'ws')}/api/v1/ws`;
   const socket = new WebSocket(url, { headers: { Authorization: `Bearer ${token}` }, perMessageDeflate: false });
   const strays: string[] = [];
   const mine = new Set<string>();
+  const channel: Channel = {
+    strays,
+    onAnswer: () => undefined,
+    request(requestId, deviceIndex) {
+      mine.add(requestId);
+      const data = { requestId, deviceId: deviceIds[deviceIndex], name: 'ping', params: {}, timeoutMs };
+      socket.send(JSON.stringify({ event: 'command.send', data }));
+    },
+    close: () => socket.close(),
+  };
   await new Promise<void>((resolve, reject) => {
     socket.once('open', () => resolve());
     socket.once('error', reject);
@@ -184,7 +193,7 @@ export async function openControlSocket(
       const status = String(frame.data?.status);
       if (!TERMINAL.has(status)) return;
       mine.delete(requestId);
-      answer(
+      channel.onAnswer(
         requestId,
         status === 'succeeded'
           ? { kind: 'done' }
@@ -193,20 +202,15 @@ export async function openControlSocket(
     } else if (frame.event === 'error') {
       mine.delete(requestId);
       const code = String(frame.data?.code);
-      answer(requestId, code === 'rate_limited' ? { kind: 'refused', code } : { kind: 'failed', detail: text });
+      channel.onAnswer(
+        requestId,
+        code === 'rate_limited' ? { kind: 'refused', code } : { kind: 'failed', detail: text },
+      );
     } else {
       stray(strays, text);
     }
   });
-  return {
-    strays,
-    request(requestId, deviceIndex) {
-      mine.add(requestId);
-      const data = { requestId, deviceId: deviceIds[deviceIndex], name: 'ping', params: {}, timeoutMs };
-      socket.send(JSON.stringify({ event: 'command.send', data }));
-    },
-    close: () => socket.close(),
-  };
+  return channel;
 }
 
 /** A device answering every command at once with `succeeded` (QoS 1, as the platform sends them). */
@@ -252,25 +256,14 @@ export async function brokerResponders(url: string, devices: number): Promise<Mq
 }
 
 /** A requester of the broker baseline: publishes requests, takes the replies on its own topic. */
-export async function openBrokerRequester(url: string, index: number, answer: Answer): Promise<Channel> {
+export async function openBrokerRequester(url: string, index: number): Promise<Channel> {
   const client = await connectAsync(url, { clientId: `bench-requester-${index}`, clean: true, reconnectPeriod: 0 });
   const strays: string[] = [];
   const mine = new Set<string>();
-  const prefix = `bench/reply/${index}/`;
-  client.on('message', (topic, payload) => {
-    const requestId = topic.slice(prefix.length);
-    if (!topic.startsWith(prefix) || !mine.has(requestId)) {
-      stray(strays, `${topic} ${String(payload)}`);
-      return;
-    }
-    mine.delete(requestId);
-    const status = (JSON.parse(String(payload)) as { status?: string }).status;
-    answer(requestId, status === 'succeeded' ? { kind: 'done' } : { kind: 'failed', detail: String(payload) });
-  });
-  await client.subscribeAsync(`${prefix}+`, { qos: 1 });
   const request = JSON.stringify({ name: 'ping', params: {} });
-  return {
+  const channel: Channel = {
     strays,
+    onAnswer: () => undefined,
     request(requestId, deviceIndex) {
       mine.add(requestId);
       void client.publishAsync(`bench/req/${deviceIndex}/${index}/${requestId}`, request, { qos: 1 }).catch((error) => {
@@ -279,4 +272,25 @@ export async function openBrokerRequester(url: string, index: number, answer: An
     },
     close: () => void client.endAsync().catch(() => undefined),
   };
+  const prefix = `bench/reply/${index}/`;
+  client.on('message', (topic, payload) => {
+    const requestId = topic.slice(prefix.length);
+    if (!topic.startsWith(prefix) || !mine.has(requestId)) {
+      stray(strays, `${topic} ${String(payload)}`);
+      return;
+    }
+    mine.delete(requestId);
+    let status: unknown;
+    try {
+      status = (JSON.parse(String(payload)) as { status?: unknown }).status;
+    } catch {
+      status = undefined;
+    }
+    channel.onAnswer(
+      requestId,
+      status === 'succeeded' ? { kind: 'done' } : { kind: 'failed', detail: String(payload) },
+    );
+  });
+  await client.subscribeAsync(`${prefix}+`, { qos: 1 });
+  return channel;
 }

@@ -3,7 +3,6 @@ import type { BenchOptions } from '../lib/args';
 import { CpuMeter, type CpuSplit } from '../lib/proc';
 import { type ScenarioResult, quantile, round } from '../lib/report';
 import {
-  type Answer,
   type Channel,
   type PhaseResult,
   answeringDevice,
@@ -52,35 +51,30 @@ export function commands(options: BenchOptions): Promise<ScenarioResult> {
       const results: ScenarioResult['results'] = {};
       let ok = true;
       let cpu: CpuSplit | undefined;
+      const open = () => openControlSocket(api.baseUrl, api.token, ids, COMMAND_TIMEOUT_MS);
       const channels: Channel[] = [];
       try {
-        const openSockets = (n: number) => async (answer: Answer) => {
-          const opened = await Promise.all(
-            Array.from({ length: n }, () => openControlSocket(api.baseUrl, api.token, ids, answer, COMMAND_TIMEOUT_MS)),
-          );
-          channels.push(...opened);
-          return opened;
-        };
-        const warm = await runPhase(openSockets(1), [1], Math.min(WARMUP_COMMANDS, total), ids.length, QUIET_MS, 'w');
-        log(`commands: warm-up, ${warm.done} of ${warm.sent} answered`);
-
-        const meter = new CpuMeter(api.pid, () => [], undefined, databasePids);
-        mark('start');
-        log(`commands: ${total} sequential on one socket`);
-        const sequential = await runPhase(openSockets(1), [1], total, ids.length, QUIET_MS, 's');
-        log(`commands: ${total} with ${inFlight} in flight over ${sockets} sockets`);
-        const concurrent = await runPhase(openSockets(sockets), windows, total, ids.length, QUIET_MS, 'c');
-        mark('end');
-        cpu = meter.read();
+        channels.push(...(await Promise.all(Array.from({ length: sockets + 1 }, open))));
+        let meter: CpuMeter | undefined;
+        const phases = await runPhases(channels[0], channels.slice(1), windows, total, ids.length, 'api', {
+          start: () => {
+            meter = new CpuMeter(api.pid, () => [], undefined, databasePids);
+            mark('start');
+          },
+          end: () => {
+            cpu = meter?.read();
+            mark('end');
+          },
+        });
         for (const [name, phase] of [
-          ['sequential', sequential],
-          [`${inFlight} in flight`, concurrent],
+          ['sequential', phases.sequential],
+          [`${inFlight} in flight`, phases.concurrent],
         ] as const) {
           Object.assign(results, phaseRows(`api ${name}`, phase));
           ok &&= phaseOk(`api ${name}`, phase, notes);
         }
       } finally {
-        channels.forEach((s) => s.close());
+        channels.forEach((c) => c.close());
         await Promise.all(devices.map((d) => d.endAsync().catch(() => undefined)));
       }
 
@@ -125,11 +119,39 @@ export function commands(options: BenchOptions): Promise<ScenarioResult> {
       env: {
         WS_RATE_PER_SECOND: limit,
         WS_RATE_BURST: limit,
-        // The warm-up's and the sequential phase's sockets stay open beside the concurrent ones.
-        WS_MAX_SOCKETS_PER_USER: String(Math.max(20, sockets + 2)),
+        // The sequential phase's socket stays open beside the concurrent ones.
+        WS_MAX_SOCKETS_PER_USER: String(Math.max(20, sockets + 1)),
       },
     },
   );
+}
+
+/**
+ * A warm-up of each kind, not counted (code compiled, pools and buffers
+ * grown), then `total` requests one at a time on `one`, then `total` with
+ * `windows[i]` in flight on `many[i]`.
+ */
+async function runPhases(
+  one: Channel,
+  many: Channel[],
+  windows: number[],
+  total: number,
+  devices: number,
+  what: string,
+  measured: { start(): void; end(): void } = { start: () => undefined, end: () => undefined },
+): Promise<{ sequential: PhaseResult; concurrent: PhaseResult }> {
+  const warm = Math.min(WARMUP_COMMANDS, total);
+  const warmSequential = await runPhase([one], [1], warm, devices, QUIET_MS, 'ws');
+  const warmConcurrent = await runPhase(many, windows, warm, devices, QUIET_MS, 'wc');
+  log(`commands: ${what} warm-up, ${warmSequential.done + warmConcurrent.done} of ${2 * warm} answered`);
+  measured.start();
+  log(`commands: ${what}, ${total} sequential on one connection`);
+  const sequential = await runPhase([one], [1], total, devices, QUIET_MS, 's');
+  const inFlight = windows.reduce((a, b) => a + b, 0);
+  log(`commands: ${what}, ${total} with ${inFlight} in flight over ${many.length} connections`);
+  const concurrent = await runPhase(many, windows, total, devices, QUIET_MS, 'c');
+  measured.end();
+  return { sequential, concurrent };
 }
 
 /** The same phases between plain MQTT clients over a Mosquitto of its own. */
@@ -144,18 +166,10 @@ async function brokerBaseline(
   const requesters: Channel[] = [];
   try {
     clients.push(...(await brokerResponders(broker.url, devices)));
-    let next = 0;
-    const open = (n: number) => async (answer: Answer) => {
-      const opened = await Promise.all(
-        Array.from({ length: n }, () => openBrokerRequester(broker.url, next++, answer)),
-      );
-      requesters.push(...opened);
-      return opened;
-    };
-    await runPhase(open(1), [1], Math.min(WARMUP_COMMANDS, total), devices, QUIET_MS, 'w');
-    const sequential = await runPhase(open(1), [1], total, devices, QUIET_MS, 's');
-    const concurrent = await runPhase(open(windows.length), windows, total, devices, QUIET_MS, 'c');
-    return { sequential, concurrent };
+    requesters.push(
+      ...(await Promise.all(Array.from({ length: windows.length + 1 }, (_, i) => openBrokerRequester(broker.url, i)))),
+    );
+    return await runPhases(requesters[0], requesters.slice(1), windows, total, devices, 'Mosquitto');
   } finally {
     requesters.forEach((r) => r.close());
     await Promise.all(clients.map((c) => c.endAsync().catch(() => undefined)));
