@@ -95,10 +95,10 @@ if (!reason && consoleReason) console.log(`bench smoke: console-fleet skipped: $
   it.each(scenarios)('%s: nothing lost, and the api RSS sampled', (name) => {
     const result = report?.scenarios.find((s) => s.scenario === name);
     if (!result) throw new Error(`no result for ${name}:\n${output}`);
-    const lost = Object.entries(result.results).filter(([key]) => /(^|: )lost$/.test(key));
+    const lost = Object.entries(result.results).filter(([key]) => /(^|: )lost$|^telemetry missing$/.test(key));
     const memory = Object.keys(result.results).filter((key) => key.startsWith('memory: '));
     expect({ ok: result.ok, notes: result.ok ? [] : result.notes }).toEqual({ ok: true, notes: [] });
-    if (name !== 'idle' && name !== 'console-fleet') expect(lost.length).toBeGreaterThan(0);
+    if (name !== 'idle') expect(lost.length).toBeGreaterThan(0);
     expect(lost.filter(([, value]) => value !== 0)).toEqual([]);
     expect(memory).toHaveLength(3);
   });
