@@ -19,16 +19,16 @@ import { log, withApi } from './common';
 const QUIET_MS = 10_000;
 /** The commands' own timeout: well past QUIET_MS, so an unanswered command is lost here, not timed out there. */
 const COMMAND_TIMEOUT_MS = 60_000;
-/** Sequential round trips before the measured ones, not counted: code compiled, pools filled. */
+/** Round trips of each kind (sequential, concurrent) before the measured ones, not counted: code compiled, pools filled. */
 const WARMUP_COMMANDS = 200;
 
 /**
  * Command round trips: WebSocket clients send `command.send` to devices that
  * answer each command at once with `succeeded`; a round trip is from the
  * send to the terminal `command.status` on the same socket (browser →
- * WebSocket → api → MQTT → device → MQTT → api → WebSocket). Two phases of
- * `commands` each: one at a time on one socket, then `inFlight` in flight
- * over `sockets` sockets. Then, unless Mosquitto is missing, the same
+ * WebSocket → api → MQTT → device → MQTT → api → WebSocket). After a
+ * warm-up, two phases of `commands` each: one at a time on one socket, then
+ * `inFlight` in flight over `sockets` sockets. Then, unless Mosquitto is missing, the same
  * exchange between plain MQTT clients over Mosquitto, in the same run: what
  * any bridge costs at least. The api's rate limit is raised for the run.
  */
