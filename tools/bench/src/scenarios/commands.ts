@@ -19,7 +19,7 @@ import { log, withApi } from './common';
 const QUIET_MS = 10_000;
 /** The commands' own timeout: well past QUIET_MS, so an unanswered command is lost here, not timed out there. */
 const COMMAND_TIMEOUT_MS = 60_000;
-/** Round trips of each kind (sequential, concurrent) before the measured ones, not counted: code compiled, pools filled. */
+/** Round trips of each kind before the measured ones, not counted: code compiled, pools filled. */
 const WARMUP_COMMANDS = 200;
 
 /**
@@ -90,12 +90,12 @@ export function commands(options: BenchOptions): Promise<ScenarioResult> {
         ok &&= phaseOk(`Mosquitto ${inFlight} in flight`, baseline.concurrent, notes);
       }
       notes.push(
-        'round trip = send of command.send → its terminal command.status on the same socket (Mosquitto: publish → reply), ' +
-          'timed in this process; answered = succeeded + refused (error with the requestId) + other terminal statuses; ' +
-          'lost = sent − answered',
+        'round trip = send of command.send → its terminal command.status on the same socket ' +
+          '(Mosquitto: publish → reply), timed in this process; answered = succeeded + refused ' +
+          '(error with the requestId) + other terminal statuses; lost = sent − answered',
       );
       notes.push(
-        'the WebSocket clients, the devices and the Mosquitto clients all run in this process: its CPU is the "bench" row',
+        'the WebSocket clients, the devices and the Mosquitto clients run in this process: the "bench" CPU row',
       );
       if (!missing)
         notes.push('Mosquitto runs with set_tcp_nodelay true (its default, false, adds about 40 ms a reply)');
@@ -108,7 +108,10 @@ export function commands(options: BenchOptions): Promise<ScenarioResult> {
           'in flight (concurrent phase)': inFlight,
           'sockets (concurrent phase)': sockets,
           // --api-env wins over the raised limit (withApi), e.g. to see refusals.
-          'WS_RATE_PER_SECOND, WS_RATE_BURST': `${options.apiEnv['WS_RATE_PER_SECOND'] ?? limit}, ${options.apiEnv['WS_RATE_BURST'] ?? limit}`,
+          'WS_RATE_PER_SECOND, WS_RATE_BURST': [
+            options.apiEnv['WS_RATE_PER_SECOND'] ?? limit,
+            options.apiEnv['WS_RATE_BURST'] ?? limit,
+          ].join(', '),
         },
         results,
         cpu,

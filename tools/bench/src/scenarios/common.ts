@@ -161,7 +161,7 @@ function addMemory(result: ScenarioResult, memory: RssSummary, replicas: number)
   result.results[`memory: ${what} peak (MiB)`] = memory.peakMiB;
   result.results[`memory: ${what} at end (MiB)`] = memory.endMiB;
   result.notes.push(
-    `memory rows: VmRSS sampled every ${RSS_SAMPLE_MS} ms (${memory.samples} samples) from the api ready to the end of the scenario`,
+    `memory rows: VmRSS every ${RSS_SAMPLE_MS} ms (${memory.samples} samples), api ready to end of scenario`,
   );
   result.details = { ...result.details, rssMiB: memory.timeline };
 }
