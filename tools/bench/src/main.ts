@@ -6,6 +6,7 @@ import { backgroundLoad, machineInfo } from './lib/proc';
 import { PUBLISHER_ROLE_ENV, runPublisher } from './lib/publisher';
 import { type ScenarioResult, formatResult } from './lib/report';
 import { replicasMissing } from './lib/services';
+import { commands } from './scenarios/commands';
 import { log, waitForQuiet } from './scenarios/common';
 import { consoleFleet } from './scenarios/console-fleet';
 import { fanout } from './scenarios/fanout';
@@ -15,7 +16,8 @@ import { throughput } from './scenarios/throughput';
 /**
  * Benchmarks of the api's real-time path, run against the built api in its
  * own process: MQTT ingest throughput, SSE fan-out latency, the memory an
- * idle SSE stream costs, and the console's fleet page in Chromium with
+ * idle SSE stream costs, command round trips over the WebSocket (beside the
+ * same exchange over plain Mosquitto), and the console's fleet page in Chromium with
  * thousands of live devices; fan-out also through api replicas behind
  * nginx. Not a test: it prints numbers (and writes them
  * as JSON) for docs/performance.md.
@@ -24,6 +26,7 @@ const RUNNERS: Record<ScenarioName, (options: BenchOptions) => Promise<ScenarioR
   throughput,
   fanout,
   idle,
+  commands,
   'console-fleet': consoleFleet,
 };
 

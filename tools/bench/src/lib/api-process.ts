@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import WebSocket from 'ws';
 import { readMemory, type MemorySample } from './proc';
 
@@ -13,7 +13,7 @@ const READY_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 15_000;
 
 export interface ApiOptions {
-  /** Path of the built api (dist/apps/api/main.js). */
+  /** Path of the built api (dist/apps/api/main.js), or of its source entry (apps/api/src/app/main.ts). */
   main: string;
   /** Write a CPU profile of the api into this directory. */
   profileDir?: string;
@@ -87,6 +87,9 @@ export class ApiProcess {
     }
     // The shipped options first: an --api-node-arg of the same name comes later and wins.
     const nodeArgs: string[] = [...API_NODE_ARGS, ...(this.options.nodeArgs ?? [])];
+    // From source: compiled as it loads, as the api's own tests start it.
+    const source = this.options.main.endsWith('.ts');
+    if (source) nodeArgs.push('--require', '@swc-node/register');
     if (this.options.inspector) nodeArgs.push('--inspect=127.0.0.1:0');
     if (this.options.profileDir) {
       mkdirSync(this.options.profileDir, { recursive: true });
@@ -107,6 +110,8 @@ export class ApiProcess {
         // Every stream of a scenario is the admin's: thousands, past the per-user cap that suits people.
         SSE_MAX_STREAMS_PER_USER: '1000000',
         SSE_MAX_STREAMS: '1000000',
+        // apps/api/src/app/main.ts → apps/api/bench/tsconfig.json (its decorators need their metadata).
+        ...(source && { SWC_NODE_PROJECT: join(dirname(this.options.main), '../../bench/tsconfig.json') }),
         ...this.options.env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -2,10 +2,10 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { checkDatabaseUrl } from './postgres';
 
-export type ScenarioName = 'throughput' | 'fanout' | 'idle' | 'console-fleet';
-export const SCENARIOS: readonly ScenarioName[] = ['throughput', 'fanout', 'idle', 'console-fleet'];
+export type ScenarioName = 'throughput' | 'fanout' | 'idle' | 'commands' | 'console-fleet';
+export const SCENARIOS: readonly ScenarioName[] = ['throughput', 'fanout', 'idle', 'commands', 'console-fleet'];
 /** What `all` (and no --scenario) runs: the api's own. console-fleet also needs the console built and Chromium. */
-export const API_SCENARIOS: readonly ScenarioName[] = ['throughput', 'fanout', 'idle'];
+export const API_SCENARIOS: readonly ScenarioName[] = ['throughput', 'fanout', 'idle', 'commands'];
 
 export interface BenchOptions {
   scenarios: ScenarioName[];
@@ -19,6 +19,14 @@ export interface BenchOptions {
   clients: number | undefined;
   /** MQTT devices. Undefined: each scenario's default. */
   devices: number | undefined;
+  /** commands: commands in each phase (sequential, then concurrent). */
+  commands: number | undefined;
+  /** commands: commands in flight in the concurrent phase, over all sockets. */
+  inFlight: number | undefined;
+  /** commands: WebSockets (and MQTT requesters in the broker baseline) of the concurrent phase. */
+  sockets: number | undefined;
+  /** Seconds-long runs at low load, to check that nothing is lost (CI), not to measure. */
+  smoke: boolean;
   /** Messages per second, all devices together: fan-out's pace (default 2000); throughput floods unless set. */
   rate: number | undefined;
   /** throughput: messages in flight (published, not yet on the stream) at most; 0 = open loop. */
@@ -62,14 +70,20 @@ export interface BenchOptions {
 
 export const USAGE = `usage: node dist/tools/bench/main.js [options]
 
-  --scenario throughput|fanout|idle|console-fleet|all
-                  what to run (default all = throughput, fanout, idle; repeat or comma-separate)
+  --scenario throughput|fanout|idle|commands|console-fleet|all
+                  what to run (default all = throughput, fanout, idle, commands; repeat or
+                  comma-separate)
   --messages N    throughput: messages to publish (default 1000000)
   --duration S    throughput: time cap in s (default 20); fanout: run length in s (default 15);
                   console-fleet: the steady window in s (default 20)
   --warmup S      fanout: publish at the same rate for S s first and discard it (default 3; 0: none)
   --clients N     fanout: SSE readers (default 50); idle: SSE connections (default 5000)
-  --devices N     MQTT devices publishing (default 100; console-fleet 2000)
+  --devices N     MQTT devices publishing (default 100; console-fleet 2000); commands: devices
+                  answering (default 20)
+  --commands N    commands: commands in each phase, sequential and concurrent (default 1000)
+  --in-flight N   commands: commands in flight in the concurrent phase (default 200)
+  --sockets N     commands: WebSockets of the concurrent phase, the in-flight commands spread
+                  evenly over them (default 20; the broker baseline uses as many MQTT clients)
   --rate N        messages/s over all devices: fanout's pace (default 2000); console-fleet's
                   (default 1000); throughput publishes as fast as it can unless this is given
   --window N      throughput: at most N messages in flight (published, not yet received
@@ -77,7 +91,8 @@ export const USAGE = `usage: node dist/tools/bench/main.js [options]
   --qos 0|1       throughput: the devices' QoS (default 0); with 1 each device keeps at most
                   100 messages unacknowledged, and a PUBACK means the message is stored
   --workers N     publisher processes (default 1: one saturates the api, see docs)
-  --api PATH      the built api (default dist/apps/api/main.js)
+  --api PATH      the built api (default dist/apps/api/main.js); a .ts file (apps/api/src/app/main.ts)
+                  runs the api from source through @swc-node/register, no build needed
   --console DIR   console-fleet: the built console (default dist/apps/console/browser)
   --chromium PATH console-fleet: the browser (default /usr/bin/chromium)
   --out PATH      results JSON (default tmp/bench/results.json)
@@ -100,6 +115,8 @@ export const USAGE = `usage: node dist/tools/bench/main.js [options]
                   (deploy/nginx/nginx.conf, least_conn) the SSE clients connect through, the
                   devices publishing to a Mosquitto the tool starts (default 1: one api, its
                   embedded broker); the --baseline run stays one api on SQLite
+  --smoke         every scenario for a few seconds at low load, to check that nothing is lost
+                  (the CI runs this); the figures mean nothing
   --summarize F   print the top functions of a .cpuprofile and exit
 `;
 
@@ -127,6 +144,10 @@ export function parseArgs(argv: string[]): BenchOptions | 'help' {
     warmup: undefined,
     clients: undefined,
     devices: undefined,
+    commands: undefined,
+    inFlight: undefined,
+    sockets: undefined,
+    smoke: false,
     rate: undefined,
     workers: undefined,
     window: 10_000,
@@ -148,6 +169,7 @@ export function parseArgs(argv: string[]): BenchOptions | 'help' {
     baseline: false,
     replicas: 1,
   };
+  const given = new Set<string>();
   for (let i = 0; i < argv.length; i++) {
     let arg = argv[i];
     let value: string | undefined;
@@ -157,6 +179,7 @@ export function parseArgs(argv: string[]): BenchOptions | 'help' {
       arg = arg.slice(0, eq);
     }
     const next = (): string | undefined => value ?? argv[++i];
+    given.add(arg);
     switch (arg) {
       case '-h':
       case '--help':
@@ -187,6 +210,18 @@ export function parseArgs(argv: string[]): BenchOptions | 'help' {
         break;
       case '--devices':
         options.devices = positiveInt(arg, next());
+        break;
+      case '--commands':
+        options.commands = positiveInt(arg, next());
+        break;
+      case '--in-flight':
+        options.inFlight = positiveInt(arg, next());
+        break;
+      case '--sockets':
+        options.sockets = positiveInt(arg, next());
+        break;
+      case '--smoke':
+        options.smoke = true;
         break;
       case '--rate':
         options.rate = positive(arg, next());
@@ -263,6 +298,11 @@ export function parseArgs(argv: string[]): BenchOptions | 'help' {
     if (!options.databaseUrl) throw new Error('--replicas needs --database-url: the replicas share one PostgreSQL');
     if (options.scenarios.some((s) => s !== 'fanout')) throw new Error('--replicas runs the fanout scenario only');
     options.scenarios = ['fanout'];
+  }
+  if (options.smoke) {
+    // Throughput's defaults for a smoke run; the other scenarios pick theirs from `smoke`.
+    if (!given.has('--messages')) options.messages = 2_000;
+    if (!given.has('--window')) options.window = 200;
   }
   if (options.scenarios.length === 0) options.scenarios = [...API_SCENARIOS];
   options.scenarios = SCENARIOS.filter((s) => options.scenarios.includes(s));

@@ -225,3 +225,76 @@ export async function backgroundLoad(ms = 2_000): Promise<number> {
   const end = readMachineCpu();
   return Math.round(((end.busy - start.busy) / (ms / 1000)) * 100) / 100;
 }
+
+export interface RssSummary {
+  /** MiB, the first sample, the largest and the last. */
+  startMiB: number;
+  peakMiB: number;
+  endMiB: number;
+  samples: number;
+  /** [ms since the first sample, MiB] for each sample. */
+  timeline: Array<[number, number]>;
+}
+
+/**
+ * Reads the resident set of some processes (summed) every `everyMs` from
+ * start() to stop(): the peak between two readings of a scenario is seen,
+ * not only its ends. A reading where none of them is left is skipped.
+ */
+export class RssSampler {
+  private timer: NodeJS.Timeout | undefined;
+  private readonly values: Array<[number, number]> = [];
+  private startedAt = 0;
+
+  constructor(
+    private readonly pids: () => number[],
+    private readonly everyMs = 250,
+  ) {}
+
+  start(): void {
+    this.startedAt = performance.now();
+    this.sample();
+    this.timer = setInterval(() => this.sample(), this.everyMs);
+    // A sample must not keep the tool alive.
+    this.timer.unref();
+  }
+
+  /** Takes the last sample and stops. */
+  stop(): RssSummary | undefined {
+    if (this.timer === undefined) return undefined;
+    clearInterval(this.timer);
+    this.timer = undefined;
+    this.sample();
+    const mib = this.values.map(([, v]) => v);
+    if (mib.length === 0) return undefined;
+    return {
+      startMiB: mib[0],
+      peakMiB: Math.max(...mib),
+      endMiB: mib[mib.length - 1],
+      samples: mib.length,
+      timeline: this.values,
+    };
+  }
+
+  private sample(): void {
+    let kib = 0;
+    let read = 0;
+    let pids: number[];
+    try {
+      pids = this.pids();
+    } catch {
+      return;
+    }
+    for (const pid of pids) {
+      try {
+        kib += readMemory(pid).rssKiB;
+        read++;
+      } catch {
+        // exited
+      }
+    }
+    if (read === 0) return;
+    const at = Math.round(performance.now() - this.startedAt);
+    this.values.push([at, Math.round((kib / 1024) * 10) / 10]);
+  }
+}

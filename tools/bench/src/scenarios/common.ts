@@ -5,12 +5,14 @@ import { ApiProcess } from '../lib/api-process';
 import type { BenchOptions } from '../lib/args';
 import { BenchDatabase } from '../lib/postgres';
 import { summarizeProfile } from '../lib/profile';
-import { backgroundLoad } from '../lib/proc';
+import { RssSampler, type RssSummary, backgroundLoad } from '../lib/proc';
 import type { ScenarioResult } from '../lib/report';
 import { type Service, startMosquitto, startNginx } from '../lib/services';
 
 /** The shared-subscription group of the replicas (MQTT_SHARE_GROUP), as deploy/ sets it. */
 const SHARE_GROUP = 'iot-api';
+/** How often the api's RSS is read during a scenario. */
+const RSS_SAMPLE_MS = 250;
 
 export interface ScenarioRun {
   /** The api, or with replicas the first one: REST calls (devices, login) go to it. */
@@ -63,6 +65,8 @@ export async function withApi(
   const spawnedAt = performance.now();
   let window: { fromMs: number; toMs: number } | undefined;
   let result: ScenarioResult | undefined;
+  // The api's RSS (every replica's, summed) from the moment it is ready to the end of the scenario.
+  const rss = new RssSampler(() => apis.map((a) => a.pid), RSS_SAMPLE_MS);
   try {
     let shared: Record<string, string> = {};
     let admin: { username: string; password: string } | undefined;
@@ -109,6 +113,7 @@ export async function withApi(
       streamUrl = nginx.url;
       log(`${name}: nginx on ${nginx.url} (pids ${nginx.pids().join(', ')}) in front of the ${replicas} replicas`);
     }
+    rss.start();
     result = await body({
       api,
       apis,
@@ -130,6 +135,8 @@ export async function withApi(
     });
     return result;
   } finally {
+    const memory = rss.stop();
+    if (result && memory) addMemory(result, memory, apis.length);
     // The proxy first (it holds the streams), then the apis, then the broker they are clients of.
     const nginx = services.find((s) => s.name === 'nginx');
     await nginx?.stop();
@@ -145,6 +152,18 @@ export async function withApi(
       log(`${name}: kept ${apis.map((a) => a.dataDir).join(', ')}${database ? ` and database ${database.name}` : ''}`);
     else await database?.drop();
   }
+}
+
+/** The sampled RSS as rows of the table (start, peak, end) and, whole, in the JSON's details. */
+function addMemory(result: ScenarioResult, memory: RssSummary, replicas: number): void {
+  const what = replicas > 1 ? `RSS of the ${replicas} apis` : 'api RSS';
+  result.results[`memory: ${what} at start (MiB)`] = memory.startMiB;
+  result.results[`memory: ${what} peak (MiB)`] = memory.peakMiB;
+  result.results[`memory: ${what} at end (MiB)`] = memory.endMiB;
+  result.notes.push(
+    `memory rows: VmRSS every ${RSS_SAMPLE_MS} ms (${memory.samples} samples), api ready to end of scenario`,
+  );
+  result.details = { ...result.details, rssMiB: memory.timeline };
 }
 
 /** Waits (up to `seconds`) for a 2 s stretch where other processes use under `cores` (0.25 by default). */

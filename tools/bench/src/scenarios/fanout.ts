@@ -17,14 +17,14 @@ const QUIET_MS = 3_000;
  * through nginx, which spreads them over the replicas.
  */
 export function fanout(options: BenchOptions): Promise<ScenarioResult> {
-  const durationS = options.duration ?? 15;
-  const clients = options.clients ?? 50;
+  const durationS = options.duration ?? (options.smoke ? 2 : 15);
+  const clients = options.clients ?? (options.smoke ? 5 : 50);
   const workers = options.workers ?? 1;
-  const targetRate = options.rate ?? 2_000;
-  const warmupS = options.warmup ?? 3;
+  const targetRate = options.rate ?? (options.smoke ? 200 : 2_000);
+  const warmupS = options.warmup ?? (options.smoke ? 0 : 3);
   return withApi('fanout', options, async (run) => {
     const { api, apis, streamUrl, mqttUrl, services, metrics, mark, databasePids } = run;
-    const devices = await api.createDevices(options.devices ?? 100);
+    const devices = await api.createDevices(options.devices ?? (options.smoke ? 5 : 100));
     log(`fanout: ${devices.length} devices registered; connecting ${workers} publisher process(es)`);
     const pool = await PublisherPool.start(mqttUrl, devices, workers, (_w, n) => ({
       mode: 'paced',

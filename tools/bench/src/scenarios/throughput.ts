@@ -19,10 +19,10 @@ const DRAIN_CAP_MS = 120_000;
  * frames over the time from the first publish to the last frame received.
  */
 export function throughput(options: BenchOptions): Promise<ScenarioResult> {
-  const durationS = options.duration ?? 20;
+  const durationS = options.duration ?? (options.smoke ? 5 : 20);
   const workers = options.workers ?? 1;
   return withApi('throughput', options, async ({ api, mark, databasePids }) => {
-    const devices = await api.createDevices(options.devices ?? 100);
+    const devices = await api.createDevices(options.devices ?? (options.smoke ? 5 : 100));
     log(`throughput: ${devices.length} devices registered; connecting ${workers} publisher process(es)`);
     const rate = options.rate;
     const pool = await PublisherPool.start(api.mqttUrl, devices, workers, (w, n) => {
