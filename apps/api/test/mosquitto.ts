@@ -69,7 +69,15 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Te
   const probe = options.probe ?? options.dynsec;
   writeFileSync(
     join(dir, 'mosquitto.conf'),
-    [`listener ${port} 127.0.0.1`, ...security, ...persistence, ...(options.config ?? []), ''].join('\n'),
+    [
+      `listener ${port} 127.0.0.1`,
+      // As deploy/mosquitto/mosquitto.conf.
+      'set_tcp_nodelay true',
+      ...security,
+      ...persistence,
+      ...(options.config ?? []),
+      '',
+    ].join('\n'),
   );
   if (process.getuid?.() === 0) spawnSync('chown', ['-R', 'mosquitto', dir]);
   const url = `mqtt://127.0.0.1:${port}`;

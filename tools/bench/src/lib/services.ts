@@ -112,10 +112,10 @@ async function startedService(
 
 /**
  * Mosquitto on a free loopback port, anonymous logins allowed, no persistence; resolves once a client connects.
- * `noDelay`: Mosquitto's set_tcp_nodelay, off by default, when Nagle's algorithm holds a small reply for the
- * peer's delayed ACK (about 40 ms on Linux) and a request/response exchange measures that.
+ * With `set_tcp_nodelay`, as deploy/mosquitto/mosquitto.conf: Mosquitto's default lets Nagle's algorithm hold a
+ * small packet for the peer's delayed ACK (about 40 ms on Linux).
  */
-export async function startMosquitto(options: { noDelay?: boolean } = {}): Promise<Service> {
+export async function startMosquitto(): Promise<Service> {
   if (!MOSQUITTO) throw new Error(mosquittoMissing());
   const dir = mkdtempSync(join(tmpdir(), 'iot-bench-mosquitto-'));
   const port = await freePort();
@@ -127,7 +127,7 @@ export async function startMosquitto(options: { noDelay?: boolean } = {}): Promi
       'persistence false',
       'log_dest stderr',
       'log_type error',
-      ...(options.noDelay ? ['set_tcp_nodelay true'] : []),
+      'set_tcp_nodelay true',
       '',
     ].join('\n'),
   );

@@ -163,7 +163,7 @@ async function brokerBaseline(
   total: number,
   windows: number[],
 ): Promise<{ sequential: PhaseResult; concurrent: PhaseResult }> {
-  const broker = await startMosquitto({ noDelay: true });
+  const broker = await startMosquitto();
   log(`commands: Mosquitto baseline on ${broker.url}`);
   const clients: MqttClient[] = [];
   const requesters: Channel[] = [];

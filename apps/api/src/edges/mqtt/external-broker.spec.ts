@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { type Server, type Socket, createServer } from 'node:net';
+import { type Server, Socket, createServer } from 'node:net';
 import { generate, parser as packetParser, type Packet } from 'mqtt-packet';
 import type { DeviceMessage, TransportHandlers } from '../../core/device-transport';
 import { ExternalBroker } from './external-broker';
@@ -128,6 +128,17 @@ describe('ExternalBroker', () => {
     await sut.publish(topic, 'x', { qos: 0 });
     await broker.until(() => broker.connections[connection].some((p) => p.cmd === 'publish' && p.topic === topic));
   }
+
+  it("turns Nagle's algorithm off on every connection, so a PUBACK or a command is not held for a delayed ACK", async () => {
+    const setNoDelay = jest.spyOn(Socket.prototype, 'setNoDelay');
+    try {
+      broker.drop();
+      await broker.until(() => (broker.connections[1] ?? []).some((p) => p.cmd === 'subscribe'));
+      expect(setNoDelay).toHaveBeenCalledWith(true);
+    } finally {
+      setNoDelay.mockRestore();
+    }
+  });
 
   it('acknowledges a QoS 1 message once it is stored, in order, taking the next ones meanwhile', async () => {
     broker.publish(1, 1);

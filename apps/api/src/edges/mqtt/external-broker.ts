@@ -128,6 +128,8 @@ export class ExternalBroker extends DeviceTransport {
         else resolve();
       };
       client.on('connect', (connack) => {
+        // MQTT.js leaves Nagle's algorithm on: a PUBACK or a command would wait for the broker's delayed ACK.
+        (client.stream as { setNoDelay?: (noDelay: boolean) => void }).setNoDelay?.(true);
         connectedOnce = true;
         this.unreachableLogged = false;
         this.acks?.end();
