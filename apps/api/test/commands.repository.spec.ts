@@ -1,5 +1,5 @@
 import type { CommandRecord, CommandRepository } from '../src/domain/commands';
-import { engines, freshStore } from './storage-engines';
+import { device, engines, freshStore } from './storage-engines';
 
 function command(id: string, deviceId = 'd1', overrides: Partial<CommandRecord> = {}): CommandRecord {
   return {
@@ -24,6 +24,20 @@ describe.each(engines())('CommandRepository on %s', (engine) => {
 
   beforeEach(async () => {
     sut = (await open()).commands;
+  });
+
+  it('settles each of the writes given at once on its own: one that fails fails alone', async () => {
+    await sut.insert(command('c0'), { status: 'pending', ts: 100 });
+    const writes = [
+      sut.insert(command('c1'), { status: 'pending', ts: 100 }),
+      // The same id again: refused.
+      sut.insert(command('c0'), { status: 'pending', ts: 100 }),
+      sut.update('c0', 'pending', { status: 'sent', sentAt: 110 }, { status: 'sent', ts: 110 }),
+    ];
+    const [first, again, update] = await Promise.allSettled(writes);
+    expect([first.status, again.status, update]).toEqual(['fulfilled', 'rejected', { status: 'fulfilled', value: true }]);
+    expect((await sut.get('c1'))?.status).toBe('pending');
+    expect((await sut.get('c0'))?.transitions.map((t) => t.status)).toEqual(['pending', 'sent']);
   });
 
   it('keeps a command with every transition in order, and what each changed', async () => {
@@ -98,5 +112,19 @@ describe.each(engines())('CommandRepository on %s', (engine) => {
     expect((await sut.overdue(1_000, 10)).map((c) => c.id)).toEqual(['held', 'sent']);
     expect((await sut.overdue(1_000, 1)).map((c) => c.id)).toEqual(['held']);
     expect((await sut.overdue(10_000, 10)).map((c) => c.id)).toEqual(['accepted', 'held', 'held-later', 'sent']);
+  });
+});
+
+describe('CommandRepository on SQLite: writes committed together at the end of a turn of the event loop', () => {
+  const open = freshStore('SQLite');
+
+  it("takes a device's commands with it, those given just before its deletion too", async () => {
+    const store = await open();
+    await store.devices.create(device('d1'), 'h');
+    await store.commands.insert(command('c1'), { status: 'pending', ts: 100 });
+    const late = store.commands.insert(command('c2'), { status: 'pending', ts: 100 });
+    expect(await store.devices.delete('d1')).toBe(true);
+    await late;
+    expect([await store.commands.get('c1'), await store.commands.get('c2')]).toEqual([undefined, undefined]);
   });
 });

@@ -96,6 +96,7 @@ export class SqliteDatabase implements DatabaseHealth {
   }
 
   async close(): Promise<void> {
+    this.commands.flush();
     await this.readerThread?.close();
     await this.writerThread?.close();
     if (this.localWriter.sqlite !== this.sqlite) this.localWriter.sqlite.close();
