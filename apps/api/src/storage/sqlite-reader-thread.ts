@@ -85,6 +85,11 @@ export class SqliteReaderThread {
     return new SqliteReaderThread(path, options.timeoutMs ?? READ_TIMEOUT_MS, options.cacheKiB);
   }
 
+  /** Whether its thread is running. */
+  get started(): boolean {
+    return this.worker.current !== undefined;
+  }
+
   async latest(deviceIds: string[]): Promise<Map<string, LatestValues>> {
     return (await this.request((id) => ({ kind: 'latest', id, deviceIds }))).latest ?? new Map();
   }

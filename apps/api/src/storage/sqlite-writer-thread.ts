@@ -253,6 +253,11 @@ export class SqliteWriterThread {
     return thread;
   }
 
+  /** Whether the writer's own thread is running (the checkpointer's always is). */
+  get writerStarted(): boolean {
+    return this.writer.current !== undefined;
+  }
+
   /** Whether everything posted so far is done (or failed). */
   get idle(): boolean {
     return this.pending === 0;
