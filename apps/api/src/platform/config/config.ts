@@ -82,8 +82,8 @@ export interface AppConfig {
   /** Largest reported or desired state document, as JSON bytes (STATE_MAX_BYTES). */
   stateMaxBytes: number;
   /**
-   * `small` (the default: a laptop or a small VM) or `throughput` (MEMORY_PROFILE): larger SQLite page caches,
-   * for a few hundred MiB more at high message rates (docs/performance.md, "Memory").
+   * `small` (the default: a laptop or a small VM) or `throughput` (MEMORY_PROFILE): 64 MiB SQLite page caches and
+   * no cap on old-generation growth, for about 150 MiB more at high message rates (docs/performance.md, "Memory").
    */
   memoryProfile: 'small' | 'throughput';
   logLevel: 'error' | 'warn' | 'log' | 'debug';
