@@ -64,10 +64,11 @@ function stopAll(code) {
 process.on('SIGINT', () => stopAll(0));
 process.on('SIGTERM', () => stopAll(0));
 
-// A larger young generation than V8's default (README, "Node options"); tools/bench starts the api the same way.
-const api = spawn(process.execPath, ['--max-semi-space-size=64', 'dist/apps/api/main.js'], {
+// README, "Node options"; tools/bench and the Docker image start the api the same way.
+const apiNodeArgs = env.MEMORY_PROFILE === 'throughput' ? ['--max-semi-space-size=64'] : [];
+const api = spawn(process.execPath, [...apiNodeArgs, 'dist/apps/api/main.js'], {
   stdio: 'inherit',
-  env: { ...env, DATA_DIR: dataDir },
+  env: { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072', ...env, DATA_DIR: dataDir },
 });
 children.push(api);
 api.on('exit', (code) => {

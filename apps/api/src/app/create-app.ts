@@ -139,7 +139,8 @@ export async function createApp(config: AppConfig): Promise<RunningApp> {
     ],
   });
 
-  SwaggerModule.setup('api/docs', app, openApiDocument(app));
+  // Built on the first request for it (a one-off pause of the event loop), not kept by an api nobody reads it from.
+  SwaggerModule.setup('api/docs', app, () => openApiDocument(app));
 
   const staticDir = consoleDir(config);
   if (staticDir) {

@@ -16,6 +16,14 @@ function privateFiles(path: string): void {
 }
 
 /**
+ * Page cache a connection may fill, KiB (SQLite's own default is 2,000). It
+ * is memory taken from the C heap as pages are read and kept until the
+ * connection closes, per connection: the store's, the ingest one, the
+ * writer's and the reader's.
+ */
+export const SQLITE_CACHE_KIB = { small: 8192, throughput: 65_536 } as const;
+
+/**
  * Opens a connection with the settings every connection to the store uses:
  * WAL, so readers never wait for the writer; `synchronous = NORMAL`, so a
  * commit survives a process crash and fsync happens at checkpoints; and a
@@ -26,14 +34,14 @@ function privateFiles(path: string): void {
  */
 export function openSqlite(
   path: string,
-  options: { autoCheckpoint?: boolean; busyTimeoutMs?: number } = {},
+  options: { autoCheckpoint?: boolean; busyTimeoutMs?: number; cacheKiB?: number } = {},
 ): BetterSqlite3.Database {
   privateFiles(path);
   const sqlite = new BetterSqlite3(path);
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
-  sqlite.pragma('cache_size = -65536');
+  sqlite.pragma(`cache_size = -${Math.trunc(options.cacheKiB ?? SQLITE_CACHE_KIB.small)}`);
   // Off where the checkpointer thread does it: a commit that crosses the
   // threshold would otherwise checkpoint (and fsync) inside the committing call.
   if (options.autoCheckpoint === false) sqlite.pragma('wal_autocheckpoint = 0');

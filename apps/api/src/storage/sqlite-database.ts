@@ -66,13 +66,19 @@ export class SqliteDatabase implements DatabaseHealth {
    * ingest batches are committed by a writer thread on its own connection,
    * and the WAL is checkpointed by another, unless `writerThread` is false or
    * the database is in memory (one connection cannot be shared across
-   * threads; then every batch is committed on the store's connection).
+   * threads; then every batch is committed on the store's connection). The
+   * writer and reader threads start when first needed; `cacheKiB` is each
+   * connection's page cache (SQLITE_CACHE_KIB).
    */
-  static async open(path: string, options: { writerThread?: boolean } = {}): Promise<SqliteDatabase> {
+  static async open(
+    path: string,
+    options: { writerThread?: boolean; cacheKiB?: number } = {},
+  ): Promise<SqliteDatabase> {
     const inMemory = path === ':memory:';
     const threads = !inMemory && options.writerThread !== false;
+    const { cacheKiB } = options;
     if (!inMemory) mkdirSync(dirname(path), { recursive: true });
-    const sqlite = openSqlite(path, { autoCheckpoint: !threads });
+    const sqlite = openSqlite(path, { autoCheckpoint: !threads, cacheKiB });
     const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
     const { error } = await new Migrator({ db, provider: migrationProvider }).migrateToLatest();
     if (error) throw error instanceof Error ? error : new Error(String(error));
@@ -81,10 +87,11 @@ export class SqliteDatabase implements DatabaseHealth {
       epochRow = { value: randomBytes(4).readUInt32BE(0).toString(36) };
       await db.insertInto('meta').values({ key: 'epoch', value: epochRow.value }).execute();
     }
-    const [writerThread, readerThread] = threads
-      ? await Promise.all([SqliteWriterThread.start(path), SqliteReaderThread.start(path)])
-      : [undefined, undefined];
-    const local = threads ? openSqlite(path, { autoCheckpoint: false, busyTimeoutMs: 0 }) : sqlite;
+    const writerThread = threads
+      ? await SqliteWriterThread.start(path, undefined, { lazyWriter: true, cacheKiB })
+      : undefined;
+    const readerThread = threads ? SqliteReaderThread.lazy(path, { cacheKiB }) : undefined;
+    const local = threads ? openSqlite(path, { autoCheckpoint: false, busyTimeoutMs: 0, cacheKiB }) : sqlite;
     const localWriter = { sqlite: local, writer: new SqliteEventWriter(local) };
     return new SqliteDatabase(sqlite, db, epochRow.value, localWriter, writerThread, readerThread);
   }

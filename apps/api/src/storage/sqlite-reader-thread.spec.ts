@@ -29,6 +29,19 @@ describe('SqliteReaderThread', () => {
 
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+  it("starts a lazy reader's thread with its first read", async () => {
+    const sut = SqliteReaderThread.lazy(file, { cacheKiB: 1024 });
+    try {
+      expect(sut.started).toBe(false);
+      expect(plain(await sut.history({ deviceId: 'a', keys: ['t'], limit: 1, order: 'asc' }))).toEqual({
+        t: [[1000, 1]],
+      });
+      expect(sut.started).toBe(true);
+    } finally {
+      await sut.close();
+    }
+  });
+
   it('answers latest, history and aggregate reads off the event loop', async () => {
     const sut = await SqliteReaderThread.start(file);
     try {

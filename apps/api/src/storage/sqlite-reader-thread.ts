@@ -60,9 +60,10 @@ export class SqliteReaderThread {
   private constructor(
     path: string,
     private readonly timeoutMs: number,
+    cacheKiB: number | undefined,
   ) {
     this.worker = new SqliteWorker<ReadReply>(
-      { path, role: 'reader', restartWalPages: 0 },
+      { path, role: 'reader', restartWalPages: 0, cacheKiB },
       (reply) => this.settle(reply),
       (error) => {
         for (const request of this.inFlight.values()) request.reject(error);
@@ -74,9 +75,19 @@ export class SqliteReaderThread {
   }
 
   static async start(path: string, timeoutMs = READ_TIMEOUT_MS): Promise<SqliteReaderThread> {
-    const thread = new SqliteReaderThread(path, timeoutMs);
+    const thread = new SqliteReaderThread(path, timeoutMs, undefined);
     await thread.worker.spawn();
     return thread;
+  }
+
+  /** A reader whose thread starts with the first read: an api nobody asks for history keeps no thread for it. */
+  static lazy(path: string, options: { timeoutMs?: number; cacheKiB?: number } = {}): SqliteReaderThread {
+    return new SqliteReaderThread(path, options.timeoutMs ?? READ_TIMEOUT_MS, options.cacheKiB);
+  }
+
+  /** Whether its thread is running. */
+  get started(): boolean {
+    return this.worker.current !== undefined;
   }
 
   async latest(deviceIds: string[]): Promise<Map<string, LatestValues>> {

@@ -52,6 +52,19 @@ async function databaseWithDevice(id: string): Promise<{ dir: string; file: stri
 }
 
 describe('SqliteWriterThread', () => {
+  it("starts a lazy writer's thread with its first batch", async () => {
+    const { dir, file } = await databaseWithDevice('a');
+    const sut = await SqliteWriterThread.start(file, undefined, { lazyWriter: true, cacheKiB: 1024 });
+    try {
+      expect(sut.writerStarted).toBe(false);
+      expect(Array.from(await sut.append([telemetryEvent('a', 1, { t: 1 })]))).toEqual([1]);
+      expect(sut.writerStarted).toBe(true);
+    } finally {
+      await sut.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('refuses the batches posted behind one that failed, and takes them again once the failure is known', async () => {
     const { dir, file } = await databaseWithDevice('a');
     const sut = await SqliteWriterThread.start(file);

@@ -22,6 +22,8 @@ export interface WriterData {
   role: 'writer' | 'checkpointer' | 'reader';
   /** The checkpointer's: a WAL of this many pages is to be restarted (RESTART_WAL_PAGES). */
   restartWalPages: number;
+  /** The connection's page cache, KiB (SQLITE_CACHE_KIB). */
+  cacheKiB?: number;
 }
 
 /** One retention step (SqliteHistory.pruneTelemetry's arguments). */
@@ -215,9 +217,9 @@ export class SqliteWriterThread {
    */
   private readonly keepAlive = setTimeout(() => undefined, 2 ** 31 - 1).unref();
 
-  private constructor(path: string, restartWalPages: number) {
+  private constructor(path: string, restartWalPages: number, cacheKiB: number | undefined) {
     this.writer = new SqliteWorker(
-      { path, role: 'writer', restartWalPages },
+      { path, role: 'writer', restartWalPages, cacheKiB },
       (reply) => this.settle(reply),
       (error) => {
         for (const request of this.inFlight.values()) request.reject(error);
@@ -226,7 +228,7 @@ export class SqliteWriterThread {
       },
     );
     this.checkpointer = new SqliteWorker(
-      { path, role: 'checkpointer', restartWalPages },
+      { path, role: 'checkpointer', restartWalPages, cacheKiB },
       (reply) => {
         if (reply.walFull) this.restartWal();
         else this.logger.warn(`checkpoint failed, retrying: ${reply.error}`);
@@ -239,10 +241,21 @@ export class SqliteWriterThread {
     );
   }
 
-  static async start(path: string, restartWalPages = RESTART_WAL_PAGES): Promise<SqliteWriterThread> {
-    const thread = new SqliteWriterThread(path, restartWalPages);
-    await Promise.all([thread.writer.spawn(), thread.checkpointer.spawn()]);
+  static async start(
+    path: string,
+    restartWalPages = RESTART_WAL_PAGES,
+    options: { lazyWriter?: boolean; cacheKiB?: number } = {},
+  ): Promise<SqliteWriterThread> {
+    const thread = new SqliteWriterThread(path, restartWalPages, options.cacheKiB);
+    // A lazy writer starts with the first batch too large to commit inline (or the first prune): an idle
+    // api, or one at a few thousand messages a second, never needs it, and a thread is about 10 MiB.
+    await Promise.all([options.lazyWriter ? undefined : thread.writer.spawn(), thread.checkpointer.spawn()]);
     return thread;
+  }
+
+  /** Whether the writer's own thread is running (the checkpointer's always is). */
+  get writerStarted(): boolean {
+    return this.writer.current !== undefined;
   }
 
   /** Whether everything posted so far is done (or failed). */

@@ -31,8 +31,9 @@ import {
 
 const port = parentPort;
 if (!port) throw new Error('sqlite-writer runs as a worker thread');
-const { path, role, restartWalPages } = workerData as WriterData;
-const sqlite = openSqlite(path, { autoCheckpoint: false });
+const { path, role, restartWalPages, cacheKiB } = workerData as WriterData;
+// A checkpoint copies WAL frames into the file without going through the page cache: the checkpointer needs little.
+const sqlite = openSqlite(path, { autoCheckpoint: false, cacheKiB: role === 'checkpointer' ? 1024 : cacheKiB });
 
 if (role === 'writer') {
   const writer = new SqliteEventWriter(sqlite);

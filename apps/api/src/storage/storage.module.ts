@@ -14,6 +14,7 @@ import { APP_CONFIG, type AppConfig } from '../platform/config/config';
 import { MetricsService } from '../platform/metrics/metrics.service';
 import { PgDatabase } from './postgres/pg-database';
 import { whenReachable } from './postgres/when-reachable';
+import { SQLITE_CACHE_KIB } from './sqlite-connection';
 import { SqliteDatabase } from './sqlite-database';
 
 /** The store opened at boot: SQLite in DATA_DIR, or PostgreSQL at DATABASE_URL. */
@@ -64,7 +65,9 @@ const repositories = [
           database.events.onCommit = (events, seconds) => metrics.storageCommitted(events, seconds);
           return database;
         }
-        const database = await SqliteDatabase.open(join(config.dataDir, 'iot.db'));
+        const database = await SqliteDatabase.open(join(config.dataDir, 'iot.db'), {
+          cacheKiB: SQLITE_CACHE_KIB[config.memoryProfile],
+        });
         database.observeCommits((events, seconds) => metrics.storageCommitted(events, seconds));
         return database;
       },

@@ -8,7 +8,11 @@ import { readMemory, type MemorySample } from './proc';
 
 const HOST = '127.0.0.1';
 /** The node options `npm start` runs the api with (tools/scripts/start.mjs; README, "Node options"). */
-const API_NODE_ARGS = ['--max-semi-space-size=64'];
+function apiNodeArgs(env: Record<string, string> | undefined): string[] {
+  return env?.['MEMORY_PROFILE'] === 'throughput' ? ['--max-semi-space-size=64'] : [];
+}
+/** The C heap settings `npm start` and the Docker image give the api. */
+const API_MALLOC_ENV = { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072' };
 const READY_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 15_000;
 
@@ -86,7 +90,7 @@ export class ApiProcess {
       throw new Error(`${this.options.main} does not exist: build the api first (npx nx build api)`);
     }
     // The shipped options first: an --api-node-arg of the same name comes later and wins.
-    const nodeArgs: string[] = [...API_NODE_ARGS, ...(this.options.nodeArgs ?? [])];
+    const nodeArgs: string[] = [...apiNodeArgs(this.options.env), ...(this.options.nodeArgs ?? [])];
     // From source: compiled as it loads, as the api's own tests start it.
     const source = this.options.main.endsWith('.ts');
     if (source) nodeArgs.push('--require', '@swc-node/register');
@@ -99,6 +103,7 @@ export class ApiProcess {
       env: {
         PATH: process.env['PATH'] ?? '',
         HOME: process.env['HOME'] ?? '',
+        ...API_MALLOC_ENV,
         PORT: '0',
         MQTT_PORT: '0',
         HOST,

@@ -6,8 +6,14 @@ import {
   DEVICE_HASH_OPTIONS,
   DeviceAuthService,
   MAX_CONCURRENT_SECRET_CHECKS,
+  MAX_CONCURRENT_SECRET_HASHES,
   MAX_WAITING_SECRET_CHECKS,
 } from './device-auth.service';
+
+jest.mock('argon2', () => {
+  const actual = jest.requireActual<typeof import('argon2')>('argon2');
+  return { ...actual, hash: jest.fn(actual.hash) };
+});
 
 const SECRET = Buffer.from('the-right-secret');
 const WRONG = Buffer.from('a-wrong-secret');
@@ -72,6 +78,34 @@ describe('DeviceAuthService', () => {
     }
     expect(await auth.authenticate('dev-1', SECRET, '10.6.6.6')).toBe('throttled');
     expect(await auth.authenticate('dev-1', SECRET, '10.0.0.1')).toBe('ok');
+  });
+
+  it(`hashes at most ${MAX_CONCURRENT_SECRET_HASHES} new secrets at once, the rest in turn`, async () => {
+    let running = 0;
+    let most = 0;
+    const release: Array<() => void> = [];
+    const count = MAX_CONCURRENT_SECRET_HASHES + 3;
+    for (let i = 0; i < count; i++) {
+      jest.mocked(argon2.hash).mockImplementationOnce(() => {
+        most = Math.max(most, ++running);
+        return new Promise<string>((resolve) =>
+          release.push(() => {
+            running--;
+            resolve('$argon2id$hash');
+          }),
+        );
+      });
+    }
+    const sut = auth;
+    const hashes = Array.from({ length: count }, (_, i) => sut.hashSecret(`secret-${i}`));
+    let settled = 0;
+    for (const hash of hashes) void hash.then(() => settled++);
+    for (let turn = 0; settled < count && turn < 1000; turn++) {
+      await new Promise((resolve) => setImmediate(resolve));
+      release.shift()?.();
+    }
+    expect(await Promise.all(hashes)).toEqual(hashes.map(() => '$argon2id$hash'));
+    expect(most).toBe(MAX_CONCURRENT_SECRET_HASHES);
   });
 
   it(`runs ${MAX_CONCURRENT_SECRET_CHECKS} secret checks at once, queues ${MAX_WAITING_SECRET_CHECKS} more, and refuses the rest as busy`, async () => {

@@ -101,6 +101,7 @@ describe('loadConfig', () => {
     ['MQTT_PORT', '70000'],
     ['LOG_LEVEL', 'loud'],
     ['LOG_FORMAT', 'xml'],
+    ['MEMORY_PROFILE', 'large'],
     ['WS_RATE_PER_SECOND', '0'],
     ['WS_RATE_BURST', '1.5'],
     ['WS_MAX_SOCKETS_PER_USER', '0'],
@@ -113,6 +114,11 @@ describe('loadConfig', () => {
     ['STATE_MAX_BYTES', '600000'],
   ])('refuses a bad %s', (name, value) => {
     expect(() => loadConfig({ DATA_DIR: dir, [name]: value })).toThrow(new RegExp(name));
+  });
+
+  it('runs in the small memory profile unless MEMORY_PROFILE=throughput', () => {
+    expect(loadConfig({ DATA_DIR: dir }).memoryProfile).toBe('small');
+    expect(loadConfig({ DATA_DIR: dir, MEMORY_PROFILE: 'throughput' }).memoryProfile).toBe('throughput');
   });
 
   it('logs human-readable lines unless LOG_FORMAT=json', () => {

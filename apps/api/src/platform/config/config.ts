@@ -81,6 +81,11 @@ export interface AppConfig {
   sseMaxStreams: number;
   /** Largest reported or desired state document, as JSON bytes (STATE_MAX_BYTES). */
   stateMaxBytes: number;
+  /**
+   * `small` (the default: a laptop or a small VM) or `throughput` (MEMORY_PROFILE): 64 MiB SQLite page caches and
+   * no cap on old-generation growth, for about 150 MiB more at high message rates (docs/performance.md, "Memory").
+   */
+  memoryProfile: 'small' | 'throughput';
   logLevel: 'error' | 'warn' | 'log' | 'debug';
   /** `pretty` (human-readable, the default) or `json` (one JSON object a line) (LOG_FORMAT). */
   logFormat: 'pretty' | 'json';
@@ -257,6 +262,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const logLevel = (env['LOG_LEVEL'] ?? 'log') as AppConfig['logLevel'];
   if (!['error', 'warn', 'log', 'debug'].includes(logLevel))
     problems.push('LOG_LEVEL must be error, warn, log or debug');
+  const memoryProfile = (env['MEMORY_PROFILE'] || 'small') as AppConfig['memoryProfile'];
+  if (memoryProfile !== 'small' && memoryProfile !== 'throughput') {
+    problems.push('MEMORY_PROFILE must be small or throughput');
+  }
   const logFormat = (env['LOG_FORMAT'] || 'pretty') as AppConfig['logFormat'];
   if (logFormat !== 'pretty' && logFormat !== 'json') problems.push('LOG_FORMAT must be pretty or json');
   const config: AppConfig = {
@@ -300,6 +309,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     sseMaxStreams: int(env, 'SSE_MAX_STREAMS', 10_000, problems, 1, 1_000_000),
     // A desired document goes to its device as one MQTT packet (at most 1 MiB), so half that at most.
     stateMaxBytes: int(env, 'STATE_MAX_BYTES', LIMITS.maxStateBytes, problems, 1024, 512 * 1024),
+    memoryProfile,
     logLevel,
     logFormat,
     loginMaxFailures: int(env, 'LOGIN_MAX_FAILURES', 10, problems, 1, 1_000),
