@@ -86,6 +86,27 @@ const TABLES: TableCopy[] = [
       'SELECT id, name, type, labels, secret_hash, online, last_seen, created_at, updated_at FROM devices ORDER BY id',
   },
   {
+    table: 'models',
+    columns: [
+      ['id', 'text'],
+      ['version', 'integer'],
+      ['document', 'jsonb'],
+      ['title', 'text'],
+      ['created_at', 'bigint'],
+    ],
+    select: 'SELECT id, version, document, title, created_at FROM models ORDER BY id, version',
+  },
+  {
+    table: 'device_models',
+    columns: [
+      ['device_id', 'text'],
+      ['model_id', 'text'],
+      ['model_version', 'integer'],
+      ['assigned_at', 'bigint'],
+    ],
+    select: 'SELECT device_id, model_id, model_version, assigned_at FROM device_models ORDER BY device_id',
+  },
+  {
     table: 'device_state',
     columns: [
       ['device_id', 'text'],

@@ -204,6 +204,16 @@ describe('API documents', () => {
     expect((await call('get', '/commands/{commandId}', command)).status).toBe(200);
     expect((await call('get', '/devices/{id}/commands', device, undefined, '?limit=1')).status).toBe(200);
 
+    const model = { id: 'docs.model', version: 1, commands: { reboot: {} } };
+    expect((await call('post', '/models', {}, model)).status).toBe(201);
+    expect((await call('post', '/models', {}, model)).status).toBe(200);
+    expect((await call('get', '/models', {})).status).toBe(200);
+    expect((await call('get', '/models/schema.json', {})).status).toBe(200);
+    expect((await call('get', '/models/{id}/versions', { id: 'docs.model' })).status).toBe(200);
+    expect((await call('get', '/models/{id}/versions/{version}', { id: 'docs.model', version: '1' })).status).toBe(200);
+    expect((await call('put', '/devices/{id}/model', device, { model: { id: 'docs.model', version: 1 } })).status).toBe(200);
+    expect((await call('get', '/devices/{id}/model', device)).status).toBe(200);
+
     expect((await call('patch', '/devices/{id}/state/desired', device, { mode: 'eco' })).status).toBe(200);
     expect((await call('get', '/devices/{id}/state', device)).status).toBe(200);
     expect((await call('delete', '/devices/{id}', device)).status).toBe(204);

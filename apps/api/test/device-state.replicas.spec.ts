@@ -3,6 +3,7 @@ import { StateService } from '../src/core/state/state.service';
 import type { DeviceTransport } from '../src/core/device-transport';
 import type { EventLog } from '../src/core/events/event-log.service';
 import type { PresenceService } from '../src/core/events/presence.service';
+import type { ModelsService } from '../src/core/models/models.service';
 import type { NewEvent } from '../src/domain/events';
 import { DomainError } from '../src/domain/errors';
 import { strictFake } from '../src/domain/testing';
@@ -26,7 +27,8 @@ function replica(store: PgDatabase, appended: NewEvent[]): StateService {
     },
     'log',
   );
-  return new StateService({ stateMaxBytes: 65_536 } as AppConfig, store.deviceState, transport, presence, log);
+  const models = strictFake<ModelsService>({ desiredCheck: async () => undefined }, 'models');
+  return new StateService({ stateMaxBytes: 65_536 } as AppConfig, store.deviceState, transport, presence, log, models);
 }
 
 /** The change's result, or the code of the DomainError that refused it. */

@@ -11,3 +11,4 @@ export * from './lib/json-limits';
 export * from './lib/asyncapi';
 export * from './lib/responses';
 export * from './lib/broker-auth';
+export * from './lib/model';

@@ -11,6 +11,7 @@ import { EventLog } from './events/event-log.service';
 import { LogFeed } from './events/log-feed';
 import { EventRetention } from './events/event-retention.service';
 import { HealthService } from './health.service';
+import { ModelsService } from './models/models.service';
 import { PresenceService } from './events/presence.service';
 import { ReplicaSync } from './replica-sync.service';
 import { StateService } from './state/state.service';
@@ -28,6 +29,7 @@ const services = [
   DevicesService,
   TelemetryHistory,
   TelemetryRetention,
+  ModelsService,
   CommandsService,
   StateService,
   HealthService,

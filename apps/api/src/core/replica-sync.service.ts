@@ -3,6 +3,7 @@ import { ClusterChannel, type ClusterNotice } from '../domain/cluster';
 import { AuthService } from './auth/auth.service';
 import { DevicesService } from './devices/devices.service';
 import { LogFeed } from './events/log-feed';
+import { ModelsService } from './models/models.service';
 
 /**
  * With replicas (a shared PostgreSQL): listens to the others. A grown log
@@ -19,6 +20,7 @@ export class ReplicaSync implements OnApplicationBootstrap {
     private readonly feed: LogFeed,
     private readonly auth: AuthService,
     private readonly devices: DevicesService,
+    private readonly models: ModelsService,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -42,6 +44,10 @@ export class ReplicaSync implements OnApplicationBootstrap {
       case 'device.removed':
       case 'device.rotated':
         this.devices.changedElsewhere(notice);
+        this.models.forget(notice.deviceId);
+        break;
+      case 'device.model':
+        this.models.forget(notice.deviceId);
         break;
     }
   }

@@ -11,7 +11,8 @@ export type ClusterNotice =
   | { kind: 'user.changed'; username: string }
   | { kind: 'device.added'; deviceId: string }
   | { kind: 'device.removed'; deviceId: string }
-  | { kind: 'device.rotated'; deviceId: string };
+  | { kind: 'device.rotated'; deviceId: string }
+  | { kind: 'device.model'; deviceId: string };
 
 /** Session ids per notice at most, so a notice stays far below PostgreSQL's 8,000-byte NOTIFY payload. */
 export const MAX_SESSION_IDS_PER_NOTICE = 100;
@@ -70,6 +71,7 @@ export function parseClusterNotice(text: string): ClusterNotice | undefined {
     case 'device.added':
     case 'device.removed':
     case 'device.rotated':
+    case 'device.model':
       return typeof notice.deviceId === 'string' ? { kind: notice.kind, deviceId: notice.deviceId } : undefined;
     default:
       return undefined;

@@ -215,6 +215,26 @@ const migrations: Record<string, Migration> = {
       await sql`ALTER TABLE device_state ADD COLUMN revision INTEGER NOT NULL DEFAULT 0`.execute(db);
     },
   },
+  '0007_models': {
+    async up(db: Kysely<unknown>) {
+      // The catalogue: a version, once stored, never changes.
+      await sql`CREATE TABLE models (
+        id TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        document TEXT NOT NULL,
+        title TEXT,
+        created_at BIGINT NOT NULL,
+        PRIMARY KEY (id, version)
+      ) WITHOUT ROWID`.execute(db);
+      // Which model each device has; deleted with the device.
+      await sql`CREATE TABLE device_models (
+        device_id TEXT PRIMARY KEY,
+        model_id TEXT NOT NULL,
+        model_version INTEGER NOT NULL,
+        assigned_at BIGINT NOT NULL
+      ) WITHOUT ROWID`.execute(db);
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -16,6 +16,9 @@ export interface Database {
     created_at: number;
     expires_at: number;
   };
+  /** The model catalogue (`document` is the model as JSON). */
+  models: { id: string; version: number; document: string; title: string | null; created_at: number };
+  device_models: { device_id: string; model_id: string; model_version: number; assigned_at: number };
   devices: {
     id: string;
     name: string;

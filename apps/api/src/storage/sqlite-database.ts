@@ -11,6 +11,7 @@ import { SqliteCommands } from './sqlite-commands';
 import { openSqlite } from './sqlite-connection';
 import { SqliteDeviceState } from './sqlite-device-state';
 import { SqliteDevices } from './sqlite-devices';
+import { SqliteModels } from './sqlite-models';
 import { SqliteEventLog } from './sqlite-event-log';
 import { type CommitObserver, SqliteEventWriter } from './sqlite-event-writer';
 import { SqliteReaderThread } from './sqlite-reader-thread';
@@ -36,6 +37,7 @@ export class SqliteDatabase implements DatabaseHealth {
   readonly telemetry: SqliteTelemetry;
   readonly commands: SqliteCommands;
   readonly deviceState: SqliteDeviceState;
+  readonly models: SqliteModels;
   readonly events: SqliteEventLog;
   /** One api process per SQLite database: nobody to tell. */
   readonly cluster = new LocalCluster();
@@ -56,8 +58,9 @@ export class SqliteDatabase implements DatabaseHealth {
     this.telemetry = new SqliteTelemetry(sqlite, writerThread, readerThread);
     this.commands = new SqliteCommands(db, sqlite);
     this.deviceState = new SqliteDeviceState(db, sqlite);
+    this.models = new SqliteModels(sqlite);
     // Telemetry last: it also forgets the device's keys in memory, which a failed delete must keep.
-    this.devices = new SqliteDevices(db, sqlite, [this.commands, this.deviceState, this.telemetry]);
+    this.devices = new SqliteDevices(db, sqlite, [this.commands, this.deviceState, this.models, this.telemetry]);
     this.events = new SqliteEventLog(db, sqlite, epoch, localWriter.writer, writerThread);
   }
 

@@ -5,6 +5,7 @@ import { ClusterChannel } from '../domain/cluster';
 import { CommandRepository } from '../domain/commands';
 import { DatabaseHealth } from '../domain/database';
 import { DeviceStateRepository } from '../domain/device-state';
+import { ModelRepository } from '../domain/models';
 import { DeviceRepository } from '../domain/devices';
 import { EventRepository } from '../domain/events';
 import { SessionRepository } from '../domain/sessions';
@@ -34,6 +35,7 @@ const repositories = [
   bind(TelemetryRepository, (db) => db.telemetry),
   bind(CommandRepository, (db) => db.commands),
   bind(DeviceStateRepository, (db) => db.deviceState),
+  bind(ModelRepository, (db) => db.models),
   bind(EventRepository, (db) => db.events),
   bind(ClusterChannel, (db) => db.cluster),
 ];

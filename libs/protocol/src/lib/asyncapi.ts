@@ -13,6 +13,7 @@ import { SOCKET_PATH, clientFrameSchemas, serverFrameSchemas } from './socket';
 import { STREAM_HEARTBEAT_MS, STREAM_PATH, streamEventSchemas } from './stream';
 import { telemetryValuesSchema, timedTelemetrySchema } from './telemetry';
 import { COMMAND_ID_PATTERN } from './topics';
+import { deviceModelSchema, MODEL_LIMITS } from './model';
 
 /**
  * The AsyncAPI 3.0 document of the platform's messages: MQTT topics, the SSE
@@ -248,6 +249,15 @@ function channels(): Record<string, ChannelSpec> {
         errorNotice: { name: 'errors', summary: 'An error notice.', schema: errorNoticeSchema, io: 'output' },
       },
     },
+    model: {
+      address: 'devices/{deviceId}/model',
+      server: 'mqtt',
+      description: `The device's model (what it measures, which commands and state it has), announced at every connect; at most ${MODEL_LIMITS.maxModelBytes} bytes.`,
+      parameters: deviceParameters,
+      messages: {
+        model: { name: 'model', summary: 'A device model.', schema: deviceModelSchema, io: 'input' },
+      },
+    },
     stream: {
       address: `${API_BASE_PATH}${STREAM_PATH}`,
       server: 'http',
@@ -314,6 +324,12 @@ function operations(): Record<string, OperationSpec> {
       summary: 'The platform tells a device why it refused a message.',
       bindings: mqttBinding(0, false),
     },
+    receiveModel: {
+      action: 'receive',
+      channel: 'model',
+      summary: 'Devices announce their model at every connect.',
+      bindings: mqttBinding(1, false),
+    },
     sendStreamEvents: {
       action: 'send',
       channel: 'stream',
@@ -336,6 +352,12 @@ function operations(): Record<string, OperationSpec> {
 }
 
 /** Builds the AsyncAPI 3.0 document. Pure: the same document on every call. */
+/** A schema's own `#/…` references (its recursive definitions) made to point into it where it is placed. */
+function rebased(schema: JsonSchema, at: string): JsonSchema {
+  const text = JSON.stringify(schema);
+  return text.includes('"$ref":"#/') ? (JSON.parse(text.replace(/"\$ref":"#\//g, `"$ref":"${at}/`)) as JsonSchema) : schema;
+}
+
 export function asyncApiDocument(): JsonSchema {
   const channelSpecs = channels();
   const schemas: JsonSchema = {};
@@ -344,7 +366,7 @@ export function asyncApiDocument(): JsonSchema {
   for (const [channelId, channel] of Object.entries(channelSpecs)) {
     const refs: JsonSchema = {};
     for (const [messageId, message] of Object.entries(channel.messages)) {
-      schemas[messageId] = toJsonSchema(message.schema, message.io);
+      schemas[messageId] = rebased(toJsonSchema(message.schema, message.io), `#/components/schemas/${messageId}`);
       messages[messageId] = {
         name: message.name,
         summary: message.summary,

@@ -48,6 +48,7 @@ describe('topic builders', () => {
     ['status', topics.status],
     ['commandsFilter', topics.commandsFilter],
     ['errors', topics.errors],
+    ['model', topics.model],
     ['command', (id) => topics.command(id, 'c1')],
     ['commandResult', (id) => topics.commandResult(id, 'c1')],
   ];
@@ -81,6 +82,7 @@ describe('parseTopic', () => {
     ['devices/d1/state/desired', { deviceId: 'd1', kind: 'state.desired' }],
     ['devices/d1/status', { deviceId: 'd1', kind: 'status' }],
     ['devices/d1/errors', { deviceId: 'd1', kind: 'errors' }],
+    ['devices/d1/model', { deviceId: 'd1', kind: 'model' }],
     [`devices/d1/commands/${ULID}`, { deviceId: 'd1', kind: 'command', commandId: ULID }],
     [`devices/d1/commands/${UUID7}/result`, { deviceId: 'd1', kind: 'command.result', commandId: UUID7 }],
     [`devices/${x(64)}/telemetry`, { deviceId: x(64), kind: 'telemetry' }],
@@ -100,13 +102,14 @@ describe('parseTopic', () => {
       [topics.command('dev_1', ULID), 'command', ULID],
       [topics.commandResult('dev_1', ULID), 'command.result', ULID],
       [topics.errors('dev_1'), 'errors', undefined],
+      [topics.model('dev_1'), 'model', undefined],
     ];
     for (const [topic, kind, commandId] of cases) {
       const parsed = parseTopic(topic);
       expect(parsed).toEqual(commandId === undefined ? { deviceId: 'dev_1', kind } : { deviceId: 'dev_1', kind, commandId });
     }
     // Every kind is covered.
-    expect(new Set(cases.map((c) => c[1])).size).toBe(7);
+    expect(new Set(cases.map((c) => c[1])).size).toBe(8);
   });
 
   it.each([
@@ -160,14 +163,20 @@ describe('parseTopic', () => {
 describe('PLATFORM_SUBSCRIPTIONS', () => {
   it('covers every device → platform topic, and nothing else', () => {
     expect([...PLATFORM_SUBSCRIPTIONS].sort()).toEqual(
-      ['devices/+/commands/+/result', 'devices/+/state/reported', 'devices/+/status', 'devices/+/telemetry'].sort(),
+      [
+        'devices/+/commands/+/result',
+        'devices/+/state/reported',
+        'devices/+/status',
+        'devices/+/telemetry',
+        'devices/+/model',
+      ].sort(),
     );
   });
 });
 
 describe('DEVICE_PUBLISH_KINDS', () => {
   it('holds exactly the device → platform kinds', () => {
-    expect([...DEVICE_PUBLISH_KINDS].sort()).toEqual(['command.result', 'state.reported', 'status', 'telemetry']);
+    expect([...DEVICE_PUBLISH_KINDS].sort()).toEqual(['command.result', 'model', 'state.reported', 'status', 'telemetry']);
   });
 });
 
@@ -185,13 +194,14 @@ function filtersMatching(topic: string): string[] {
 
 describe('PLATFORM_ONLY_KINDS', () => {
   it('holds the device → platform kinds except command results (a device may subscribe to commands/#)', () => {
-    expect([...PLATFORM_ONLY_KINDS].sort()).toEqual(['state.reported', 'status', 'telemetry']);
+    expect([...PLATFORM_ONLY_KINDS].sort()).toEqual(['model', 'state.reported', 'status', 'telemetry']);
   });
 
   it.each([
     ['telemetry', topics.telemetry('d1')],
     ['state.reported', topics.stateReported('d1')],
     ['status', topics.status('d1')],
+    ['model', topics.model('d1')],
   ])('no device may subscribe to any filter matching a %s topic', (kind, topic) => {
     expect(PLATFORM_ONLY_KINDS.has(kind as TopicKind)).toBe(true);
     const filters = filtersMatching(topic);

@@ -12,6 +12,7 @@ import { DEVICE_ID_PATTERN } from './limits';
  * | command          | devices/{id}/commands/{commandId}          | platform → device  |
  * | command.result   | devices/{id}/commands/{commandId}/result   | device → platform  |
  * | errors           | devices/{id}/errors                        | platform → device  |
+ * | model            | devices/{id}/model                         | device → platform  |
  */
 export const TOPIC_ROOT = 'devices';
 const ROOT_PREFIX = `${TOPIC_ROOT}/`;
@@ -24,7 +25,8 @@ export type TopicKind =
   | 'status'
   | 'command'
   | 'command.result'
-  | 'errors';
+  | 'errors'
+  | 'model';
 
 export interface ParsedTopic {
   deviceId: string;
@@ -63,6 +65,8 @@ export const topics = {
   /** What a device subscribes to for its commands. */
   commandsFilter: (deviceId: string) => (assertDeviceId(deviceId), `devices/${deviceId}/commands/+`),
   errors: (deviceId: string) => (assertDeviceId(deviceId), `devices/${deviceId}/errors`),
+  /** Where a device announces its model (retained, QoS 1). */
+  model: (deviceId: string) => (assertDeviceId(deviceId), `devices/${deviceId}/model`),
 } as const;
 
 /** Filters the platform itself subscribes to on an external broker. */
@@ -71,6 +75,7 @@ export const PLATFORM_SUBSCRIPTIONS = [
   'devices/+/state/reported',
   'devices/+/status',
   'devices/+/commands/+/result',
+  'devices/+/model',
 ] as const;
 
 /**
@@ -96,6 +101,8 @@ export function parseTopic(topic: string): ParsedTopic | undefined {
       return { deviceId, kind: 'status' };
     case 'errors':
       return { deviceId, kind: 'errors' };
+    case 'model':
+      return { deviceId, kind: 'model' };
   }
   if (!rest.startsWith(COMMANDS_PREFIX)) return undefined;
   const commandEnd = rest.indexOf('/', COMMANDS_PREFIX.length);
@@ -111,6 +118,7 @@ export const DEVICE_PUBLISH_KINDS: ReadonlySet<TopicKind> = new Set<TopicKind>([
   'state.reported',
   'status',
   'command.result',
+  'model',
 ]);
 
 /**
@@ -118,7 +126,12 @@ export const DEVICE_PUBLISH_KINDS: ReadonlySet<TopicKind> = new Set<TopicKind>([
  * (`deviceSubscriptionAllowed`) matches them, so a broker whose only other
  * sessions are devices has nobody to route them to.
  */
-export const PLATFORM_ONLY_KINDS: ReadonlySet<TopicKind> = new Set<TopicKind>(['telemetry', 'state.reported', 'status']);
+export const PLATFORM_ONLY_KINDS: ReadonlySet<TopicKind> = new Set<TopicKind>([
+  'telemetry',
+  'state.reported',
+  'status',
+  'model',
+]);
 
 /**
  * Topic filters a device may subscribe to: exactly these, with its own id.

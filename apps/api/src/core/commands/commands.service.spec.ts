@@ -9,6 +9,8 @@ import type { DeviceTransport, PublishOptions } from '../device-transport';
 import { EventBus } from '../events/event-bus';
 import type { EventLog } from '../events/event-log.service';
 import type { PresenceService } from '../events/presence.service';
+import type { ModelsService } from '../models/models.service';
+import { DomainError } from '../../domain/errors';
 import { CommandsService, SWEEP_MS } from './commands.service';
 
 const NOW = Date.UTC(2026, 0, 1);
@@ -27,6 +29,8 @@ describe('CommandsService', () => {
   let order: string[];
   let online: Set<string>;
   let insertFails: boolean;
+  /** What the device's model says of a command: a timeout, or a refusal. */
+  let modelCheck: ModelsService['checkCommand'];
   let metrics: MetricsService;
   let bus: EventBus;
   let sut: CommandsService;
@@ -83,7 +87,8 @@ describe('CommandsService', () => {
       },
       'log',
     );
-    return new CommandsService(commands, transport, presence, log, metrics, bus, cluster);
+    const models = strictFake<ModelsService>({ checkCommand: (...args) => modelCheck(...args) }, 'models');
+    return new CommandsService(commands, transport, presence, log, metrics, bus, cluster, models);
   }
 
   beforeEach(() => {
@@ -96,6 +101,7 @@ describe('CommandsService', () => {
     order = [];
     online = new Set([DEVICE]);
     insertFails = false;
+    modelCheck = async () => ({});
     metrics = new MetricsService();
     bus = new EventBus();
     bus.on('command.transition', (update) => {
@@ -140,6 +146,27 @@ describe('CommandsService', () => {
           },
         },
       ]);
+    });
+
+    it("refuses a command its device's model refuses, storing and sending nothing", async () => {
+      const asked: unknown[] = [];
+      modelCheck = async (...args) => {
+        asked.push(args);
+        throw new DomainError('bad_request', 'params.value: must be <= 30');
+      };
+
+      expect(await refusalOf(() => sut.send({ deviceId: DEVICE, name: 'setpoint.set', params: { value: 99 } }, 'alice'))).toBe(
+        'bad_request',
+      );
+      expect(asked).toEqual([[DEVICE, 'setpoint.set', { value: 99 }]]);
+      expect([rows.size, published, appended]).toEqual([0, [], []]);
+    });
+
+    it("takes the model's timeout for a command sent without one, and the sender's over it", async () => {
+      modelCheck = async () => ({ timeoutMs: 600_000 });
+
+      expect((await sut.send({ deviceId: DEVICE, name: 'firmware.update' }, 'alice')).timeoutMs).toBe(600_000);
+      expect((await sut.send({ deviceId: DEVICE, name: 'firmware.update', timeoutMs: 1_000 }, 'alice')).timeoutMs).toBe(1_000);
     });
 
     it('gives claim the id, then appends the transition to the log and emits it on the bus', async () => {

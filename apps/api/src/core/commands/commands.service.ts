@@ -20,6 +20,7 @@ import { EventLog } from '../events/event-log.service';
 import { PresenceService } from '../events/presence.service';
 import { MetricsService } from '../../platform/metrics/metrics.service';
 import { type CommandRecord, CommandRepository, type CommandWithHistory } from '../../domain/commands';
+import { ModelsService } from '../models/models.service';
 
 export const DEFAULT_TIMEOUT_MS = 30_000;
 export const DEFAULT_TTL_MS = 10 * 60_000;
@@ -94,6 +95,7 @@ export class CommandsService implements OnApplicationBootstrap, OnApplicationShu
     private readonly metrics: MetricsService,
     private readonly bus: EventBus,
     private readonly cluster: ClusterChannel,
+    private readonly models: ModelsService,
   ) {
     if (cluster.shared) bus.on('committed', (events) => this.follow(events));
   }
@@ -122,6 +124,8 @@ export class CommandsService implements OnApplicationBootstrap, OnApplicationShu
    */
   async send(request: SendCommand, by: string, claim?: (commandId: string) => void): Promise<CommandRecord> {
     if (!(await this.presence.known(request.deviceId))) throw new DomainError('not_found', `no device ${request.deviceId}`);
+    // A command its device's model does not have, or with params that do not fit, never reaches the device.
+    const allowed = await this.models.checkCommand(request.deviceId, request.name, request.params ?? {});
     const now = Date.now();
     const record: CommandRecord = {
       id: uuidv7(),
@@ -129,7 +133,7 @@ export class CommandsService implements OnApplicationBootstrap, OnApplicationShu
       name: request.name,
       params: request.params ?? {},
       status: 'pending',
-      timeoutMs: request.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+      timeoutMs: request.timeoutMs ?? allowed.timeoutMs ?? DEFAULT_TIMEOUT_MS,
       issuedAt: now,
       expiresAt: now + (request.ttlMs ?? DEFAULT_TTL_MS),
       sentAt: null,

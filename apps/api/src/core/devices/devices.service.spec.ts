@@ -7,6 +7,7 @@ import type { PresenceService } from '../events/presence.service';
 import type { DeviceAuthService } from './device-auth.service';
 import type { DeviceCredentialsSink } from './device-credentials-sink';
 import { DevicesService } from './devices.service';
+import type { ModelsService } from '../models/models.service';
 
 const NOW = Date.UTC(2026, 0, 1);
 
@@ -79,6 +80,7 @@ describe('DevicesService', () => {
         },
         'cluster',
       ),
+      strictFake<ModelsService>({ forget: (id) => void effects.push(`models.forget ${id}`) }, 'models'),
     );
   }
 
@@ -191,6 +193,7 @@ describe('DevicesService', () => {
       expect(effects).toEqual([
         'auth.forget dev-a',
         'presence.remove dev-a',
+        'models.forget dev-a',
         'transport.disconnect dev-a',
         'broker.removed dev-a',
       ]);

@@ -18,6 +18,7 @@ import { DeviceTransport } from '../device-transport';
 import { PresenceService } from '../events/presence.service';
 import { type DeviceRecord, DeviceRepository } from '../../domain/devices';
 import { TelemetryRepository } from '../../domain/telemetry';
+import { ModelsService } from '../models/models.service';
 
 function view(device: DeviceRecord): DeviceView {
   return {
@@ -65,6 +66,7 @@ export class DevicesService {
     private readonly presence: PresenceService,
     private readonly broker: DeviceCredentialsSink,
     private readonly cluster: ClusterChannel,
+    private readonly models: ModelsService,
   ) {}
 
   /**
@@ -103,6 +105,9 @@ export class DevicesService {
       case 'device.rotated':
         this.auth.forget(id);
         this.transport.disconnect(id);
+        break;
+      case 'device.model':
+        // The models service's to follow.
         break;
     }
   }
@@ -188,6 +193,7 @@ export class DevicesService {
     if (!(await this.devices.delete(id))) throw new DomainError('not_found', `no device ${id}`);
     this.auth.forget(id);
     this.presence.remove(id);
+    this.models.forget(id);
     this.transport.disconnect(id);
     await this.tell({ kind: 'device.removed', deviceId: id });
     // The device is gone from the api either way; a broker that missed it is put right by a re-sync.

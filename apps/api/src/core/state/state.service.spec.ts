@@ -7,6 +7,8 @@ import type { AppConfig } from '../../platform/config/config';
 import type { DeviceTransport, PublishOptions } from '../device-transport';
 import type { EventLog } from '../events/event-log.service';
 import type { PresenceService } from '../events/presence.service';
+import type { ModelsService } from '../models/models.service';
+import { DomainError } from '../../domain/errors';
 import { StateService } from './state.service';
 
 const NOW = Date.UTC(2026, 0, 1);
@@ -26,6 +28,8 @@ describe('StateService', () => {
   /** When set, each `get` waits for it (to hold a change in the middle). */
   let gate: Promise<void> | undefined;
   let gets: number;
+  /** The device model's check of desired patches (undefined: no model). */
+  let desiredCheck: Awaited<ReturnType<ModelsService['desiredCheck']>>;
   let sut: StateService;
 
   beforeAll(() => Logger.overrideLogger(false));
@@ -77,7 +81,8 @@ describe('StateService', () => {
       },
       'log',
     );
-    return new StateService({ stateMaxBytes: MAX_BYTES } as AppConfig, states, transport, presence, log);
+    const models = strictFake<ModelsService>({ desiredCheck: async () => desiredCheck }, 'models');
+    return new StateService({ stateMaxBytes: MAX_BYTES } as AppConfig, states, transport, presence, log, models);
   }
 
   beforeEach(() => {
@@ -90,6 +95,7 @@ describe('StateService', () => {
     appended = [];
     gate = undefined;
     gets = 0;
+    desiredCheck = undefined;
     sut = make();
   });
 
@@ -124,6 +130,32 @@ describe('StateService', () => {
           options: { qos: 1, retain: true },
         },
       ]);
+    });
+
+    it('makes no new version for a patch that changes nothing, and sends the device nothing', async () => {
+      await sut.setDesired(DEVICE, { mode: 'eco', fan: { on: true } }, undefined);
+      const before = [saves.length, appended.length, published.length];
+
+      expect(await sut.setDesired(DEVICE, { mode: 'eco', fan: { on: true } }, undefined)).toEqual({ version: 1 });
+      expect(await sut.setDesired(DEVICE, { absent: null }, 1)).toEqual({ version: 1 });
+      expect([saves.length, appended.length, published.length]).toEqual(before);
+    });
+
+    it("refuses what the device's model refuses, with the merged document, changing nothing", async () => {
+      const seen: unknown[] = [];
+      desiredCheck = (patch, merged) => {
+        seen.push([patch, merged]);
+        if (merged['setpoint'] !== 21) throw new DomainError('bad_request', 'desired.setpoint: must be <= 30');
+      };
+      await sut.setDesired(DEVICE, { setpoint: 21 }, undefined);
+
+      expect(await refusalOf(() => sut.setDesired(DEVICE, { setpoint: 99 }, undefined))).toBe('bad_request');
+      expect(seen).toEqual([
+        [{ setpoint: 21 }, { setpoint: 21 }],
+        [{ setpoint: 99 }, { setpoint: 99 }],
+      ]);
+      expect(stored.get(DEVICE)?.desired).toEqual({ setpoint: 21 });
+      expect(published).toHaveLength(1);
     });
 
     it('refuses an expected version that is not current with precondition_failed, changing nothing', async () => {

@@ -1,11 +1,20 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
-import { type DeviceStateView, type JsonObject, applyMergePatch, stateDelta, statePatchProblem, topics } from '@iot/protocol';
+import {
+  type DeviceStateView,
+  type JsonObject,
+  applyMergePatch,
+  jsonEqual,
+  stateDelta,
+  statePatchProblem,
+  topics,
+} from '@iot/protocol';
 import { DeviceTransport } from '../device-transport';
 import { DomainError } from '../../domain/errors';
 import { APP_CONFIG, type AppConfig } from '../../platform/config/config';
 import { deviceEvents } from '../../domain/events';
 import { EventLog } from '../events/event-log.service';
 import { PresenceService } from '../events/presence.service';
+import { ModelsService } from '../models/models.service';
 import { type DeviceStateRecord, DeviceStateRepository } from '../../domain/device-state';
 
 /** Saves tried for one change while other writers keep saving the same device first. */
@@ -30,6 +39,7 @@ export class StateService implements OnApplicationBootstrap {
     private readonly transport: DeviceTransport,
     private readonly presence: PresenceService,
     private readonly log: EventLog,
+    private readonly models: ModelsService,
   ) {}
 
   /** The embedded broker keeps retained messages in memory: publish every desired document again. */
@@ -56,9 +66,10 @@ export class StateService implements OnApplicationBootstrap {
     await this.assertDevice(deviceId);
     const problem = statePatchProblem(patch);
     if (problem !== undefined) throw new DomainError('bad_request', `patch: ${problem}`);
+    const fits = await this.models.desiredCheck(deviceId);
     return this.serialize(deviceId, async () => {
       const now = Date.now();
-      const { state, json } = await this.change(deviceId, (state) => {
+      const changed = await this.change<{ unchanged: number }>(deviceId, (state) => {
         if (expectedVersion !== undefined && expectedVersion !== state.version) {
           throw new DomainError(
             'precondition_failed',
@@ -66,9 +77,14 @@ export class StateService implements OnApplicationBootstrap {
           );
         }
         const desired = applyMergePatch(state.desired, patch);
+        fits?.(patch, desired);
+        // A patch that changes nothing makes no new version (and sends the device nothing).
+        if (jsonEqual(desired, state.desired)) return { unchanged: state.version };
         const json = this.sized(desired, 'desired', ' (STATE_MAX_BYTES); nothing was changed');
         return { state: { ...state, desired, version: state.version + 1, desiredAt: now }, json };
       });
+      if ('unchanged' in changed) return { version: changed.unchanged };
+      const { state, json } = changed;
       this.log.append(deviceEvents.state(deviceId, 'desired', json, state.version, now), now);
       await this.publishDesired(deviceId, state.version, state.desired);
       return { version: state.version };
@@ -100,13 +116,15 @@ export class StateService implements OnApplicationBootstrap {
    * SAVE_ATTEMPTS lost races, `unavailable`: the same change may succeed
    * later (a device's message is not acknowledged, so it comes again).
    */
-  private async change(
+  private async change<Unchanged extends object = never>(
     deviceId: string,
-    next: (state: DeviceStateRecord) => { state: DeviceStateRecord; json: string },
-  ): Promise<{ state: DeviceStateRecord; json: string }> {
+    next: (state: DeviceStateRecord) => { state: DeviceStateRecord; json: string } | Unchanged,
+  ): Promise<{ state: DeviceStateRecord; json: string } | Unchanged> {
     for (let attempt = 1; attempt <= SAVE_ATTEMPTS; attempt++) {
       const { state, revision } = await this.states.get(deviceId);
       const changed = next(state);
+      // Nothing to save: `next` said so.
+      if (!('json' in changed)) return changed;
       if (await this.states.save(deviceId, changed.state, revision)) return changed;
     }
     throw new DomainError(

@@ -12,6 +12,7 @@ import { BrokerController } from './ops/broker.controller';
 import { EmqxAuthController } from './ops/emqx-auth.controller';
 import { HealthController } from './ops/health.controller';
 import { MetricsController } from './ops/metrics.controller';
+import { ModelsController } from './models/models.controller';
 import { StateController } from './state/state.controller';
 import { StreamController } from './stream/stream.controller';
 import { StreamHub } from './stream/stream-hub.service';
@@ -27,6 +28,7 @@ import { TelemetryController } from './telemetry/telemetry.controller';
     TelemetryController,
     CommandsController,
     StateController,
+    ModelsController,
     StreamController,
     HealthController,
     MetricsController,

@@ -150,6 +150,7 @@ describe('DynsecCredentials', () => {
       'devices/dev-1/state/reported',
       'devices/dev-1/status',
       'devices/dev-1/commands/+/result',
+      'devices/dev-1/model',
     ]);
     expect(() => deviceAcls('a/#')).toThrow(/invalid device id/);
   });

@@ -36,6 +36,7 @@ export function deviceAcls(deviceId: string): Array<{ acltype: string; topic: st
     allow('publishClientSend', `${own}/state/reported`),
     allow('publishClientSend', `${own}/status`),
     allow('publishClientSend', `${own}/commands/+/result`),
+    allow('publishClientSend', `${own}/model`),
     // A pattern: the filter `commands/+` itself and single command topics (MQTT 5 response-topic clients).
     allow('subscribePattern', `${own}/commands/+`),
     allow('subscribeLiteral', `${own}/commands/#`),

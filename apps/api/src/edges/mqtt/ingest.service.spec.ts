@@ -6,6 +6,7 @@ import type { DevicesService } from '../../core/devices/devices.service';
 import type { EventLog } from '../../core/events/event-log.service';
 import type { PresenceService } from '../../core/events/presence.service';
 import type { StateService } from '../../core/state/state.service';
+import type { ModelsService } from '../../core/models/models.service';
 import type { TelemetryHistory } from '../../core/telemetry/telemetry-history.service';
 import { DomainError, type DomainErrorCode } from '../../domain/errors';
 import { type NewEvent, telemetryEvent } from '../../domain/events';
@@ -66,12 +67,12 @@ describe('noticeReason', () => {
    * compile until it is added here.
    */
   const expected: Record<DomainErrorCode, Record<RefusableKind, string | undefined>> = {
-    not_found: { 'command.result': 'unknown_command', 'state.reported': 'unknown_device' },
-    bad_request: { 'command.result': 'invalid_command_result', 'state.reported': 'invalid_state' },
-    too_large: { 'command.result': 'payload_too_large', 'state.reported': 'state_too_large' },
-    conflict: { 'command.result': undefined, 'state.reported': undefined },
-    precondition_failed: { 'command.result': undefined, 'state.reported': undefined },
-    unavailable: { 'command.result': undefined, 'state.reported': undefined },
+    not_found: { 'command.result': 'unknown_command', 'state.reported': 'unknown_device', model: 'unknown_device' },
+    bad_request: { 'command.result': 'invalid_command_result', 'state.reported': 'invalid_state', model: 'invalid_model' },
+    too_large: { 'command.result': 'payload_too_large', 'state.reported': 'state_too_large', model: 'invalid_model' },
+    conflict: { 'command.result': undefined, 'state.reported': undefined, model: 'model_conflict' },
+    precondition_failed: { 'command.result': undefined, 'state.reported': undefined, model: undefined },
+    unavailable: { 'command.result': undefined, 'state.reported': undefined, model: undefined },
   };
   const rows = Object.entries(expected).flatMap(([code, byKind]) =>
     Object.entries(byKind).map(([kind, reason]): [RefusableKind, DomainErrorCode, string | undefined] => [
@@ -111,6 +112,7 @@ describe('IngestService', () => {
       kind?: DeviceTransport['kind'];
       commands?: Partial<CommandsService>;
       state?: Partial<StateService>;
+      models?: Partial<ModelsService>;
     } = {},
   ): IngestService {
     const config = { maxPayloadBytes: 2048, maxBatchEntries: 2, maxKeysPerDevice: MAX_KEYS } as AppConfig;
@@ -166,6 +168,7 @@ describe('IngestService', () => {
       metrics,
       strictFake<CommandsService>(options.commands ?? {}, 'commands'),
       strictFake<StateService>(options.state ?? {}, 'state'),
+      strictFake<ModelsService>(options.models ?? {}, 'models'),
     );
   }
 
@@ -309,9 +312,10 @@ describe('IngestService', () => {
     });
   });
 
-  describe('command results and reported state', () => {
+  describe('command results, reported state and models', () => {
     const resultTopic = `devices/${DEVICE}/commands/cmd-1/result`;
     const reportedTopic = `devices/${DEVICE}/state/reported`;
+    const modelTopic = `devices/${DEVICE}/model`;
 
     it('gives a parsed command result to the core and acknowledges once its work and events are committed', async () => {
       const work = deferred();
@@ -363,10 +367,12 @@ describe('IngestService', () => {
       ['state.reported', 'too_large', 'state_too_large'],
       ['state.reported', 'bad_request', 'invalid_state'],
       ['state.reported', 'not_found', 'unknown_device'],
+      ['model', 'bad_request', 'invalid_model'],
+      ['model', 'conflict', 'model_conflict'],
     ])('turns a %s refused with %s into a %s notice, acknowledged', async (kind, code, reason) => {
       const refuse = () => Promise.reject(new DomainError(code, 'why, for the device'));
-      sut = make({ commands: { onResult: refuse }, state: { applyReported: refuse } });
-      const topic = kind === 'command.result' ? resultTopic : reportedTopic;
+      sut = make({ commands: { onResult: refuse }, state: { applyReported: refuse }, models: { announce: refuse } });
+      const topic = kind === 'command.result' ? resultTopic : kind === 'model' ? modelTopic : reportedTopic;
 
       sut.onMessage(message(topic, kind === 'command.result' ? '{"status":"accepted"}' : '{"a":1}'), stored);
       await settle();
@@ -375,6 +381,19 @@ describe('IngestService', () => {
       expect(await rejected(reason)).toBe(1);
       expect(stored).toHaveBeenCalledWith();
       expect(commits).toEqual([]);
+    });
+
+    it('gives an announced model to the models service, and acknowledges it once what it appended is committed', async () => {
+      const announced: unknown[] = [];
+      sut = make({ models: { announce: async (id, model) => void announced.push([id, model]) } });
+
+      sut.onMessage(message(modelTopic, '{"id":"acme.lamp","version":1}'), stored);
+      await settle();
+
+      expect(announced).toEqual([[DEVICE, { id: 'acme.lamp', version: 1 }]]);
+      expect(stored).not.toHaveBeenCalled();
+      commit();
+      expect(stored).toHaveBeenCalledWith();
     });
 
     it.each<[string, Error]>([

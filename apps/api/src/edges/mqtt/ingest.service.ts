@@ -14,6 +14,7 @@ import { CommandsService } from '../../core/commands/commands.service';
 import { RateLimitedLog } from '../../platform/logging/rate-limited-log';
 import { MetricsService } from '../../platform/metrics/metrics.service';
 import { StateService } from '../../core/state/state.service';
+import { ModelsService } from '../../core/models/models.service';
 import { telemetryEvent } from '../../domain/events';
 import { DevicesService } from '../../core/devices/devices.service';
 import { TelemetryHistory } from '../../core/telemetry/telemetry-history.service';
@@ -25,7 +26,7 @@ import { DomainError, type DomainErrorCode, unmappedCode } from '../../domain/er
 export type Parsed<T> = { ok: true; value: T } | { ok: false; reason: string; error: string };
 
 /** The messages whose handling the core may refuse. */
-export type RefusableKind = 'command.result' | 'state.reported';
+export type RefusableKind = 'command.result' | 'state.reported' | 'model';
 
 function parseJson(payload: Buffer): Parsed<unknown> {
   try {
@@ -64,6 +65,13 @@ export function parseReportedState(payload: Buffer): Parsed<JsonObject> {
  * acknowledged, so the device sends it again).
  */
 export function noticeReason(kind: RefusableKind, code: DomainErrorCode): string | undefined {
+  if (kind === 'model') {
+    // A model refused is refused for good: the device hears why, and the message is acknowledged.
+    if (code === 'bad_request' || code === 'too_large') return 'invalid_model';
+    if (code === 'conflict') return 'model_conflict';
+    if (code === 'not_found') return 'unknown_device';
+    return undefined;
+  }
   switch (code) {
     case 'not_found':
       return kind === 'command.result' ? 'unknown_command' : 'unknown_device';
@@ -103,6 +111,7 @@ export class IngestService implements TransportHandlers, OnApplicationBootstrap,
     private readonly metrics: MetricsService,
     private readonly commands: CommandsService,
     private readonly state: StateService,
+    private readonly models: ModelsService,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -156,6 +165,16 @@ export class IngestService implements TransportHandlers, OnApplicationBootstrap,
           break;
         }
         this.settle(message, topic.kind, this.commands.onResult(deviceId, topic.commandId ?? '', result.value), stored);
+        return;
+      }
+      case 'model': {
+        this.metrics.received(topic.kind);
+        const model = parseJson(message.payload);
+        if (!model.ok) {
+          this.onRejected(deviceId, message.rawTopic, model.reason, model.error);
+          break;
+        }
+        this.settle(message, topic.kind, this.models.announce(deviceId, model.value, message.receivedAt), stored);
         return;
       }
       case 'state.desired':

@@ -6,6 +6,7 @@ import { PgCluster } from './pg-cluster';
 import { PgCommands } from './pg-commands';
 import { PgDeviceState } from './pg-device-state';
 import { PgDevices } from './pg-devices';
+import { PgModels } from './pg-models';
 import { PgEventLog } from './pg-event-log';
 import { pgMigrationProvider } from './pg-migrations';
 import { PgSessions } from './pg-sessions';
@@ -38,6 +39,7 @@ export class PgDatabase implements DatabaseHealth {
   readonly telemetry: PgTelemetry;
   readonly commands: PgCommands;
   readonly deviceState: PgDeviceState;
+  readonly models: PgModels;
   readonly events: PgEventLog;
   /** The replicas' channel (LISTEN/NOTIFY). */
   readonly cluster: PgCluster;
@@ -55,6 +57,7 @@ export class PgDatabase implements DatabaseHealth {
     this.telemetry = telemetry;
     this.commands = new PgCommands(db);
     this.deviceState = new PgDeviceState(db);
+    this.models = new PgModels(db);
     this.devices = new PgDevices(db, telemetry);
     this.events = new PgEventLog(db, pool, epoch, telemetry);
   }

@@ -157,6 +157,27 @@ const migrations: Record<string, Migration> = {
       $$`.execute(db);
     },
   },
+  '0004_models': {
+    async up(db: Kysely<unknown>) {
+      // The catalogue: a version, once stored, never changes.
+      await sql`CREATE TABLE models (
+        id TEXT COLLATE "C" NOT NULL,
+        version INTEGER NOT NULL,
+        document JSONB NOT NULL,
+        title TEXT,
+        created_at BIGINT NOT NULL,
+        PRIMARY KEY (id, version)
+      )`.execute(db);
+      // Which model each device has; deleted with the device.
+      await sql`CREATE TABLE device_models (
+        device_id TEXT COLLATE "C" PRIMARY KEY REFERENCES devices (id) ON DELETE CASCADE,
+        model_id TEXT COLLATE "C" NOT NULL,
+        model_version INTEGER NOT NULL,
+        assigned_at BIGINT NOT NULL,
+        FOREIGN KEY (model_id, model_version) REFERENCES models (id, version)
+      )`.execute(db);
+    },
+  },
 };
 
 export const pgMigrationProvider: MigrationProvider = {

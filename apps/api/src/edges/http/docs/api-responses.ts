@@ -15,6 +15,11 @@ import {
   deviceListResponseSchema,
   deviceStateViewSchema,
   deviceViewSchema,
+  deviceModelSchema,
+  deviceModelViewSchema,
+  jsonSchemaDocumentSchema,
+  modelListResponseSchema,
+  modelVersionsSchema,
   healthResponseSchema,
   latestValuesSchema,
   loginResponseSchema,
@@ -47,6 +52,11 @@ export class CommandListResponseDto extends createZodDto(commandListResponseSche
 export class DeviceStateViewDto extends createZodDto(deviceStateViewSchema) {}
 export class StateVersionDto extends createZodDto(stateVersionSchema) {}
 export class HealthResponseDto extends createZodDto(healthResponseSchema) {}
+export class DeviceModelDto extends createZodDto(deviceModelSchema) {}
+export class DeviceModelViewDto extends createZodDto(deviceModelViewSchema) {}
+export class ModelListResponseDto extends createZodDto(modelListResponseSchema) {}
+export class ModelVersionsDto extends createZodDto(modelVersionsSchema) {}
+export class JsonSchemaDocumentDto extends createZodDto(jsonSchemaDocumentSchema) {}
 export class ReadyResponseDto extends createZodDto(readyResponseSchema) {}
 
 /** What each error status means across the API (docs/protocol.md §3). */

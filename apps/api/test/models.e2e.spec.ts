@@ -1,0 +1,163 @@
+import type { MqttClient } from 'mqtt';
+import type { DeviceModel } from '@iot/protocol';
+import {
+  api,
+  answeringDevice,
+  connectDevice,
+  createDevice,
+  nextErrorNotice,
+  startApp,
+  type TestApp,
+  until,
+  within,
+} from './harness';
+
+const thermostat: DeviceModel = {
+  id: 'acme.thermostat',
+  version: 1,
+  title: 'Thermostat',
+  telemetry: { temperature: { type: 'number', unit: '°C', precision: 1 } },
+  commands: {
+    'setpoint.set': {
+      title: 'Set the setpoint',
+      params: {
+        type: 'object',
+        properties: { value: { type: 'number', minimum: 5, maximum: 30 } },
+        required: ['value'],
+        additionalProperties: false,
+      },
+    },
+    reboot: { timeoutMs: 45_000 },
+  },
+  desired: {
+    setpoint: { type: 'number', minimum: 5, maximum: 30 },
+    mode: { type: 'string', enum: ['eco', 'comfort'] },
+  },
+};
+
+describe('device models (e2e, embedded broker)', () => {
+  let app: TestApp;
+  let device: MqttClient;
+  const clients: MqttClient[] = [];
+
+  beforeAll(async () => {
+    app = await startApp();
+    const { credentials } = await createDevice(app, 'th-1');
+    device = await answeringDevice(app, credentials);
+    clients.push(device);
+  });
+
+  afterAll(async () => {
+    for (const client of clients) await client.endAsync();
+    await app.stop();
+  });
+
+  const modelOf = async (id: string) =>
+    (await api<{ model: DeviceModel | null }>(app, app.adminToken, 'GET', `/devices/${id}/model`)).body.model;
+  const send = (id: string, body: unknown) =>
+    api<{ error?: string; message?: string }>(app, app.adminToken, 'POST', `/devices/${id}/commands`, body);
+
+  it('takes the model a device announces on devices/{id}/model, into the catalogue and onto the device', async () => {
+    expect(await modelOf('th-1')).toBeNull();
+    await device.publishAsync('devices/th-1/model', JSON.stringify(thermostat), { qos: 1 });
+
+    await until(async () => (await modelOf('th-1')) !== null, 'the announced model');
+    expect(await modelOf('th-1')).toEqual(thermostat);
+    const list = await api<{ items: unknown[] }>(app, app.adminToken, 'GET', '/models');
+    expect(list.body.items).toEqual([{ id: 'acme.thermostat', version: 1, title: 'Thermostat', versions: 1 }]);
+  });
+
+  it('refuses a command the model does not have, or with params that do not fit, before it reaches the device', async () => {
+    const sent: string[] = [];
+    device.on('message', (topic) => sent.push(topic));
+
+    const unknown = await send('th-1', { name: 'selfdestruct' });
+    expect(unknown.status).toBe(400);
+    expect(JSON.stringify(unknown.body)).toContain('has no command selfdestruct');
+
+    const misfit = await send('th-1', { name: 'setpoint.set', params: { value: 99 } });
+    expect(misfit.status).toBe(400);
+    expect(JSON.stringify(misfit.body)).toContain('params.value: must be <= 30');
+
+    const extra = await send('th-1', { name: 'setpoint.set', params: { value: 20, boost: true } });
+    expect(extra.status).toBe(400);
+    expect(JSON.stringify(extra.body)).toContain('boost');
+
+    const fits = await api<{ status: string; timeoutMs: number }>(
+      app,
+      app.adminToken,
+      'POST',
+      '/devices/th-1/commands?wait=true',
+      {
+        name: 'setpoint.set',
+        params: { value: 21.5 },
+      },
+    );
+    expect([fits.status, fits.body.status]).toEqual([200, 'succeeded']);
+    expect((await send('th-1', { name: 'reboot' })).status).toBe(202);
+    expect(sent.filter((t) => t.startsWith('devices/th-1/commands/'))).toHaveLength(2);
+  });
+
+  it('refuses a desired-state patch that does not fit, and makes no new version for an identical one', async () => {
+    const patch = (body: unknown) =>
+      api<{ version?: number }>(app, app.adminToken, 'PATCH', '/devices/th-1/state/desired', body);
+    expect((await patch({ setpoint: 40 })).status).toBe(400);
+    expect((await patch({ colour: 'red' })).status).toBe(400);
+    const first = await patch({ setpoint: 20, mode: 'eco' });
+    expect(first.status).toBe(200);
+    expect((await patch({ setpoint: 20 })).body.version).toBe(first.body.version);
+    expect((await patch({ mode: 'comfort' })).body.version).toBe((first.body.version ?? 0) + 1);
+  });
+
+  it('tells a device whose announced model conflicts with the catalogue, and keeps the model it had', async () => {
+    await device.publishAsync('devices/th-1/model', JSON.stringify(thermostat), { qos: 1 });
+    await until(async () => (await modelOf('th-1')) !== null, 'the announced model');
+    const conflict = (await nextErrorNotice(device, 'th-1'))();
+    await device.publishAsync('devices/th-1/model', JSON.stringify({ ...thermostat, title: 'Changed' }), { qos: 1 });
+    const notice = await within(conflict, 5_000, 'an error notice');
+    expect(notice).toMatchObject({ topic: 'devices/th-1/model', error: expect.stringContaining('higher version') });
+    expect((await modelOf('th-1'))?.title).toBe('Thermostat');
+
+    const bad = (await nextErrorNotice(device, 'th-1'))();
+    await device.publishAsync(
+      'devices/th-1/model',
+      JSON.stringify({ id: 'x', version: 1, desired: { p: { type: 'string', pattern: '(a+)+$' } } }),
+      { qos: 1 },
+    );
+    expect((await within(bad, 5_000, 'an error notice')).error).toMatch(/^model: desired\.p/);
+  });
+
+  it('lets an admin add a model version and assign it; a device without a model takes any command as before', async () => {
+    const v2 = { ...thermostat, version: 2, commands: { ...thermostat.commands, selfdestruct: {} } };
+    expect((await api(app, app.adminToken, 'POST', '/models', v2)).status).toBe(201);
+    expect((await api(app, app.adminToken, 'POST', '/models', v2)).status).toBe(200);
+    expect((await api(app, app.adminToken, 'POST', '/models', { ...v2, title: 'Other' })).status).toBe(409);
+    expect((await api(app, app.adminToken, 'GET', '/models/acme.thermostat/versions')).body).toEqual({
+      versions: [2, 1],
+    });
+
+    const { credentials } = await createDevice(app, 'plain-1');
+    clients.push(await connectDevice(app, credentials));
+    expect((await send('plain-1', { name: 'anything', params: { at: 'all' } })).status).toBe(202);
+
+    expect(
+      (
+        await api(app, app.adminToken, 'PUT', '/devices/plain-1/model', {
+          model: { id: 'acme.thermostat', version: 2 },
+        })
+      ).status,
+    ).toBe(200);
+    expect((await send('plain-1', { name: 'anything' })).status).toBe(400);
+    expect((await send('plain-1', { name: 'selfdestruct' })).status).toBe(202);
+    expect(
+      (
+        await api(app, app.adminToken, 'PUT', '/devices/plain-1/model', {
+          model: { id: 'acme.thermostat', version: 9 },
+        })
+      ).status,
+    ).toBe(404);
+    expect((await api(app, app.adminToken, 'PUT', '/devices/ghost/model', { model: null })).status).toBe(404);
+    expect((await api(app, app.adminToken, 'PUT', '/devices/plain-1/model', { model: null })).status).toBe(200);
+    expect((await send('plain-1', { name: 'anything' })).status).toBe(202);
+  });
+});
