@@ -5,8 +5,11 @@ import {
   answeringDevice,
   connectDevice,
   createDevice,
+  historyOf,
+  metric,
   nextErrorNotice,
   startApp,
+  StreamRecorder,
   type TestApp,
   until,
   within,
@@ -54,6 +57,7 @@ describe('device models (e2e, embedded broker)', () => {
 
   const modelOf = async (id: string) =>
     (await api<{ model: DeviceModel | null }>(app, app.adminToken, 'GET', `/devices/${id}/model`)).body.model;
+
   const send = (id: string, body: unknown) =>
     api<{ error?: string; message?: string }>(app, app.adminToken, 'POST', `/devices/${id}/commands`, body);
 
@@ -107,6 +111,26 @@ describe('device models (e2e, embedded broker)', () => {
     expect(first.status).toBe(200);
     expect((await patch({ setpoint: 20 })).body.version).toBe(first.body.version);
     expect((await patch({ mode: 'comfort' })).body.version).toBe((first.body.version ?? 0) + 1);
+  });
+
+  it("stores telemetry that does not fit the model, flags it on the stream and counts it on the device's model", async () => {
+    const stream = new StreamRecorder(app, app.adminToken, '?devices=th-1&events=telemetry');
+    await stream.opened();
+    await device.publishAsync('devices/th-1/telemetry', JSON.stringify({ temperature: 21.5 }), { qos: 1 });
+    await device.publishAsync('devices/th-1/telemetry', JSON.stringify({ temperature: 'warm' }), { qos: 1 });
+    const events = await stream.waitFor((all) => all.length >= 2);
+    stream.close();
+
+    expect(events.map((e) => e.data)).toEqual([
+      { deviceId: 'th-1', ts: expect.any(Number), values: { temperature: 21.5 } },
+      { deviceId: 'th-1', ts: expect.any(Number), misfits: ['temperature'], values: { temperature: 'warm' } },
+    ]);
+    expect(await historyOf(app, 'th-1', 'temperature')).toEqual([21.5, 'warm']);
+    const view = await api<{ misfits: unknown }>(app, app.adminToken, 'GET', '/devices/th-1/model');
+    expect(view.body.misfits).toEqual({
+      temperature: { count: 1, ts: expect.any(Number), value: 'warm', problem: 'not a number' },
+    });
+    expect(await metric(app, 'iot_telemetry_misfits_total')).toBe(1);
   });
 
   it('tells a device whose announced model conflicts with the catalogue, and keeps the model it had', async () => {

@@ -55,11 +55,13 @@ describe.each(engines())('ModelRepository on %s', (engine) => {
     expect(await sut.assign('d1', { id: 'acme.lamp', version: 1 }, 5)).toBe(true);
     expect(await sut.assign('d1', { id: 'acme.lamp', version: 2 }, 6)).toBe(true);
     expect(await sut.assigned('d1')).toEqual({ id: 'acme.lamp', version: 2 });
+    expect(await sut.assignments()).toEqual([{ deviceId: 'd1', model: { id: 'acme.lamp', version: 2 } }]);
     expect(await sut.assign('d1', { id: 'acme.lamp', version: 9 }, 7)).toBe(false);
     expect(await sut.assign('nope', { id: 'acme.lamp', version: 1 }, 7)).toBe(false);
     expect(await sut.assigned('d1')).toEqual({ id: 'acme.lamp', version: 2 });
     expect(await sut.assign('d1', null, 8)).toBe(true);
     expect(await sut.assigned('d1')).toBeUndefined();
+    expect(await sut.assignments()).toEqual([]);
     expect(await sut.assign('nope', null, 8)).toBe(false);
 
     await sut.assign('d1', { id: 'acme.lamp', version: 1 }, 9);

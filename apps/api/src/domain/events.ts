@@ -9,11 +9,16 @@ const VALUES_KEY = '"values":';
  * the values as the device sent them (TelemetryEntry), is used as it is.
  * (`deviceEvents.telemetry`; kept under this name for storage and its tests.)
  */
-export function telemetryEvent(deviceId: string, ts: number, values: TelemetryValues, valuesJson?: string): NewEvent {
-  const data =
-    valuesJson === undefined
-      ? JSON.stringify({ deviceId, ts, values })
-      : `{"deviceId":${JSON.stringify(deviceId)},"ts":${ts},"values":${valuesJson}}`;
+export function telemetryEvent(
+  deviceId: string,
+  ts: number,
+  values: TelemetryValues,
+  valuesJson?: string,
+  misfits?: string[],
+): NewEvent {
+  // `values` last: valuesJsonOf finds it by its key (an array of key names before it cannot hold `"values":`).
+  const flagged = misfits === undefined ? '' : `"misfits":${JSON.stringify(misfits)},`;
+  const data = `{"deviceId":${JSON.stringify(deviceId)},"ts":${ts},${flagged}"values":${valuesJson ?? JSON.stringify(values)}}`;
   return { type: 'telemetry', deviceId, ts, data };
 }
 

@@ -29,4 +29,6 @@ export abstract class ModelRepository {
   abstract assign(deviceId: string, ref: ModelRef | null, now: number): Promise<boolean>;
   /** The model a device has, if any. */
   abstract assigned(deviceId: string): Promise<ModelRef | undefined>;
+  /** Every device that has a model, with it (read at boot). */
+  abstract assignments(): Promise<Array<{ deviceId: string; model: ModelRef }>>;
 }

@@ -37,6 +37,9 @@ export class SqliteModels implements ModelRepository {
       assigned: sqlite.prepare<[string], { model_id: string; model_version: number }>(
         'SELECT model_id, model_version FROM device_models WHERE device_id = ?',
       ),
+      assignments: sqlite.prepare<[], { device_id: string; model_id: string; model_version: number }>(
+        'SELECT device_id, model_id, model_version FROM device_models',
+      ),
     };
   }
 
@@ -77,6 +80,12 @@ export class SqliteModels implements ModelRepository {
   async assigned(deviceId: string): Promise<ModelRef | undefined> {
     const row = this.statements.assigned.get(deviceId);
     return row && { id: row.model_id, version: row.model_version };
+  }
+
+  async assignments(): Promise<Array<{ deviceId: string; model: ModelRef }>> {
+    return this.statements.assignments
+      .all()
+      .map((row) => ({ deviceId: row.device_id, model: { id: row.model_id, version: row.model_version } }));
   }
 
   /** With a device, its assignment goes too (called inside the device's delete transaction). */

@@ -282,8 +282,41 @@ export type ModelListResponse = z.infer<typeof modelListResponseSchema>;
 /** `GET /models/{id}/versions`: newest first. */
 export const modelVersionsSchema = z.object({ versions: z.array(z.int()) });
 
-/** `GET` and `PUT /devices/{id}/model`: the device's model, or null when it has none. */
-export const deviceModelViewSchema = z.object({ model: deviceModelSchema.nullable() });
+/** Why a telemetry value does not fit its key in the device's model. */
+export function telemetryMisfit(spec: TelemetrySpec, value: unknown): string | undefined {
+  switch (spec.type) {
+    case 'boolean':
+      return typeof value === 'boolean' ? undefined : 'not a boolean';
+    case 'string':
+      return typeof value === 'string' ? undefined : 'not a string';
+    case 'enum':
+      return typeof value === 'string' && spec.values?.includes(value) ? undefined : 'not one of its values';
+    case 'integer':
+    case 'number':
+      if (typeof value !== 'number') return 'not a number';
+      if (spec.type === 'integer' && !Number.isInteger(value)) return 'not an integer';
+      if (spec.minimum !== undefined && value < spec.minimum) return `below its minimum ${spec.minimum}`;
+      if (spec.maximum !== undefined && value > spec.maximum) return `above its maximum ${spec.maximum}`;
+      return undefined;
+  }
+}
+
+/** Telemetry of one key that did not fit the device's model: stored all the same, and counted. */
+export const telemetryMisfitSchema = z.object({
+  count: z.int(),
+  /** The last one: when, its value and why it did not fit. */
+  ts: z.number(),
+  value: z.unknown(),
+  problem: z.string(),
+});
+export type TelemetryMisfitView = z.infer<typeof telemetryMisfitSchema>;
+
+/** `GET` and `PUT /devices/{id}/model`: the device's model (null when it has none) and its telemetry misfits. */
+export const deviceModelViewSchema = z.object({
+  model: deviceModelSchema.nullable(),
+  /** By telemetry key, since this api process started (each replica counts its own). */
+  misfits: z.record(z.string(), telemetryMisfitSchema),
+});
 export type DeviceModelView = z.infer<typeof deviceModelViewSchema>;
 
 /** `GET /models/schema.json`: a JSON Schema document. */

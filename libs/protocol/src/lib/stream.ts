@@ -9,6 +9,8 @@ import { telemetryValuesSchema } from './telemetry';
 export const telemetryEventSchema = z.object({
   deviceId: z.string(),
   ts: z.number(),
+  /** Keys whose values do not fit the device's model (stored all the same); absent when all fit. */
+  misfits: z.array(z.string()).optional(),
   values: telemetryValuesSchema,
 });
 

@@ -3,6 +3,7 @@ import type { ClusterChannel, ClusterNotice } from '../../domain/cluster';
 import type { ModelRef, ModelRepository } from '../../domain/models';
 import { refusalOf, strictFake } from '../../domain/testing';
 import type { PresenceService } from '../events/presence.service';
+import { MetricsService } from '../../platform/metrics/metrics.service';
 import { ModelsService } from './models.service';
 
 const lamp: DeviceModel = {
@@ -27,6 +28,7 @@ describe('ModelsService', () => {
   let assigned: Map<string, ModelRef>;
   let reads: number;
   let notices: ClusterNotice[];
+  let metrics: MetricsService;
   let sut: ModelsService;
 
   beforeEach(() => {
@@ -53,12 +55,14 @@ describe('ModelsService', () => {
           reads++;
           return assigned.get(deviceId);
         },
+        assignments: async () => [...assigned].map(([deviceId, model]) => ({ deviceId, model })),
       },
       'models',
     );
     const cluster = strictFake<ClusterChannel>({ announce: async (notice) => void notices.push(notice) }, 'cluster');
     const presence = strictFake<PresenceService>({ known: async (id) => id === 'd1' || id === 'd2' }, 'presence');
-    sut = new ModelsService(repository, cluster, presence);
+    metrics = new MetricsService();
+    sut = new ModelsService(repository, cluster, presence, metrics);
   });
 
   it('takes an announced model into the catalogue and onto the device, and tells the other replicas', async () => {
@@ -126,6 +130,61 @@ describe('ModelsService', () => {
     sut.forget('d1');
     expect(await refusalOf(() => sut.checkCommand('d1', 'x', {}))).toBe('bad_request');
     expect(reads).toBe(2);
+  });
+
+  describe('telemetry', () => {
+    const meter: DeviceModel = {
+      id: 'acme.meter',
+      version: 1,
+      telemetry: {
+        watts: { type: 'number', minimum: 0, maximum: 3600 },
+        phase: { type: 'integer' },
+        on: { type: 'boolean' },
+        mode: { type: 'enum', values: ['eco', 'boost'] },
+      },
+    };
+
+    it("flags and counts the values that do not fit their key's type, range or values, and nothing else", async () => {
+      await sut.announce('d1', meter);
+
+      expect(
+        sut.telemetryMisfits('d1', { watts: 100, phase: 2, on: true, mode: 'eco', other: 'x' }, 1),
+      ).toBeUndefined();
+      expect(sut.telemetryMisfits('d1', { watts: 4000, phase: 1.5, on: 1, mode: 'turbo' }, 2)).toEqual([
+        'watts',
+        'phase',
+        'on',
+        'mode',
+      ]);
+      expect(sut.telemetryMisfits('d1', { watts: -1 }, 3)).toEqual(['watts']);
+      expect(sut.misfitsOf('d1')).toEqual({
+        watts: { count: 2, ts: 3, value: -1, problem: 'below its minimum 0' },
+        phase: { count: 1, ts: 2, value: 1.5, problem: 'not an integer' },
+        on: { count: 1, ts: 2, value: 1, problem: 'not a boolean' },
+        mode: { count: 1, ts: 2, value: 'turbo', problem: 'not one of its values' },
+      });
+      expect((await metrics.telemetryMisfits.get()).values[0].value).toBe(5);
+      sut.forget('d1');
+      expect(sut.misfitsOf('d1')).toEqual({});
+    });
+
+    it('checks a device whose model is not in memory from the messages after it was read, and one without a model never', async () => {
+      await sut.create(meter);
+      assigned.set('d1', { id: 'acme.meter', version: 1 });
+
+      expect(sut.telemetryMisfits('d1', { watts: -1 }, 1)).toBeUndefined();
+      await Promise.resolve();
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(sut.telemetryMisfits('d1', { watts: -1 }, 2)).toEqual(['watts']);
+      expect(sut.telemetryMisfits('d2', { watts: -1 }, 2)).toBeUndefined();
+    });
+
+    it('reads every assignment at boot, so the first message is checked', async () => {
+      await sut.create(meter);
+      assigned.set('d1', { id: 'acme.meter', version: 1 });
+      await sut.onApplicationBootstrap();
+      expect(sut.telemetryMisfits('d1', { on: 'yes' }, 1)).toEqual(['on']);
+    });
   });
 
   it('assigns only catalogue models to devices that exist, and takes a model away', async () => {

@@ -1,13 +1,17 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import {
   type DeviceModel,
   type JsonObject,
+  type TelemetryMisfitView,
+  type TelemetryValues,
   type ValueSchema,
   isJsonObject,
   jsonEqual,
   parseDeviceModel,
+  telemetryMisfit,
 } from '@iot/protocol';
+import { MetricsService } from '../../platform/metrics/metrics.service';
 import { ClusterChannel } from '../../domain/cluster';
 import { DomainError } from '../../domain/errors';
 import { type ModelRef, ModelRepository } from '../../domain/models';
@@ -17,6 +21,10 @@ import { PresenceService } from '../events/presence.service';
 export const MAX_VALIDATORS = 2000;
 /** Devices whose model is kept in memory, at most (the rest are read again when needed). */
 export const MAX_CACHED_DEVICES = 100_000;
+/** Model versions kept in memory, at most. */
+export const MAX_CACHED_MODELS = 1000;
+/** Reads of device models for the telemetry check in flight, at most. */
+const MAX_WARMING = 100;
 
 /** The outcome of putting a model into the catalogue. */
 export type ModelPut = 'created' | 'unchanged' | 'conflict';
@@ -52,7 +60,7 @@ function describe(where: string, errors: ErrorObject[] | null | undefined): stri
  * device without a model is not checked at all.
  */
 @Injectable()
-export class ModelsService {
+export class ModelsService implements OnApplicationBootstrap {
   private readonly logger = new Logger(ModelsService.name);
   /** strict: a schema keyword ajv does not know is an error, not silently ignored; `unit` is an annotation. */
   private readonly ajv = new Ajv({ strict: true, allErrors: false }).addKeyword({
@@ -64,12 +72,66 @@ export class ModelsService {
   private readonly catalogue = new Map<string, DeviceModel>();
   /** Each device's model as last read (null: none). */
   private readonly assigned = new Map<string, ModelRef | null>();
+  /** Devices whose model is being read for the telemetry check (it checks only what is in memory). */
+  private readonly warming = new Set<string>();
+  /** Telemetry that did not fit, by device and key, since the process started. */
+  private readonly misfits = new Map<string, Map<string, TelemetryMisfitView>>();
 
   constructor(
     private readonly models: ModelRepository,
     private readonly cluster: ClusterChannel,
     private readonly presence: PresenceService,
+    private readonly metrics: MetricsService,
   ) {}
+
+  /** Every device's model in memory before devices connect, so telemetry is checked from the first message. */
+  async onApplicationBootstrap(): Promise<void> {
+    const assignments = await this.models.assignments();
+    for (const { deviceId, model } of assignments.slice(0, MAX_CACHED_DEVICES)) {
+      this.remember(deviceId, model);
+      await this.get(model);
+    }
+  }
+
+  /**
+   * The keys of one telemetry entry whose values do not fit the device's
+   * model (undefined when all fit, or it has no model); each is counted.
+   * Synchronous, on the ingest path: a model not in memory yet is read in
+   * the background and checks the messages after it.
+   */
+  telemetryMisfits(deviceId: string, values: TelemetryValues, ts: number): string[] | undefined {
+    const ref = this.assigned.get(deviceId);
+    if (ref === undefined) {
+      this.warm(deviceId);
+      return undefined;
+    }
+    const spec = ref && this.catalogue.get(`${ref.id}@${ref.version}`)?.telemetry;
+    if (!spec) {
+      if (ref) this.warm(deviceId);
+      return undefined;
+    }
+    let found: string[] | undefined;
+    for (const key of Object.keys(values)) {
+      if (!Object.prototype.hasOwnProperty.call(spec, key)) continue;
+      const value = values[key];
+      const problem = telemetryMisfit(spec[key], value);
+      if (problem === undefined) continue;
+      (found ??= []).push(key);
+      let keys = this.misfits.get(deviceId);
+      if (!keys) {
+        if (this.misfits.size >= MAX_CACHED_DEVICES) this.misfits.delete(this.misfits.keys().next().value as string);
+        this.misfits.set(deviceId, (keys = new Map()));
+      }
+      keys.set(key, { count: (keys.get(key)?.count ?? 0) + 1, ts, value, problem });
+      this.metrics.telemetryMisfits.inc();
+    }
+    return found;
+  }
+
+  /** A device's telemetry misfits, by key. */
+  misfitsOf(deviceId: string): Record<string, TelemetryMisfitView> {
+    return Object.fromEntries(this.misfits.get(deviceId) ?? []);
+  }
 
   /**
    * A device's own announcement (`devices/{id}/model`): stored in the
@@ -127,7 +189,7 @@ export class ModelsService {
     if (cached) return cached;
     const model = await this.models.get(ref);
     if (model) {
-      if (this.catalogue.size >= MAX_VALIDATORS) this.catalogue.delete(this.catalogue.keys().next().value as string);
+      if (this.catalogue.size >= MAX_CACHED_MODELS) this.catalogue.delete(this.catalogue.keys().next().value as string);
       this.catalogue.set(key, model);
     }
     return model;
@@ -156,6 +218,7 @@ export class ModelsService {
   /** Another replica changed a device's model, or the device is gone: read it again when next needed. */
   forget(deviceId: string): void {
     this.assigned.delete(deviceId);
+    this.misfits.delete(deviceId);
   }
 
   /**
@@ -223,6 +286,14 @@ export class ModelsService {
     const ref = (await this.models.assigned(deviceId)) ?? null;
     this.remember(deviceId, ref);
     return ref ?? undefined;
+  }
+
+  private warm(deviceId: string): void {
+    if (this.warming.has(deviceId) || this.warming.size >= MAX_WARMING) return;
+    this.warming.add(deviceId);
+    this.modelOf(deviceId)
+      .catch((error: unknown) => this.logger.warn(`reading the model of ${deviceId}: ${String(error)}`))
+      .finally(() => this.warming.delete(deviceId));
   }
 
   private remember(deviceId: string, ref: ModelRef | null): void {

@@ -168,7 +168,7 @@ describe('IngestService', () => {
       metrics,
       strictFake<CommandsService>(options.commands ?? {}, 'commands'),
       strictFake<StateService>(options.state ?? {}, 'state'),
-      strictFake<ModelsService>(options.models ?? {}, 'models'),
+      strictFake<ModelsService>({ telemetryMisfits: () => undefined, ...options.models }, 'models'),
     );
   }
 

@@ -214,7 +214,9 @@ export class IngestService implements TransportHandlers, OnApplicationBootstrap,
     // A device that speaks is online, even if its session event has not been seen yet.
     if (this.transport.kind === 'embedded') this.presence.set(deviceId, true, receivedAt);
     for (const { ts, values, valuesJson } of parsed.entries) {
-      this.log.append(telemetryEvent(deviceId, ts, values, valuesJson), receivedAt);
+      // Values that do not fit the device's model are stored all the same, flagged and counted.
+      const misfits = this.models.telemetryMisfits(deviceId, values, ts);
+      this.log.append(telemetryEvent(deviceId, ts, values, valuesJson, misfits), receivedAt);
     }
   }
 

@@ -27,6 +27,12 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  readonly telemetryMisfits = new Counter({
+    name: 'iot_telemetry_misfits_total',
+    help: "Telemetry values stored that do not fit their key in the device's model",
+    registers: [this.registry],
+  });
+
   readonly brokerCredentialFailures = new Counter({
     name: 'iot_broker_credential_failures_total',
     help: 'Device credential changes the external broker (dynamic security) refused or did not answer, by operation',

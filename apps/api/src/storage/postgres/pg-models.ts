@@ -54,4 +54,10 @@ export class PgModels implements ModelRepository {
       WHERE device_id = ${deviceId}`.execute(this.db);
     return rows[0];
   }
+
+  async assignments(): Promise<Array<{ deviceId: string; model: ModelRef }>> {
+    const { rows } = await sql<{ deviceId: string; id: string; version: number }>`SELECT device_id AS "deviceId",
+        model_id AS id, model_version AS version FROM device_models`.execute(this.db);
+    return rows.map((row) => ({ deviceId: row.deviceId, model: { id: row.id, version: row.version } }));
+  }
 }

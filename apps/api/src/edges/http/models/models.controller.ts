@@ -100,7 +100,7 @@ export class ModelsController {
   @ApiOkResponse({ type: DeviceModelViewDto })
   @ApiErrors(400, 401, [404, 'No such device'])
   async deviceModel(@Param('id', DeviceIdPipe) deviceId: string): Promise<DeviceModelView> {
-    return { model: (await this.models.deviceModel(deviceId)) ?? null };
+    return { model: (await this.models.deviceModel(deviceId)) ?? null, misfits: this.models.misfitsOf(deviceId) };
   }
 
   @Put('devices/:id/model')
@@ -111,6 +111,6 @@ export class ModelsController {
   @ApiErrors(...BODY_ERRORS, [404, 'No such device or model version'])
   async assign(@Param('id', DeviceIdPipe) deviceId: string, @Body() body: AssignModelDto): Promise<DeviceModelView> {
     await this.models.assign(deviceId, body.model);
-    return { model: (await this.models.modelOf(deviceId)) ?? null };
+    return { model: (await this.models.modelOf(deviceId)) ?? null, misfits: this.models.misfitsOf(deviceId) };
   }
 }
