@@ -20,4 +20,13 @@ export {
   type TelemetryPayload,
   type TimedTelemetry,
 } from './lib/device-client';
+export {
+  defineModel,
+  type CommandDeclaration,
+  type CommandNameOf,
+  type CommandParamsOf,
+  type DefinedModel,
+  type ModelDeclaration,
+  type ReportedPatchOf,
+} from './lib/model';
 export { TypedEventEmitter, type EventMap } from './lib/typed-emitter';

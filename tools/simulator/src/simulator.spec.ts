@@ -5,6 +5,7 @@ import { parseTelemetry, topics } from '@iot/protocol';
 import { startFakeApi, type FakeApi } from './testing/fake-api';
 import { startRecorder, startTestBroker, type Recorder, type TestBroker } from '@iot/device-sdk/testing';
 import { planFleet, runSimulator, type Simulator, type SimulatorOptions } from './simulator';
+import { THERMOSTAT_MODEL } from './models';
 
 const ADMIN = { username: 'admin', password: 'admin-password' };
 
@@ -115,10 +116,11 @@ describe('runSimulator (fake api, in-process aedes broker)', () => {
     expect(sut.stats().commandsRun).toBe(1);
   });
 
-  it('answers failed for a setpoint out of range', async () => {
+  it('answers failed for a setpoint out of range, and announces its model at connect', async () => {
     sut = await start({ devices: 1, types: ['thermostat'] });
     const id = 'sim-thermostat-001';
     await platform.waitFor((m) => m.topic === topics.status(id) && m.text === 'online');
+    expect(json(platform.messages.filter(on(topics.model(id))))).toEqual([THERMOSTAT_MODEL.model]);
 
     await platform.client.publishAsync(
       topics.command(id, 'cmd-2'),
@@ -131,8 +133,9 @@ describe('runSimulator (fake api, in-process aedes broker)', () => {
       { qos: 1 },
     );
 
-    const [, failed] = json(await platform.waitFor(on(topics.commandResult(id, 'cmd-2')), 2));
-    expect(failed).toEqual({ status: 'failed', error: expect.stringMatching(/from 5 to 30/) });
+    // Checked against the device's model before the handler runs.
+    const [failed] = json(await platform.waitFor(on(topics.commandResult(id, 'cmd-2'))));
+    expect(failed).toEqual({ status: 'failed', error: 'invalid command: params.value: Too big: expected number to be <=30' });
   });
 
   it('opens a meter relay from the desired state: power falls to about zero and the relay is reported', async () => {

@@ -1,6 +1,6 @@
-import { connectDevice, type DeviceClient, type TimedTelemetry } from '@iot/device-sdk';
+import { connectDevice, type DefinedModel, type DeviceClient, type TimedTelemetry } from '@iot/device-sdk';
 import { LIMITS, type JsonObject, type TelemetryValues } from '@iot/protocol';
-import { chanceWithin, type DeviceModel, type Rng } from './models';
+import { chanceWithin, MODEL_DEFINITIONS, type DeviceModel, type Rng } from './models';
 
 /** Reported once on every connect, with the model's settings. */
 export const FIRMWARE_VERSION = 'sim-1.0.0';
@@ -41,7 +41,7 @@ export class VirtualDevice {
   /** Commands it ran successfully. */
   commandsRun = 0;
 
-  private readonly client: DeviceClient;
+  private readonly client: DeviceClient<DefinedModel>;
   private readonly backlog: TimedTelemetry[] = [];
   private tickTimer: NodeJS.Timeout | undefined;
   private startTimer: NodeJS.Timeout | undefined;
@@ -57,6 +57,8 @@ export class VirtualDevice {
       url: options.mqttUrl,
       deviceId: options.id,
       password: options.password,
+      // Announced at every connect: the console shows units and named commands with no configuration.
+      model: MODEL_DEFINITIONS[model.type],
       // Spread reconnects out so that a broker restart does not bring the whole fleet back at once.
       reconnectPeriod: Math.round(rng.uniform(1500, 3500)),
     });

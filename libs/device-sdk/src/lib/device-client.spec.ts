@@ -14,7 +14,7 @@ describe('DeviceClient (against an in-process aedes broker)', () => {
   const clients: DeviceClient[] = [];
 
   /** Connects a device; every client made here is closed after the test. */
-  function connect(overrides: Partial<ConnectDeviceOptions> = {}): DeviceClient {
+  function connect(overrides: Partial<ConnectDeviceOptions<undefined>> = {}): DeviceClient {
     const client = connectDevice({
       url: broker.url,
       deviceId: ID,

@@ -27,6 +27,7 @@ import {
   type TelemetryValues,
   type timedTelemetrySchema,
 } from '@iot/protocol';
+import type { CommandNameOf, CommandParamsOf, DefinedModel, ReportedPatchOf } from './model';
 import { TypedEventEmitter } from './typed-emitter';
 
 /** How long {@link DeviceClient.close} waits for the broker to take `offline` before it drops the connection. */
@@ -52,13 +53,19 @@ const UNROUTED_RETRY_MAX_MS = 4000;
 const UNROUTED_GIVE_UP_MS = 60_000;
 
 /** Options of {@link connectDevice}. */
-export interface ConnectDeviceOptions {
+export interface ConnectDeviceOptions<M extends DefinedModel | undefined = undefined> {
   /** The broker, such as `mqtt://127.0.0.1:1883`, `mqtts://…`, `ws://…` or `wss://…`. */
   url: string;
   /** The device id: also the MQTT client id and username. */
   deviceId: string;
   /** The device secret the platform issued when the device was registered (or its credentials rotated). */
   password: string;
+  /**
+   * The device's model ({@link defineModel}): announced on `devices/{id}/model`
+   * at every connect, and it types {@link DeviceClient.onCommand} and
+   * {@link DeviceClient.reportState}.
+   */
+  model?: M;
   /**
    * MQTT protocol version: 4 is MQTT 3.1.1 (the default, spoken by every broker the
    * platform supports), 5 is MQTT 5.0 (an external Mosquitto or EMQX only).
@@ -131,7 +138,7 @@ export interface CommandContext {
  * `result` of a `succeeded` answer and must be JSON-serialisable; a thrown error
  * (or a rejection) answers `failed` with the error's message.
  */
-export type CommandHandler = (params: JsonObject, command: CommandContext) => unknown;
+export type CommandHandler<P = JsonObject> = (params: P, command: CommandContext) => unknown;
 
 /** Receives the whole desired state document `{version, state}`. */
 export type DesiredStateHandler = (document: DesiredStateDocument) => void | Promise<void>;
@@ -168,7 +175,7 @@ export type DeviceClientEvents = {
  * platform contract (topics, payloads, presence and the command lifecycle).
  * Create it with {@link connectDevice}.
  */
-export class DeviceClient extends TypedEventEmitter<DeviceClientEvents> {
+export class DeviceClient<M extends DefinedModel | undefined = undefined> extends TypedEventEmitter<DeviceClientEvents> {
   /** The device id, also its MQTT client id and username. */
   readonly deviceId: string;
   /**
@@ -177,7 +184,10 @@ export class DeviceClient extends TypedEventEmitter<DeviceClientEvents> {
    */
   readonly mqtt: MqttClient;
 
-  private readonly commandHandlers = new Map<string, CommandHandler>();
+  /** The model this device announces, if any. */
+  readonly model: M;
+
+  private readonly commandHandlers = new Map<string, CommandHandler<unknown>>();
   private readonly desiredHandlers: DesiredStateHandler[] = [];
   private readonly errorHandlers: ErrorNoticeHandler[] = [];
   /** Topic filter → QoS, subscribed on every connect (sessions are clean). */
@@ -194,7 +204,7 @@ export class DeviceClient extends TypedEventEmitter<DeviceClientEvents> {
   private readonly connectWaiters = new Set<(error: Error) => void>();
 
   /** Prefer {@link connectDevice}. Starts connecting at once. */
-  constructor(options: ConnectDeviceOptions) {
+  constructor(options: ConnectDeviceOptions<M>) {
     super();
     if (!isDeviceId(options.deviceId)) {
       throw new Error(
@@ -202,6 +212,7 @@ export class DeviceClient extends TypedEventEmitter<DeviceClientEvents> {
       );
     }
     this.deviceId = options.deviceId;
+    this.model = options.model as M;
     const statusTopic = topics.status(this.deviceId);
     const offline: DeviceStatus = 'offline';
     this.mqtt = mqttConnect(options.url, {
@@ -301,7 +312,7 @@ export class DeviceClient extends TypedEventEmitter<DeviceClientEvents> {
    * a `null` value removes a key. Resolves on PUBACK (on MQTT 5, once a
    * subscription took it, as for {@link publishTelemetry}).
    */
-  async reportState(patch: JsonObject): Promise<void> {
+  async reportState(patch: ReportedPatchOf<M>): Promise<void> {
     if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) {
       throw new Error('invalid state patch: expected a JSON object');
     }
@@ -331,11 +342,15 @@ export class DeviceClient extends TypedEventEmitter<DeviceClientEvents> {
    * redelivered command (QoS 1 may deliver twice) runs once. A second handler for
    * the same name replaces the first.
    */
-  onCommand(name: string, handler: CommandHandler): this {
+  onCommand<N extends CommandNameOf<M>>(name: N, handler: CommandHandler<CommandParamsOf<M, N>>): this {
     const check = commandNameSchema.safeParse(name);
     if (!check.success)
       throw new Error(`invalid command name ${JSON.stringify(name)}: ${check.error.issues[0].message}`);
-    this.commandHandlers.set(name, handler);
+    const commands = this.model?.declaration.commands;
+    if (commands !== undefined && !Object.prototype.hasOwnProperty.call(commands, name)) {
+      throw new Error(`the model ${this.model?.model.id} has no command ${JSON.stringify(name)}`);
+    }
+    this.commandHandlers.set(name, handler as CommandHandler<unknown>);
     this.want(topics.commandsFilter(this.deviceId), 1);
     return this;
   }
@@ -385,6 +400,13 @@ export class DeviceClient extends TypedEventEmitter<DeviceClientEvents> {
     // as soon as it sees the device online, and they must find a subscription.
     this.subscribeAll(() => {
       if (!this.mqtt.connected) return;
+      // The model before `online`: commands sent once the device shows online are checked against it.
+      if (this.model !== undefined) {
+        this.publishToPlatform(topics.model(this.deviceId), JSON.stringify(this.model.model), {
+          qos: 1,
+          retain: false,
+        }).catch((error: unknown) => this.emitError(asError(error)));
+      }
       this.publishStatus('online');
       this.ready = true;
       this.emit('connect', connack);
@@ -467,6 +489,7 @@ export class DeviceClient extends TypedEventEmitter<DeviceClientEvents> {
       case 'state.reported':
       case 'status':
       case 'command.result':
+      case 'model':
         // Device → platform topics: never subscribed to.
         return;
     }
@@ -488,9 +511,21 @@ export class DeviceClient extends TypedEventEmitter<DeviceClientEvents> {
       const where = issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
       return answer({ status: 'failed', error: truncate(`invalid command: ${where}${issue.message}`) });
     }
-    const { name, params, issuedAt, expiresAt } = message.data;
+    const { name, issuedAt, expiresAt } = message.data;
     const handler = this.commandHandlers.get(name);
     if (handler === undefined) return answer({ status: 'failed', error: 'unknown command' });
+    // With a model, the handler gets its params as the model's schema parses them (defaults filled in).
+    let params: unknown = message.data.params;
+    const schema = this.model?.declaration.commands?.[name]?.params;
+    if (schema !== undefined) {
+      const fits = schema.safeParse(params);
+      if (!fits.success) {
+        const issue = fits.error.issues[0];
+        const where = issue.path.length > 0 ? `params.${issue.path.join('.')}: ` : 'params: ';
+        return answer({ status: 'failed', error: truncate(`invalid command: ${where}${issue.message}`) });
+      }
+      params = fits.data;
+    }
 
     // Not awaited: MQTT.js sends QoS 1 publishes in order, so `accepted` still comes first.
     void answer({ status: 'accepted' });
@@ -573,8 +608,10 @@ export class DeviceClient extends TypedEventEmitter<DeviceClientEvents> {
  *
  * @throws if `deviceId` does not match the contract's device id pattern.
  */
-export function connectDevice(options: ConnectDeviceOptions): DeviceClient {
-  return new DeviceClient(options);
+export function connectDevice<M extends DefinedModel | undefined = undefined>(
+  options: ConnectDeviceOptions<M>,
+): DeviceClient<M> {
+  return new DeviceClient<M>(options);
 }
 
 function parseJson(payload: Buffer): unknown {

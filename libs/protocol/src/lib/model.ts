@@ -223,6 +223,8 @@ export function parseDeviceModel(value: unknown): ModelParse {
       return { ok: false, error: `a model may nest at most ${MODEL_LIMITS.maxDepth} levels` };
     case 'proto_key':
       return { ok: false, error: 'a model may not have a __proto__ key' };
+    case undefined:
+      break;
   }
   if (utf8Length(JSON.stringify(value) ?? '') > MODEL_LIMITS.maxModelBytes) {
     return { ok: false, error: `a model may be at most ${MODEL_LIMITS.maxModelBytes} bytes` };

@@ -5,6 +5,7 @@ import type { Rng } from './rng';
 import { Thermostat } from './thermostat';
 
 export * from './device-model';
+export { AIR_QUALITY_MODEL, MODEL_DEFINITIONS, POWER_METER_MODEL, THERMOSTAT_MODEL } from './definitions';
 export { AirQualitySensor, type AirQualityReading } from './air-quality';
 export { PowerMeter, loadCurve, type PowerMeterReading } from './power-meter';
 export { Thermostat, SETPOINT_RANGE, type ThermostatReading } from './thermostat';
