@@ -47,6 +47,10 @@ export const commandResultSchema = z.object({
   status: commandResultStatusSchema,
   result: z.unknown().optional(),
   error: z.string().max(1024).optional(),
+  /** With `in-progress`: how far along the device is, in percent. */
+  progress: z.number().min(0).max(100).optional(),
+  /** With `accepted` or `in-progress`: the device needs at most this long from now, ms; the platform waits that long. */
+  timeoutMs: z.int().min(100).max(86_400_000).optional(),
 });
 export type CommandResult = z.infer<typeof commandResultSchema>;
 

@@ -102,6 +102,8 @@ export const commandViewSchema = z.object({
   status: commandStatusSchema,
   result: z.unknown().optional(),
   error: z.string().optional(),
+  /** With `in-progress`: how far along the device is, in percent, as it last said. */
+  progress: z.number().optional(),
   timeoutMs: z.number(),
   issuedAt: z.number(),
   expiresAt: z.number(),

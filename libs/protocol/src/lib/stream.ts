@@ -35,6 +35,8 @@ export const commandEventSchema = z.object({
   status: commandStatusSchema,
   result: z.unknown().optional(),
   error: z.string().optional(),
+  /** With `in-progress`: how far along the device is, in percent, as it last said. */
+  progress: z.number().optional(),
   ts: z.number(),
 });
 
