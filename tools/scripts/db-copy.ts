@@ -136,9 +136,10 @@ const TABLES: TableCopy[] = [
       ['sent_at', 'bigint'],
       ['updated_at', 'bigint'],
       ['created_by', 'text'],
+      ['progress', 'float8'],
     ],
     select: `SELECT id, device_id, name, params, status, result, error, timeout_ms, issued_at, expires_at, sent_at,
-      updated_at, created_by FROM commands ORDER BY id`,
+      updated_at, created_by, progress FROM commands ORDER BY id`,
   },
   {
     // Insertion order (rowid) becomes PostgreSQL's `n`, which orders transitions of the same millisecond.

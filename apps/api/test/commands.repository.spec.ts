@@ -32,7 +32,7 @@ describe.each(engines())('CommandRepository on %s', (engine) => {
       sut.insert(command('c1'), { status: 'pending', ts: 100 }),
       // The same id again: refused.
       sut.insert(command('c0'), { status: 'pending', ts: 100 }),
-      sut.update('c0', 'pending', { status: 'sent', sentAt: 110 }, { status: 'sent', ts: 110 }),
+      sut.update('c0', 'pending', { status: 'sent', sentAt: 110 }, { status: 'sent', ts: 110 }, 110),
     ];
     const [first, again, update] = await Promise.allSettled(writes);
     expect([first.status, again.status, update]).toEqual(['fulfilled', 'rejected', { status: 'fulfilled', value: true }]);
@@ -42,9 +42,9 @@ describe.each(engines())('CommandRepository on %s', (engine) => {
 
   it('keeps a command with every transition in order, and what each changed', async () => {
     await sut.insert(command('c1'), { status: 'pending', ts: 100, by: 'admin' });
-    expect(await sut.update('c1', 'pending', { status: 'sent', sentAt: 110 }, { status: 'sent', ts: 110 })).toBe(true);
-    expect(await sut.update('c1', 'sent', { status: 'accepted' }, { status: 'accepted', ts: 110 })).toBe(true);
-    await sut.update('c1', 'accepted', { status: 'succeeded', result: { ok: [1, 2] } }, { status: 'succeeded', ts: 120 });
+    expect(await sut.update('c1', 'pending', { status: 'sent', sentAt: 110 }, { status: 'sent', ts: 110 }, 110)).toBe(true);
+    expect(await sut.update('c1', 'sent', { status: 'accepted' }, { status: 'accepted', ts: 110 }, 110)).toBe(true);
+    await sut.update('c1', 'accepted', { status: 'succeeded', result: { ok: [1, 2] } }, { status: 'succeeded', ts: 120 }, 120);
     expect(await sut.get('c1')).toEqual({
       ...command('c1'),
       status: 'succeeded',
@@ -59,7 +59,7 @@ describe.each(engines())('CommandRepository on %s', (engine) => {
       ],
     });
     await sut.insert(command('c2'), { status: 'pending', ts: 100 });
-    await sut.update('c2', 'pending', { status: 'failed', error: 'no power' }, { status: 'failed', ts: 130 });
+    await sut.update('c2', 'pending', { status: 'failed', error: 'no power' }, { status: 'failed', ts: 130 }, 130);
     expect(await sut.get('c2')).toMatchObject({ status: 'failed', error: 'no power', sentAt: null });
     expect(await sut.get('nope')).toBeUndefined();
   });
@@ -67,7 +67,7 @@ describe.each(engines())('CommandRepository on %s', (engine) => {
   it("lists a device's commands newest first before an id, and the open ones oldest first", async () => {
     for (const id of ['01', '02', '03', '04']) await sut.insert(command(id), { status: 'pending', ts: 1 });
     await sut.insert(command('05', 'd2'), { status: 'pending', ts: 1 });
-    await sut.update('02', 'pending', { status: 'expired' }, { status: 'expired', ts: 2 });
+    await sut.update('02', 'pending', { status: 'expired' }, { status: 'expired', ts: 2 }, 2);
     expect((await sut.list('d1', undefined, 2)).map((c) => c.id)).toEqual(['04', '03']);
     expect((await sut.list('d1', '03', 10)).map((c) => c.id)).toEqual(['02', '01']);
     expect((await sut.list('d1', '03', 10))[0].transitions).toEqual([
@@ -76,17 +76,36 @@ describe.each(engines())('CommandRepository on %s', (engine) => {
     ]);
     expect((await sut.open()).map((c) => c.id)).toEqual(['01', '03', '04', '05']);
     expect((await sut.pending('d1')).map((c) => c.id)).toEqual(['01', '03', '04']);
-    await sut.update('03', 'pending', { status: 'sent', sentAt: 5 }, { status: 'sent', ts: 5 });
+    await sut.update('03', 'pending', { status: 'sent', sentAt: 5 }, { status: 'sent', ts: 5 }, 5);
     expect((await sut.pending('d1')).map((c) => c.id)).toEqual(['01', '04']);
+  });
+
+  it('keeps progress and a longer timeout within a status, with no transition row for them', async () => {
+    await sut.insert(command('c1', 'd1', { status: 'sent', sentAt: 100 }), { status: 'sent', ts: 100 });
+    await sut.update('c1', 'sent', { status: 'in-progress', progress: 10 }, { status: 'in-progress', ts: 110 }, 110);
+    expect(await sut.update('c1', 'in-progress', { status: 'in-progress', progress: 55.5, timeoutMs: 90_000 }, undefined, 120)).toBe(true);
+    expect(await sut.update('c1', 'sent', { status: 'in-progress', progress: 99 }, undefined, 130)).toBe(false);
+    expect(await sut.get('c1')).toMatchObject({
+      status: 'in-progress',
+      progress: 55.5,
+      timeoutMs: 90_000,
+      updatedAt: 120,
+      transitions: [
+        { status: 'sent', ts: 100 },
+        { status: 'in-progress', ts: 110 },
+      ],
+    });
+    expect((await sut.overdue(100 + 89_999, 10)).map((c) => c.id)).toEqual([]);
+    expect((await sut.overdue(100 + 90_000, 10)).map((c) => c.id)).toEqual(['c1']);
   });
 
   it('writes a transition only from the status it was given (replicas race for it): the loser writes nothing', async () => {
     await sut.insert(command('c1', 'd1', { status: 'sent', sentAt: 100 }), { status: 'sent', ts: 100 });
-    expect(await sut.update('c1', 'sent', { status: 'succeeded', result: 1 }, { status: 'succeeded', ts: 110 })).toBe(true);
-    expect(await sut.update('c1', 'sent', { status: 'timed-out', error: 'late' }, { status: 'timed-out', ts: 111 })).toBe(
+    expect(await sut.update('c1', 'sent', { status: 'succeeded', result: 1 }, { status: 'succeeded', ts: 110 }, 110)).toBe(true);
+    expect(await sut.update('c1', 'sent', { status: 'timed-out', error: 'late' }, { status: 'timed-out', ts: 111 }, 111)).toBe(
       false,
     );
-    expect(await sut.update('nope', 'sent', { status: 'timed-out' }, { status: 'timed-out', ts: 111 })).toBe(false);
+    expect(await sut.update('nope', 'sent', { status: 'timed-out' }, { status: 'timed-out', ts: 111 }, 111)).toBe(false);
     expect(await sut.get('c1')).toMatchObject({
       status: 'succeeded',
       result: 1,

@@ -42,12 +42,17 @@ describe('device models (e2e, embedded broker)', () => {
   let app: TestApp;
   let device: MqttClient;
   const clients: MqttClient[] = [];
+  const streams: StreamRecorder[] = [];
 
   beforeAll(async () => {
     app = await startApp();
     const { credentials } = await createDevice(app, 'th-1');
     device = await answeringDevice(app, credentials);
     clients.push(device);
+  });
+
+  afterEach(() => {
+    for (const stream of streams.splice(0)) stream.close();
   });
 
   afterAll(async () => {
@@ -115,11 +120,11 @@ describe('device models (e2e, embedded broker)', () => {
 
   it("stores telemetry that does not fit the model, flags it on the stream and counts it on the device's model", async () => {
     const stream = new StreamRecorder(app, app.adminToken, '?devices=th-1&events=telemetry');
+    streams.push(stream);
     await stream.opened();
     await device.publishAsync('devices/th-1/telemetry', JSON.stringify({ temperature: 21.5 }), { qos: 1 });
     await device.publishAsync('devices/th-1/telemetry', JSON.stringify({ temperature: 'warm' }), { qos: 1 });
     const events = await stream.waitFor((all) => all.length >= 2);
-    stream.close();
 
     expect(events.map((e) => e.data)).toEqual([
       { deviceId: 'th-1', ts: expect.any(Number), values: { temperature: 21.5 } },
@@ -149,6 +154,38 @@ describe('device models (e2e, embedded broker)', () => {
       { qos: 1 },
     );
     expect((await within(bad, 5_000, 'an error notice')).error).toMatch(/^model: desired\.p/);
+  });
+
+  it('lets a long-running command report progress and ask for longer; the stream and the command show it', async () => {
+    const { credentials } = await createDevice(app, 'fw-1');
+    const fw = await connectDevice(app, credentials);
+    clients.push(fw);
+    await fw.subscribeAsync('devices/fw-1/commands/+', { qos: 1 });
+    const received = new Promise<string>((resolve) => fw.on('message', (topic) => resolve(topic.split('/')[3])));
+    const stream = new StreamRecorder(app, app.adminToken, '?devices=fw-1&events=command');
+    streams.push(stream);
+    await stream.opened();
+
+    const sent = await send('fw-1', { name: 'firmware.update', timeoutMs: 1_000 });
+    const commandId = await within(received, 5_000, 'the command');
+    expect(commandId).toBe((sent.body as { commandId?: string }).commandId);
+    const result = `devices/fw-1/commands/${commandId}/result`;
+    await fw.publishAsync(result, JSON.stringify({ status: 'in-progress', progress: 40, timeoutMs: 600_000 }), {
+      qos: 1,
+    });
+    await stream.waitFor((events) => events.some((e) => e.data['progress'] === 40));
+
+    const view = await api<{ status: string; progress: number; timeoutMs: number }>(
+      app,
+      app.adminToken,
+      'GET',
+      `/commands/${commandId}`,
+    );
+    expect(view.body).toMatchObject({ status: 'in-progress', progress: 40 });
+    expect(view.body.timeoutMs).toBeGreaterThanOrEqual(600_000);
+    await fw.publishAsync(result, JSON.stringify({ status: 'succeeded' }), { qos: 1 });
+    await stream.waitFor((events) => events.some((e) => e.data['status'] === 'succeeded'));
+    expect(stream.events.map((e) => e.data['status'])).toEqual(['sent', 'in-progress', 'succeeded']);
   });
 
   it('lets an admin add a model version and assign it; a device without a model takes any command as before', async () => {

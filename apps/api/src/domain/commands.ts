@@ -9,18 +9,26 @@ export interface CommandWithHistory extends CommandRecord {
   transitions: CommandTransition[];
 }
 
-/** What a transition changes on a command: its status, and its result, error or sent time. */
-export type CommandPatch = Pick<CommandRecord, 'status'> & Partial<Pick<CommandRecord, 'result' | 'error' | 'sentAt'>>;
+/** What a transition changes on a command: its status, and its result, error, sent time, progress or timeout. */
+export type CommandPatch = Pick<CommandRecord, 'status'> &
+  Partial<Pick<CommandRecord, 'result' | 'error' | 'sentAt' | 'progress' | 'timeoutMs'>>;
 
 /** Commands to devices, each with the transitions of its life. */
 export abstract class CommandRepository {
   abstract insert(command: CommandRecord, transition: CommandTransition): Promise<void>;
   /**
    * Records a transition and the command's new status (and result, error,
-   * sent time), only if its status is still `from`: false when it is not (another
-   * replica moved it first), and then nothing is written.
+   * sent time, progress, timeout), only if its status is still `from`: false
+   * when it is not (another replica moved it first), and then nothing is
+   * written. Without a transition (progress within a status) no transition row is added.
    */
-  abstract update(id: string, from: CommandStatus, patch: CommandPatch, transition: CommandTransition): Promise<boolean>;
+  abstract update(
+    id: string,
+    from: CommandStatus,
+    patch: CommandPatch,
+    transition: CommandTransition | undefined,
+    ts: number,
+  ): Promise<boolean>;
   abstract get(id: string): Promise<CommandWithHistory | undefined>;
   /** A device's commands, newest first, with ids before `beforeId`. */
   abstract list(deviceId: string, beforeId: string | undefined, limit: number): Promise<CommandWithHistory[]>;

@@ -235,6 +235,12 @@ const migrations: Record<string, Migration> = {
       ) WITHOUT ROWID`.execute(db);
     },
   },
+  '0008_command_progress': {
+    async up(db: Kysely<unknown>) {
+      // How far along a long-running command is, as its device last said (percent).
+      await sql`ALTER TABLE commands ADD COLUMN progress REAL`.execute(db);
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

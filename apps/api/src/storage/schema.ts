@@ -69,6 +69,7 @@ export interface Database {
     sent_at: number | null;
     updated_at: number;
     created_by: string;
+    progress: number | null;
   };
   /** Every transition of every command: the audit trail. */
   command_transitions: {

@@ -23,6 +23,7 @@ function toCommand(row: CommandRow): CommandRecord {
     sentAt: row.sent_at,
     updatedAt: row.updated_at,
     createdBy: row.created_by,
+    ...(row.progress !== null && { progress: row.progress }),
   };
 }
 
@@ -87,7 +88,8 @@ export class SqliteCommands implements CommandRepository {
     );
     const updateCommand = sqlite.prepare(
       `UPDATE commands SET status = @status, updated_at = @ts,
-         result = COALESCE(@result, result), error = COALESCE(@error, error), sent_at = COALESCE(@sent_at, sent_at)
+         result = COALESCE(@result, result), error = COALESCE(@error, error), sent_at = COALESCE(@sent_at, sent_at),
+         progress = COALESCE(@progress, progress), timeout_ms = COALESCE(@timeout_ms, timeout_ms)
        WHERE id = @id AND status = @from`,
     );
     this.statements = {
@@ -95,9 +97,9 @@ export class SqliteCommands implements CommandRepository {
         insertCommand.run(row);
         insertTransition.run(row.id, t.ts, t.status, t.by ?? null);
       },
-      update: (params: Record<string, unknown>, t: CommandTransition): boolean => {
+      update: (params: Record<string, unknown>, t: CommandTransition | undefined): boolean => {
         if (updateCommand.run(params).changes === 0) return false;
-        insertTransition.run(params['id'] as string, t.ts, t.status, t.by ?? null);
+        if (t) insertTransition.run(params['id'] as string, t.ts, t.status, t.by ?? null);
         return true;
       },
       one: sqlite.transaction((write: QueuedWrite) => write.run()).immediate,
@@ -126,19 +128,28 @@ export class SqliteCommands implements CommandRepository {
       sent_at: command.sentAt,
       updated_at: command.updatedAt,
       created_by: command.createdBy,
+      progress: command.progress ?? null,
     };
     return this.write(() => this.statements.insert(row, transition)).then(() => undefined);
   }
 
-  update(id: string, from: CommandStatus, patch: CommandPatch, transition: CommandTransition): Promise<boolean> {
+  update(
+    id: string,
+    from: CommandStatus,
+    patch: CommandPatch,
+    transition: CommandTransition | undefined,
+    ts: number,
+  ): Promise<boolean> {
     const params = {
       id,
       from,
       status: patch.status,
-      ts: transition.ts,
+      ts,
       result: patch.result === undefined ? null : JSON.stringify(patch.result),
       error: patch.error ?? null,
       sent_at: patch.sentAt ?? null,
+      progress: patch.progress ?? null,
+      timeout_ms: patch.timeoutMs ?? null,
     };
     return this.write(() => this.statements.update(params, transition)).then((changed) => changed === true);
   }

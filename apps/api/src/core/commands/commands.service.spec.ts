@@ -22,7 +22,7 @@ const flush = () => jest.advanceTimersByTimeAsync(0);
 
 describe('CommandsService', () => {
   let rows: Map<string, CommandWithHistory>;
-  let updates: Array<{ id: string; patch: CommandPatch; transition: CommandTransition }>;
+  let updates: Array<{ id: string; patch: CommandPatch; transition: CommandTransition | undefined }>;
   let published: Array<{ topic: string; payload: unknown; options: PublishOptions }>;
   let appended: NewEvent[];
   let announced: CommandEvent[];
@@ -47,11 +47,12 @@ describe('CommandsService', () => {
           if (insertFails) throw new Error('disk I/O error');
           rows.set(command.id, { ...structuredClone(command), transitions: [transition] });
         },
-        update: async (id, from, patch, transition) => {
+        update: async (id, from, patch, transition, ts) => {
           const row = rows.get(id);
           if (!row || row.status !== from) return false;
           updates.push({ id, patch, transition });
-          Object.assign(row, structuredClone(patch), { updatedAt: transition.ts, transitions: [...row.transitions, transition] });
+          const transitions = transition ? [...row.transitions, transition] : row.transitions;
+          Object.assign(row, structuredClone(patch), { updatedAt: ts, transitions });
           return true;
         },
         get: async (id) => rows.get(id),
@@ -287,6 +288,41 @@ describe('CommandsService', () => {
       expect(jest.getTimerCount()).toBe(0);
       await jest.advanceTimersByTimeAsync(10_000);
       expect(statuses(id)).toHaveLength(4);
+    });
+
+    it('takes the progress of a long-running command, at most once a second, with no transition for it', async () => {
+      const { id } = await sut.send({ deviceId: DEVICE, name: 'firmware.update', timeoutMs: 60_000 }, 'alice');
+
+      await sut.onResult(DEVICE, id, answer('in-progress', { progress: 10 }));
+      await sut.onResult(DEVICE, id, answer('in-progress', { progress: 20 }));
+      await jest.advanceTimersByTimeAsync(1_000);
+      await sut.onResult(DEVICE, id, answer('in-progress', { progress: 30 }));
+      await sut.onResult(DEVICE, id, answer('in-progress'));
+
+      expect(statuses(id)).toEqual(['sent', 'in-progress']);
+      expect(rows.get(id)).toMatchObject({ status: 'in-progress', progress: 30, updatedAt: NOW + 1_000 });
+      expect(announced.map((a) => [a.status, a.progress])).toEqual([
+        ['sent', undefined],
+        ['in-progress', 10],
+        ['in-progress', 30],
+      ]);
+      expect(appended.filter((e) => e.type === 'command')).toHaveLength(3);
+    });
+
+    it("waits as long as the device says it still needs, from when it says so, instead of the command's timeout", async () => {
+      const { id } = await sut.send({ deviceId: DEVICE, name: 'firmware.update', timeoutMs: 5_000 }, 'alice');
+      await jest.advanceTimersByTimeAsync(4_000);
+      await sut.onResult(DEVICE, id, answer('accepted', { timeoutMs: 60_000 }));
+      await jest.advanceTimersByTimeAsync(30_000);
+      // Progress with a new timeout is taken at once, however soon after the last.
+      await sut.onResult(DEVICE, id, answer('in-progress', { progress: 50, timeoutMs: 10_000 }));
+      expect(rows.get(id)).toMatchObject({ status: 'in-progress', progress: 50, timeoutMs: 44_000 });
+
+      await jest.advanceTimersByTimeAsync(9_999);
+      expect(rows.get(id)?.status).toBe('in-progress');
+      await jest.advanceTimersByTimeAsync(1);
+      expect(rows.get(id)).toMatchObject({ status: 'timed-out', error: 'no result before the timeout' });
+      expect(statuses(id)).toEqual(['sent', 'accepted', 'in-progress', 'timed-out']);
     });
 
     it('ends a command as failed, with "failed" as the error when the device gave none', async () => {

@@ -19,7 +19,7 @@ import { EventBus } from '../events/event-bus';
 import { EventLog } from '../events/event-log.service';
 import { PresenceService } from '../events/presence.service';
 import { MetricsService } from '../../platform/metrics/metrics.service';
-import { type CommandRecord, CommandRepository, type CommandWithHistory } from '../../domain/commands';
+import { type CommandPatch, type CommandRecord, CommandRepository, type CommandWithHistory } from '../../domain/commands';
 import { ModelsService } from '../models/models.service';
 
 export const DEFAULT_TIMEOUT_MS = 30_000;
@@ -32,6 +32,10 @@ export const DEFAULT_TTL_MS = 10 * 60_000;
 export const SWEEP_MS = 2_000;
 export const SWEEP_GRACE_MS = 1_000;
 const SWEEP_BATCH = 500;
+/** Progress alone (no new timeout) is taken at most this often per command: each is a write and an event. */
+export const PROGRESS_INTERVAL_MS = 1_000;
+/** Longest a command may take from when it was sent, ms, however often its device extends it. */
+export const MAX_COMMAND_TIMEOUT_MS = 2 ** 31 - 1;
 
 /** A command to issue: the REST body (the WebSocket frame's data) and its device. */
 export type SendCommand = SendCommandRequest & { deviceId: string };
@@ -39,6 +43,8 @@ export type SendCommand = SendCommandRequest & { deviceId: string };
 interface OpenCommand {
   record: CommandRecord;
   timer?: NodeJS.Timeout;
+  /** When progress was last taken (PROGRESS_INTERVAL_MS). */
+  progressAt?: number;
   /** Transitions of one command run one after another. */
   chain: Promise<void>;
   waiters: Array<(command: CommandRecord) => void>;
@@ -59,6 +65,7 @@ export function commandEvent(record: CommandRecord, ts = record.updatedAt): Comm
     status: record.status,
     ...(record.result !== undefined && { result: record.result }),
     ...(record.error !== undefined && { error: record.error }),
+    ...(record.progress !== undefined && record.status === 'in-progress' && { progress: record.progress }),
     ts,
   };
 }
@@ -244,11 +251,22 @@ export class CommandsService implements OnApplicationBootstrap, OnApplicationShu
           this.metrics.reject('late_command_result');
           return;
         }
-        if (current === 'pending' || COMMAND_STATUS_RANK[status] <= COMMAND_STATUS_RANK[current]) return; // a repeat, or not sent yet
-        const done = TERMINAL_COMMAND_STATUSES.has(status)
-          ? await this.finish(open, status, { result, error: status === 'failed' ? (error ?? 'failed') : error })
-          : await this.transition(open, status, {});
-        if (done) return;
+        if (current === 'pending' || COMMAND_STATUS_RANK[status] < COMMAND_STATUS_RANK[current]) return; // old, or not sent yet
+        const progress = this.progressOf(open, answer);
+        let done: boolean;
+        if (COMMAND_STATUS_RANK[status] === COMMAND_STATUS_RANK[current]) {
+          // A repeat: news only when it says how far along the device is, or that it needs longer.
+          if (status !== current || progress === undefined) return;
+          done = await this.transition(open, current, progress, undefined);
+        } else {
+          done = TERMINAL_COMMAND_STATUSES.has(status)
+            ? await this.finish(open, status, { result, error: status === 'failed' ? (error ?? 'failed') : error })
+            : await this.transition(open, status, progress ?? {});
+        }
+        if (done) {
+          if (progress?.timeoutMs !== undefined) this.rearm(open);
+          return;
+        }
       }
     });
   }
@@ -269,6 +287,28 @@ export class CommandsService implements OnApplicationBootstrap, OnApplicationShu
     const open = this.open.get(commandId);
     if (!open) return this.get(commandId);
     return new Promise((resolve) => open.waiters.push(resolve));
+  }
+
+  /**
+   * What an `accepted` or `in-progress` answer changes besides the status:
+   * its progress (taken at most every PROGRESS_INTERVAL_MS unless the status
+   * changes) and a new timeout, `timeoutMs` from now; undefined when neither.
+   */
+  private progressOf(open: OpenCommand, answer: CommandResult): Pick<CommandPatch, 'progress' | 'timeoutMs'> | undefined {
+    if (answer.status !== 'accepted' && answer.status !== 'in-progress') return undefined;
+    const now = Date.now();
+    const patch: Pick<CommandPatch, 'progress' | 'timeoutMs'> = {};
+    if (answer.timeoutMs !== undefined) {
+      const since = open.record.sentAt ?? open.record.issuedAt;
+      patch.timeoutMs = Math.min(now + answer.timeoutMs - since, MAX_COMMAND_TIMEOUT_MS);
+    }
+    const fresh = open.progressAt === undefined || now - open.progressAt >= PROGRESS_INTERVAL_MS;
+    const moves = answer.status !== open.record.status;
+    if (answer.progress !== undefined && answer.status === 'in-progress' && (fresh || moves || patch.timeoutMs !== undefined)) {
+      patch.progress = answer.progress;
+      open.progressAt = now;
+    }
+    return Object.keys(patch).length > 0 ? patch : undefined;
   }
 
   private track(record: CommandRecord): OpenCommand {
@@ -304,10 +344,22 @@ export class CommandsService implements OnApplicationBootstrap, OnApplicationShu
       void this.enqueue(open, async () => {
         if (TERMINAL_COMMAND_STATUSES.has(open.record.status)) return;
         if (status === 'expired' && open.record.status !== 'pending') return;
+        // With replicas, its device may have asked another replica for longer: the stored deadline decides.
+        if (status === 'timed-out' && this.cluster.shared && (await this.extendedElsewhere(open))) return;
         await this.finish(open, status, status === 'timed-out' ? { error: 'no result before the timeout' } : {});
       });
     }, Math.max(0, delayMs));
     open.timer.unref();
+  }
+
+  /** Whether storage has the command open with a later deadline than this replica knew; if so, it is rearmed. */
+  private async extendedElsewhere(open: OpenCommand): Promise<boolean> {
+    const stored = await this.commands.get(open.record.id);
+    if (!stored || TERMINAL_COMMAND_STATUSES.has(stored.status)) return false;
+    if ((stored.sentAt ?? stored.issuedAt) + stored.timeoutMs <= Date.now()) return false;
+    Object.assign(open.record, withoutHistory(stored));
+    this.rearm(open);
+    return true;
   }
 
   private async publish(open: OpenCommand): Promise<void> {
@@ -339,17 +391,19 @@ export class CommandsService implements OnApplicationBootstrap, OnApplicationShu
   private async transition(
     open: OpenCommand,
     status: CommandStatus,
-    patch: { result?: unknown; error?: string; sentAt?: number },
-    by?: string,
+    patch: Omit<CommandPatch, 'status'>,
+    by?: string | undefined,
   ): Promise<boolean> {
     const now = Date.now();
     const from = open.record.status;
-    if (!(await this.commands.update(open.record.id, from, { status, ...patch }, { status, ts: now, by }))) {
+    // Progress within a status is no transition: no row in the command's history.
+    const transition = status === from ? undefined : { status, ts: now, by };
+    if (!(await this.commands.update(open.record.id, from, { status, ...patch }, transition, now))) {
       await this.reload(open);
       return false;
     }
     Object.assign(open.record, { status, updatedAt: now }, patch);
-    this.emit(open.record, now);
+    this.emit(open.record, now, transition !== undefined);
     return true;
   }
 
@@ -413,6 +467,12 @@ export class CommandsService implements OnApplicationBootstrap, OnApplicationShu
       if (!open) continue;
       void this.enqueue(open, () => {
         const current = open.record.status;
+        // Progress another replica took: the socket or request waiting here hears of it too.
+        if (update.status === current && update.progress !== undefined && update.progress !== open.record.progress) {
+          open.record.progress = update.progress;
+          this.bus.emit('command.transition', update);
+          return Promise.resolve();
+        }
         // Its own transitions come back too: already applied.
         if (update.status === current || TERMINAL_COMMAND_STATUSES.has(current)) return Promise.resolve();
         if (!TERMINAL_COMMAND_STATUSES.has(update.status) && COMMAND_STATUS_RANK[update.status] <= COMMAND_STATUS_RANK[current]) {
@@ -453,9 +513,9 @@ export class CommandsService implements OnApplicationBootstrap, OnApplicationShu
     }
   }
 
-  private emit(record: CommandRecord, ts: number): void {
+  private emit(record: CommandRecord, ts: number, moved = true): void {
     const update = commandEvent(record, ts);
-    this.metrics.commands.inc({ status: record.status });
+    if (moved) this.metrics.commands.inc({ status: record.status });
     this.log.append(deviceEvents.command(update), ts);
     this.bus.emit('command.transition', update);
   }

@@ -17,6 +17,7 @@ interface CommandRow {
   sent_at: number | null;
   updated_at: number;
   created_by: string;
+  progress: number | null;
 }
 
 function toCommand(row: CommandRow): CommandRecord {
@@ -34,6 +35,7 @@ function toCommand(row: CommandRow): CommandRecord {
     sentAt: row.sent_at,
     updatedAt: row.updated_at,
     createdBy: row.created_by,
+    ...(row.progress !== null && { progress: row.progress }),
   };
 }
 
@@ -57,14 +59,22 @@ export class PgCommands implements CommandRepository {
     });
   }
 
-  async update(id: string, from: CommandStatus, patch: CommandPatch, transition: CommandTransition): Promise<boolean> {
+  async update(
+    id: string,
+    from: CommandStatus,
+    patch: CommandPatch,
+    transition: CommandTransition | undefined,
+    ts: number,
+  ): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
-      const { numAffectedRows } = await sql`UPDATE commands SET status = ${patch.status}, updated_at = ${transition.ts},
+      const { numAffectedRows } = await sql`UPDATE commands SET status = ${patch.status}, updated_at = ${ts},
           result = COALESCE(${jsonb(patch.result)}, result), error = COALESCE(${patch.error ?? null}::text, error),
-          sent_at = COALESCE(${patch.sentAt ?? null}::bigint, sent_at)
+          sent_at = COALESCE(${patch.sentAt ?? null}::bigint, sent_at),
+          progress = COALESCE(${patch.progress ?? null}::double precision, progress),
+          timeout_ms = COALESCE(${patch.timeoutMs ?? null}::integer, timeout_ms)
         WHERE id = ${id} AND status = ${from}`.execute(trx);
       if (!numAffectedRows) return false;
-      await this.insertTransition(trx, id, transition);
+      if (transition) await this.insertTransition(trx, id, transition);
       return true;
     });
   }

@@ -178,6 +178,12 @@ const migrations: Record<string, Migration> = {
       )`.execute(db);
     },
   },
+  '0005_command_progress': {
+    async up(db: Kysely<unknown>) {
+      // How far along a long-running command is, as its device last said (percent).
+      await sql`ALTER TABLE commands ADD COLUMN progress DOUBLE PRECISION`.execute(db);
+    },
+  },
 };
 
 export const pgMigrationProvider: MigrationProvider = {

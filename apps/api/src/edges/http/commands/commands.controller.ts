@@ -40,6 +40,7 @@ function view(command: CommandRecord): CommandView {
     status: command.status,
     ...(command.result !== undefined && { result: command.result }),
     ...(command.error !== undefined && { error: command.error }),
+    ...(command.progress !== undefined && { progress: command.progress }),
     timeoutMs: command.timeoutMs,
     issuedAt: command.issuedAt,
     expiresAt: command.expiresAt,
