@@ -224,6 +224,26 @@ describe('DeviceClient (against an in-process aedes broker)', () => {
       expect(seen).toEqual([{ value: 22.5 }, 'setpoint.set', 'cmd-1']);
     });
 
+    it('lets a long-running handler report progress and ask for longer before it answers', async () => {
+      const sut = connect();
+      sut.onCommand('firmware.update', async (_params, context) => {
+        await context.progress(10, { timeoutMs: 600_000 });
+        await context.progress(100);
+        await expect(context.progress(101)).rejects.toThrow('progress must be a percentage from 0 to 100, not 101');
+        return { firmware: '2.0' };
+      });
+      await sut.waitForConnect();
+
+      await sendCommand('cmd-p', command('firmware.update'));
+
+      expect(await results('cmd-p', 4)).toEqual([
+        { status: 'accepted' },
+        { status: 'in-progress', progress: 10, timeoutMs: 600_000 },
+        { status: 'in-progress', progress: 100 },
+        { status: 'succeeded', result: { firmware: '2.0' } },
+      ]);
+    });
+
     it('omits result when the handler returns nothing', async () => {
       const sut = connect();
       sut.onCommand('reboot', () => undefined);

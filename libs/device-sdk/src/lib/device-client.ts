@@ -131,6 +131,13 @@ export interface CommandContext {
   issuedAt: number;
   /** When the platform stops waiting for the device, epoch ms. */
   expiresAt: number;
+  /**
+   * For a long-running command: answers `in-progress` with how far along it is
+   * (0-100, percent) and, with `timeoutMs`, how much longer from now the
+   * device needs (the platform then waits that long). The platform takes
+   * progress at most once a second unless it comes with a `timeoutMs`.
+   */
+  progress(percent: number, options?: { timeoutMs?: number }): Promise<void>;
 }
 
 /**
@@ -529,9 +536,15 @@ export class DeviceClient<M extends DefinedModel | undefined = undefined> extend
 
     // Not awaited: MQTT.js sends QoS 1 publishes in order, so `accepted` still comes first.
     void answer({ status: 'accepted' });
+    const progress = (percent: number, options: { timeoutMs?: number } = {}): Promise<void> => {
+      if (!Number.isFinite(percent) || percent < 0 || percent > 100) {
+        return Promise.reject(new Error(`progress must be a percentage from 0 to 100, not ${percent}`));
+      }
+      return answer({ status: 'in-progress', progress: percent, ...options });
+    };
     let result: unknown;
     try {
-      result = await handler(params, { commandId, name, issuedAt, expiresAt });
+      result = await handler(params, { commandId, name, issuedAt, expiresAt, progress });
     } catch (error) {
       return answer({ status: 'failed', error: truncate(asError(error).message || 'command failed') });
     }
