@@ -14,6 +14,7 @@ import {
   until,
   within,
 } from './harness';
+import { SocketClient } from './socket-client';
 
 const thermostat: DeviceModel = {
   id: 'acme.thermostat',
@@ -105,6 +106,21 @@ describe('device models (e2e, embedded broker)', () => {
     expect([fits.status, fits.body.status]).toEqual([200, 'succeeded']);
     expect((await send('th-1', { name: 'reboot' })).status).toBe(202);
     expect(sent.filter((t) => t.startsWith('devices/th-1/commands/'))).toHaveLength(2);
+  });
+
+  it('refuses a misfit command over the WebSocket too, with the request id and the path that is wrong', async () => {
+    const ws = await SocketClient.open(app, app.adminToken);
+    try {
+      ws.send('command.send', { requestId: 'm1', deviceId: 'th-1', name: 'setpoint.set', params: { value: 'warm' } });
+      const frames = await ws.waitFor((all) => all.some((f) => f.event === 'error'));
+      expect(frames.find((f) => f.event === 'error')?.data).toMatchObject({
+        requestId: 'm1',
+        code: 'bad_request',
+        message: expect.stringContaining('params.value: must be number'),
+      });
+    } finally {
+      ws.socket.close();
+    }
   });
 
   it('refuses a desired-state patch that does not fit, and makes no new version for an identical one', async () => {
