@@ -109,6 +109,11 @@ export class DevicePage {
   });
 
   constructor() {
+    // Booleans and enums are charted once the model says what they are.
+    effect(() => {
+      const model = this.model.model();
+      untracked(() => this.charts.setModel(model));
+    });
     effect(() => {
       const id = this.id();
       untracked(() => {
