@@ -1,4 +1,4 @@
-import { Component, signal } from '@angular/core';
+import { ChangeDetectionStrategy, Component, signal } from '@angular/core';
 import { type ComponentFixture, TestBed } from '@angular/core/testing';
 import { FormGroup } from '@angular/forms';
 import { MATERIAL_ANIMATIONS } from '@angular/material/core';
@@ -23,6 +23,7 @@ const SETPOINT: ValueSchema = {
 @Component({
   imports: [FormlyForm],
   providers: [provideModelForms()],
+  changeDetection: ChangeDetectionStrategy.OnPush,
   template: `<form><formly-form [form]="group" [fields]="fields()" [model]="value" /></form>`,
 })
 class Host {

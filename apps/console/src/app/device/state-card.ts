@@ -240,8 +240,9 @@ export class StateCard {
 
 /** A schema with its `default`s taken out, at every depth. */
 function withoutDefaults(schema: ValueSchema): ValueSchema {
-  const { default: _default, properties, items, ...rest } = schema;
+  const { properties, items, ...rest } = schema;
   const out: ValueSchema = { ...rest };
+  delete out.default;
   if (properties) {
     out.properties = Object.fromEntries(Object.entries(properties).map(([k, v]) => [k, withoutDefaults(v)]));
   }
