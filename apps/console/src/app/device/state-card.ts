@@ -30,11 +30,10 @@ interface DesiredForm {
   current: JsonObject;
 }
 
-function show(value: unknown, schema: ValueSchema | undefined): string {
+/** A state value as JSON, a number with its unit. */
+function show(value: unknown, unit: string | undefined): string {
   if (value === undefined) return '—';
-  return typeof value === 'number' && schema?.unit
-    ? `${JSON.stringify(value)}\u00a0${schema.unit}`
-    : JSON.stringify(value);
+  return typeof value === 'number' && unit ? `${JSON.stringify(value)}\u00a0${unit}` : JSON.stringify(value);
 }
 
 const sameJson = (a: unknown, b: unknown) => a === b || JSON.stringify(a) === JSON.stringify(b);
@@ -204,12 +203,14 @@ export class StateCard {
     const keys = [...new Set([...Object.keys(state.reported), ...Object.keys(state.desired)])].sort();
     const model = this.model.model();
     return keys.map((key) => {
-      const schema = model?.desired?.[key] ?? model?.reported?.[key];
+      const desired = model?.desired?.[key];
+      const reported = model?.reported?.[key];
+      const unit = desired?.unit ?? reported?.unit;
       return {
         key,
-        title: schema?.title ?? null,
-        reported: show(state.reported[key], model?.reported?.[key] ?? schema),
-        desired: show(state.desired[key], schema),
+        title: desired?.title ?? reported?.title ?? null,
+        reported: show(state.reported[key], unit),
+        desired: show(state.desired[key], unit),
         differs: key in state.delta,
       };
     });

@@ -180,9 +180,14 @@ export class TelemetryChart {
     return decodeValue(this.spec(), value, this.store.range().bucketMs > 0);
   }
 
-  /** A value as text with the model's precision and unit. */
-  private format(value: number): string {
-    return formatMeasurement(this.decode(value), this.spec(), this.locale);
+  /** A value as text with the unit, and the model's precision unless `precise` is false. */
+  private format(value: number, precise = true): string {
+    const spec = this.spec();
+    return formatMeasurement(
+      this.decode(value),
+      precise || !spec ? spec : { ...spec, precision: undefined },
+      this.locale,
+    );
   }
 
   /** The y axis of steps: on/off, or an enum's values, at their whole positions only. */
@@ -255,7 +260,13 @@ export class TelemetryChart {
         ],
         axes: [
           axisStyle,
-          { ...axisStyle, size: 64, values: (_u, splits) => splits.map((v) => format(v)), ...(stepAxis ?? {}) },
+          // Ticks keep the usual precision: the model's (for readings) could print two ticks alike.
+          {
+            ...axisStyle,
+            size: 64,
+            values: (_u, splits) => splits.map((v) => this.format(v, false)),
+            ...(stepAxis ?? {}),
+          },
         ],
       },
       [untracked(this.view).ts, untracked(this.view).values],
