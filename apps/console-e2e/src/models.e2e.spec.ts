@@ -1,6 +1,7 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Locator, Page } from 'playwright-core';
+import { expectAccessible } from './axe';
 import { expectText, launchChromium } from './browser';
 import { ADMIN, CHROMIUM, type Platform, SCREENSHOT_DIR, startPlatform, startSimulator } from './platform';
 
@@ -88,6 +89,7 @@ describeInBrowser('console renders from device models, in Chromium', () => {
     await card.getByRole('button', { name: 'Apply' }).click();
     await expectText(card, /Desired state saved as version \d+/);
     await page.screenshot({ path: join(SCREENSHOT_DIR, 'models-device.png'), fullPage: true });
+    await expectAccessible(page, 'device with a model');
   });
 
   it('zooms a chart to a custom range by dragging, and exports what it shows as CSV', async () => {
