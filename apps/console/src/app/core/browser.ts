@@ -21,3 +21,20 @@ export const SESSION_STORAGE = new InjectionToken<Storage | null>('SESSION_STORA
     }
   },
 });
+
+/** Offers text to the user as a file download; a token so specs can catch it (jsdom has no object URLs). */
+export const SAVE_FILE = new InjectionToken<(name: string, type: string, text: string) => void>('SAVE_FILE', {
+  providedIn: 'root',
+  factory: () => {
+    const document = inject(DOCUMENT);
+    return (name, type, text) => {
+      const url = URL.createObjectURL(new Blob([text], { type }));
+      const link = document.createElement('a');
+      link.href = url;
+      link.download = name;
+      link.click();
+      // The download has started by now; the URL is not needed after.
+      setTimeout(() => URL.revokeObjectURL(url));
+    };
+  },
+});

@@ -14,6 +14,8 @@ export interface CommandEntry
     'commandId' | 'deviceId' | 'name' | 'status' | 'result' | 'error' | 'issuedAt' | 'transitions'
   > {
   params?: CommandWithHistoryView['params'];
+  /** With `in-progress`: percent done, as the device last said. */
+  progress?: number;
   /** Unknown (null) for a command first seen on the stream, until the history is reloaded. */
   createdBy: string | null;
 }
@@ -67,6 +69,7 @@ export function applyCommandEvent(
       status: event.status,
       ...(event.result !== undefined ? { result: event.result } : {}),
       ...(event.error !== undefined ? { error: event.error } : {}),
+      ...(event.progress !== undefined ? { progress: event.progress } : {}),
       issuedAt: event.ts,
       createdBy,
       transitions: [transition],
@@ -78,7 +81,8 @@ export function applyCommandEvent(
     known &&
     !learnsSender &&
     (event.result === undefined || entry.result !== undefined) &&
-    (event.error === undefined || entry.error !== undefined)
+    (event.error === undefined || entry.error !== undefined) &&
+    (event.progress === undefined || entry.progress === event.progress)
   ) {
     return entry;
   }
@@ -88,6 +92,10 @@ export function applyCommandEvent(
     status: currentStatus(transitions, entry.status),
     ...(event.result !== undefined ? { result: event.result } : {}),
     ...(event.error !== undefined ? { error: event.error } : {}),
+    // An event older than what is held does not take the progress back.
+    ...(event.progress !== undefined && event.ts >= (entry.transitions[entry.transitions.length - 1]?.ts ?? 0)
+      ? { progress: event.progress }
+      : {}),
     issuedAt: Math.min(entry.issuedAt, event.ts),
     createdBy: entry.createdBy ?? createdBy,
     transitions,

@@ -1,18 +1,50 @@
-import { ChangeDetectionStrategy, Component, computed, inject, signal } from '@angular/core';
+import { ChangeDetectionStrategy, Component, computed, inject, linkedSignal, signal } from '@angular/core';
+import { FormGroup } from '@angular/forms';
 import { MatButton } from '@angular/material/button';
+import { MatOption } from '@angular/material/core';
 import { MatFormField, MatHint, MatLabel } from '@angular/material/form-field';
 import { MatInput } from '@angular/material/input';
-import { commandNameSchema, type JsonObject } from '@iot/protocol';
+import { MatProgressBar } from '@angular/material/progress-bar';
+import { MatSelect } from '@angular/material/select';
+import { commandNameSchema, isJsonObject, type JsonObject } from '@iot/protocol';
+import { type FormlyFieldConfig, FormlyForm } from '@ngx-formly/core';
+import { FormlyJsonschema } from '@ngx-formly/core/json-schema';
 import { ControlService } from '../core/control/control.service';
 import { TimestampPipe } from '../ui/format.pipes';
 import { CommandStatusChip } from './command-status-chip';
 import { CommandsStore } from './commands.store';
+import { DeviceModelStore, type ModelCommand } from './device-model.store';
+import { formFromSchema, toJson } from './model-form';
 import { parseJsonObject } from './state-doc';
 
-/** Send a command to the device and follow it live; for operators and admins. */
+/** The generated form of one command: fresh per pick, so defaults are filled again. */
+interface CommandForm {
+  command: ModelCommand;
+  group: FormGroup;
+  value: Record<string, unknown>;
+  fields: FormlyFieldConfig[];
+}
+
+/**
+ * Send a command to the device and follow it live; for operators and admins.
+ * A device with a model gets a picker of its commands and a form generated
+ * from each one's params schema; one without, a name and raw JSON params.
+ */
 @Component({
   selector: 'iot-command-panel',
-  imports: [MatFormField, MatLabel, MatInput, MatHint, MatButton, CommandStatusChip, TimestampPipe],
+  imports: [
+    MatFormField,
+    MatLabel,
+    MatInput,
+    MatHint,
+    MatButton,
+    MatSelect,
+    MatOption,
+    MatProgressBar,
+    FormlyForm,
+    CommandStatusChip,
+    TimestampPipe,
+  ],
   changeDetection: ChangeDetectionStrategy.OnPush,
   templateUrl: './command-panel.html',
   styleUrl: './device-cards.scss',
@@ -20,6 +52,27 @@ import { parseJsonObject } from './state-doc';
 export class CommandPanel {
   private readonly store = inject(CommandsStore);
   protected readonly control = inject(ControlService);
+  protected readonly model = inject(DeviceModelStore);
+  private readonly jsonSchema = inject(FormlyJsonschema);
+
+  /** With a model, its commands are the only ones the api takes; raw JSON only without one. */
+  protected readonly mode = computed<'loading' | 'model' | 'raw'>(() =>
+    !this.model.loaded() ? 'loading' : this.model.model() ? 'model' : 'raw',
+  );
+  /** The first command until the operator picks another. */
+  protected readonly picked = linkedSignal<string | null>(() => this.model.commands()[0]?.name ?? null);
+  protected readonly commandForm = computed<CommandForm | null>(() => {
+    const name = this.picked();
+    const command = this.model.commands().find((c) => c.name === name);
+    if (!command) return null;
+    const params = command.spec.params;
+    return {
+      command,
+      group: new FormGroup({}),
+      value: {},
+      fields: params ? [formFromSchema(this.jsonSchema, params)] : [],
+    };
+  });
 
   protected readonly name = signal('');
   protected readonly paramsText = signal('');
@@ -53,6 +106,14 @@ export class CommandPanel {
     return id ? (this.store.command(id) ?? null) : null;
   });
   protected readonly canCancel = computed(() => this.active()?.status === 'pending');
+  protected readonly defaultTimeout = computed(() => {
+    const ms = this.commandForm()?.command.spec.timeoutMs;
+    return ms === undefined ? '30 s' : `${ms / 1000} s`;
+  });
+  protected readonly progress = computed(() => {
+    const command = this.active();
+    return command?.status === 'in-progress' && command.progress !== undefined ? command.progress : null;
+  });
 
   constructor() {
     this.control.connect();
@@ -62,14 +123,35 @@ export class CommandPanel {
     this[target].set((event.target as HTMLInputElement | HTMLTextAreaElement).value);
   }
 
+  protected pick(name: string): void {
+    this.picked.set(name);
+    this.sendError.set(null);
+  }
+
   protected async submit(event: Event): Promise<void> {
     event.preventDefault();
     this.touched.set(true);
-    if (!this.valid() || this.sending()) return;
+    if (this.sending()) return;
+    let name: string;
+    let params: JsonObject | undefined;
+    if (this.mode() === 'model') {
+      const form = this.commandForm();
+      if (!form || form.group.invalid || this.timeout().error) {
+        form?.group.markAllAsTouched();
+        return;
+      }
+      const value = toJson(form.value);
+      name = form.command.name;
+      params = isJsonObject(value) && Object.keys(value).length > 0 ? value : undefined;
+    } else {
+      if (!this.valid()) return;
+      name = this.name().trim();
+      params = this.params().value;
+    }
     this.sending.set(true);
     this.sendError.set(null);
     try {
-      const id = await this.store.send(this.name().trim(), this.params().value, this.timeout().value);
+      const id = await this.store.send(name, params, this.timeout().value);
       this.activeId.set(id);
     } catch (error) {
       this.sendError.set(error instanceof Error ? error.message : 'The command could not be sent.');

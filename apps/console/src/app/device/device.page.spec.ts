@@ -3,7 +3,7 @@ import { HttpTestingController, provideHttpClientTesting } from '@angular/common
 import { signal } from '@angular/core';
 import { type ComponentFixture, TestBed } from '@angular/core/testing';
 import { provideRouter } from '@angular/router';
-import type { Role } from '@iot/protocol';
+import type { DeviceModel, Role } from '@iot/protocol';
 import { AuthService } from '../core/auth/auth.service';
 import { ControlSocketService } from '../core/control/control-socket.service';
 import { CONTROL_SOCKET_URL, WEB_SOCKET_FACTORY } from '../core/control/web-socket';
@@ -16,6 +16,29 @@ import { strictMock } from '../core/testing/strict-mock';
 import { DevicePage, VALUE_STALE_AFTER_MS } from './device.page';
 
 const BASE = '/api/v1/devices/boiler-1';
+
+const THERMOSTAT: DeviceModel = {
+  id: 'acme.thermostat',
+  version: 2,
+  title: 'Thermostat',
+  telemetry: {
+    temperature: { type: 'number', title: 'Temperature', unit: '°C', precision: 1, maximum: 60 },
+    heating: { type: 'boolean', chart: 'step' },
+  },
+  commands: {
+    'setpoint.set': {
+      title: 'Set the setpoint',
+      params: {
+        type: 'object',
+        properties: { value: { type: 'number', minimum: 5, maximum: 30, unit: '°C', default: 21 } },
+        required: ['value'],
+        additionalProperties: false,
+      },
+    },
+    reboot: {},
+  },
+  desired: { interval: { type: 'integer', title: 'Interval', unit: 's', minimum: 1, maximum: 3600 } },
+};
 
 // jsdom has no canvas: the charts get a uPlot that draws nothing (telemetry-charts.spec.ts checks what it is given).
 jest.mock('uplot', () => ({
@@ -30,7 +53,7 @@ describe('DevicePage', () => {
   let page: HTMLElement;
   let sockets: ReturnType<typeof fakeWebSockets>;
 
-  async function render(role: Role): Promise<void> {
+  async function render(role: Role, model: DeviceModel | null = null): Promise<void> {
     const sources = fakeEventSources();
     sockets = fakeWebSockets();
     TestBed.configureTestingModule({
@@ -69,6 +92,7 @@ describe('DevicePage', () => {
       temperature: { ts: now, value: 61.5 },
       pressure: { ts: now - VALUE_STALE_AFTER_MS - 1_000, value: 2 },
     });
+    http.expectOne(`${BASE}/model`).flush({ model, misfits: {} });
     http.expectOne((req) => req.url === `${BASE}/commands`).flush({ items: [], nextCursor: null });
     http.expectOne(`${BASE}/state`).flush({
       reported: { interval: 5 },
@@ -201,5 +225,119 @@ describe('DevicePage', () => {
         li.querySelector('iot-command-status-chip')?.textContent?.trim(),
       ),
     ).toEqual(['pending', 'sent', 'succeeded']);
+  });
+
+  describe('with a device model', () => {
+    const type = async (input: HTMLInputElement, value: string) => {
+      input.value = value;
+      input.dispatchEvent(new Event('input'));
+      await fixture.whenStable();
+    };
+
+    it('shows titles, units and precision, and flags a value that does not fit', async () => {
+      await render('viewer', THERMOSTAT);
+      const temperature = tile('Temperature');
+      expect(temperature?.querySelector('.value')?.textContent).toBe('61.5\u00a0°C');
+      expect(temperature?.classList).toContain('is-misfit');
+      expect(temperature?.textContent).toContain('above its maximum 60');
+      expect(tile('pressure')?.classList).not.toContain('is-misfit');
+      expect(page.querySelector('.facts')?.textContent).toContain('Thermostat');
+    });
+
+    it('offers the model commands, with a form generated from the params and its default filled', async () => {
+      await render('operator', THERMOSTAT);
+      const panel = page.querySelector('iot-command-panel') as HTMLElement;
+      expect(panel.querySelector('mat-select')?.textContent).toContain('Set the setpoint');
+      expect(panel.querySelector('textarea')).toBeNull();
+      const value = panel.querySelector<HTMLInputElement>('formly-form input');
+      expect(value?.value).toBe('21');
+      expect(panel.querySelector('formly-form mat-label')?.textContent).toContain('value (°C)');
+      expect(panel.textContent).toContain('5 to 30\u00a0°C');
+
+      (panel.querySelector('.mat-mdc-select-trigger') as HTMLElement).click();
+      await fixture.whenStable();
+      const options = [...document.querySelectorAll<HTMLElement>('mat-option')];
+      expect(options.map((o) => o.textContent?.trim())).toEqual(['Set the setpoint', 'reboot']);
+      options[1].click();
+      await fixture.whenStable();
+      expect(panel.querySelector('formly-form')).toBeNull();
+      expect(panel.textContent).toContain('This command takes no parameters.');
+    });
+
+    it('validates as the operator types, and sends nothing while invalid', async () => {
+      await render('operator', THERMOSTAT);
+      const socket = sockets.latest();
+      socket.open();
+      const panel = page.querySelector('iot-command-panel') as HTMLElement;
+      const value = panel.querySelector<HTMLInputElement>('formly-form input') as HTMLInputElement;
+      await type(value, '31');
+      expect(panel.querySelector('mat-error')?.textContent).toContain('At most 30.');
+      panel.querySelector('form')?.dispatchEvent(new Event('submit'));
+      await fixture.whenStable();
+      expect(socket.sent).toHaveLength(0);
+    });
+
+    it('sends the picked command with the form value, and shows the api refusal', async () => {
+      await render('operator', THERMOSTAT);
+      const socket = sockets.latest();
+      socket.open();
+      const panel = page.querySelector('iot-command-panel') as HTMLElement;
+      await type(panel.querySelector<HTMLInputElement>('formly-form input') as HTMLInputElement, '22.5');
+      panel.querySelector('form')?.dispatchEvent(new Event('submit'));
+      await fixture.whenStable();
+      expect(socket.sent[0]).toMatchObject({
+        event: 'command.send',
+        data: { deviceId: 'boiler-1', name: 'setpoint.set', params: { value: 22.5 } },
+      });
+      socket.receive('error', {
+        requestId: socket.lastRequestId(),
+        code: 'bad_request',
+        message: 'params.value: must be <= 30',
+      });
+      await new Promise((resolve) => setTimeout(resolve));
+      await fixture.whenStable();
+      expect(panel.querySelector('.banner.error')?.textContent).toContain('params.value: must be <= 30');
+    });
+
+    it('shows a progress bar while the device reports progress', async () => {
+      await render('operator', THERMOSTAT);
+      const socket = sockets.latest();
+      socket.open();
+      const panel = page.querySelector('iot-command-panel') as HTMLElement;
+      panel.querySelector('form')?.dispatchEvent(new Event('submit'));
+      await fixture.whenStable();
+      const frame = {
+        requestId: socket.lastRequestId(),
+        commandId: 'cmd-1',
+        deviceId: 'boiler-1',
+        name: 'setpoint.set',
+      };
+      socket.receive('command.status', { ...frame, status: 'pending', ts: 1_000 });
+      socket.receive('command.status', { ...frame, status: 'in-progress', progress: 40, ts: 1_100 });
+      await fixture.whenStable();
+      expect(panel.querySelector('mat-progress-bar[mode="determinate"]')?.getAttribute('aria-label')).toBe(
+        'Progress: 40%',
+      );
+    });
+
+    it('edits the model desired properties in a form, sending only what changed', async () => {
+      await render('operator', THERMOSTAT);
+      const socket = sockets.latest();
+      socket.open();
+      const card = page.querySelector('iot-state-card') as HTMLElement;
+      expect(card.querySelector('textarea')).toBeNull();
+      const interval = card.querySelector<HTMLInputElement>('formly-form input') as HTMLInputElement;
+      expect(interval.value).toBe('10');
+      const apply = () => [...card.querySelectorAll('button')].find((b) => b.textContent?.includes('Apply'));
+      expect(apply()?.disabled).toBe(true);
+      await type(interval, '30');
+      expect(apply()?.disabled).toBe(false);
+      card.querySelector('form')?.dispatchEvent(new Event('submit'));
+      await fixture.whenStable();
+      expect(socket.sent[0]).toMatchObject({
+        event: 'state.desired.set',
+        data: { deviceId: 'boiler-1', patch: { interval: 30 }, expectedVersion: 2 },
+      });
+    });
   });
 });

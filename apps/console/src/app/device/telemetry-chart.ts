@@ -13,12 +13,14 @@ import {
   untracked,
   viewChild,
 } from '@angular/core';
+import type { TelemetrySpec } from '@iot/protocol';
 import uPlot from 'uplot';
 import { WINDOW } from '../core/browser';
 import { Clock } from '../core/time/clock';
-import { formatNumber, formatTimestamp } from '../ui/format';
-import { TelemetryValuePipe } from '../ui/format.pipes';
+import { formatMeasurement, formatTimestamp } from '../ui/format';
+import { MeasurementPipe } from '../ui/format.pipes';
 import { TelemetryChartsStore } from './telemetry-charts.store';
+import { decodeValue } from './telemetry-csv';
 import { summarize } from './telemetry-series';
 
 /** The part of ResizeObserver a chart uses. */
@@ -45,6 +47,8 @@ export const RESIZE_OBSERVER_FACTORY = new InjectionToken<
 export const CHART_HEIGHT = 160;
 /** Until the first measurement (or where nothing measures). */
 const FALLBACK_WIDTH = 320;
+/** A drag narrower than this is a click, not a zoom. */
+const MIN_ZOOM_PX = 8;
 
 interface Palette {
   line: string;
@@ -55,22 +59,25 @@ interface Palette {
 let nextId = 0;
 
 /**
- * One key's chart: a uPlot line over the store's points for the chosen range,
- * its x axis moving with the clock. uPlot needs an explicit width, so a
- * ResizeObserver follows the container's. The canvas is hidden from screen
- * readers behind `role="img"`, described by a text summary.
+ * One key's chart: a uPlot line (or steps, for on/off and modes) over the
+ * store's points for the chosen range, its x axis moving with the clock (or
+ * fixed, for a custom range), broken where the data has gaps; a drag across
+ * it zooms to a custom range. Title, unit and precision come from the
+ * device's model. uPlot needs an explicit width, so a ResizeObserver follows
+ * the container's. The canvas is hidden from screen readers behind
+ * `role="img"`, described by a text summary.
  */
 @Component({
   selector: 'iot-telemetry-chart',
-  imports: [TelemetryValuePipe],
+  imports: [MeasurementPipe],
   changeDetection: ChangeDetectionStrategy.OnPush,
   styleUrl: './telemetry-charts.scss',
   template: `
     <figure class="chart">
       <figcaption class="chart-head">
-        <span class="chart-key mono">{{ key() }}</span>
+        <span class="chart-key" [class.mono]="!spec()?.title" [attr.title]="key()">{{ title() }}</span>
         @if (summary().latest; as latest) {
-          <span class="chart-latest mono" aria-hidden="true">{{ latest.value | telemetryValue }}</span>
+          <span class="chart-latest mono" aria-hidden="true">{{ decode(latest.value) | measurement: spec() }}</span>
         }
       </figcaption>
       <div class="plot-area">
@@ -85,6 +92,9 @@ let nextId = 0;
 })
 export class TelemetryChart {
   readonly key = input.required<string>();
+  /** The key's spec in the device's model, if it has one. */
+  readonly spec = input<TelemetrySpec | undefined>(undefined);
+  readonly kind = input<'line' | 'step'>('line');
 
   private readonly store = inject(TelemetryChartsStore);
   private readonly clock = inject(Clock);
@@ -96,19 +106,28 @@ export class TelemetryChart {
 
   protected readonly summaryId = `iot-chart-summary-${nextId++}`;
   protected readonly view = computed(() => this.store.view(this.key(), this.clock.now()));
-  /** The x range: the window ending now (or at a point a device clock put a little ahead). */
+  /** The x range: the window ending now (or at a point a device clock put a little ahead), or a fixed one. */
   private readonly xRange = computed(() => {
+    const range = this.store.range();
+    if (range.end !== undefined) return { min: range.end - range.spanMs, max: range.end };
     const now = this.clock.now();
     const ts = this.view().ts;
     const max = Math.max(now, ts[ts.length - 1] ?? now);
-    return { min: now - this.store.range().spanMs, max };
+    return { min: now - range.spanMs, max };
+  });
+  private readonly bucketed = computed(() => this.store.range().bucketMs > 0);
+  /** The model's title, with the unit: "Temperature (°C)". */
+  protected readonly title = computed(() => {
+    const spec = this.spec();
+    const title = spec?.title ?? this.key();
+    return spec?.unit ? `${title} (${spec.unit})` : title;
   });
   protected readonly summary = computed(() => summarize(this.view()));
-  protected readonly label = computed(() => `Chart of ${this.key()} over ${this.store.range().description}`);
+  protected readonly label = computed(() => `Chart of ${this.title()} over ${this.store.range().description}`);
   protected readonly summaryText = computed(() => {
     const { latest, min, max, count } = this.summary();
     if (!latest || min === null || max === null) return 'No points in this range.';
-    const n = (value: number) => formatNumber(value, this.locale);
+    const n = (value: number) => this.format(value);
     return (
       `Latest ${n(latest.value)} at ${formatTimestamp(latest.ts, this.locale)}. ` +
       `Lowest ${n(min)}, highest ${n(max)}, over ${count} ${count === 1 ? 'point' : 'points'}.`
@@ -137,6 +156,16 @@ export class TelemetryChart {
       this.chart = null;
     });
 
+    // The model arrived (title, unit, steps) or the range changed between raw and averaged: draw it anew.
+    effect(() => {
+      this.spec();
+      this.kind();
+      this.bucketed();
+      untracked(() => {
+        if (this.chart) this.create();
+      });
+    });
+
     // New points, or only the clock moving on: either way the chart is redrawn
     // (the x scale's range function reads xRange()).
     effect(() => {
@@ -146,12 +175,48 @@ export class TelemetryChart {
     });
   }
 
+  /** A charted value back as sent (on/off, a mode), in bucketed ranges the average. */
+  protected decode(value: number): string | number | boolean {
+    return decodeValue(this.spec(), value, this.store.range().bucketMs > 0);
+  }
+
+  /** A value as text with the unit, and the model's precision unless `precise` is false. */
+  private format(value: number, precise = true): string {
+    const spec = this.spec();
+    return formatMeasurement(
+      this.decode(value),
+      precise || !spec ? spec : { ...spec, precision: undefined },
+      this.locale,
+    );
+  }
+
+  /** The y axis of steps: on/off, or an enum's values, at their whole positions only. */
+  private stepAxis(): Pick<uPlot.Axis, 'splits' | 'values'> | null {
+    const spec = this.spec();
+    const names = spec?.type === 'boolean' ? ['off', 'on'] : spec?.type === 'enum' ? (spec.values ?? []) : null;
+    if (!names || this.store.range().bucketMs > 0) return null;
+    return {
+      splits: () => names.map((_name, i) => i),
+      values: (_u, splits) => splits.map((v) => names[v] ?? ''),
+    };
+  }
+
   private create(): void {
     this.chart?.destroy();
     const element = this.plot().nativeElement;
     this.palette = this.readPalette(element) ?? this.palette;
     const { line, axis, grid } = this.palette;
-    const format = (value: number | null) => (value === null ? '--' : formatNumber(value, this.locale));
+    const format = (value: number | null) => (value === null ? '--' : this.format(value));
+    const step = this.kind() === 'step';
+    const stepAxis = step ? this.stepAxis() : null;
+    const yRange = stepAxis
+      ? {
+          range: (): uPlot.Range.MinMax => [
+            -0.1,
+            (this.spec()?.type === 'enum' ? (this.spec()?.values?.length ?? 1) - 1 : 1) + 0.1,
+          ],
+        }
+      : {};
     const axisStyle = { stroke: axis, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 } };
     this.chart = new uPlot(
       {
@@ -167,15 +232,42 @@ export class TelemetryChart {
               return [min, max];
             },
           },
+          y: yRange,
         },
-        // Zooming by drag would be undone by the next point: off.
-        cursor: { drag: { x: false, y: false, setScale: false } },
+        // A drag selects a span, which becomes a custom range (the store's, so every chart follows).
+        cursor: { drag: { x: true, y: false, setScale: false } },
+        hooks: {
+          setSelect: [
+            (u) => {
+              const { left, width } = u.select;
+              if (width >= MIN_ZOOM_PX) this.store.setCustom(u.posToVal(left, 'x'), u.posToVal(left + width, 'x'));
+              u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
+            },
+          ],
+        },
         legend: { show: true, live: true },
         series: [
           {},
-          { label: this.key(), stroke: line, width: 2, fill: `${line}1f`, value: (_u, value) => format(value) },
+          {
+            label: this.title(),
+            stroke: line,
+            width: 2,
+            fill: `${line}1f`,
+            spanGaps: false,
+            ...(step && uPlot.paths?.stepped ? { paths: uPlot.paths.stepped({ align: 1 }) } : {}),
+            value: (_u, value) => format(value),
+          },
         ],
-        axes: [axisStyle, { ...axisStyle, size: 56, values: (_u, splits) => splits.map((v) => format(v)) }],
+        axes: [
+          axisStyle,
+          // Ticks keep the usual precision: the model's (for readings) could print two ticks alike.
+          {
+            ...axisStyle,
+            size: 64,
+            values: (_u, splits) => splits.map((v) => this.format(v, false)),
+            ...(stepAxis ?? {}),
+          },
+        ],
       },
       [untracked(this.view).ts, untracked(this.view).values],
       element,

@@ -1,4 +1,4 @@
-import { planHistory, type SeriesView, summarize, TelemetrySeries } from './telemetry-series';
+import { planHistory, type SeriesView, summarize, TelemetrySeries, withGaps } from './telemetry-series';
 
 const SECOND = 1_000;
 const MINUTE = 60_000;
@@ -150,7 +150,7 @@ describe('TelemetrySeries, raw window', () => {
     expect(pairs(sut.view('temperature', T0))).toEqual([[T0, 2]]);
   });
 
-  it('charts numbers only: strings and booleans are skipped, in history and live', () => {
+  it('charts numbers only without a model: strings and booleans are held, not shown', () => {
     sut.beginLoad();
     sut.completeLoad(
       {
@@ -166,9 +166,36 @@ describe('TelemetrySeries, raw window', () => {
     );
     expect(sut.add(T0 + 2 * SECOND, { pump: true, mode: 'boost' }, T0 + 2 * SECOND)).toBe(false);
 
-    expect(sut.keys()).toEqual(['temperature']);
     expect(pairs(sut.view('temperature', T0 + 2 * SECOND))).toEqual([[T0 + SECOND, 61]]);
     expect(sut.view('mode', T0 + 2 * SECOND)).toEqual({ ts: [], values: [] });
+
+    // The model arrives: booleans and enum values are charted (as 0/1 and their index), history and live.
+    sut.encode = (key, value) =>
+      key === 'pump' && typeof value === 'boolean'
+        ? Number(value)
+        : key === 'mode'
+          ? ['eco', 'boost'].indexOf(value as string)
+          : null;
+    expect(pairs(sut.view('mode', T0 + 2 * SECOND))).toEqual([
+      [T0, 0],
+      [T0 + 2 * SECOND, 1],
+    ]);
+    expect(pairs(sut.view('pump', T0 + 2 * SECOND))).toEqual([[T0 + 2 * SECOND, 1]]);
+    expect(sut.add(T0 + 3 * SECOND, { pump: false }, T0 + 3 * SECOND)).toBe(true);
+  });
+
+  it('breaks the line where the device sent nothing for a while', () => {
+    for (let i = 0; i < 5; i++) sut.add(T0 + i * SECOND, { temperature: i }, T0 + i * SECOND);
+    sut.add(T0 + 5 * MINUTE, { temperature: 9 }, T0 + 5 * MINUTE);
+    expect(pairs(sut.view('temperature', T0 + 5 * MINUTE))).toEqual([
+      [T0, 0],
+      [T0 + SECOND, 1],
+      [T0 + 2 * SECOND, 2],
+      [T0 + 3 * SECOND, 3],
+      [T0 + 4 * SECOND, 4],
+      [T0 + 4 * SECOND + 1, null],
+      [T0 + 5 * MINUTE, 9],
+    ]);
   });
 
   it('drops points that leave the window as time goes on', () => {
@@ -337,11 +364,13 @@ describe('TelemetrySeries, bucketed window', () => {
       [T0 - B, 55],
       [T0, 61],
       [T0 + B, 80],
+      // Nothing came in the bucket at 2B: a gap.
+      [T0 + B + 1, null],
       [T0 + 3 * B, 90],
     ]);
     // Folded: the bucket at T0 is closed now, so a straggler for it is left to the next load.
     expect(sut.add(T0 + 4 * MINUTE, { temperature: 0 }, later)).toBe(false);
-    expect(sut.view('temperature', later).values).toEqual([50, 55, 61, 80, 90]);
+    expect(sut.view('temperature', later).values).toEqual([50, 55, 61, 80, null, 90]);
   });
 
   it('keeps the last closed bucket raw for a while, so a straggler still counts', () => {
@@ -394,6 +423,62 @@ describe('TelemetrySeries, bucketed window', () => {
   });
 });
 
+describe('withGaps', () => {
+  it('breaks at silences longer than five typical intervals, and at least 30 s', () => {
+    const points: Array<[number, number]> = [
+      [0, 1],
+      [10 * SECOND, 2],
+      [20 * SECOND, 3],
+      [60 * SECOND, 4],
+      [70 * SECOND, 5],
+      [200 * SECOND, 6],
+    ];
+    expect(withGaps(points, 0).values).toEqual([1, 2, 3, 4, 5, null, 6]);
+  });
+
+  it('breaks a bucketed series where a bucket or more is missing', () => {
+    const points: Array<[number, number]> = [
+      [0, 1],
+      [5 * MINUTE, 2],
+      [10 * MINUTE, 3],
+      [25 * MINUTE, 4],
+    ];
+    expect(withGaps(points, 5 * MINUTE).values).toEqual([1, 2, 3, null, 4]);
+  });
+});
+
+describe('TelemetrySeries, fixed window', () => {
+  const FIXED = { spanMs: 10 * MINUTE, bucketMs: 0, end: T0 };
+
+  it('plans raw points between its ends, or the api buckets over all of it', () => {
+    expect(planHistory(FIXED, T0 + HOUR)).toEqual({ rawFrom: T0 - 10 * MINUTE, rawTo: T0 });
+    expect(planHistory({ spanMs: 24 * HOUR, bucketMs: 5 * MINUTE, end: T0 + SECOND }, T0 + HOUR)).toEqual({
+      rawFrom: T0 + 5 * MINUTE,
+      rawTo: T0 + 5 * MINUTE,
+      buckets: { from: T0 - 24 * HOUR, to: T0 + 5 * MINUTE, bucketMs: 5 * MINUTE },
+    });
+  });
+
+  it('shows only its points, keeps them as time goes on, and leaves later live entries out', () => {
+    const sut = new TelemetrySeries(FIXED);
+    sut.beginLoad();
+    sut.completeLoad(
+      {
+        raw: {
+          temperature: [
+            [T0 - 20 * MINUTE, 1],
+            [T0 - 5 * MINUTE, 2],
+            [T0 + MINUTE, 3],
+          ],
+        },
+      },
+      T0 + HOUR,
+    );
+    expect(sut.add(T0 + 2 * HOUR, { temperature: 4 }, T0 + 2 * HOUR)).toBe(false);
+    expect(pairs(sut.view('temperature', T0 + 3 * HOUR))).toEqual([[T0 - 5 * MINUTE, 2]]);
+  });
+});
+
 describe('summarize', () => {
   it('gives the latest value, the smallest and the largest', () => {
     expect(summarize({ ts: [1, 2, 3], values: [5, -2, 4] })).toEqual({
@@ -401,6 +486,15 @@ describe('summarize', () => {
       min: -2,
       max: 5,
       count: 3,
+    });
+  });
+
+  it('leaves gaps out', () => {
+    expect(summarize({ ts: [1, 2, 3], values: [4, null, 2] })).toEqual({
+      latest: { ts: 3, value: 2 },
+      min: 2,
+      max: 4,
+      count: 2,
     });
   });
 

@@ -3,6 +3,7 @@ import { HttpTestingController, provideHttpClientTesting } from '@angular/common
 import { type ComponentFixture, TestBed } from '@angular/core/testing';
 import { MATERIAL_ANIMATIONS } from '@angular/material/core';
 import { Router } from '@angular/router';
+import type { DeviceModel } from '@iot/protocol';
 import {
   aDeviceView,
   buttonByText,
@@ -80,7 +81,31 @@ describe('FleetPage', () => {
     await settle();
   });
 
-  afterEach(() => http.verify());
+  /** Answers the rows' model requests: the given models, none for the others. */
+  async function answerModels(models: Record<string, DeviceModel> = {}): Promise<void> {
+    for (const req of http.match((r) => r.url.endsWith('/model'))) {
+      const id = decodeURIComponent(req.request.url.split('/').slice(-2)[0]);
+      req.flush({ model: models[id] ?? null, misfits: {} });
+    }
+    await settle();
+  }
+
+  afterEach(async () => {
+    await answerModels();
+    http.verify();
+  });
+
+  it('shows titles, units and precision from the device model, and flags a value that does not fit', async () => {
+    await answerModels({
+      'pump-1': {
+        id: 'acme.pump',
+        version: 1,
+        telemetry: { temperature: { type: 'number', title: 'Water', unit: '°C', precision: 1, maximum: 20 } },
+      },
+    });
+    expect(rows()[0].textContent).toContain('Water\u00a021.5\u00a0°C');
+    expect(rows()[0].querySelector('.value')?.classList).toContain('is-misfit');
+  });
 
   it('shows the counts and a row per device, with formatted values', () => {
     expect(count('Devices')).toBe('2');

@@ -1,6 +1,12 @@
 import { inject, LOCALE_ID, Pipe, type PipeTransform } from '@angular/core';
 import type { TelemetryValue } from '@iot/protocol';
-import { formatRelativeTime, formatTelemetryValue, formatTimestamp } from './format';
+import {
+  formatMeasurement,
+  formatRelativeTime,
+  formatTelemetryValue,
+  formatTimestamp,
+  type MeasureSpec,
+} from './format';
 
 /** `{{ value | telemetryValue }}`: see formatTelemetryValue. */
 @Pipe({ name: 'telemetryValue' })
@@ -26,5 +32,14 @@ export class TimestampPipe implements PipeTransform {
   private readonly locale = inject(LOCALE_ID);
   transform(ts: number | null): string {
     return ts === null ? '' : formatTimestamp(ts, this.locale);
+  }
+}
+
+/** `{{ value | measurement: spec }}`: see formatMeasurement. */
+@Pipe({ name: 'measurement' })
+export class MeasurementPipe implements PipeTransform {
+  private readonly locale = inject(LOCALE_ID);
+  transform(value: TelemetryValue, spec: MeasureSpec | undefined): string {
+    return formatMeasurement(value, spec, this.locale);
   }
 }

@@ -1,4 +1,4 @@
-import { formatNumber, formatRelativeTime, formatTelemetryValue } from './format';
+import { formatMeasurement, formatNumber, formatRelativeTime, formatTelemetryValue } from './format';
 
 describe('formatNumber', () => {
   it.each([
@@ -53,5 +53,31 @@ describe('formatRelativeTime', () => {
 
   it('gives the date past 30 days', () => {
     expect(formatRelativeTime(Date.UTC(2025, 11, 1, 12), now)).toBe('Dec 1, 2025');
+  });
+});
+
+describe('formatMeasurement', () => {
+  it('gives a number its precision and unit', () => {
+    expect(formatMeasurement(21.456, { type: 'number', unit: '°C', precision: 1 })).toBe('21.5\u00a0°C');
+    expect(formatMeasurement(21, { type: 'number', unit: '°C', precision: 1 })).toBe('21.0\u00a0°C');
+    expect(formatMeasurement(1234.5, { type: 'number', unit: 'W', precision: 0 })).toBe('1,235\u00a0W');
+  });
+
+  it('keeps the usual precision where the model gives none', () => {
+    expect(formatMeasurement(231.54, { type: 'number', unit: 'V' })).toBe('231.5\u00a0V');
+  });
+
+  it('reads a boolean key as on/off, with no unit', () => {
+    expect(formatMeasurement(true, { type: 'boolean' })).toBe('on');
+    expect(formatMeasurement(false, { type: 'boolean', unit: 'x' })).toBe('off');
+  });
+
+  it('shows a value that does not fit its spec as it is, without the unit', () => {
+    expect(formatMeasurement('broken', { type: 'number', unit: '°C', precision: 1 })).toBe('broken');
+  });
+
+  it('is formatTelemetryValue without a spec', () => {
+    expect(formatMeasurement(true, undefined)).toBe('true');
+    expect(formatMeasurement(21.534, undefined)).toBe('21.53');
   });
 });

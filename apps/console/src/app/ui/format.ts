@@ -64,3 +64,32 @@ export function formatRelativeTime(ts: number | null, now: number, locale = 'en-
 export function formatTimestamp(ts: number, locale = 'en-US'): string {
   return cached(`ts:${locale}`, () => new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeStyle: 'medium' })).format(ts);
 }
+
+/** What formatting a value needs from its telemetry key's spec in the device's model. */
+export interface MeasureSpec {
+  type?: string;
+  unit?: string;
+  precision?: number;
+}
+
+/**
+ * A telemetry value with its model's precision and unit (`21.5 °C`); booleans
+ * of a boolean key read on/off. Without a spec, as {@link formatTelemetryValue}.
+ */
+export function formatMeasurement(value: TelemetryValue, spec: MeasureSpec | undefined, locale = 'en-US'): string {
+  if (!spec) return formatTelemetryValue(value, locale);
+  let text: string;
+  if (typeof value === 'number' && spec.precision !== undefined) {
+    const digits = spec.precision;
+    text = cached(
+      `fixed${digits}:${locale}`,
+      () => new Intl.NumberFormat(locale, { minimumFractionDigits: digits, maximumFractionDigits: digits }),
+    ).format(value);
+  } else if (typeof value === 'boolean' && spec.type === 'boolean') {
+    text = value ? 'on' : 'off';
+  } else {
+    text = formatTelemetryValue(value, locale);
+  }
+  // A unit belongs to numbers; a misfit string keeps no unit it does not have.
+  return spec.unit && typeof value === 'number' ? `${text}\u00a0${spec.unit}` : text;
+}

@@ -3,6 +3,7 @@ import { inject, Injectable } from '@angular/core';
 import type {
   CommandListResponse,
   CommandWithHistoryView,
+  DeviceModelView,
   DeviceStateView,
   DeviceView,
   LatestValues,
@@ -36,6 +37,11 @@ export class DeviceApi {
     return this.http.get<CommandWithHistoryView>(apiUrl(`/commands/${encodeURIComponent(commandId)}`), {
       withCredentials: true,
     });
+  }
+
+  /** The device's model (null when it has none) and its telemetry misfits. */
+  model(id: string): Observable<DeviceModelView> {
+    return this.http.get<DeviceModelView>(`${deviceUrl(id)}/model`, { withCredentials: true });
   }
 
   state(id: string): Observable<DeviceStateView> {
