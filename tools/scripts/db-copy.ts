@@ -206,6 +206,20 @@ const TABLES: TableCopy[] = [
     select: 'SELECT seq, device_id, type, data, ts FROM events ORDER BY seq',
   },
   {
+    table: 'audit_log',
+    columns: [
+      ['id', 'bigint'],
+      ['ts', 'bigint'],
+      ['actor', 'text'],
+      ['action', 'text'],
+      ['target', 'text'],
+      ['outcome', 'text'],
+      ['address', 'text'],
+      ['detail', 'text'],
+    ],
+    select: 'SELECT id, ts, actor, action, target, outcome, address, detail FROM audit_log ORDER BY id',
+  },
+  {
     table: 'meta',
     columns: [
       ['key', 'text'],
@@ -420,6 +434,8 @@ export async function main(argv: string[]): Promise<void> {
         ),
       );
       if (last > 0) await client.query("SELECT setval(pg_get_serial_sequence('events', 'seq'), $1)", [last]);
+      const audited = Number(sqlite.prepare('SELECT coalesce(max(id), 0) FROM audit_log').pluck().get());
+      if (audited > 0) await client.query("SELECT setval(pg_get_serial_sequence('audit_log', 'id'), $1)", [audited]);
       console.log(`done: ${summary.join(', ')}; events continue after seq ${last}`);
     } finally {
       client.release();

@@ -215,6 +215,7 @@ describe('API documents', () => {
     expect((await call('get', '/devices/{id}/model', device)).status).toBe(200);
 
     expect((await call('patch', '/devices/{id}/state/desired', device, { mode: 'eco' })).status).toBe(200);
+    expect((await call('get', '/audit', {}, undefined, '?limit=5')).status).toBe(200);
     expect((await call('get', '/devices/{id}/state', device)).status).toBe(200);
     expect((await call('delete', '/devices/{id}', device)).status).toBe(204);
     expect((await call('get', '/healthz', {})).status).toBe(200);

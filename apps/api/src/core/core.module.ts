@@ -11,6 +11,7 @@ import { EventLog } from './events/event-log.service';
 import { LogFeed } from './events/log-feed';
 import { EventRetention } from './events/event-retention.service';
 import { HealthService } from './health.service';
+import { AuditService } from './audit/audit.service';
 import { ModelsService } from './models/models.service';
 import { PresenceService } from './events/presence.service';
 import { ReplicaSync } from './replica-sync.service';
@@ -30,6 +31,7 @@ const services = [
   TelemetryHistory,
   TelemetryRetention,
   ModelsService,
+  AuditService,
   CommandsService,
   StateService,
   HealthService,

@@ -241,6 +241,22 @@ const migrations: Record<string, Migration> = {
       await sql`ALTER TABLE commands ADD COLUMN progress REAL`.execute(db);
     },
   },
+  '0009_audit_log': {
+    async up(db: Kysely<unknown>) {
+      // Who did what: appended, read newest first by id, pruned by time.
+      await sql`CREATE TABLE audit_log (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        ts BIGINT NOT NULL,
+        actor TEXT,
+        action TEXT NOT NULL,
+        target TEXT,
+        outcome TEXT NOT NULL,
+        address TEXT,
+        detail TEXT
+      )`.execute(db);
+      await sql`CREATE INDEX audit_log_ts ON audit_log (ts)`.execute(db);
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -16,6 +16,16 @@ export interface Database {
     created_at: number;
     expires_at: number;
   };
+  audit_log: {
+    id: Generated<number>;
+    ts: number;
+    actor: string | null;
+    action: string;
+    target: string | null;
+    outcome: string;
+    address: string | null;
+    detail: string | null;
+  };
   /** The model catalogue (`document` is the model as JSON). */
   models: { id: string; version: number; document: string; title: string | null; created_at: number };
   device_models: { device_id: string; model_id: string; model_version: number; assigned_at: number };

@@ -12,6 +12,7 @@ import { openSqlite } from './sqlite-connection';
 import { SqliteDeviceState } from './sqlite-device-state';
 import { SqliteDevices } from './sqlite-devices';
 import { SqliteModels } from './sqlite-models';
+import { SqliteAudit } from './sqlite-audit';
 import { SqliteEventLog } from './sqlite-event-log';
 import { type CommitObserver, SqliteEventWriter } from './sqlite-event-writer';
 import { SqliteReaderThread } from './sqlite-reader-thread';
@@ -38,6 +39,7 @@ export class SqliteDatabase implements DatabaseHealth {
   readonly commands: SqliteCommands;
   readonly deviceState: SqliteDeviceState;
   readonly models: SqliteModels;
+  readonly audit: SqliteAudit;
   readonly events: SqliteEventLog;
   /** One api process per SQLite database: nobody to tell. */
   readonly cluster = new LocalCluster();
@@ -59,6 +61,7 @@ export class SqliteDatabase implements DatabaseHealth {
     this.commands = new SqliteCommands(db, sqlite);
     this.deviceState = new SqliteDeviceState(db, sqlite);
     this.models = new SqliteModels(sqlite);
+    this.audit = new SqliteAudit(db);
     // Telemetry last: it also forgets the device's keys in memory, which a failed delete must keep.
     this.devices = new SqliteDevices(db, sqlite, [this.commands, this.deviceState, this.models, this.telemetry]);
     this.events = new SqliteEventLog(db, sqlite, epoch, localWriter.writer, writerThread);

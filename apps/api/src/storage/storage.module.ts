@@ -6,6 +6,7 @@ import { CommandRepository } from '../domain/commands';
 import { DatabaseHealth } from '../domain/database';
 import { DeviceStateRepository } from '../domain/device-state';
 import { ModelRepository } from '../domain/models';
+import { AuditRepository } from '../domain/audit';
 import { DeviceRepository } from '../domain/devices';
 import { EventRepository } from '../domain/events';
 import { SessionRepository } from '../domain/sessions';
@@ -36,6 +37,7 @@ const repositories = [
   bind(CommandRepository, (db) => db.commands),
   bind(DeviceStateRepository, (db) => db.deviceState),
   bind(ModelRepository, (db) => db.models),
+  bind(AuditRepository, (db) => db.audit),
   bind(EventRepository, (db) => db.events),
   bind(ClusterChannel, (db) => db.cluster),
 ];

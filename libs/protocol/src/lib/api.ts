@@ -332,3 +332,19 @@ export interface ApiError {
   error: string;
   message: string;
 }
+
+/** `GET /audit`: filters, newest first, paged by id. */
+export const listAuditQuerySchema = z.object({
+  actor: z.string().max(256).optional(),
+  action: z.string().max(64).optional(),
+  target: z.string().max(256).optional(),
+  /** Epoch ms: entries at or after it. */
+  from: z.coerce.number().int().nonnegative().optional(),
+  /** Epoch ms: entries before it. */
+  to: z.coerce.number().int().nonnegative().optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  cursor: z.string().regex(/^\d{1,15}$/, 'a cursor from nextCursor').optional(),
+  /** `csv`: the page as CSV (text/csv) instead of JSON. */
+  format: z.enum(['json', 'csv']).default('json'),
+});
+export type ListAuditQuery = z.infer<typeof listAuditQuerySchema>;

@@ -152,3 +152,22 @@ export type HealthResponse = z.infer<typeof healthResponseSchema>;
 /** `GET /readyz` when ready: the broker and the database each answered. */
 export const readyResponseSchema = z.object({ status: z.literal('ok'), broker: z.string(), database: z.string() });
 export type ReadyResponse = z.infer<typeof readyResponseSchema>;
+
+export const auditEntrySchema = z.object({
+  id: z.number(),
+  ts: z.number(),
+  actor: z.string().nullable().describe('The username, or the one a failed login claimed'),
+  action: z.string().describe('Such as device.create, command.send, auth.login'),
+  target: z.string().nullable().describe('A device id, a username, a command id'),
+  outcome: z.enum(['ok', 'refused', 'failed']),
+  address: z.string().nullable(),
+  detail: z.string().nullable().describe('A short note: a command name, the fields changed; never a secret'),
+});
+export type AuditEntryView = z.infer<typeof auditEntrySchema>;
+
+export const auditListResponseSchema = z.object({
+  items: z.array(auditEntrySchema),
+  nextCursor: z.string().nullable(),
+});
+/** `GET /audit`: newest first, one page. */
+export type AuditListResponse = z.infer<typeof auditListResponseSchema>;

@@ -1,5 +1,7 @@
 import { Module } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
+import { AuditController } from './audit/audit.controller';
+import { AuditInterceptor } from './audit/audited';
 import { CoreModule } from '../../core/core.module';
 import { AuthController } from './auth/auth.controller';
 import { AuthGuard } from './auth/auth.guard';
@@ -29,6 +31,7 @@ import { TelemetryController } from './telemetry/telemetry.controller';
     CommandsController,
     StateController,
     ModelsController,
+    AuditController,
     StreamController,
     HealthController,
     MetricsController,
@@ -36,7 +39,12 @@ import { TelemetryController } from './telemetry/telemetry.controller';
     EmqxAuthController,
     AsyncApiController,
   ],
-  providers: [StreamHub, { provide: APP_GUARD, useClass: AuthGuard }, { provide: APP_FILTER, useClass: HttpErrorFilter }],
+  providers: [
+    StreamHub,
+    { provide: APP_GUARD, useClass: AuthGuard },
+    { provide: APP_FILTER, useClass: HttpErrorFilter },
+    { provide: APP_INTERCEPTOR, useClass: AuditInterceptor },
+  ],
   exports: [StreamHub],
 })
 export class HttpModule {}

@@ -9,6 +9,7 @@ import type { CommandsService } from '../../core/commands/commands.service';
 import type { AppConfig } from '../../platform/config/config';
 import type { MetricsService } from '../../platform/metrics/metrics.service';
 import type { StateService } from '../../core/state/state.service';
+import type { AuditService } from '../../core/audit/audit.service';
 import { DomainError, type DomainErrorCode } from '../../domain/errors';
 import { ControlGateway, WS_MAX_BUFFERED_BYTES, frameCodeForDomainError } from './control.gateway';
 
@@ -43,6 +44,7 @@ describe('ControlGateway', () => {
   let logged: jest.SpyInstance;
   let commands: { send: jest.Mock };
   let bus: EventBus;
+  let audited: unknown[];
 
   function make(config: Partial<AppConfig> = {}): ControlGateway {
     bus = new EventBus();
@@ -52,6 +54,7 @@ describe('ControlGateway', () => {
       metrics as unknown as MetricsService,
       { wsRatePerSecond: 20, wsRateBurst: 40, ...config } as AppConfig,
       bus,
+      { record: (entry: unknown) => void audited.push(entry) } as unknown as AuditService,
     );
   }
 
@@ -59,7 +62,7 @@ describe('ControlGateway', () => {
     const socket = new FakeSocket();
     await sut.handleConnection(
       socket as unknown as WebSocket,
-      { user: { username, role } } as unknown as IncomingMessage,
+      { user: { username, role }, socket: { remoteAddress: '10.0.0.9' } } as unknown as IncomingMessage,
     );
     return socket;
   }
@@ -72,6 +75,7 @@ describe('ControlGateway', () => {
     commands = { send: jest.fn() };
     metrics = { refuseWs: jest.fn(), wsClients: { set: jest.fn() } };
     logged = jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
+    audited = [];
     sut = make();
   });
 
@@ -140,6 +144,20 @@ describe('ControlGateway', () => {
         { event: 'error', data: { requestId: 'r1', code: 'internal', message: 'internal error' } },
       ]);
       expect(logged).toHaveBeenCalledWith(expect.stringContaining('x.safeParse is not a function'));
+    });
+
+    it('records each request in the audit log with its outcome, the names of the fields it set and never their values', async () => {
+      const socket = await connect();
+      setDesired(socket, 'r1');
+      await settle();
+      state.setDesired.mockRejectedValue(new DomainError('bad_request', 'desired.on: must be boolean'));
+      setDesired(socket, 'r2');
+      await settle();
+      const entry = { actor: 'olga', address: '10.0.0.9', action: 'state.desired', target: 'd1', detail: 'on' };
+      expect(audited).toEqual([
+        { ...entry, outcome: 'ok' },
+        { ...entry, outcome: 'refused' },
+      ]);
     });
 
     it('answers a rejected promise the same way', async () => {

@@ -23,6 +23,7 @@ import { CommandsService, commandEvent } from '../../core/commands/commands.serv
 import { EventBus } from '../../core/events/event-bus';
 import { MetricsService } from '../../platform/metrics/metrics.service';
 import { StateService } from '../../core/state/state.service';
+import { AuditService } from '../../core/audit/audit.service';
 
 const PING_INTERVAL_MS = 30_000;
 /** requestIds a socket remembers for de-duplication (the oldest are forgotten first). */
@@ -66,6 +67,8 @@ interface Budget {
 
 interface SocketState {
   user: AuthUser;
+  /** The client's address, for the audit log. */
+  address: string | null;
   alive: boolean;
   budget: Budget;
   /** requestId of each command.send on this socket → its command id (once made). */
@@ -114,6 +117,7 @@ export class ControlGateway implements OnGatewayConnection, OnGatewayDisconnect,
     private readonly metrics: MetricsService,
     @Inject(APP_CONFIG) config: AppConfig,
     bus: EventBus,
+    private readonly audit: AuditService,
   ) {
     this.ratePerSecond = config.wsRatePerSecond;
     this.rateBurst = config.wsRateBurst;
@@ -143,7 +147,7 @@ export class ControlGateway implements OnGatewayConnection, OnGatewayDisconnect,
       this.budgets.set(user.username, budget);
     }
     budget.sockets++;
-    const state: SocketState = { user, alive: true, budget, requests: new Map() };
+    const state: SocketState = { user, address: req.socket.remoteAddress ?? null, alive: true, budget, requests: new Map() };
     this.sockets.set(socket, state);
     this.metrics.wsClients.set(this.sockets.size);
     socket.on('pong', () => (state.alive = true));
@@ -217,11 +221,37 @@ export class ControlGateway implements OnGatewayConnection, OnGatewayDisconnect,
         const message = `${event} needs the operator role; you are ${state.user.role}`;
         return this.fail(socket, requestId, 'forbidden', message);
       }
-      this.dispatch(socket, state, event, parsed.data as ClientFrameMap[typeof event]).catch((error: unknown) =>
-        this.failed(socket, requestId, event, error),
+      const request = parsed.data as ClientFrameMap[typeof event];
+      this.dispatch(socket, state, event, request).then(
+        () => this.audited(state, event, request, 'ok'),
+        (error: unknown) => {
+          this.audited(state, event, request, error instanceof DomainError && error.code !== 'unavailable' ? 'refused' : 'failed');
+          this.failed(socket, requestId, event, error);
+        },
       );
     } catch (error) {
       this.failed(socket, requestId, 'frame', error);
+    }
+  }
+
+  /** Records a request in the audit log, as the REST twin of each frame is. */
+  private audited<K extends keyof ClientFrameMap>(
+    state: SocketState,
+    event: K,
+    data: ClientFrameMap[K],
+    outcome: 'ok' | 'refused' | 'failed',
+  ): void {
+    const entry = { actor: state.user.username, outcome, address: state.address };
+    if (event === 'command.send') {
+      const request = data as ClientFrameMap['command.send'];
+      this.audit.record({ ...entry, action: 'command.send', target: request.deviceId, detail: request.name });
+    } else if (event === 'command.cancel') {
+      const request = data as ClientFrameMap['command.cancel'];
+      this.audit.record({ ...entry, action: 'command.cancel', target: request.commandId, detail: null });
+    } else {
+      const request = data as ClientFrameMap['state.desired.set'];
+      const fields = Object.keys(request.patch).slice(0, 32).join(',');
+      this.audit.record({ ...entry, action: 'state.desired', target: request.deviceId, detail: fields || null });
     }
   }
 

@@ -79,6 +79,8 @@ export interface AppConfig {
   sseMaxStreamsPerUser: number;
   /** Open SSE streams in all (SSE_MAX_STREAMS). */
   sseMaxStreams: number;
+  /** How long audit entries are kept, days (AUDIT_RETENTION_DAYS). */
+  auditRetentionDays: number;
   /** Largest reported or desired state document, as JSON bytes (STATE_MAX_BYTES). */
   stateMaxBytes: number;
   /**
@@ -297,6 +299,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     maxBatchEntries: int(env, 'TELEMETRY_MAX_BATCH', LIMITS.maxBatchEntries, problems, 1, 100_000),
     maxKeysPerDevice: int(env, 'TELEMETRY_MAX_KEYS_PER_DEVICE', LIMITS.maxKeysPerDevice, problems, 1, 100_000),
     eventRetentionMs: int(env, 'EVENT_RETENTION_HOURS', 24, problems, 1, 24 * 365) * 3600_000,
+    auditRetentionDays: int(env, 'AUDIT_RETENTION_DAYS', 365, problems, 1, 36_500),
     telemetryRetentionMs,
     rollupRetentionMs,
     sseMaxQueuedBytes: int(env, 'SSE_MAX_QUEUED_BYTES', 4 * 1024 * 1024, problems, 64 * 1024),

@@ -7,6 +7,7 @@ import { PgCommands } from './pg-commands';
 import { PgDeviceState } from './pg-device-state';
 import { PgDevices } from './pg-devices';
 import { PgModels } from './pg-models';
+import { PgAudit } from './pg-audit';
 import { PgEventLog } from './pg-event-log';
 import { pgMigrationProvider } from './pg-migrations';
 import { PgSessions } from './pg-sessions';
@@ -40,6 +41,7 @@ export class PgDatabase implements DatabaseHealth {
   readonly commands: PgCommands;
   readonly deviceState: PgDeviceState;
   readonly models: PgModels;
+  readonly audit: PgAudit;
   readonly events: PgEventLog;
   /** The replicas' channel (LISTEN/NOTIFY). */
   readonly cluster: PgCluster;
@@ -58,6 +60,7 @@ export class PgDatabase implements DatabaseHealth {
     this.commands = new PgCommands(db);
     this.deviceState = new PgDeviceState(db);
     this.models = new PgModels(db);
+    this.audit = new PgAudit(db);
     this.devices = new PgDevices(db, telemetry);
     this.events = new PgEventLog(db, pool, epoch, telemetry);
   }

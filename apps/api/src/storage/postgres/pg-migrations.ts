@@ -184,6 +184,22 @@ const migrations: Record<string, Migration> = {
       await sql`ALTER TABLE commands ADD COLUMN progress DOUBLE PRECISION`.execute(db);
     },
   },
+  '0006_audit_log': {
+    async up(db: Kysely<unknown>) {
+      // Who did what: appended, read newest first by id, pruned by time.
+      await sql`CREATE TABLE audit_log (
+        id BIGSERIAL PRIMARY KEY,
+        ts BIGINT NOT NULL,
+        actor TEXT COLLATE "C",
+        action TEXT COLLATE "C" NOT NULL,
+        target TEXT COLLATE "C",
+        outcome TEXT NOT NULL,
+        address TEXT,
+        detail TEXT
+      )`.execute(db);
+      await sql`CREATE INDEX audit_log_ts ON audit_log (ts)`.execute(db);
+    },
+  },
 };
 
 export const pgMigrationProvider: MigrationProvider = {

@@ -21,6 +21,7 @@ import { tokenOf } from './auth.guard';
 import { AuthService, SESSION_COOKIE } from '../../../core/auth/auth.service';
 import type { AuthUser } from '../../../core/auth/auth-user';
 import { CurrentUser, Public } from './decorators';
+import { Audited } from '../audit/audited';
 
 class LoginDto extends createZodDto(loginRequestSchema) {}
 
@@ -33,6 +34,7 @@ export class AuthController {
   ) {}
 
   @Public()
+  @Audited({ action: 'auth.login' })
   @Post('login')
   @HttpCode(200)
   @ApiOperation({
@@ -72,6 +74,7 @@ export class AuthController {
   }
 
   @Public()
+  @Audited({ action: 'auth.logout' })
   @Post('logout')
   @HttpCode(204)
   @ApiOperation({ summary: 'Log out: ends the session of the token or cookie sent, and clears the cookie' })

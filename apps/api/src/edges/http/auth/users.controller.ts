@@ -5,6 +5,7 @@ import { type UserView, createUserSchema, updateUserSchema } from '@iot/protocol
 import { ApiErrors, BODY_ERRORS, UserViewDto } from '../docs/api-responses';
 import { AuthService } from '../../../core/auth/auth.service';
 import { RequireRole } from './decorators';
+import { Audited, bodyFields, bodyText, param } from '../audit/audited';
 
 class CreateUserDto extends createZodDto(createUserSchema) {}
 class UpdateUserDto extends createZodDto(updateUserSchema) {}
@@ -29,6 +30,7 @@ export class UsersController {
     return this.auth.listUsers().map(view);
   }
 
+  @Audited({ action: 'user.create', target: (req) => bodyText(req, 'username'), detail: (req) => bodyText(req, 'role') })
   @Post()
   @ApiOperation({ summary: 'Create a user' })
   @ApiCreatedResponse({ type: UserViewDto })
@@ -37,6 +39,7 @@ export class UsersController {
     return view(await this.auth.createUser(body.username, body.password, body.role));
   }
 
+  @Audited({ action: 'user.update', target: param('username'), detail: bodyFields })
   @Patch(':username')
   @ApiOperation({ summary: "Change a user's role or password; ends the user's sessions" })
   @ApiOkResponse({ type: UserViewDto })
@@ -45,6 +48,7 @@ export class UsersController {
     return view(await this.auth.updateUser(username, body));
   }
 
+  @Audited({ action: 'user.delete', target: param('username') })
   @Delete(':username')
   @HttpCode(204)
   @ApiOperation({ summary: 'Delete a user; their sessions end and their live streams and sockets close at once' })

@@ -23,6 +23,7 @@ import {
   CommandWithHistoryDto,
 } from '../docs/api-responses';
 import { CommandsService } from '../../../core/commands/commands.service';
+import { Audited, answerText, bodyText, param } from '../audit/audited';
 
 class SendCommandDto extends createZodDto(sendCommandSchema) {}
 class ListCommandsQueryDto extends createZodDto(listCommandsQuerySchema) {}
@@ -59,6 +60,11 @@ function viewWithHistory(command: CommandWithHistory): CommandWithHistoryView {
 export class CommandsController {
   constructor(private readonly commands: CommandsService) {}
 
+  @Audited({
+    action: 'command.send',
+    target: param('id'),
+    detail: (req, answer) => [bodyText(req, 'name'), answerText(answer, 'commandId')].filter(Boolean).join(' '),
+  })
   @Post('devices/:id/commands')
   @RequireRole('operator')
   @ApiOperation({ summary: 'Send a command: 202 at once, or with ?wait=true 200 once it is terminal' })
@@ -111,6 +117,7 @@ export class CommandsController {
     return viewWithHistory(await this.commands.get(commandId));
   }
 
+  @Audited({ action: 'command.cancel', target: param('commandId') })
   @Post('commands/:commandId/cancel')
   @HttpCode(200)
   @RequireRole('operator')

@@ -21,6 +21,7 @@ import {
   DeviceViewDto,
 } from '../docs/api-responses';
 import { DevicesService } from '../../../core/devices/devices.service';
+import { Audited, answerText, bodyFields, bodyText, param } from '../audit/audited';
 
 class CreateDeviceDto extends createZodDto(createDeviceSchema) {}
 class UpdateDeviceDto extends createZodDto(updateDeviceSchema) {}
@@ -31,6 +32,7 @@ class ListDevicesQueryDto extends createZodDto(listDevicesQuerySchema) {}
 export class DevicesController {
   constructor(private readonly devices: DevicesService) {}
 
+  @Audited({ action: 'device.create', target: (req, answer) => answerText(answer, 'device', 'id') ?? bodyText(req, 'id') })
   @Post()
   @RequireRole('admin')
   @ApiOperation({ summary: 'Register a device; its secret is returned once' })
@@ -60,6 +62,7 @@ export class DevicesController {
     return this.devices.get(id);
   }
 
+  @Audited({ action: 'device.update', target: param('id'), detail: bodyFields })
   @Patch(':id')
   @RequireRole('admin')
   @ApiOperation({ summary: 'Rename or relabel a device' })
@@ -69,6 +72,7 @@ export class DevicesController {
     return this.devices.update(id, body);
   }
 
+  @Audited({ action: 'device.delete', target: param('id') })
   @Delete(':id')
   @HttpCode(204)
   @RequireRole('admin')
@@ -79,6 +83,7 @@ export class DevicesController {
     return this.devices.remove(id);
   }
 
+  @Audited({ action: 'device.rotate', target: param('id') })
   @Post(':id/credentials')
   @RequireRole('admin')
   @ApiOperation({ summary: 'Rotate the secret: the old one fails at once and a live session is dropped' })

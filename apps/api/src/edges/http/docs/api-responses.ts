@@ -3,6 +3,7 @@ import { ApiResponse } from '@nestjs/swagger';
 import { createZodDto } from 'nestjs-zod';
 import {
   apiErrorSchema,
+  auditListResponseSchema,
   brokerInfoSchema,
   brokerSyncResponseSchema,
   emqxAuthResultSchema,
@@ -34,6 +35,7 @@ import {
  * Documentation only: nothing here parses or changes an answer.
  */
 export class ApiErrorDto extends createZodDto(apiErrorSchema) {}
+export class AuditListResponseDto extends createZodDto(auditListResponseSchema) {}
 export class UserViewDto extends createZodDto(userViewSchema) {}
 export class LoginResponseDto extends createZodDto(loginResponseSchema) {}
 export class DeviceViewDto extends createZodDto(deviceViewSchema) {}

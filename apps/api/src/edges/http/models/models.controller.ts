@@ -24,6 +24,7 @@ import {
   ModelVersionsDto,
 } from '../docs/api-responses';
 import { ModelsService } from '../../../core/models/models.service';
+import { Audited, bodyText, param } from '../audit/audited';
 
 class AssignModelDto extends createZodDto(assignModelSchema) {}
 class ListModelsQueryDto extends createZodDto(listModelsQuerySchema) {}
@@ -60,6 +61,7 @@ export class ModelsController {
     return MODEL_FORMAT;
   }
 
+  @Audited({ action: 'model.create', target: (req) => bodyText(req, 'id') })
   @Post('models')
   @RequireRole('admin')
   @ApiOperation({
@@ -103,6 +105,14 @@ export class ModelsController {
     return { model: (await this.models.deviceModel(deviceId)) ?? null, misfits: this.models.misfitsOf(deviceId) };
   }
 
+  @Audited({
+    action: 'model.assign',
+    target: param('id'),
+    detail: (req) => {
+      const model = (req.body as { model?: { id?: unknown; version?: unknown } | null } | undefined)?.model;
+      return model ? `${String(model.id)}@${String(model.version)}` : 'none';
+    },
+  })
   @Put('devices/:id/model')
   @RequireRole('admin')
   @HttpCode(200)

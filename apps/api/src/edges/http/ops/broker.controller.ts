@@ -8,6 +8,7 @@ import { RequireRole } from '../auth/decorators';
 import { ApiErrors, BrokerInfoDto, BrokerSyncResponseDto } from '../docs/api-responses';
 import { DeviceTransport } from '../../../core/device-transport';
 import { DevicesService } from '../../../core/devices/devices.service';
+import { Audited } from '../audit/audited';
 
 class BrokerSyncQueryDto extends createZodDto(brokerSyncQuerySchema) {}
 
@@ -55,6 +56,7 @@ export class BrokerController {
     });
   }
 
+  @Audited({ action: 'broker.sync', detail: (req) => (req.query['rotate'] === 'true' ? 'rotate' : undefined) })
   @Post('sync')
   @HttpCode(200)
   @RequireRole('admin')

@@ -5,6 +5,7 @@ import { RequireRole } from '../auth/decorators';
 import { DeviceIdPipe } from '../device-id.pipe';
 import { ApiErrors, BODY_ERRORS, DeviceStateViewDto, StateVersionDto } from '../docs/api-responses';
 import { StateService } from '../../../core/state/state.service';
+import { Audited, bodyFields, param } from '../audit/audited';
 
 /** `If-Match: 7` or `"7"` (or `W/"7"`); undefined when absent. */
 function parseIfMatch(header: string | undefined): number | undefined {
@@ -27,6 +28,7 @@ export class StateController {
     return this.state.get(deviceId);
   }
 
+  @Audited({ action: 'state.desired', target: param('id'), detail: bodyFields })
   @Patch('desired')
   @RequireRole('operator')
   @ApiOperation({ summary: 'Merge-patch the desired state (If-Match: version, optional); 412 on a version mismatch' })
