@@ -15,7 +15,7 @@ import {
 import { RateLimitedLog } from '../../platform/logging/rate-limited-log';
 import type { DeviceAuthService } from '../../core/devices/device-auth.service';
 import { DeviceTransport, type PublishOptions, type TransportHandlers } from '../../core/device-transport';
-import { TurnCorker } from '../turn-corker';
+import { TurnCorker } from '../../platform/net/turn-corker';
 
 /** What a CONNECT may carry at most (client id, credentials, will): far below any real one. */
 const MAX_CONNECT_BYTES = 64 * 1024;

@@ -24,7 +24,7 @@ import { CommandsService, commandEvent } from '../../core/commands/commands.serv
 import { EventBus } from '../../core/events/event-bus';
 import { MetricsService } from '../../platform/metrics/metrics.service';
 import { StateService } from '../../core/state/state.service';
-import { TurnCorker } from '../turn-corker';
+import { TurnCorker } from '../../platform/net/turn-corker';
 
 const PING_INTERVAL_MS = 30_000;
 /** requestIds a socket remembers for de-duplication (the oldest are forgotten first). */
