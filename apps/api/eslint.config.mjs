@@ -4,7 +4,7 @@ import baseConfig, { typeAware } from '../../eslint.config.mjs';
 
 /**
  * The api's layers (docs/architecture.md), enforced on every import:
- * - platform (config, logging, metrics) knows nothing of the rest;
+ * - platform (config, logging, metrics, net) knows nothing of the rest;
  * - domain (the core's inner ring: records, repository interfaces, device
  *   events, domain errors) depends on nothing but libs/protocol;
  * - core (the services: event log, presence, users, devices, telemetry,

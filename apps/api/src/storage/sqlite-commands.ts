@@ -49,6 +49,38 @@ async function withTransitions(db: Kysely<Database>, commands: CommandRecord[]):
   return commands.map((c) => ({ ...c, transitions: byCommand.get(c.id) ?? [] }));
 }
 
+/** A commands row in column order. */
+type CommandValues = [
+  id: string,
+  deviceId: string,
+  name: string,
+  params: string,
+  status: string,
+  result: string | null,
+  error: string | null,
+  timeoutMs: number,
+  issuedAt: number,
+  expiresAt: number,
+  sentAt: number | null,
+  updatedAt: number,
+  createdBy: string,
+];
+/**
+ * An update's values: the new status, time, result, error, sentAt, progress
+ * and timeout, then the id and the status it must still have.
+ */
+type UpdateValues = [
+  status: string,
+  ts: number,
+  result: string | null,
+  error: string | null,
+  sentAt: number | null,
+  progress: number | null,
+  timeoutMs: number | null,
+  id: string,
+  from: string,
+];
+
 /** A write waiting for the next group commit, and its caller. */
 interface QueuedWrite {
   run: () => boolean | void;
@@ -82,24 +114,25 @@ export class SqliteCommands implements CommandRepository {
     const insertTransition = sqlite.prepare<[string, number, string, string | null]>(
       'INSERT INTO command_transitions (command_id, ts, status, by) VALUES (?, ?, ?, ?)',
     );
-    const insertCommand = sqlite.prepare(
+    // Positional parameters: binding by name costs about 1.5 µs more a row.
+    const insertCommand = sqlite.prepare<CommandValues>(
       `INSERT INTO commands (id, device_id, name, params, status, result, error, timeout_ms, issued_at, expires_at, sent_at, updated_at, created_by)
-       VALUES (@id, @device_id, @name, @params, @status, @result, @error, @timeout_ms, @issued_at, @expires_at, @sent_at, @updated_at, @created_by)`,
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
-    const updateCommand = sqlite.prepare(
-      `UPDATE commands SET status = @status, updated_at = @ts,
-         result = COALESCE(@result, result), error = COALESCE(@error, error), sent_at = COALESCE(@sent_at, sent_at),
-         progress = COALESCE(@progress, progress), timeout_ms = COALESCE(@timeout_ms, timeout_ms)
-       WHERE id = @id AND status = @from`,
+    const updateCommand = sqlite.prepare<UpdateValues>(
+      `UPDATE commands SET status = ?, updated_at = ?,
+         result = COALESCE(?, result), error = COALESCE(?, error), sent_at = COALESCE(?, sent_at),
+         progress = COALESCE(?, progress), timeout_ms = COALESCE(?, timeout_ms)
+       WHERE id = ? AND status = ?`,
     );
     this.statements = {
-      insert: (row: CommandRow, t: CommandTransition) => {
-        insertCommand.run(row);
-        insertTransition.run(row.id, t.ts, t.status, t.by ?? null);
+      insert: (values: CommandValues, t: CommandTransition) => {
+        insertCommand.run(...values);
+        insertTransition.run(values[0], t.ts, t.status, t.by ?? null);
       },
-      update: (params: Record<string, unknown>, t: CommandTransition | undefined): boolean => {
-        if (updateCommand.run(params).changes === 0) return false;
-        if (t) insertTransition.run(params['id'] as string, t.ts, t.status, t.by ?? null);
+      update: (values: UpdateValues, t: CommandTransition | undefined): boolean => {
+        if (updateCommand.run(...values).changes === 0) return false;
+        if (t) insertTransition.run(values[7], t.ts, t.status, t.by ?? null);
         return true;
       },
       one: sqlite.transaction((write: QueuedWrite) => write.run()).immediate,
@@ -114,23 +147,22 @@ export class SqliteCommands implements CommandRepository {
   }
 
   insert(command: CommandRecord, transition: CommandTransition): Promise<void> {
-    const row: CommandRow = {
-      id: command.id,
-      device_id: command.deviceId,
-      name: command.name,
-      params: JSON.stringify(command.params),
-      status: command.status,
-      result: command.result === undefined ? null : JSON.stringify(command.result),
-      error: command.error ?? null,
-      timeout_ms: command.timeoutMs,
-      issued_at: command.issuedAt,
-      expires_at: command.expiresAt,
-      sent_at: command.sentAt,
-      updated_at: command.updatedAt,
-      created_by: command.createdBy,
-      progress: command.progress ?? null,
-    };
-    return this.write(() => this.statements.insert(row, transition)).then(() => undefined);
+    const values: CommandValues = [
+      command.id,
+      command.deviceId,
+      command.name,
+      JSON.stringify(command.params),
+      command.status,
+      command.result === undefined ? null : JSON.stringify(command.result),
+      command.error ?? null,
+      command.timeoutMs,
+      command.issuedAt,
+      command.expiresAt,
+      command.sentAt,
+      command.updatedAt,
+      command.createdBy,
+    ];
+    return this.write(() => this.statements.insert(values, transition)).then(() => undefined);
   }
 
   update(
@@ -140,18 +172,18 @@ export class SqliteCommands implements CommandRepository {
     transition: CommandTransition | undefined,
     ts: number,
   ): Promise<boolean> {
-    const params = {
+    const values: UpdateValues = [
+      patch.status,
+      ts,
+      patch.result === undefined ? null : JSON.stringify(patch.result),
+      patch.error ?? null,
+      patch.sentAt ?? null,
+      patch.progress ?? null,
+      patch.timeoutMs ?? null,
       id,
       from,
-      status: patch.status,
-      ts,
-      result: patch.result === undefined ? null : JSON.stringify(patch.result),
-      error: patch.error ?? null,
-      sent_at: patch.sentAt ?? null,
-      progress: patch.progress ?? null,
-      timeout_ms: patch.timeoutMs ?? null,
-    };
-    return this.write(() => this.statements.update(params, transition)).then((changed) => changed === true);
+    ];
+    return this.write(() => this.statements.update(values, transition)).then((changed) => changed === true);
   }
 
   /** Commits the queued writes now; synchronous, so nothing else runs on this connection meanwhile. */

@@ -1,6 +1,6 @@
 import type { MqttClient } from 'mqtt';
 import type { BenchOptions } from '../lib/args';
-import { CpuMeter, type CpuSplit } from '../lib/proc';
+import { CpuMeter, type CpuSplit, readCpuSeconds } from '../lib/proc';
 import { type ScenarioResult, quantile, round } from '../lib/report';
 import {
   type Channel,
@@ -56,7 +56,8 @@ export function commands(options: BenchOptions): Promise<ScenarioResult> {
       try {
         channels.push(...(await Promise.all(Array.from({ length: sockets + 1 }, open))));
         let meter: CpuMeter | undefined;
-        const phases = await runPhases(channels[0], channels.slice(1), windows, total, ids.length, 'api', {
+        const apiCpu = () => readCpuSeconds(api.pid);
+        const phases = await runPhases(channels[0], channels.slice(1), windows, total, ids.length, 'api', apiCpu, {
           start: () => {
             meter = new CpuMeter(api.pid, () => [], undefined, databasePids);
             mark('start');
@@ -141,28 +142,39 @@ async function runPhases(
   total: number,
   devices: number,
   what: string,
+  serverCpu: () => number,
   measured: { start(): void; end(): void } = { start: () => undefined, end: () => undefined },
-): Promise<{ sequential: PhaseResult; concurrent: PhaseResult }> {
+): Promise<{ sequential: Measured; concurrent: Measured }> {
   const warm = Math.min(WARMUP_COMMANDS, total);
   const warmSequential = await runPhase([one], [1], warm, devices, QUIET_MS, 'ws');
   const warmConcurrent = await runPhase(many, windows, warm, devices, QUIET_MS, 'wc');
   log(`commands: ${what} warm-up, ${warmSequential.done + warmConcurrent.done} of ${2 * warm} answered`);
   measured.start();
   log(`commands: ${what}, ${total} sequential on one connection`);
+  let cpuBefore = serverCpu();
   const sequential = await runPhase([one], [1], total, devices, QUIET_MS, 's');
+  const sequentialCpu = serverCpu() - cpuBefore;
   const inFlight = windows.reduce((a, b) => a + b, 0);
   log(`commands: ${what}, ${total} with ${inFlight} in flight over ${many.length} connections`);
+  cpuBefore = serverCpu();
   const concurrent = await runPhase(many, windows, total, devices, QUIET_MS, 'c');
+  const concurrentCpu = serverCpu() - cpuBefore;
   measured.end();
-  return { sequential, concurrent };
+  return {
+    sequential: { ...sequential, serverCpuSeconds: sequentialCpu },
+    concurrent: { ...concurrent, serverCpuSeconds: concurrentCpu },
+  };
 }
+
+/** A phase and the CPU time its server (the api, or Mosquitto: all its threads) spent meanwhile. */
+type Measured = PhaseResult & { serverCpuSeconds: number };
 
 /** The same phases between plain MQTT clients over a Mosquitto of its own. */
 async function brokerBaseline(
   devices: number,
   total: number,
   windows: number[],
-): Promise<{ sequential: PhaseResult; concurrent: PhaseResult }> {
+): Promise<{ sequential: Measured; concurrent: Measured }> {
   const broker = await startMosquitto();
   log(`commands: Mosquitto baseline on ${broker.url}`);
   const clients: MqttClient[] = [];
@@ -172,7 +184,8 @@ async function brokerBaseline(
     requesters.push(
       ...(await Promise.all(Array.from({ length: windows.length + 1 }, (_, i) => openBrokerRequester(broker.url, i)))),
     );
-    return await runPhases(requesters[0], requesters.slice(1), windows, total, devices, 'Mosquitto');
+    const brokerCpu = () => broker.pids().reduce((sum, pid) => sum + readCpuSeconds(pid), 0);
+    return await runPhases(requesters[0], requesters.slice(1), windows, total, devices, 'Mosquitto', brokerCpu);
   } finally {
     requesters.forEach((r) => r.close());
     await Promise.all(clients.map((c) => c.endAsync().catch(() => undefined)));
@@ -180,7 +193,7 @@ async function brokerBaseline(
   }
 }
 
-function phaseRows(name: string, p: PhaseResult): ScenarioResult['results'] {
+function phaseRows(name: string, p: Measured): ScenarioResult['results'] {
   const q = (x: number) => (p.latencies.length > 0 ? round(quantile(p.latencies, x)) : null);
   return {
     [`${name}: sent`]: p.sent,
@@ -194,6 +207,8 @@ function phaseRows(name: string, p: PhaseResult): ScenarioResult['results'] {
     [`${name}: p99 ms`]: q(0.99),
     [`${name}: max ms`]: q(1),
     [`${name}: round trips/s`]: p.seconds > 0 ? Math.round(p.done / p.seconds) : null,
+    [`${name}: server CPU µs a round trip`]:
+      p.done > 0 && Number.isFinite(p.serverCpuSeconds) ? Math.round((p.serverCpuSeconds * 1e6) / p.done) : null,
   };
 }
 

@@ -186,6 +186,23 @@ describe('EmbeddedBroker', () => {
     expect(await received).toBe('{"error":"x"}');
   });
 
+  it('writes the packets a device gets in one turn in one system call', async () => {
+    const dev = await RawDevice.connect(broker.port!, 'dev-a');
+    dev.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'devices/dev-a/commands/+', qos: 1 }] });
+    await dev.until((p) => p.cmd === 'suback');
+    // The device's connection on the broker's side: count what reaches the kernel.
+    const conn = (broker as unknown as { sessions: Map<string, { conn: Socket }> }).sessions.get('dev-a')!.conn;
+    const internals = conn as unknown as Record<'_write' | '_writev', (...args: unknown[]) => void>;
+    const writes = jest.spyOn(internals, '_write');
+    const writevs = jest.spyOn(internals, '_writev');
+
+    await Promise.all([1, 2, 3].map((n) => broker.publish(`devices/dev-a/commands/c${n}`, '{}', { qos: 1 })));
+    await dev.until((p) => p.cmd === 'publish' && p.topic === 'devices/dev-a/commands/c3');
+
+    expect(writes.mock.calls.length + writevs.mock.calls.length).toBe(1);
+    dev.socket.destroy();
+  });
+
   /** aedes' in-memory persistence, as the broker left it. */
   function persistence(): {
     incomingGetPacket(client: { id: string }, packet: { messageId: number }): Promise<{ payload: Buffer }>;

@@ -15,6 +15,7 @@ import {
 import { RateLimitedLog } from '../../platform/logging/rate-limited-log';
 import type { DeviceAuthService } from '../../core/devices/device-auth.service';
 import { DeviceTransport, type PublishOptions, type TransportHandlers } from '../../core/device-transport';
+import { TurnCorker } from '../../platform/net/turn-corker';
 
 /** What a CONNECT may carry at most (client id, credentials, will): far below any real one. */
 const MAX_CONNECT_BYTES = 64 * 1024;
@@ -107,6 +108,7 @@ export class EmbeddedBroker extends DeviceTransport {
   private readonly commandSubscribers = new Set<string>();
   /** Device publishes taken by the api that no session may receive (see `skipRouting`). */
   private readonly taken = new WeakSet<PublishPacket>();
+  private readonly corker = new TurnCorker('immediate');
   private boundPort: number | undefined;
   /** aedes' persistence (in memory). */
   private store: IncomingStore | undefined;
@@ -273,6 +275,12 @@ export class EmbeddedBroker extends DeviceTransport {
   private accept(socket: Socket): void {
     socket.setNoDelay(true);
     socket.on('error', () => socket.destroy());
+    // A device's packets written in one turn (commands, PUBACKs) leave in one write.
+    const write = socket.write.bind(socket) as (...args: unknown[]) => boolean;
+    socket.write = ((...args: unknown[]) => {
+      this.corker.cork(socket);
+      return write(...args);
+    }) as Socket['write'];
     const client = this.broker?.handle(socket) as AedesClient | undefined;
     if (!client) {
       socket.destroy();

@@ -58,11 +58,18 @@ describe('ControlGateway', () => {
     );
   }
 
-  async function connect(username = 'olga', role: AuthUser['role'] = 'operator'): Promise<FakeSocket> {
+  async function connect(
+    username = 'olga',
+    role: AuthUser['role'] = 'operator',
+    connection?: { cork(): void; uncork(): void },
+  ): Promise<FakeSocket> {
     const socket = new FakeSocket();
     await sut.handleConnection(
       socket as unknown as WebSocket,
-      { user: { username, role }, socket: { remoteAddress: '10.0.0.9' } } as unknown as IncomingMessage,
+      {
+        user: { username, role },
+        socket: { remoteAddress: '10.0.0.9', ...(connection ?? { cork: () => undefined, uncork: () => undefined }) },
+      } as unknown as IncomingMessage,
     );
     return socket;
   }
@@ -117,6 +124,26 @@ describe('ControlGateway', () => {
         ['command.status', 'r1', 'c1', 'succeeded'],
       ]);
       expect(commands.send).toHaveBeenCalledWith({ deviceId: 'd1', name: 'reboot' }, 'olga', expect.any(Function));
+    });
+
+    it("holds the frames of one turn on the socket's connection until the turn is done", async () => {
+      commands.send.mockImplementation((_request: unknown, _by: string, claim: (id: string) => void) => {
+        claim('c1');
+        return Promise.resolve({ id: 'c1' });
+      });
+      const connection = { cork: jest.fn(), uncork: jest.fn() };
+      const socket = await connect('olga', 'operator', connection);
+      send(socket, 'r1');
+      await settle();
+
+      bus.emit('command.transition', update('sent', 1));
+      bus.emit('command.transition', update('succeeded', 2));
+      expect(socket.sent).toHaveLength(2);
+      expect(connection.cork).toHaveBeenCalledTimes(1);
+      expect(connection.uncork).not.toHaveBeenCalled();
+
+      await new Promise((resolve) => process.nextTick(resolve));
+      expect(connection.uncork).toHaveBeenCalledTimes(1);
     });
 
     it('answers a send that fails with internal, and forgets the command it claimed', async () => {

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import type { Writable } from 'node:stream';
 import { Inject, Logger, type OnModuleDestroy } from '@nestjs/common';
 import { type OnGatewayConnection, type OnGatewayDisconnect, WebSocketGateway } from '@nestjs/websockets';
 import type { RawData, WebSocket } from 'ws';
@@ -24,6 +25,7 @@ import { EventBus } from '../../core/events/event-bus';
 import { MetricsService } from '../../platform/metrics/metrics.service';
 import { StateService } from '../../core/state/state.service';
 import { AuditService } from '../../core/audit/audit.service';
+import { TurnCorker } from '../../platform/net/turn-corker';
 
 const PING_INTERVAL_MS = 30_000;
 /** requestIds a socket remembers for de-duplication (the oldest are forgotten first). */
@@ -73,6 +75,8 @@ interface SocketState {
   budget: Budget;
   /** requestId of each command.send on this socket → its command id (once made). */
   requests: Map<string, Promise<string>>;
+  /** The TCP connection under the socket, corked while a turn writes frames to it. */
+  connection?: Writable;
 }
 
 /** The socket and requestId that each open command answers to. */
@@ -110,6 +114,7 @@ export class ControlGateway implements OnGatewayConnection, OnGatewayDisconnect,
   private readonly rateBurst: number;
   private readonly pinger: NodeJS.Timeout;
   private readonly unsubscribe: Array<() => void>;
+  private readonly corker = new TurnCorker();
 
   constructor(
     private readonly commands: CommandsService,
@@ -147,7 +152,14 @@ export class ControlGateway implements OnGatewayConnection, OnGatewayDisconnect,
       this.budgets.set(user.username, budget);
     }
     budget.sockets++;
-    const state: SocketState = { user, address: req.socket.remoteAddress ?? null, alive: true, budget, requests: new Map() };
+    const state: SocketState = {
+      user,
+      address: req.socket.remoteAddress ?? null,
+      alive: true,
+      budget,
+      requests: new Map(),
+      connection: req.socket,
+    };
     this.sockets.set(socket, state);
     this.metrics.wsClients.set(this.sockets.size);
     socket.on('pong', () => (state.alive = true));
@@ -327,6 +339,8 @@ export class ControlGateway implements OnGatewayConnection, OnGatewayDisconnect,
 
   private send<K extends keyof ServerFrameMap>(socket: WebSocket, event: K, data: ServerFrameMap[K]): void {
     if (socket.readyState !== socket.OPEN) return;
+    const connection = this.sockets.get(socket)?.connection;
+    if (connection) this.corker.cork(connection);
     socket.send(JSON.stringify({ event, data }));
     if (socket.bufferedAmount > WS_MAX_BUFFERED_BYTES) {
       this.metrics.refuseWs('unread_replies');
