@@ -12,18 +12,20 @@ import type { StreamFilters } from './stream-query';
 
 const noop = () => undefined;
 
-/** The part of a ServerResponse the hub uses; `writableLength` is set by the test as a socket would. */
-class FakeResponse extends EventEmitter {
+/** The part of a socket the hub uses; `writableLength` is set by the test as a socket would. */
+class FakeSocket extends EventEmitter {
   readonly chunks: Buffer[] = [];
   writableLength = 0;
   destroyed = false;
-  writeHead(): this {
-    return this;
-  }
-  flushHeaders = noop;
+  ended = false;
+  setNoDelay = noop;
+  setTimeout = noop;
+  setKeepAlive = noop;
   cork = noop;
   uncork = noop;
-  end = noop;
+  end(): void {
+    this.ended = true;
+  }
   write(chunk: Buffer | string): boolean {
     const bytes = Buffer.from(chunk);
     this.chunks.push(bytes);
@@ -41,6 +43,22 @@ class FakeResponse extends EventEmitter {
   }
   text(): string {
     return Buffer.concat(this.chunks).toString();
+  }
+}
+
+/** The part of a ServerResponse the hub uses before it takes the socket over; HTTP/1.0, so the body is bare. */
+class FakeResponse {
+  readonly socket = new FakeSocket();
+  readonly chunkedEncoding = false;
+  writeHead(): this {
+    return this;
+  }
+  flushHeaders = noop;
+  cork = noop;
+  uncork = noop;
+  detachSocket = noop;
+  write(chunk: Buffer | string): boolean {
+    return this.socket.write(chunk);
   }
 }
 
@@ -82,9 +100,9 @@ describe('StreamHub', () => {
   });
 
   const open = (lastEventId?: string, filters: StreamFilters = {}) => {
-    const res = new FakeResponse();
-    const opened = sut.open(res as unknown as ServerResponse, { username: 'u', lastEventId, ...filters });
-    return { res, opened };
+    const response = new FakeResponse();
+    const opened = sut.open(response as unknown as ServerResponse, { username: 'u', lastEventId, ...filters });
+    return { res: response.socket, opened };
   };
   const settle = () => new Promise((resolve) => setImmediate(resolve));
 
@@ -159,7 +177,7 @@ describe('StreamHub', () => {
 
   describe('resume', () => {
     /** The seqs of the events the stream was sent, in order (a reset's id included). */
-    const sentSeqs = (res: FakeResponse) => [...res.text().matchAll(/^id: ep-(\d+)$/gm)].map((m) => Number(m[1]));
+    const sentSeqs = (res: FakeSocket) => [...res.text().matchAll(/^id: ep-(\d+)$/gm)].map((m) => Number(m[1]));
     const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
     it('replays the log after the id, a page at a time, then live events follow with no gap and no duplicate', async () => {
