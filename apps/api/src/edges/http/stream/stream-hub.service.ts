@@ -58,7 +58,7 @@ export interface StreamRequest extends StreamFilters {
   lastEventId?: string;
 }
 
-/** What an open stream keeps: thousands sit idle, so only what fan-out reads (docs/performance.md). */
+/** What an open stream keeps: thousands sit idle, so its socket and only what fan-out reads (docs/performance.md). */
 class StreamClient {
   /** The newest seq this client has been sent (or skipped by its filter). */
   lastSeq = 0;
@@ -205,8 +205,7 @@ export class StreamHub implements OnApplicationBootstrap, BeforeApplicationShutd
     res.socket?.setNoDelay(true);
     res.socket?.setTimeout(0);
     res.socket?.setKeepAlive(true);
-    // Sent on its own (corked with the first chunk), the head string is written as it is and
-    // flattened in place; prepended to the first chunk, the response would keep it as ~30 cons strings.
+    // The head and the retry in one packet, all of it on the socket before the hub takes the socket over.
     res.cork();
     res.flushHeaders();
     res.write(RETRY);

@@ -10,6 +10,8 @@ interface HttpCommon {
 /** Node's own step when it hands a connection over on an upgrade: the parser back to its pool, out of the server's timeouts. */
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { freeParser } = require('node:_http_common') as HttpCommon;
+// Loud at start rather than a broken stream later, should a Node.js release drop it.
+if (typeof freeParser !== 'function') throw new Error('node:_http_common.freeParser is missing');
 
 /** The listeners Node's HTTP server (and Express's on-finished) put on a connection. */
 const SERVER_EVENTS = ['data', 'end', 'close', 'drain', 'error', 'timeout', 'resume', 'pause'] as const;
