@@ -7,8 +7,7 @@ interface HttpParser {
 interface HttpCommon {
   freeParser(parser: HttpParser | null | undefined, req: unknown, socket: Socket): void;
 }
-/** Node's own step when it hands a connection over on an upgrade: the parser back to its pool, out of the server's timeouts. */
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+/** What Node does on an upgrade: the parser back to its pool, the connection off the server's list. */
 const { freeParser } = require('node:_http_common') as HttpCommon;
 // Loud at start rather than a broken stream later, should a Node.js release drop it.
 if (typeof freeParser !== 'function') throw new Error('node:_http_common.freeParser is missing');
