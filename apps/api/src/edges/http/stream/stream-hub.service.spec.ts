@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import { Logger } from '@nestjs/common';
+import { STREAM_HEARTBEAT_MS } from '@iot/protocol';
 import type { AppConfig } from '../../../platform/config/config';
 import { EventBus } from '../../../core/events/event-bus';
 import type { EventLog } from '../../../core/events/event-log.service';
@@ -23,7 +24,8 @@ class FakeSocket extends EventEmitter {
   setKeepAlive = noop;
   cork = noop;
   uncork = noop;
-  end(): void {
+  end(chunk?: Buffer | (() => void)): void {
+    if (Buffer.isBuffer(chunk)) this.write(chunk);
     this.ended = true;
   }
   write(chunk: Buffer | string): boolean {
@@ -46,10 +48,10 @@ class FakeSocket extends EventEmitter {
   }
 }
 
-/** The part of a ServerResponse the hub uses before it takes the socket over; HTTP/1.0, so the body is bare. */
+/** The part of a ServerResponse the hub uses before it takes the socket over; HTTP/1.0 (a bare body) unless chunked. */
 class FakeResponse {
   readonly socket = new FakeSocket();
-  readonly chunkedEncoding = false;
+  constructor(readonly chunkedEncoding = false) {}
   writeHead(): this {
     return this;
   }
@@ -173,6 +175,29 @@ describe('StreamHub', () => {
     expect(sut.refusal('someone-else')).toBeUndefined();
     first.res.destroy();
     expect(sut.refusal('u')).toBeUndefined();
+  });
+
+  it('writes an HTTP/1.1 stream as chunks: each batch, the heartbeat, and the last chunk when its session ends', async () => {
+    jest.useFakeTimers();
+    try {
+      await sut.onApplicationBootstrap();
+      const response = new FakeResponse(true);
+      await sut.open(response as unknown as ServerResponse, { username: 'u', sessionId: 's1' });
+      const res = response.socket;
+      res.chunks.length = 0;
+
+      commit([event(11)], [Date.now()]);
+      jest.advanceTimersByTime(STREAM_HEARTBEAT_MS);
+      sut.closeSessions(new Set(['s1']));
+
+      const frame = `id: ${formatEventId(EPOCH, 11)}\nevent: telemetry\ndata: {}\n\n`;
+      expect(res.text()).toBe(`${frame.length.toString(16)}\r\n${frame}\r\n3\r\n:\n\n\r\n0\r\n\r\n`);
+      expect(res.ended).toBe(true);
+      expect(sut.size).toBe(0);
+    } finally {
+      sut.beforeApplicationShutdown();
+      jest.useRealTimers();
+    }
   });
 
   describe('resume', () => {
