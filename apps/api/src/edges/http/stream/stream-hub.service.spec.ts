@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import { Logger } from '@nestjs/common';
+import { STREAM_HEARTBEAT_MS } from '@iot/protocol';
 import type { AppConfig } from '../../../platform/config/config';
 import { EventBus } from '../../../core/events/event-bus';
 import type { EventLog } from '../../../core/events/event-log.service';
@@ -12,18 +13,21 @@ import type { StreamFilters } from './stream-query';
 
 const noop = () => undefined;
 
-/** The part of a ServerResponse the hub uses; `writableLength` is set by the test as a socket would. */
-class FakeResponse extends EventEmitter {
+/** The part of a socket the hub uses; `writableLength` is set by the test as a socket would. */
+class FakeSocket extends EventEmitter {
   readonly chunks: Buffer[] = [];
   writableLength = 0;
   destroyed = false;
-  writeHead(): this {
-    return this;
-  }
-  flushHeaders = noop;
+  ended = false;
+  setNoDelay = noop;
+  setTimeout = noop;
+  setKeepAlive = noop;
   cork = noop;
   uncork = noop;
-  end = noop;
+  end(chunk?: Buffer | (() => void)): void {
+    if (Buffer.isBuffer(chunk)) this.write(chunk);
+    this.ended = true;
+  }
   write(chunk: Buffer | string): boolean {
     const bytes = Buffer.from(chunk);
     this.chunks.push(bytes);
@@ -41,6 +45,22 @@ class FakeResponse extends EventEmitter {
   }
   text(): string {
     return Buffer.concat(this.chunks).toString();
+  }
+}
+
+/** The part of a ServerResponse the hub uses before it takes the socket over; HTTP/1.0 (a bare body) unless chunked. */
+class FakeResponse {
+  readonly socket = new FakeSocket();
+  constructor(readonly chunkedEncoding = false) {}
+  writeHead(): this {
+    return this;
+  }
+  flushHeaders = noop;
+  cork = noop;
+  uncork = noop;
+  detachSocket = noop;
+  write(chunk: Buffer | string): boolean {
+    return this.socket.write(chunk);
   }
 }
 
@@ -82,9 +102,9 @@ describe('StreamHub', () => {
   });
 
   const open = (lastEventId?: string, filters: StreamFilters = {}) => {
-    const res = new FakeResponse();
-    const opened = sut.open(res as unknown as ServerResponse, { username: 'u', lastEventId, ...filters });
-    return { res, opened };
+    const response = new FakeResponse();
+    const opened = sut.open(response as unknown as ServerResponse, { username: 'u', lastEventId, ...filters });
+    return { res: response.socket, opened };
   };
   const settle = () => new Promise((resolve) => setImmediate(resolve));
 
@@ -157,9 +177,32 @@ describe('StreamHub', () => {
     expect(sut.refusal('u')).toBeUndefined();
   });
 
+  it('writes an HTTP/1.1 stream as chunks: each batch, the heartbeat, and the last chunk when its session ends', async () => {
+    jest.useFakeTimers();
+    try {
+      await sut.onApplicationBootstrap();
+      const response = new FakeResponse(true);
+      await sut.open(response as unknown as ServerResponse, { username: 'u', sessionId: 's1' });
+      const res = response.socket;
+      res.chunks.length = 0;
+
+      commit([event(11)], [Date.now()]);
+      jest.advanceTimersByTime(STREAM_HEARTBEAT_MS);
+      sut.closeSessions(new Set(['s1']));
+
+      const frame = `id: ${formatEventId(EPOCH, 11)}\nevent: telemetry\ndata: {}\n\n`;
+      expect(res.text()).toBe(`${frame.length.toString(16)}\r\n${frame}\r\n3\r\n:\n\n\r\n0\r\n\r\n`);
+      expect(res.ended).toBe(true);
+      expect(sut.size).toBe(0);
+    } finally {
+      sut.beforeApplicationShutdown();
+      jest.useRealTimers();
+    }
+  });
+
   describe('resume', () => {
     /** The seqs of the events the stream was sent, in order (a reset's id included). */
-    const sentSeqs = (res: FakeResponse) => [...res.text().matchAll(/^id: ep-(\d+)$/gm)].map((m) => Number(m[1]));
+    const sentSeqs = (res: FakeSocket) => [...res.text().matchAll(/^id: ep-(\d+)$/gm)].map((m) => Number(m[1]));
     const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
     it('replays the log after the id, a page at a time, then live events follow with no gap and no duplicate', async () => {

@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import {
   type BeforeApplicationShutdown,
   HttpException,
@@ -16,6 +17,7 @@ import { MetricsService } from '../../../platform/metrics/metrics.service';
 import type { EventFilter, StoredEvent } from '../../../domain/events';
 import { formatEventId, parseEventId } from './event-id';
 import type { StreamFilters } from './stream-query';
+import { chunkOf, detachStream, endStream, writeChunk } from './stream-socket';
 
 /** A counting semaphore: at most `limit` holders at once, the rest served in arrival order. */
 class Semaphore {
@@ -56,7 +58,7 @@ export interface StreamRequest extends StreamFilters {
   lastEventId?: string;
 }
 
-/** What an open stream keeps: thousands sit idle, so only what fan-out reads (docs/performance.md). */
+/** What an open stream keeps: thousands sit idle, so its socket and only what fan-out reads (docs/performance.md). */
 class StreamClient {
   /** The newest seq this client has been sent (or skipped by its filter). */
   lastSeq = 0;
@@ -66,11 +68,18 @@ class StreamClient {
   sessionId: string | undefined;
 
   constructor(
-    readonly res: ServerResponse,
+    /** The connection, out of the HTTP server once the head is sent (stream-socket.ts). */
+    readonly socket: Socket,
+    /** HTTP/1.1's chunked body, or HTTP/1.0's bare one. */
+    readonly chunked: boolean,
     readonly username: string,
     readonly deviceIds: ReadonlySet<string> | undefined,
     readonly types: ReadonlySet<DeviceEventName> | undefined,
   ) {}
+
+  send(bytes: Buffer | string): void {
+    writeChunk(this.socket, this.chunked, bytes);
+  }
 
   wants(frame: Frame): boolean {
     return (!this.deviceIds || this.deviceIds.has(frame.deviceId)) && (!this.types || this.types.has(frame.type));
@@ -91,6 +100,8 @@ const REPLAY_READERS = 4;
 const RETRY_MS = 2_000;
 const RETRY = Buffer.from(`retry: ${RETRY_MS}\n\n`);
 const HEARTBEAT = Buffer.from(':\n\n');
+/** The heartbeat as one HTTP chunk: a single prebuilt write per stream. */
+const HEARTBEAT_CHUNK = chunkOf(HEARTBEAT);
 
 /**
  * Server-Sent Events fan-out. Committed events are serialised once per
@@ -111,9 +122,9 @@ export class StreamHub implements OnApplicationBootstrap, BeforeApplicationShutd
   /** Clients without a device filter, and clients by each device they asked for. */
   private readonly everyDevice = new Set<StreamClient>();
   private readonly byDevice = new Map<string, Set<StreamClient>>();
-  /** Keyed by response, so one shared 'close' listener finds its client (no closure per stream). */
-  private readonly clients = new Map<ServerResponse, StreamClient>();
-  private readonly onClose: (this: ServerResponse) => void;
+  /** Keyed by socket, so one shared 'close' listener finds its client (no closure per stream). */
+  private readonly clients = new Map<Socket, StreamClient>();
+  private readonly onClose: (this: Socket) => void;
   /** Open streams per username. */
   private readonly perUser = new Map<string, number>();
   private readonly replayReads = new Semaphore(REPLAY_READERS);
@@ -130,7 +141,7 @@ export class StreamHub implements OnApplicationBootstrap, BeforeApplicationShutd
     bus.on('sessions.ended', (sessionIds) => this.closeSessions(sessionIds));
     const clients = this.clients;
     const remove = (client: StreamClient) => this.remove(client);
-    this.onClose = function (this: ServerResponse) {
+    this.onClose = function (this: Socket) {
       const client = clients.get(this);
       if (client) remove(client);
     };
@@ -145,7 +156,7 @@ export class StreamHub implements OnApplicationBootstrap, BeforeApplicationShutd
   /** Before the HTTP server closes: it waits for open connections, and streams never end by themselves. */
   beforeApplicationShutdown(): void {
     clearInterval(this.heartbeat);
-    for (const client of this.clients.values()) client.res.destroy();
+    for (const client of this.clients.values()) client.socket.destroy();
   }
 
   get size(): number {
@@ -194,22 +205,25 @@ export class StreamHub implements OnApplicationBootstrap, BeforeApplicationShutd
     res.socket?.setNoDelay(true);
     res.socket?.setTimeout(0);
     res.socket?.setKeepAlive(true);
-    // Sent on its own (corked with the first chunk), the head string is written as it is and
-    // flattened in place; prepended to the first chunk, the response would keep it as ~30 cons strings.
+    // The head and the retry in one packet, all of it on the socket before the hub takes the socket over.
     res.cork();
     res.flushHeaders();
     res.write(RETRY);
     res.uncork();
-    const client = new StreamClient(res, request.username, request.deviceIds, request.types);
+    // Read after the head went out: Node decides it from the request's HTTP version.
+    const chunked = (res as ServerResponse & { chunkedEncoding?: boolean }).chunkedEncoding === true;
+    const socket = detachStream(res);
+    if (!socket) return;
+    const client = new StreamClient(socket, chunked, request.username, request.deviceIds, request.types);
     client.sessionId = request.sessionId;
     this.add(client);
-    res.on('close', this.onClose);
+    socket.on('close', this.onClose);
 
     const epoch = this.log.epoch;
     const seq = request.lastEventId === undefined ? undefined : parseEventId(epoch, request.lastEventId);
     const bounds = request.lastEventId === undefined ? undefined : await this.log.bounds();
     // Ended meanwhile (its user deleted, say): a write after end would be an unhandled 'error'.
-    if (!this.clients.has(res)) return;
+    if (!this.clients.has(socket)) return;
     if (request.lastEventId === undefined) {
       this.goLive(client, this.lastSeq);
     } else if (seq === undefined || !bounds || seq < bounds.prunedThrough || seq > bounds.last) {
@@ -220,7 +234,7 @@ export class StreamHub implements OnApplicationBootstrap, BeforeApplicationShutd
             ? 'event id from the future'
             : 'event id too old';
       const head = Math.max(this.lastSeq, bounds?.last ?? 0);
-      res.write(`id: ${formatEventId(epoch, head)}\nevent: reset\ndata: ${JSON.stringify({ reason })}\n\n`);
+      client.send(`id: ${formatEventId(epoch, head)}\nevent: reset\ndata: ${JSON.stringify({ reason })}\n\n`);
       this.goLive(client, head);
     } else {
       await this.replay(client, seq);
@@ -243,9 +257,9 @@ export class StreamHub implements OnApplicationBootstrap, BeforeApplicationShutd
         if (!this.isOpen(client)) return;
         const page = await this.log.eventsAfter(cursor, filter, REPLAY_PAGE_EVENTS, REPLAY_PAGE_BYTES);
         if (!this.isOpen(client)) return;
-        client.res.cork();
-        for (const event of page) client.res.write(this.frame(event).bytes);
-        client.res.uncork();
+        client.socket.cork();
+        for (const event of page) client.send(this.frame(event).bytes);
+        client.socket.uncork();
         if (page.length > 0) cursor = page[page.length - 1].seq;
         // A page cut short by neither bound is the end of the log; anything later is pending.
         more = page.length === REPLAY_PAGE_EVENTS || this.pageBytes(page) >= REPLAY_PAGE_BYTES;
@@ -266,22 +280,22 @@ export class StreamHub implements OnApplicationBootstrap, BeforeApplicationShutd
 
   /** Not closed, dropped or ended by the hub (writing to an ended response would throw asynchronously). */
   private isOpen(client: StreamClient): boolean {
-    return !client.res.destroyed && this.clients.has(client.res);
+    return !client.socket.destroyed && this.clients.has(client.socket);
   }
 
   /** Resolves true once the client's socket holds at most REPLAY_SOCKET_BYTES unsent; false if it closed. */
   private roomFor(client: StreamClient): Promise<boolean> {
-    const res = client.res;
+    const socket = client.socket;
     if (!this.isOpen(client)) return Promise.resolve(false);
-    if (res.writableLength <= REPLAY_SOCKET_BYTES) return Promise.resolve(true);
+    if (socket.writableLength <= REPLAY_SOCKET_BYTES) return Promise.resolve(true);
     return new Promise((resolve) => {
       const done = () => {
-        res.off('drain', done);
-        res.off('close', done);
+        socket.off('drain', done);
+        socket.off('close', done);
         resolve(this.isOpen(client));
       };
-      res.on('drain', done);
-      res.on('close', done);
+      socket.on('drain', done);
+      socket.on('close', done);
     });
   }
 
@@ -368,8 +382,8 @@ export class StreamHub implements OnApplicationBootstrap, BeforeApplicationShutd
    */
   private write(client: StreamClient, bytes: Buffer | undefined): void {
     if (bytes === undefined) return;
-    if (client.res.writableLength > this.config.sseMaxQueuedBytes) this.drop(client);
-    else client.res.write(bytes);
+    if (client.socket.writableLength > this.config.sseMaxQueuedBytes) this.drop(client);
+    else client.send(bytes);
   }
 
   /** Live frames wait while the client replays from the log; past the bound it is dropped rather than held. */
@@ -390,12 +404,12 @@ export class StreamHub implements OnApplicationBootstrap, BeforeApplicationShutd
     this.metrics.sseDropped.inc();
     this.logger.debug(`dropping a slow stream of ${client.username}`);
     this.remove(client);
-    client.res.destroy();
+    client.socket.destroy();
   }
 
   private beat(): void {
     for (const client of this.clients.values()) {
-      if (!client.pending) client.res.write(HEARTBEAT);
+      if (!client.pending) client.socket.write(client.chunked ? HEARTBEAT_CHUNK : HEARTBEAT);
     }
   }
 
@@ -404,13 +418,13 @@ export class StreamHub implements OnApplicationBootstrap, BeforeApplicationShutd
     for (const client of this.clients.values()) {
       if (client.sessionId !== undefined && sessionIds.has(client.sessionId)) {
         this.remove(client);
-        client.res.end();
+        endStream(client.socket, client.chunked);
       }
     }
   }
 
   private add(client: StreamClient): void {
-    this.clients.set(client.res, client);
+    this.clients.set(client.socket, client);
     this.perUser.set(client.username, (this.perUser.get(client.username) ?? 0) + 1);
     const ids = client.deviceIds;
     if (!ids) this.everyDevice.add(client);
@@ -424,7 +438,7 @@ export class StreamHub implements OnApplicationBootstrap, BeforeApplicationShutd
   }
 
   private remove(client: StreamClient): void {
-    if (!this.clients.delete(client.res)) return;
+    if (!this.clients.delete(client.socket)) return;
     const open = (this.perUser.get(client.username) ?? 1) - 1;
     if (open > 0) this.perUser.set(client.username, open);
     else this.perUser.delete(client.username);

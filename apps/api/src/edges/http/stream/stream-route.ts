@@ -26,11 +26,11 @@ export interface StreamRouteOptions {
 }
 
 /**
- * Serves `GET /api/v1/stream` from the HTTP server before Express sees it.
+ * Serves `GET /api/v1/stream` from the HTTP server before Express sees it:
  * Express and Nest dress every request and response with properties,
- * bound functions and closures that an SSE response keeps for as long as
- * it is open; at thousands of idle streams that was most of their memory
- * (docs/performance.md, "Design choices that matter").
+ * bound functions and closures, work and garbage that a stream opened by
+ * the thousand does without (docs/performance.md, "Design choices that
+ * matter"). Either way the hub then keeps only the socket (stream-socket.ts).
  *
  * Only a request that will open a stream is taken: the exact path, no body,
  * single-valued query parameters, a valid session of a user with the
@@ -102,8 +102,7 @@ async function openStream(
   if (hub.refusal(result.user.username) !== undefined) return false;
   const origin = headers.origin;
   const lastEventIdHeader = headers['last-event-id'] as string | undefined;
-  // Given to the head the hub writes, not set on `res`: a header set before writeHead makes Node
-  // keep every header of the head in a map for as long as the stream is open.
+  // Given to the head the hub writes: this response never went through the middleware that sets it.
   const reqId = requestIdOf(req);
   await hub.open(
     res,
