@@ -269,6 +269,9 @@ export class ModelsService implements OnApplicationBootstrap {
 
   /** Stores a model unless its version is there: `unchanged` when with the same document, else `conflict`. */
   private async put(model: DeviceModel, now: number): Promise<ModelPut> {
+    // A device announces its model at every connect: one in memory already needs no write.
+    const known = this.catalogue.get(`${model.id}@${model.version}`);
+    if (known) return jsonEqual(known, model) ? 'unchanged' : 'conflict';
     if (await this.models.insert(model, now)) return 'created';
     const stored = await this.get(model);
     return stored !== undefined && jsonEqual(stored, model) ? 'unchanged' : 'conflict';
