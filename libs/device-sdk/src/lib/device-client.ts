@@ -408,10 +408,11 @@ export class DeviceClient<M extends DefinedModel | undefined = undefined> extend
     this.subscribeAll(() => {
       if (!this.mqtt.connected) return;
       // The model before `online`: commands sent once the device shows online are checked against it.
+      // Retained, as discovery messages are: an external broker hands it to a platform that subscribes later.
       if (this.model !== undefined) {
         this.publishToPlatform(topics.model(this.deviceId), JSON.stringify(this.model.model), {
           qos: 1,
-          retain: false,
+          retain: true,
         }).catch((error: unknown) => this.emitError(asError(error)));
       }
       this.publishStatus('online');
