@@ -1,10 +1,6 @@
-import type { DeviceModel } from '@iot/protocol';
+import type { DeviceModel, ModelRef } from '@iot/protocol';
 
-/** A model in the catalogue: `id` at `version`. */
-export interface ModelRef {
-  id: string;
-  version: number;
-}
+export type { ModelRef };
 
 /** What the catalogue lists of a model: its newest version. */
 export interface ModelSummary extends ModelRef {

@@ -176,14 +176,17 @@ function bounded<T extends z.ZodType>(key: RegExp, value: T, most: number, what:
   });
 }
 
+const modelId = z.string().regex(MODEL_ID_PATTERN, 'model ids must match ^[a-z0-9][a-z0-9._-]{0,63}$');
+const modelVersion = z
+  .int()
+  .min(1)
+  .max(2 ** 31 - 1);
+
 /** A device model, as a device announces it or the catalogue keeps it. */
 export const deviceModelSchema = z.strictObject({
-  id: z.string().regex(MODEL_ID_PATTERN, 'model ids must match ^[a-z0-9][a-z0-9._-]{0,63}$'),
+  id: modelId,
   /** Rises with every change of the model. */
-  version: z
-    .int()
-    .min(1)
-    .max(2 ** 31 - 1),
+  version: modelVersion,
   title: text.optional(),
   description: description.optional(),
   telemetry: bounded(
@@ -245,13 +248,7 @@ export function deviceModelJsonSchema(): Record<string, unknown> {
 }
 
 /** A model in the catalogue: its id and version. */
-export const modelRefSchema = z.strictObject({
-  id: z.string().regex(MODEL_ID_PATTERN, 'model ids must match ^[a-z0-9][a-z0-9._-]{0,63}$'),
-  version: z
-    .int()
-    .min(1)
-    .max(2 ** 31 - 1),
-});
+export const modelRefSchema = z.strictObject({ id: modelId, version: modelVersion });
 export type ModelRef = z.infer<typeof modelRefSchema>;
 
 /** `PUT /devices/{id}/model`: the catalogue's model to give the device, or null to take its model away. */

@@ -6,10 +6,10 @@ import {
   type DeviceModel,
   type DeviceModelView,
   type ModelListResponse,
-  MODEL_ID_PATTERN,
   assignModelSchema,
   deviceModelJsonSchema,
   listModelsQuerySchema,
+  modelRefSchema,
 } from '@iot/protocol';
 import { DomainError } from '../../../domain/errors';
 import { RequireRole } from '../auth/decorators';
@@ -32,9 +32,9 @@ class ListModelsQueryDto extends createZodDto(listModelsQuerySchema) {}
 /** The model format as JSON Schema, made once. */
 const MODEL_FORMAT = deviceModelJsonSchema();
 function modelId(id: string): string {
-  if (!MODEL_ID_PATTERN.test(id))
-    throw new DomainError('bad_request', 'model ids must match ^[a-z0-9][a-z0-9._-]{0,63}$');
-  return id;
+  const parsed = modelRefSchema.shape.id.safeParse(id);
+  if (!parsed.success) throw new DomainError('bad_request', parsed.error.issues[0].message);
+  return parsed.data;
 }
 
 @ApiTags('models')
