@@ -10,7 +10,7 @@ interface Entry {
   address: string | null;
 }
 
-describe('audit log (e2e)', () => {
+describe('audit log, own password and label selectors (e2e)', () => {
   let app: TestApp;
 
   beforeAll(async () => {
@@ -81,8 +81,41 @@ describe('audit log (e2e)', () => {
     expect(lines[1]).toMatch(/,admin,state\.desired,aud-1,ok,[^,]*,"mode,fan"$/);
   });
 
-  it('is for admins only, and records WebSocket requests like their REST twins', async () => {
+  it('lets a user change their own password, checked as a login is; every session of theirs ends', async () => {
     const { accessToken } = await login(app.url, 'olga', 'olga-new-password-1');
+    const change = (currentPassword: string, newPassword: string) =>
+      api<{ message?: string }>(app, accessToken, 'POST', '/auth/password', { currentPassword, newPassword });
+    const wrong = await change('not-her-password', 'olga-newer-password-2');
+    expect(wrong.status).toBe(400);
+    expect(JSON.stringify(wrong.body)).toContain('the current password is wrong');
+    expect((await change('olga-new-password-1', 'short')).status).toBe(400);
+    expect((await change('olga-new-password-1', 'olga-newer-password-2')).status).toBe(204);
+    expect((await api(app, accessToken, 'GET', '/auth/me')).status).toBe(401);
+    const again = await login(app.url, 'olga', 'olga-newer-password-2');
+    expect((await api(app, again.accessToken, 'GET', '/auth/me')).status).toBe(200);
+    const entries = (await audit('?actor=olga&action=auth.password')).body.items.map((e) => e.outcome);
+    expect(entries).toEqual(['ok', 'refused', 'refused']);
+    expect(JSON.stringify(await audit())).not.toContain('olga-newer-password-2');
+  });
+
+  it('lists devices by a label selector', async () => {
+    await api(app, app.adminToken, 'POST', '/devices', {
+      id: 'lab-1',
+      name: 'lab-1',
+      labels: { site: 'a', floor: '1' },
+    });
+    await api(app, app.adminToken, 'POST', '/devices', { id: 'lab-2', name: 'lab-2', labels: { site: 'b' } });
+    const ids = async (query: string) =>
+      (await api<{ items: Array<{ id: string }> }>(app, app.adminToken, 'GET', `/devices${query}`)).body.items.map(
+        (d) => d.id,
+      );
+    expect(await ids('?labels=site=a')).toEqual(['lab-1']);
+    expect(await ids('?labels=site=a,floor=2')).toEqual([]);
+    expect((await api(app, app.adminToken, 'GET', '/devices?labels=site')).status).toBe(400);
+  });
+
+  it('is for admins only, and refuses a cursor it did not give', async () => {
+    const { accessToken } = await login(app.url, 'olga', 'olga-newer-password-2');
     expect((await audit('', accessToken)).status).toBe(403);
     expect((await audit('?cursor=abc')).status).toBe(400);
     await until(async () => (await audit('?actor=olga&action=auth.login')).body.items.length >= 2, 'olga logins');

@@ -48,6 +48,19 @@ describe.each(engines())('DeviceRepository on %s', (engine) => {
     expect(await ids({ limit: 10, q: 'name b' })).toEqual(['B-1', 'b-2']);
   });
 
+  it('filters by a label selector: every pair given must match', async () => {
+    await sut.create(device('a', { labels: { site: 'a', floor: '2', 'app.io/tier': 'x' } }), 'h');
+    await sut.create(device('b', { labels: { site: 'a', floor: '3' } }), 'h');
+    await sut.create(device('c', { labels: { site: 'b' } }), 'h');
+    const ids = async (labels: Record<string, string>) =>
+      (await sut.list({ limit: 10, labels: new Map(Object.entries(labels)) })).map((d) => d.id);
+    expect(await ids({ site: 'a' })).toEqual(['a', 'b']);
+    expect(await ids({ site: 'a', floor: '3' })).toEqual(['b']);
+    expect(await ids({ 'app.io/tier': 'x' })).toEqual(['a']);
+    expect(await ids({ site: 'c' })).toEqual([]);
+    expect(await ids({})).toEqual(['a', 'b', 'c']);
+  });
+
   it('updates the fields given, lists every id and the online ones, and marks every device offline', async () => {
     await sut.create(device('d1', { type: 'lamp' }), 'h');
     await sut.create(device('d2'), 'h');

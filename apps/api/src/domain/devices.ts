@@ -9,6 +9,8 @@ export interface DeviceListFilter {
   q?: string;
   type?: string;
   online?: boolean;
+  /** Devices whose labels hold each of these keys with its value. */
+  labels?: ReadonlyMap<string, string>;
   /** Return devices with ids after this one (keyset paging by id). */
   afterId?: string;
   limit: number;

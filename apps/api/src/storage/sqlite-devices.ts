@@ -67,6 +67,10 @@ export class SqliteDevices implements DeviceRepository {
     if (filter.afterId !== undefined) query = query.where('id', '>', filter.afterId);
     if (filter.type !== undefined) query = query.where('type', '=', filter.type);
     if (filter.online !== undefined) query = query.where('online', '=', filter.online ? 1 : 0);
+    // Keys match LABEL_KEY_PATTERN: no quote can end the path's quoted key.
+    for (const [key, value] of filter.labels ?? []) {
+      query = query.where(sql<string>`json_extract(labels, ${`$."${key}"`})`, '=', value);
+    }
     if (filter.q) {
       const pattern = `%${escapeLike(filter.q)}%`;
       query = query.where((eb) =>

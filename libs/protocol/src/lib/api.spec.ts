@@ -12,6 +12,7 @@ import {
   createDeviceSchema,
   createUserSchema,
   deviceIdSchema,
+  labelSelectorSchema,
   listCommandsQuerySchema,
   listDevicesQuerySchema,
   loginRequestSchema,
@@ -476,4 +477,23 @@ describe('pickBucket', () => {
     expect(pickBucket(day0, day0 + 3_600_000, 500, 60_000)).toBe(60_000);
     expect(pickBucket(day0, day0 + 30 * DAY, 500, 60_000)).toBe(2 * 3_600_000);
   });
+});
+
+describe('labelSelectorSchema', () => {
+  it('reads key=value pairs joined by commas, values as they are', () => {
+    expect(labelSelectorSchema.parse('site=a,floor=2,empty=')).toEqual(
+      new Map([
+        ['site', 'a'],
+        ['floor', '2'],
+        ['empty', ''],
+      ]),
+    );
+  });
+
+  it.each([['site'], ['=a'], ['site=a,site=b'], ['bad key=a'], [Array.from({ length: 17 }, (_, i) => `k${i}=v`).join(',')]])(
+    'refuses %p',
+    (text) => {
+      expect(labelSelectorSchema.safeParse(text).success).toBe(false);
+    },
+  );
 });

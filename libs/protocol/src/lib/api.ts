@@ -50,6 +50,13 @@ export const createUserSchema = z.object({
   password: passwordSchema,
   role: roleSchema,
 });
+/** `POST /auth/password`: a user changes their own password. */
+export const changePasswordSchema = z.object({
+  currentPassword: z.string().min(1).max(256),
+  newPassword: passwordSchema,
+});
+export type ChangePasswordRequest = z.infer<typeof changePasswordSchema>;
+
 export const updateUserSchema = z
   .object({
     password: passwordSchema.optional(),
@@ -57,9 +64,37 @@ export const updateUserSchema = z
   })
   .refine((u) => u.password !== undefined || u.role !== undefined, 'give a password or a role');
 
+/** A label key, such as `site` or `app.kubernetes.io/part-of`. */
+export const LABEL_KEY_PATTERN = /^[A-Za-z0-9_./-]{1,63}$/;
+
 const labelsSchema = z
-  .record(z.string().regex(/^[A-Za-z0-9_./-]{1,63}$/, 'label keys are 1-63 of A-Z a-z 0-9 _ . / -'), z.string().max(256))
+  .record(z.string().regex(LABEL_KEY_PATTERN, 'label keys are 1-63 of A-Z a-z 0-9 _ . / -'), z.string().max(256))
   .refine((l) => Object.keys(l).length <= 64, 'at most 64 labels');
+
+/**
+ * A label selector in a query: `site=a,floor=2` (every pair must match), at
+ * most 16 pairs; a value may not hold a comma.
+ */
+export const labelSelectorSchema = z
+  .string()
+  .max(2048)
+  .transform((text, ctx) => {
+    const selector = new Map<string, string>();
+    for (const pair of text.split(',')) {
+      const at = pair.indexOf('=');
+      const key = at < 0 ? pair : pair.slice(0, at);
+      if (at < 0 || !LABEL_KEY_PATTERN.test(key) || selector.has(key)) {
+        ctx.addIssue({ code: 'custom', message: 'a label selector is key=value pairs, each key once, joined by commas' });
+        return z.NEVER;
+      }
+      selector.set(key, pair.slice(at + 1));
+    }
+    if (selector.size > 16) {
+      ctx.addIssue({ code: 'custom', message: 'at most 16 labels in a selector' });
+      return z.NEVER;
+    }
+    return selector;
+  });
 
 export const deviceIdSchema = z
   .string()
@@ -86,6 +121,8 @@ const booleanQuery = z.enum(['true', 'false']).transform((v) => v === 'true');
 
 export const listDevicesQuerySchema = z.object({
   q: z.string().max(128).optional(),
+  /** Devices whose labels hold every `key=value` given, such as `site=a,floor=2`. */
+  labels: labelSelectorSchema.optional(),
   type: z.string().max(64).optional(),
   online: booleanQuery.optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),

@@ -155,6 +155,24 @@ export class AuthService implements OnApplicationBootstrap, OnModuleDestroy {
     return user;
   }
 
+  /**
+   * A user's own password change: throttled and checked as a login is (a
+   * stolen session cannot try passwords faster), then as an admin's change:
+   * every session of the user ends, this one too. `bad_request` for a wrong
+   * current password; `unavailable` with the wait while throttled.
+   */
+  async changeOwnPassword(username: string, current: string, next: string, address: string | undefined): Promise<void> {
+    const retryAfterMs = await this.throttle.begin(username, address);
+    if (retryAfterMs > 0) {
+      throw new DomainError('unavailable', `too many wrong passwords; try again in ${Math.ceil(retryAfterMs / 1000)} s`);
+    }
+    const user = await this.user(username);
+    const ok = user !== undefined && (await argon2.verify(user.passwordHash, current).catch(() => false));
+    await this.throttle.settle(username, address, ok);
+    if (!ok) throw new DomainError('bad_request', 'currentPassword: the current password is wrong');
+    await this.updateUser(username, { password: next });
+  }
+
   /** Throws `not_found` when there is no such user (after ending any session left of that name). */
   async deleteUser(username: string): Promise<void> {
     const deleted = await this.userRepository.delete(username);

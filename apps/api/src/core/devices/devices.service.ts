@@ -148,6 +148,7 @@ export class DevicesService {
       q: query.q,
       type: query.type,
       online: query.online,
+      labels: query.labels,
       afterId: query.cursor === undefined ? undefined : decodeCursor(query.cursor),
       limit: query.limit + 1,
     });

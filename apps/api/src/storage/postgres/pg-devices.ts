@@ -59,6 +59,9 @@ export class PgDevices implements DeviceRepository {
     if (filter.afterId !== undefined) where.push(sql`id > ${filter.afterId}`);
     if (filter.type !== undefined) where.push(sql`type = ${filter.type}`);
     if (filter.online !== undefined) where.push(sql`online = ${filter.online}`);
+    if (filter.labels !== undefined && filter.labels.size > 0) {
+      where.push(sql`labels @> ${jsonbSafe(JSON.stringify(Object.fromEntries(filter.labels)))}::jsonb`);
+    }
     if (filter.q) {
       // SQLite's LIKE ignores ASCII case; ILIKE does too.
       const pattern = `%${escapeLike(filter.q)}%`;

@@ -14,9 +14,9 @@ import {
 import { ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { createZodDto } from 'nestjs-zod';
-import { type LoginResponse, type UserView, loginRequestSchema } from '@iot/protocol';
+import { type LoginResponse, type UserView, changePasswordSchema, loginRequestSchema } from '@iot/protocol';
 import { APP_CONFIG, type AppConfig } from '../../../platform/config/config';
-import { ApiErrors, LoginResponseDto, UserViewDto } from '../docs/api-responses';
+import { ApiErrors, BODY_ERRORS, LoginResponseDto, UserViewDto } from '../docs/api-responses';
 import { tokenOf } from './auth.guard';
 import { AuthService, SESSION_COOKIE } from '../../../core/auth/auth.service';
 import type { AuthUser } from '../../../core/auth/auth-user';
@@ -24,6 +24,7 @@ import { CurrentUser, Public } from './decorators';
 import { Audited } from '../audit/audited';
 
 class LoginDto extends createZodDto(loginRequestSchema) {}
+class ChangePasswordDto extends createZodDto(changePasswordSchema) {}
 
 @ApiTags('auth')
 @Controller('auth')
@@ -84,6 +85,18 @@ export class AuthController {
     const token = tokenOf(req);
     if (token !== undefined) await this.auth.logout(token);
     res.clearCookie(SESSION_COOKIE, { path: '/' });
+  }
+
+  @Audited({ action: 'auth.password' })
+  @Post('password')
+  @HttpCode(204)
+  @ApiOperation({
+    summary: 'Change your own password (the current one is checked as a login is); every session of yours ends',
+  })
+  @ApiNoContentResponse({ description: 'Changed; log in again' })
+  @ApiErrors(...BODY_ERRORS, [503, 'Too many wrong passwords; try again later'])
+  async changePassword(@CurrentUser() user: AuthUser, @Body() body: ChangePasswordDto, @Req() req: Request): Promise<void> {
+    await this.auth.changeOwnPassword(user.username, body.currentPassword, body.newPassword, req.ip);
   }
 
   @Get('me')
