@@ -281,7 +281,30 @@ export class ModelsService implements OnApplicationBootstrap {
     if (!isJsonObject(value)) throw new DomainError('bad_request', 'a model is a JSON object');
     const parsed = parseDeviceModel(value);
     if (!parsed.ok) throw new DomainError('bad_request', `model: ${parsed.error}`);
-    return parsed.model;
+    const model = parsed.model;
+    // Every schema compiles before the model is taken, so no command or patch to its devices can fail on it later.
+    const schemas: Array<[string, string, ValueSchema]> = [
+      ...Object.entries(model.commands ?? {}).flatMap(
+        ([name, spec]): Array<[string, string, ValueSchema]> =>
+          spec.params ? [[`c:${name}`, `commands.${name}.params`, spec.params]] : [],
+      ),
+      ...Object.entries(model.desired ?? {}).map(([key, schema]): [string, string, ValueSchema] => [
+        `d:${key}`,
+        `desired.${key}`,
+        schema,
+      ]),
+    ];
+    for (const [key, where, schema] of schemas) {
+      try {
+        this.validator(`${model.id}@${model.version}#${key}`, schema);
+      } catch (error) {
+        throw new DomainError(
+          'bad_request',
+          `model: ${where}: ${error instanceof Error ? error.message : String(error)}`,
+        );
+      }
+    }
+    return model;
   }
 
   private async refOf(deviceId: string): Promise<ModelRef | undefined> {
