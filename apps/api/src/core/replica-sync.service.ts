@@ -58,6 +58,7 @@ export class ReplicaSync implements OnApplicationBootstrap {
     await Promise.all([
       this.auth.reload().catch((error: unknown) => this.failed('users and sessions', error)),
       this.devices.reloadDirectory().catch((error: unknown) => this.failed('the device directory', error)),
+      this.models.reload().catch((error: unknown) => this.failed("the devices' models", error)),
     ]);
   }
 

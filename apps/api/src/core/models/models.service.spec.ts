@@ -59,7 +59,10 @@ describe('ModelsService', () => {
       },
       'models',
     );
-    const cluster = strictFake<ClusterChannel>({ announce: async (notice) => void notices.push(notice) }, 'cluster');
+    const cluster = strictFake<ClusterChannel>(
+      { shared: true, announce: async (notice) => void notices.push(notice) },
+      'cluster',
+    );
     const presence = strictFake<PresenceService>({ known: async (id) => id === 'd1' || id === 'd2' }, 'presence');
     metrics = new MetricsService();
     sut = new ModelsService(repository, cluster, presence, metrics);

@@ -86,7 +86,13 @@ export class ModelsService implements OnApplicationBootstrap {
 
   /** Every device's model in memory before devices connect, so telemetry is checked from the first message. */
   async onApplicationBootstrap(): Promise<void> {
+    await this.reload();
+  }
+
+  /** Reads every device's model again (at start, and with replicas after notices may have been missed). */
+  async reload(): Promise<void> {
     const assignments = await this.models.assignments();
+    this.assigned.clear();
     for (const { deviceId, model } of assignments.slice(0, MAX_CACHED_DEVICES)) {
       this.remember(deviceId, model);
       await this.get(model);
@@ -176,7 +182,9 @@ export class ModelsService implements OnApplicationBootstrap {
     }
     if (!(await this.models.assign(deviceId, ref, now))) throw new DomainError('not_found', `no device ${deviceId}`);
     this.remember(deviceId, ref);
-    this.cluster
+    // Before the answer, as every notice: the other replicas check by the new model from then on.
+    if (!this.cluster.shared) return;
+    await this.cluster
       .announce({ kind: 'device.model', deviceId })
       .catch((error: unknown) =>
         this.logger.error(`telling the other replicas of ${deviceId}'s model failed: ${String(error)}`),
