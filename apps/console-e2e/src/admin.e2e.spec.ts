@@ -1,6 +1,7 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
+import { expectAccessible } from './axe';
 import { expectText, launchChromium } from './browser';
 import { ADMIN, adminToken, CHROMIUM, type Platform, SCREENSHOT_DIR, startPlatform } from './platform';
 
@@ -57,6 +58,7 @@ describeInBrowser('console admin pages in Chromium against the real api', () => 
     await page.getByRole('row').filter({ hasText: 'lab-2' }).waitFor({ state: 'detached' });
     await expectText(page.getByRole('row').filter({ hasText: 'lab-1' }), /floor=2/);
     await page.screenshot({ path: join(SCREENSHOT_DIR, 'fleet-labels.png') });
+    await expectAccessible(page, 'fleet with filters');
   });
 
   it('lets an admin create a user on the Users page', async () => {
@@ -70,6 +72,7 @@ describeInBrowser('console admin pages in Chromium against the real api', () => 
     await dialog.getByLabel('Password').fill(NEW_USER.password);
     await dialog.getByLabel('Role').selectOption('operator');
     await page.screenshot({ path: join(SCREENSHOT_DIR, 'users-create.png') });
+    await expectAccessible(page, 'new-user dialog');
     await dialog.getByRole('button', { name: 'Create user' }).click();
     await dialog.waitFor({ state: 'detached' });
 
@@ -77,6 +80,7 @@ describeInBrowser('console admin pages in Chromium against the real api', () => 
     await row.waitFor();
     expect(await row.getByRole('combobox').inputValue()).toBe('operator');
     await page.screenshot({ path: join(SCREENSHOT_DIR, 'users.png') });
+    await expectAccessible(page, 'users');
   });
 
   it('shows the creation in the audit log, and exports it as CSV', async () => {
@@ -88,6 +92,7 @@ describeInBrowser('console admin pages in Chromium against the real api', () => 
     await entry.waitFor();
     await expectText(entry, new RegExp(`${ADMIN.username}[\\s\\S]*ok`));
     await page.screenshot({ path: join(SCREENSHOT_DIR, 'audit.png') });
+    await expectAccessible(page, 'audit log');
 
     const [download] = await Promise.all([
       page.waitForEvent('download'),
