@@ -1,4 +1,4 @@
-import { ChangeDetectionStrategy, Component, DestroyRef, inject, signal } from '@angular/core';
+import { ChangeDetectionStrategy, Component, computed, DestroyRef, inject, signal } from '@angular/core';
 import { takeUntilDestroyed } from '@angular/core/rxjs-interop';
 import { MatButton } from '@angular/material/button';
 import { MatDialog } from '@angular/material/dialog';
@@ -16,8 +16,8 @@ const collator = new Intl.Collator(undefined, { numeric: true, sensitivity: 'bas
 
 /**
  * Users (admin): list, create, change role, reset password, delete. The
- * signed-in admin's own row has no role or delete controls: demoting or
- * deleting oneself would end this session mid-click.
+ * signed-in admin's own row has no controls: each would end this session
+ * mid-click; their own password is changed from the toolbar.
  */
 @Component({
   selector: 'iot-users-page',
@@ -75,8 +75,10 @@ const collator = new Intl.Collator(undefined, { numeric: true, sensitivity: 'bas
               }
             </td>
             <td class="actions">
-              <button mat-button type="button" (click)="resetPassword(user)">Reset password</button>
-              @if (user.username !== me()) {
+              @if (user.username === me()) {
+                <span class="muted">Your own password: “Password” in the toolbar</span>
+              } @else {
+                <button mat-button type="button" (click)="resetPassword(user)">Reset password</button>
                 <button mat-button type="button" class="delete" (click)="remove(user)">Delete</button>
               }
             </td>
@@ -107,7 +109,7 @@ export class UsersPage {
   protected readonly notice = signal<string | null>(null);
   /** The user whose role is being changed. */
   protected readonly busy = signal<string | null>(null);
-  protected readonly me = () => this.auth.user()?.username ?? null;
+  protected readonly me = computed(() => this.auth.user()?.username ?? null);
 
   constructor() {
     this.reload();
