@@ -1,5 +1,5 @@
 import type { Route } from '@angular/router';
-import { authGuard, guestGuard } from './core/auth/auth.guard';
+import { adminGuard, authGuard, guestGuard } from './core/auth/auth.guard';
 
 /**
  * Every page loads lazily. Signed-in pages are children of the guarded route,
@@ -26,6 +26,18 @@ export const appRoutes: Route[] = [
         path: 'devices/:id',
         title: 'Device · IoT console',
         loadComponent: () => import('./device/device.page').then((m) => m.DevicePage),
+      },
+      {
+        path: 'admin/users',
+        canActivate: [adminGuard],
+        title: 'Users · IoT console',
+        loadComponent: () => import('./admin/users.page').then((m) => m.UsersPage),
+      },
+      {
+        path: 'admin/audit',
+        canActivate: [adminGuard],
+        title: 'Audit log · IoT console',
+        loadComponent: () => import('./admin/audit.page').then((m) => m.AuditPage),
       },
     ],
   },

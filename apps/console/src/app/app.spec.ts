@@ -74,4 +74,21 @@ describe('App (shell)', () => {
     expect(status()).toBe('Offline');
     expect(shell.textContent).not.toContain('Sign out');
   });
+
+  it('links the admin pages for admins only', async () => {
+    storage.setItem(SESSION_STORAGE_KEY, JSON.stringify({ user: aUser({ role: 'operator' }), expiresAt: Date.now() + 60_000 }));
+    await render();
+    expect(shell.querySelector('nav[aria-label="Administration"]')).toBeNull();
+    expect(shell.textContent).toContain('Password');
+  });
+
+  it('shows an admin the Users and Audit log pages', async () => {
+    storage.setItem(SESSION_STORAGE_KEY, JSON.stringify({ user: aUser({ role: 'admin' }), expiresAt: Date.now() + 60_000 }));
+    await render();
+    const links = [...shell.querySelectorAll('nav[aria-label="Administration"] a')];
+    expect(links.map((a) => [a.textContent?.trim(), a.getAttribute('href')])).toEqual([
+      ['Users', '/admin/users'],
+      ['Audit log', '/admin/audit'],
+    ]);
+  });
 });

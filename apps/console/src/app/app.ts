@@ -1,17 +1,20 @@
 import { ChangeDetectionStrategy, Component, effect, inject, untracked } from '@angular/core';
 import { MatButton } from '@angular/material/button';
+import { MatDialog } from '@angular/material/dialog';
 import { MatToolbar } from '@angular/material/toolbar';
-import { RouterLink, RouterOutlet } from '@angular/router';
+import { RouterLink, RouterLinkActive, RouterOutlet } from '@angular/router';
 import { roleAtLeast } from '@iot/protocol';
+import { openChangePasswordDialog } from './account/change-password-dialog';
+import { injectIsAdmin } from './admin/admin-role';
 import { AuthService } from './core/auth/auth.service';
 import { ControlService } from './core/control/control.service';
 import { StreamService } from './core/stream/stream.service';
 import { ConnectionStatus } from './ui/connection-status';
 
-/** The shell: toolbar (connection state, user, sign out) above the routed page. */
+/** The shell: toolbar (admin pages, connection state, user, password, sign out) above the routed page. */
 @Component({
   selector: 'iot-root',
-  imports: [RouterOutlet, RouterLink, MatToolbar, MatButton, ConnectionStatus],
+  imports: [RouterOutlet, RouterLink, RouterLinkActive, MatToolbar, MatButton, ConnectionStatus],
   templateUrl: './app.html',
   styleUrl: './app.scss',
   changeDetection: ChangeDetectionStrategy.OnPush,
@@ -20,6 +23,8 @@ export class App {
   protected readonly auth = inject(AuthService);
   protected readonly stream = inject(StreamService);
   protected readonly control = inject(ControlService);
+  protected readonly isAdmin = injectIsAdmin();
+  private readonly dialog = inject(MatDialog);
 
   constructor() {
     // One stream per tab, open exactly while someone is signed in.
@@ -35,6 +40,10 @@ export class App {
       const allowed = user !== null && roleAtLeast(user.role, 'operator');
       untracked(() => (allowed ? control.enable() : control.disable()));
     });
+  }
+
+  protected changePassword(): void {
+    openChangePasswordDialog(this.dialog);
   }
 
   protected signOut(): void {

@@ -117,6 +117,47 @@ describe('FleetPage', () => {
     expect(rows()[0].getAttribute('role')).toBe('row');
   });
 
+  it("shows each device's labels as chips", async () => {
+    const pump = aDevice({ id: 'pump-1', name: 'Cellar pump', labels: { site: 'a', floor: '2' } });
+    fixture.componentInstance['store'].reload();
+    http.expectOne((req) => req.url === DEVICES_URL).flush({ items: [pump], nextCursor: null });
+    await settle();
+    expect([...rows()[0].querySelectorAll('.label')].map((chip) => chip.textContent)).toEqual(['site=a', 'floor=2']);
+  });
+
+  it('sends the label, type and state filters to the api, and not a malformed selector', async () => {
+    const form = page.querySelector<HTMLFormElement>('form.filters');
+    const field = (name: string) => form?.querySelector<HTMLInputElement | HTMLSelectElement>(`[name="${name}"]`);
+    const change = async (name: string, value: string) => {
+      const element = field(name);
+      if (!element) throw new Error(`no filter ${name}`);
+      element.value = value;
+      element.dispatchEvent(new Event('change', { bubbles: true }));
+      await settle();
+    };
+
+    await change('labels', 'site=a,floor=2');
+    let request = http.expectOne((req) => req.url === DEVICES_URL);
+    expect(request.request.params.get('labels')).toBe('site=a,floor=2');
+    expect(request.request.params.has('online')).toBe(false);
+    request.flush({ items: [], nextCursor: null });
+    await settle();
+    expect(page.textContent).toContain('No device matches the filters.');
+
+    await change('online', 'true');
+    await change('type', 'thermostat');
+    request = http.match((req) => req.url === DEVICES_URL).at(-1) as typeof request;
+    expect(request.request.params.get('online')).toBe('true');
+    expect(request.request.params.get('type')).toBe('thermostat');
+    expect(request.request.params.get('labels')).toBe('site=a,floor=2');
+    request.flush({ items: [], nextCursor: null });
+    await settle();
+
+    await change('labels', 'site');
+    http.expectNone((req) => req.url === DEVICES_URL);
+    expect(page.querySelector('.filter-error')?.textContent).toContain('key=value');
+  });
+
   it('filters the rows as the search box is typed in', async () => {
     const search = page.querySelector<HTMLInputElement>('input[type="search"]');
     if (!search) throw new Error('no search box');

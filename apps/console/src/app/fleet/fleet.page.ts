@@ -1,13 +1,14 @@
 import { BreakpointObserver } from '@angular/cdk/layout';
 import { CdkFixedSizeVirtualScroll, CdkVirtualForOf, CdkVirtualScrollViewport } from '@angular/cdk/scrolling';
-import { ChangeDetectionStrategy, Component, computed, DestroyRef, inject } from '@angular/core';
+import { ChangeDetectionStrategy, Component, computed, DestroyRef, inject, signal } from '@angular/core';
 import { takeUntilDestroyed, toSignal } from '@angular/core/rxjs-interop';
 import { MatButton, MatIconButton } from '@angular/material/button';
 import { MatDialog } from '@angular/material/dialog';
-import { MatFormField, MatLabel, MatSuffix } from '@angular/material/form-field';
+import { MatFormField, MatHint, MatLabel, MatSuffix } from '@angular/material/form-field';
 import { MatInput } from '@angular/material/input';
 import { MatProgressBar } from '@angular/material/progress-bar';
 import { Router } from '@angular/router';
+import { labelSelectorSchema } from '@iot/protocol';
 import { map } from 'rxjs';
 import { injectIsAdmin } from '../admin/admin-role';
 import { openRegisterDeviceDialog } from '../admin/register-device-dialog';
@@ -30,6 +31,7 @@ const PHONE_ROW_HEIGHT = 76;
     CdkVirtualForOf,
     MatFormField,
     MatLabel,
+    MatHint,
     MatSuffix,
     MatInput,
     MatButton,
@@ -78,6 +80,36 @@ export class FleetPage {
       .subscribe((device) => {
         if (device) this.store.reload();
       });
+  }
+
+  protected readonly filtered = computed(() => {
+    const { labels, type, online } = this.store.filter();
+    return !!labels || !!type || online !== undefined;
+  });
+  /** Why the label filter cannot be sent, or null. */
+  protected readonly filterError = signal<string | null>(null);
+
+  /** Sends the filters to the api (on Enter, or when a field changes); a malformed label selector is not sent. */
+  protected applyFilter(event: Event): void {
+    event.preventDefault();
+    const form = event.currentTarget as HTMLFormElement;
+    const value = (name: string) => (form.elements.namedItem(name) as HTMLInputElement | null)?.value.trim() ?? '';
+    const labels = value('labels');
+    const parsed = labels ? labelSelectorSchema.safeParse(labels) : null;
+    if (parsed && !parsed.success) {
+      this.filterError.set(parsed.error.issues[0]?.message ?? 'not a label selector');
+      return;
+    }
+    this.filterError.set(null);
+    const online = value('online');
+    const filter = {
+      labels: labels || undefined,
+      type: value('type') || undefined,
+      online: online === '' ? undefined : online === 'true',
+    };
+    const current = this.store.filter();
+    if (current.labels === filter.labels && current.type === filter.type && current.online === filter.online) return;
+    this.store.setFilter(filter);
   }
 
   protected search(event: Event): void {

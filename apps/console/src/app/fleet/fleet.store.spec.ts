@@ -1,7 +1,7 @@
 import { TestBed } from '@angular/core/testing';
 import type { DeviceListItem } from '@iot/protocol';
 import { Subject } from 'rxjs';
-import { DevicesApi } from '../core/devices/devices-api';
+import { type DeviceFilter, DevicesApi } from '../core/devices/devices-api';
 import type { StreamMessage } from '../core/stream/stream.service';
 import { StreamService } from '../core/stream/stream.service';
 import { aDevice, resetMessage, statusMessage, telemetryMessage } from '../core/testing/factories';
@@ -13,6 +13,8 @@ describe('FleetStore', () => {
   let messages: Subject<StreamMessage>;
   /** One subject per listAll() call, so each spec decides when (and whether) a load ends. */
   let loads: Array<Subject<DeviceListItem[]>>;
+  /** The filter each listAll() call was given. */
+  let filters: DeviceFilter[];
 
   function listed(items: DeviceListItem[], load = loads[loads.length - 1]): void {
     load.next(items);
@@ -33,9 +35,11 @@ describe('FleetStore', () => {
     jest.setSystemTime(10_000);
     messages = new Subject();
     loads = [];
+    filters = [];
     const api = strictMock<DevicesApi>(
       {
-        listAll: () => {
+        listAll: (filter: DeviceFilter = {}) => {
+          filters.push(filter);
           const load = new Subject<DeviceListItem[]>();
           loads.push(load);
           return load;
@@ -56,6 +60,36 @@ describe('FleetStore', () => {
   afterEach(() => {
     TestBed.resetTestingModule();
     jest.useRealTimers();
+  });
+
+  describe('filters', () => {
+    it('loads the list the api filters, and keeps the labels as key=value', () => {
+      listed([aDevice({ id: 'a' })]);
+      expect(filters).toEqual([{}]);
+
+      sut.setFilter({ labels: 'site=a', online: true });
+      expect(filters).toEqual([{}, { labels: 'site=a', online: true }]);
+      expect(sut.loading()).toBe(true);
+      listed([aDevice({ id: 'b', labels: { site: 'a', floor: '2' } })]);
+
+      expect(sut.entries().map((e) => [e.id, e.labelList])).toEqual([['b', ['site=a', 'floor=2']]]);
+      // A reload keeps the filter.
+      sut.reload();
+      expect(filters[2]).toEqual({ labels: 'site=a', online: true });
+    });
+
+    it('refetches once for a device outside the filter, then ignores it', () => {
+      sut.setFilter({ labels: 'site=a' });
+      listed([aDevice({ id: 'a' })], loads[1]);
+      send(statusMessage('outside', true, 20_000));
+      jest.advanceTimersByTime(UNKNOWN_DEVICE_REFETCH_MS);
+      expect(loads).toHaveLength(3);
+      listed([aDevice({ id: 'a' })]);
+
+      send(statusMessage('outside', false, 21_000));
+      jest.advanceTimersByTime(UNKNOWN_DEVICE_REFETCH_MS);
+      expect(loads).toHaveLength(3);
+    });
   });
 
   describe('loading', () => {

@@ -2,13 +2,15 @@ import { computed, DestroyRef, inject, Injectable, signal } from '@angular/core'
 import { takeUntilDestroyed } from '@angular/core/rxjs-interop';
 import type { DeviceListItem } from '@iot/protocol';
 import type { Subscription } from 'rxjs';
-import { DevicesApi } from '../core/devices/devices-api';
+import { type DeviceFilter, DevicesApi } from '../core/devices/devices-api';
 import { describeHttpError } from '../core/http-error';
 import { type StreamMessage, StreamService } from '../core/stream/stream.service';
 import { applyStatus, type DeviceLiveState, mergeTelemetry } from './device-state';
 
 /** What a device's row shows that does not change between list loads. */
 export interface FleetEntry extends Pick<DeviceListItem, 'id' | 'name' | 'type' | 'labels'> {
+  /** The labels as `key=value`, in the api's order. */
+  readonly labelList: readonly string[];
   /** Lower-case id and name, for search. */
   readonly search: string;
 }
@@ -69,6 +71,8 @@ export class FleetStore {
 
   /** The search text, as typed. */
   readonly query = signal('');
+  /** What the api filters the list by (labels, type, online); change it with {@link setFilter}. */
+  readonly filter = signal<DeviceFilter>({});
   /** Whether the list is being (re)loaded. */
   readonly loading = this.loadingState.asReadonly();
   /** Why the last load failed, or null. */
@@ -103,6 +107,17 @@ export class FleetStore {
     return this.states().get(id);
   }
 
+  /**
+   * Loads the list the api filters by `filter`. Live events for devices outside
+   * it are handled as for any unknown device: one refetch, then ignored.
+   */
+  setFilter(filter: DeviceFilter): void {
+    this.filter.set(filter);
+    this.refetchedFor.clear();
+    this.ignoredIds.clear();
+    this.reload();
+  }
+
   /** Fetches the whole list again, holding live events until it is in. */
   reload(): void {
     // This load also answers any devices waiting for one.
@@ -113,7 +128,7 @@ export class FleetStore {
     this.load?.unsubscribe();
     this.buffered ??= [];
     this.loadingState.set(true);
-    this.load = this.api.listAll().subscribe({
+    this.load = this.api.listAll(this.filter()).subscribe({
       next: (items) => this.applySnapshot(items),
       error: (error: unknown) => this.loadFailed(error),
     });
@@ -177,7 +192,8 @@ export class FleetStore {
     for (const { id, name, type, labels, online, lastSeen, latest } of items) {
       if (states.has(id)) continue; // a device that moved between pages while they loaded
       states.set(id, { online, lastSeen, latest });
-      entries.push({ id, name, type, labels, search: `${id}\n${name}`.toLowerCase() });
+      const labelList = Object.entries(labels ?? {}).map(([key, value]) => `${key}=${value}`);
+      entries.push({ id, name, type, labels, labelList, search: `${id}\n${name}`.toLowerCase() });
     }
     entries.sort((a, b) => collator.compare(a.name, b.name) || collator.compare(a.id, b.id));
 

@@ -1,21 +1,25 @@
 import { signal } from '@angular/core';
 import { TestBed } from '@angular/core/testing';
 import { type ActivatedRouteSnapshot, provideRouter, type RouterStateSnapshot, UrlTree } from '@angular/router';
+import type { UserView } from '@iot/protocol';
 import { strictMock } from '../testing/strict-mock';
-import { authGuard, guestGuard } from './auth.guard';
+import { aUser } from '../testing/factories';
+import { adminGuard, authGuard, guestGuard } from './auth.guard';
 import { AuthService } from './auth.service';
 
 describe('auth guards', () => {
   const signedIn = signal(false);
+  const user = signal<UserView | null>(null);
   const route = {} as ActivatedRouteSnapshot;
   const at = (url: string) => ({ url }) as RouterStateSnapshot;
 
   beforeEach(() => {
     signedIn.set(false);
+    user.set(null);
     TestBed.configureTestingModule({
       providers: [
         provideRouter([]),
-        { provide: AuthService, useValue: strictMock<AuthService>({ isAuthenticated: signedIn }, 'AuthService') },
+        { provide: AuthService, useValue: strictMock<AuthService>({ isAuthenticated: signedIn, user }, 'AuthService') },
       ],
     });
   });
@@ -38,5 +42,14 @@ describe('auth guards', () => {
     expect(run(guestGuard)).toBe(true);
     signedIn.set(true);
     expect(String(run(guestGuard))).toBe('/');
+  });
+
+  it('lets admins only onto admin pages, sending anyone else to the fleet', () => {
+    user.set(aUser({ role: 'admin' }));
+    expect(run(adminGuard, '/admin/users')).toBe(true);
+    user.set(aUser({ role: 'operator' }));
+    expect(String(run(adminGuard, '/admin/users'))).toBe('/');
+    user.set(null);
+    expect(String(run(adminGuard, '/admin/users'))).toBe('/');
   });
 });

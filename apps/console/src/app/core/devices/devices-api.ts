@@ -18,23 +18,40 @@ export const deviceUrl = (id: string) => `${DEVICES_URL}/${encodeURIComponent(id
 /** A guard against a server that keeps handing out cursors: 1000 pages is a million devices. */
 const MAX_PAGES = 1000;
 
+/** Filters the api applies to the list; empty values are left out of the query. */
+export interface DeviceFilter {
+  /** A label selector, `site=a,floor=2`: every pair must match. */
+  labels?: string;
+  type?: string;
+  online?: boolean;
+}
+
+function filterParams(params: HttpParams, filter: DeviceFilter): HttpParams {
+  const labels = filter.labels?.trim();
+  if (labels) params = params.set('labels', labels);
+  const type = filter.type?.trim();
+  if (type) params = params.set('type', type);
+  if (filter.online !== undefined) params = params.set('online', String(filter.online));
+  return params;
+}
+
 /** The devices part of the REST api. */
 @Injectable({ providedIn: 'root' })
 export class DevicesApi {
   private readonly http = inject(HttpClient);
 
   /** One page of devices. */
-  list(cursor?: string): Observable<DeviceListResponse> {
-    let params = new HttpParams().set('limit', DEVICE_PAGE_SIZE);
+  list(cursor?: string, filter: DeviceFilter = {}): Observable<DeviceListResponse> {
+    let params = filterParams(new HttpParams().set('limit', DEVICE_PAGE_SIZE), filter);
     if (cursor) params = params.set('cursor', cursor);
     return this.http.get<DeviceListResponse>(DEVICES_URL, { params, withCredentials: true });
   }
 
-  /** Every device the user may see, following `nextCursor` page by page; one emission. */
-  listAll(): Observable<DeviceListItem[]> {
+  /** Every device the user may see (that matches `filter`), following `nextCursor` page by page; one emission. */
+  listAll(filter: DeviceFilter = {}): Observable<DeviceListItem[]> {
     let pages = 0;
     const seen = new Set<string>();
-    return this.list().pipe(
+    return this.list(undefined, filter).pipe(
       expand((page) => {
         const cursor = page.nextCursor;
         if (!cursor) return EMPTY;
@@ -42,7 +59,7 @@ export class DevicesApi {
           return throwError(() => new Error('The device list did not end (the api repeated a cursor)'));
         }
         seen.add(cursor);
-        return this.list(cursor);
+        return this.list(cursor, filter);
       }),
       reduce<DeviceListResponse, DeviceListItem[]>((all, page) => all.concat(page.items), []),
     );

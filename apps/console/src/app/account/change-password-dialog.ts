@@ -1,0 +1,125 @@
+import { ChangeDetectionStrategy, Component, computed, inject, signal } from '@angular/core';
+import { MatButton } from '@angular/material/button';
+import {
+  MatDialog,
+  MatDialogActions,
+  MatDialogClose,
+  MatDialogContent,
+  MatDialogRef,
+  MatDialogTitle,
+} from '@angular/material/dialog';
+import { MatFormField, MatHint, MatLabel } from '@angular/material/form-field';
+import { MatInput } from '@angular/material/input';
+import { PASSWORD_MIN_LENGTH } from '@iot/protocol';
+import { passwordProblem } from '../admin/create-user-dialog';
+import { dialogSize } from '../admin/dialog-size';
+import { AuthService } from '../core/auth/auth.service';
+import { describeHttpError } from '../core/http-error';
+import { UsersApi } from '../core/users/users-api';
+
+/**
+ * Changes the signed-in user's own password. On success the api has ended
+ * every session of the user, this one included: the console signs out and
+ * shows the login page.
+ */
+@Component({
+  selector: 'iot-change-password-dialog',
+  imports: [
+    MatDialogTitle,
+    MatDialogContent,
+    MatDialogActions,
+    MatDialogClose,
+    MatFormField,
+    MatLabel,
+    MatHint,
+    MatInput,
+    MatButton,
+  ],
+  template: `
+    <h2 mat-dialog-title>Change your password</h2>
+    <form class="form" novalidate (submit)="change($event)">
+      <mat-dialog-content>
+        <p class="lead">Every session of yours ends, this one too: sign in again with the new password.</p>
+        <mat-form-field appearance="outline" subscriptSizing="dynamic">
+          <mat-label>Current password</mat-label>
+          <input
+            matInput
+            name="current-password"
+            type="password"
+            autocomplete="current-password"
+            maxlength="256"
+            [value]="current()"
+            [readonly]="pending()"
+            (input)="current.set($any($event.target).value)"
+          />
+        </mat-form-field>
+        <mat-form-field appearance="outline" subscriptSizing="dynamic">
+          <mat-label>New password</mat-label>
+          <input
+            matInput
+            name="new-password"
+            type="password"
+            autocomplete="new-password"
+            maxlength="256"
+            [value]="next()"
+            [readonly]="pending()"
+            (input)="next.set($any($event.target).value)"
+          />
+          <mat-hint>At least {{ minLength }} characters</mat-hint>
+        </mat-form-field>
+        @if (error(); as message) {
+          <p class="banner error" role="alert">Could not change the password: {{ message }}</p>
+        }
+      </mat-dialog-content>
+      <mat-dialog-actions align="end">
+        <button mat-button type="button" [mat-dialog-close]="undefined" [disabled]="pending()">Cancel</button>
+        <button mat-flat-button type="submit" [disabled]="!valid() || pending()">
+          {{ pending() ? 'Changing…' : 'Change password' }}
+        </button>
+      </mat-dialog-actions>
+    </form>
+  `,
+  styleUrl: '../admin/admin-dialog.scss',
+  changeDetection: ChangeDetectionStrategy.OnPush,
+})
+export class ChangePasswordDialog {
+  private readonly api = inject(UsersApi);
+  private readonly auth = inject(AuthService);
+  private readonly dialogRef = inject<MatDialogRef<ChangePasswordDialog, true>>(MatDialogRef);
+
+  protected readonly minLength = PASSWORD_MIN_LENGTH;
+  protected readonly current = signal('');
+  protected readonly next = signal('');
+  protected readonly valid = computed(
+    () => this.current().length > 0 && this.current().length <= 256 && passwordProblem(this.next()) === null,
+  );
+  protected readonly pending = signal(false);
+  protected readonly error = signal<string | null>(null);
+
+  protected change(event: Event): void {
+    event.preventDefault();
+    if (!this.valid() || this.pending()) return;
+    this.pending.set(true);
+    this.error.set(null);
+    this.dialogRef.disableClose = true;
+    this.api.changeOwnPassword({ currentPassword: this.current(), newPassword: this.next() }).subscribe({
+      next: () => {
+        this.dialogRef.close(true);
+        // The session cookie no longer works: sign out here too.
+        this.auth.sessionEnded();
+      },
+      error: (error: unknown) => {
+        this.pending.set(false);
+        this.dialogRef.disableClose = false;
+        this.error.set(describeHttpError(error));
+      },
+    });
+  }
+}
+
+export function openChangePasswordDialog(dialog: MatDialog): MatDialogRef<ChangePasswordDialog, true> {
+  return dialog.open<ChangePasswordDialog, void, true>(ChangePasswordDialog, {
+    ...dialogSize('28rem'),
+    ariaModal: true,
+  });
+}

@@ -1,0 +1,136 @@
+import { HttpErrorResponse, HttpStatusCode } from '@angular/common/http';
+import { ChangeDetectionStrategy, Component, computed, inject, signal } from '@angular/core';
+import { MatButton } from '@angular/material/button';
+import {
+  MatDialog,
+  MatDialogActions,
+  MatDialogClose,
+  MatDialogContent,
+  MatDialogRef,
+  MatDialogTitle,
+} from '@angular/material/dialog';
+import { MatFormField, MatHint, MatLabel } from '@angular/material/form-field';
+import { MatInput } from '@angular/material/input';
+import { PASSWORD_MIN_LENGTH, type Role, roleSchema, usernameSchema, type UserView } from '@iot/protocol';
+import { describeHttpError } from '../core/http-error';
+import { UsersApi } from '../core/users/users-api';
+import { dialogSize } from './dialog-size';
+
+export const PASSWORD_MAX_LENGTH = 256;
+
+/** Why a new password cannot be used, or null; the api checks the same. */
+export function passwordProblem(password: string): string | null {
+  if (password.length < PASSWORD_MIN_LENGTH) return `At least ${PASSWORD_MIN_LENGTH} characters.`;
+  if (password.length > PASSWORD_MAX_LENGTH) return `At most ${PASSWORD_MAX_LENGTH} characters.`;
+  return null;
+}
+
+/** Creates a user: name, first password, role. Closes with the new user, or undefined when cancelled. */
+@Component({
+  selector: 'iot-create-user-dialog',
+  imports: [
+    MatDialogTitle,
+    MatDialogContent,
+    MatDialogActions,
+    MatDialogClose,
+    MatFormField,
+    MatLabel,
+    MatHint,
+    MatInput,
+    MatButton,
+  ],
+  template: `
+    <h2 mat-dialog-title>New user</h2>
+    <form class="form" novalidate (submit)="create($event)">
+      <mat-dialog-content>
+        <mat-form-field appearance="outline" subscriptSizing="dynamic">
+          <mat-label>Username</mat-label>
+          <input
+            matInput
+            name="username"
+            autocomplete="off"
+            autocapitalize="none"
+            spellcheck="false"
+            maxlength="64"
+            [value]="username()"
+            [readonly]="pending()"
+            (input)="username.set($any($event.target).value)"
+          />
+          <mat-hint>1-64 letters, digits or _ . &#64; -</mat-hint>
+        </mat-form-field>
+        <mat-form-field appearance="outline" subscriptSizing="dynamic">
+          <mat-label>Password</mat-label>
+          <input
+            matInput
+            name="new-password"
+            type="password"
+            autocomplete="new-password"
+            maxlength="256"
+            [value]="password()"
+            [readonly]="pending()"
+            (input)="password.set($any($event.target).value)"
+          />
+          <mat-hint>At least {{ minLength }} characters; give it to the user on a safe channel.</mat-hint>
+        </mat-form-field>
+        <mat-form-field appearance="outline" subscriptSizing="dynamic">
+          <mat-label>Role</mat-label>
+          <select matNativeControl name="role" [value]="role()" (change)="role.set($any($event.target).value)">
+            @for (r of roles; track r) {
+              <option [value]="r">{{ r }}</option>
+            }
+          </select>
+        </mat-form-field>
+        @if (error(); as message) {
+          <p class="banner error" role="alert">Could not create the user: {{ message }}</p>
+        }
+      </mat-dialog-content>
+      <mat-dialog-actions align="end">
+        <button mat-button type="button" [mat-dialog-close]="undefined" [disabled]="pending()">Cancel</button>
+        <button mat-flat-button type="submit" [disabled]="!valid() || pending()">
+          {{ pending() ? 'Creating…' : 'Create user' }}
+        </button>
+      </mat-dialog-actions>
+    </form>
+  `,
+  styleUrl: './admin-dialog.scss',
+  changeDetection: ChangeDetectionStrategy.OnPush,
+})
+export class CreateUserDialog {
+  private readonly api = inject(UsersApi);
+  private readonly dialogRef = inject<MatDialogRef<CreateUserDialog, UserView>>(MatDialogRef);
+
+  protected readonly roles = roleSchema.options;
+  protected readonly minLength = PASSWORD_MIN_LENGTH;
+  protected readonly username = signal('');
+  protected readonly password = signal('');
+  protected readonly role = signal<Role>('viewer');
+  protected readonly valid = computed(
+    () => usernameSchema.safeParse(this.username().trim()).success && passwordProblem(this.password()) === null,
+  );
+  protected readonly pending = signal(false);
+  protected readonly error = signal<string | null>(null);
+
+  protected create(event: Event): void {
+    event.preventDefault();
+    if (!this.valid() || this.pending()) return;
+    const role = roleSchema.safeParse(this.role());
+    if (!role.success) return;
+    const user = { username: this.username().trim(), password: this.password(), role: role.data };
+    this.pending.set(true);
+    this.error.set(null);
+    this.dialogRef.disableClose = true;
+    this.api.create(user).subscribe({
+      next: () => this.dialogRef.close({ username: user.username, role: user.role }),
+      error: (error: unknown) => {
+        this.pending.set(false);
+        this.dialogRef.disableClose = false;
+        const taken = error instanceof HttpErrorResponse && error.status === HttpStatusCode.Conflict;
+        this.error.set(taken ? `the username ${user.username} is taken` : describeHttpError(error));
+      },
+    });
+  }
+}
+
+export function openCreateUserDialog(dialog: MatDialog): MatDialogRef<CreateUserDialog, UserView> {
+  return dialog.open<CreateUserDialog, void, UserView>(CreateUserDialog, { ...dialogSize('28rem'), ariaModal: true });
+}

@@ -1,0 +1,105 @@
+import { ChangeDetectionStrategy, Component, computed, inject, signal } from '@angular/core';
+import { MatButton } from '@angular/material/button';
+import {
+  MAT_DIALOG_DATA,
+  MatDialog,
+  MatDialogActions,
+  MatDialogClose,
+  MatDialogContent,
+  MatDialogRef,
+  MatDialogTitle,
+} from '@angular/material/dialog';
+import { MatFormField, MatHint, MatLabel } from '@angular/material/form-field';
+import { MatInput } from '@angular/material/input';
+import { PASSWORD_MIN_LENGTH } from '@iot/protocol';
+import { describeHttpError } from '../core/http-error';
+import { UsersApi } from '../core/users/users-api';
+import { passwordProblem } from './create-user-dialog';
+import { dialogSize } from './dialog-size';
+
+/** Sets a user's password (admin); the user's sessions end. Closes with `true` once set. */
+@Component({
+  selector: 'iot-reset-password-dialog',
+  imports: [
+    MatDialogTitle,
+    MatDialogContent,
+    MatDialogActions,
+    MatDialogClose,
+    MatFormField,
+    MatLabel,
+    MatHint,
+    MatInput,
+    MatButton,
+  ],
+  template: `
+    <h2 mat-dialog-title>Reset the password</h2>
+    <form class="form" novalidate (submit)="reset($event)">
+      <mat-dialog-content>
+        <p class="lead">
+          A new password for <strong>{{ username }}</strong
+          >. Their sessions end at once.
+        </p>
+        <mat-form-field appearance="outline" subscriptSizing="dynamic">
+          <mat-label>New password</mat-label>
+          <input
+            matInput
+            name="new-password"
+            type="password"
+            autocomplete="new-password"
+            maxlength="256"
+            [value]="password()"
+            [readonly]="pending()"
+            (input)="password.set($any($event.target).value)"
+          />
+          <mat-hint>At least {{ minLength }} characters</mat-hint>
+        </mat-form-field>
+        @if (error(); as message) {
+          <p class="banner error" role="alert">Could not reset the password: {{ message }}</p>
+        }
+      </mat-dialog-content>
+      <mat-dialog-actions align="end">
+        <button mat-button type="button" [mat-dialog-close]="undefined" [disabled]="pending()">Cancel</button>
+        <button mat-flat-button type="submit" [disabled]="!valid() || pending()">
+          {{ pending() ? 'Saving…' : 'Set password' }}
+        </button>
+      </mat-dialog-actions>
+    </form>
+  `,
+  styleUrl: './admin-dialog.scss',
+  changeDetection: ChangeDetectionStrategy.OnPush,
+})
+export class ResetPasswordDialog {
+  private readonly api = inject(UsersApi);
+  private readonly dialogRef = inject<MatDialogRef<ResetPasswordDialog, true>>(MatDialogRef);
+
+  protected readonly username = inject<string>(MAT_DIALOG_DATA);
+  protected readonly minLength = PASSWORD_MIN_LENGTH;
+  protected readonly password = signal('');
+  protected readonly valid = computed(() => passwordProblem(this.password()) === null);
+  protected readonly pending = signal(false);
+  protected readonly error = signal<string | null>(null);
+
+  protected reset(event: Event): void {
+    event.preventDefault();
+    if (!this.valid() || this.pending()) return;
+    this.pending.set(true);
+    this.error.set(null);
+    this.dialogRef.disableClose = true;
+    this.api.update(this.username, { password: this.password() }).subscribe({
+      next: () => this.dialogRef.close(true),
+      error: (error: unknown) => {
+        this.pending.set(false);
+        this.dialogRef.disableClose = false;
+        this.error.set(describeHttpError(error));
+      },
+    });
+  }
+}
+
+export function openResetPasswordDialog(dialog: MatDialog, username: string): MatDialogRef<ResetPasswordDialog, true> {
+  return dialog.open<ResetPasswordDialog, string, true>(ResetPasswordDialog, {
+    ...dialogSize('28rem'),
+    data: username,
+    ariaModal: true,
+  });
+}
