@@ -25,6 +25,8 @@ export class AuditService implements OnApplicationBootstrap, OnApplicationShutdo
   private writing: Promise<void> = Promise.resolve();
   private scheduled = false;
   private dropped = 0;
+  /** Entries handed to a write that has not finished (the database may be slow or down). */
+  private writingEntries = 0;
   private pruner: NodeJS.Timeout | undefined;
 
   constructor(
@@ -44,7 +46,7 @@ export class AuditService implements OnApplicationBootstrap, OnApplicationShutdo
 
   /** Records an entry (`ts` now unless given); `detail` is cut to AUDIT_DETAIL_MAX characters. */
   record(entry: Omit<AuditEntry, 'ts'> & { ts?: number }): void {
-    if (this.queue.length >= MAX_QUEUED_AUDIT) {
+    if (this.queue.length + this.writingEntries >= MAX_QUEUED_AUDIT) {
       if (this.dropped++ === 0) this.logger.error('the audit log cannot keep up: entries are being dropped');
       return;
     }
@@ -71,12 +73,15 @@ export class AuditService implements OnApplicationBootstrap, OnApplicationShutdo
   flush(): Promise<void> {
     const batch = this.queue;
     this.queue = [];
+    this.writingEntries += batch.length;
     this.writing = this.writing.then(async () => {
       if (batch.length === 0) return;
       try {
         await this.entries.append(batch);
       } catch (error) {
         this.logger.error(`writing ${batch.length} audit entries failed: ${String(error)}`);
+      } finally {
+        this.writingEntries -= batch.length;
       }
       if (this.dropped > 0) {
         this.logger.error(`${this.dropped} audit entries were dropped while the log could not keep up`);
