@@ -206,6 +206,18 @@ const TABLES: TableCopy[] = [
     select: 'SELECT seq, device_id, type, data, ts FROM events ORDER BY seq',
   },
   {
+    table: 'bulk_commands',
+    columns: [
+      ['id', 'text'],
+      ['name', 'text'],
+      ['created_by', 'text'],
+      ['created_at', 'bigint'],
+      ['target', 'text'],
+      ['items', 'jsonb'],
+    ],
+    select: 'SELECT id, name, created_by, created_at, target, items FROM bulk_commands ORDER BY id',
+  },
+  {
     table: 'audit_log',
     columns: [
       ['id', 'bigint'],

@@ -216,6 +216,9 @@ describe('API documents', () => {
 
     expect((await call('patch', '/devices/{id}/state/desired', device, { mode: 'eco' })).status).toBe(200);
     expect((await call('get', '/audit', {}, undefined, '?limit=5')).status).toBe(200);
+    const bulk = await call('post', '/commands/bulk', {}, { devices: [device.id], name: 'reboot' });
+    expect(bulk.status).toBe(201);
+    expect((await call('get', '/commands/bulk/{bulkId}', { bulkId: (bulk.body as { bulkId: string }).bulkId })).status).toBe(200);
     expect((await call('get', '/devices/{id}/state', device)).status).toBe(200);
     expect((await call('delete', '/devices/{id}', device)).status).toBe(204);
     expect((await call('get', '/healthz', {})).status).toBe(200);

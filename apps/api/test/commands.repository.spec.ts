@@ -80,6 +80,18 @@ describe.each(engines())('CommandRepository on %s', (engine) => {
     expect((await sut.pending('d1')).map((c) => c.id)).toEqual(['01', '04']);
   });
 
+  it('reads the statuses of many commands at once, leaving out those it does not have', async () => {
+    await sut.insert(command('c1'), { status: 'pending', ts: 100 });
+    await sut.insert(command('c2', 'd1', { status: 'sent', sentAt: 100 }), { status: 'sent', ts: 100 });
+    expect(await sut.statuses(['c1', 'c2', 'nope'])).toEqual(
+      new Map([
+        ['c1', 'pending'],
+        ['c2', 'sent'],
+      ]),
+    );
+    expect(await sut.statuses([])).toEqual(new Map());
+  });
+
   it('keeps progress and a longer timeout within a status, with no transition row for them', async () => {
     await sut.insert(command('c1', 'd1', { status: 'sent', sentAt: 100 }), { status: 'sent', ts: 100 });
     await sut.update('c1', 'sent', { status: 'in-progress', progress: 10 }, { status: 'in-progress', ts: 110 }, 110);

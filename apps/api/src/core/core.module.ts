@@ -4,6 +4,7 @@ import { JwtModule } from '@nestjs/jwt';
 import { APP_CONFIG, type AppConfig } from '../platform/config/config';
 import { AuthService } from './auth/auth.service';
 import { CommandsService } from './commands/commands.service';
+import { BulkCommandsService } from './commands/bulk-commands.service';
 import { DeviceAuthService } from './devices/device-auth.service';
 import { DevicesService } from './devices/devices.service';
 import { EventBus } from './events/event-bus';
@@ -33,6 +34,7 @@ const services = [
   ModelsService,
   AuditService,
   CommandsService,
+  BulkCommandsService,
   StateService,
   HealthService,
   ReplicaSync,

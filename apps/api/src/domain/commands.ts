@@ -30,6 +30,8 @@ export abstract class CommandRepository {
     ts: number,
   ): Promise<boolean>;
   abstract get(id: string): Promise<CommandWithHistory | undefined>;
+  /** The status of each of these commands that exists. */
+  abstract statuses(ids: readonly string[]): Promise<Map<string, CommandStatus>>;
   /** A device's commands, newest first, with ids before `beforeId`. */
   abstract list(deviceId: string, beforeId: string | undefined, limit: number): Promise<CommandWithHistory[]>;
   /** Commands not yet terminal, oldest first (timers are rebuilt from them at boot). */

@@ -257,6 +257,19 @@ const migrations: Record<string, Migration> = {
       await sql`CREATE INDEX audit_log_ts ON audit_log (ts)`.execute(db);
     },
   },
+  '0010_bulk_commands': {
+    async up(db: Kysely<unknown>) {
+      // A command sent to many devices: `items` is [{deviceId, commandId, error}] as JSON.
+      await sql`CREATE TABLE bulk_commands (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        target TEXT NOT NULL,
+        items TEXT NOT NULL
+      ) WITHOUT ROWID`.execute(db);
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -16,6 +16,7 @@ export interface Database {
     created_at: number;
     expires_at: number;
   };
+  bulk_commands: { id: string; name: string; created_by: string; created_at: number; target: string; items: string };
   audit_log: {
     id: Generated<number>;
     ts: number;

@@ -215,6 +215,20 @@ export class SqliteCommands implements CommandRepository {
     });
   }
 
+  async statuses(ids: readonly string[]): Promise<Map<string, CommandStatus>> {
+    const found = new Map<string, CommandStatus>();
+    // In chunks: SQLite binds at most 32,766 parameters a statement.
+    for (let at = 0; at < ids.length; at += 500) {
+      const rows = await this.db
+        .selectFrom('commands')
+        .select(['id', 'status'])
+        .where('id', 'in', ids.slice(at, at + 500))
+        .execute();
+      for (const row of rows) found.set(row.id, row.status as CommandStatus);
+    }
+    return found;
+  }
+
   async get(id: string): Promise<CommandWithHistory | undefined> {
     const row = await this.db.selectFrom('commands').selectAll().where('id', '=', id).executeTakeFirst();
     return row && (await withTransitions(this.db, [toCommand(row)]))[0];

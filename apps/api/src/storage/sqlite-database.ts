@@ -13,6 +13,7 @@ import { SqliteDeviceState } from './sqlite-device-state';
 import { SqliteDevices } from './sqlite-devices';
 import { SqliteModels } from './sqlite-models';
 import { SqliteAudit } from './sqlite-audit';
+import { SqliteBulk } from './sqlite-bulk';
 import { SqliteEventLog } from './sqlite-event-log';
 import { type CommitObserver, SqliteEventWriter } from './sqlite-event-writer';
 import { SqliteReaderThread } from './sqlite-reader-thread';
@@ -40,6 +41,7 @@ export class SqliteDatabase implements DatabaseHealth {
   readonly deviceState: SqliteDeviceState;
   readonly models: SqliteModels;
   readonly audit: SqliteAudit;
+  readonly bulk: SqliteBulk;
   readonly events: SqliteEventLog;
   /** One api process per SQLite database: nobody to tell. */
   readonly cluster = new LocalCluster();
@@ -62,6 +64,7 @@ export class SqliteDatabase implements DatabaseHealth {
     this.deviceState = new SqliteDeviceState(db, sqlite);
     this.models = new SqliteModels(sqlite);
     this.audit = new SqliteAudit(db);
+    this.bulk = new SqliteBulk(db);
     // Telemetry last: it also forgets the device's keys in memory, which a failed delete must keep.
     this.devices = new SqliteDevices(db, sqlite, [this.commands, this.deviceState, this.models, this.telemetry]);
     this.events = new SqliteEventLog(db, sqlite, epoch, localWriter.writer, writerThread);

@@ -7,6 +7,7 @@ import { DatabaseHealth } from '../domain/database';
 import { DeviceStateRepository } from '../domain/device-state';
 import { ModelRepository } from '../domain/models';
 import { AuditRepository } from '../domain/audit';
+import { BulkRepository } from '../domain/bulk';
 import { DeviceRepository } from '../domain/devices';
 import { EventRepository } from '../domain/events';
 import { SessionRepository } from '../domain/sessions';
@@ -38,6 +39,7 @@ const repositories = [
   bind(DeviceStateRepository, (db) => db.deviceState),
   bind(ModelRepository, (db) => db.models),
   bind(AuditRepository, (db) => db.audit),
+  bind(BulkRepository, (db) => db.bulk),
   bind(EventRepository, (db) => db.events),
   bind(ClusterChannel, (db) => db.cluster),
 ];

@@ -142,6 +142,21 @@ export const sendCommandSchema = z.object({
 });
 export type SendCommandRequest = z.infer<typeof sendCommandSchema>;
 
+/** Devices one bulk command may go to, at most. */
+export const MAX_BULK_DEVICES = 1000;
+
+/**
+ * `POST /commands/bulk`: one command to each of a list of devices, or to
+ * every device whose labels match a selector (`site=a`); each gets its own.
+ */
+export const bulkCommandSchema = sendCommandSchema
+  .extend({
+    devices: z.array(deviceIdSchema).min(1).max(MAX_BULK_DEVICES).optional(),
+    labels: labelSelectorSchema.optional(),
+  })
+  .refine((b) => (b.devices === undefined) !== (b.labels === undefined), 'give devices or labels, not both');
+export type BulkCommandRequest = z.input<typeof bulkCommandSchema>;
+
 /** `GET /devices/{id}/commands`: one page, newest first. */
 export const listCommandsQuerySchema = z.object({
   limit: z.coerce.number().int().min(1).max(500).default(50),

@@ -171,3 +171,25 @@ export const auditListResponseSchema = z.object({
 });
 /** `GET /audit`: newest first, one page. */
 export type AuditListResponse = z.infer<typeof auditListResponseSchema>;
+
+export const bulkCommandViewSchema = z.object({
+  bulkId: z.string(),
+  name: z.string(),
+  createdBy: z.string(),
+  createdAt: z.number(),
+  /** What it was sent to: `devices` or the label selector. */
+  target: z.string(),
+  items: z.array(
+    z.object({
+      deviceId: z.string(),
+      /** Null when the command was refused for this device (see error). */
+      commandId: z.string().nullable(),
+      status: commandStatusSchema.nullable(),
+      error: z.string().nullable(),
+    }),
+  ),
+  /** Commands by status, and `refused`: devices it could not be sent to. */
+  counts: z.record(z.string(), z.number()),
+});
+/** `POST /commands/bulk` and `GET /commands/bulk/{bulkId}`: each device's command and where it stands. */
+export type BulkCommandView = z.infer<typeof bulkCommandViewSchema>;

@@ -7,6 +7,7 @@ import { AuthController } from './auth/auth.controller';
 import { AuthGuard } from './auth/auth.guard';
 import { UsersController } from './auth/users.controller';
 import { CommandsController } from './commands/commands.controller';
+import { BulkCommandsController } from './commands/bulk-commands.controller';
 import { DevicesController } from './devices/devices.controller';
 import { AsyncApiController } from './docs/asyncapi.controller';
 import { HttpErrorFilter } from './http-error.filter';
@@ -28,6 +29,7 @@ import { TelemetryController } from './telemetry/telemetry.controller';
     UsersController,
     DevicesController,
     TelemetryController,
+    BulkCommandsController,
     CommandsController,
     StateController,
     ModelsController,

@@ -79,6 +79,13 @@ export class PgCommands implements CommandRepository {
     });
   }
 
+  async statuses(ids: readonly string[]): Promise<Map<string, CommandStatus>> {
+    if (ids.length === 0) return new Map();
+    const { rows } = await sql<{ id: string; status: CommandStatus }>`SELECT id, status FROM commands
+      WHERE id = ANY(${[...ids]}::text[])`.execute(this.db);
+    return new Map(rows.map((row) => [row.id, row.status]));
+  }
+
   async get(id: string): Promise<CommandWithHistory | undefined> {
     const { rows } = await sql<CommandRow>`SELECT * FROM commands WHERE id = ${id}`.execute(this.db);
     return rows[0] && (await this.withTransitions([toCommand(rows[0])]))[0];

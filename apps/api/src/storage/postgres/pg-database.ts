@@ -8,6 +8,7 @@ import { PgDeviceState } from './pg-device-state';
 import { PgDevices } from './pg-devices';
 import { PgModels } from './pg-models';
 import { PgAudit } from './pg-audit';
+import { PgBulk } from './pg-bulk';
 import { PgEventLog } from './pg-event-log';
 import { pgMigrationProvider } from './pg-migrations';
 import { PgSessions } from './pg-sessions';
@@ -42,6 +43,7 @@ export class PgDatabase implements DatabaseHealth {
   readonly deviceState: PgDeviceState;
   readonly models: PgModels;
   readonly audit: PgAudit;
+  readonly bulk: PgBulk;
   readonly events: PgEventLog;
   /** The replicas' channel (LISTEN/NOTIFY). */
   readonly cluster: PgCluster;
@@ -61,6 +63,7 @@ export class PgDatabase implements DatabaseHealth {
     this.deviceState = new PgDeviceState(db);
     this.models = new PgModels(db);
     this.audit = new PgAudit(db);
+    this.bulk = new PgBulk(db);
     this.devices = new PgDevices(db, telemetry);
     this.events = new PgEventLog(db, pool, epoch, telemetry);
   }

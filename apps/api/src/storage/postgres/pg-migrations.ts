@@ -200,6 +200,19 @@ const migrations: Record<string, Migration> = {
       await sql`CREATE INDEX audit_log_ts ON audit_log (ts)`.execute(db);
     },
   },
+  '0007_bulk_commands': {
+    async up(db: Kysely<unknown>) {
+      // A command sent to many devices: `items` is [{deviceId, commandId, error}].
+      await sql`CREATE TABLE bulk_commands (
+        id TEXT COLLATE "C" PRIMARY KEY,
+        name TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        target TEXT NOT NULL,
+        items JSONB NOT NULL
+      )`.execute(db);
+    },
+  },
 };
 
 export const pgMigrationProvider: MigrationProvider = {

@@ -4,6 +4,7 @@ import { createZodDto } from 'nestjs-zod';
 import {
   apiErrorSchema,
   auditListResponseSchema,
+  bulkCommandViewSchema,
   brokerInfoSchema,
   brokerSyncResponseSchema,
   emqxAuthResultSchema,
@@ -35,6 +36,7 @@ import {
  * Documentation only: nothing here parses or changes an answer.
  */
 export class ApiErrorDto extends createZodDto(apiErrorSchema) {}
+export class BulkCommandViewDto extends createZodDto(bulkCommandViewSchema) {}
 export class AuditListResponseDto extends createZodDto(auditListResponseSchema) {}
 export class UserViewDto extends createZodDto(userViewSchema) {}
 export class LoginResponseDto extends createZodDto(loginResponseSchema) {}

@@ -1,0 +1,97 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { v7 as uuidv7 } from 'uuid';
+import { type CommandStatus, MAX_BULK_DEVICES, type SendCommandRequest } from '@iot/protocol';
+import { type BulkItem, type BulkRecord, BulkRepository } from '../../domain/bulk';
+import { CommandRepository } from '../../domain/commands';
+import { DeviceRepository } from '../../domain/devices';
+import { DomainError } from '../../domain/errors';
+import { CommandsService } from './commands.service';
+
+/** Commands of one bulk sent at once, at most (each is a write and a publish). */
+const BULK_CONCURRENCY = 8;
+
+/** What a bulk command goes to: a list of device ids, or a label selector (as given, for the record). */
+export type BulkTarget = { devices: readonly string[] } | { labels: ReadonlyMap<string, string>; selector: string };
+
+/** A bulk command and where each of its commands stands. */
+export interface BulkState {
+  bulk: BulkRecord;
+  statuses: Map<string, CommandStatus>;
+}
+
+/**
+ * One command to many devices: each device gets its own, through the same
+ * path as a single command (checked by its model, stored, sent or held), so
+ * each has its own lifecycle, history and events. A device its command is
+ * refused for is kept with the reason.
+ */
+@Injectable()
+export class BulkCommandsService {
+  private readonly logger = new Logger(BulkCommandsService.name);
+
+  constructor(
+    private readonly commands: CommandsService,
+    private readonly commandRecords: CommandRepository,
+    private readonly devices: DeviceRepository,
+    private readonly bulks: BulkRepository,
+  ) {}
+
+  async send(target: BulkTarget, request: SendCommandRequest, by: string): Promise<BulkState> {
+    const deviceIds = 'devices' in target ? [...new Set(target.devices)] : await this.matching(target.labels);
+    if (deviceIds.length === 0) throw new DomainError('bad_request', 'labels: no device matches the selector');
+    const items: BulkItem[] = new Array<BulkItem>(deviceIds.length);
+    let next = 0;
+    const worker = async () => {
+      while (next < deviceIds.length) {
+        const at = next++;
+        items[at] = await this.one(deviceIds[at], request, by);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(BULK_CONCURRENCY, deviceIds.length) }, worker));
+    const bulk: BulkRecord = {
+      id: uuidv7(),
+      name: request.name,
+      createdBy: by,
+      createdAt: Date.now(),
+      target: 'devices' in target ? 'devices' : `labels ${target.selector}`,
+      items,
+    };
+    await this.bulks.insert(bulk);
+    return this.stateOf(bulk);
+  }
+
+  async get(id: string): Promise<BulkState> {
+    const bulk = await this.bulks.get(id);
+    if (!bulk) throw new DomainError('not_found', `no bulk command ${id}`);
+    return this.stateOf(bulk);
+  }
+
+  private async one(deviceId: string, request: SendCommandRequest, by: string): Promise<BulkItem> {
+    try {
+      const command = await this.commands.send({ ...request, deviceId }, by);
+      return { deviceId, commandId: command.id, error: null };
+    } catch (error) {
+      if (error instanceof DomainError) return { deviceId, commandId: null, error: error.message };
+      this.logger.error(`bulk command to ${deviceId}: ${String(error)}`);
+      return { deviceId, commandId: null, error: 'internal error' };
+    }
+  }
+
+  /** The ids of the devices whose labels match, at most MAX_BULK_DEVICES (more: `bad_request`). */
+  private async matching(labels: ReadonlyMap<string, string>): Promise<string[]> {
+    const ids: string[] = [];
+    for (;;) {
+      const page = await this.devices.list({ labels, afterId: ids.at(-1), limit: 500 });
+      ids.push(...page.map((device) => device.id));
+      if (ids.length > MAX_BULK_DEVICES) {
+        throw new DomainError('bad_request', `labels: the selector matches more than ${MAX_BULK_DEVICES} devices`);
+      }
+      if (page.length < 500) return ids;
+    }
+  }
+
+  private async stateOf(bulk: BulkRecord): Promise<BulkState> {
+    const ids = bulk.items.flatMap((item) => (item.commandId === null ? [] : [item.commandId]));
+    return { bulk, statuses: await this.commandRecords.statuses(ids) };
+  }
+}
