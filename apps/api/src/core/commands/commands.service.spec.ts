@@ -507,6 +507,31 @@ describe('CommandsService', () => {
     const fromElsewhere = (update: CommandEvent) =>
       bus.emit('committed', [{ seq: 1, type: 'command', deviceId: update.deviceId, data: JSON.stringify(update) }], []);
 
+    it('does not time a command out when its device asked another replica for longer: the stored deadline decides', async () => {
+      sut = make({}, shared());
+      const record = await sut.send({ deviceId: DEVICE, name: 'firmware.update', timeoutMs: 5_000 }, 'alice');
+      // Replica B took the device's `in-progress` with a new timeout and stored it.
+      Object.assign(rows.get(record.id)!, { status: 'in-progress', progress: 10, timeoutMs: 60_000 });
+      fromElsewhere({
+        commandId: record.id,
+        deviceId: DEVICE,
+        name: 'firmware.update',
+        status: 'in-progress',
+        progress: 10,
+        ts: NOW + 1,
+      });
+
+      await jest.advanceTimersByTimeAsync(5_000);
+      expect(rows.get(record.id)?.status).toBe('in-progress');
+      await jest.advanceTimersByTimeAsync(55_000);
+      expect(rows.get(record.id)).toMatchObject({ status: 'timed-out', error: 'no result before the timeout' });
+      expect(announced.map((u) => [u.status, u.progress])).toEqual([
+        ['sent', undefined],
+        ['in-progress', 10],
+        ['timed-out', undefined],
+      ]);
+    });
+
     it("follows another replica's result of a command sent here: the socket hears it, the wait ends, the timeout is off", async () => {
       sut = make({}, shared());
       const record = await sut.send({ deviceId: DEVICE, name: 'reboot', timeoutMs: 5_000 }, 'alice');
