@@ -12,3 +12,4 @@ export * from './lib/asyncapi';
 export * from './lib/responses';
 export * from './lib/broker-auth';
 export * from './lib/model';
+export * from './lib/alarms';
