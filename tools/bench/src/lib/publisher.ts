@@ -138,7 +138,7 @@ export function runPublisher(): void {
 async function connectAll(url: string, devices: DeviceCredential[]): Promise<{ list: MqttClient[]; ms: number }> {
   const started = performance.now();
   const list: MqttClient[] = [];
-  // A few at a time: each first connect costs the api an argon2 verification.
+  // A few at a time, as a fleet coming back after an outage would.
   const concurrency = 10;
   for (let i = 0; i < devices.length; i += concurrency) {
     const batch = devices.slice(i, i + concurrency).map(

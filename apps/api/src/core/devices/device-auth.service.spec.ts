@@ -3,16 +3,14 @@ import type { DeviceRepository } from '../../domain/devices';
 import { strictFake } from '../../domain/testing';
 import {
   AUTH_FAILURES_PER_ADDRESS_FACTOR,
-  DEVICE_HASH_OPTIONS,
   DeviceAuthService,
   MAX_CONCURRENT_SECRET_CHECKS,
-  MAX_CONCURRENT_SECRET_HASHES,
   MAX_WAITING_SECRET_CHECKS,
 } from './device-auth.service';
 
 jest.mock('argon2', () => {
   const actual = jest.requireActual<typeof import('argon2')>('argon2');
-  return { ...actual, hash: jest.fn(actual.hash) };
+  return { ...actual, verify: jest.fn(actual.verify) };
 });
 
 const SECRET = Buffer.from('the-right-secret');
@@ -20,14 +18,16 @@ const WRONG = Buffer.from('a-wrong-secret');
 const config = { mqttAuthMaxFailures: 3, mqttAuthBlockMs: 10_000 };
 
 describe('DeviceAuthService', () => {
+  let legacyHash: string;
   let hash: string;
   let lookups: number;
   let now: number;
   let auth: DeviceAuthService;
 
   beforeAll(async () => {
-    // A cheap hash keeps the test fast; the service verifies whatever parameters the hash names.
-    hash = await argon2.hash(SECRET, { ...DEVICE_HASH_OPTIONS, memoryCost: 1024, timeCost: 1 });
+    // A secret stored before digests were kept: argon2, whose parameters the hash names (cheap ones here).
+    legacyHash = await argon2.hash(SECRET, { type: argon2.argon2id, memoryCost: 1024, timeCost: 1 });
+    hash = legacyHash;
   });
 
   beforeEach(() => {
@@ -46,7 +46,10 @@ describe('DeviceAuthService', () => {
     auth = new DeviceAuthService(devices, config);
   });
 
-  afterEach(() => jest.restoreAllMocks());
+  afterEach(() => {
+    jest.restoreAllMocks();
+    jest.mocked(argon2.verify).mockClear();
+  });
 
   it('blocks a client id after its allowance of wrong secrets, without checking, until the block time has passed', async () => {
     for (let i = 0; i < config.mqttAuthMaxFailures; i++) {
@@ -80,49 +83,52 @@ describe('DeviceAuthService', () => {
     expect(await auth.authenticate('dev-1', SECRET, '10.0.0.1')).toBe('ok');
   });
 
-  it(`hashes at most ${MAX_CONCURRENT_SECRET_HASHES} new secrets at once, the rest in turn`, async () => {
-    let running = 0;
-    let most = 0;
-    const release: Array<() => void> = [];
-    const count = MAX_CONCURRENT_SECRET_HASHES + 3;
-    for (let i = 0; i < count; i++) {
-      jest.mocked(argon2.hash).mockImplementationOnce(() => {
-        most = Math.max(most, ++running);
-        return new Promise<string>((resolve) =>
-          release.push(() => {
-            running--;
-            resolve('$argon2id$hash');
-          }),
-        );
-      });
+  it('stores a new secret as its SHA-256 digest, which verifies it and no other', async () => {
+    const stored = auth.hashSecret(SECRET.toString());
+    expect(stored).toMatch(/^\$sha256\$[A-Za-z0-9_-]{43}$/);
+    expect(stored).not.toContain(SECRET.toString());
+    hash = stored;
+    try {
+      expect(await auth.authenticate('dev-1', WRONG, '10.0.0.1')).toBe('refused');
+      expect(await auth.authenticate('dev-1', SECRET, '10.0.0.1')).toBe('ok');
+      expect(argon2.verify).not.toHaveBeenCalled();
+    } finally {
+      hash = legacyHash;
     }
-    const sut = auth;
-    const hashes = Array.from({ length: count }, (_, i) => sut.hashSecret(`secret-${i}`));
-    let settled = 0;
-    for (const hash of hashes) void hash.then(() => settled++);
-    for (let turn = 0; settled < count && turn < 1000; turn++) {
-      await new Promise((resolve) => setImmediate(resolve));
-      release.shift()?.();
-    }
-    expect(await Promise.all(hashes)).toEqual(hashes.map(() => '$argon2id$hash'));
-    expect(most).toBe(MAX_CONCURRENT_SECRET_HASHES);
   });
 
-  it(`runs ${MAX_CONCURRENT_SECRET_CHECKS} secret checks at once, queues ${MAX_WAITING_SECRET_CHECKS} more, and refuses the rest as busy`, async () => {
+  it('refuses a secret whose rotation landed while its hash was being read', async () => {
+    const old = auth.hashSecret(SECRET.toString());
+    let reads = 0;
+    let release: (() => void) | undefined;
+    const devices = strictFake<DeviceRepository>({
+      getSecretHash: () => {
+        if (++reads > 1) return Promise.resolve('$sha256$rotated');
+        return new Promise((resolve) => (release = () => resolve(old)));
+      },
+    });
+    const sut = new DeviceAuthService(devices, config);
+    const attempt = sut.authenticate('dev-1', SECRET, '10.0.0.1');
+    await new Promise((resolve) => setImmediate(resolve));
+    sut.forget('dev-1'); // the rotation, after its new hash was stored
+    release?.();
+    expect(await attempt).toBe('refused');
+  });
+
+  it(`runs ${MAX_CONCURRENT_SECRET_CHECKS} argon2 checks at once, queues ${MAX_WAITING_SECRET_CHECKS} more, and refuses the rest as busy`, async () => {
     let running = 0;
     let most = 0;
     const release: Array<() => void> = [];
-    const devices = strictFake<DeviceRepository>({
-      getSecretHash: () => {
-        most = Math.max(most, ++running);
-        return new Promise<string | undefined>((resolve) =>
-          release.push(() => {
-            running--;
-            resolve(undefined); // unknown device: refused without argon2
-          }),
-        );
-      },
+    jest.spyOn(argon2, 'verify').mockImplementation(() => {
+      most = Math.max(most, ++running);
+      return new Promise<boolean>((resolve) =>
+        release.push(() => {
+          running--;
+          resolve(false);
+        }),
+      );
     });
+    const devices = strictFake<DeviceRepository>({ getSecretHash: async () => legacyHash });
     auth = new DeviceAuthService(devices, { mqttAuthMaxFailures: 1000, mqttAuthBlockMs: 1000 });
     const attempts = Array.from({ length: MAX_CONCURRENT_SECRET_CHECKS + MAX_WAITING_SECRET_CHECKS }, (_, i) =>
       auth.authenticate(`dev-${i}`, SECRET, `10.0.${i >> 8}.${i & 255}`),

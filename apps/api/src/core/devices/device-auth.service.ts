@@ -1,29 +1,35 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { Inject, Injectable, Logger, ServiceUnavailableException } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import * as argon2 from 'argon2';
 import { isDeviceId } from '@iot/protocol';
 import { APP_CONFIG, type AppConfig } from '../../platform/config/config';
 import { DeviceRepository } from '../../domain/devices';
 
-/** OWASP's argon2id baseline: device secrets are random, so this is ample. */
-export const DEVICE_HASH_OPTIONS = { type: argon2.argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
+/**
+ * How a device secret is stored: its SHA-256 digest. The api makes every
+ * secret itself, 160 random bits (`newSecret`), so a stolen hash cannot be
+ * brute-forced however fast the hash is; argon2's cost protects passwords
+ * people choose, and for device secrets it only made every first CONNECT
+ * after a restart cost tens of milliseconds of CPU and 19 MiB of memory.
+ * API tokens are kept the same way (GitHub, Stripe).
+ */
+export const DEVICE_SECRET_HASH_PREFIX = '$sha256$';
+
+/** The stored form of a device secret. */
+export function deviceSecretHash(secret: string | Buffer): string {
+  return DEVICE_SECRET_HASH_PREFIX + createHash('sha256').update(secret).digest('base64url');
+}
 
 /**
- * argon2 checks running at once, at most. Each takes a libuv thread (four by
- * default, shared with file and DNS work) for tens of milliseconds; a flood
- * of CONNECTs waits its turn instead of taking every thread.
+ * argon2 checks running at once, at most: secrets stored before they were
+ * kept as SHA-256 digests are still argon2 hashes until their next rotation.
+ * Each takes a libuv thread (four by default, shared with file and DNS work)
+ * for tens of milliseconds and 19 MiB; a flood of CONNECTs waits its turn
+ * instead of taking every thread.
  */
 export const MAX_CONCURRENT_SECRET_CHECKS = 2;
 /** CONNECTs waiting for an argon2 check, at most; more are refused as busy. */
 export const MAX_WAITING_SECRET_CHECKS = 100;
-/**
- * New secrets hashed at once, at most (registrations and rotations). Each
- * run takes 19 MiB of C heap; four at once (one per libuv thread) raised
- * the api's peak RSS by about 60 MiB while a fleet was registered.
- */
-export const MAX_CONCURRENT_SECRET_HASHES = 2;
-/** Hashes waiting, at most; more are refused (503). */
-export const MAX_WAITING_SECRET_HASHES = 1000;
 /** Failed CONNECTs are counted over this long (a block lasts `mqttAuthBlockMs`). */
 export const AUTH_FAILURE_WINDOW_MS = 60_000;
 /** One source address may fail this many times the per-id allowance (devices may share a NAT). */
@@ -109,21 +115,22 @@ class Slots {
 }
 
 /**
- * Checks device credentials against their argon2 hashes. A verified secret
- * is remembered as a SHA-256 digest so that reconnect storms do not cost an
- * argon2 run each; rotation and deletion forget it at once. Guessing is
- * throttled per client id and per source address before argon2 runs; a
- * device whose secret was verified since the api started is recognised
- * without argon2 and is never blocked by someone guessing its id.
+ * Checks device credentials against their stored hashes. A verified secret
+ * is remembered as its digest so that reconnect storms do not read the
+ * database each; rotation and deletion forget it at once. Guessing is
+ * throttled per client id and per source address before any check; a
+ * device whose secret was verified since the api started is recognised at
+ * once and is never blocked by someone guessing its id.
  */
 @Injectable()
 export class DeviceAuthService {
   private readonly logger = new Logger(DeviceAuthService.name);
   private readonly verified = new Map<string, Buffer>();
+  /** Forgotten secrets so far: a check that saw this change re-reads the hash it judged by. */
+  private forgets = 0;
   private readonly perId: FailureThrottle;
   private readonly perAddress: FailureThrottle;
   private readonly checks = new Slots(MAX_CONCURRENT_SECRET_CHECKS, MAX_WAITING_SECRET_CHECKS);
-  private readonly hashes = new Slots(MAX_CONCURRENT_SECRET_HASHES, MAX_WAITING_SECRET_HASHES);
 
   constructor(
     private readonly devices: DeviceRepository,
@@ -136,13 +143,11 @@ export class DeviceAuthService {
     );
   }
 
-  async hashSecret(secret: string): Promise<string> {
-    const hash = this.hashes.run(() => argon2.hash(secret, DEVICE_HASH_OPTIONS));
-    if (hash === undefined) throw new ServiceUnavailableException('too many device secrets being hashed; try again');
-    return hash;
+  hashSecret(secret: string): string {
+    return deviceSecretHash(secret);
   }
 
-  /** Judges a device's CONNECT from `address`, throttling failures before any argon2 run. */
+  /** Judges a device's CONNECT from `address`, throttling failures before any check. */
   async authenticate(
     deviceId: string,
     secret: Buffer | undefined,
@@ -154,12 +159,9 @@ export class DeviceAuthService {
     const now = Date.now();
     const from = address ?? '';
     if (this.perId.blocked(deviceId, now) || this.perAddress.blocked(from, now)) return 'throttled';
-    const check = this.checks.run(() => this.check(deviceId, secret, digest));
-    if (check === undefined) return 'busy';
-    if (await check) {
-      this.perId.forget(deviceId);
-      return 'ok';
-    }
+    const outcome = await this.check(deviceId, secret, digest);
+    if (outcome === 'ok') this.perId.forget(deviceId);
+    if (outcome !== 'refused') return outcome;
     const failedAt = Date.now();
     this.perId.fail(deviceId, failedAt);
     this.perAddress.fail(from, failedAt);
@@ -171,23 +173,34 @@ export class DeviceAuthService {
     return known !== undefined && timingSafeEqual(known, digest);
   }
 
-  private async check(deviceId: string, secret: Buffer, digest: Buffer): Promise<boolean> {
+  private async check(deviceId: string, secret: Buffer, digest: Buffer): Promise<'ok' | 'refused' | 'busy'> {
+    const forgetsBefore = this.forgets;
     const hash = await this.devices.getSecretHash(deviceId);
-    if (hash === undefined) return false;
-    try {
-      if (!(await argon2.verify(hash, secret))) return false;
+    if (hash === undefined) return 'refused';
+    if (hash.startsWith(DEVICE_SECRET_HASH_PREFIX)) {
+      const stored = Buffer.from(hash.slice(DEVICE_SECRET_HASH_PREFIX.length), 'base64url');
+      if (stored.length !== digest.length || !timingSafeEqual(stored, digest)) return 'refused';
+      // A rotation may have landed while the hash was read: only a current one counts.
+      if (this.forgets !== forgetsBefore && (await this.devices.getSecretHash(deviceId)) !== hash) return 'refused';
+    } else {
+      const verify = this.checks.run(() => argon2.verify(hash, secret));
+      if (verify === undefined) return 'busy';
+      try {
+        if (!(await verify)) return 'refused';
+      } catch (error) {
+        this.logger.warn(`could not verify ${deviceId}: ${String(error)}`);
+        return 'refused';
+      }
       // The secret may have been rotated or revoked while argon2 ran: only a current one counts.
-      if ((await this.devices.getSecretHash(deviceId)) !== hash) return false;
-      this.verified.set(deviceId, digest);
-      return true;
-    } catch (error) {
-      this.logger.warn(`could not verify ${deviceId}: ${String(error)}`);
-      return false;
+      if ((await this.devices.getSecretHash(deviceId)) !== hash) return 'refused';
     }
+    this.verified.set(deviceId, digest);
+    return 'ok';
   }
 
   /** Forgets a device's verified secret (rotation, deletion). */
   forget(deviceId: string): void {
+    this.forgets++;
     this.verified.delete(deviceId);
   }
 }

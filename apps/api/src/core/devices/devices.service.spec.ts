@@ -36,7 +36,7 @@ describe('DevicesService', () => {
   function make(devices: Partial<DeviceRepository>, telemetry: Partial<TelemetryRepository> = {}): DevicesService {
     const auth = strictFake<DeviceAuthService>(
       {
-        hashSecret: async (secret) => `hash of ${secret}`,
+        hashSecret: (secret) => `hash of ${secret}`,
         forget: (id) => void effects.push(`auth.forget ${id}`),
       },
       'auth',

@@ -126,7 +126,7 @@ export class DevicesService {
       createdAt: now,
       updatedAt: now,
     };
-    if (!(await this.devices.create(device, await this.auth.hashSecret(secret)))) {
+    if (!(await this.devices.create(device, this.auth.hashSecret(secret)))) {
       throw new DomainError('conflict', `device ${id} exists`);
     }
     try {
@@ -208,7 +208,7 @@ export class DevicesService {
   /** Issues a new secret; the old one fails from now on and a live session is dropped. */
   async rotateCredentials(id: string): Promise<DeviceCredentials> {
     const secret = newSecret();
-    if (!(await this.devices.setSecretHash(id, await this.auth.hashSecret(secret), Date.now()))) {
+    if (!(await this.devices.setSecretHash(id, this.auth.hashSecret(secret), Date.now()))) {
       throw new DomainError('not_found', `no device ${id}`);
     }
     this.auth.forget(id);
