@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { SqliteDatabase } from './sqlite-database';
-import { decodeBatch, encodeBatch, SqliteWriterThread } from './sqlite-writer-thread';
+import { decodeBatch, encodeBatch } from './sqlite-thread-messages';
+import { SqliteWriterThread } from './sqlite-writer-thread';
 import { type NewEvent, telemetryEvent, valuesJsonOf } from '../domain/events';
 
 describe('encodeBatch / decodeBatch', () => {

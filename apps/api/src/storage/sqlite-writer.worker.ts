@@ -27,7 +27,7 @@ import {
   type WriterData,
   type WriterReply,
   type WriterRequest,
-} from './sqlite-writer-thread';
+} from './sqlite-thread-messages';
 
 const port = parentPort;
 if (!port) throw new Error('sqlite-writer runs as a worker thread');
