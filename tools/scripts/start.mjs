@@ -65,7 +65,7 @@ process.on('SIGINT', () => stopAll(0));
 process.on('SIGTERM', () => stopAll(0));
 
 // README, "Node options"; tools/bench and the Docker image start the api the same way.
-const apiNodeArgs = env.MEMORY_PROFILE === 'throughput' ? ['--max-semi-space-size=64'] : [];
+const apiNodeArgs = [`--max-semi-space-size=${env.MEMORY_PROFILE === 'throughput' ? 64 : 8}`];
 const api = spawn(process.execPath, [...apiNodeArgs, 'dist/apps/api/main.js'], {
   stdio: 'inherit',
   env: { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072', ...env, DATA_DIR: dataDir },

@@ -1,11 +1,14 @@
-// First: replaces `debug` before aedes loads mqtt-packet (see quiet-debug.ts).
+// First: replaces `debug` before aedes loads mqtt-packet (see quiet-debug.ts),
+// and defers the date formatters Nest builds as it loads (see deferred-intl.ts).
 import '../platform/logging/silence-debug';
+import '../platform/memory/defer-intl';
 import { setFlagsFromString } from 'node:v8';
 import { Logger } from '@nestjs/common';
 import { type RunningApp, createApp } from './create-app';
 import { type AppConfig, loadConfig } from '../platform/config/config';
 import { startSummary, stopSummary } from './lifecycle';
 import { describeStartFailure } from './start-failure';
+import { restoreDateTimeFormat } from '../platform/memory/deferred-intl';
 
 /** How much the old generation may grow past its live size before a full GC, in the `small` memory profile. */
 const HEAP_GROWING_PERCENT = 30;
@@ -15,6 +18,8 @@ const SHUTDOWN_TIMEOUT_MS = 10_000;
 let config: AppConfig | undefined;
 
 async function main(): Promise<void> {
+  // Every module is loaded by now.
+  restoreDateTimeFormat();
   // A ConfigError lands in the catch below: exit 78 with the list of problems.
   config = loadConfig();
   // V8 grows the old generation by up to 4× its live size between full GCs; at high message rates that

@@ -9,7 +9,7 @@ import { readMemory, type MemorySample } from './proc';
 const HOST = '127.0.0.1';
 /** The node options `npm start` runs the api with (tools/scripts/start.mjs; README, "Node options"). */
 function apiNodeArgs(env: Record<string, string> | undefined): string[] {
-  return env?.['MEMORY_PROFILE'] === 'throughput' ? ['--max-semi-space-size=64'] : [];
+  return [`--max-semi-space-size=${env?.['MEMORY_PROFILE'] === 'throughput' ? 64 : 8}`];
 }
 /** The C heap settings `npm start` and the Docker image give the api. */
 const API_MALLOC_ENV = { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072' };
