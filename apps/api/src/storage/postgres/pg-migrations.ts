@@ -213,6 +213,12 @@ const migrations: Record<string, Migration> = {
       )`.execute(db);
     },
   },
+  '0010_bulk_kind': {
+    async up(db: Kysely<unknown>) {
+      // A bulk is a command or a desired-state patch per device; a patch's item also keeps its `version`.
+      await sql`ALTER TABLE bulk_commands ADD COLUMN kind TEXT NOT NULL DEFAULT 'command'`.execute(db);
+    },
+  },
 };
 
 export const pgMigrationProvider: MigrationProvider = {
