@@ -89,9 +89,7 @@ export function parseLocalTime(value: string): number | null {
             <td class="mono">{{ entry.action }}</td>
             <td>
               @if (bulkLink(entry); as link) {
-                <a [routerLink]="link" [attr.aria-label]="'Bulk ' + entry.target + ': each device\'s outcome'">{{
-                  entry.target
-                }}</a>
+                <a [routerLink]="link" title="Each device's outcome">{{ entry.target }}</a>
               } @else {
                 {{ entry.target ?? '—' }}
               }

@@ -28,7 +28,7 @@ import { BulkStore } from './bulk.store';
     }
     @if (store.view(); as view) {
       <p class="meta">
-        To {{ view.target === 'devices' ? 'the devices picked' : view.target }}, by {{ view.createdBy }} at
+        To {{ target() }}, by {{ view.createdBy }} at
         {{ view.createdAt | timestamp }}.
       </p>
       @let progress = store.progress();
@@ -101,6 +101,12 @@ export class BulkPage {
     const view = this.store.view();
     if (!view) return 'Bulk';
     return view.kind === 'desired' ? `Desired-state patch: ${view.name}` : `Bulk command: ${view.name}`;
+  });
+
+  /** `labels site=a` reads as every device labelled so. */
+  protected readonly target = computed(() => {
+    const target = this.store.view()?.target ?? '';
+    return target.startsWith('labels ') ? `every device labelled ${target.slice(7)}` : 'the devices picked';
   });
 
   constructor() {
