@@ -87,13 +87,11 @@ export function parseLocalTime(value: string): number | null {
             </td>
             <td>{{ entry.actor ?? '—' }}</td>
             <td class="mono">{{ entry.action }}</td>
-            <td>
-              @if (bulkLink(entry); as link) {
-                <a [routerLink]="link" title="Each device's outcome">{{ entry.target }}</a>
-              } @else {
-                {{ entry.target ?? '—' }}
-              }
-            </td>
+            @if (bulkLink(entry); as link) {
+              <td><a [routerLink]="link" title="Each device's outcome">{{ entry.target }}</a></td>
+            } @else {
+              <td>{{ entry.target ?? '—' }}</td>
+            }
             <td [class]="'outcome-' + entry.outcome">{{ entry.outcome }}</td>
             <td class="mono">{{ entry.address ?? '—' }}</td>
             <td>{{ entry.detail ?? '' }}</td>
