@@ -99,4 +99,16 @@ describe('BulkActionDialog', () => {
     await settle();
     expect(closedWith?.value?.kind).toBe('desired');
   });
+
+  it('falls back to a raw merge patch when the shared model has no desired properties', async () => {
+    await open({ kind: 'desired', target: { labels: 'site=a' }, description: 'site=a', model: { id: 'm', version: 1 } });
+    http.expectOne('/api/v1/models/m/versions/1').flush({ id: 'm', version: 1, commands: { reboot: {} } });
+    await settle();
+    typeInto(dialogElement().querySelector<HTMLInputElement>('textarea[name="json"]'), '{"fan": 2}');
+    buttonByText(dialogElement(), 'Patch all').click();
+    const request = http.expectOne('/api/v1/state/bulk');
+    expect(request.request.body).toEqual({ labels: 'site=a', desired: { fan: 2 } });
+    request.flush({ ...BULK, kind: 'desired' }, { status: 201, statusText: 'Created' });
+    await settle();
+  });
 });

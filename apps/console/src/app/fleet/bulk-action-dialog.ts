@@ -77,25 +77,19 @@ interface SchemaForm {
         <p class="lead">To {{ data.description }}; each device gets its own, with its own outcome.</p>
         @if (loadingModel()) {
           <mat-progress-bar mode="indeterminate" aria-label="Loading the model" />
-        } @else if (model(); as model) {
+        } @else if (useModel() && model(); as model) {
           <p class="muted">
             The devices share the model <span class="mono">{{ model.id }}&#64;{{ model.version }}</span>.
           </p>
           @if (data.kind === 'command') {
-            @if (commands().length === 0) {
-              <p class="banner error" role="alert">The model has no commands.</p>
-            } @else {
-              <mat-form-field appearance="outline" subscriptSizing="dynamic">
-                <mat-label>Command</mat-label>
-                <select matNativeControl name="command" [value]="picked()" (change)="pick($any($event.target).value)">
-                  @for (command of commands(); track command.name) {
-                    <option [value]="command.name">{{ command.spec.title ?? command.name }}</option>
-                  }
-                </select>
-              </mat-form-field>
-            }
-          } @else if (!model.desired) {
-            <p class="banner error" role="alert">The model has no desired properties.</p>
+            <mat-form-field appearance="outline" subscriptSizing="dynamic">
+              <mat-label>Command</mat-label>
+              <select matNativeControl name="command" [value]="picked()" (change)="pick($any($event.target).value)">
+                @for (command of commands(); track command.name) {
+                  <option [value]="command.name">{{ command.spec.title ?? command.name }}</option>
+                }
+              </select>
+            </mat-form-field>
           }
           @if (form(); as form) {
             <formly-form [form]="form.group" [fields]="form.fields" [model]="form.value" />
@@ -164,10 +158,16 @@ export class BulkActionDialog {
   protected readonly commands = computed(() =>
     Object.entries(this.model()?.commands ?? {}).map(([name, spec]) => ({ name, spec: spec as CommandSpec })),
   );
+  /** The model's forms, when it has commands (or desired properties) for them; else raw JSON. */
+  protected readonly useModel = computed(() => {
+    const model = this.model();
+    if (!model) return false;
+    return this.data.kind === 'command' ? this.commands().length > 0 : !!model.desired;
+  });
   protected readonly picked = signal<string | null>(null);
   protected readonly form = computed<SchemaForm | null>(() => {
     const model = this.model();
-    if (!model) return null;
+    if (!model || !this.useModel()) return null;
     if (this.data.kind === 'desired') {
       return model.desired ? this.schemaForm(desiredSchema(model.desired)) : null;
     }
@@ -239,7 +239,7 @@ export class BulkActionDialog {
   /** The request the form makes, or null when something is missing or wrong (then shown). */
   private request(): Observable<BulkCommandView> | null {
     const { target, kind } = this.data;
-    if (this.model()) {
+    if (this.useModel()) {
       const form = this.form();
       if (!form || form.group.invalid) {
         form?.group.markAllAsTouched();
