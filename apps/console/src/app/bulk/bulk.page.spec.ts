@@ -1,4 +1,5 @@
 import { HttpTestingController } from '@angular/common/http/testing';
+import { signal } from '@angular/core';
 import { type ComponentFixture, TestBed } from '@angular/core/testing';
 import type { BulkCommandView } from '@iot/protocol';
 import { Subject } from 'rxjs';
@@ -13,6 +14,7 @@ describe('BulkPage', () => {
   let fixture: ComponentFixture<BulkPage>;
   let http: HttpTestingController;
   let messages: Subject<StreamMessage>;
+  const live = signal(true);
   let page: HTMLElement;
 
   const count = (label: string) =>
@@ -23,11 +25,15 @@ describe('BulkPage', () => {
 
   beforeEach(async () => {
     messages = new Subject();
+    live.set(true);
     TestBed.configureTestingModule({
       imports: [BulkPage],
       providers: [
         ...adminProviders(),
-        { provide: StreamService, useValue: strictMock<StreamService>({ messages }, 'StreamService') },
+        {
+          provide: StreamService,
+          useValue: strictMock<StreamService>({ messages, live }, 'StreamService'),
+        },
       ],
     });
     http = TestBed.inject(HttpTestingController);
@@ -61,6 +67,11 @@ describe('BulkPage', () => {
     expect([count('Succeeded'), count('Failed'), count('Pending')]).toEqual(['0', '1', '1']);
     expect(row('d2')).toContain('refused');
     expect(row('d2')).toContain('no device d2');
+    expect(page.querySelector('.stale-note')).toBeNull();
+    live.set(false);
+    await fixture.whenStable();
+    expect(page.querySelector('.stale-note')?.textContent).toContain('may be out of date');
+    live.set(true);
 
     messages.next({
       event: 'command',

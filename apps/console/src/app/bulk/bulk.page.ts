@@ -2,6 +2,7 @@ import { ChangeDetectionStrategy, Component, computed, effect, inject, input } f
 import { MatButton } from '@angular/material/button';
 import { MatProgressBar } from '@angular/material/progress-bar';
 import { RouterLink } from '@angular/router';
+import { StreamService } from '../core/stream/stream.service';
 import { CommandStatusChip } from '../device/command-status-chip';
 import { TimestampPipe } from '../ui/format.pipes';
 import { BulkStore } from './bulk.store';
@@ -37,7 +38,7 @@ import { BulkStore } from './bulk.store';
           <dt>Succeeded</dt>
           <dd>{{ progress.succeeded }}</dd>
         </div>
-        <div class="count failed">
+        <div class="count failed" [class.some]="progress.failed > 0">
           <dt>Failed</dt>
           <dd>{{ progress.failed }}</dd>
         </div>
@@ -50,6 +51,9 @@ import { BulkStore } from './bulk.store';
           <dd>{{ progress.total }}</dd>
         </div>
       </dl>
+      @if (!stream.live() && !store.done()) {
+        <p class="stale-note">Live updates paused: what is shown may be out of date.</p>
+      }
       <mat-progress-bar
         mode="determinate"
         [value]="progress.total === 0 ? 100 : (100 * (progress.total - progress.pending)) / progress.total"
@@ -94,6 +98,7 @@ import { BulkStore } from './bulk.store';
 })
 export class BulkPage {
   protected readonly store = inject(BulkStore);
+  protected readonly stream = inject(StreamService);
   /** The route's `:id`. */
   readonly id = input.required<string>();
 
