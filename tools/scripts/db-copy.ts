@@ -209,13 +209,14 @@ const TABLES: TableCopy[] = [
     table: 'bulk_commands',
     columns: [
       ['id', 'text'],
+      ['kind', 'text'],
       ['name', 'text'],
       ['created_by', 'text'],
       ['created_at', 'bigint'],
       ['target', 'text'],
       ['items', 'jsonb'],
     ],
-    select: 'SELECT id, name, created_by, created_at, target, items FROM bulk_commands ORDER BY id',
+    select: 'SELECT id, kind, name, created_by, created_at, target, items FROM bulk_commands ORDER BY id',
   },
   {
     table: 'audit_log',

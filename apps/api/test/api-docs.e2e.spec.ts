@@ -219,6 +219,11 @@ describe('API documents', () => {
     const bulk = await call('post', '/commands/bulk', {}, { devices: [device.id], name: 'reboot' });
     expect(bulk.status).toBe(201);
     expect((await call('get', '/commands/bulk/{bulkId}', { bulkId: (bulk.body as { bulkId: string }).bulkId })).status).toBe(200);
+    const patched = await call('post', '/state/bulk', {}, { devices: [device.id], desired: { mode: 'away' } });
+    expect(patched.status).toBe(201);
+    expect((await call('get', '/state/bulk/{bulkId}', { bulkId: (patched.body as { bulkId: string }).bulkId })).status).toBe(
+      200,
+    );
     expect((await call('get', '/devices/{id}/state', device)).status).toBe(200);
     expect((await call('delete', '/devices/{id}', device)).status).toBe(204);
     expect((await call('get', '/healthz', {})).status).toBe(200);

@@ -61,6 +61,28 @@ describe.each(engines())('DeviceRepository on %s', (engine) => {
     expect(await ids({})).toEqual(['a', 'b', 'c']);
   });
 
+  it('lists each device with its model, and filters by the model id (any version)', async () => {
+    for (const id of ['a', 'b', 'c']) await sut.create(device(id), 'h');
+    await store.models.insert({ id: 'lamp', version: 1 }, 1);
+    await store.models.insert({ id: 'lamp', version: 2 }, 1);
+    await store.models.insert({ id: 'meter', version: 1 }, 1);
+    await store.models.assign('a', { id: 'lamp', version: 2 }, 2);
+    await store.models.assign('b', { id: 'meter', version: 1 }, 2);
+    await store.models.assign('c', { id: 'lamp', version: 1 }, 2);
+    await store.models.assign('c', null, 3);
+    expect((await sut.list({ limit: 10 })).map((d) => [d.id, d.model])).toEqual([
+      ['a', { id: 'lamp', version: 2 }],
+      ['b', { id: 'meter', version: 1 }],
+      ['c', null],
+    ]);
+    const ids = async (filter: Parameters<DeviceRepository['list']>[0]) => (await sut.list(filter)).map((d) => d.id);
+    expect(await ids({ limit: 10, model: 'lamp' })).toEqual(['a']);
+    expect(await ids({ limit: 10, model: 'meter', afterId: 'a' })).toEqual(['b']);
+    expect(await ids({ limit: 10, model: 'nope' })).toEqual([]);
+    // With the other filters, whose columns the join must not make ambiguous.
+    expect(await ids({ limit: 10, model: 'lamp', q: 'a', type: undefined, online: false })).toEqual(['a']);
+  });
+
   it('updates the fields given, lists every id and the online ones, and marks every device offline', async () => {
     await sut.create(device('d1', { type: 'lamp' }), 'h');
     await sut.create(device('d2'), 'h');

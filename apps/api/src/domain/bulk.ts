@@ -1,13 +1,20 @@
-/** One device of a bulk command: its command, or why it got none. */
+/** One device of a bulk: its command or the desired version its patch made, or why it got none. */
 export interface BulkItem {
   deviceId: string;
   commandId: string | null;
+  /** A desired-state bulk: the device's desired version after the patch. */
+  version?: number | null;
   error: string | null;
 }
 
-/** A command sent to many devices at once: one command each, each with its own lifecycle. */
+/** What a bulk sends each device: a command, or a merge patch of the desired state. */
+export type BulkKind = 'command' | 'desired';
+
+/** One action on many devices at once: one command (or patch) each, each with its own lifecycle. */
 export interface BulkRecord {
   id: string;
+  kind: BulkKind;
+  /** The command's name; for a desired-state patch, its top-level properties. */
   name: string;
   createdBy: string;
   createdAt: number;
@@ -16,7 +23,7 @@ export interface BulkRecord {
   items: BulkItem[];
 }
 
-/** Bulk commands, as sent. */
+/** Bulk commands and patches, as sent. */
 export abstract class BulkRepository {
   abstract insert(bulk: BulkRecord): Promise<void>;
   abstract get(id: string): Promise<BulkRecord | undefined>;

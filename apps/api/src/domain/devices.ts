@@ -1,8 +1,13 @@
-import type { DeviceView, UpdateDeviceRequest } from '@iot/protocol';
+import type { DeviceView, ModelRef, UpdateDeviceRequest } from '@iot/protocol';
 
 /** A device as stored: what the API shows of it, and when it last changed. */
 export interface DeviceRecord extends DeviceView {
   updatedAt: number;
+}
+
+/** A device as listed: its record and the model it has, if any. */
+export interface ListedDevice extends DeviceRecord {
+  model: ModelRef | null;
 }
 
 export interface DeviceListFilter {
@@ -11,6 +16,8 @@ export interface DeviceListFilter {
   online?: boolean;
   /** Devices whose labels hold each of these keys with its value. */
   labels?: ReadonlyMap<string, string>;
+  /** Devices given the model with this id (any version). */
+  model?: string;
   /** Return devices with ids after this one (keyset paging by id). */
   afterId?: string;
   limit: number;
@@ -24,8 +31,8 @@ export abstract class DeviceRepository {
   /** Returns false when the id is taken. */
   abstract create(device: DeviceRecord, secretHash: string): Promise<boolean>;
   abstract get(id: string): Promise<DeviceRecord | undefined>;
-  /** Devices by id. */
-  abstract list(filter: DeviceListFilter): Promise<DeviceRecord[]>;
+  /** Devices by id, each with its model. */
+  abstract list(filter: DeviceListFilter): Promise<ListedDevice[]>;
   abstract update(id: string, patch: DevicePatch, now: number): Promise<DeviceRecord | undefined>;
   /** Deletes the device with everything kept of it (telemetry, commands, state); false when there was none. */
   abstract delete(id: string): Promise<boolean>;

@@ -16,7 +16,15 @@ export interface Database {
     created_at: number;
     expires_at: number;
   };
-  bulk_commands: { id: string; name: string; created_by: string; created_at: number; target: string; items: string };
+  bulk_commands: {
+    id: string;
+    kind: string;
+    name: string;
+    created_by: string;
+    created_at: number;
+    target: string;
+    items: string;
+  };
   audit_log: {
     id: Generated<number>;
     ts: number;

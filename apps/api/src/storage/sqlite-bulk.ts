@@ -1,8 +1,8 @@
 import type { Kysely } from 'kysely';
-import type { BulkItem, BulkRecord, BulkRepository } from '../domain/bulk';
+import type { BulkItem, BulkKind, BulkRecord, BulkRepository } from '../domain/bulk';
 import type { Database } from './schema';
 
-/** Bulk commands on SQLite. */
+/** Bulk commands and patches on SQLite. */
 export class SqliteBulk implements BulkRepository {
   constructor(private readonly db: Kysely<Database>) {}
 
@@ -11,6 +11,7 @@ export class SqliteBulk implements BulkRepository {
       .insertInto('bulk_commands')
       .values({
         id: bulk.id,
+        kind: bulk.kind,
         name: bulk.name,
         created_by: bulk.createdBy,
         created_at: bulk.createdAt,
@@ -25,6 +26,7 @@ export class SqliteBulk implements BulkRepository {
     return (
       row && {
         id: row.id,
+        kind: row.kind as BulkKind,
         name: row.name,
         createdBy: row.created_by,
         createdAt: row.created_at,

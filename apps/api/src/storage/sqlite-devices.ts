@@ -1,6 +1,6 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import { type Kysely, sql } from 'kysely';
-import type { DeviceListFilter, DevicePatch, DeviceRecord, DeviceRepository } from '../domain/devices';
+import type { DeviceListFilter, DevicePatch, DeviceRecord, DeviceRepository, ListedDevice } from '../domain/devices';
 import type { Database } from './schema';
 
 type DeviceRow = Database['devices'];
@@ -62,25 +62,35 @@ export class SqliteDevices implements DeviceRepository {
     return row && toDevice(row);
   }
 
-  async list(filter: DeviceListFilter): Promise<DeviceRecord[]> {
-    let query = this.db.selectFrom('devices').select(DEVICE_COLUMNS).orderBy('id').limit(filter.limit);
-    if (filter.afterId !== undefined) query = query.where('id', '>', filter.afterId);
-    if (filter.type !== undefined) query = query.where('type', '=', filter.type);
-    if (filter.online !== undefined) query = query.where('online', '=', filter.online ? 1 : 0);
+  async list(filter: DeviceListFilter): Promise<ListedDevice[]> {
+    let query = this.db
+      .selectFrom('devices')
+      .leftJoin('device_models', 'device_models.device_id', 'devices.id')
+      .select(DEVICE_COLUMNS.map((column) => `devices.${column}` as const))
+      .select(['device_models.model_id', 'device_models.model_version'])
+      .orderBy('devices.id')
+      .limit(filter.limit);
+    if (filter.afterId !== undefined) query = query.where('devices.id', '>', filter.afterId);
+    if (filter.type !== undefined) query = query.where('devices.type', '=', filter.type);
+    if (filter.online !== undefined) query = query.where('devices.online', '=', filter.online ? 1 : 0);
+    if (filter.model !== undefined) query = query.where('device_models.model_id', '=', filter.model);
     // Keys match LABEL_KEY_PATTERN: no quote can end the path's quoted key.
     for (const [key, value] of filter.labels ?? []) {
-      query = query.where(sql<string>`json_extract(labels, ${`$."${key}"`})`, '=', value);
+      query = query.where(sql<string>`json_extract(devices.labels, ${`$."${key}"`})`, '=', value);
     }
     if (filter.q) {
       const pattern = `%${escapeLike(filter.q)}%`;
       query = query.where((eb) =>
         eb.or([
-          sql<boolean>`${eb.ref('id')} LIKE ${pattern} ESCAPE '\\'`,
-          sql<boolean>`${eb.ref('name')} LIKE ${pattern} ESCAPE '\\'`,
+          sql<boolean>`${eb.ref('devices.id')} LIKE ${pattern} ESCAPE '\\'`,
+          sql<boolean>`${eb.ref('devices.name')} LIKE ${pattern} ESCAPE '\\'`,
         ]),
       );
     }
-    return (await query.execute()).map(toDevice);
+    return (await query.execute()).map((row) => ({
+      ...toDevice(row),
+      model: row.model_id === null || row.model_version === null ? null : { id: row.model_id, version: row.model_version },
+    }));
   }
 
   async update(id: string, patch: DevicePatch, now: number): Promise<DeviceRecord | undefined> {

@@ -28,6 +28,11 @@ export const appRoutes: Route[] = [
         loadComponent: () => import('./device/device.page').then((m) => m.DevicePage),
       },
       {
+        path: 'bulk/:id',
+        title: 'Bulk · IoT console',
+        loadComponent: () => import('./bulk/bulk.page').then((m) => m.BulkPage),
+      },
+      {
         path: 'admin/users',
         canActivate: [adminGuard],
         title: 'Users · IoT console',

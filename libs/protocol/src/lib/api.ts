@@ -1,6 +1,8 @@
 import * as z from 'zod';
 import { DEVICE_ID_PATTERN, TELEMETRY_KEY_PATTERN } from './limits';
 import { commandNameSchema, commandParamsSchema } from './messages';
+import { MODEL_ID_PATTERN, type ModelRef } from './model';
+import { isJsonObject } from './state';
 import { timeSchema } from './time';
 import type { TelemetryValue } from './telemetry';
 
@@ -125,6 +127,8 @@ export const listDevicesQuerySchema = z.object({
   labels: labelSelectorSchema.optional(),
   type: z.string().max(64).optional(),
   online: booleanQuery.optional(),
+  /** Devices given this model (any version), by its id. */
+  model: z.string().regex(MODEL_ID_PATTERN, 'model ids must match ^[a-z0-9][a-z0-9._-]{0,63}$').optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
   cursor: z.string().max(256).optional(),
 });
@@ -157,6 +161,23 @@ export const bulkCommandSchema = sendCommandSchema
   .refine((b) => (b.devices === undefined) !== (b.labels === undefined), 'give devices or labels, not both');
 export type BulkCommandRequest = z.input<typeof bulkCommandSchema>;
 
+/**
+ * `POST /state/bulk`: one merge patch of the desired state to each of a list
+ * of devices, or to every device whose labels match a selector. `desired` is
+ * kept as parsed (not copied), so the patch checks see a `__proto__` key.
+ */
+export const bulkDesiredSchema = z
+  .object({
+    devices: z.array(deviceIdSchema).min(1).max(MAX_BULK_DEVICES).optional(),
+    labels: labelSelectorSchema.optional(),
+    desired: z
+      .unknown()
+      .refine(isJsonObject, 'desired must be a JSON object (an RFC 7396 merge patch)')
+      .describe('An RFC 7396 merge patch of the desired state'),
+  })
+  .refine((b) => (b.devices === undefined) !== (b.labels === undefined), 'give devices or labels, not both');
+export type BulkDesiredRequest = z.input<typeof bulkDesiredSchema>;
+
 /** `GET /devices/{id}/commands`: one page, newest first. */
 export const listCommandsQuerySchema = z.object({
   limit: z.coerce.number().int().min(1).max(500).default(50),
@@ -180,6 +201,8 @@ export interface DeviceView {
 
 export interface DeviceListItem extends Pick<DeviceView, 'id' | 'name' | 'type' | 'online' | 'lastSeen'> {
   labels: Record<string, string>;
+  /** The model the device has, or null. */
+  model: ModelRef | null;
   latest: LatestValues;
 }
 

@@ -57,6 +57,7 @@ export const latestValuesSchema = z
 export const deviceListResponseSchema = z.object({
   items: z.array(
     deviceViewSchema.pick({ id: true, name: true, type: true, labels: true, online: true, lastSeen: true }).extend({
+      model: z.object({ id: z.string(), version: z.int() }).nullable().describe('The model the device has, or null'),
       latest: latestValuesSchema,
     }),
   ),
@@ -174,6 +175,9 @@ export type AuditListResponse = z.infer<typeof auditListResponseSchema>;
 
 export const bulkCommandViewSchema = z.object({
   bulkId: z.string(),
+  /** `command`: one command each; `desired`: one merge patch of the desired state each. */
+  kind: z.enum(['command', 'desired']),
+  /** The command's name; for a desired-state patch, its top-level properties. */
   name: z.string(),
   createdBy: z.string(),
   createdAt: z.number(),
@@ -184,12 +188,15 @@ export const bulkCommandViewSchema = z.object({
       deviceId: z.string(),
       /** Null when the command was refused for this device (see error). */
       commandId: z.string().nullable(),
+      /** A command's status; for a desired-state patch, `succeeded` once stored. Null when refused. */
       status: commandStatusSchema.nullable(),
+      /** For a desired-state patch, the device's desired version after it. */
+      version: z.number().nullable(),
       error: z.string().nullable(),
     }),
   ),
   /** Commands by status, and `refused`: devices it could not be sent to. */
   counts: z.record(z.string(), z.number()),
 });
-/** `POST /commands/bulk` and `GET /commands/bulk/{bulkId}`: each device's command and where it stands. */
+/** `POST /commands/bulk`, `POST /state/bulk` and `GET …/bulk/{bulkId}`: each device's outcome and where it stands. */
 export type BulkCommandView = z.infer<typeof bulkCommandViewSchema>;

@@ -241,15 +241,15 @@ describe('DevicesService', () => {
     expect(await refusalOf(() => sut.update('ghost', { name: 'x' }))).toBe('not_found');
   });
 
-  it('lists a page with the latest values of its devices and a cursor to the next one', async () => {
-    const asked: Array<{ afterId?: string; limit: number }> = [];
+  it('lists a page with the latest values and the model of its devices and a cursor to the next one', async () => {
+    const asked: Array<{ afterId?: string; limit: number; model?: string }> = [];
     const sut = make(
       {
-        list: async ({ afterId, limit }) => {
-          asked.push({ afterId, limit });
+        list: async ({ afterId, limit, model }) => {
+          asked.push({ afterId, limit, model });
           return ['a', 'b', 'c']
             .filter((id) => afterId === undefined || id > afterId)
-            .map(record)
+            .map((id) => ({ ...record(id), model: id === 'a' ? { id: 'lamp', version: 2 } : null }))
             .slice(0, limit);
         },
       },
@@ -261,15 +261,19 @@ describe('DevicesService', () => {
       ['a', { t: { value: 1, ts: NOW } }],
       ['b', { t: { value: 1, ts: NOW } }],
     ]);
+    expect(first.items.map((d) => d.model)).toEqual([{ id: 'lamp', version: 2 }, null]);
     expect(first.nextCursor).not.toBeNull();
     const second = await sut.list({ limit: 2, cursor: first.nextCursor ?? undefined });
     expect(second.items.map((d) => d.id)).toEqual(['c']);
     expect(second.nextCursor).toBeNull();
     // A page that holds the last device exactly: no cursor to an empty page.
     expect((await sut.list({ limit: 3 })).nextCursor).toBeNull();
-    expect(asked.slice(0, 2)).toEqual([
-      { afterId: undefined, limit: 3 },
-      { afterId: 'b', limit: 3 },
+    await sut.list({ limit: 2, model: 'lamp' });
+    expect(asked).toEqual([
+      { afterId: undefined, limit: 3, model: undefined },
+      { afterId: 'b', limit: 3, model: undefined },
+      { afterId: undefined, limit: 4, model: undefined },
+      { afterId: undefined, limit: 3, model: 'lamp' },
     ]);
   });
 

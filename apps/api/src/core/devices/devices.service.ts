@@ -149,6 +149,7 @@ export class DevicesService {
       type: query.type,
       online: query.online,
       labels: query.labels,
+      model: query.model,
       afterId: query.cursor === undefined ? undefined : decodeCursor(query.cursor),
       limit: query.limit + 1,
     });
@@ -162,6 +163,7 @@ export class DevicesService {
         labels: d.labels,
         online: d.online,
         lastSeen: d.lastSeen,
+        model: d.model,
         latest: latest.get(d.id) ?? {},
       })),
       nextCursor: devices.length > query.limit ? encodeCursor(page[page.length - 1].id) : null,

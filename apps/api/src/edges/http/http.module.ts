@@ -8,6 +8,7 @@ import { AuthGuard } from './auth/auth.guard';
 import { UsersController } from './auth/users.controller';
 import { CommandsController } from './commands/commands.controller';
 import { BulkCommandsController } from './commands/bulk-commands.controller';
+import { BulkStateController } from './state/bulk-state.controller';
 import { DevicesController } from './devices/devices.controller';
 import { AsyncApiController } from './docs/asyncapi.controller';
 import { HttpErrorFilter } from './http-error.filter';
@@ -30,6 +31,7 @@ import { TelemetryController } from './telemetry/telemetry.controller';
     DevicesController,
     TelemetryController,
     BulkCommandsController,
+    BulkStateController,
     CommandsController,
     StateController,
     ModelsController,

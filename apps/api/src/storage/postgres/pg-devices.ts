@@ -1,5 +1,5 @@
 import { type Kysely, sql } from 'kysely';
-import type { DeviceListFilter, DevicePatch, DeviceRecord, DeviceRepository } from '../../domain/devices';
+import type { DeviceListFilter, DevicePatch, DeviceRecord, DeviceRepository, ListedDevice } from '../../domain/devices';
 import { jsonbSafe, type PgTelemetry } from './pg-telemetry';
 
 interface DeviceRow {
@@ -54,22 +54,28 @@ export class PgDevices implements DeviceRepository {
     return rows[0] && toDevice(rows[0]);
   }
 
-  async list(filter: DeviceListFilter): Promise<DeviceRecord[]> {
+  async list(filter: DeviceListFilter): Promise<ListedDevice[]> {
     const where = [sql`true`];
-    if (filter.afterId !== undefined) where.push(sql`id > ${filter.afterId}`);
-    if (filter.type !== undefined) where.push(sql`type = ${filter.type}`);
-    if (filter.online !== undefined) where.push(sql`online = ${filter.online}`);
+    if (filter.afterId !== undefined) where.push(sql`d.id > ${filter.afterId}`);
+    if (filter.type !== undefined) where.push(sql`d.type = ${filter.type}`);
+    if (filter.online !== undefined) where.push(sql`d.online = ${filter.online}`);
+    if (filter.model !== undefined) where.push(sql`m.model_id = ${filter.model}`);
     if (filter.labels !== undefined && filter.labels.size > 0) {
-      where.push(sql`labels @> ${jsonbSafe(JSON.stringify(Object.fromEntries(filter.labels)))}::jsonb`);
+      where.push(sql`d.labels @> ${jsonbSafe(JSON.stringify(Object.fromEntries(filter.labels)))}::jsonb`);
     }
     if (filter.q) {
       // SQLite's LIKE ignores ASCII case; ILIKE does too.
       const pattern = `%${escapeLike(filter.q)}%`;
-      where.push(sql`(id ILIKE ${pattern} ESCAPE '\\' OR name ILIKE ${pattern} ESCAPE '\\')`);
+      where.push(sql`(d.id ILIKE ${pattern} ESCAPE '\\' OR d.name ILIKE ${pattern} ESCAPE '\\')`);
     }
-    const { rows } = await sql<DeviceRow>`SELECT ${COLUMNS} FROM devices WHERE ${sql.join(where, sql` AND `)}
-      ORDER BY id LIMIT ${filter.limit}`.execute(this.db);
-    return rows.map(toDevice);
+    const { rows } = await sql<DeviceRow & { model_id: string | null; model_version: number | null }>`SELECT
+        d.id, d.name, d.type, d.labels, d.online, d.last_seen, d.created_at, d.updated_at, m.model_id, m.model_version
+      FROM devices d LEFT JOIN device_models m ON m.device_id = d.id
+      WHERE ${sql.join(where, sql` AND `)} ORDER BY d.id LIMIT ${filter.limit}`.execute(this.db);
+    return rows.map((row) => ({
+      ...toDevice(row),
+      model: row.model_id === null || row.model_version === null ? null : { id: row.model_id, version: row.model_version },
+    }));
   }
 
   async update(id: string, patch: DevicePatch, now: number): Promise<DeviceRecord | undefined> {

@@ -213,6 +213,14 @@ const migrations: Record<string, Migration> = {
       )`.execute(db);
     },
   },
+  '0010_bulk_kind_model_index': {
+    async up(db: Kysely<unknown>) {
+      // A bulk is a command or a desired-state patch per device; a patch's item also keeps its `version`.
+      await sql`ALTER TABLE bulk_commands ADD COLUMN kind TEXT NOT NULL DEFAULT 'command'`.execute(db);
+      // The fleet list filters by model (`GET /devices?model=`).
+      await sql`CREATE INDEX device_models_model ON device_models (model_id)`.execute(db);
+    },
+  },
 };
 
 export const pgMigrationProvider: MigrationProvider = {

@@ -2,7 +2,7 @@ import { HttpTestingController, type TestRequest } from '@angular/common/http/te
 import { type ComponentFixture, TestBed } from '@angular/core/testing';
 import type { AuditEntryView } from '@iot/protocol';
 import { AUDIT_URL } from '../core/audit/audit-api';
-import { AuditPage, parseLocalTime } from './audit.page';
+import { AuditPage, bulkLink, parseLocalTime } from './audit.page';
 import { adminProviders, buttonByText, settle as settleApp, typeInto } from './testing';
 
 function anEntry(id: number, overrides: Partial<AuditEntryView> = {}): AuditEntryView {
@@ -98,6 +98,17 @@ describe('AuditPage', () => {
     expect(page.querySelector('[role="alert"]')?.textContent).toContain('cursor: a cursor from nextCursor');
   });
 
+  it("links a bulk's entry to the bulk's page, each device's outcome", async () => {
+    const bulkId = '019a0000-0000-7000-8000-000000000001';
+    expectList().flush({
+      items: [anEntry(3, { action: 'command.bulk', target: bulkId, detail: 'reboot site=a 2 devices' }), anEntry(2)],
+      nextCursor: null,
+    });
+    await settle();
+    const links = [...page.querySelectorAll<HTMLAnchorElement>('tbody a')];
+    expect(links.map((a) => [a.textContent, a.getAttribute('href')])).toEqual([[bulkId, `/bulk/${bulkId}`]]);
+  });
+
   it('stops paging when the api repeats a page', async () => {
     expectList().flush({ items: [anEntry(2)], nextCursor: '2' });
     await settle();
@@ -114,5 +125,14 @@ describe('parseLocalTime', () => {
     expect(parseLocalTime('2024-01-02T03:04')).toBe(new Date(2024, 0, 2, 3, 4).getTime());
     expect(parseLocalTime('')).toBeNull();
     expect(parseLocalTime('not a time')).toBeNull();
+  });
+});
+
+describe('bulkLink', () => {
+  it("is the bulk's page for a bulk command or patch that was made, else null", () => {
+    const id = '019a0000-0000-7000-8000-000000000001';
+    expect(bulkLink(anEntry(1, { action: 'state.bulk', target: id }))).toEqual(['/bulk', id]);
+    expect(bulkLink(anEntry(1, { action: 'command.bulk', target: null, outcome: 'refused' }))).toBeNull();
+    expect(bulkLink(anEntry(1, { action: 'command.send', target: 'd1' }))).toBeNull();
   });
 });

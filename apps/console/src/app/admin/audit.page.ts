@@ -4,11 +4,20 @@ import { MatButton } from '@angular/material/button';
 import { MatFormField, MatLabel } from '@angular/material/form-field';
 import { MatInput } from '@angular/material/input';
 import { MatProgressBar } from '@angular/material/progress-bar';
+import { RouterLink } from '@angular/router';
 import type { AuditEntryView } from '@iot/protocol';
 import type { Subscription } from 'rxjs';
 import { type AuditFilter, AuditApi, NO_AUDIT_FILTER } from '../core/audit/audit-api';
 import { describeHttpError } from '../core/http-error';
 import { TimestampPipe } from '../ui/format.pipes';
+
+/** Audit actions whose target is a bulk, shown on its own page. */
+const BULK_ACTIONS = new Set(['command.bulk', 'state.bulk']);
+
+/** The bulk page of an entry that made a bulk (its outcome `ok`), or null. */
+export function bulkLink(entry: AuditEntryView): string[] | null {
+  return BULK_ACTIONS.has(entry.action) && entry.outcome === 'ok' && entry.target ? ['/bulk', entry.target] : null;
+}
 
 /** At most this many entries are kept on screen; "Load more" stops there. */
 export const MAX_AUDIT_ROWS = 10_000;
@@ -27,7 +36,7 @@ export function parseLocalTime(value: string): number | null {
  */
 @Component({
   selector: 'iot-audit-page',
-  imports: [MatButton, MatFormField, MatLabel, MatInput, MatProgressBar, TimestampPipe],
+  imports: [MatButton, MatFormField, MatLabel, MatInput, MatProgressBar, RouterLink, TimestampPipe],
   template: `
     <header class="header">
       <h1 class="title" id="audit-title">Audit log</h1>
@@ -78,7 +87,11 @@ export function parseLocalTime(value: string): number | null {
             </td>
             <td>{{ entry.actor ?? '—' }}</td>
             <td class="mono">{{ entry.action }}</td>
-            <td>{{ entry.target ?? '—' }}</td>
+            @if (bulkLink(entry); as link) {
+              <td><a [routerLink]="link" title="Each device's outcome">{{ entry.target }}</a></td>
+            } @else {
+              <td>{{ entry.target ?? '—' }}</td>
+            }
             <td [class]="'outcome-' + entry.outcome">{{ entry.outcome }}</td>
             <td class="mono">{{ entry.address ?? '—' }}</td>
             <td>{{ entry.detail ?? '' }}</td>
@@ -107,6 +120,7 @@ export class AuditPage {
   private load: Subscription | undefined;
 
   protected readonly maxRows = MAX_AUDIT_ROWS;
+  protected readonly bulkLink = bulkLink;
   protected readonly textFields = [
     { key: 'actor', label: 'Actor', max: 256 },
     { key: 'action', label: 'Action', max: 64 },

@@ -1,4 +1,4 @@
-import { ChangeDetectionStrategy, Component, computed, effect, inject, input } from '@angular/core';
+import { ChangeDetectionStrategy, Component, computed, effect, inject, input, output } from '@angular/core';
 import { telemetryMisfit, type TelemetrySpec, type TelemetryValue } from '@iot/protocol';
 import { DeviceModels } from '../core/models/device-models';
 import { MeasurementPipe, RelativeTimePipe, TimestampPipe } from '../ui/format.pipes';
@@ -35,6 +35,10 @@ export class DeviceRow {
   readonly now = input.required<number>();
   /** True when the stream is not live: what is shown may be out of date. */
   readonly stale = input(false);
+  /** Whether the row has a checkbox to pick it for a bulk action (operators). */
+  readonly selectable = input(false);
+  readonly selected = input(false);
+  readonly selectedChange = output<boolean>();
 
   private readonly models = inject(DeviceModels);
   /** The device's model, asked for once the row is shown (rows are virtual: only those on screen). */

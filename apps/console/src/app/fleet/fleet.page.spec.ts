@@ -19,8 +19,8 @@ import { EVENT_SOURCE_FACTORY } from '../core/stream/event-source';
 import { StreamService } from '../core/stream/stream.service';
 import { type FakeEventSource, fakeEventSources } from '../core/testing/fake-event-source';
 import { aDevice } from '../core/testing/factories';
-import { FleetPage } from './fleet.page';
-import { FLUSH_MS } from './fleet.store';
+import { FleetPage, sharedModel } from './fleet.page';
+import { type FleetEntry, FLUSH_MS } from './fleet.store';
 
 describe('FleetPage', () => {
   let fixture: ComponentFixture<FleetPage>;
@@ -72,6 +72,7 @@ describe('FleetPage', () => {
             id: 'pump-1',
             name: 'Cellar pump',
             online: true,
+            model: { id: 'acme.pump', version: 1 },
             latest: { temperature: { ts: 1, value: 21.537 } },
           }),
           aDevice({ id: 'boiler-1', name: 'Main boiler', online: false, type: null }),
@@ -81,11 +82,18 @@ describe('FleetPage', () => {
     await settle();
   });
 
-  /** Answers the rows' model requests: the given models, none for the others. */
+  /**
+   * Answers the model requests: by device (`/devices/{id}/model`, none unless given) and by the list's
+   * refs (`/models/{id}/versions/{version}`, keyed `id@version`, a bare model unless given).
+   */
   async function answerModels(models: Record<string, DeviceModel> = {}): Promise<void> {
     for (const req of http.match((r) => r.url.endsWith('/model'))) {
       const id = decodeURIComponent(req.request.url.split('/').slice(-2)[0]);
       req.flush({ model: models[id] ?? null, misfits: {} });
+    }
+    for (const req of http.match((r) => r.url.includes('/models/'))) {
+      const [id, , version] = req.request.url.split('/').slice(-3);
+      req.flush(models[`${id}@${version}`] ?? { id, version: Number(version) });
     }
     await settle();
   }
@@ -96,8 +104,10 @@ describe('FleetPage', () => {
   });
 
   it('shows titles, units and precision from the device model, and flags a value that does not fit', async () => {
+    // The list gave pump-1's model ref: the model is fetched by it, not asked per device.
+    expect(http.match((r) => r.url.endsWith('/devices/pump-1/model'))).toHaveLength(0);
     await answerModels({
-      'pump-1': {
+      'acme.pump@1': {
         id: 'acme.pump',
         version: 1,
         telemetry: { temperature: { type: 'number', title: 'Water', unit: '°C', precision: 1, maximum: 20 } },
@@ -197,6 +207,58 @@ describe('FleetPage', () => {
     expect(navigate.mock.calls).toEqual([[['/devices', 'pump-1']], [['/devices', 'boiler-1']]]);
   });
 
+  it('lets operators pick devices, one by one or all shown, and act on them in bulk', async () => {
+    const boxes = () => [...page.querySelectorAll<HTMLInputElement>('input.pick')];
+    const bar = () => page.querySelector('.bulk-bar');
+    // A viewer may not act: no checkboxes, no bar.
+    expect(boxes()).toHaveLength(0);
+    setRole('operator');
+    await settle();
+    expect(boxes().map((b) => b.getAttribute('aria-label'))).toEqual([
+      'Select every device shown',
+      'Select Cellar pump',
+      'Select Main boiler',
+    ]);
+    expect(bar()).toBeNull();
+
+    boxes()[2].click();
+    await settle();
+    expect(bar()?.textContent).toContain('To 1 selected device');
+    boxes()[0].click();
+    await settle();
+    expect(bar()?.textContent).toContain('To 2 selected devices');
+    expect(boxes().every((b) => b.checked)).toBe(true);
+    // A pick is not a click on the row: no device page opens.
+    const navigate = jest.spyOn(TestBed.inject(Router), 'navigate').mockResolvedValue(true);
+    boxes()[1].click();
+    expect(navigate).not.toHaveBeenCalled();
+    buttonByText(page, 'Clear selection').click();
+    await settle();
+    expect(boxes().some((b) => b.checked)).toBe(false);
+  });
+
+  it('offers the bulk actions for the label filter, and sends the model filter to the api', async () => {
+    setRole('operator');
+    const form = page.querySelector<HTMLFormElement>('form.filters');
+    const change = async (name: string, value: string) => {
+      const element = form?.querySelector<HTMLInputElement>(`[name="${name}"]`);
+      if (!element) throw new Error(`no filter ${name}`);
+      element.value = value;
+      element.dispatchEvent(new Event('change', { bubbles: true }));
+      await settle();
+    };
+    await change('labels', 'site=a');
+    http.expectOne((req) => req.url === DEVICES_URL).flush({ items: [aDevice({ id: 'x' })], nextCursor: null });
+    await settle();
+    expect(page.querySelector('.bulk-bar')?.textContent).toContain('To every device labelled site=a');
+
+    await change('model', 'acme.pump');
+    const request = http.expectOne((req) => req.url === DEVICES_URL);
+    expect(request.request.params.get('model')).toBe('acme.pump');
+    expect(request.request.params.get('labels')).toBe('site=a');
+    request.flush({ items: [], nextCursor: null });
+  });
+
   it('offers "Register device" to admins only', async () => {
     const register = () =>
       [...page.querySelectorAll('button')].find((b) => b.textContent?.trim() === 'Register device');
@@ -253,5 +315,17 @@ describe('FleetPage', () => {
 
     expect(document.querySelector('mat-dialog-container')).toBeNull();
     http.expectNone(DEVICES_URL);
+  });
+});
+
+describe('sharedModel', () => {
+  const entry = (model: FleetEntry['model']) => ({ model }) as FleetEntry;
+
+  it('is the model every entry has, else null', () => {
+    const lamp = { id: 'acme.lamp', version: 2 };
+    expect(sharedModel([entry(lamp), entry({ ...lamp })])).toEqual(lamp);
+    expect(sharedModel([entry(lamp), entry({ id: 'acme.lamp', version: 3 })])).toBeNull();
+    expect(sharedModel([entry(lamp), entry(null)])).toBeNull();
+    expect(sharedModel([])).toBeNull();
   });
 });

@@ -2,6 +2,7 @@ import { TestBed } from '@angular/core/testing';
 import type { DeviceListItem } from '@iot/protocol';
 import { Subject } from 'rxjs';
 import { type DeviceFilter, DevicesApi } from '../core/devices/devices-api';
+import { DeviceModels } from '../core/models/device-models';
 import type { StreamMessage } from '../core/stream/stream.service';
 import { StreamService } from '../core/stream/stream.service';
 import { aDevice, resetMessage, statusMessage, telemetryMessage } from '../core/testing/factories';
@@ -15,6 +16,8 @@ describe('FleetStore', () => {
   let loads: Array<Subject<DeviceListItem[]>>;
   /** The filter each listAll() call was given. */
   let filters: DeviceFilter[];
+  /** What the store told the model cache each device has. */
+  let assigned: Array<[string, unknown]>;
 
   function listed(items: DeviceListItem[], load = loads[loads.length - 1]): void {
     load.next(items);
@@ -36,6 +39,7 @@ describe('FleetStore', () => {
     messages = new Subject();
     loads = [];
     filters = [];
+    assigned = [];
     const api = strictMock<DevicesApi>(
       {
         listAll: (filter: DeviceFilter = {}) => {
@@ -52,6 +56,13 @@ describe('FleetStore', () => {
         FleetStore,
         { provide: DevicesApi, useValue: api },
         { provide: StreamService, useValue: strictMock<StreamService>({ messages }, 'StreamService') },
+        {
+          provide: DeviceModels,
+          useValue: strictMock<DeviceModels>(
+            { assign: (id: string, ref: unknown) => void assigned.push([id, ref]) },
+            'DeviceModels',
+          ),
+        },
       ],
     });
     sut = TestBed.inject(FleetStore);
@@ -62,20 +73,60 @@ describe('FleetStore', () => {
     jest.useRealTimers();
   });
 
+  describe('selection and models', () => {
+    it('picks devices one by one or every one shown, and forgets those a load no longer has', () => {
+      listed([aDevice({ id: 'a', name: 'A' }), aDevice({ id: 'b', name: 'B' }), aDevice({ id: 'c', name: 'C' })]);
+      sut.toggle('b');
+      expect(sut.selectedEntries().map((e) => e.id)).toEqual(['b']);
+      expect(sut.allShownSelected()).toBe(false);
+
+      // With a search, "all" is every device shown, and unpicking all shown keeps the others.
+      sut.query.set('a');
+      sut.toggleAllShown();
+      expect([...sut.selected()].sort()).toEqual(['a', 'b']);
+      expect(sut.allShownSelected()).toBe(true);
+      sut.toggleAllShown();
+      expect([...sut.selected()]).toEqual(['b']);
+      sut.query.set('');
+      sut.toggleAllShown();
+      expect(sut.selectedEntries().map((e) => e.id)).toEqual(['a', 'b', 'c']);
+      sut.toggle('c', false);
+      expect(sut.selectedEntries().map((e) => e.id)).toEqual(['a', 'b']);
+
+      sut.reload();
+      listed([aDevice({ id: 'a', name: 'A' })]);
+      expect([...sut.selected()]).toEqual(['a']);
+      sut.clearSelection();
+      expect(sut.selected().size).toBe(0);
+    });
+
+    it("keeps each device's model ref and hands it to the model cache, so rows need no request of their own", () => {
+      listed([aDevice({ id: 'a', model: { id: 'acme.lamp', version: 2 } }), aDevice({ id: 'b' })]);
+      expect(sut.entries().map((e) => [e.id, e.model])).toEqual([
+        ['a', { id: 'acme.lamp', version: 2 }],
+        ['b', null],
+      ]);
+      expect(assigned).toEqual([
+        ['a', { id: 'acme.lamp', version: 2 }],
+        ['b', null],
+      ]);
+    });
+  });
+
   describe('filters', () => {
     it('loads the list the api filters, and keeps the labels as key=value', () => {
       listed([aDevice({ id: 'a' })]);
       expect(filters).toEqual([{}]);
 
-      sut.setFilter({ labels: 'site=a', online: true });
-      expect(filters).toEqual([{}, { labels: 'site=a', online: true }]);
+      sut.setFilter({ labels: 'site=a', online: true, model: 'acme.lamp' });
+      expect(filters).toEqual([{}, { labels: 'site=a', online: true, model: 'acme.lamp' }]);
       expect(sut.loading()).toBe(true);
       listed([aDevice({ id: 'b', labels: { site: 'a', floor: '2' } })]);
 
       expect(sut.entries().map((e) => [e.id, e.labelList])).toEqual([['b', ['site=a', 'floor=2']]]);
       // A reload keeps the filter.
       sut.reload();
-      expect(filters[2]).toEqual({ labels: 'site=a', online: true });
+      expect(filters[2]).toEqual({ labels: 'site=a', online: true, model: 'acme.lamp' });
     });
 
     it('refetches once for a device outside the filter, then ignores it', () => {

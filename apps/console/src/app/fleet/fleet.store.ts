@@ -3,12 +3,13 @@ import { takeUntilDestroyed } from '@angular/core/rxjs-interop';
 import type { DeviceListItem } from '@iot/protocol';
 import type { Subscription } from 'rxjs';
 import { type DeviceFilter, DevicesApi } from '../core/devices/devices-api';
+import { DeviceModels } from '../core/models/device-models';
 import { describeHttpError } from '../core/http-error';
 import { type StreamMessage, StreamService } from '../core/stream/stream.service';
 import { applyStatus, type DeviceLiveState, mergeTelemetry } from './device-state';
 
 /** What a device's row shows that does not change between list loads. */
-export interface FleetEntry extends Pick<DeviceListItem, 'id' | 'name' | 'type' | 'labels'> {
+export interface FleetEntry extends Pick<DeviceListItem, 'id' | 'name' | 'type' | 'labels' | 'model'> {
   /** The labels as `key=value`, in the api's order. */
   readonly labelList: readonly string[];
   /** Lower-case id and name, for search. */
@@ -50,11 +51,13 @@ const collator = new Intl.Collator(undefined, { numeric: true, sensitivity: 'bas
 export class FleetStore {
   private readonly api = inject(DevicesApi);
   private readonly stream = inject(StreamService);
+  private readonly models = inject(DeviceModels);
 
   private readonly entryList = signal<readonly FleetEntry[]>([]);
   private readonly states = signal<ReadonlyMap<string, DeviceLiveState>>(new Map());
   private readonly loadingState = signal(true);
   private readonly errorState = signal<string | null>(null);
+  private readonly selectedIds = signal<ReadonlySet<string>>(new Set());
 
   /** Changes not yet published to `states`. */
   private draft: Map<string, DeviceLiveState> | null = null;
@@ -84,6 +87,19 @@ export class FleetStore {
     const query = this.query().trim().toLowerCase();
     const entries = this.entryList();
     return query ? entries.filter((entry) => entry.search.includes(query)) : entries;
+  });
+  /** The devices picked for a bulk action (only ones in the list: a load drops the others). */
+  readonly selected = this.selectedIds.asReadonly();
+  /** The picked devices, in list order. */
+  readonly selectedEntries = computed(() => {
+    const picked = this.selectedIds();
+    return picked.size === 0 ? [] : this.entryList().filter((entry) => picked.has(entry.id));
+  });
+  /** Whether every device shown (search applied) is picked. */
+  readonly allShownSelected = computed(() => {
+    const shown = this.devices();
+    const picked = this.selectedIds();
+    return shown.length > 0 && shown.every((entry) => picked.has(entry.id));
   });
   readonly counts = computed<FleetCounts>(() => {
     let online = 0;
@@ -116,6 +132,28 @@ export class FleetStore {
     this.refetchedFor.clear();
     this.ignoredIds.clear();
     this.reload();
+  }
+
+  /** Picks a device for a bulk action, or puts it back. */
+  toggle(id: string, picked = !this.selectedIds().has(id)): void {
+    const next = new Set(this.selectedIds());
+    if (picked) next.add(id);
+    else next.delete(id);
+    this.selectedIds.set(next);
+  }
+
+  /** Picks every device shown (the api's filter and the search applied), or none when all of them are picked. */
+  toggleAllShown(): void {
+    if (this.allShownSelected()) {
+      const shown = new Set(this.devices().map((entry) => entry.id));
+      this.selectedIds.set(new Set([...this.selectedIds()].filter((id) => !shown.has(id))));
+    } else {
+      this.selectedIds.set(new Set([...this.selectedIds(), ...this.devices().map((entry) => entry.id)]));
+    }
+  }
+
+  clearSelection(): void {
+    this.selectedIds.set(new Set());
   }
 
   /** Fetches the whole list again, holding live events until it is in. */
@@ -189,11 +227,13 @@ export class FleetStore {
   private applySnapshot(items: DeviceListItem[]): void {
     const states = new Map<string, DeviceLiveState>();
     const entries: FleetEntry[] = [];
-    for (const { id, name, type, labels, online, lastSeen, latest } of items) {
+    for (const { id, name, type, labels, online, lastSeen, latest, model = null } of items) {
       if (states.has(id)) continue; // a device that moved between pages while they loaded
       states.set(id, { online, lastSeen, latest });
       const labelList = Object.entries(labels ?? {}).map(([key, value]) => `${key}=${value}`);
-      entries.push({ id, name, type, labels, labelList, search: `${id}\n${name}`.toLowerCase() });
+      entries.push({ id, name, type, labels, model, labelList, search: `${id}\n${name}`.toLowerCase() });
+      // The rows then need no request per device for their model.
+      this.models.assign(id, model);
     }
     entries.sort((a, b) => collator.compare(a.name, b.name) || collator.compare(a.id, b.id));
 
@@ -202,6 +242,8 @@ export class FleetStore {
     this.draft = null;
     this.entryList.set(entries);
     this.states.set(states);
+    const picked = this.selectedIds();
+    if (picked.size > 0) this.selectedIds.set(new Set([...picked].filter((id) => states.has(id))));
     this.ignoredIds = new Set([...this.refetchedFor].filter((id) => !states.has(id)));
     this.refetchedFor.clear();
     this.errorState.set(null);

@@ -3,33 +3,14 @@ import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestj
 import { createZodDto } from 'nestjs-zod';
 import { type BulkCommandView, bulkCommandSchema } from '@iot/protocol';
 import type { AuthUser } from '../../../core/auth/auth-user';
-import { type BulkState, BulkCommandsService } from '../../../core/commands/bulk-commands.service';
+import { BulkCommandsService } from '../../../core/commands/bulk-commands.service';
 import { DomainError } from '../../../domain/errors';
 import { CurrentUser, RequireRole } from '../auth/decorators';
 import { ApiErrors, BODY_ERRORS, BulkCommandViewDto } from '../docs/api-responses';
 import { Audited, answerText, bodyText } from '../audit/audited';
+import { BULK_ID_PATTERN, bulkTarget, bulkView } from './bulk-view';
 
 class BulkCommandDto extends createZodDto(bulkCommandSchema) {}
-
-/** A bulk command as the HTTP API shows it: each device's command with its status, and the counts. */
-function view({ bulk, statuses }: BulkState): BulkCommandView {
-  const counts: Record<string, number> = {};
-  const items = bulk.items.map((item) => {
-    const status = item.commandId === null ? null : (statuses.get(item.commandId) ?? null);
-    const key = status ?? 'refused';
-    counts[key] = (counts[key] ?? 0) + 1;
-    return { deviceId: item.deviceId, commandId: item.commandId, status, error: item.error };
-  });
-  return {
-    bulkId: bulk.id,
-    name: bulk.name,
-    createdBy: bulk.createdBy,
-    createdAt: bulk.createdAt,
-    target: bulk.target,
-    items,
-    counts,
-  };
-}
 
 @ApiTags('commands')
 @Controller('commands/bulk')
@@ -55,20 +36,17 @@ export class BulkCommandsController {
   @ApiErrors(...BODY_ERRORS, [400, 'No device matches, or more than 1,000 do'])
   async send(@Body() body: BulkCommandDto, @CurrentUser() user: AuthUser): Promise<BulkCommandView> {
     const { devices, labels, ...request } = body;
-    const selector = labels ?? new Map<string, string>();
-    const target =
-      devices !== undefined
-        ? { devices }
-        : { labels: selector, selector: [...selector].map(([key, value]) => `${key}=${value}`).join(',') };
-    return view(await this.bulk.send(target, request, user.username));
+    return bulkView(await this.bulk.send(bulkTarget(devices, labels), request, user.username));
   }
 
   @Get(':bulkId')
-  @ApiOperation({ summary: "A bulk command: each device's command and its status, and how many are in each" })
+  @ApiOperation({
+    summary: "A bulk command or desired-state patch: each device's outcome and its status, and how many are in each",
+  })
   @ApiOkResponse({ type: BulkCommandViewDto })
   @ApiErrors(400, 401, [404, 'No such bulk command'])
   async get(@Param('bulkId') bulkId: string): Promise<BulkCommandView> {
-    if (!/^[0-9a-f-]{36}$/.test(bulkId)) throw new DomainError('not_found', `no bulk command ${bulkId}`);
-    return view(await this.bulk.get(bulkId));
+    if (!BULK_ID_PATTERN.test(bulkId)) throw new DomainError('not_found', `no bulk ${bulkId}`);
+    return bulkView(await this.bulk.get(bulkId));
   }
 }

@@ -3,6 +3,7 @@ import { inject, Injectable } from '@angular/core';
 import type {
   CommandListResponse,
   CommandWithHistoryView,
+  DeviceModel,
   DeviceModelView,
   DeviceStateView,
   DeviceView,
@@ -42,6 +43,13 @@ export class DeviceApi {
   /** The device's model (null when it has none) and its telemetry misfits. */
   model(id: string): Observable<DeviceModelView> {
     return this.http.get<DeviceModelView>(`${deviceUrl(id)}/model`, { withCredentials: true });
+  }
+
+  /** One version of a model from the catalogue (`GET /models/{id}/versions/{version}`). */
+  modelVersion(id: string, version: number): Observable<DeviceModel> {
+    return this.http.get<DeviceModel>(apiUrl(`/models/${encodeURIComponent(id)}/versions/${version}`), {
+      withCredentials: true,
+    });
   }
 
   state(id: string): Observable<DeviceStateView> {

@@ -34,6 +34,16 @@ describe('DevicesApi', () => {
     expect(result?.map((d) => d.id)).toEqual(['a', 'b', 'c']);
   });
 
+  it('sends each filter given, the model too, and leaves empty ones out', () => {
+    sut.listAll({ labels: ' site=a ', type: '', online: false, model: 'acme.lamp' }).subscribe();
+    const req = http.expectOne((r) => r.url === '/api/v1/devices');
+    expect(req.request.params.keys().sort()).toEqual(['labels', 'limit', 'model', 'online']);
+    expect(req.request.params.get('labels')).toBe('site=a');
+    expect(req.request.params.get('model')).toBe('acme.lamp');
+    expect(req.request.params.get('online')).toBe('false');
+    req.flush({ items: [], nextCursor: null });
+  });
+
   it('fails instead of looping when the api repeats a cursor', () => {
     let error: unknown;
     sut.listAll().subscribe({ error: (e: unknown) => (error = e) });

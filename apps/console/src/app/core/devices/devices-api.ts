@@ -24,6 +24,8 @@ export interface DeviceFilter {
   labels?: string;
   type?: string;
   online?: boolean;
+  /** A model id: the devices given that model (any version). */
+  model?: string;
 }
 
 function filterParams(params: HttpParams, filter: DeviceFilter): HttpParams {
@@ -32,6 +34,8 @@ function filterParams(params: HttpParams, filter: DeviceFilter): HttpParams {
   const type = filter.type?.trim();
   if (type) params = params.set('type', type);
   if (filter.online !== undefined) params = params.set('online', String(filter.online));
+  const model = filter.model?.trim();
+  if (model) params = params.set('model', model);
   return params;
 }
 

@@ -71,4 +71,30 @@ describe('DeviceModels', () => {
   });
 
   afterEach(() => http.verify());
+
+  it("takes the fleet list's model refs: one request per model id@version, none per device", () => {
+    sut.assign('a', { id: 'acme.pump', version: 2 });
+    sut.assign('b', { id: 'acme.pump', version: 2 });
+    sut.assign('c', null);
+    expect(sut.model('a')).toBeUndefined();
+    expect(sut.model('c')).toBeNull();
+    // The rows ask too: the model being fetched by its ref, no device request goes out.
+    for (const id of ['a', 'b', 'c']) sut.request(id);
+    expect(pending()).toHaveLength(0);
+    const [req, ...more] = http.match((r) => r.url.includes('/models/'));
+    expect(more).toHaveLength(0);
+    expect(req.request.url).toBe('/api/v1/models/acme.pump/versions/2');
+    req.flush(aModel('acme.pump', 2));
+    expect(sut.model('a')).toEqual(aModel('acme.pump', 2));
+    expect(sut.model('b')).toBe(sut.model('a'));
+    sut.assign('d', { id: 'acme.pump', version: 2 });
+    expect(http.match(() => true)).toHaveLength(0);
+  });
+
+  it('falls back to the device request when a model ref could not be fetched', () => {
+    sut.assign('a', { id: 'acme.pump', version: 3 });
+    http.match((r) => r.url.includes('/models/'))[0].flush('', { status: 500, statusText: 'boom' });
+    sut.request('a');
+    expect(pending().map((r) => r.request.url)).toEqual(['/api/v1/devices/a/model']);
+  });
 });

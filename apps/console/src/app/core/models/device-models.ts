@@ -1,5 +1,6 @@
 import { inject, Injectable, signal } from '@angular/core';
-import type { DeviceModel } from '@iot/protocol';
+import type { DeviceModel, ModelRef } from '@iot/protocol';
+import type { Observable } from 'rxjs';
 import { DeviceApi } from '../devices/device-api';
 
 /** Devices whose model is remembered; the oldest is forgotten past this (fetched again when shown). */
@@ -21,11 +22,16 @@ interface DeviceEntry {
 
 export const modelKey = (model: Pick<DeviceModel, 'id' | 'version'>) => `${model.id}@${model.version}`;
 
+/** A fetch waiting its turn: a device's model (`GET /devices/{id}/model`), or a model by its ref. */
+type Job = { device: string } | { ref: ModelRef };
+const jobKey = (job: Job) => ('device' in job ? `d:${job.device}` : `m:${modelKey(job.ref)}`);
+
 /**
  * Device models for the whole console: which model each device has (from
- * `GET /devices/{id}/model`), the models themselves cached once per
- * id@version. Both maps are bounded (oldest first out), requests are queued
- * and run a few at a time. A failed request counts as "no model" for a while:
+ * the fleet list's model refs, else `GET /devices/{id}/model`), the models
+ * themselves cached once per id@version (a ref's model is fetched once).
+ * Both maps are bounded (oldest first out), requests are queued and run a
+ * few at a time. A failed request counts as "no model" for a while:
  * such a device is shown as one without a model.
  */
 @Injectable({ providedIn: 'root' })
@@ -34,7 +40,9 @@ export class DeviceModels {
   private readonly revision = signal(0);
   private readonly byDevice = new Map<string, DeviceEntry>();
   private readonly models = new Map<string, DeviceModel>();
-  private readonly queue: string[] = [];
+  private readonly queue: Job[] = [];
+  /** Job keys queued or in flight. */
+  private readonly waiting = new Set<string>();
   private readonly inFlight = new Set<string>();
 
   /** The device's model: undefined while unknown, null when it has none. A signal read. */
@@ -48,22 +56,43 @@ export class DeviceModels {
   /** Makes sure the device's model is (or will be) known; cheap when it is. */
   request(deviceId: string, now = Date.now()): void {
     const entry = this.byDevice.get(deviceId);
-    const known = entry && now - entry.fetchedAt < MODEL_TTL_MS && (entry.key === null || this.models.has(entry.key));
-    if (known || this.inFlight.has(deviceId) || this.queue.includes(deviceId)) return;
-    if (this.queue.length >= MAX_QUEUED) this.queue.shift();
-    this.queue.push(deviceId);
+    const known =
+      entry &&
+      now - entry.fetchedAt < MODEL_TTL_MS &&
+      (entry.key === null || this.models.has(entry.key) || this.waiting.has(`m:${entry.key}`));
+    if (!known) this.enqueue({ device: deviceId });
+  }
+
+  /**
+   * Which model a device has, as the fleet list says: the model itself is
+   * fetched once per id@version, so a page of devices sharing a model costs
+   * one request, not one per device.
+   */
+  assign(deviceId: string, ref: ModelRef | null, now = Date.now()): void {
+    const key = ref && modelKey(ref);
+    this.byDevice.delete(deviceId);
+    this.byDevice.set(deviceId, { key, fetchedAt: now });
+    while (this.byDevice.size > MAX_CACHED_DEVICES) this.byDevice.delete(this.byDevice.keys().next().value as string);
+    if (ref && key && !this.models.has(key)) this.enqueue({ ref: { id: ref.id, version: ref.version } });
+    this.revision.update((n) => n + 1);
+  }
+
+  private enqueue(job: Job): void {
+    const key = jobKey(job);
+    if (this.waiting.has(key)) return;
+    if (this.queue.length >= MAX_QUEUED) {
+      const dropped = this.queue.shift() as Job;
+      this.waiting.delete(jobKey(dropped));
+    }
+    this.queue.push(job);
+    this.waiting.add(key);
     this.pump();
   }
 
   /** A model learnt elsewhere (the device page loads its device's own). */
   put(deviceId: string, model: DeviceModel | null, now = Date.now()): void {
-    let key: string | null = null;
-    if (model) {
-      key = modelKey(model);
-      this.models.delete(key);
-      this.models.set(key, model);
-      while (this.models.size > MAX_CACHED_MODELS) this.models.delete(this.models.keys().next().value as string);
-    }
+    const key = model ? modelKey(model) : null;
+    if (model) this.keep(model);
     this.byDevice.delete(deviceId);
     this.byDevice.set(deviceId, { key, fetchedAt: now });
     while (this.byDevice.size > MAX_CACHED_DEVICES) this.byDevice.delete(this.byDevice.keys().next().value as string);
@@ -72,18 +101,35 @@ export class DeviceModels {
 
   private pump(): void {
     while (this.inFlight.size < MODEL_FETCH_CONCURRENCY && this.queue.length > 0) {
-      const deviceId = this.queue.shift() as string;
-      this.inFlight.add(deviceId);
-      this.api
-        .model(deviceId)
+      const job = this.queue.shift() as Job;
+      const key = jobKey(job);
+      this.inFlight.add(key);
+      const fetched: Observable<unknown> =
+        'device' in job ? this.api.model(job.device) : this.api.modelVersion(job.ref.id, job.ref.version);
+      fetched
         .subscribe({
-          next: (view) => this.put(deviceId, view.model),
-          error: () => this.put(deviceId, null),
+          next: (answer) => {
+            if ('device' in job) this.put(job.device, (answer as { model: DeviceModel | null }).model);
+            else this.keep(answer as DeviceModel);
+          },
+          // A device then shows as one without a model; a ref is asked for again when a row asks.
+          error: () => {
+            if ('device' in job) this.put(job.device, null);
+          },
         })
         .add(() => {
-          this.inFlight.delete(deviceId);
+          this.inFlight.delete(key);
+          this.waiting.delete(key);
           this.pump();
         });
     }
+  }
+
+  private keep(model: DeviceModel): void {
+    const key = modelKey(model);
+    this.models.delete(key);
+    this.models.set(key, model);
+    while (this.models.size > MAX_CACHED_MODELS) this.models.delete(this.models.keys().next().value as string);
+    this.revision.update((n) => n + 1);
   }
 }

@@ -9,6 +9,7 @@ export function aDevice(overrides: Partial<DeviceListItem> & Pick<DeviceListItem
     labels: {},
     online: true,
     lastSeen: 1_000,
+    model: null,
     latest: {},
     ...overrides,
   };
