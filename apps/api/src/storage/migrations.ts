@@ -91,7 +91,9 @@ const migrations: Record<string, Migration> = {
           last_str TEXT,
           PRIMARY KEY (bucket, device_id, key)
         ) WITHOUT ROWID`.execute(db);
-        await sql`CREATE INDEX ${sql.id(`${table}_series`)} ON ${sql.table(table)} (device_id, key, bucket)`.execute(db);
+        await sql`CREATE INDEX ${sql.id(`${table}_series`)} ON ${sql.table(table)} (device_id, key, bucket)`.execute(
+          db,
+        );
       }
       // Roll up the history stored before this migration: minutes from raw rows, hours from minutes.
       await sql`INSERT INTO telemetry_1m
@@ -139,7 +141,12 @@ const migrations: Record<string, Migration> = {
       // History per device, newest first (ids are time-sortable UUIDv7).
       await db.schema.createIndex('commands_device').on('commands').columns(['device_id', 'id']).execute();
       // Boot rebuilds timers of the commands still open.
-      await db.schema.createIndex('commands_open').on('commands').column('status').where(sql.ref('status'), 'in', ['pending', 'sent', 'accepted', 'in-progress']).execute();
+      await db.schema
+        .createIndex('commands_open')
+        .on('commands')
+        .column('status')
+        .where(sql.ref('status'), 'in', ['pending', 'sent', 'accepted', 'in-progress'])
+        .execute();
       await db.schema
         .createTable('command_transitions')
         .addColumn('command_id', 'text', (c) => c.notNull())
@@ -147,7 +154,11 @@ const migrations: Record<string, Migration> = {
         .addColumn('status', 'text', (c) => c.notNull())
         .addColumn('by', 'text')
         .execute();
-      await db.schema.createIndex('command_transitions_command').on('command_transitions').columns(['command_id', 'ts']).execute();
+      await db.schema
+        .createIndex('command_transitions_command')
+        .on('command_transitions')
+        .columns(['command_id', 'ts'])
+        .execute();
       await db.schema
         .createTable('device_state')
         .addColumn('device_id', 'text', (c) => c.primaryKey())
@@ -268,6 +279,45 @@ const migrations: Record<string, Migration> = {
         target TEXT NOT NULL,
         items TEXT NOT NULL
       ) WITHOUT ROWID`.execute(db);
+    },
+  },
+  '0012_webhooks': {
+    async up(db: Kysely<unknown>) {
+      // Where alarm notifications go; `rule_ids` is a JSON array or null (every rule).
+      await sql`CREATE TABLE webhooks (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        url TEXT NOT NULL,
+        secret TEXT NOT NULL,
+        min_severity TEXT,
+        rule_ids TEXT,
+        enabled INTEGER NOT NULL,
+        created_by TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL
+      ) WITHOUT ROWID`.execute(db);
+      // One row per event and webhook (the unique key makes it once across replicas); ids are time-ordered.
+      await sql`CREATE TABLE webhook_deliveries (
+        id TEXT PRIMARY KEY,
+        webhook_id TEXT NOT NULL,
+        seq BIGINT NOT NULL,
+        event TEXT NOT NULL,
+        alarm_id TEXT,
+        data TEXT NOT NULL,
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL,
+        last_status_code INTEGER,
+        last_error TEXT,
+        next_attempt_at BIGINT,
+        lease_until BIGINT NOT NULL,
+        created_at BIGINT NOT NULL,
+        delivered_at BIGINT,
+        UNIQUE (webhook_id, seq)
+      ) WITHOUT ROWID`.execute(db);
+      await sql`CREATE INDEX webhook_deliveries_log ON webhook_deliveries (webhook_id, status, id)`.execute(db);
+      await sql`CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at)
+        WHERE status = 'pending'`.execute(db);
+      await sql`CREATE INDEX webhook_deliveries_created ON webhook_deliveries (created_at)`.execute(db);
     },
   },
 };

@@ -17,6 +17,34 @@ export interface Database {
     expires_at: number;
   };
   bulk_commands: { id: string; name: string; created_by: string; created_at: number; target: string; items: string };
+  webhooks: {
+    id: string;
+    name: string;
+    url: string;
+    secret: string;
+    min_severity: string | null;
+    rule_ids: string | null;
+    enabled: number;
+    created_by: string;
+    created_at: number;
+    updated_at: number;
+  };
+  webhook_deliveries: {
+    id: string;
+    webhook_id: string;
+    seq: number;
+    event: string;
+    alarm_id: string | null;
+    data: string;
+    status: string;
+    attempts: number;
+    last_status_code: number | null;
+    last_error: string | null;
+    next_attempt_at: number | null;
+    lease_until: number;
+    created_at: number;
+    delivered_at: number | null;
+  };
   audit_log: {
     id: Generated<number>;
     ts: number;
