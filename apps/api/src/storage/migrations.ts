@@ -91,9 +91,7 @@ const migrations: Record<string, Migration> = {
           last_str TEXT,
           PRIMARY KEY (bucket, device_id, key)
         ) WITHOUT ROWID`.execute(db);
-        await sql`CREATE INDEX ${sql.id(`${table}_series`)} ON ${sql.table(table)} (device_id, key, bucket)`.execute(
-          db,
-        );
+        await sql`CREATE INDEX ${sql.id(`${table}_series`)} ON ${sql.table(table)} (device_id, key, bucket)`.execute(db);
       }
       // Roll up the history stored before this migration: minutes from raw rows, hours from minutes.
       await sql`INSERT INTO telemetry_1m
@@ -141,12 +139,7 @@ const migrations: Record<string, Migration> = {
       // History per device, newest first (ids are time-sortable UUIDv7).
       await db.schema.createIndex('commands_device').on('commands').columns(['device_id', 'id']).execute();
       // Boot rebuilds timers of the commands still open.
-      await db.schema
-        .createIndex('commands_open')
-        .on('commands')
-        .column('status')
-        .where(sql.ref('status'), 'in', ['pending', 'sent', 'accepted', 'in-progress'])
-        .execute();
+      await db.schema.createIndex('commands_open').on('commands').column('status').where(sql.ref('status'), 'in', ['pending', 'sent', 'accepted', 'in-progress']).execute();
       await db.schema
         .createTable('command_transitions')
         .addColumn('command_id', 'text', (c) => c.notNull())
@@ -154,11 +147,7 @@ const migrations: Record<string, Migration> = {
         .addColumn('status', 'text', (c) => c.notNull())
         .addColumn('by', 'text')
         .execute();
-      await db.schema
-        .createIndex('command_transitions_command')
-        .on('command_transitions')
-        .columns(['command_id', 'ts'])
-        .execute();
+      await db.schema.createIndex('command_transitions_command').on('command_transitions').columns(['command_id', 'ts']).execute();
       await db.schema
         .createTable('device_state')
         .addColumn('device_id', 'text', (c) => c.primaryKey())
