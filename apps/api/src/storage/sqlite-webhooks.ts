@@ -89,8 +89,12 @@ export class SqliteWebhooks implements WebhookRepository {
   }
 
   async update(webhook: WebhookRecord): Promise<boolean> {
-    const { id, created_by: _by, created_at: _at, ...fields } = rowOf(webhook);
-    const result = await this.db.updateTable('webhooks').set(fields).where('id', '=', id).executeTakeFirst();
+    const { name, url, secret, min_severity, rule_ids, enabled, updated_at } = rowOf(webhook);
+    const result = await this.db
+      .updateTable('webhooks')
+      .set({ name, url, secret, min_severity, rule_ids, enabled, updated_at })
+      .where('id', '=', webhook.id)
+      .executeTakeFirst();
     return Number(result.numUpdatedRows) > 0;
   }
 

@@ -1,9 +1,15 @@
 import type { AlarmEvent } from '@iot/protocol';
 import type { StoredEvent } from '../../domain/events';
-import type { WebhookRecord } from '../../domain/webhooks';
+import type {
+  AttemptOutcome,
+  DeliveryFilter,
+  DeliveryRecord,
+  NewDelivery,
+  WebhookRecord,
+  WebhookRepository,
+} from '../../domain/webhooks';
 import type { AppConfig } from '../../platform/config/config';
 import { MetricsService } from '../../platform/metrics/metrics.service';
-import { SqliteDatabase } from '../../storage/sqlite-database';
 import { EventBus } from '../events/event-bus';
 import { LEASE_MARGIN_MS, MAX_QUEUED_ALARMS, matches, WebhookDispatcher } from './webhook-dispatcher.service';
 import type { SendResult, WebhookSender } from './webhook-sender';
@@ -61,29 +67,93 @@ function fakeSender(answer: (sent: Sent, cancel?: AbortSignal) => Promise<SendRe
   return { sent, sender };
 }
 
+/** The repository's contract (apps/api/test/webhooks.repository.spec.ts) in memory, shared by the replicas of a test. */
+class MemoryWebhooks implements WebhookRepository {
+  readonly hooks = new Map<string, WebhookRecord>();
+  readonly rows: DeliveryRecord[] = [];
+
+  list = () => Promise.resolve([...this.hooks.values()]);
+  get = (id: string) => Promise.resolve(this.hooks.get(id));
+  count = () => Promise.resolve(this.hooks.size);
+  insert = (webhook: WebhookRecord) => Promise.resolve(void this.hooks.set(webhook.id, webhook));
+  update = (webhook: WebhookRecord) =>
+    Promise.resolve(this.hooks.has(webhook.id) && !!this.hooks.set(webhook.id, webhook));
+  delete = (id: string) => Promise.resolve(this.hooks.delete(id));
+
+  addDeliveries(deliveries: NewDelivery[]): Promise<number> {
+    let added = 0;
+    for (const d of deliveries) {
+      if (this.rows.some((row) => row.webhookId === d.webhookId && row.seq === d.seq)) continue;
+      this.rows.push({
+        ...d,
+        status: 'pending',
+        attempts: 0,
+        lastStatusCode: null,
+        lastError: null,
+        nextAttemptAt: d.createdAt,
+        leaseUntil: 0,
+        deliveredAt: null,
+      });
+      added++;
+    }
+    return Promise.resolve(added);
+  }
+
+  private isDue = (row: DeliveryRecord, now: number) =>
+    row.status === 'pending' && (row.nextAttemptAt ?? Infinity) <= now && row.leaseUntil <= now;
+
+  due(now: number, limit: number): Promise<DeliveryRecord[]> {
+    return Promise.resolve(
+      this.rows
+        .filter((row) => this.isDue(row, now))
+        .slice(0, limit)
+        .map((row) => ({ ...row })),
+    );
+  }
+
+  claim(id: string, now: number, leaseUntil: number): Promise<boolean> {
+    const row = this.rows.find((r) => r.id === id && this.isDue(r, now));
+    if (row) Object.assign(row, { leaseUntil, attempts: row.attempts + 1 });
+    return Promise.resolve(row !== undefined);
+  }
+
+  settle(id: string, leaseUntil: number, outcome: AttemptOutcome): Promise<boolean> {
+    const row = this.rows.find((r) => r.id === id && r.status === 'pending' && r.leaseUntil === leaseUntil);
+    if (row) Object.assign(row, outcome, { leaseUntil: 0 });
+    return Promise.resolve(row !== undefined);
+  }
+
+  deliveries(webhookId: string, filter: DeliveryFilter): Promise<DeliveryRecord[]> {
+    const rows = this.rows.filter((r) => r.webhookId === webhookId && (!filter.status || r.status === filter.status));
+    return Promise.resolve(rows.reverse().slice(0, filter.limit));
+  }
+
+  capPending = () => Promise.resolve(0);
+  prune = () => Promise.resolve(0);
+}
+
 const ok: SendResult = { ok: true, statusCode: 204, error: null };
 const serverError: SendResult = { ok: false, statusCode: 500, error: 'HTTP 500' };
 
 describe('WebhookDispatcher', () => {
-  let store: SqliteDatabase;
+  let store: MemoryWebhooks;
   const running: WebhookDispatcher[] = [];
 
   beforeEach(async () => {
     jest.useFakeTimers({ now: T0, doNotFake: ['setImmediate', 'nextTick', 'queueMicrotask'] });
     jest.spyOn(Math, 'random').mockReturnValue(0.5);
-    store = await SqliteDatabase.open(':memory:');
+    store = new MemoryWebhooks();
   });
 
   afterEach(async () => {
     for (const sut of running.splice(0)) await sut.onApplicationShutdown();
-    await store.close();
     jest.useRealTimers();
     jest.restoreAllMocks();
   });
 
   function start(sender: WebhookSender, metrics = new MetricsService()): { sut: WebhookDispatcher; bus: EventBus } {
     const bus = new EventBus();
-    const sut = new WebhookDispatcher(bus, store.webhooks, sender, metrics, config);
+    const sut = new WebhookDispatcher(bus, store, sender, metrics, config);
     sut.onApplicationBootstrap();
     running.push(sut);
     return { sut, bus };
@@ -95,10 +165,10 @@ describe('WebhookDispatcher', () => {
     await sut.idle();
   }
 
-  const log = () => store.webhooks.deliveries('w1', { limit: 10 });
+  const log = () => store.deliveries('w1', { limit: 10 });
 
   it('posts a signed alarm, once, and logs it delivered', async () => {
-    await store.webhooks.insert(hook());
+    await store.insert(hook());
     const { sent, sender } = fakeSender(() => ok);
     const { sut, bus } = start(sender);
 
@@ -118,7 +188,7 @@ describe('WebhookDispatcher', () => {
   });
 
   it('retries on the backoff schedule and gives up after the eighth attempt', async () => {
-    await store.webhooks.insert(hook());
+    await store.insert(hook());
     const { sent, sender } = fakeSender(() => serverError);
     const metrics = new MetricsService();
     const { sut, bus } = start(sender, metrics);
@@ -147,7 +217,7 @@ describe('WebhookDispatcher', () => {
   });
 
   it('takes over a delivery whose replica died mid-request once its lease has run out, and sends it once', async () => {
-    await store.webhooks.insert(hook());
+    await store.insert(hook());
     // Replica A: its request never gets an answer, then it dies.
     const a = fakeSender(
       (_sent, cancel) => new Promise((resolve) => cancel?.addEventListener('abort', () => resolve(ok))),

@@ -241,12 +241,13 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationS
       if (this.closing.signal.aborted) return;
       const now = Date.now();
       const delay = hook?.enabled ? retryDelayMs(attempts, this.config.webhookRetryBaseMs) : undefined;
-      const outcome = result.ok ? 'delivered' : delay === undefined ? 'failed' : 'retried';
+      const retryAt = result.ok || delay === undefined ? null : now + delay;
+      const outcome = result.ok ? 'delivered' : retryAt === null ? 'failed' : 'retried';
       const settled = await this.webhooks.settle(delivery.id, leaseUntil, {
         status: outcome === 'retried' ? 'pending' : outcome,
         lastStatusCode: result.statusCode,
         lastError: result.error,
-        nextAttemptAt: outcome === 'retried' ? now + delay! : null,
+        nextAttemptAt: retryAt,
         deliveredAt: result.ok ? now : null,
       });
       if (!settled) {
