@@ -67,6 +67,8 @@ describe.each(engines())('WebhookRepository on %s', (engine) => {
     expect(await sut.addDeliveries([delivery(1), delivery(2), { ...delivery(1, 'w2'), id: deliveryId(101) }])).toBe(3);
     // Another replica saw the same events: its rows (other ids) are dropped.
     expect(await sut.addDeliveries([{ ...delivery(1), id: deliveryId(100) }, delivery(3)])).toBe(1);
+    // A webhook deleted meanwhile gets none.
+    expect(await sut.addDeliveries([{ ...delivery(4, 'gone'), id: deliveryId(104) }])).toBe(0);
     const log = await sut.deliveries('w1', { limit: 10 });
     expect(log.map((d) => d.seq)).toEqual([3, 2, 1]);
     expect(log[2]).toEqual({

@@ -108,29 +108,37 @@ export class SqliteWebhooks implements WebhookRepository {
 
   async addDeliveries(deliveries: NewDelivery[]): Promise<number> {
     if (deliveries.length === 0) return 0;
-    const result = await this.db
-      .insertInto('webhook_deliveries')
-      .values(
-        deliveries.map((d) => ({
-          id: d.id,
-          webhook_id: d.webhookId,
-          seq: d.seq,
-          event: d.event,
-          alarm_id: d.alarmId,
-          data: d.data,
-          status: 'pending',
-          attempts: 0,
-          last_status_code: null,
-          last_error: null,
-          next_attempt_at: d.createdAt,
-          lease_until: 0,
-          created_at: d.createdAt,
-          delivered_at: null,
-        })),
-      )
-      .onConflict((oc) => oc.columns(['webhook_id', 'seq']).doNothing())
-      .executeTakeFirst();
-    return Number(result.numInsertedOrUpdatedRows ?? 0);
+    return this.db.transaction().execute(async (trx) => {
+      // A webhook deleted meanwhile: its rows are skipped rather than left without it.
+      const ids = [...new Set(deliveries.map((d) => d.webhookId))];
+      const held = await trx.selectFrom('webhooks').select('id').where('id', 'in', ids).execute();
+      const live = new Set(held.map((row) => row.id));
+      const rows = deliveries.filter((d) => live.has(d.webhookId));
+      if (rows.length === 0) return 0;
+      const result = await trx
+        .insertInto('webhook_deliveries')
+        .values(
+          rows.map((d) => ({
+            id: d.id,
+            webhook_id: d.webhookId,
+            seq: d.seq,
+            event: d.event,
+            alarm_id: d.alarmId,
+            data: d.data,
+            status: 'pending',
+            attempts: 0,
+            last_status_code: null,
+            last_error: null,
+            next_attempt_at: d.createdAt,
+            lease_until: 0,
+            created_at: d.createdAt,
+            delivered_at: null,
+          })),
+        )
+        .onConflict((oc) => oc.columns(['webhook_id', 'seq']).doNothing())
+        .executeTakeFirst();
+      return Number(result.numInsertedOrUpdatedRows ?? 0);
+    });
   }
 
   async due(now: number, limit: number): Promise<DeliveryRecord[]> {
