@@ -118,7 +118,7 @@ describe('webhooks (e2e)', () => {
     ).body;
 
   beforeAll(async () => {
-    app = await startApp({ WEBHOOK_TIMEOUT_MS: '1000', WEBHOOK_RETRY_BASE_MS: '100' });
+    app = await startApp({ WEBHOOK_TIMEOUT_MS: '3000', WEBHOOK_RETRY_BASE_MS: '100' });
     await createDevice(app, 'hook-dev');
   });
 
@@ -193,12 +193,12 @@ describe('webhooks (e2e)', () => {
       raise(alarm('r-hang', 'raised'));
       await until(() => r.received.length === 1, 'the hook is waiting on the receiver');
       await device.publishAsync('devices/hook-sensor/telemetry', JSON.stringify({ n: 1 }), { qos: 1 });
-      await stream.waitFor((events) => events.length === 1, 900);
+      await stream.waitFor((events) => events.length === 1, 2_000);
       // The receiver still has not answered.
       const [pending] = (await deliveries(hook.id)).items;
       expect(pending).toMatchObject({ status: 'pending', attempts: 1, lastError: null });
       await until(
-        async () => (await deliveries(hook.id)).items[0].lastError === 'no answer within 1000 ms',
+        async () => (await deliveries(hook.id)).items[0].lastError === 'no answer within 3000 ms',
         'the attempt timed out',
       );
       expect((await deliveries(hook.id)).items[0]).toMatchObject({ status: 'pending', lastStatusCode: null });
