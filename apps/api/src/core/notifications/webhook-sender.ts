@@ -64,7 +64,11 @@ async function discard(body: ReadableStream<Uint8Array> | null): Promise<void> {
 
 /** A network error's reason, such as `connect ECONNREFUSED 127.0.0.1:9`, without a stack. */
 function describe(error: unknown): string {
-  const cause = error instanceof Error && error.cause instanceof Error ? error.cause : error;
-  const message = cause instanceof Error ? cause.message : String(cause);
-  return message.slice(0, MAX_ERROR);
+  // Duck-typed: fetch's errors may come from another realm than this module's Error.
+  const messageOf = (value: unknown) =>
+    typeof value === 'object' && value !== null && typeof (value as Error).message === 'string'
+      ? (value as Error).message
+      : undefined;
+  const cause = typeof error === 'object' && error !== null ? (error as { cause?: unknown }).cause : undefined;
+  return (messageOf(cause) ?? messageOf(error) ?? String(error)).slice(0, MAX_ERROR);
 }
