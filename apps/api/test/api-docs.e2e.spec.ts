@@ -225,6 +225,18 @@ describe('API documents', () => {
       200,
     );
     expect((await call('get', '/devices/{id}/state', device)).status).toBe(200);
+    const created = await call('post', '/webhooks', {}, { name: 'docs', url: 'http://127.0.0.1:9/hook' });
+    expect(created.status).toBe(201);
+    const webhook = { id: (created.body as { id: string }).id };
+    expect((await call('get', '/webhooks', {})).status).toBe(200);
+    expect((await call('get', '/webhooks/{id}', webhook)).status).toBe(200);
+    expect((await call('put', '/webhooks/{id}', webhook, { name: 'docs', url: 'http://127.0.0.1:9/x' })).status).toBe(
+      200,
+    );
+    expect((await call('post', '/webhooks/{id}/rotate-secret', webhook)).status).toBe(200);
+    expect((await call('get', '/webhooks/{id}/deliveries', webhook, undefined, '?limit=5')).status).toBe(200);
+    expect((await call('post', '/webhooks/{id}/test', webhook)).status).toBe(200);
+    expect((await call('delete', '/webhooks/{id}', webhook)).status).toBe(204);
     expect((await call('delete', '/devices/{id}', device)).status).toBe(204);
     expect((await call('get', '/healthz', {})).status).toBe(200);
     expect((await call('get', '/readyz', {})).status).toBe(200);

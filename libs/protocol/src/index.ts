@@ -13,3 +13,4 @@ export * from './lib/responses';
 export * from './lib/broker-auth';
 export * from './lib/model';
 export * from './lib/alarms';
+export * from './lib/webhooks';

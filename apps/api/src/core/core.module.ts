@@ -14,6 +14,9 @@ import { EventRetention } from './events/event-retention.service';
 import { HealthService } from './health.service';
 import { AuditService } from './audit/audit.service';
 import { ModelsService } from './models/models.service';
+import { WebhookDispatcher } from './notifications/webhook-dispatcher.service';
+import { WebhookSender } from './notifications/webhook-sender';
+import { WebhooksService } from './notifications/webhooks.service';
 import { PresenceService } from './events/presence.service';
 import { ReplicaSync } from './replica-sync.service';
 import { StateService } from './state/state.service';
@@ -35,6 +38,9 @@ const services = [
   AuditService,
   CommandsService,
   BulkCommandsService,
+  WebhookSender,
+  WebhooksService,
+  WebhookDispatcher,
   StateService,
   HealthService,
   ReplicaSync,

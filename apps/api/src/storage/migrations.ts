@@ -270,6 +270,45 @@ const migrations: Record<string, Migration> = {
       ) WITHOUT ROWID`.execute(db);
     },
   },
+  '0012_webhooks': {
+    async up(db: Kysely<unknown>) {
+      // Where alarm notifications go; `rule_ids` is a JSON array or null (every rule).
+      await sql`CREATE TABLE webhooks (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        url TEXT NOT NULL,
+        secret TEXT NOT NULL,
+        min_severity TEXT,
+        rule_ids TEXT,
+        enabled INTEGER NOT NULL,
+        created_by TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL
+      ) WITHOUT ROWID`.execute(db);
+      // One row per event and webhook (the unique key makes it once across replicas); ids are time-ordered.
+      await sql`CREATE TABLE webhook_deliveries (
+        id TEXT PRIMARY KEY,
+        webhook_id TEXT NOT NULL,
+        seq BIGINT NOT NULL,
+        event TEXT NOT NULL,
+        alarm_id TEXT,
+        data TEXT NOT NULL,
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL,
+        last_status_code INTEGER,
+        last_error TEXT,
+        next_attempt_at BIGINT,
+        lease_until BIGINT NOT NULL,
+        created_at BIGINT NOT NULL,
+        delivered_at BIGINT,
+        UNIQUE (webhook_id, seq)
+      ) WITHOUT ROWID`.execute(db);
+      await sql`CREATE INDEX webhook_deliveries_log ON webhook_deliveries (webhook_id, status, id)`.execute(db);
+      await sql`CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at)
+        WHERE status = 'pending'`.execute(db);
+      await sql`CREATE INDEX webhook_deliveries_created ON webhook_deliveries (created_at)`.execute(db);
+    },
+  },
   '0013_bulk_kind_model_index': {
     async up(db: Kysely<unknown>) {
       // A bulk is a command or a desired-state patch per device; a patch's item also keeps its `version`.

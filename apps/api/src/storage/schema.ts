@@ -25,6 +25,34 @@ export interface Database {
     target: string;
     items: string;
   };
+  webhooks: {
+    id: string;
+    name: string;
+    url: string;
+    secret: string;
+    min_severity: string | null;
+    rule_ids: string | null;
+    enabled: number;
+    created_by: string;
+    created_at: number;
+    updated_at: number;
+  };
+  webhook_deliveries: {
+    id: string;
+    webhook_id: string;
+    seq: number;
+    event: string;
+    alarm_id: string | null;
+    data: string;
+    status: string;
+    attempts: number;
+    last_status_code: number | null;
+    last_error: string | null;
+    next_attempt_at: number | null;
+    lease_until: number;
+    created_at: number;
+    delivered_at: number | null;
+  };
   audit_log: {
     id: Generated<number>;
     ts: number;

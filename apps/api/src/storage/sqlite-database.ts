@@ -20,6 +20,7 @@ import { SqliteReaderThread } from './sqlite-reader-thread';
 import { SqliteSessions } from './sqlite-sessions';
 import { SqliteTelemetry } from './sqlite-telemetry';
 import { SqliteUsers } from './sqlite-users';
+import { SqliteWebhooks } from './sqlite-webhooks';
 import { SqliteWriterThread } from './sqlite-writer-thread';
 
 /**
@@ -42,6 +43,7 @@ export class SqliteDatabase implements DatabaseHealth {
   readonly models: SqliteModels;
   readonly audit: SqliteAudit;
   readonly bulk: SqliteBulk;
+  readonly webhooks: SqliteWebhooks;
   readonly events: SqliteEventLog;
   /** One api process per SQLite database: nobody to tell. */
   readonly cluster = new LocalCluster();
@@ -65,6 +67,7 @@ export class SqliteDatabase implements DatabaseHealth {
     this.models = new SqliteModels(sqlite);
     this.audit = new SqliteAudit(db);
     this.bulk = new SqliteBulk(db);
+    this.webhooks = new SqliteWebhooks(db);
     // Telemetry last: it also forgets the device's keys in memory, which a failed delete must keep.
     this.devices = new SqliteDevices(db, sqlite, [this.commands, this.deviceState, this.models, this.telemetry]);
     this.events = new SqliteEventLog(db, sqlite, epoch, localWriter.writer, writerThread);

@@ -13,6 +13,7 @@ import { EventRepository } from '../domain/events';
 import { SessionRepository } from '../domain/sessions';
 import { TelemetryRepository } from '../domain/telemetry';
 import { UserRepository } from '../domain/users';
+import { WebhookRepository } from '../domain/webhooks';
 import { APP_CONFIG, type AppConfig } from '../platform/config/config';
 import { MetricsService } from '../platform/metrics/metrics.service';
 import { PgDatabase } from './postgres/pg-database';
@@ -40,6 +41,7 @@ const repositories = [
   bind(ModelRepository, (db) => db.models),
   bind(AuditRepository, (db) => db.audit),
   bind(BulkRepository, (db) => db.bulk),
+  bind(WebhookRepository, (db) => db.webhooks),
   bind(EventRepository, (db) => db.events),
   bind(ClusterChannel, (db) => db.cluster),
 ];

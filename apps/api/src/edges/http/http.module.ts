@@ -21,6 +21,7 @@ import { StateController } from './state/state.controller';
 import { StreamController } from './stream/stream.controller';
 import { StreamHub } from './stream/stream-hub.service';
 import { TelemetryController } from './telemetry/telemetry.controller';
+import { WebhooksController } from './webhooks/webhooks.controller';
 
 /** The HTTP edge: REST, the SSE stream, health, metrics and the API documents. */
 @Module({
@@ -36,6 +37,7 @@ import { TelemetryController } from './telemetry/telemetry.controller';
     StateController,
     ModelsController,
     AuditController,
+    WebhooksController,
     StreamController,
     HealthController,
     MetricsController,

@@ -81,6 +81,10 @@ export interface AppConfig {
   sseMaxStreams: number;
   /** How long audit entries are kept, days (AUDIT_RETENTION_DAYS). */
   auditRetentionDays: number;
+  /** How long a webhook receiver has to answer, ms (WEBHOOK_TIMEOUT_MS). */
+  webhookTimeoutMs: number;
+  /** The first retry delay of a webhook delivery, ms (WEBHOOK_RETRY_BASE_MS); later ones grow from it. */
+  webhookRetryBaseMs: number;
   /** Largest reported or desired state document, as JSON bytes (STATE_MAX_BYTES). */
   stateMaxBytes: number;
   /**
@@ -300,6 +304,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     maxKeysPerDevice: int(env, 'TELEMETRY_MAX_KEYS_PER_DEVICE', LIMITS.maxKeysPerDevice, problems, 1, 100_000),
     eventRetentionMs: int(env, 'EVENT_RETENTION_HOURS', 24, problems, 1, 24 * 365) * 3600_000,
     auditRetentionDays: int(env, 'AUDIT_RETENTION_DAYS', 365, problems, 1, 36_500),
+    webhookTimeoutMs: int(env, 'WEBHOOK_TIMEOUT_MS', 10_000, problems, 100, 60_000),
+    webhookRetryBaseMs: int(env, 'WEBHOOK_RETRY_BASE_MS', 10_000, problems, 10, 3_600_000),
     telemetryRetentionMs,
     rollupRetentionMs,
     sseMaxQueuedBytes: int(env, 'SSE_MAX_QUEUED_BYTES', 4 * 1024 * 1024, problems, 64 * 1024),

@@ -58,6 +58,13 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  readonly webhookDeliveries = new Counter({
+    name: 'iot_webhook_deliveries_total',
+    help: 'Webhook delivery attempts by outcome: delivered, retried, failed (given up), dropped (not queued)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
   readonly sseClients = new Gauge({
     name: 'iot_sse_clients',
     help: 'Open Server-Sent Events streams',

@@ -14,6 +14,7 @@ import { pgMigrationProvider } from './pg-migrations';
 import { PgSessions } from './pg-sessions';
 import { PgTelemetry } from './pg-telemetry';
 import { PgUsers } from './pg-users';
+import { PgWebhooks } from './pg-webhooks';
 
 export interface PgOptions {
   /** Connections the pool may open (DATABASE_POOL_SIZE). */
@@ -44,6 +45,7 @@ export class PgDatabase implements DatabaseHealth {
   readonly models: PgModels;
   readonly audit: PgAudit;
   readonly bulk: PgBulk;
+  readonly webhooks: PgWebhooks;
   readonly events: PgEventLog;
   /** The replicas' channel (LISTEN/NOTIFY). */
   readonly cluster: PgCluster;
@@ -64,6 +66,7 @@ export class PgDatabase implements DatabaseHealth {
     this.models = new PgModels(db);
     this.audit = new PgAudit(db);
     this.bulk = new PgBulk(db);
+    this.webhooks = new PgWebhooks(db);
     this.devices = new PgDevices(db, telemetry);
     this.events = new PgEventLog(db, pool, epoch, telemetry);
   }

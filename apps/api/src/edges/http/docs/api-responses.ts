@@ -29,6 +29,10 @@ import {
   stateVersionSchema,
   telemetrySeriesResponseSchema,
   userViewSchema,
+  deliveryListResponseSchema,
+  webhookTestResultSchema,
+  webhookViewSchema,
+  webhookWithSecretSchema,
 } from '@iot/protocol';
 
 /*
@@ -62,6 +66,10 @@ export class ModelListResponseDto extends createZodDto(modelListResponseSchema) 
 export class ModelVersionsDto extends createZodDto(modelVersionsSchema) {}
 export class JsonSchemaDocumentDto extends createZodDto(jsonSchemaDocumentSchema) {}
 export class ReadyResponseDto extends createZodDto(readyResponseSchema) {}
+export class WebhookViewDto extends createZodDto(webhookViewSchema) {}
+export class WebhookWithSecretDto extends createZodDto(webhookWithSecretSchema) {}
+export class DeliveryListResponseDto extends createZodDto(deliveryListResponseSchema) {}
+export class WebhookTestResultDto extends createZodDto(webhookTestResultSchema) {}
 
 /** What each error status means across the API (docs/protocol.md §3). */
 const ERRORS: Record<number, string> = {
