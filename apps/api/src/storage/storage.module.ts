@@ -8,6 +8,7 @@ import { DeviceStateRepository } from '../domain/device-state';
 import { ModelRepository } from '../domain/models';
 import { AuditRepository } from '../domain/audit';
 import { BulkRepository } from '../domain/bulk';
+import { AlarmRepository, AlarmRuleRepository } from '../domain/alarms';
 import { DeviceRepository } from '../domain/devices';
 import { EventRepository } from '../domain/events';
 import { SessionRepository } from '../domain/sessions';
@@ -40,6 +41,8 @@ const repositories = [
   bind(ModelRepository, (db) => db.models),
   bind(AuditRepository, (db) => db.audit),
   bind(BulkRepository, (db) => db.bulk),
+  bind(AlarmRuleRepository, (db) => db.alarmRules),
+  bind(AlarmRepository, (db) => db.alarms),
   bind(EventRepository, (db) => db.events),
   bind(ClusterChannel, (db) => db.cluster),
 ];

@@ -15,6 +15,7 @@ import { DomainError } from '../../domain/errors';
 import { DeviceAuthService } from './device-auth.service';
 import { type BrokerReconciliation, DeviceCredentialsSink } from './device-credentials-sink';
 import { DeviceTransport } from '../device-transport';
+import { EventBus } from '../events/event-bus';
 import { PresenceService } from '../events/presence.service';
 import { type DeviceRecord, DeviceRepository } from '../../domain/devices';
 import { TelemetryRepository } from '../../domain/telemetry';
@@ -67,6 +68,7 @@ export class DevicesService {
     private readonly broker: DeviceCredentialsSink,
     private readonly cluster: ClusterChannel,
     private readonly models: ModelsService,
+    private readonly bus?: EventBus,
   ) {}
 
   /**
@@ -186,6 +188,7 @@ export class DevicesService {
   async update(id: string, patch: UpdateDeviceRequest): Promise<DeviceView> {
     const device = await this.devices.update(id, patch, Date.now());
     if (!device) throw new DomainError('not_found', `no device ${id}`);
+    await this.tell({ kind: 'device.changed', deviceId: id });
     return view(device);
   }
 
@@ -229,6 +232,7 @@ export class DevicesService {
    * looked up (`known`), a deleted one's events are dropped by storage.
    */
   private async tell(notice: Extract<ClusterNotice, { deviceId: string }>): Promise<void> {
+    if (notice.kind !== 'device.rotated') this.bus?.emit('device.changed', notice.deviceId);
     if (!this.cluster.shared) return;
     await this.cluster
       .announce(notice)

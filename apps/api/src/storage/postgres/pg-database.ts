@@ -9,6 +9,7 @@ import { PgDevices } from './pg-devices';
 import { PgModels } from './pg-models';
 import { PgAudit } from './pg-audit';
 import { PgBulk } from './pg-bulk';
+import { PgAlarmRules, PgAlarms } from './pg-alarms';
 import { PgEventLog } from './pg-event-log';
 import { pgMigrationProvider } from './pg-migrations';
 import { PgSessions } from './pg-sessions';
@@ -44,6 +45,8 @@ export class PgDatabase implements DatabaseHealth {
   readonly models: PgModels;
   readonly audit: PgAudit;
   readonly bulk: PgBulk;
+  readonly alarmRules: PgAlarmRules;
+  readonly alarms: PgAlarms;
   readonly events: PgEventLog;
   /** The replicas' channel (LISTEN/NOTIFY). */
   readonly cluster: PgCluster;
@@ -64,6 +67,8 @@ export class PgDatabase implements DatabaseHealth {
     this.models = new PgModels(db);
     this.audit = new PgAudit(db);
     this.bulk = new PgBulk(db);
+    this.alarmRules = new PgAlarmRules(db);
+    this.alarms = new PgAlarms(db);
     this.devices = new PgDevices(db, telemetry);
     this.events = new PgEventLog(db, pool, epoch, telemetry);
   }
