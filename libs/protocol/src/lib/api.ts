@@ -181,6 +181,8 @@ export interface DeviceView {
 export interface DeviceListItem extends Pick<DeviceView, 'id' | 'name' | 'type' | 'online' | 'lastSeen'> {
   labels: Record<string, string>;
   latest: LatestValues;
+  /** Its open (raised or acknowledged) alarms. */
+  alarms: number;
 }
 
 export interface DeviceListResponse {

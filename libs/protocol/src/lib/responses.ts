@@ -58,6 +58,7 @@ export const deviceListResponseSchema = z.object({
   items: z.array(
     deviceViewSchema.pick({ id: true, name: true, type: true, labels: true, online: true, lastSeen: true }).extend({
       latest: latestValuesSchema,
+      alarms: z.number().int().describe('Its open (raised or acknowledged) alarms'),
     }),
   ),
   nextCursor: z.string().nullable(),

@@ -10,6 +10,7 @@ import type {
   ListDevicesQuery,
   UpdateDeviceRequest,
 } from '@iot/protocol';
+import { AlarmRepository } from '../../domain/alarms';
 import { ClusterChannel, type ClusterNotice } from '../../domain/cluster';
 import { DomainError } from '../../domain/errors';
 import { DeviceAuthService } from './device-auth.service';
@@ -69,6 +70,7 @@ export class DevicesService {
     private readonly cluster: ClusterChannel,
     private readonly models: ModelsService,
     private readonly bus?: EventBus,
+    private readonly alarms?: AlarmRepository,
   ) {}
 
   /**
@@ -155,7 +157,11 @@ export class DevicesService {
       limit: query.limit + 1,
     });
     const page = devices.slice(0, query.limit);
-    const latest = await this.telemetry.latest(page.map((d) => d.id));
+    const ids = page.map((d) => d.id);
+    const [latest, alarms] = await Promise.all([
+      this.telemetry.latest(ids),
+      this.alarms ? this.alarms.openCounts(ids) : new Map<string, number>(),
+    ]);
     return {
       items: page.map((d) => ({
         id: d.id,
@@ -165,6 +171,7 @@ export class DevicesService {
         online: d.online,
         lastSeen: d.lastSeen,
         latest: latest.get(d.id) ?? {},
+        alarms: alarms.get(d.id) ?? 0,
       })),
       nextCursor: devices.length > query.limit ? encodeCursor(page[page.length - 1].id) : null,
     };

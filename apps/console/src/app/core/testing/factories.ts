@@ -10,6 +10,7 @@ export function aDevice(overrides: Partial<DeviceListItem> & Pick<DeviceListItem
     online: true,
     lastSeen: 1_000,
     latest: {},
+    alarms: 0,
     ...overrides,
   };
 }
