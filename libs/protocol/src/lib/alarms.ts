@@ -109,7 +109,8 @@ export const alarmConditionSchema = z.discriminatedUnion('kind', [
       hysteresis: finite.min(0).default(0),
       forMs: forMs.default(0),
     })
-    .refine((c) => c.low <= c.high, 'low must not be above high'),
+    .refine((c) => c.low <= c.high, 'low must not be above high')
+    .refine((c) => c.high - c.low >= 2 * c.hysteresis, 'the hysteresis must leave room between low and high'),
   z.strictObject({ kind: z.literal('offline'), forMs: forMs.min(1) }),
   z.strictObject({ kind: z.literal('silent'), forMs: forMs.min(1) }),
 ]);
