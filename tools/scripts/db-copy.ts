@@ -495,7 +495,9 @@ export async function main(argv: string[]): Promise<void> {
       if (last > 0) await client.query("SELECT setval(pg_get_serial_sequence('events', 'seq'), $1)", [last]);
       const audited = Number(sqlite.prepare('SELECT coalesce(max(id), 0) FROM audit_log').pluck().get());
       if (audited > 0) await client.query("SELECT setval(pg_get_serial_sequence('audit_log', 'id'), $1)", [audited]);
-      const alarms = Number(sqlite.prepare("SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'alarms'").pluck().get());
+      const alarms = Number(
+        sqlite.prepare("SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'alarms'").pluck().get(),
+      );
       if (alarms > 0) await client.query("SELECT setval(pg_get_serial_sequence('alarms', 'id'), $1)", [alarms]);
       console.log(`done: ${summary.join(', ')}; events continue after seq ${last}`);
     } finally {

@@ -7,15 +7,7 @@ import type {
   CreateDeviceResponse,
   DeviceListResponse,
 } from '@iot/protocol';
-import {
-  api,
-  connectDevice,
-  createUser,
-  metric,
-  startApp,
-  StreamRecorder,
-  type TestApp,
-} from './harness';
+import { api, connectDevice, createUser, metric, startApp, StreamRecorder, type TestApp } from './harness';
 
 describe('alarms (e2e)', () => {
   let app: TestApp;
@@ -156,7 +148,12 @@ describe('alarms (e2e)', () => {
     const page = await api<AlarmListResponse>(app, viewer, 'GET', '/alarms?deviceId=th-1&limit=2');
     expect(page.body.items).toHaveLength(2);
     expect(page.body.items[0].status).toBe('raised');
-    const rest = await api<AlarmListResponse>(app, viewer, 'GET', `/alarms?deviceId=th-1&cursor=${page.body.nextCursor}`);
+    const rest = await api<AlarmListResponse>(
+      app,
+      viewer,
+      'GET',
+      `/alarms?deviceId=th-1&cursor=${page.body.nextCursor}`,
+    );
     expect(rest.body.items.map((a) => a.id)).toEqual([alarmId]);
     const active = await api<AlarmListResponse>(app, viewer, 'GET', '/alarms?active=true');
     expect(active.body.items).toHaveLength(1);
@@ -194,7 +191,11 @@ describe('alarms (e2e)', () => {
     );
     // New credentials drop the session: the device is offline.
     await live.waitFor((events) => events.some((e) => e.data['status'] === 'raised'), 5_000);
-    expect(live.events[0].data).toMatchObject({ deviceId: 'th-1', severity: 'critical', message: 'th-1 offline for 500 ms' });
+    expect(live.events[0].data).toMatchObject({
+      deviceId: 'th-1',
+      severity: 'critical',
+      message: 'th-1 offline for 500 ms',
+    });
     device = await connectDevice(app, credentials.body);
     await live.waitFor((events) => events.some((e) => e.data['status'] === 'cleared'), 5_000);
     expect(live.events[1].data).toMatchObject({ status: 'cleared', message: 'th-1 is back online' });

@@ -68,7 +68,9 @@ if (missing !== undefined) console.warn(`skipped: ${missing}`);
     }
     const alarms = await api<AlarmListResponse>(b, b.adminToken, 'GET', '/alarms');
     expect(alarms.body.items.map((x) => x.status)).toEqual(['raised', 'cleared']);
-    const raised = (await metric(a, 'iot_alarms_raised_total{severity="minor"}')) + (await metric(b, 'iot_alarms_raised_total{severity="minor"}'));
+    const raised =
+      (await metric(a, 'iot_alarms_raised_total{severity="minor"}')) +
+      (await metric(b, 'iot_alarms_raised_total{severity="minor"}'));
     expect(raised).toBe(2);
     expect(await metric(a, 'iot_alarms_open')).toBe(1);
     expect(await metric(b, 'iot_alarms_open')).toBe(1);

@@ -29,7 +29,9 @@ describe.each(engines())('AlarmRuleRepository on %s', (engine) => {
 
   it('stores, lists by name, replaces and deletes rules as given', async () => {
     expect(await sut.insert(aRule('b', { name: 'zeta' }), 10)).toBe(true);
-    expect(await sut.insert(aRule('a', { name: 'alpha', condition: { kind: 'offline', forMs: 60_000 } }), 10)).toBe(true);
+    expect(await sut.insert(aRule('a', { name: 'alpha', condition: { kind: 'offline', forMs: 60_000 } }), 10)).toBe(
+      true,
+    );
     expect((await sut.list()).map((r) => r.id)).toEqual(['a', 'b']);
     expect(await sut.get('b')).toEqual(aRule('b', { name: 'zeta' }));
 
@@ -67,13 +69,24 @@ describe.each(engines())('AlarmRepository on %s', (engine) => {
     const landed = [first, second].filter((a) => a !== undefined);
     expect(landed).toHaveLength(1);
     const alarm = landed[0]!;
-    expect(alarm).toMatchObject({ ruleId: 'r1', deviceId: 'd1', status: 'raised', acknowledgedAt: null, clearedAt: null });
+    expect(alarm).toMatchObject({
+      ruleId: 'r1',
+      deviceId: 'd1',
+      status: 'raised',
+      acknowledgedAt: null,
+      clearedAt: null,
+    });
 
     expect(await sut.raise(anAlarm('r2', 'd1'))).toBeDefined();
     expect(await sut.raise(anAlarm('r1', 'd2'))).toBeDefined();
     expect(await sut.raise(anAlarm('r1', 'ghost'))).toBeUndefined();
 
-    await sut.transition(alarm.id, ['raised', 'acknowledged'], 'cleared', { ts: 200, by: null, note: null, message: 'ok' });
+    await sut.transition(alarm.id, ['raised', 'acknowledged'], 'cleared', {
+      ts: 200,
+      by: null,
+      note: null,
+      message: 'ok',
+    });
     const again = await sut.raise(anAlarm('r1', 'd1', 300));
     expect(again).toBeDefined();
     expect(Number(again!.id)).toBeGreaterThan(Number(alarm.id));
@@ -99,10 +112,19 @@ describe.each(engines())('AlarmRepository on %s', (engine) => {
     });
     expect(cleared).toMatchObject({ status: 'cleared', clearedAt: 160, clearedBy: null, acknowledgedBy: 'ada' });
     expect(
-      await sut.transition(alarm.id, ['raised', 'acknowledged'], 'cleared', { ts: 170, by: 'ada', note: null, message: 'x' }),
+      await sut.transition(alarm.id, ['raised', 'acknowledged'], 'cleared', {
+        ts: 170,
+        by: 'ada',
+        note: null,
+        message: 'x',
+      }),
     ).toBeUndefined();
-    expect(await sut.transition('999999', ['raised'], 'cleared', { ts: 1, by: null, note: null, message: 'x' })).toBeUndefined();
-    expect(await sut.transition('not-an-id', ['raised'], 'cleared', { ts: 1, by: null, note: null, message: 'x' })).toBeUndefined();
+    expect(
+      await sut.transition('999999', ['raised'], 'cleared', { ts: 1, by: null, note: null, message: 'x' }),
+    ).toBeUndefined();
+    expect(
+      await sut.transition('not-an-id', ['raised'], 'cleared', { ts: 1, by: null, note: null, message: 'x' }),
+    ).toBeUndefined();
 
     expect(await sut.transitions(alarm.id)).toEqual([
       { status: 'raised', ts: 100, by: null, note: null, message: 'temperature 25 above 24' },

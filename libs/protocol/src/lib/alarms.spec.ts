@@ -26,7 +26,10 @@ describe('alarmRuleRequestSchema', () => {
     ['a negative hysteresis', { condition: { kind: 'below', key: 't', threshold: 1, hysteresis: -1 } }],
     ['a duration past 7 days', { condition: { kind: 'above', key: 't', threshold: 1, forMs: MAX_ALARM_FOR_MS + 1 } }],
     ['low above high', { condition: { kind: 'outside', key: 't', low: 5, high: 1 } }],
-    ['a hysteresis wider than the band', { condition: { kind: 'outside', key: 't', low: 1, high: 2, hysteresis: 0.6 } }],
+    [
+      'a hysteresis wider than the band',
+      { condition: { kind: 'outside', key: 't', low: 1, high: 2, hysteresis: 0.6 } },
+    ],
     ['an offline rule without a duration', { condition: { kind: 'offline', forMs: 0 } }],
     ['an unknown kind', { condition: { kind: 'between', key: 't' } }],
     ['a bad key', { condition: { kind: 'above', key: '1 bad', threshold: 1 } }],

@@ -71,7 +71,10 @@ export const alarmTargetSchema = z.union([
     labels: z
       .string()
       .max(2048)
-      .refine((text) => labelSelectorSchema.safeParse(text).success, 'a label selector: key=value pairs joined by commas'),
+      .refine(
+        (text) => labelSelectorSchema.safeParse(text).success,
+        'a label selector: key=value pairs joined by commas',
+      ),
   }),
 ]);
 export type AlarmTarget = z.infer<typeof alarmTargetSchema>;
@@ -190,7 +193,10 @@ export const listAlarmsQuerySchema = z.object({
   ruleId: z.string().max(64).optional(),
   severity: alarmSeveritySchema.optional(),
   limit: z.coerce.number().int().min(1).max(500).default(100),
-  cursor: z.string().regex(/^\d{1,15}$/, 'a cursor from nextCursor').optional(),
+  cursor: z
+    .string()
+    .regex(/^\d{1,15}$/, 'a cursor from nextCursor')
+    .optional(),
 });
 export type ListAlarmsQuery = z.infer<typeof listAlarmsQuerySchema>;
 

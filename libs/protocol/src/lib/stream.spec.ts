@@ -16,7 +16,14 @@ const ok = (schema: { safeParse(v: unknown): { success: boolean } }, value: unkn
 
 describe('streamEventSchemas', () => {
   it('has exactly the events of the contract', () => {
-    expect(Object.keys(streamEventSchemas).sort()).toEqual(['alarm', 'command', 'reset', 'state', 'status', 'telemetry']);
+    expect(Object.keys(streamEventSchemas).sort()).toEqual([
+      'alarm',
+      'command',
+      'reset',
+      'state',
+      'status',
+      'telemetry',
+    ]);
   });
 
   it.each<[keyof typeof streamEventSchemas, unknown]>([

@@ -105,11 +105,16 @@ export class AlarmEngine implements OnApplicationBootstrap, OnApplicationShutdow
     if (!this.cluster.shared) return;
     await this.cluster
       .announce({ kind: 'alarm.rules' })
-      .catch((error: unknown) => this.logger.error(`telling the other replicas of the rules failed: ${messageOf(error)}`));
+      .catch((error: unknown) =>
+        this.logger.error(`telling the other replicas of the rules failed: ${messageOf(error)}`),
+      );
   }
 
   /** Appends an `alarm` event for a transition that was stored. */
-  publish(alarm: AlarmRecord, extra: Pick<AlarmEvent, 'by' | 'note' | 'key' | 'value'> & { message: string; ts: number }): void {
+  publish(
+    alarm: AlarmRecord,
+    extra: Pick<AlarmEvent, 'by' | 'note' | 'key' | 'value'> & { message: string; ts: number },
+  ): void {
     const event: AlarmEvent = {
       alarmId: alarm.id,
       ruleId: alarm.ruleId,
@@ -141,7 +146,8 @@ export class AlarmEngine implements OnApplicationBootstrap, OnApplicationShutdow
     let afterId: string | undefined;
     for (;;) {
       const page = await this.devices.list({ afterId, limit: DEVICE_PAGE });
-      for (const device of page) out.push([device.id, { labels: device.labels, modelId: models.get(device.id) ?? null }]);
+      for (const device of page)
+        out.push([device.id, { labels: device.labels, modelId: models.get(device.id) ?? null }]);
       if (page.length < DEVICE_PAGE) return out;
       afterId = page[page.length - 1].id;
     }
@@ -180,7 +186,8 @@ export class AlarmEngine implements OnApplicationBootstrap, OnApplicationShutdow
         if (!this.hasRules) return;
         if (this.hasProfileRules && !this.evaluator.knows(event.deviceId)) void this.lookup(event.deviceId, false);
         const { values } = JSON.parse(event.data) as { values?: unknown };
-        if (values !== null && typeof values === 'object') this.evaluator.telemetry(event.deviceId, values as Record<string, unknown>);
+        if (values !== null && typeof values === 'object')
+          this.evaluator.telemetry(event.deviceId, values as Record<string, unknown>);
         return;
       }
       case 'status': {
@@ -196,7 +203,8 @@ export class AlarmEngine implements OnApplicationBootstrap, OnApplicationShutdow
         this.evaluator.alarm(alarm);
         return;
       }
-      default:
+      case 'state':
+      case 'command':
         return;
     }
   }

@@ -38,7 +38,16 @@ describe('AlarmEvaluator', () => {
     clear: (alarmId, _r, _d, cause) => {
       cleared.push({ alarmId, message: cause.message, at: Date.now() - T0 });
       // As the log would bring it back.
-      sut.alarm({ alarmId, ruleId: _r.id, ruleName: _r.name, deviceId: _d, severity: _r.severity, status: 'cleared', message: cause.message, ts: Date.now() });
+      sut.alarm({
+        alarmId,
+        ruleId: _r.id,
+        ruleName: _r.name,
+        deviceId: _d,
+        severity: _r.severity,
+        status: 'cleared',
+        message: cause.message,
+        ts: Date.now(),
+      });
     },
   };
 
@@ -207,7 +216,17 @@ describe('AlarmEvaluator', () => {
     sut.load([rule({ kind: 'above', key: 't', threshold: 24 })], profiles, []);
     sut.telemetry('d1', { t: 30 });
     await settle();
-    sut.alarm({ alarmId: '1', ruleId: 'r1', ruleName: 'hot', deviceId: 'd1', severity: 'major', status: 'cleared', by: 'op', message: 'x', ts: T0 });
+    sut.alarm({
+      alarmId: '1',
+      ruleId: 'r1',
+      ruleName: 'hot',
+      deviceId: 'd1',
+      severity: 'major',
+      status: 'cleared',
+      by: 'op',
+      message: 'x',
+      ts: T0,
+    });
     sut.telemetry('d1', { t: 31 });
     await settle();
     expect(raised).toHaveLength(1);
@@ -223,7 +242,16 @@ describe('AlarmEvaluator', () => {
     sut.load([rule({ kind: 'above', key: 't', threshold: 24 })], profiles, []);
     sut.telemetry('d1', { t: 30 });
     await settle();
-    sut.alarm({ alarmId: '77', ruleId: 'r1', ruleName: 'hot', deviceId: 'd1', severity: 'major', status: 'raised', message: 'x', ts: T0 });
+    sut.alarm({
+      alarmId: '77',
+      ruleId: 'r1',
+      ruleName: 'hot',
+      deviceId: 'd1',
+      severity: 'major',
+      status: 'raised',
+      message: 'x',
+      ts: T0,
+    });
     sut.telemetry('d1', { t: 30 });
     await settle();
     expect(raised).toHaveLength(1);

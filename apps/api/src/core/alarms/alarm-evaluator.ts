@@ -226,7 +226,8 @@ export class AlarmEvaluator {
   opened(alarms: Array<{ id: string; ruleId: string; deviceId: string }>): void {
     for (const alarm of alarms) {
       const rule = this.rules.find((r) => r.id === alarm.ruleId);
-      const entry = rule && (this.tracked.get(keyOf(rule.id, alarm.deviceId)) ?? this.track(rule, alarm.deviceId, true));
+      const entry =
+        rule && (this.tracked.get(keyOf(rule.id, alarm.deviceId)) ?? this.track(rule, alarm.deviceId, true));
       if (entry) entry.alarmId = alarm.id;
     }
   }
@@ -286,7 +287,8 @@ export class AlarmEvaluator {
           value,
           message: `${condition.key} ${value} outside ${condition.low}..${condition.high}${held}`,
         };
-      default:
+      case 'offline':
+      case 'silent':
         return { message: rule.name };
     }
   }

@@ -59,7 +59,8 @@ export class AlarmsService {
       const open = await this.alarms.list({ ruleId: id, active: true, limit: CLEAR_PAGE });
       let cleared = 0;
       for (const alarm of open) {
-        if (await this.move(alarm.id, ['raised', 'acknowledged'], 'cleared', by, 'the rule was deleted', now)) cleared++;
+        if (await this.move(alarm.id, ['raised', 'acknowledged'], 'cleared', by, 'the rule was deleted', now))
+          cleared++;
       }
       if (open.length < CLEAR_PAGE || cleared === 0) return;
     }

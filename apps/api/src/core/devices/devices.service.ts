@@ -111,7 +111,8 @@ export class DevicesService {
         this.transport.disconnect(id);
         break;
       case 'device.model':
-        // The models service's to follow.
+      case 'device.changed':
+        // The models service's and the alarm engine's to follow.
         break;
     }
   }

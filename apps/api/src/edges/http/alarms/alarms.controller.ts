@@ -1,11 +1,5 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Query } from '@nestjs/common';
-import {
-  ApiCreatedResponse,
-  ApiNoContentResponse,
-  ApiOkResponse,
-  ApiOperation,
-  ApiTags,
-} from '@nestjs/swagger';
+import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { createZodDto } from 'nestjs-zod';
 import {
   type AlarmListResponse,
@@ -62,7 +56,11 @@ export class AlarmRulesController {
     return { items: (await this.alarms.listRules()).map(ruleView) };
   }
 
-  @Audited({ action: 'alarm-rule.create', target: (_req, answer) => answerText(answer, 'id'), detail: (req) => bodyText(req, 'name') })
+  @Audited({
+    action: 'alarm-rule.create',
+    target: (_req, answer) => answerText(answer, 'id'),
+    detail: (req) => bodyText(req, 'name'),
+  })
   @Post()
   @RequireRole('operator')
   @ApiOperation({ summary: 'Create an alarm rule; every replica evaluates it from then on' })
@@ -130,7 +128,11 @@ export class AlarmsController {
   @ApiOperation({ summary: 'Acknowledge a raised alarm, with a note' })
   @ApiOkResponse({ type: AlarmViewDto })
   @ApiErrors(...BODY_ERRORS, [404, 'No such alarm'], [409, 'The alarm is not raised (acknowledged or cleared already)'])
-  acknowledge(@Param('id') id: string, @Body() body: AlarmActionDto, @CurrentUser() user: AuthUser): Promise<AlarmView> {
+  acknowledge(
+    @Param('id') id: string,
+    @Body() body: AlarmActionDto,
+    @CurrentUser() user: AuthUser,
+  ): Promise<AlarmView> {
     return this.alarms.acknowledge(id, user.username, body.note);
   }
 
