@@ -1,5 +1,12 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Query } from '@nestjs/common';
-import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBody,
+  ApiCreatedResponse,
+  ApiNoContentResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+} from '@nestjs/swagger';
 import { createZodDto } from 'nestjs-zod';
 import {
   type AlarmListResponse,
@@ -14,6 +21,7 @@ import {
 import type { AuthUser } from '../../../core/auth/auth-user';
 import { AlarmsService } from '../../../core/alarms/alarms.service';
 import type { AlarmRule } from '../../../domain/alarms';
+import { DomainError } from '../../../domain/errors';
 import { CurrentUser, RequireRole } from '../auth/decorators';
 import {
   AlarmListResponseDto,
@@ -29,6 +37,13 @@ import { Audited, answerText, bodyText, param } from '../audit/audited';
 class AlarmRuleRequestDto extends createZodDto(alarmRuleRequestSchema) {}
 class AlarmActionDto extends createZodDto(alarmActionSchema) {}
 class ListAlarmsQueryDto extends createZodDto(listAlarmsQuerySchema) {}
+
+/** The note of an acknowledgement or clear, whose body may be absent. */
+function noteOf(body: unknown): string | undefined {
+  const parsed = alarmActionSchema.optional().safeParse(body);
+  if (!parsed.success) throw new DomainError('bad_request', parsed.error.issues.map((i) => i.message).join('; '));
+  return parsed.data?.note;
+}
 
 function ruleView(rule: AlarmRule): AlarmRuleView {
   return {
@@ -128,12 +143,9 @@ export class AlarmsController {
   @ApiOperation({ summary: 'Acknowledge a raised alarm, with a note' })
   @ApiOkResponse({ type: AlarmViewDto })
   @ApiErrors(...BODY_ERRORS, [404, 'No such alarm'], [409, 'The alarm is not raised (acknowledged or cleared already)'])
-  acknowledge(
-    @Param('id') id: string,
-    @Body() body: AlarmActionDto,
-    @CurrentUser() user: AuthUser,
-  ): Promise<AlarmView> {
-    return this.alarms.acknowledge(id, user.username, body.note);
+  @ApiBody({ type: AlarmActionDto, required: false })
+  acknowledge(@Param('id') id: string, @Body() body: unknown, @CurrentUser() user: AuthUser): Promise<AlarmView> {
+    return this.alarms.acknowledge(id, user.username, noteOf(body));
   }
 
   @Audited({ action: 'alarm.clear', target: param('id'), detail: (req) => bodyText(req, 'note') })
@@ -143,7 +155,8 @@ export class AlarmsController {
   @ApiOperation({ summary: 'Clear an open alarm by hand; the rule raises again only after its condition ends' })
   @ApiOkResponse({ type: AlarmViewDto })
   @ApiErrors(...BODY_ERRORS, [404, 'No such alarm'], [409, 'The alarm is cleared already'])
-  clear(@Param('id') id: string, @Body() body: AlarmActionDto, @CurrentUser() user: AuthUser): Promise<AlarmView> {
-    return this.alarms.clear(id, user.username, body.note);
+  @ApiBody({ type: AlarmActionDto, required: false })
+  clear(@Param('id') id: string, @Body() body: unknown, @CurrentUser() user: AuthUser): Promise<AlarmView> {
+    return this.alarms.clear(id, user.username, noteOf(body));
   }
 }
