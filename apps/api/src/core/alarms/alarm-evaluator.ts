@@ -53,15 +53,28 @@ function seconds(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
 }
 
+/** Each rule's label selector, parsed once (a rule object is replaced, never changed, when edited). */
+const selectors = new WeakMap<AlarmRule, ReadonlyMap<string, string> | null>();
+
+function selectorOf(rule: AlarmRule, text: string): ReadonlyMap<string, string> | null {
+  let selector = selectors.get(rule);
+  if (selector === undefined) {
+    const parsed = labelSelectorSchema.safeParse(text);
+    selector = parsed.success ? parsed.data : null;
+    selectors.set(rule, selector);
+  }
+  return selector;
+}
+
 /** Whether `rule` applies to the device. */
 export function targets(rule: AlarmRule, deviceId: string, profile: DeviceProfile | undefined): boolean {
   const { target } = rule;
   if ('deviceId' in target) return target.deviceId === deviceId;
   if (!profile) return false;
   if ('modelId' in target) return profile.modelId === target.modelId;
-  const selector = labelSelectorSchema.safeParse(target.labels);
-  if (!selector.success) return false;
-  for (const [key, value] of selector.data) if (profile.labels[key] !== value) return false;
+  const selector = selectorOf(rule, target.labels);
+  if (!selector) return false;
+  for (const [key, value] of selector) if (profile.labels[key] !== value) return false;
   return true;
 }
 

@@ -58,12 +58,20 @@ export class PgAlarmRules implements AlarmRuleRepository {
   }
 
   async insert(rule: AlarmRule, max: number): Promise<boolean> {
+    // One insert at a time across replicas, so that the count it checks holds.
+    return this.db.transaction().execute(async (trx) => {
+      await sql`SELECT pg_advisory_xact_lock(1768973420)`.execute(trx); // the alarm rules' own lock
+      return this.insertUnder(trx, rule, max);
+    });
+  }
+
+  private async insertUnder(db: Kysely<unknown>, rule: AlarmRule, max: number): Promise<boolean> {
     const { numAffectedRows } = await sql`INSERT INTO alarm_rules
         (id, name, severity, enabled, target, condition, created_at, updated_at)
       SELECT ${rule.id}, ${textSafe(rule.name)}, ${rule.severity}, ${rule.enabled},
         ${jsonbSafe(JSON.stringify(rule.target))}::jsonb, ${jsonbSafe(JSON.stringify(rule.condition))}::jsonb,
         ${rule.createdAt}, ${rule.updatedAt}
-      WHERE (SELECT count(*) FROM alarm_rules) < ${max}`.execute(this.db);
+      WHERE (SELECT count(*) FROM alarm_rules) < ${max}`.execute(db);
     return Number(numAffectedRows ?? 0) === 1;
   }
 
