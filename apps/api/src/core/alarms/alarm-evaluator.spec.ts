@@ -307,6 +307,19 @@ describe('AlarmEvaluator', () => {
     expect(sut.stale().map((s) => s.alarmId)).toEqual(['1']);
   });
 
+  it('takes the open alarms read from storage, and forgets those cleared meanwhile', async () => {
+    sut.load([rule({ kind: 'above', key: 't', threshold: 24 })], profiles, []);
+    sut.opened([{ id: '5', ruleId: 'r1', deviceId: 'd1' }]);
+    sut.telemetry('d1', { t: 30 });
+    await settle();
+    expect(raised).toHaveLength(0);
+    // Read again after a resync: it was cleared by another replica, so the condition raises a new one.
+    sut.opened([]);
+    sut.telemetry('d1', { t: 31 });
+    await settle();
+    expect(raised).toHaveLength(1);
+  });
+
   it('follows at most its bound of pairs', async () => {
     sut = new AlarmEvaluator(actions, 1);
     sut.load([rule({ kind: 'above', key: 't', threshold: 0 }, { target: { modelId: 'thermostat' } })], profiles, []);

@@ -235,8 +235,12 @@ export class AlarmEvaluator {
     entry.alarmId = event.alarmId;
   }
 
-  /** Open alarms read from storage (at start, after a resync). */
+  /** Open alarms read from storage (at start, after a resync): those not among them were cleared meanwhile. */
   opened(alarms: Array<{ id: string; ruleId: string; deviceId: string }>): void {
+    const open = new Set(alarms.map((alarm) => alarm.id));
+    for (const entry of this.tracked.values()) {
+      if (entry.alarmId !== undefined && !open.has(entry.alarmId)) entry.alarmId = undefined;
+    }
     for (const alarm of alarms) {
       const rule = this.rules.find((r) => r.id === alarm.ruleId);
       const entry =
