@@ -2,6 +2,8 @@ import { createSecretKey } from 'node:crypto';
 import { Module } from '@nestjs/common';
 import { JwtModule } from '@nestjs/jwt';
 import { APP_CONFIG, type AppConfig } from '../platform/config/config';
+import { AlarmEngine } from './alarms/alarm-engine.service';
+import { AlarmsService } from './alarms/alarms.service';
 import { AuthService } from './auth/auth.service';
 import { CommandsService } from './commands/commands.service';
 import { BulkCommandsService } from './commands/bulk-commands.service';
@@ -42,6 +44,8 @@ const services = [
   WebhooksService,
   WebhookDispatcher,
   StateService,
+  AlarmEngine,
+  AlarmsService,
   HealthService,
   ReplicaSync,
 ];
