@@ -89,8 +89,8 @@ export class AlarmEngine implements OnApplicationBootstrap, OnApplicationShutdow
   }
 
   /** The rules changed, here or on another replica: read them again. */
-  rulesChanged(): void {
-    void this.rules
+  rulesChanged(): Promise<void> {
+    return this.rules
       .list()
       .then(async (rules) => {
         this.useRules(rules, () => this.evaluator.setRules(rules));
@@ -101,7 +101,8 @@ export class AlarmEngine implements OnApplicationBootstrap, OnApplicationShutdow
 
   /** Tells the other replicas that the rules changed, and reads them here. */
   async announceRules(): Promise<void> {
-    this.rulesChanged();
+    // Read here before the answer, so that the next event is evaluated by the rule as changed.
+    await this.rulesChanged();
     if (!this.cluster.shared) return;
     await this.cluster
       .announce({ kind: 'alarm.rules' })
