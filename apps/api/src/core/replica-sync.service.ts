@@ -59,7 +59,7 @@ export class ReplicaSync implements OnApplicationBootstrap {
         this.bus.emit('device.changed', notice.deviceId);
         break;
       case 'alarm.rules':
-        this.alarms.rulesChanged();
+        void this.alarms.rulesChanged();
         break;
     }
   }

@@ -8,7 +8,7 @@ import { ModelRepository } from '../../domain/models';
 import { MetricsService } from '../../platform/metrics/metrics.service';
 import { EventBus } from '../events/event-bus';
 import { EventLog } from '../events/event-log.service';
-import { type AlarmCause, AlarmEvaluator, type DeviceProfile } from './alarm-evaluator';
+import { type AlarmCause, AlarmEvaluator, type DeviceProfile, MAX_TRACKED } from './alarm-evaluator';
 
 /** Open alarms read at start at most (a (rule, device) has one at most). */
 const MAX_OPEN_LOADED = 100_000;
@@ -40,6 +40,8 @@ export class AlarmEngine implements OnApplicationBootstrap, OnApplicationShutdow
   private started = false;
   private stopped = false;
   private unsubscribe: Array<() => void> = [];
+  /** Pairs the evaluator could not follow, as last logged. */
+  private droppedLogged = 0;
 
   constructor(
     private readonly rules: AlarmRuleRepository,
@@ -89,8 +91,8 @@ export class AlarmEngine implements OnApplicationBootstrap, OnApplicationShutdow
   }
 
   /** The rules changed, here or on another replica: read them again. */
-  rulesChanged(): void {
-    void this.rules
+  rulesChanged(): Promise<void> {
+    return this.rules
       .list()
       .then(async (rules) => {
         this.useRules(rules, () => this.evaluator.setRules(rules));
@@ -101,7 +103,8 @@ export class AlarmEngine implements OnApplicationBootstrap, OnApplicationShutdow
 
   /** Tells the other replicas that the rules changed, and reads them here. */
   async announceRules(): Promise<void> {
-    this.rulesChanged();
+    // Read here before the answer, so that the next event is evaluated by the rule as changed.
+    await this.rulesChanged();
     if (!this.cluster.shared) return;
     await this.cluster
       .announce({ kind: 'alarm.rules' })
@@ -177,6 +180,11 @@ export class AlarmEngine implements OnApplicationBootstrap, OnApplicationShutdow
       } catch (error) {
         this.logger.warn(`evaluating alarm rules on event ${event.seq} failed: ${messageOf(error)}`);
       }
+    }
+    const { dropped } = this.evaluator;
+    if (dropped > this.droppedLogged && (this.droppedLogged === 0 || dropped >= this.droppedLogged * 2)) {
+      this.droppedLogged = dropped;
+      this.logger.warn(`${dropped} (rule, device) pairs were not evaluated: ${MAX_TRACKED} are followed already`);
     }
   }
 
