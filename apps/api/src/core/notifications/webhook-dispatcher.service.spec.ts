@@ -31,7 +31,7 @@ const alarm = (overrides: Partial<AlarmEvent> = {}): AlarmEvent => ({
 });
 
 const alarmEvent = (seq: number, data: AlarmEvent = alarm()): StoredEvent =>
-  ({ seq, type: 'alarm', deviceId: data.deviceId, data: JSON.stringify(data) }) as unknown as StoredEvent;
+  ({ seq, type: 'alarm', deviceId: data.deviceId, data: JSON.stringify(data) }) satisfies StoredEvent;
 
 const hook = (overrides: Partial<WebhookRecord> = {}): WebhookRecord => ({
   id: 'w1',

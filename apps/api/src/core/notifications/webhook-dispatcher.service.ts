@@ -119,7 +119,7 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationS
     let added = false;
     for (const event of events) {
       // The event type is widened: alarm events share the log with the device events.
-      if ((event.type as string) !== 'alarm') continue;
+      if (event.type !== 'alarm') continue;
       if (this.queue.length >= MAX_QUEUED_ALARMS) {
         this.dropped++;
         this.metrics.webhookDeliveries.inc({ outcome: 'dropped' });
