@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
@@ -52,7 +52,42 @@ async function databaseWithDevice(id: string): Promise<{ dir: string; file: stri
   return { dir, file };
 }
 
+/** Resolves once `condition` holds, looking every few milliseconds (a thread's start or end has no event here). */
+async function until(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
 describe('SqliteWriterThread', () => {
+  it('ends the checkpointer once nothing is committed for a while, having copied the WAL back, and starts it with the next commit of any connection', async () => {
+    const { dir, file } = await databaseWithDevice('a');
+    const sut = await SqliteWriterThread.start(file, undefined, { lazyWriter: true, restMs: 100, watchMs: 10 });
+    const other = new BetterSqlite3(file);
+    other.pragma('wal_autocheckpoint = 0');
+    try {
+      expect(sut.checkpointerStarted).toBe(true);
+      await until(() => !sut.checkpointerStarted);
+      other.prepare("UPDATE devices SET name = 'renamed' WHERE id = 'a'").run();
+      await until(() => sut.checkpointerStarted);
+      await until(() => !sut.checkpointerStarted);
+      // The database file alone, without its WAL, has the commit: it was copied back before the thread ended.
+      copyFileSync(file, join(dir, 'copy.db'));
+      const copy = new BetterSqlite3(join(dir, 'copy.db'), { readonly: true });
+      try {
+        expect(copy.prepare("SELECT name FROM devices WHERE id = 'a'").get()).toEqual({ name: 'renamed' });
+      } finally {
+        copy.close();
+      }
+    } finally {
+      other.close();
+      await sut.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("starts a lazy writer's thread with its first batch", async () => {
     const { dir, file } = await databaseWithDevice('a');
     const sut = await SqliteWriterThread.start(file, undefined, { lazyWriter: true, cacheKiB: 1024 });

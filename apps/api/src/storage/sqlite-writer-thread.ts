@@ -2,6 +2,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { Logger } from '@nestjs/common';
+import type BetterSqlite3 from 'better-sqlite3';
+import { openSqlite } from './sqlite-connection';
 import type { CommitObserver } from './sqlite-event-writer';
 import {
   encodeBatch,
@@ -91,18 +93,34 @@ export class SqliteWorker<Reply extends { ready?: true } = WriterReply> {
   }
 }
 
+/** How often the event loop asks whether anything was committed (see `watchCommits`). */
+export const COMMIT_WATCH_MS = 1_000;
+/** With nothing committed for this long the checkpointer thread ends; the next commit starts it again. */
+export const CHECKPOINTER_REST_MS = 10_000;
+
 /**
  * The event loop's side of the SQLite threads. `append` posts a batch to the
  * writer thread and resolves with its seqs once committed; batches are
  * committed in the order they were posted. If the writer dies, everything in
  * flight fails (the event log keeps those batches and retries) and the next
- * append starts a new one. The checkpointer runs beside it and is restarted
- * if it dies.
+ * append starts a new one. The checkpointer runs beside it while there are
+ * commits to copy back (see `watchCommits`) and is restarted if it dies.
  */
 export class SqliteWriterThread {
   private readonly logger = new Logger('SqliteDatabase');
   private readonly writer: SqliteWorker;
   private readonly checkpointer: SqliteWorker;
+  /**
+   * A connection of its own that only reads `data_version`, which moves
+   * whenever another connection commits: how the event loop knows that the
+   * WAL has something for the checkpointer, whichever connection wrote it.
+   */
+  private readonly watch: BetterSqlite3.Database;
+  private readonly watchTimer: NodeJS.Timeout;
+  private dataVersion: number;
+  private quietSince = Date.now();
+  /** The checkpointer is being stopped for want of work: its exit is no failure. */
+  private resting: Promise<void> | undefined;
   private nextId = 1;
   /** Requests not yet settled, counted from the call (one may wait for the thread to start). */
   private pending = 0;
@@ -125,7 +143,13 @@ export class SqliteWriterThread {
    */
   private readonly keepAlive = setTimeout(() => undefined, 2 ** 31 - 1).unref();
 
-  private constructor(path: string, restartWalPages: number, cacheKiB: number | undefined) {
+  private constructor(
+    path: string,
+    restartWalPages: number,
+    cacheKiB: number | undefined,
+    private readonly restMs: number,
+    watchMs: number,
+  ) {
     this.writer = new SqliteWorker(
       { path, role: 'writer', restartWalPages, cacheKiB },
       (reply) => this.settle(reply),
@@ -142,26 +166,64 @@ export class SqliteWriterThread {
         else this.logger.warn(`checkpoint failed, retrying: ${reply.error}`);
       },
       (error) => {
-        if (this.closed) return;
+        if (this.closed || this.resting) return;
         this.logger.error(`${error.message}; starting it again`);
         this.checkpointer.spawn().catch(() => undefined);
       },
     );
+    this.watch = openSqlite(path, { autoCheckpoint: false, cacheKiB: 64 });
+    this.watch.pragma('query_only = ON');
+    this.dataVersion = this.readDataVersion();
+    this.watchTimer = setInterval(() => this.watchCommits(), watchMs).unref();
+  }
+
+  private readDataVersion(): number {
+    return this.watch.pragma('data_version', { simple: true }) as number;
+  }
+
+  /**
+   * The checkpointer runs while there are commits to copy back: an idle
+   * api keeps no thread (about 11 MiB) for it. Stopped, it first copies
+   * what the WAL holds (its `close`); a commit after the version read here
+   * moves the version, and the next look starts the thread again.
+   */
+  private watchCommits(): void {
+    if (this.closed || this.resting) return;
+    const version = this.readDataVersion();
+    const now = Date.now();
+    if (version !== this.dataVersion) {
+      this.dataVersion = version;
+      this.quietSince = now;
+      if (!this.checkpointer.current) this.checkpointer.spawn().catch(() => undefined);
+    } else if (this.checkpointer.current && now - this.quietSince >= this.restMs) {
+      this.resting = this.checkpointer.close().finally(() => (this.resting = undefined));
+    }
+  }
+
+  /** Whether the checkpointer's thread is running. */
+  get checkpointerStarted(): boolean {
+    return this.checkpointer.current !== undefined;
   }
 
   static async start(
     path: string,
     restartWalPages = RESTART_WAL_PAGES,
-    options: { lazyWriter?: boolean; cacheKiB?: number } = {},
+    options: { lazyWriter?: boolean; cacheKiB?: number; restMs?: number; watchMs?: number } = {},
   ): Promise<SqliteWriterThread> {
-    const thread = new SqliteWriterThread(path, restartWalPages, options.cacheKiB);
+    const thread = new SqliteWriterThread(
+      path,
+      restartWalPages,
+      options.cacheKiB,
+      options.restMs ?? CHECKPOINTER_REST_MS,
+      options.watchMs ?? COMMIT_WATCH_MS,
+    );
     // A lazy writer starts with the first batch too large to commit inline (or the first prune): an idle
     // api, or one at a few thousand messages a second, never needs it, and a thread is about 10 MiB.
     await Promise.all([options.lazyWriter ? undefined : thread.writer.spawn(), thread.checkpointer.spawn()]);
     return thread;
   }
 
-  /** Whether the writer's own thread is running (the checkpointer's always is). */
+  /** Whether the writer's own thread is running. */
   get writerStarted(): boolean {
     return this.writer.current !== undefined;
   }
@@ -245,7 +307,10 @@ export class SqliteWriterThread {
   /** Lets the threads finish what they were given, then closes their connections. */
   async close(): Promise<void> {
     this.closed = true;
+    clearInterval(this.watchTimer);
+    await this.resting;
     await Promise.all([this.writer.close(), this.checkpointer.close()]);
+    this.watch.close();
     clearTimeout(this.keepAlive);
   }
 
