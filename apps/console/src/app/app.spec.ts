@@ -48,10 +48,7 @@ describe('App (shell)', () => {
   });
 
   it('opens the stream for a signed-in user and shows its state in the toolbar', async () => {
-    storage.setItem(
-      SESSION_STORAGE_KEY,
-      JSON.stringify({ user: aUser({ username: 'ada' }), expiresAt: Date.now() + 60_000 }),
-    );
+    storage.setItem(SESSION_STORAGE_KEY, JSON.stringify({ user: aUser({ username: 'ada' }), expiresAt: Date.now() + 60_000 }));
     await render();
 
     expect(sources.created).toHaveLength(1);
@@ -79,20 +76,14 @@ describe('App (shell)', () => {
   });
 
   it('links the admin pages for admins only', async () => {
-    storage.setItem(
-      SESSION_STORAGE_KEY,
-      JSON.stringify({ user: aUser({ role: 'operator' }), expiresAt: Date.now() + 60_000 }),
-    );
+    storage.setItem(SESSION_STORAGE_KEY, JSON.stringify({ user: aUser({ role: 'operator' }), expiresAt: Date.now() + 60_000 }));
     await render();
     expect(shell.querySelector('nav[aria-label="Administration"]')).toBeNull();
     expect(shell.textContent).toContain('Password');
   });
 
   it('shows an admin the Users and Audit log pages', async () => {
-    storage.setItem(
-      SESSION_STORAGE_KEY,
-      JSON.stringify({ user: aUser({ role: 'admin' }), expiresAt: Date.now() + 60_000 }),
-    );
+    storage.setItem(SESSION_STORAGE_KEY, JSON.stringify({ user: aUser({ role: 'admin' }), expiresAt: Date.now() + 60_000 }));
     await render();
     const links = [...shell.querySelectorAll('nav[aria-label="Administration"] a')];
     expect(links.map((a) => [a.textContent?.trim(), a.getAttribute('href')])).toEqual([
