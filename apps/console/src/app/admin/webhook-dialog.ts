@@ -64,19 +64,21 @@ export function webhookRequest(form: WebhookForm): { input: WebhookInput } | { p
     <h2 mat-dialog-title>{{ webhook ? 'Edit the webhook' : 'New webhook' }}</h2>
     <form class="form" novalidate (submit)="save($event)">
       <mat-dialog-content>
-        <label class="field"
-          >Name
+        <div class="field">
+          <label for="webhook-name">Name</label>
           <input
+            id="webhook-name"
             name="name"
             autocomplete="off"
             maxlength="128"
             [value]="form().name"
             (input)="set('name', $any($event.target).value)"
           />
-        </label>
-        <label class="field"
-          >URL
+        </div>
+        <div class="field">
+          <label for="webhook-url">URL</label>
           <input
+            id="webhook-url"
             name="url"
             type="url"
             autocomplete="off"
@@ -85,10 +87,11 @@ export function webhookRequest(form: WebhookForm): { input: WebhookInput } | { p
             [value]="form().url"
             (input)="set('url', $any($event.target).value)"
           />
-        </label>
-        <label class="field"
-          >Minimum severity
+        </div>
+        <div class="field">
+          <label for="webhook-minSeverity">Minimum severity</label>
           <select
+            id="webhook-minSeverity"
             name="minSeverity"
             [value]="form().minSeverity"
             (change)="set('minSeverity', $any($event.target).value)"
@@ -98,7 +101,7 @@ export function webhookRequest(form: WebhookForm): { input: WebhookInput } | { p
               <option [value]="s" [selected]="s === form().minSeverity">{{ s }} or worse</option>
             }
           </select>
-        </label>
+        </div>
         <fieldset>
           <legend>Rules (none picked: every rule)</legend>
           @for (rule of rules(); track rule.id) {

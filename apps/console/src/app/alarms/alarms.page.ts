@@ -44,19 +44,25 @@ type StatusChoice = 'open' | 'all' | AlarmView['status'];
       <a mat-button routerLink="/alarms/rules">Alarm rules</a>
     </header>
     <form class="filters" role="search" aria-label="Filter the alarms" (submit)="$event.preventDefault()">
-      <label
-        >Status
-        <select name="status" [value]="status()" (change)="setStatus($any($event.target).value)">
+      <div class="field">
+        <label for="alarms-filter-status">Status</label>
+        <select
+          id="alarms-filter-status"
+          name="status"
+          [value]="status()"
+          (change)="setStatus($any($event.target).value)"
+        >
           <option value="open">open</option>
           @for (s of statuses; track s) {
             <option [value]="s">{{ s }}</option>
           }
           <option value="all">all</option>
         </select>
-      </label>
-      <label
-        >Severity
+      </div>
+      <div class="field">
+        <label for="alarms-filter-severity">Severity</label>
         <select
+          id="alarms-filter-severity"
           name="severity"
           [value]="store.filter().severity ?? ''"
           (change)="setSeverity($any($event.target).value)"
@@ -66,10 +72,11 @@ type StatusChoice = 'open' | 'all' | AlarmView['status'];
             <option [value]="s">{{ s }}</option>
           }
         </select>
-      </label>
-      <label
-        >Device
+      </div>
+      <div class="field">
+        <label for="alarms-filter-device">Device</label>
         <input
+          id="alarms-filter-device"
           name="device"
           maxlength="64"
           autocomplete="off"
@@ -77,16 +84,21 @@ type StatusChoice = 'open' | 'all' | AlarmView['status'];
           [value]="store.filter().deviceId ?? ''"
           (change)="setDevice($any($event.target).value)"
         />
-      </label>
-      <label
-        >Rule
-        <select name="rule" [value]="store.filter().ruleId ?? ''" (change)="setRule($any($event.target).value)">
+      </div>
+      <div class="field">
+        <label for="alarms-filter-rule">Rule</label>
+        <select
+          id="alarms-filter-rule"
+          name="rule"
+          [value]="store.filter().ruleId ?? ''"
+          (change)="setRule($any($event.target).value)"
+        >
           <option value="">any</option>
           @for (rule of rules(); track rule.id) {
             <option [value]="rule.id">{{ rule.name }}</option>
           }
         </select>
-      </label>
+      </div>
     </form>
     @if (store.loading()) {
       <mat-progress-bar mode="indeterminate" aria-label="Loading alarms" />

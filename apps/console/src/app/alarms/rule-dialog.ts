@@ -54,39 +54,55 @@ import {
     <h2 mat-dialog-title>{{ rule ? 'Edit the rule' : 'New alarm rule' }}</h2>
     <form class="rule-form" novalidate (submit)="save($event)">
       <mat-dialog-content>
-        <label class="field"
-          >Name
+        <div class="field">
+          <label for="rule-name">Name</label>
           <input
+            id="rule-name"
             name="name"
             autocomplete="off"
             [attr.maxlength]="maxName"
             [value]="form().name"
             (input)="set('name', $any($event.target).value)"
           />
-        </label>
-        <label class="field"
-          >Severity
-          <select name="severity" [value]="form().severity" (change)="set('severity', $any($event.target).value)">
+        </div>
+        <div class="field">
+          <label for="rule-severity">Severity</label>
+          <select
+            id="rule-severity"
+            name="severity"
+            [value]="form().severity"
+            (change)="set('severity', $any($event.target).value)"
+          >
             @for (s of severities; track s) {
               <option [value]="s" [selected]="s === form().severity">{{ s }}</option>
             }
           </select>
-        </label>
+        </div>
         <fieldset>
           <legend>Target</legend>
-          <label class="field"
-            >Applies to
-            <select name="target" [value]="form().targetKind" (change)="set('targetKind', $any($event.target).value)">
+          <div class="field">
+            <label for="rule-target">Applies to</label>
+            <select
+              id="rule-target"
+              name="target"
+              [value]="form().targetKind"
+              (change)="set('targetKind', $any($event.target).value)"
+            >
               <option value="model" [selected]="form().targetKind === 'model'">every device of a model</option>
               <option value="device" [selected]="form().targetKind === 'device'">one device</option>
               <option value="labels" [selected]="form().targetKind === 'labels'">devices with labels</option>
             </select>
-          </label>
+          </div>
           @switch (form().targetKind) {
             @case ('model') {
-              <label class="field"
-                >Model
-                <select name="model" [value]="form().modelId" (change)="set('modelId', $any($event.target).value)">
+              <div class="field">
+                <label for="rule-model">Model</label>
+                <select
+                  id="rule-model"
+                  name="model"
+                  [value]="form().modelId"
+                  (change)="set('modelId', $any($event.target).value)"
+                >
                   <option value="" [selected]="form().modelId === ''">pick a model</option>
                   @for (m of models(); track m.id) {
                     <option [value]="m.id" [selected]="m.id === form().modelId">
@@ -94,24 +110,26 @@ import {
                     </option>
                   }
                 </select>
-              </label>
+              </div>
             }
             @case ('device') {
-              <label class="field"
-                >Device id
+              <div class="field">
+                <label for="rule-device">Device id</label>
                 <input
+                  id="rule-device"
                   name="device"
                   autocomplete="off"
                   maxlength="64"
                   [value]="form().deviceId"
                   (change)="set('deviceId', $any($event.target).value)"
                 />
-              </label>
+              </div>
             }
             @case ('labels') {
-              <label class="field"
-                >Label selector
+              <div class="field">
+                <label for="rule-labels">Label selector</label>
                 <input
+                  id="rule-labels"
                   name="labels"
                   autocomplete="off"
                   maxlength="2048"
@@ -119,15 +137,16 @@ import {
                   [value]="form().labels"
                   (input)="set('labels', $any($event.target).value)"
                 />
-              </label>
+              </div>
             }
           }
         </fieldset>
         <fieldset>
           <legend>Condition</legend>
-          <label class="field"
-            >When
+          <div class="field">
+            <label for="rule-condition">When</label>
             <select
+              id="rule-condition"
               name="condition"
               [value]="form().conditionKind"
               (change)="set('conditionKind', $any($event.target).value)"
@@ -136,79 +155,85 @@ import {
                 <option [value]="kind" [selected]="kind === form().conditionKind">{{ conditionLabels[kind] }}</option>
               }
             </select>
-          </label>
+          </div>
           @if (watchesValue()) {
             @if (keys().length > 0) {
-              <label class="field"
-                >Telemetry key
-                <select name="key" [value]="form().key" (change)="set('key', $any($event.target).value)">
+              <div class="field">
+                <label for="rule-key">Telemetry key</label>
+                <select id="rule-key" name="key" [value]="form().key" (change)="set('key', $any($event.target).value)">
                   <option value="" [selected]="form().key === ''">pick a key</option>
                   @for (k of keys(); track k.key) {
                     <option [value]="k.key" [selected]="k.key === form().key">{{ k.label }}</option>
                   }
                 </select>
-              </label>
+              </div>
             } @else {
-              <label class="field"
-                >Telemetry key
+              <div class="field">
+                <label for="rule-key">Telemetry key</label>
                 <input
+                  id="rule-key"
                   name="key"
                   autocomplete="off"
                   maxlength="64"
                   [value]="form().key"
                   (input)="set('key', $any($event.target).value)"
                 />
-              </label>
+              </div>
             }
             @if (form().conditionKind === 'outside') {
-              <label class="field"
-                >Low
+              <div class="field">
+                <label for="rule-low">Low</label>
                 <input
+                  id="rule-low"
                   name="low"
                   inputmode="decimal"
                   [value]="form().low"
                   (input)="set('low', $any($event.target).value)"
                 />
-              </label>
-              <label class="field"
-                >High
+              </div>
+              <div class="field">
+                <label for="rule-high">High</label>
                 <input
+                  id="rule-high"
                   name="high"
                   inputmode="decimal"
                   [value]="form().high"
                   (input)="set('high', $any($event.target).value)"
                 />
-              </label>
+              </div>
             } @else {
-              <label class="field"
-                >Threshold{{ unit() ? ' (' + unit() + ')' : '' }}
+              <div class="field">
+                <label for="rule-threshold">Threshold{{ unit() ? ' (' + unit() + ')' : '' }}</label>
                 <input
+                  id="rule-threshold"
                   name="threshold"
                   inputmode="decimal"
                   [value]="form().threshold"
                   (input)="set('threshold', $any($event.target).value)"
                 />
-              </label>
+              </div>
             }
-            <label class="field"
-              >Hysteresis
+            <div class="field">
+              <label for="rule-hysteresis">Hysteresis</label>
               <input
+                id="rule-hysteresis"
                 name="hysteresis"
                 inputmode="decimal"
                 [value]="form().hysteresis"
                 (input)="set('hysteresis', $any($event.target).value)"
               />
-            </label>
+            </div>
           }
-          <label class="field"
-            >{{ watchesValue() ? 'Holding for (seconds)' : 'For (seconds)' }}
+          <div class="field">
+            <label for="rule-for">{{ watchesValue() ? 'Holding for (seconds)' : 'For (seconds)' }}</label>
             <input
+              id="rule-for"
               name="for"
               inputmode="decimal"
               [value]="form().forSeconds"
               (input)="set('forSeconds', $any($event.target).value)"
             />
-          </label>
+          </div>
         </fieldset>
         <label class="check">
           <input

@@ -35,13 +35,28 @@ describe('rule form', () => {
   it.each<[string, Partial<RuleFormValue>, object, object]>([
     [
       'below on a device',
-      { targetKind: 'device', deviceId: 'boiler-1', conditionKind: 'below', key: 'humidity', threshold: '30', hysteresis: '1.5' },
+      {
+        targetKind: 'device',
+        deviceId: 'boiler-1',
+        conditionKind: 'below',
+        key: 'humidity',
+        threshold: '30',
+        hysteresis: '1.5',
+      },
       { deviceId: 'boiler-1' },
       { kind: 'below', key: 'humidity', threshold: 30, hysteresis: 1.5, forMs: 0 },
     ],
     [
       'outside on labels',
-      { targetKind: 'labels', labels: 'site=a,floor=2', conditionKind: 'outside', key: 'co2', low: '400', high: '1200', forSeconds: '2.5' },
+      {
+        targetKind: 'labels',
+        labels: 'site=a,floor=2',
+        conditionKind: 'outside',
+        key: 'co2',
+        low: '400',
+        high: '1200',
+        forSeconds: '2.5',
+      },
       { labels: 'site=a,floor=2' },
       { kind: 'outside', key: 'co2', low: 400, high: 1200, hysteresis: 0, forMs: 2_500 },
     ],
@@ -51,7 +66,12 @@ describe('rule form', () => {
       { modelId: 'm' },
       { kind: 'offline', forMs: 300_000 },
     ],
-    ['no telemetry for a minute', { modelId: 'm', conditionKind: 'silent', forSeconds: '60' }, { modelId: 'm' }, { kind: 'silent', forMs: 60_000 }],
+    [
+      'no telemetry for a minute',
+      { modelId: 'm', conditionKind: 'silent', forSeconds: '60' },
+      { modelId: 'm' },
+      { kind: 'silent', forMs: 60_000 },
+    ],
   ])('makes %s, as the schema takes it', (_name, overrides, target, condition) => {
     const sut = requestOf(form({ name: 'r', ...overrides }));
 
@@ -68,7 +88,11 @@ describe('rule form', () => {
     ['low above high', { name: 'r', modelId: 'm', conditionKind: 'outside', key: 't', low: '5', high: '1' }, /low/],
     ['a negative hysteresis', { name: 'r', modelId: 'm', key: 't', threshold: '1', hysteresis: '-1' }, /hysteresis/],
     ['offline for 0 s', { name: 'r', modelId: 'm', conditionKind: 'offline', forSeconds: '0' }, /forMs/],
-    ['a bad label selector', { name: 'r', targetKind: 'labels', labels: 'site', key: 't', threshold: '1' }, /label selector/],
+    [
+      'a bad label selector',
+      { name: 'r', targetKind: 'labels', labels: 'site', key: 't', threshold: '1' },
+      /label selector/,
+    ],
     ['more than 7 days', { name: 'r', modelId: 'm', key: 't', threshold: '1', forSeconds: '604801' }, /forMs/],
   ])('refuses %s, saying what is wrong', (_name, overrides, problem) => {
     const sut = ruleRequest(form(overrides));
