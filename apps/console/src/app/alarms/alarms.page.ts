@@ -222,8 +222,7 @@ export class AlarmsPage {
   }
 
   protected setStatus(value: string): void {
-    const { status: _status, active: _active, ...rest } = this.store.filter();
-    const next: AlarmFilter = { ...rest };
+    const next: AlarmFilter = { ...this.store.filter(), status: undefined, active: undefined };
     if (value === 'open') next.active = true;
     else if ((ALARM_STATUSES as readonly string[]).includes(value)) next.status = value as AlarmView['status'];
     this.store.setFilter(next);
