@@ -1,7 +1,7 @@
 import { computed, DestroyRef, inject, Injectable, signal } from '@angular/core';
-import type { AlarmView } from '@iot/protocol';
+import type { AlarmEvent, AlarmView } from '@iot/protocol';
 import type { Subscription } from 'rxjs';
-import { compareAlarms, applyAlarmEvent, matchesFilter } from '../core/alarms/alarm-events';
+import { applyAlarmEvent, compareAlarms, matchesFilter } from '../core/alarms/alarm-events';
 import { type AlarmFilter, AlarmsApi } from '../core/alarms/alarms-api';
 import { describeHttpError } from '../core/http-error';
 import { StreamService } from '../core/stream/stream.service';
@@ -26,7 +26,7 @@ export class AlarmsStore {
   private readonly errorState = signal<string | null>(null);
   private readonly cursor = signal<string | null>(null);
   private load: Subscription | undefined;
-  private held: Parameters<typeof applyAlarmEvent>[1][] | null = null;
+  private held: AlarmEvent[] | null = null;
 
   /** Open alarms first (worst, then newest), then the rest. */
   readonly alarms = computed(() => [...this.byId().values()].sort(compareAlarms));
@@ -96,7 +96,7 @@ export class AlarmsStore {
     for (const event of held) this.onEvent(event);
   }
 
-  private onEvent(event: Parameters<typeof applyAlarmEvent>[1]): void {
+  private onEvent(event: AlarmEvent): void {
     if (this.held) {
       // A load that never answers must not hold events without bound.
       if (this.held.length < MAX_SHOWN_ALARMS) this.held.push(event);
