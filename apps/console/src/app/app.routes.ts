@@ -33,6 +33,22 @@ export const appRoutes: Route[] = [
         loadComponent: () => import('./bulk/bulk.page').then((m) => m.BulkPage),
       },
       {
+        path: 'alarms',
+        title: 'Alarms · IoT console',
+        loadComponent: () => import('./alarms/alarms.page').then((m) => m.AlarmsPage),
+      },
+      {
+        path: 'alarms/rules',
+        title: 'Alarm rules · IoT console',
+        loadComponent: () => import('./alarms/rules.page').then((m) => m.RulesPage),
+      },
+      {
+        path: 'admin/webhooks',
+        canActivate: [adminGuard],
+        title: 'Webhooks · IoT console',
+        loadComponent: () => import('./admin/webhooks.page').then((m) => m.WebhooksPage),
+      },
+      {
         path: 'admin/users',
         canActivate: [adminGuard],
         title: 'Users · IoT console',

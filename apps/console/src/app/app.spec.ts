@@ -3,11 +3,12 @@ import { HttpTestingController, provideHttpClientTesting } from '@angular/common
 import { type ComponentFixture, TestBed } from '@angular/core/testing';
 import { provideRouter, Router } from '@angular/router';
 import { App } from './app';
+import { ALARMS_URL } from './core/alarms/alarms-api';
 import { LOGOUT_URL, SESSION_STORAGE_KEY } from './core/auth/auth.service';
 import { SESSION_STORAGE } from './core/browser';
 import { EVENT_SOURCE_FACTORY } from './core/stream/event-source';
 import { fakeEventSources } from './core/testing/fake-event-source';
-import { aUser } from './core/testing/factories';
+import { alarmMessage, anAlarm, aUser } from './core/testing/factories';
 import { MemoryStorage } from './core/testing/memory-storage';
 
 describe('App (shell)', () => {
@@ -82,12 +83,35 @@ describe('App (shell)', () => {
     expect(shell.textContent).toContain('Password');
   });
 
-  it('shows an admin the Users and Audit log pages', async () => {
+  it('shows the open-alarm count in the navigation, moved live by alarm events', async () => {
+    storage.setItem(SESSION_STORAGE_KEY, JSON.stringify({ user: aUser(), expiresAt: Date.now() + 60_000 }));
+    await render();
+    const badge = () => shell.querySelector('[data-testid="alarm-badge"]')?.textContent?.trim() ?? null;
+    const http = TestBed.inject(HttpTestingController);
+    http
+      .expectOne((request) => request.url === ALARMS_URL && request.params.get('active') === 'true')
+      .flush({ items: [anAlarm({ id: 'a1' }), anAlarm({ id: 'a2' })], nextCursor: null });
+    await fixture.whenStable();
+    expect(badge()).toBe('2');
+
+    sources.latest().open();
+    sources.latest().emit('alarm', alarmMessage('a3', 'raised').data, '7');
+    await fixture.whenStable();
+    expect(badge()).toBe('3');
+
+    for (const id of ['a1', 'a2', 'a3']) sources.latest().emit('alarm', alarmMessage(id, 'cleared').data);
+    await fixture.whenStable();
+    expect(badge()).toBeNull();
+    expect(shell.querySelector('a[href="/alarms"]')?.textContent?.trim()).toBe('Alarms');
+  });
+
+  it('shows an admin the Users, Webhooks and Audit log pages', async () => {
     storage.setItem(SESSION_STORAGE_KEY, JSON.stringify({ user: aUser({ role: 'admin' }), expiresAt: Date.now() + 60_000 }));
     await render();
     const links = [...shell.querySelectorAll('nav[aria-label="Administration"] a')];
     expect(links.map((a) => [a.textContent?.trim(), a.getAttribute('href')])).toEqual([
       ['Users', '/admin/users'],
+      ['Webhooks', '/admin/webhooks'],
       ['Audit log', '/admin/audit'],
     ]);
   });

@@ -4,6 +4,7 @@ import { MatProgressBar } from '@angular/material/progress-bar';
 import { RouterLink } from '@angular/router';
 import { roleAtLeast, telemetryMisfit, type TelemetrySpec, type TelemetryValue } from '@iot/protocol';
 import { DeviceAdminCard } from '../admin/device-admin-card';
+import { DeviceAlarms } from '../alarms/device-alarms';
 import { AuthService } from '../core/auth/auth.service';
 import { StreamService } from '../core/stream/stream.service';
 import { Clock } from '../core/time/clock';
@@ -49,6 +50,7 @@ interface Tile {
     StateCard,
     TelemetryCharts,
     DeviceAdminCard,
+    DeviceAlarms,
   ],
   providers: [
     DeviceStore,

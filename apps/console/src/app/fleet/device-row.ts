@@ -35,6 +35,8 @@ export class DeviceRow {
   readonly now = input.required<number>();
   /** True when the stream is not live: what is shown may be out of date. */
   readonly stale = input(false);
+  /** Its open alarms. */
+  readonly alarms = input(0);
   /** Whether the row has a checkbox to pick it for a bulk action (operators). */
   readonly selectable = input(false);
   readonly selected = input(false);

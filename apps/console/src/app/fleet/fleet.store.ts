@@ -1,6 +1,6 @@
 import { computed, DestroyRef, inject, Injectable, signal } from '@angular/core';
 import { takeUntilDestroyed } from '@angular/core/rxjs-interop';
-import type { DeviceListItem } from '@iot/protocol';
+import type { AlarmEvent, DeviceListItem } from '@iot/protocol';
 import type { Subscription } from 'rxjs';
 import { type DeviceFilter, DevicesApi } from '../core/devices/devices-api';
 import { DeviceModels } from '../core/models/device-models';
@@ -35,7 +35,7 @@ const collator = new Intl.Collator(undefined, { numeric: true, sensitivity: 'bas
 
 /**
  * The fleet: every device the user may see, loaded over REST, then kept
- * current by the stream's `telemetry` and `status` events.
+ * current by the stream's `telemetry`, `status` and `alarm` events.
  *
  * Events that arrive while the list loads are held and applied on top of it
  * (those older than the list are skipped), so nothing between the snapshot
@@ -58,6 +58,8 @@ export class FleetStore {
   private readonly loadingState = signal(true);
   private readonly errorState = signal<string | null>(null);
   private readonly selectedIds = signal<ReadonlySet<string>>(new Set());
+  /** Open alarms per device: the list's counts, then moved by `alarm` events. */
+  private readonly alarmCounts = signal<ReadonlyMap<string, number>>(new Map());
 
   /** Changes not yet published to `states`. */
   private draft: Map<string, DeviceLiveState> | null = null;
@@ -74,6 +76,8 @@ export class FleetStore {
 
   /** The search text, as typed. */
   readonly query = signal('');
+  /** Only devices with open alarms (applied here, over the loaded list: the api has no such filter). */
+  readonly withAlarms = signal(false);
   /** What the api filters the list by (labels, type, online); change it with {@link setFilter}. */
   readonly filter = signal<DeviceFilter>({});
   /** Whether the list is being (re)loaded. */
@@ -85,7 +89,11 @@ export class FleetStore {
   /** The devices whose id or name contains the search text (any case), by name. */
   readonly devices = computed(() => {
     const query = this.query().trim().toLowerCase();
-    const entries = this.entryList();
+    let entries = this.entryList();
+    if (this.withAlarms()) {
+      const counts = this.alarmCounts();
+      entries = entries.filter((entry) => (counts.get(entry.id) ?? 0) > 0);
+    }
     return query ? entries.filter((entry) => entry.search.includes(query)) : entries;
   });
   /** The devices picked for a bulk action (only ones in the list: a load drops the others). */
@@ -116,6 +124,11 @@ export class FleetStore {
       clearTimeout(this.unknownTimer);
     });
     this.reload();
+  }
+
+  /** The device's open alarms (raised or acknowledged). */
+  alarms(id: string): number {
+    return this.alarmCounts().get(id) ?? 0;
   }
 
   /** The live state of one device (online, last seen, latest values). */
@@ -182,13 +195,30 @@ export class FleetStore {
       case 'reset':
         this.reload();
         return;
+      case 'alarm':
+        this.applyAlarm(message.data);
+        return;
       case 'state':
       case 'command':
-      case 'alarm':
         return; // not shown on the fleet page
       default:
         message satisfies never;
     }
+  }
+
+  /**
+   * A raise adds one to the device's count, a clear takes one off. While the
+   * list loads, the count it brings may or may not include an event, so events
+   * then are not applied: the next load (a reset, a filter) settles it.
+   */
+  private applyAlarm(event: AlarmEvent): void {
+    if (this.buffered) return;
+    const delta = event.status === 'raised' ? 1 : event.status === 'cleared' ? -1 : 0;
+    const counts = this.alarmCounts();
+    if (delta === 0 || !counts.has(event.deviceId)) return;
+    const next = new Map(counts);
+    next.set(event.deviceId, Math.max(0, (counts.get(event.deviceId) ?? 0) + delta));
+    this.alarmCounts.set(next);
   }
 
   private hold(message: DeviceMessage): void {
@@ -227,10 +257,12 @@ export class FleetStore {
 
   private applySnapshot(items: DeviceListItem[]): void {
     const states = new Map<string, DeviceLiveState>();
+    const alarms = new Map<string, number>();
     const entries: FleetEntry[] = [];
-    for (const { id, name, type, labels, online, lastSeen, latest, model = null } of items) {
+    for (const { id, name, type, labels, online, lastSeen, latest, model = null, alarms: open = 0 } of items) {
       if (states.has(id)) continue; // a device that moved between pages while they loaded
       states.set(id, { online, lastSeen, latest });
+      alarms.set(id, open);
       const labelList = Object.entries(labels ?? {}).map(([key, value]) => `${key}=${value}`);
       entries.push({ id, name, type, labels, model, labelList, search: `${id}\n${name}`.toLowerCase() });
       // The rows then need no request per device for their model.
@@ -243,6 +275,7 @@ export class FleetStore {
     this.draft = null;
     this.entryList.set(entries);
     this.states.set(states);
+    this.alarmCounts.set(alarms);
     const picked = this.selectedIds();
     if (picked.size > 0) this.selectedIds.set(new Set([...picked].filter((id) => states.has(id))));
     this.ignoredIds = new Set([...this.refetchedFor].filter((id) => !states.has(id)));

@@ -1,4 +1,4 @@
-import type { DeviceListItem, LoginResponse, UserView } from '@iot/protocol';
+import type { AlarmEvent, AlarmView, DeviceListItem, LoginResponse, UserView } from '@iot/protocol';
 import type { StreamMessage } from '../stream/stream.service';
 
 /** A device as the list endpoint returns it. */
@@ -39,4 +39,46 @@ export function statusMessage(deviceId: string, online: boolean, ts: number, id 
 
 export function resetMessage(reason = 'resume point is gone'): StreamMessage {
   return { event: 'reset', id: '', data: { reason } };
+}
+
+/** An alarm as `GET /alarms` returns it. */
+export function anAlarm(overrides: Partial<AlarmView> & Pick<AlarmView, 'id'>): AlarmView {
+  return {
+    ruleId: 'rule-1',
+    ruleName: 'too hot',
+    deviceId: 'boiler-1',
+    severity: 'major',
+    status: 'raised',
+    message: 'temperature 25 above 24 for 10 s',
+    raisedAt: 1_000,
+    acknowledgedAt: null,
+    acknowledgedBy: null,
+    clearedAt: null,
+    clearedBy: null,
+    ...overrides,
+  };
+}
+
+/** An `alarm` stream event for one transition. */
+export function alarmMessage(
+  alarmId: string,
+  status: AlarmEvent['status'],
+  overrides: Partial<AlarmEvent> = {},
+  id = '',
+): StreamMessage {
+  return {
+    event: 'alarm',
+    id,
+    data: {
+      alarmId,
+      ruleId: 'rule-1',
+      ruleName: 'too hot',
+      deviceId: 'boiler-1',
+      severity: 'major',
+      status,
+      message: 'temperature 25 above 24 for 10 s',
+      ts: 2_000,
+      ...overrides,
+    },
+  };
 }
