@@ -3,6 +3,7 @@ import { Module } from '@nestjs/common';
 import { JwtModule } from '@nestjs/jwt';
 import { APP_CONFIG, type AppConfig } from '../platform/config/config';
 import { AuthService } from './auth/auth.service';
+import { DeviceAccess } from './auth/device-access';
 import { CommandsService } from './commands/commands.service';
 import { BulkCommandsService } from './commands/bulk-commands.service';
 import { DeviceAuthService } from './devices/device-auth.service';
@@ -30,6 +31,7 @@ const services = [
   EventRetention,
   PresenceService,
   AuthService,
+  DeviceAccess,
   DeviceAuthService,
   DevicesService,
   TelemetryHistory,

@@ -45,11 +45,19 @@ export class ReplicaSync implements OnApplicationBootstrap {
       case 'device.rotated':
         this.devices.changedElsewhere(notice);
         this.models.forget(notice.deviceId);
+        if (notice.kind === 'device.added') this.relabelled(notice.deviceId);
+        break;
+      case 'device.updated':
+        this.relabelled(notice.deviceId);
         break;
       case 'device.model':
         this.models.forget(notice.deviceId);
         break;
     }
+  }
+
+  private relabelled(deviceId: string): void {
+    this.devices.labelsChangedElsewhere(deviceId).catch((error: unknown) => this.failed("a device's labels", error));
   }
 
   private async resync(): Promise<void> {

@@ -12,7 +12,9 @@ export type ClusterNotice =
   | { kind: 'device.added'; deviceId: string }
   | { kind: 'device.removed'; deviceId: string }
   | { kind: 'device.rotated'; deviceId: string }
-  | { kind: 'device.model'; deviceId: string };
+  | { kind: 'device.model'; deviceId: string }
+  /** The device's labels changed (what a scoped user sees). */
+  | { kind: 'device.updated'; deviceId: string };
 
 /** Session ids per notice at most, so a notice stays far below PostgreSQL's 8,000-byte NOTIFY payload. */
 export const MAX_SESSION_IDS_PER_NOTICE = 100;
@@ -72,6 +74,7 @@ export function parseClusterNotice(text: string): ClusterNotice | undefined {
     case 'device.removed':
     case 'device.rotated':
     case 'device.model':
+    case 'device.updated':
       return typeof notice.deviceId === 'string' ? { kind: notice.kind, deviceId: notice.deviceId } : undefined;
     default:
       return undefined;
