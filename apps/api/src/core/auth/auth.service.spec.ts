@@ -28,7 +28,7 @@ describe('AuthService', () => {
     Logger.overrideLogger(false);
     // A cheap hash keeps the test fast; verify takes whatever parameters the hash names.
     const passwordHash = await argon2.hash(PASSWORD, { type: argon2.argon2id, memoryCost: 1024, timeCost: 1 });
-    alice = { username: 'alice', passwordHash, role: 'operator', createdAt: NOW };
+    alice = { username: 'alice', passwordHash, role: 'operator', scope: null, createdAt: NOW };
   });
 
   beforeEach(async () => {
@@ -85,7 +85,7 @@ describe('AuthService', () => {
   it('opens a session on login that the token names, and ends it on logout with sessions.ended on the bus', async () => {
     const { token, sessionId } = await login();
     expect(inserted).toEqual([{ id: sessionId, username: 'alice', createdAt: NOW, expiresAt: NOW + 3_600_000 }]);
-    expect(await sut.verifyToken(token)).toEqual({ username: 'alice', role: 'operator', sessionId });
+    expect(await sut.verifyToken(token)).toEqual({ username: 'alice', role: 'operator', sessionId, scope: null });
 
     await sut.logout(token);
 
