@@ -1,9 +1,10 @@
 /**
  * Copies the SQLite database of a DATA_DIR into an empty PostgreSQL database:
  * users and sessions, devices with their secret hashes, raw history, rollups
- * and latest values, commands with their transitions, device state, the event
- * log with its seqs, the epoch and the pruning mark, so devices, browsers
- * (Last-Event-ID) and users carry on where they were.
+ * and latest values, commands with their transitions, device state, alarm
+ * rules and alarms with their transitions, the event log with its seqs, the
+ * epoch and the pruning mark, so devices, browsers (Last-Event-ID) and users
+ * carry on where they were.
  *
  *   npm run db:copy -- --from ./data --to postgres://user:password@host:5432/iot [--batch 2000]
  *
@@ -218,6 +219,52 @@ const TABLES: TableCopy[] = [
       ['items', 'jsonb'],
     ],
     select: 'SELECT id, kind, name, created_by, created_at, target, items FROM bulk_commands ORDER BY id',
+  },
+  {
+    table: 'alarm_rules',
+    columns: [
+      ['id', 'text'],
+      ['name', 'text'],
+      ['severity', 'text'],
+      ['enabled', 'boolean'],
+      ['target', 'jsonb'],
+      ['condition', 'jsonb'],
+      ['created_at', 'bigint'],
+      ['updated_at', 'bigint'],
+    ],
+    select:
+      'SELECT id, name, severity, enabled, target, condition, created_at, updated_at FROM alarm_rules ORDER BY id',
+  },
+  {
+    table: 'alarms',
+    columns: [
+      ['id', 'bigint'],
+      ['rule_id', 'text'],
+      ['rule_name', 'text'],
+      ['device_id', 'text'],
+      ['severity', 'text'],
+      ['status', 'text'],
+      ['message', 'text'],
+      ['raised_at', 'bigint'],
+      ['acknowledged_at', 'bigint'],
+      ['acknowledged_by', 'text'],
+      ['cleared_at', 'bigint'],
+      ['cleared_by', 'text'],
+    ],
+    select: `SELECT id, rule_id, rule_name, device_id, severity, status, message, raised_at, acknowledged_at,
+      acknowledged_by, cleared_at, cleared_by FROM alarms ORDER BY id`,
+  },
+  {
+    table: 'alarm_transitions',
+    columns: [
+      ['alarm_id', 'bigint'],
+      ['status', 'text'],
+      ['ts', 'bigint'],
+      ['by', 'text'],
+      ['note', 'text'],
+      ['message', 'text'],
+    ],
+    select: 'SELECT alarm_id, status, ts, by, note, message FROM alarm_transitions ORDER BY alarm_id, status',
   },
   {
     table: 'audit_log',
@@ -488,6 +535,10 @@ export async function main(argv: string[]): Promise<void> {
       if (last > 0) await client.query("SELECT setval(pg_get_serial_sequence('events', 'seq'), $1)", [last]);
       const audited = Number(sqlite.prepare('SELECT coalesce(max(id), 0) FROM audit_log').pluck().get());
       if (audited > 0) await client.query("SELECT setval(pg_get_serial_sequence('audit_log', 'id'), $1)", [audited]);
+      const alarms = Number(
+        sqlite.prepare("SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'alarms'").pluck().get(),
+      );
+      if (alarms > 0) await client.query("SELECT setval(pg_get_serial_sequence('alarms', 'id'), $1)", [alarms]);
       console.log(`done: ${summary.join(', ')}; events continue after seq ${last}`);
     } finally {
       client.release();

@@ -237,6 +237,26 @@ describe('API documents', () => {
     expect((await call('get', '/webhooks/{id}/deliveries', webhook, undefined, '?limit=5')).status).toBe(200);
     expect((await call('post', '/webhooks/{id}/test', webhook)).status).toBe(200);
     expect((await call('delete', '/webhooks/{id}', webhook)).status).toBe(204);
+
+    // The device never connected: an offline rule of a millisecond raises at once.
+    const offline = { name: 'docs', severity: 'minor', target: device.id, condition: { kind: 'offline', forMs: 1 } };
+    const rule = await call('post', '/alarm-rules', {}, { ...offline, target: { deviceId: device.id } });
+    expect(rule.status).toBe(201);
+    const ruleId = { id: (rule.body as { id: string }).id };
+    expect((await call('get', '/alarm-rules', {})).status).toBe(200);
+    expect((await call('get', '/alarm-rules/{id}', ruleId)).status).toBe(200);
+    expect((await call('put', '/alarm-rules/{id}', ruleId, { ...offline, target: { modelId: 'docs.model' } })).status).toBe(200);
+    let alarms: { items: Array<{ id: string }> } = { items: [] };
+    for (let tries = 0; alarms.items.length === 0 && tries < 100; tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      alarms = (await call('get', '/alarms', {}, undefined, '?active=true')).body as typeof alarms;
+    }
+    const alarm = { id: alarms.items[0].id };
+    expect((await call('get', '/alarms/{id}', alarm)).status).toBe(200);
+    expect((await call('post', '/alarms/{id}/acknowledge', alarm, { note: 'seen' })).status).toBe(200);
+    expect((await call('post', '/alarms/{id}/acknowledge', alarm, {})).status).toBe(409);
+    expect((await call('post', '/alarms/{id}/clear', alarm, {})).status).toBe(200);
+    expect((await call('delete', '/alarm-rules/{id}', ruleId)).status).toBe(204);
     expect((await call('delete', '/devices/{id}', device)).status).toBe(204);
     expect((await call('get', '/healthz', {})).status).toBe(200);
     expect((await call('get', '/readyz', {})).status).toBe(200);

@@ -11,6 +11,7 @@ import { SqliteDatabase } from '../src/storage/sqlite-database';
 import { postgresMissing, startPostgres, type TestPostgres } from './postgres';
 import { device as deviceRecord } from './storage-engines';
 import {
+  type ReceivedEvent,
   StreamRecorder,
   type TestApp,
   api,
@@ -104,6 +105,13 @@ function dbCopy(...args: string[]): Promise<{ code: number; out: string }> {
     const sqliteApp = (app = await startApp({ DATABASE_URL: '' }, dataDir));
     const { credentials } = await createDevice(sqliteApp, 'mover-1');
     await createUser(sqliteApp, 'uma', 'viewer');
+    const rule = await api(sqliteApp, sqliteApp.adminToken, 'POST', '/alarm-rules', {
+      name: 'boiling',
+      severity: 'critical',
+      target: { deviceId: 'mover-1' },
+      condition: { kind: 'above', key: 'temperature', threshold: 98 },
+    });
+    expect(rule.status).toBe(201);
     const stream = new StreamRecorder(sqliteApp, sqliteApp.adminToken, '?devices=mover-1');
     await stream.opened();
     let device = await answeringDevice(sqliteApp, credentials);
@@ -131,7 +139,12 @@ function dbCopy(...args: string[]): Promise<{ code: number; out: string }> {
     await device.publishAsync('devices/mover-1/state/reported', JSON.stringify({ setpoint: 20, fw: '1.2' }), {
       qos: 1,
     });
-    await stream.waitFor((events) => events.some((e) => e.type === 'state' && e.data['reported'] !== undefined));
+    await stream.waitFor(
+      (events) =>
+        events.some((e) => e.type === 'state' && e.data['reported'] !== undefined) &&
+        events.some((e) => e.type === 'alarm'),
+    );
+    const alarmId = stream.of('alarm')[0].data['alarmId'] as string;
     const before = stream.events.slice();
     stream.close();
 
@@ -146,6 +159,9 @@ function dbCopy(...args: string[]): Promise<{ code: number; out: string }> {
       `/commands/${sent.body.commandId}`,
       '/devices/mover-1/state',
       '/users',
+      '/alarm-rules',
+      '/alarms',
+      `/alarms/${alarmId}`,
     ];
     const answers = async (on: TestApp) => {
       const bodies: unknown[] = [];
@@ -211,7 +227,15 @@ function dbCopy(...args: string[]): Promise<{ code: number; out: string }> {
 
     // The device logs in with its old secret (the embedded broker checks the copied hash); new seqs follow.
     device = await within(connectDevice(pgApp, credentials), 10_000, 'device connects with its old secret');
+    // The copied alarm is open on PostgreSQL: cleared by hand, then a new one has a larger id.
+    expect((await api(pgApp, pgApp.adminToken, 'POST', `/alarms/${alarmId}/clear`, {})).status).toBe(200);
+    await device.publishAsync('devices/mover-1/telemetry', JSON.stringify({ temperature: 50 }), { qos: 1 });
     await device.publishAsync('devices/mover-1/telemetry', JSON.stringify({ temperature: 100 }), { qos: 1 });
+    // The replay holds the copied alarm's own `raised` event too.
+    const raisedNow = (events: ReceivedEvent[]) =>
+      events.filter((e) => e.type === 'alarm' && e.data['status'] === 'raised' && e.data['alarmId'] !== alarmId);
+    await resumed.waitFor((events) => raisedNow(events).length > 0);
+    expect(raisedNow(resumed.events).map((e) => Number(e.data['alarmId']))).toEqual([Number(alarmId) + 1]);
     await resumed.waitFor((events) =>
       events.some((e) => e.type === 'telemetry' && (e.data['values'] as { temperature?: number }).temperature === 100),
     );

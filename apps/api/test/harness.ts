@@ -170,7 +170,7 @@ export class StreamRecorder {
         once: true,
       });
     });
-    for (const type of ['telemetry', 'status', 'state', 'command', 'reset']) {
+    for (const type of ['telemetry', 'status', 'state', 'command', 'alarm', 'reset']) {
       this.source.addEventListener(type, (e) => {
         this.events.push({ id: e.lastEventId, type, data: JSON.parse(e.data) as Record<string, unknown> });
         for (const waiter of this.waiters.splice(0)) waiter();

@@ -95,7 +95,7 @@ describe('GET /api/v1/stream: authentication, CORS, filters', () => {
   it.each([
     ['?devices=bad/id', /^devices must be/],
     [`?devices=${Array.from({ length: 1001 }, (_, i) => `d${i}`).join(',')}`, /^devices must be/],
-    ['?events=telemetry,bogus', /^events may list telemetry, status, state, command$/],
+    ['?events=telemetry,bogus', /^events may list telemetry, status, state, command, alarm$/],
     ['?devices=a&devices=b', /^devices may be given once/],
     ['?events=telemetry&events=status', /^events may be given once/],
     ['?lastEventId=x-1&lastEventId=x-2', /^lastEventId may be given once/],

@@ -2,6 +2,8 @@ import { createSecretKey } from 'node:crypto';
 import { Module } from '@nestjs/common';
 import { JwtModule } from '@nestjs/jwt';
 import { APP_CONFIG, type AppConfig } from '../platform/config/config';
+import { AlarmEngine } from './alarms/alarm-engine.service';
+import { AlarmsService } from './alarms/alarms.service';
 import { AuthService } from './auth/auth.service';
 import { DeviceAccess } from './auth/device-access';
 import { CommandsService } from './commands/commands.service';
@@ -44,6 +46,8 @@ const services = [
   WebhooksService,
   WebhookDispatcher,
   StateService,
+  AlarmEngine,
+  AlarmsService,
   HealthService,
   ReplicaSync,
 ];

@@ -2,6 +2,8 @@ import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common'
 import { ClusterChannel, type ClusterNotice } from '../domain/cluster';
 import { AuthService } from './auth/auth.service';
 import { DevicesService } from './devices/devices.service';
+import { AlarmEngine } from './alarms/alarm-engine.service';
+import { EventBus } from './events/event-bus';
 import { LogFeed } from './events/log-feed';
 import { ModelsService } from './models/models.service';
 
@@ -21,6 +23,8 @@ export class ReplicaSync implements OnApplicationBootstrap {
     private readonly auth: AuthService,
     private readonly devices: DevicesService,
     private readonly models: ModelsService,
+    private readonly bus: EventBus,
+    private readonly alarms: AlarmEngine,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -46,12 +50,18 @@ export class ReplicaSync implements OnApplicationBootstrap {
         this.devices.changedElsewhere(notice);
         this.models.forget(notice.deviceId);
         if (notice.kind === 'device.added') this.relabelled(notice.deviceId);
-        break;
-      case 'device.updated':
-        this.relabelled(notice.deviceId);
+        if (notice.kind !== 'device.rotated') this.bus.emit('device.changed', notice.deviceId);
         break;
       case 'device.model':
         this.models.forget(notice.deviceId);
+        this.bus.emit('device.changed', notice.deviceId);
+        break;
+      case 'device.changed':
+        this.relabelled(notice.deviceId);
+        this.bus.emit('device.changed', notice.deviceId);
+        break;
+      case 'alarm.rules':
+        void this.alarms.rulesChanged();
         break;
     }
   }
@@ -67,6 +77,7 @@ export class ReplicaSync implements OnApplicationBootstrap {
       this.auth.reload().catch((error: unknown) => this.failed('users and sessions', error)),
       this.devices.reloadDirectory().catch((error: unknown) => this.failed('the device directory', error)),
       this.models.reload().catch((error: unknown) => this.failed("the devices' models", error)),
+      this.alarms.reload().catch((error: unknown) => this.failed('alarm rules and open alarms', error)),
     ]);
   }
 

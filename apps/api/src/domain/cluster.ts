@@ -3,7 +3,7 @@ import type { StoredEvent } from './events';
 /**
  * What one api replica tells the others beyond the event log: changes to
  * what every replica keeps in memory (sessions, users, the device directory,
- * verified device secrets). Events in the log need no notice: every replica
+ * verified device secrets, alarm rules). Events in the log need no notice: every replica
  * reads the log itself.
  */
 export type ClusterNotice =
@@ -13,8 +13,10 @@ export type ClusterNotice =
   | { kind: 'device.removed'; deviceId: string }
   | { kind: 'device.rotated'; deviceId: string }
   | { kind: 'device.model'; deviceId: string }
-  /** The device's labels changed (what a scoped user sees). */
-  | { kind: 'device.updated'; deviceId: string };
+  /** A device's name, type or labels changed. */
+  | { kind: 'device.changed'; deviceId: string }
+  /** An alarm rule was created, changed or deleted: every replica reads the rules again. */
+  | { kind: 'alarm.rules' };
 
 /** Session ids per notice at most, so a notice stays far below PostgreSQL's 8,000-byte NOTIFY payload. */
 export const MAX_SESSION_IDS_PER_NOTICE = 100;
@@ -74,8 +76,10 @@ export function parseClusterNotice(text: string): ClusterNotice | undefined {
     case 'device.removed':
     case 'device.rotated':
     case 'device.model':
-    case 'device.updated':
+    case 'device.changed':
       return typeof notice.deviceId === 'string' ? { kind: notice.kind, deviceId: notice.deviceId } : undefined;
+    case 'alarm.rules':
+      return { kind: notice.kind };
     default:
       return undefined;
   }

@@ -1,4 +1,4 @@
-import type { CommandEvent, DeviceEventName, StatusEvent, TelemetryValues } from '@iot/protocol';
+import type { AlarmEvent, CommandEvent, DeviceEventName, StatusEvent, TelemetryValues } from '@iot/protocol';
 
 const VALUES_KEY = '"values":';
 
@@ -48,6 +48,11 @@ export const deviceEvents = {
   /** `command`: a transition. */
   command(update: CommandEvent): NewEvent {
     return { type: 'command', deviceId: update.deviceId, ts: update.ts, data: JSON.stringify(update) };
+  },
+
+  /** `alarm`: a transition of an alarm. */
+  alarm(event: AlarmEvent): NewEvent {
+    return { type: 'alarm', deviceId: event.deviceId, ts: event.ts, data: JSON.stringify(event) };
   },
 } as const;
 

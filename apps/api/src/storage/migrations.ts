@@ -270,6 +270,50 @@ const migrations: Record<string, Migration> = {
       ) WITHOUT ROWID`.execute(db);
     },
   },
+  '0011_alarms': {
+    async up(db: Kysely<unknown>) {
+      // `target` and `condition` as JSON, in the shapes of the protocol.
+      await sql`CREATE TABLE alarm_rules (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        severity TEXT NOT NULL,
+        enabled INTEGER NOT NULL,
+        target TEXT NOT NULL,
+        condition TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL
+      ) WITHOUT ROWID`.execute(db);
+      // No foreign key to the rule: an alarm keeps the rule's name after the rule is gone.
+      await sql`CREATE TABLE alarms (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        rule_id TEXT NOT NULL,
+        rule_name TEXT NOT NULL,
+        device_id TEXT NOT NULL,
+        severity TEXT NOT NULL,
+        status TEXT NOT NULL,
+        message TEXT NOT NULL,
+        raised_at BIGINT NOT NULL,
+        acknowledged_at BIGINT,
+        acknowledged_by TEXT,
+        cleared_at BIGINT,
+        cleared_by TEXT
+      )`.execute(db);
+      // One open alarm per (rule, device), whoever raises it: replicas racing to raise land once.
+      await sql`CREATE UNIQUE INDEX alarms_open ON alarms (rule_id, device_id) WHERE status <> 'cleared'`.execute(db);
+      await sql`CREATE INDEX alarms_device ON alarms (device_id, id)`.execute(db);
+      await sql`CREATE INDEX alarms_rule ON alarms (rule_id, id)`.execute(db);
+      // Each status is entered once at most (raised, acknowledged, cleared).
+      await sql`CREATE TABLE alarm_transitions (
+        alarm_id INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        ts BIGINT NOT NULL,
+        by TEXT,
+        note TEXT,
+        message TEXT NOT NULL,
+        PRIMARY KEY (alarm_id, status)
+      ) WITHOUT ROWID`.execute(db);
+    },
+  },
   '0012_webhooks': {
     async up(db: Kysely<unknown>) {
       // Where alarm notifications go; `rule_ids` is a JSON array or null (every rule).

@@ -14,6 +14,7 @@ import { SqliteDevices } from './sqlite-devices';
 import { SqliteModels } from './sqlite-models';
 import { SqliteAudit } from './sqlite-audit';
 import { SqliteBulk } from './sqlite-bulk';
+import { SqliteAlarmRules, SqliteAlarms } from './sqlite-alarms';
 import { SqliteEventLog } from './sqlite-event-log';
 import { type CommitObserver, SqliteEventWriter } from './sqlite-event-writer';
 import { SqliteReaderThread } from './sqlite-reader-thread';
@@ -44,6 +45,8 @@ export class SqliteDatabase implements DatabaseHealth {
   readonly audit: SqliteAudit;
   readonly bulk: SqliteBulk;
   readonly webhooks: SqliteWebhooks;
+  readonly alarmRules: SqliteAlarmRules;
+  readonly alarms: SqliteAlarms;
   readonly events: SqliteEventLog;
   /** One api process per SQLite database: nobody to tell. */
   readonly cluster = new LocalCluster();
@@ -68,8 +71,16 @@ export class SqliteDatabase implements DatabaseHealth {
     this.audit = new SqliteAudit(db);
     this.bulk = new SqliteBulk(db);
     this.webhooks = new SqliteWebhooks(db);
+    this.alarmRules = new SqliteAlarmRules(sqlite);
+    this.alarms = new SqliteAlarms(sqlite);
     // Telemetry last: it also forgets the device's keys in memory, which a failed delete must keep.
-    this.devices = new SqliteDevices(db, sqlite, [this.commands, this.deviceState, this.models, this.telemetry]);
+    this.devices = new SqliteDevices(db, sqlite, [
+      this.commands,
+      this.deviceState,
+      this.models,
+      this.alarms,
+      this.telemetry,
+    ]);
     this.events = new SqliteEventLog(db, sqlite, epoch, localWriter.writer, writerThread);
   }
 

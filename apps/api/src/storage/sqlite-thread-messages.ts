@@ -75,7 +75,10 @@ export interface AppendBatch {
 }
 
 /** Event types as numbers for AppendBatch (types only from the protocol: this thread loads no more of it). */
-const TYPE_CODES = { telemetry: 0, status: 1, state: 2, command: 3 } as const satisfies Record<DeviceEventName, number>;
+const TYPE_CODES = { telemetry: 0, status: 1, state: 2, command: 3, alarm: 4 } as const satisfies Record<
+  DeviceEventName,
+  number
+>;
 const TYPES = Object.keys(TYPE_CODES) as DeviceEventName[];
 
 export function encodeBatch(events: NewEvent[]): AppendBatch {

@@ -8,6 +8,7 @@ import { DeviceStateRepository } from '../domain/device-state';
 import { ModelRepository } from '../domain/models';
 import { AuditRepository } from '../domain/audit';
 import { BulkRepository } from '../domain/bulk';
+import { AlarmRepository, AlarmRuleRepository } from '../domain/alarms';
 import { DeviceRepository } from '../domain/devices';
 import { EventRepository } from '../domain/events';
 import { SessionRepository } from '../domain/sessions';
@@ -42,6 +43,8 @@ const repositories = [
   bind(AuditRepository, (db) => db.audit),
   bind(BulkRepository, (db) => db.bulk),
   bind(WebhookRepository, (db) => db.webhooks),
+  bind(AlarmRuleRepository, (db) => db.alarmRules),
+  bind(AlarmRepository, (db) => db.alarms),
   bind(EventRepository, (db) => db.events),
   bind(ClusterChannel, (db) => db.cluster),
 ];

@@ -227,6 +227,8 @@ export interface DeviceListItem extends Pick<DeviceView, 'id' | 'name' | 'type' 
   /** The model the device has, or null. */
   model: ModelRef | null;
   latest: LatestValues;
+  /** Its open (raised or acknowledged) alarms. */
+  alarms: number;
 }
 
 export interface DeviceListResponse {

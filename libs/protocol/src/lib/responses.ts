@@ -63,6 +63,7 @@ export const deviceListResponseSchema = z.object({
     deviceViewSchema.pick({ id: true, name: true, type: true, labels: true, online: true, lastSeen: true }).extend({
       model: z.object({ id: z.string(), version: z.int() }).nullable().describe('The model the device has, or null'),
       latest: latestValuesSchema,
+      alarms: z.number().int().describe('Its open (raised or acknowledged) alarms'),
     }),
   ),
   nextCursor: z.string().nullable(),

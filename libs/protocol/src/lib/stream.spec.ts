@@ -16,7 +16,14 @@ const ok = (schema: { safeParse(v: unknown): { success: boolean } }, value: unkn
 
 describe('streamEventSchemas', () => {
   it('has exactly the events of the contract', () => {
-    expect(Object.keys(streamEventSchemas).sort()).toEqual(['command', 'reset', 'state', 'status', 'telemetry']);
+    expect(Object.keys(streamEventSchemas).sort()).toEqual([
+      'alarm',
+      'command',
+      'reset',
+      'state',
+      'status',
+      'telemetry',
+    ]);
   });
 
   it.each<[keyof typeof streamEventSchemas, unknown]>([
@@ -99,13 +106,14 @@ describe('resetEventSchema', () => {
 
 describe('DEVICE_EVENT_NAMES / isDeviceEventName', () => {
   it('lists the device events, not reset', () => {
-    expect([...DEVICE_EVENT_NAMES].sort()).toEqual(['command', 'state', 'status', 'telemetry']);
+    expect([...DEVICE_EVENT_NAMES].sort()).toEqual(['alarm', 'command', 'state', 'status', 'telemetry']);
   });
   it.each([
     ['telemetry', true],
     ['status', true],
     ['state', true],
     ['command', true],
+    ['alarm', true],
     ['reset', false],
     ['Telemetry', false],
     ['', false],

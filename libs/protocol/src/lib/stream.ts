@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { alarmEventSchema } from './alarms';
 import { commandStatusSchema, jsonObjectSchema } from './messages';
 import { telemetryValuesSchema } from './telemetry';
 
@@ -48,6 +49,7 @@ export const streamEventSchemas = {
   status: statusEventSchema,
   state: stateEventSchema,
   command: commandEventSchema,
+  alarm: alarmEventSchema,
   reset: resetEventSchema,
 } as const;
 
@@ -60,7 +62,7 @@ export type StateEvent = StreamEventMap['state'];
 export type CommandEvent = StreamEventMap['command'];
 
 /** Events about a device, which the `events=` filter may select. */
-export const DEVICE_EVENT_NAMES = ['telemetry', 'status', 'state', 'command'] as const;
+export const DEVICE_EVENT_NAMES = ['telemetry', 'status', 'state', 'command', 'alarm'] as const;
 export type DeviceEventName = (typeof DEVICE_EVENT_NAMES)[number];
 
 export function isDeviceEventName(value: string): value is DeviceEventName {

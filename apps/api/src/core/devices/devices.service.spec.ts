@@ -336,7 +336,8 @@ describe('DevicesService', () => {
         'presence.remove dev-a',
         'tell device.removed dev-a',
         'tell device.rotated dev-b',
-        'tell device.updated dev-c',
+        'tell device.changed dev-c',
+        'tell device.changed dev-c',
       ]);
     });
 

@@ -10,11 +10,13 @@ import type {
   ListDevicesQuery,
   UpdateDeviceRequest,
 } from '@iot/protocol';
+import { AlarmRepository } from '../../domain/alarms';
 import { ClusterChannel, type ClusterNotice } from '../../domain/cluster';
 import { DomainError } from '../../domain/errors';
 import { DeviceAuthService } from './device-auth.service';
 import { type BrokerReconciliation, DeviceCredentialsSink } from './device-credentials-sink';
 import { DeviceTransport } from '../device-transport';
+import { EventBus } from '../events/event-bus';
 import { PresenceService } from '../events/presence.service';
 import { type DeviceRecord, DeviceRepository } from '../../domain/devices';
 import { TelemetryRepository } from '../../domain/telemetry';
@@ -72,6 +74,8 @@ export class DevicesService {
     private readonly cluster: ClusterChannel,
     private readonly models: ModelsService,
     private readonly access: DeviceAccess,
+    private readonly bus?: EventBus,
+    private readonly alarms?: AlarmRepository,
   ) {}
 
   /**
@@ -133,8 +137,8 @@ export class DevicesService {
         this.transport.disconnect(id);
         break;
       case 'device.model':
-      case 'device.updated':
-        // The models service's, or the labels' (labelsChangedElsewhere), to follow.
+      case 'device.changed':
+        // The models service's, the alarm engine's and the labels' (labelsChangedElsewhere) to follow.
         break;
     }
   }
@@ -182,7 +186,11 @@ export class DevicesService {
       limit: query.limit + 1,
     });
     const page = devices.slice(0, query.limit);
-    const latest = await this.telemetry.latest(page.map((d) => d.id));
+    const ids = page.map((d) => d.id);
+    const [latest, alarms] = await Promise.all([
+      this.telemetry.latest(ids),
+      this.alarms ? this.alarms.openCounts(ids) : new Map<string, number>(),
+    ]);
     return {
       items: page.map((d) => ({
         id: d.id,
@@ -193,6 +201,7 @@ export class DevicesService {
         lastSeen: d.lastSeen,
         model: d.model,
         latest: latest.get(d.id) ?? {},
+        alarms: alarms.get(d.id) ?? 0,
       })),
       nextCursor: devices.length > query.limit ? encodeCursor(page[page.length - 1].id) : null,
     };
@@ -216,10 +225,8 @@ export class DevicesService {
   async update(id: string, patch: UpdateDeviceRequest): Promise<DeviceView> {
     const device = await this.devices.update(id, patch, Date.now());
     if (!device) throw new DomainError('not_found', `no device ${id}`);
-    if (patch.labels !== undefined) {
-      this.access.set(id, device.labels);
-      await this.tell({ kind: 'device.updated', deviceId: id });
-    }
+    if (patch.labels !== undefined) this.access.set(id, device.labels);
+    await this.tell({ kind: 'device.changed', deviceId: id });
     return view(device);
   }
 
@@ -264,6 +271,7 @@ export class DevicesService {
    * looked up (`known`), a deleted one's events are dropped by storage.
    */
   private async tell(notice: Extract<ClusterNotice, { deviceId: string }>): Promise<void> {
+    if (notice.kind !== 'device.rotated') this.bus?.emit('device.changed', notice.deviceId);
     if (!this.cluster.shared) return;
     await this.cluster
       .announce(notice)

@@ -14,6 +14,8 @@ export interface PlatformEvents {
   'command.transition': [update: CommandEvent];
   /** Sessions that ended: logout, a new password or role, or a deleted user. Their streams and sockets close. */
   'sessions.ended': [sessionIds: ReadonlySet<string>];
+  /** A device was added, changed (labels, model) or deleted, through this replica or another. */
+  'device.changed': [deviceId: string];
 }
 
 export type PlatformEventName = keyof PlatformEvents;
@@ -31,6 +33,7 @@ export class EventBus {
     committed: [],
     'command.transition': [],
     'sessions.ended': [],
+    'device.changed': [],
   };
 
   /** Calls `listener` on every `name` event from now on; returns the call that stops it. */

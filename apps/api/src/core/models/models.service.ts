@@ -15,6 +15,7 @@ import { MetricsService } from '../../platform/metrics/metrics.service';
 import { ClusterChannel } from '../../domain/cluster';
 import { DomainError } from '../../domain/errors';
 import { type ModelRef, ModelRepository } from '../../domain/models';
+import { EventBus } from '../events/event-bus';
 import { PresenceService } from '../events/presence.service';
 
 /** Compiled parameter and state schemas kept, at most (a model version never changes, so they never go stale). */
@@ -82,6 +83,7 @@ export class ModelsService implements OnApplicationBootstrap {
     private readonly cluster: ClusterChannel,
     private readonly presence: PresenceService,
     private readonly metrics: MetricsService,
+    private readonly bus?: EventBus,
   ) {}
 
   /** Every device's model in memory before devices connect, so telemetry is checked from the first message. */
@@ -182,6 +184,7 @@ export class ModelsService implements OnApplicationBootstrap {
     }
     if (!(await this.models.assign(deviceId, ref, now))) throw new DomainError('not_found', `no device ${deviceId}`);
     this.remember(deviceId, ref);
+    this.bus?.emit('device.changed', deviceId);
     // Before the answer, as every notice: the other replicas check by the new model from then on.
     if (!this.cluster.shared) return;
     await this.cluster

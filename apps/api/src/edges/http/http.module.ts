@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
+import { AlarmRulesController, AlarmsController } from './alarms/alarms.controller';
 import { AuditController } from './audit/audit.controller';
 import { AuditInterceptor } from './audit/audited';
 import { CoreModule } from '../../core/core.module';
@@ -39,6 +40,8 @@ import { WebhooksController } from './webhooks/webhooks.controller';
     ModelsController,
     AuditController,
     WebhooksController,
+    AlarmRulesController,
+    AlarmsController,
     StreamController,
     HealthController,
     MetricsController,

@@ -77,6 +77,19 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  readonly alarmsRaised = new Counter({
+    name: 'iot_alarms_raised_total',
+    help: 'Alarms raised by this replica, by severity',
+    labelNames: ['severity'] as const,
+    registers: [this.registry],
+  });
+
+  readonly alarmsOpen = new Gauge({
+    name: 'iot_alarms_open',
+    help: 'Alarms raised or acknowledged and not cleared, on every replica alike',
+    registers: [this.registry],
+  });
+
   readonly wsClients = new Gauge({
     name: 'iot_ws_clients',
     help: 'Open WebSocket connections',

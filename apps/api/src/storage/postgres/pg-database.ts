@@ -9,6 +9,7 @@ import { PgDevices } from './pg-devices';
 import { PgModels } from './pg-models';
 import { PgAudit } from './pg-audit';
 import { PgBulk } from './pg-bulk';
+import { PgAlarmRules, PgAlarms } from './pg-alarms';
 import { PgEventLog } from './pg-event-log';
 import { pgMigrationProvider } from './pg-migrations';
 import { PgSessions } from './pg-sessions';
@@ -46,6 +47,8 @@ export class PgDatabase implements DatabaseHealth {
   readonly audit: PgAudit;
   readonly bulk: PgBulk;
   readonly webhooks: PgWebhooks;
+  readonly alarmRules: PgAlarmRules;
+  readonly alarms: PgAlarms;
   readonly events: PgEventLog;
   /** The replicas' channel (LISTEN/NOTIFY). */
   readonly cluster: PgCluster;
@@ -67,6 +70,8 @@ export class PgDatabase implements DatabaseHealth {
     this.audit = new PgAudit(db);
     this.bulk = new PgBulk(db);
     this.webhooks = new PgWebhooks(db);
+    this.alarmRules = new PgAlarmRules(db);
+    this.alarms = new PgAlarms(db);
     this.devices = new PgDevices(db, telemetry);
     this.events = new PgEventLog(db, pool, epoch, telemetry);
   }

@@ -213,6 +213,49 @@ const migrations: Record<string, Migration> = {
       )`.execute(db);
     },
   },
+  '0008_alarms': {
+    async up(db: Kysely<unknown>) {
+      await sql`CREATE TABLE alarm_rules (
+        id TEXT COLLATE "C" PRIMARY KEY,
+        name TEXT NOT NULL,
+        severity TEXT NOT NULL,
+        enabled BOOLEAN NOT NULL,
+        target JSONB NOT NULL,
+        condition JSONB NOT NULL,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL
+      )`.execute(db);
+      // No foreign key to the rule: an alarm keeps the rule's name after the rule is gone.
+      await sql`CREATE TABLE alarms (
+        id BIGSERIAL PRIMARY KEY,
+        rule_id TEXT COLLATE "C" NOT NULL,
+        rule_name TEXT NOT NULL,
+        device_id TEXT COLLATE "C" NOT NULL REFERENCES devices (id) ON DELETE CASCADE,
+        severity TEXT NOT NULL,
+        status TEXT NOT NULL,
+        message TEXT NOT NULL,
+        raised_at BIGINT NOT NULL,
+        acknowledged_at BIGINT,
+        acknowledged_by TEXT,
+        cleared_at BIGINT,
+        cleared_by TEXT
+      )`.execute(db);
+      // One open alarm per (rule, device), whoever raises it: replicas racing to raise land once.
+      await sql`CREATE UNIQUE INDEX alarms_open ON alarms (rule_id, device_id) WHERE status <> 'cleared'`.execute(db);
+      await sql`CREATE INDEX alarms_device ON alarms (device_id, id)`.execute(db);
+      await sql`CREATE INDEX alarms_rule ON alarms (rule_id, id)`.execute(db);
+      // Each status is entered once at most (raised, acknowledged, cleared).
+      await sql`CREATE TABLE alarm_transitions (
+        alarm_id BIGINT NOT NULL REFERENCES alarms (id) ON DELETE CASCADE,
+        status TEXT NOT NULL,
+        ts BIGINT NOT NULL,
+        by TEXT,
+        note TEXT,
+        message TEXT NOT NULL,
+        PRIMARY KEY (alarm_id, status)
+      )`.execute(db);
+    },
+  },
   '0009_webhooks': {
     async up(db: Kysely<unknown>) {
       // Where alarm notifications go; `rule_ids` is a JSON array or null (every rule).

@@ -184,6 +184,7 @@ export class FleetStore {
         return;
       case 'state':
       case 'command':
+      case 'alarm':
         return; // not shown on the fleet page
       default:
         message satisfies never;

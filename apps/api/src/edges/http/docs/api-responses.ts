@@ -2,6 +2,11 @@ import { applyDecorators } from '@nestjs/common';
 import { ApiResponse } from '@nestjs/swagger';
 import { createZodDto } from 'nestjs-zod';
 import {
+  alarmListResponseSchema,
+  alarmRuleListResponseSchema,
+  alarmRuleViewSchema,
+  alarmViewSchema,
+  alarmWithHistorySchema,
   apiErrorSchema,
   auditListResponseSchema,
   bulkCommandViewSchema,
@@ -40,6 +45,11 @@ import {
  * Documentation only: nothing here parses or changes an answer.
  */
 export class ApiErrorDto extends createZodDto(apiErrorSchema) {}
+export class AlarmRuleViewDto extends createZodDto(alarmRuleViewSchema) {}
+export class AlarmRuleListResponseDto extends createZodDto(alarmRuleListResponseSchema) {}
+export class AlarmViewDto extends createZodDto(alarmViewSchema) {}
+export class AlarmWithHistoryDto extends createZodDto(alarmWithHistorySchema) {}
+export class AlarmListResponseDto extends createZodDto(alarmListResponseSchema) {}
 export class BulkCommandViewDto extends createZodDto(bulkCommandViewSchema) {}
 export class AuditListResponseDto extends createZodDto(auditListResponseSchema) {}
 export class UserViewDto extends createZodDto(userViewSchema) {}

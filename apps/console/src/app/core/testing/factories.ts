@@ -11,6 +11,7 @@ export function aDevice(overrides: Partial<DeviceListItem> & Pick<DeviceListItem
     lastSeen: 1_000,
     model: null,
     latest: {},
+    alarms: 0,
     ...overrides,
   };
 }
