@@ -58,6 +58,16 @@ describe('DeviceAccess', () => {
     expect(['a1', 'b1', 'new'].filter((id) => sut.sees(user, id))).toEqual(['a1']);
   });
 
+  it('tells whether a selector asks at least the scope, so every device it matches is in the scope', () => {
+    const selector = (text: string) => scoped(text).scope;
+    expect(sut.within(everything, selector('floor=2'))).toBe(true);
+    expect(sut.within(scoped('site=a'), selector('site=a,floor=2'))).toBe(true);
+    expect(sut.within(scoped('site=a'), selector('site=a'))).toBe(true);
+    expect(sut.within(scoped('site=a'), selector('floor=2'))).toBe(false);
+    expect(sut.within(scoped('site=a'), selector('site=b'))).toBe(false);
+    expect(sut.within(scoped('site=a,floor=2'), selector('site=a'))).toBe(false);
+  });
+
   it('ANDs the scope into a list selector, or says none when they ask one label for two values', () => {
     expect(sut.narrow(everything, undefined)).toBeUndefined();
     const floor = new Map([['floor', '2']]);

@@ -51,6 +51,13 @@ export class DeviceAccess {
     return labels !== undefined && labelsMatch(labels, user.scope);
   }
 
+  /** Whether every device a selector matches is in the user's scope: it asks at least the scope's labels. */
+  within(user: Pick<AuthUser, 'scope'>, selector: Selector): boolean {
+    if (user.scope === null) return true;
+    for (const [key, value] of user.scope) if (selector.get(key) !== value) return false;
+    return true;
+  }
+
   /**
    * The label selector a list query of the user's takes: the one asked for
    * with the user's scope ANDed in, or `'none'` when the two ask one label
