@@ -54,7 +54,11 @@ export class UsersController {
   @Audited({
     action: 'user.update',
     target: param('username'),
-    detail: (req, answer) => [bodyFields(req), scopeNote(req, answer)].filter(Boolean).join(' ') || undefined,
+    detail: (req, answer) =>
+      bodyFields(req)
+        ?.split(',')
+        .map((field) => (field === 'scope' ? scopeNote(req, answer) : field))
+        .join(','),
   })
   @Patch(':username')
   @ApiOperation({ summary: "Change a user's role, password or scope; ends the user's sessions" })

@@ -7,8 +7,11 @@ import { DomainError } from '../../../domain/errors';
 /** A bulk as the HTTP API shows it: each device's outcome with its status, and the counts. */
 export function bulkView({ bulk, statuses }: BulkState, access: DeviceAccess, user: AuthUser): BulkCommandView {
   const counts: Record<string, number> = {};
-  // A scoped user sees only the items of devices in the scope; a bulk with none of them is no bulk to them.
-  const visible = bulk.items.filter((item) => access.sees(user, item.deviceId));
+  // A scoped user sees only the items of devices in the scope, and those refused as unknown (which tell nothing);
+  // a bulk with none of them is no bulk to them.
+  const visible = bulk.items.filter(
+    (item) => access.sees(user, item.deviceId) || item.error === `no device ${item.deviceId}`,
+  );
   if (visible.length === 0 && bulk.items.length > 0) throw new DomainError('not_found', `no bulk ${bulk.id}`);
   const items = visible.map((item) => {
     const status =
