@@ -39,7 +39,11 @@ describe('user scopes (e2e)', () => {
       await api(app, app.adminToken, 'PATCH', `/devices/${id}`, { labels: { site, kind: 't' } });
       devices.set(id, await answeringDevice(app, credentials));
     }
-    const created = await api<UserView>(app, app.adminToken, 'POST', '/users', { ...SAM, role: 'operator', scope: 'site=a' });
+    const created = await api<UserView>(app, app.adminToken, 'POST', '/users', {
+      ...SAM,
+      role: 'operator',
+      scope: 'site=a',
+    });
     expect(created.body).toEqual({ username: 'sam', role: 'operator', scope: 'site=a' });
     sam = (await login(app.url, SAM.username, SAM.password)).accessToken;
   });
@@ -56,9 +60,17 @@ describe('user scopes (e2e)', () => {
 
   it('shows the scope in the user views, and refuses a scope that is no selector', async () => {
     const users = await api<UserView[]>(app, app.adminToken, 'GET', '/users');
-    expect(users.body.find((u) => u.username === 'sam')).toEqual({ username: 'sam', role: 'operator', scope: 'site=a' });
+    expect(users.body.find((u) => u.username === 'sam')).toEqual({
+      username: 'sam',
+      role: 'operator',
+      scope: 'site=a',
+    });
     expect(users.body.find((u) => u.username === 'admin')?.scope).toBeNull();
-    expect((await api<UserView>(app, sam, 'GET', '/auth/me')).body).toEqual({ username: 'sam', role: 'operator', scope: 'site=a' });
+    expect((await api<UserView>(app, sam, 'GET', '/auth/me')).body).toEqual({
+      username: 'sam',
+      role: 'operator',
+      scope: 'site=a',
+    });
     expect((await api(app, app.adminToken, 'PATCH', '/users/sam', { scope: 'site' })).status).toBe(400);
   });
 
@@ -66,10 +78,9 @@ describe('user scopes (e2e)', () => {
     const list = await api<DeviceListResponse>(app, sam, 'GET', '/devices');
     expect(list.body.items.map((d) => d.id)).toEqual(['in-a', 'in-a2']);
     expect((await api<DeviceListResponse>(app, sam, 'GET', '/devices?labels=site%3Db')).body.items).toEqual([]);
-    expect((await api<DeviceListResponse>(app, sam, 'GET', '/devices?labels=kind%3Dt')).body.items.map((d) => d.id)).toEqual([
-      'in-a',
-      'in-a2',
-    ]);
+    expect(
+      (await api<DeviceListResponse>(app, sam, 'GET', '/devices?labels=kind%3Dt')).body.items.map((d) => d.id),
+    ).toEqual(['in-a', 'in-a2']);
     expect((await api<DeviceListResponse>(app, app.adminToken, 'GET', '/devices')).body.items).toHaveLength(3);
 
     for (const path of ['', '/state', '/telemetry/latest', '/telemetry?keys=t', '/commands', '/model']) {
@@ -85,14 +96,19 @@ describe('user scopes (e2e)', () => {
     expect((await api(app, sam, 'PATCH', '/devices/out-b/state/desired', { on: true })).status).toBe(404);
     expect((await api(app, sam, 'POST', '/devices/in-a/commands', { name: 'reboot' })).status).toBe(202);
 
-    const theirs = await api<CommandAccepted>(app, app.adminToken, 'POST', '/devices/out-b/commands', { name: 'reboot' });
+    const theirs = await api<CommandAccepted>(app, app.adminToken, 'POST', '/devices/out-b/commands', {
+      name: 'reboot',
+    });
     const read = await api<{ message: string }>(app, sam, 'GET', `/commands/${theirs.body.commandId}`);
-    expect(read).toEqual({ status: 404, body: expect.objectContaining({ message: `no command ${theirs.body.commandId}` }) });
+    expect(read).toEqual({
+      status: 404,
+      body: expect.objectContaining({ message: `no command ${theirs.body.commandId}` }),
+    });
     expect((await api(app, sam, 'POST', `/commands/${theirs.body.commandId}/cancel`)).status).toBe(404);
     expect((await api(app, app.adminToken, 'GET', `/commands/${theirs.body.commandId}`)).status).toBe(200);
   });
 
-  it("never streams an event of a device outside the scope, live or on resume (Last-Event-ID)", async () => {
+  it('never streams an event of a device outside the scope, live or on resume (Last-Event-ID)', async () => {
     const everything = stream(app.adminToken);
     const live = stream(sam);
     await Promise.all([everything.opened(), live.opened()]);
@@ -121,7 +137,9 @@ describe('user scopes (e2e)', () => {
     socket.send('command.send', { requestId: 'r1', deviceId: 'out-b', name: 'reboot' });
     socket.send('state.desired.set', { requestId: 'r2', deviceId: 'out-b', patch: { on: true } });
     socket.send('command.send', { requestId: 'r3', deviceId: 'in-a', name: 'reboot' });
-    await socket.waitFor(() => ['r1', 'r2'].every((id) => socket.replies(id).length > 0) && socket.statuses('r3').length > 0);
+    await socket.waitFor(
+      () => ['r1', 'r2'].every((id) => socket.replies(id).length > 0) && socket.statuses('r3').length > 0,
+    );
     expect(socket.replies('r1')).toEqual([
       { event: 'error', data: { requestId: 'r1', code: 'not_found', message: 'no device out-b' } },
     ]);
@@ -131,8 +149,11 @@ describe('user scopes (e2e)', () => {
     expect(socket.statuses('r3')[0]).not.toBe('failed');
   });
 
-  it("narrows a bulk to the scope: a selector is ANDed with it, listed devices outside are refused as unknown", async () => {
-    const bySelector = await api<BulkCommandView>(app, sam, 'POST', '/commands/bulk', { labels: 'kind=t', name: 'reboot' });
+  it('narrows a bulk to the scope: a selector is ANDed with it, listed devices outside are refused as unknown', async () => {
+    const bySelector = await api<BulkCommandView>(app, sam, 'POST', '/commands/bulk', {
+      labels: 'kind=t',
+      name: 'reboot',
+    });
     expect(bySelector.status).toBe(201);
     expect(bySelector.body.target).toBe('labels kind=t,site=a');
     expect(bySelector.body.items.map((i) => [i.deviceId, i.error])).toEqual([
@@ -150,10 +171,15 @@ describe('user scopes (e2e)', () => {
       ['out-b', 'no device out-b'],
       ['nope', 'no device nope'],
     ]);
-    expect((await api<{ desired: unknown }>(app, app.adminToken, 'GET', '/devices/out-b/state')).body.desired).toEqual({});
+    expect((await api<{ desired: unknown }>(app, app.adminToken, 'GET', '/devices/out-b/state')).body.desired).toEqual(
+      {},
+    );
 
     // A bulk someone else sent shows a scoped user only its devices in the scope.
-    const admins = await api<BulkCommandView>(app, app.adminToken, 'POST', '/commands/bulk', { labels: 'kind=t', name: 'reboot' });
+    const admins = await api<BulkCommandView>(app, app.adminToken, 'POST', '/commands/bulk', {
+      labels: 'kind=t',
+      name: 'reboot',
+    });
     expect(admins.body.items).toHaveLength(3);
     const seen = await api<BulkCommandView>(app, sam, 'GET', `/commands/bulk/${admins.body.bulkId}`);
     expect(seen.body.items.map((i) => i.deviceId)).toEqual(['in-a', 'in-a2']);
@@ -181,7 +207,9 @@ describe('user scopes (e2e)', () => {
     expect((await api(app, sam, 'GET', `/alarms/${outside}`)).status).toBe(404);
     expect((await api(app, sam, 'POST', `/alarms/${outside}/acknowledge`)).status).toBe(404);
     expect((await api(app, sam, 'POST', `/alarms/${outside}/clear`)).status).toBe(404);
-    expect((await api<{ status: string }>(app, app.adminToken, 'GET', `/alarms/${outside}`)).body.status).toBe('raised');
+    expect((await api<{ status: string }>(app, app.adminToken, 'GET', `/alarms/${outside}`)).body.status).toBe(
+      'raised',
+    );
 
     expect((await api<{ items: AlarmRuleView[] }>(app, sam, 'GET', '/alarm-rules')).body.items).toEqual([]);
     expect((await api(app, sam, 'GET', `/alarm-rules/${fleet.body.id}`)).status).toBe(404);
@@ -193,9 +221,9 @@ describe('user scopes (e2e)', () => {
       condition,
     });
     expect(own.body.target).toEqual({ labels: 'kind=t,site=a' });
-    expect((await api<{ items: AlarmRuleView[] }>(app, sam, 'GET', '/alarm-rules')).body.items.map((r) => r.id)).toEqual([
-      own.body.id,
-    ]);
+    expect(
+      (await api<{ items: AlarmRuleView[] }>(app, sam, 'GET', '/alarm-rules')).body.items.map((r) => r.id),
+    ).toEqual([own.body.id]);
     const rule = (target: unknown) => ({ name: 'x', severity: 'minor', target, condition });
     expect((await api(app, sam, 'POST', '/alarm-rules', rule({ deviceId: 'out-b' }))).status).toBe(404);
     expect((await api(app, sam, 'POST', '/alarm-rules', rule({ modelId: 'any' }))).status).toBe(400);
@@ -220,7 +248,9 @@ describe('user scopes (e2e)', () => {
   it("ends the user's sessions when the scope changes, and audits the change", async () => {
     const live = stream(sam);
     await live.opened();
-    const closed = new Promise<void>((resolve) => live.source.addEventListener('error', () => resolve(), { once: true }));
+    const closed = new Promise<void>((resolve) =>
+      live.source.addEventListener('error', () => resolve(), { once: true }),
+    );
     const changed = await api<UserView>(app, app.adminToken, 'PATCH', '/users/sam', { scope: 'site=b' });
     expect(changed.body).toEqual({ username: 'sam', role: 'operator', scope: 'site=b' });
     expect((await api(app, sam, 'GET', '/devices')).status).toBe(401);

@@ -38,7 +38,12 @@ describe.each(engines())('UserRepository on %s', (engine) => {
     expect(await sut.find('amy')).toEqual({ ...user('amy'), role: 'admin', passwordHash: 'new' });
     expect(await sut.update('nobody', { role: 'admin' })).toBe(false);
     expect(await sut.update('amy', { scope: 'site=a,floor=2' })).toBe(true);
-    expect(await sut.find('amy')).toEqual({ ...user('amy'), role: 'admin', passwordHash: 'new', scope: 'site=a,floor=2' });
+    expect(await sut.find('amy')).toEqual({
+      ...user('amy'),
+      role: 'admin',
+      passwordHash: 'new',
+      scope: 'site=a,floor=2',
+    });
     expect(await sut.update('amy', { role: 'operator' })).toBe(true);
     expect((await sut.find('amy'))?.scope).toBe('site=a,floor=2');
     expect(await sut.update('amy', { scope: null })).toBe(true);

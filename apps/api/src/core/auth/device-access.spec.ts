@@ -1,6 +1,8 @@
 import { DeviceAccess, labelsMatch } from './device-access';
 
-const scoped = (text: string) => ({ scope: new Map(text.split(',').map((pair) => pair.split('=') as [string, string])) });
+const scoped = (text: string) => ({
+  scope: new Map(text.split(',').map((pair) => pair.split('=') as [string, string])),
+});
 const everything = { scope: null };
 
 describe('labelsMatch', () => {
@@ -77,7 +79,9 @@ describe('DeviceAccess', () => {
       ['floor', '2'],
       ['site', 'a'],
     ]);
-    expect([...(sut.narrow(scoped('site=a'), new Map([['site', 'a']])) as Map<string, string>)]).toEqual([['site', 'a']]);
+    expect([...(sut.narrow(scoped('site=a'), new Map([['site', 'a']])) as Map<string, string>)]).toEqual([
+      ['site', 'a'],
+    ]);
     expect(sut.narrow(scoped('site=a'), new Map([['site', 'b']]))).toBe('none');
   });
 });

@@ -102,7 +102,10 @@ export class ScopeDialog {
   }
 }
 
-export function openScopeDialog(dialog: MatDialog, user: UserView): MatDialogRef<ScopeDialog, { scope: string | null }> {
+export function openScopeDialog(
+  dialog: MatDialog,
+  user: UserView,
+): MatDialogRef<ScopeDialog, { scope: string | null }> {
   return dialog.open<ScopeDialog, UserView, { scope: string | null }>(ScopeDialog, {
     ...dialogSize('28rem'),
     data: user,

@@ -153,7 +153,9 @@ export class AlarmRulesController {
     @CurrentUser() user: AuthUser,
   ): Promise<AlarmRuleView> {
     if (this.access.limited(user)) await this.visibleRule(id, user);
-    return ruleView(await this.alarms.updateRule(id, { ...body, target: scopedTarget(this.access, user, body.target) }));
+    return ruleView(
+      await this.alarms.updateRule(id, { ...body, target: scopedTarget(this.access, user, body.target) }),
+    );
   }
 
   @Audited({ action: 'alarm-rule.delete', target: param('id') })

@@ -61,7 +61,10 @@ describe('AuthService', () => {
       expect(sut.user()).toEqual({ username: 'ada', role: 'admin', scope: null });
       expect(sut.isAuthenticated()).toBe(true);
       const saved = storage.getItem(SESSION_STORAGE_KEY) ?? '';
-      expect(JSON.parse(saved)).toEqual({ user: { username: 'ada', role: 'admin', scope: null }, expiresAt: NOW + 3_600_000 });
+      expect(JSON.parse(saved)).toEqual({
+        user: { username: 'ada', role: 'admin', scope: null },
+        expiresAt: NOW + 3_600_000,
+      });
       expect(saved).not.toContain('tok-123');
     });
 
