@@ -232,6 +232,19 @@ describe('ControlGateway', () => {
       ]);
     });
 
+    it("answers a cancel of a command of a device outside the user's scope as one of an unknown command", async () => {
+      access.load([{ id: 'd1', labels: { site: 'b' } }]);
+      const cancel = jest.fn();
+      Object.assign(commands, { get: jest.fn().mockResolvedValue({ id: 'c1', deviceId: 'd1' }), cancel });
+      const socket = await connect('olga', 'operator', undefined, new Map([['site', 'a']]));
+      socket.frame('command.cancel', { requestId: 'r1', commandId: 'c1' });
+      await settle();
+      expect(cancel).not.toHaveBeenCalled();
+      expect(socket.sent).toEqual([
+        { event: 'error', data: { requestId: 'r1', code: 'not_found', message: 'no command c1' } },
+      ]);
+    });
+
     it('answers a refusal by the core with its code and message, and does not log it', async () => {
       state.setDesired.mockRejectedValue(new DomainError('precondition_failed', 'version 3 is not 2'));
       const socket = await connect();
