@@ -70,6 +70,22 @@ describe('DeviceAccess', () => {
     expect(sut.within(scoped('site=a,floor=2'), selector('site=a'))).toBe(false);
   });
 
+  it('keeps what changed while a reload was reading over what the reload read', () => {
+    const user = scoped('site=a');
+    sut.beginLoad();
+    sut.set('new', { site: 'a' });
+    sut.remove('a1');
+    sut.set('b1', { site: 'a' });
+    // Read before those changes.
+    sut.load([
+      { id: 'a1', labels: { site: 'a' } },
+      { id: 'b1', labels: { site: 'b' } },
+    ]);
+    expect(['a1', 'b1', 'new'].filter((id) => sut.sees(user, id))).toEqual(['b1', 'new']);
+    sut.load([{ id: 'a1', labels: { site: 'a' } }]);
+    expect(['a1', 'b1', 'new'].filter((id) => sut.sees(user, id))).toEqual(['a1']);
+  });
+
   it('ANDs the scope into a list selector, or says none when they ask one label for two values', () => {
     expect(sut.narrow(everything, undefined)).toBeUndefined();
     const floor = new Map([['floor', '2']]);

@@ -22,21 +22,36 @@ export function labelsMatch(labels: Labels, selector: Selector): boolean {
 @Injectable()
 export class DeviceAccess {
   private readonly labels = new Map<string, Labels>();
+  /** Devices changed since a reload began reading: what they are now wins over what it read. */
+  private touched: Set<string> | undefined;
 
-  /** Replaces what is known (at boot, or after the replicas' channel was lost). */
+  /** A reload (`load`) is about to read every device. */
+  beginLoad(): void {
+    this.touched = new Set();
+  }
+
+  /** Replaces what is known (at boot, or after the replicas' channel was lost), but for changes made since `beginLoad`. */
   load(devices: Iterable<{ id: string; labels: Labels }>): void {
+    const kept = [...(this.touched ?? [])].map((id) => [id, this.labels.get(id)] as const);
+    this.touched = undefined;
     this.labels.clear();
     for (const device of devices) this.labels.set(device.id, device.labels);
+    for (const [id, labels] of kept) {
+      if (labels === undefined) this.labels.delete(id);
+      else this.labels.set(id, labels);
+    }
   }
 
   /** A device was registered or relabelled. */
   set(deviceId: string, labels: Labels): void {
     this.labels.set(deviceId, labels);
+    this.touched?.add(deviceId);
   }
 
   /** A device was deleted. */
   remove(deviceId: string): void {
     this.labels.delete(deviceId);
+    this.touched?.add(deviceId);
   }
 
   /** Whether the user is limited at all. */

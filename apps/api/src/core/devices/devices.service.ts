@@ -104,6 +104,7 @@ export class DevicesService {
   /** Every device's labels into the access index (scoped users see devices by them). */
   private async loadLabels(): Promise<void> {
     const all: Array<{ id: string; labels: Record<string, string> }> = [];
+    this.access.beginLoad();
     for (;;) {
       const page = await this.devices.list({ afterId: all.at(-1)?.id, limit: LABELS_PAGE });
       for (const device of page) all.push({ id: device.id, labels: device.labels });
