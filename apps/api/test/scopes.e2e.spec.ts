@@ -131,7 +131,7 @@ describe('user scopes (e2e)', () => {
     expect(deviceIdsOf(resumed)).toEqual(['in-a']);
   });
 
-  it('answers a WebSocket command, cancel or desired state for a device outside the scope not_found, with its requestId', async () => {
+  it('answers a WebSocket command or desired state for a device outside the scope not_found, with its requestId', async () => {
     const socket = await SocketClient.open(app, sam);
     sockets.push(socket);
     socket.send('command.send', { requestId: 'r1', deviceId: 'out-b', name: 'reboot' });
