@@ -57,8 +57,9 @@ const TABLES: TableCopy[] = [
       ['password_hash', 'text'],
       ['role', 'text'],
       ['created_at', 'bigint'],
+      ['scope', 'text'],
     ],
-    select: 'SELECT username, password_hash, role, created_at FROM users ORDER BY username',
+    select: 'SELECT username, password_hash, role, created_at, scope FROM users ORDER BY username',
   },
   {
     table: 'sessions',

@@ -76,13 +76,13 @@ describe('auth and roles', () => {
       body: JSON.stringify(ADMIN),
     });
     const body = (await res.json()) as { expiresIn: number; user: { role: string } };
-    expect(body.user).toEqual({ username: 'admin', role: 'admin' });
+    expect(body.user).toEqual({ username: 'admin', role: 'admin', scope: null });
     expect(body.expiresIn).toBeGreaterThan(0);
     const cookie = res.headers.get('set-cookie')!;
     expect(cookie).toMatch(/iot_session=.+HttpOnly/i);
     expect(cookie).toMatch(/SameSite=Strict/i);
     const me = await fetch(`${app.url}/api/v1/auth/me`, { headers: { cookie: cookie.split(';')[0] } });
-    expect(await me.json()).toEqual({ username: 'admin', role: 'admin' });
+    expect(await me.json()).toEqual({ username: 'admin', role: 'admin', scope: null });
     const out = await fetch(`${app.url}/api/v1/auth/logout`, { method: 'POST' });
     expect(out.headers.get('set-cookie')).toMatch(/iot_session=;/);
   });

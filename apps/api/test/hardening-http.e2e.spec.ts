@@ -126,7 +126,11 @@ describe('hardening: sessions end before they expire (REST, SSE, WebSocket)', ()
     const dataDir = app.dataDir;
     await app.stop({ keepData: true });
     app = await startApp({ MAX_SESSIONS_PER_USER: '3' }, dataDir);
-    expect((await api(app, token, 'GET', '/auth/me')).body).toEqual({ username: 'steady', role: 'viewer' });
+    expect((await api(app, token, 'GET', '/auth/me')).body).toEqual({
+      username: 'steady',
+      role: 'viewer',
+      scope: null,
+    });
   });
 });
 

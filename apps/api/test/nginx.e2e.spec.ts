@@ -142,7 +142,7 @@ describeWithNginx('deploy/nginx/nginx.conf in front of the api', () => {
     const cookie = res.headers.get('set-cookie')!.split(';')[0];
     expect(cookie).toMatch(/^iot_session=./);
     const me = await fetch(`${nginx.url}/api/v1/auth/me`, { headers: { cookie } });
-    expect(await me.json()).toEqual({ username: ADMIN.username, role: 'admin' });
+    expect(await me.json()).toEqual({ username: ADMIN.username, role: 'admin', scope: null });
 
     const socket = await SocketClient.open(front(), undefined, { cookie, origin: nginx.origin });
     await socket.close();

@@ -93,6 +93,24 @@ describeWithTopology('two api replicas on PostgreSQL and Mosquitto, behind nginx
     expect((await api(b, viewer, 'GET', '/auth/me')).body).toMatchObject({ role: 'viewer' });
   });
 
+  it("a user's scope holds on the other replica, which follows a device relabelled through the first", async () => {
+    const made = await api(a, token, 'POST', '/users', {
+      username: 'sita',
+      password: 'sita-password-1',
+      role: 'operator',
+      scope: 'site=a',
+    });
+    expect(made.status).toBe(201);
+    const sita = (await login(b.url, 'sita', 'sita-password-1')).accessToken;
+    await createDevice(as(a), 'rep-scope');
+    const statusOnB = async () => (await api(b, sita, 'GET', '/devices/rep-scope')).status;
+    expect(await statusOnB()).toBe(404);
+    await api(a, token, 'PATCH', '/devices/rep-scope', { labels: { site: 'a' } });
+    await until(async () => (await statusOnB()) === 200, 'B to see the device relabelled into the scope through A');
+    await api(a, token, 'PATCH', '/devices/rep-scope', { labels: { site: 'b' } });
+    await until(async () => (await statusOnB()) === 404, 'B to hide the device relabelled out of the scope through A');
+  });
+
   it('a command sent through one replica gets its results, whichever replica the device answers through', async () => {
     const client = await device('rep-2', b);
     client.on('message', (topic) => {

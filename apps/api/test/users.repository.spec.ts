@@ -13,6 +13,7 @@ describe.each(engines())('UserRepository on %s', (engine) => {
     username,
     passwordHash: `hash-${username}`,
     role: 'viewer' as const,
+    scope: null as string | null,
     createdAt: 5,
   });
 
@@ -22,6 +23,9 @@ describe.each(engines())('UserRepository on %s', (engine) => {
     expect(await sut.create({ ...user('zed'), passwordHash: 'other' })).toBe(false);
     expect(await sut.count()).toBe(2);
     expect(await sut.find('zed')).toEqual(user('zed'));
+    expect(await sut.create({ ...user('scoped'), scope: 'site=a' })).toBe(true);
+    expect((await sut.find('scoped'))?.scope).toBe('site=a');
+    expect(await sut.delete('scoped')).toBe(true);
     expect(await sut.find('nobody')).toBeUndefined();
     expect((await sut.list()).map((u) => u.username)).toEqual(['Amy', 'zed']);
   });
@@ -33,6 +37,17 @@ describe.each(engines())('UserRepository on %s', (engine) => {
     expect(await sut.update('amy', { passwordHash: 'new' })).toBe(true);
     expect(await sut.find('amy')).toEqual({ ...user('amy'), role: 'admin', passwordHash: 'new' });
     expect(await sut.update('nobody', { role: 'admin' })).toBe(false);
+    expect(await sut.update('amy', { scope: 'site=a,floor=2' })).toBe(true);
+    expect(await sut.find('amy')).toEqual({
+      ...user('amy'),
+      role: 'admin',
+      passwordHash: 'new',
+      scope: 'site=a,floor=2',
+    });
+    expect(await sut.update('amy', { role: 'operator' })).toBe(true);
+    expect((await sut.find('amy'))?.scope).toBe('site=a,floor=2');
+    expect(await sut.update('amy', { scope: null })).toBe(true);
+    expect((await sut.find('amy'))?.scope).toBeNull();
     expect(await sut.delete('amy')).toBe(true);
     expect(await sut.delete('amy')).toBe(false);
     expect(await sut.count()).toBe(0);

@@ -5,6 +5,7 @@ import { APP_CONFIG, type AppConfig } from '../platform/config/config';
 import { AlarmEngine } from './alarms/alarm-engine.service';
 import { AlarmsService } from './alarms/alarms.service';
 import { AuthService } from './auth/auth.service';
+import { DeviceAccess } from './auth/device-access';
 import { CommandsService } from './commands/commands.service';
 import { BulkCommandsService } from './commands/bulk-commands.service';
 import { DeviceAuthService } from './devices/device-auth.service';
@@ -32,6 +33,7 @@ const services = [
   EventRetention,
   PresenceService,
   AuthService,
+  DeviceAccess,
   DeviceAuthService,
   DevicesService,
   TelemetryHistory,

@@ -49,6 +49,7 @@ export class ReplicaSync implements OnApplicationBootstrap {
       case 'device.rotated':
         this.devices.changedElsewhere(notice);
         this.models.forget(notice.deviceId);
+        if (notice.kind === 'device.added') this.relabelled(notice.deviceId);
         if (notice.kind !== 'device.rotated') this.bus.emit('device.changed', notice.deviceId);
         break;
       case 'device.model':
@@ -56,12 +57,17 @@ export class ReplicaSync implements OnApplicationBootstrap {
         this.bus.emit('device.changed', notice.deviceId);
         break;
       case 'device.changed':
+        this.relabelled(notice.deviceId);
         this.bus.emit('device.changed', notice.deviceId);
         break;
       case 'alarm.rules':
         void this.alarms.rulesChanged();
         break;
     }
+  }
+
+  private relabelled(deviceId: string): void {
+    this.devices.labelsChangedElsewhere(deviceId).catch((error: unknown) => this.failed("a device's labels", error));
   }
 
   private async resync(): Promise<void> {

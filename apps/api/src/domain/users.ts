@@ -6,6 +6,13 @@ export interface UserRecord extends UserView {
   createdAt: number;
 }
 
+/** What may change of a user; `scope: null` lifts the limit. */
+export interface UserPatch {
+  passwordHash?: string;
+  role?: Role;
+  scope?: string | null;
+}
+
 /** The console's users. */
 export abstract class UserRepository {
   abstract count(): Promise<number>;
@@ -15,7 +22,7 @@ export abstract class UserRepository {
   /** Returns false when the username is taken. */
   abstract create(user: UserRecord): Promise<boolean>;
   /** Returns false when there is no such user. */
-  abstract update(username: string, patch: { passwordHash?: string; role?: Role }): Promise<boolean>;
+  abstract update(username: string, patch: UserPatch): Promise<boolean>;
   /** Returns false when there was no such user. */
   abstract delete(username: string): Promise<boolean>;
 }

@@ -361,6 +361,12 @@ const migrations: Record<string, Migration> = {
       await sql`CREATE INDEX device_models_model ON device_models (model_id)`.execute(db);
     },
   },
+  '0014_user_scopes': {
+    async up(db: Kysely<unknown>) {
+      // The devices a user is limited to: a label selector, or null for all.
+      await sql`ALTER TABLE users ADD COLUMN scope TEXT`.execute(db);
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -9,6 +9,8 @@ export interface Database {
     password_hash: string;
     role: string;
     created_at: number;
+    /** A label selector (`site=a`), or null for every device. */
+    scope: string | null;
   };
   sessions: {
     id: string;

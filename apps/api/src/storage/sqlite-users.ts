@@ -1,12 +1,18 @@
 import type { Kysely } from 'kysely';
 import type { Role } from '@iot/protocol';
-import type { UserRecord, UserRepository } from '../domain/users';
+import type { UserPatch, UserRecord, UserRepository } from '../domain/users';
 import type { Database } from './schema';
 
 type UserRow = Database['users'];
 
 function toUser(row: UserRow): UserRecord {
-  return { username: row.username, passwordHash: row.password_hash, role: row.role as Role, createdAt: row.created_at };
+  return {
+    username: row.username,
+    passwordHash: row.password_hash,
+    role: row.role as Role,
+    scope: row.scope ?? null,
+    createdAt: row.created_at,
+  };
 }
 
 /** The console's users on SQLite. */
@@ -39,18 +45,20 @@ export class SqliteUsers implements UserRepository {
         password_hash: user.passwordHash,
         role: user.role,
         created_at: user.createdAt,
+        scope: user.scope,
       })
       .onConflict((oc) => oc.doNothing())
       .executeTakeFirst();
     return Number(result.numInsertedOrUpdatedRows ?? 0) > 0;
   }
 
-  async update(username: string, patch: { passwordHash?: string; role?: Role }): Promise<boolean> {
+  async update(username: string, patch: UserPatch): Promise<boolean> {
     const result = await this.db
       .updateTable('users')
       .set({
         ...(patch.passwordHash !== undefined && { password_hash: patch.passwordHash }),
         ...(patch.role !== undefined && { role: patch.role }),
+        ...(patch.scope !== undefined && { scope: patch.scope }),
       })
       .where('username', '=', username)
       .executeTakeFirst();

@@ -113,6 +113,19 @@ describe('createUserSchema / updateUserSchema', () => {
     [{ password: x(11) }, 'short password'],
     [{ role: 'root' }, 'unknown role'],
   ])('updateUserSchema refuses %j (%s)', (v) => expect(ok(updateUserSchema, v)).toBe(false));
+
+  it.each<[unknown, string | null]>([
+    ['site=a', 'site=a'],
+    ['site=a,floor=2', 'site=a,floor=2'],
+    [null, null],
+  ])('takes the scope %j as %j', (scope, expected) => {
+    expect(updateUserSchema.parse({ scope }).scope).toBe(expected);
+    expect(createUserSchema.parse({ username: 'jane', password: x(12), role: 'operator', scope }).scope).toBe(expected);
+  });
+
+  it.each<[unknown]>([[''], ['site'], ['site=a,site=b'], [`k=${x(2048)}`], [1]])('refuses the scope %j', (scope) => {
+    expect(ok(updateUserSchema, { scope })).toBe(false);
+  });
 });
 
 describe('deviceIdSchema', () => {

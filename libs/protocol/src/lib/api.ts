@@ -31,6 +31,11 @@ export type LoginRequest = z.infer<typeof loginRequestSchema>;
 export interface UserView {
   username: string;
   role: Role;
+  /**
+   * The devices the user is limited to: a label selector (`site=a`), or
+   * null for every device. Admins are never limited.
+   */
+  scope: string | null;
 }
 
 export interface LoginResponse {
@@ -47,11 +52,6 @@ const passwordSchema = z
   .min(PASSWORD_MIN_LENGTH, `passwords need at least ${PASSWORD_MIN_LENGTH} characters`)
   .max(256);
 
-export const createUserSchema = z.object({
-  username: usernameSchema,
-  password: passwordSchema,
-  role: roleSchema,
-});
 /** `POST /auth/password`: a user changes their own password. */
 export const changePasswordSchema = z.object({
   currentPassword: z.string().min(1).max(256),
@@ -59,12 +59,6 @@ export const changePasswordSchema = z.object({
 });
 export type ChangePasswordRequest = z.infer<typeof changePasswordSchema>;
 
-export const updateUserSchema = z
-  .object({
-    password: passwordSchema.optional(),
-    role: roleSchema.optional(),
-  })
-  .refine((u) => u.password !== undefined || u.role !== undefined, 'give a password or a role');
 
 /** A label key, such as `site` or `app.kubernetes.io/part-of`. */
 export const LABEL_KEY_PATTERN = /^[A-Za-z0-9_./-]{1,63}$/;
@@ -97,6 +91,35 @@ export const labelSelectorSchema = z
     }
     return selector;
   });
+
+/** A label selector written back as text: its pairs in the order given, so equal selectors read the same. */
+export function labelSelectorText(selector: ReadonlyMap<string, string>): string {
+  return [...selector].map(([key, value]) => `${key}=${value}`).join(',');
+}
+
+/**
+ * A user's scope: a label selector (`site=a,floor=2`) limiting the devices
+ * the user sees and commands, or null for every device.
+ */
+export const userScopeSchema = labelSelectorSchema.transform(labelSelectorText).nullable();
+
+export const createUserSchema = z.object({
+  username: usernameSchema,
+  password: passwordSchema,
+  role: roleSchema,
+  scope: userScopeSchema.optional(),
+});
+
+export const updateUserSchema = z
+  .object({
+    password: passwordSchema.optional(),
+    role: roleSchema.optional(),
+    scope: userScopeSchema.optional(),
+  })
+  .refine(
+    (u) => u.password !== undefined || u.role !== undefined || u.scope !== undefined,
+    'give a password, a role or a scope',
+  );
 
 export const deviceIdSchema = z
   .string()

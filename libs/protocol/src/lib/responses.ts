@@ -30,7 +30,11 @@ export const apiErrorSchema = z.object({
   message: z.string(),
 }) satisfies z.ZodType<ApiError>;
 
-export const userViewSchema = z.object({ username: z.string(), role: roleSchema }) satisfies z.ZodType<UserView>;
+export const userViewSchema = z.object({
+  username: z.string(),
+  role: roleSchema,
+  scope: z.string().nullable().describe('A label selector limiting the devices the user sees, or null for all'),
+}) satisfies z.ZodType<UserView>;
 
 export const loginResponseSchema = z.object({
   accessToken: z.string(),

@@ -11,6 +11,9 @@ import {
 import { DomainError } from '../../domain/errors';
 import { AlarmEngine } from './alarm-engine.service';
 
+/** Pages of alarms read at most for one page of a scoped user's (the rest: the next page, by its cursor). */
+const SCOPED_READS = 10;
+
 /** Open alarms of a deleted rule cleared at once, at most per page. */
 const CLEAR_PAGE = 500;
 
@@ -66,11 +69,33 @@ export class AlarmsService {
     }
   }
 
-  async list(query: ListAlarmsQuery): Promise<{ items: AlarmRecord[]; nextCursor: string | null }> {
+  /**
+   * One page of alarms, newest first. With `visible` (a scoped user), only
+   * alarms of the devices it lets through; the log is read a bounded number
+   * of pages for it, so a page may come back short with a cursor to go on.
+   */
+  async list(
+    query: ListAlarmsQuery,
+    visible?: (deviceId: string) => boolean,
+  ): Promise<{ items: AlarmRecord[]; nextCursor: string | null }> {
     const { limit, cursor, ...filter } = query;
-    const rows = await this.alarms.list({ ...filter, beforeId: cursor, limit: limit + 1 });
-    const items = rows.slice(0, limit);
-    return { items, nextCursor: rows.length > limit ? items[items.length - 1].id : null };
+    if (!visible) {
+      const rows = await this.alarms.list({ ...filter, beforeId: cursor, limit: limit + 1 });
+      const items = rows.slice(0, limit);
+      return { items, nextCursor: rows.length > limit ? items[items.length - 1].id : null };
+    }
+    const items: AlarmRecord[] = [];
+    let before = cursor;
+    for (let read = 0; read < SCOPED_READS; read++) {
+      const rows = await this.alarms.list({ ...filter, beforeId: before, limit: limit + 1 });
+      for (const row of rows) {
+        if (items.length === limit) return { items, nextCursor: items[items.length - 1].id };
+        before = row.id;
+        if (visible(row.deviceId)) items.push(row);
+      }
+      if (rows.length <= limit) return { items, nextCursor: null };
+    }
+    return { items, nextCursor: before ?? null };
   }
 
   async get(id: string): Promise<AlarmRecord & { transitions: AlarmTransition[] }> {

@@ -7,7 +7,7 @@ import { refusalOf, strictFake } from '../../domain/testing';
 import type { UserRecord, UserRepository } from '../../domain/users';
 import type { AppConfig } from '../../platform/config/config';
 import { EventBus } from '../events/event-bus';
-import { AuthService } from './auth.service';
+import { AuthService, scopeOf } from './auth.service';
 
 const alone = strictFake<ClusterChannel>({ shared: false }, 'cluster');
 
@@ -23,16 +23,19 @@ describe('AuthService', () => {
   let storedOnly: string[];
   let ended: Array<string[]>;
   let sut: AuthService;
+  /** Alice as the repository has her now. */
+  let stored: UserRecord;
 
   beforeAll(async () => {
     Logger.overrideLogger(false);
     // A cheap hash keeps the test fast; verify takes whatever parameters the hash names.
     const passwordHash = await argon2.hash(PASSWORD, { type: argon2.argon2id, memoryCost: 1024, timeCost: 1 });
-    alice = { username: 'alice', passwordHash, role: 'operator', createdAt: NOW };
+    alice = { username: 'alice', passwordHash, role: 'operator', scope: null, createdAt: NOW };
   });
 
   beforeEach(async () => {
     jest.useFakeTimers({ now: NOW, doNotFake: ['setImmediate', 'nextTick'] });
+    stored = alice;
     inserted = [];
     deleted = [];
     storedOnly = [];
@@ -40,9 +43,14 @@ describe('AuthService', () => {
     const users = strictFake<UserRepository>(
       {
         list: async () => [alice],
-        find: async (username) => (username === 'alice' ? alice : undefined),
+        find: async (username) => (username === 'alice' ? stored : undefined),
         create: async (user) => user.username !== 'alice',
-        update: async (username) => username === 'alice',
+        update: async (username, patch) => {
+          if (username !== 'alice') return false;
+          if (patch.scope !== undefined) stored = { ...stored, scope: patch.scope };
+          if (patch.role !== undefined) stored = { ...stored, role: patch.role };
+          return true;
+        },
         delete: async (username) => username === 'alice',
       },
       'users',
@@ -85,7 +93,7 @@ describe('AuthService', () => {
   it('opens a session on login that the token names, and ends it on logout with sessions.ended on the bus', async () => {
     const { token, sessionId } = await login();
     expect(inserted).toEqual([{ id: sessionId, username: 'alice', createdAt: NOW, expiresAt: NOW + 3_600_000 }]);
-    expect(await sut.verifyToken(token)).toEqual({ username: 'alice', role: 'operator', sessionId });
+    expect(await sut.verifyToken(token)).toEqual({ username: 'alice', role: 'operator', sessionId, scope: null });
 
     await sut.logout(token);
 
@@ -122,6 +130,30 @@ describe('AuthService', () => {
     expect(ended).toEqual([[first.sessionId, second.sessionId, 'left-by-a-crash'].sort()]);
     expect(await sut.verifyToken(first.token)).toBeUndefined();
     expect(await sut.verifyToken(second.token)).toBeUndefined();
+  });
+
+  it("puts the user's scope on each request's user, ends the sessions when it changes, and never limits an admin", async () => {
+    const before = await login();
+    expect((await sut.verifyToken(before.token))?.scope).toBeNull();
+
+    await sut.updateUser('alice', { scope: 'site=a,floor=2' });
+    expect(ended).toEqual([[before.sessionId]]);
+    expect(await sut.verifyToken(before.token)).toBeUndefined();
+    const scoped = await login();
+    expect([...((await sut.verifyToken(scoped.token))?.scope ?? [])]).toEqual([
+      ['site', 'a'],
+      ['floor', '2'],
+    ]);
+
+    await sut.updateUser('alice', { role: 'admin' });
+    const admin = await login();
+    expect(sut.findUser('alice')?.scope).toBe('site=a,floor=2');
+    expect((await sut.verifyToken(admin.token))?.scope).toBeNull();
+  });
+
+  it('reads a scope stored unreadable as one no device matches, never as none', () => {
+    expect([...(scopeOf({ role: 'viewer', scope: ',,' }) ?? [])]).toEqual([['', '']]);
+    expect(scopeOf({ role: 'viewer', scope: null })).toBeNull();
   });
 
   it('announces nothing when a change ends no session', async () => {

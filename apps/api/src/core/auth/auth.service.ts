@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
 import * as argon2 from 'argon2';
-import type { LoginResponse, Role } from '@iot/protocol';
+import { type LoginResponse, type Role, labelSelectorSchema } from '@iot/protocol';
 import { ClusterChannel, type ClusterNotice, MAX_SESSION_IDS_PER_NOTICE } from '../../domain/cluster';
 import { DomainError } from '../../domain/errors';
 import { APP_CONFIG, type AppConfig, ConfigError } from '../../platform/config/config';
@@ -14,6 +14,13 @@ import { type UserRecord, UserRepository } from '../../domain/users';
 import { EventBus } from '../events/event-bus';
 import type { AuthUser } from './auth-user';
 import { LoginThrottle, addressKey } from './login-throttle';
+
+/** The labels a user is limited to: none for admins or without a scope (one stored unreadable limits to nothing). */
+export function scopeOf(user: Pick<UserRecord, 'role' | 'scope'>): ReadonlyMap<string, string> | null {
+  if (user.role === 'admin' || user.scope === null) return null;
+  const parsed = labelSelectorSchema.safeParse(user.scope);
+  return parsed.success ? parsed.data : new Map([['', '']]);
+}
 
 /** The cookie that carries the session token for browsers. */
 export const SESSION_COOKIE = 'iot_session';
@@ -128,8 +135,9 @@ export class AuthService implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   /** Throws `conflict` when the username is taken. */
-  async createUser(username: string, password: string, role: Role): Promise<UserRecord> {
-    const user: UserRecord = { username, passwordHash: await this.hashPassword(password), role, createdAt: Date.now() };
+  async createUser(username: string, password: string, role: Role, scope: string | null = null): Promise<UserRecord> {
+    const passwordHash = await this.hashPassword(password);
+    const user: UserRecord = { username, passwordHash, role, scope, createdAt: Date.now() };
     if (!(await this.userRepository.create(user))) throw new DomainError('conflict', `user ${username} exists`);
     this.users.set(username, user);
     // Sessions a crash left behind of an earlier user of this name must not become this one's.
@@ -139,15 +147,18 @@ export class AuthService implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   /** Throws `not_found` when there is no such user. */
-  async updateUser(username: string, patch: { password?: string; role?: Role }): Promise<UserRecord> {
+  async updateUser(
+    username: string,
+    patch: { password?: string; role?: Role; scope?: string | null },
+  ): Promise<UserRecord> {
     const passwordHash = patch.password === undefined ? undefined : await this.hashPassword(patch.password);
-    if (!(await this.userRepository.update(username, { passwordHash, role: patch.role }))) {
+    if (!(await this.userRepository.update(username, { passwordHash, role: patch.role, scope: patch.scope }))) {
       throw new DomainError('not_found', `no user ${username}`);
     }
     const user = await this.userRepository.find(username);
     if (user) this.users.set(username, user);
     if (patch.password !== undefined) this.forgetInitialPassword(username);
-    // Whoever knew the old password, or held the old role, logs in again.
+    // Whoever knew the old password, or held the old role or scope, logs in again.
     await this.endSessionsOf(username);
     await this.tell({ kind: 'user.changed', username });
     // Deleted meanwhile.
@@ -230,7 +241,7 @@ export class AuthService implements OnApplicationBootstrap, OnModuleDestroy {
       response: {
         accessToken,
         expiresIn: this.config.jwtTtlSeconds,
-        user: { username: user.username, role: user.role },
+        user: { username: user.username, role: user.role, scope: user.scope },
       },
     };
   }
@@ -252,7 +263,7 @@ export class AuthService implements OnApplicationBootstrap, OnModuleDestroy {
     const session = typeof claims.sid === 'string' ? await this.session(claims.sid) : undefined;
     if (!session || session.username !== claims.sub || session.expiresAt <= Date.now()) return undefined;
     const user = await this.user(session.username);
-    return user && { username: user.username, role: user.role, sessionId: session.id };
+    return user && { username: user.username, role: user.role, sessionId: session.id, scope: scopeOf(user) };
   }
 
   /** A user from memory; with replicas, from the database when made through another one a moment ago. */

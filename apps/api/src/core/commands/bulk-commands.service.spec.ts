@@ -76,6 +76,17 @@ describe('BulkCommandsService', () => {
     );
   });
 
+  it('refuses the listed devices its sender may not see as unknown ones, without patching them', async () => {
+    const sut = make();
+    const target = { devices: ['d1', 'hidden'], sees: (id: string) => id !== 'hidden' };
+    const { bulk } = await sut.patchDesired(target, { fan: 3 }, 'ops');
+    expect(patched.map(([id]) => id)).toEqual(['d1']);
+    expect(bulk.items).toEqual([
+      { deviceId: 'd1', commandId: null, version: 1, error: null },
+      { deviceId: 'hidden', commandId: null, version: null, error: 'no device hidden' },
+    ]);
+  });
+
   it('refuses a patch no device could take before patching any, and records nothing', async () => {
     const sut = make();
     const patch = JSON.parse('{"__proto__": {"polluted": true}}') as JsonObject;

@@ -11,8 +11,14 @@ import { CommandsService } from './commands.service';
 /** Devices of one bulk served at once, at most (each is a write and a publish). */
 const BULK_CONCURRENCY = 8;
 
-/** What a bulk command goes to: a list of device ids, or a label selector (as given, for the record). */
-export type BulkTarget = { devices: readonly string[] } | { labels: ReadonlyMap<string, string>; selector: string };
+/**
+ * What a bulk command goes to: a list of device ids (those `sees` refuses are
+ * refused as unknown: outside the sender's scope), or a label selector (with
+ * its text, for the record).
+ */
+export type BulkTarget =
+  | { devices: readonly string[]; sees?: (deviceId: string) => boolean }
+  | { labels: ReadonlyMap<string, string>; selector: string };
 
 /** A bulk command and where each of its commands stands. */
 export interface BulkState {
@@ -72,11 +78,16 @@ export class BulkCommandsService {
     const deviceIds = 'devices' in target ? [...new Set(target.devices)] : await this.matching(target.labels);
     if (deviceIds.length === 0) throw new DomainError('bad_request', 'labels: no device matches the selector');
     const items: BulkItem[] = new Array<BulkItem>(deviceIds.length);
+    const sees = 'sees' in target ? target.sees : undefined;
+    const scoped = async (deviceId: string): Promise<BulkItem> => {
+      if (sees && !sees(deviceId)) throw new DomainError('not_found', `no device ${deviceId}`);
+      return each(deviceId);
+    };
     let next = 0;
     const worker = async () => {
       while (next < deviceIds.length) {
         const at = next++;
-        items[at] = await this.one(kind, deviceIds[at], each);
+        items[at] = await this.one(kind, deviceIds[at], scoped);
       }
     };
     await Promise.all(Array.from({ length: Math.min(BULK_CONCURRENCY, deviceIds.length) }, worker));

@@ -8,6 +8,7 @@ import type { DeviceAuthService } from './device-auth.service';
 import type { DeviceCredentialsSink } from './device-credentials-sink';
 import { DevicesService } from './devices.service';
 import type { ModelsService } from '../models/models.service';
+import { DeviceAccess } from '../auth/device-access';
 
 const NOW = Date.UTC(2026, 0, 1);
 
@@ -32,6 +33,9 @@ describe('DevicesService', () => {
 
   /** Whether replicas share the database: notices then go out (recorded as effects). */
   let shared: boolean;
+  /** The labels index the service keeps; a user scoped to site=a asks it. */
+  let access: DeviceAccess;
+  const siteA = { scope: new Map([['site', 'a']]) };
 
   function make(devices: Partial<DeviceRepository>, telemetry: Partial<TelemetryRepository> = {}): DevicesService {
     const auth = strictFake<DeviceAuthService>(
@@ -81,6 +85,7 @@ describe('DevicesService', () => {
         'cluster',
       ),
       strictFake<ModelsService>({ forget: (id) => void effects.push(`models.forget ${id}`) }, 'models'),
+      access,
     );
   }
 
@@ -96,6 +101,7 @@ describe('DevicesService', () => {
     effects = [];
     created = [];
     secretHashes = new Map();
+    access = new DeviceAccess();
   });
 
   afterEach(() => jest.useRealTimers());
@@ -281,9 +287,32 @@ describe('DevicesService', () => {
     const sut = make({
       markAllOffline: async () => void effects.push('devices.markAllOffline'),
       allIds: async () => ['a', 'b'],
+      list: async ({ afterId, limit }) => {
+        expect(limit).toBe(1000);
+        return afterId === undefined ? [{ ...record('a'), labels: { site: 'a' }, model: null }] : [];
+      },
     });
     await sut.boot();
     expect(effects).toEqual(['devices.markAllOffline', 'presence.load a,b']);
+    expect(access.sees(siteA, 'a')).toBe(true);
+    expect(access.sees(siteA, 'b')).toBe(false);
+  });
+
+  it("keeps the labels index current: a device's labels on create and relabel, gone on delete", async () => {
+    let labels: Record<string, string> = {};
+    const sut = make({
+      create: async () => true,
+      update: async (id, patch) => ({ ...record(id), labels: (labels = patch.labels ?? labels) }),
+      delete: async () => true,
+    });
+    await sut.create({ id: 'dev-a', name: 'Pump', labels: { site: 'a' } });
+    expect(access.sees(siteA, 'dev-a')).toBe(true);
+    await sut.update('dev-a', { labels: { site: 'b' } });
+    expect(access.sees(siteA, 'dev-a')).toBe(false);
+    await sut.update('dev-a', { labels: { site: 'a', floor: '2' } });
+    expect(access.sees(siteA, 'dev-a')).toBe(true);
+    await sut.remove('dev-a');
+    expect(access.sees(siteA, 'dev-a')).toBe(false);
   });
   describe('with replicas (a shared database)', () => {
     beforeEach(() => (shared = true));
@@ -293,10 +322,13 @@ describe('DevicesService', () => {
         create: async () => true,
         delete: async () => true,
         setSecretHash: async () => true,
+        update: async (id, patch) => ({ ...record(id), ...patch, labels: patch.labels ?? {} }),
       });
       await sut.create({ id: 'dev-a', name: 'Pump' });
       await sut.remove('dev-a');
       await sut.rotateCredentials('dev-b');
+      await sut.update('dev-c', { labels: { site: 'a' } });
+      await sut.update('dev-c', { name: 'renamed' });
 
       expect(effects.filter((e) => e.startsWith('tell') || e.startsWith('presence'))).toEqual([
         'presence.add dev-a',
@@ -304,7 +336,19 @@ describe('DevicesService', () => {
         'presence.remove dev-a',
         'tell device.removed dev-a',
         'tell device.rotated dev-b',
+        'tell device.changed dev-c',
+        'tell device.changed dev-c',
       ]);
+    });
+
+    it("reads a device's labels as stored when another replica registers or relabels it", async () => {
+      let stored: DeviceRecord | undefined = { ...record('dev-a'), labels: { site: 'a' } };
+      const sut = make({ get: async () => stored });
+      await sut.labelsChangedElsewhere('dev-a');
+      expect(access.sees(siteA, 'dev-a')).toBe(true);
+      stored = undefined;
+      await sut.labelsChangedElsewhere('dev-a');
+      expect(access.sees(siteA, 'dev-a')).toBe(false);
     });
 
     it("applies another replica's notices to what this one keeps: a deleted device's secret, directory entry and session go", () => {

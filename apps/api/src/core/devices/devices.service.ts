@@ -21,6 +21,10 @@ import { PresenceService } from '../events/presence.service';
 import { type DeviceRecord, DeviceRepository } from '../../domain/devices';
 import { TelemetryRepository } from '../../domain/telemetry';
 import { ModelsService } from '../models/models.service';
+import { DeviceAccess } from '../auth/device-access';
+
+/** Devices read per query when the labels of all are loaded. */
+const LABELS_PAGE = 1000;
 
 function view(device: DeviceRecord): DeviceView {
   return {
@@ -69,6 +73,7 @@ export class DevicesService {
     private readonly broker: DeviceCredentialsSink,
     private readonly cluster: ClusterChannel,
     private readonly models: ModelsService,
+    private readonly access: DeviceAccess,
     private readonly bus?: EventBus,
     private readonly alarms?: AlarmRepository,
   ) {}
@@ -86,12 +91,33 @@ export class DevicesService {
     }
     await this.devices.markAllOffline();
     this.presence.load(await this.devices.allIds());
+    await this.loadLabels();
   }
 
   /** Reads the device directory and presence again (with replicas, after notices may have been missed). */
   async reloadDirectory(): Promise<void> {
     const [ids, online] = await Promise.all([this.devices.allIds(), this.devices.onlineIds()]);
     this.presence.load(ids, online);
+    await this.loadLabels();
+  }
+
+  /** Every device's labels into the access index (scoped users see devices by them). */
+  private async loadLabels(): Promise<void> {
+    const all: Array<{ id: string; labels: Record<string, string> }> = [];
+    this.access.beginLoad();
+    for (;;) {
+      const page = await this.devices.list({ afterId: all.at(-1)?.id, limit: LABELS_PAGE });
+      for (const device of page) all.push({ id: device.id, labels: device.labels });
+      if (page.length < LABELS_PAGE) break;
+    }
+    this.access.load(all);
+  }
+
+  /** Another replica registered or relabelled a device: its labels are read as stored. */
+  async labelsChangedElsewhere(deviceId: string): Promise<void> {
+    const device = await this.devices.get(deviceId);
+    if (device) this.access.set(deviceId, device.labels);
+    else this.access.remove(deviceId);
   }
 
   /** Another replica registered, deleted or rotated a device: what this one keeps of it follows. */
@@ -102,6 +128,7 @@ export class DevicesService {
         this.presence.add(id);
         break;
       case 'device.removed':
+        this.access.remove(id);
         this.auth.forget(id);
         this.presence.remove(id);
         this.transport.disconnect(id);
@@ -112,7 +139,7 @@ export class DevicesService {
         break;
       case 'device.model':
       case 'device.changed':
-        // The models service's and the alarm engine's to follow.
+        // The models service's, the alarm engine's and the labels' (labelsChangedElsewhere) to follow.
         break;
     }
   }
@@ -144,6 +171,7 @@ export class DevicesService {
       throw new DomainError('unavailable', `the MQTT broker did not take device ${id}: ${messageOf(error)}`);
     }
     this.presence.add(id);
+    this.access.set(id, device.labels);
     await this.tell({ kind: 'device.added', deviceId: id });
     return { device: view(device), credentials: { username: id, password: secret } };
   }
@@ -198,6 +226,7 @@ export class DevicesService {
   async update(id: string, patch: UpdateDeviceRequest): Promise<DeviceView> {
     const device = await this.devices.update(id, patch, Date.now());
     if (!device) throw new DomainError('not_found', `no device ${id}`);
+    if (patch.labels !== undefined) this.access.set(id, device.labels);
     await this.tell({ kind: 'device.changed', deviceId: id });
     return view(device);
   }
@@ -205,6 +234,7 @@ export class DevicesService {
   /** Deletes the device and its history, revokes its secret, and drops its session. */
   async remove(id: string): Promise<void> {
     if (!(await this.devices.delete(id))) throw new DomainError('not_found', `no device ${id}`);
+    this.access.remove(id);
     this.auth.forget(id);
     this.presence.remove(id);
     this.models.forget(id);

@@ -5,6 +5,7 @@ import { AuditController } from './audit/audit.controller';
 import { AuditInterceptor } from './audit/audited';
 import { CoreModule } from '../../core/core.module';
 import { AuthController } from './auth/auth.controller';
+import { DeviceScopeGuard } from './auth/device-scope.guard';
 import { AuthGuard } from './auth/auth.guard';
 import { UsersController } from './auth/users.controller';
 import { CommandsController } from './commands/commands.controller';
@@ -51,6 +52,8 @@ import { WebhooksController } from './webhooks/webhooks.controller';
   providers: [
     StreamHub,
     { provide: APP_GUARD, useClass: AuthGuard },
+    // Runs after the AuthGuard (guards run in the order provided).
+    { provide: APP_GUARD, useClass: DeviceScopeGuard },
     { provide: APP_FILTER, useClass: HttpErrorFilter },
     { provide: APP_INTERCEPTOR, useClass: AuditInterceptor },
   ],

@@ -5,6 +5,7 @@ import type { WebSocket } from 'ws';
 import { type ErrorCode, errorCodeForStatus } from '@iot/protocol';
 import { EventBus } from '../../core/events/event-bus';
 import type { AuthUser } from '../../core/auth/auth-user';
+import { DeviceAccess } from '../../core/auth/device-access';
 import type { CommandsService } from '../../core/commands/commands.service';
 import type { AppConfig } from '../../platform/config/config';
 import type { MetricsService } from '../../platform/metrics/metrics.service';
@@ -45,6 +46,7 @@ describe('ControlGateway', () => {
   let commands: { send: jest.Mock };
   let bus: EventBus;
   let audited: unknown[];
+  let access: DeviceAccess;
 
   function make(config: Partial<AppConfig> = {}): ControlGateway {
     bus = new EventBus();
@@ -55,6 +57,7 @@ describe('ControlGateway', () => {
       { wsRatePerSecond: 20, wsRateBurst: 40, ...config } as AppConfig,
       bus,
       { record: (entry: unknown) => void audited.push(entry) } as unknown as AuditService,
+      access,
     );
   }
 
@@ -62,12 +65,13 @@ describe('ControlGateway', () => {
     username = 'olga',
     role: AuthUser['role'] = 'operator',
     connection?: { cork(): void; uncork(): void },
+    scope: AuthUser['scope'] = null,
   ): Promise<FakeSocket> {
     const socket = new FakeSocket();
     await sut.handleConnection(
       socket as unknown as WebSocket,
       {
-        user: { username, role },
+        user: { username, role, scope },
         socket: { remoteAddress: '10.0.0.9', ...(connection ?? { cork: () => undefined, uncork: () => undefined }) },
       } as unknown as IncomingMessage,
     );
@@ -83,6 +87,7 @@ describe('ControlGateway', () => {
     metrics = { refuseWs: jest.fn(), wsClients: { set: jest.fn() } };
     logged = jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
     audited = [];
+    access = new DeviceAccess();
     sut = make();
   });
 
@@ -205,6 +210,38 @@ describe('ControlGateway', () => {
       expect(() => socket.frame('nope', { requestId: 'r3' })).not.toThrow();
       expect(socket.sent).toEqual([
         { event: 'error', data: { requestId: 'r3', code: 'internal', message: 'internal error' } },
+      ]);
+    });
+
+    it("answers a request for a device outside the user's scope as one for an unknown device, with its requestId", async () => {
+      access.load([
+        { id: 'd1', labels: { site: 'b' } },
+        { id: 'd2', labels: { site: 'a' } },
+      ]);
+      const socket = await connect('olga', 'operator', undefined, new Map([['site', 'a']]));
+      socket.frame('command.send', { requestId: 'r1', deviceId: 'd1', name: 'reboot' });
+      setDesired(socket, 'r2');
+      socket.frame('state.desired.set', { requestId: 'r3', deviceId: 'd2', patch: { on: true } });
+      await settle();
+      expect(commands.send).not.toHaveBeenCalled();
+      expect(state.setDesired.mock.calls.map((call) => call[0])).toEqual(['d2']);
+      expect(socket.sent).toEqual([
+        { event: 'error', data: { requestId: 'r1', code: 'not_found', message: 'no device d1' } },
+        { event: 'error', data: { requestId: 'r2', code: 'not_found', message: 'no device d1' } },
+        { event: 'state.result', data: { requestId: 'r3', deviceId: 'd2', version: 1 } },
+      ]);
+    });
+
+    it("answers a cancel of a command of a device outside the user's scope as one of an unknown command", async () => {
+      access.load([{ id: 'd1', labels: { site: 'b' } }]);
+      const cancel = jest.fn();
+      Object.assign(commands, { get: jest.fn().mockResolvedValue({ id: 'c1', deviceId: 'd1' }), cancel });
+      const socket = await connect('olga', 'operator', undefined, new Map([['site', 'a']]));
+      socket.frame('command.cancel', { requestId: 'r1', commandId: 'c1' });
+      await settle();
+      expect(cancel).not.toHaveBeenCalled();
+      expect(socket.sent).toEqual([
+        { event: 'error', data: { requestId: 'r1', code: 'not_found', message: 'no command c1' } },
       ]);
     });
 

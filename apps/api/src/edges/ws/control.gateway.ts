@@ -18,6 +18,7 @@ import {
   roleAtLeast,
 } from '@iot/protocol';
 import type { AuthUser } from '../../core/auth/auth-user';
+import { DeviceAccess } from '../../core/auth/device-access';
 import { DomainError, type DomainErrorCode, unmappedCode } from '../../domain/errors';
 import { APP_CONFIG, type AppConfig } from '../../platform/config/config';
 import { CommandsService, commandEvent } from '../../core/commands/commands.service';
@@ -123,6 +124,7 @@ export class ControlGateway implements OnGatewayConnection, OnGatewayDisconnect,
     @Inject(APP_CONFIG) config: AppConfig,
     bus: EventBus,
     private readonly audit: AuditService,
+    private readonly access: DeviceAccess,
   ) {
     this.ratePerSecond = config.wsRatePerSecond;
     this.rateBurst = config.wsRateBurst;
@@ -291,6 +293,7 @@ export class ControlGateway implements OnGatewayConnection, OnGatewayDisconnect,
           this.send(socket, 'command.status', { requestId: request.requestId, ...commandEvent(command) });
           return;
         }
+        this.inScope(state, request.deviceId);
         const { requestId, ...send } = request;
         // This socket answers for the command from before its first transition, which is the direct reply.
         let commandId: string | undefined;
@@ -317,17 +320,29 @@ export class ControlGateway implements OnGatewayConnection, OnGatewayDisconnect,
       }
       case 'command.cancel': {
         const request = data as ClientFrameMap['command.cancel'];
+        if (this.access.limited(state.user)) {
+          const target = await this.commands.get(request.commandId);
+          if (!this.access.sees(state.user, target.deviceId)) {
+            throw new DomainError('not_found', `no command ${request.commandId}`);
+          }
+        }
         const command = await this.commands.cancel(request.commandId, state.user.username);
         this.send(socket, 'command.status', { requestId: request.requestId, ...commandEvent(command) });
         return;
       }
       case 'state.desired.set': {
         const request = data as ClientFrameMap['state.desired.set'];
+        this.inScope(state, request.deviceId);
         const { version } = await this.state.setDesired(request.deviceId, request.patch, request.expectedVersion);
         this.send(socket, 'state.result', { requestId: request.requestId, deviceId: request.deviceId, version });
         return;
       }
     }
+  }
+
+  /** A device outside the user's scope is answered as an unknown one. */
+  private inScope(state: SocketState, deviceId: string): void {
+    if (!this.access.sees(state.user, deviceId)) throw new DomainError('not_found', `no device ${deviceId}`);
   }
 
   private onCommandUpdate(update: CommandEvent): void {

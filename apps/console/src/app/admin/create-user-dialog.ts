@@ -11,7 +11,14 @@ import {
 } from '@angular/material/dialog';
 import { MatFormField, MatHint, MatLabel } from '@angular/material/form-field';
 import { MatInput } from '@angular/material/input';
-import { PASSWORD_MIN_LENGTH, type Role, roleSchema, usernameSchema, type UserView } from '@iot/protocol';
+import {
+  labelSelectorSchema,
+  PASSWORD_MIN_LENGTH,
+  type Role,
+  roleSchema,
+  usernameSchema,
+  type UserView,
+} from '@iot/protocol';
 import { describeHttpError } from '../core/http-error';
 import { UsersApi } from '../core/users/users-api';
 import { dialogSize } from './dialog-size';
@@ -25,7 +32,18 @@ export function passwordProblem(password: string): string | null {
   return null;
 }
 
-/** Creates a user: name, first password, role. Closes with the new user, or undefined when cancelled. */
+/**
+ * A scope as typed: trimmed, null when empty (every device), or the problem
+ * with it. The api reads the same selector syntax as the fleet's filter.
+ */
+export function parseScope(text: string): { scope: string | null } | { problem: string } {
+  const trimmed = text.trim();
+  if (trimmed === '') return { scope: null };
+  const parsed = labelSelectorSchema.safeParse(trimmed);
+  return parsed.success ? { scope: trimmed } : { problem: parsed.error.issues[0]?.message ?? 'not a label selector' };
+}
+
+/** Creates a user: name, first password, role, and a scope. Closes with the new user, or undefined when cancelled. */
 @Component({
   selector: 'iot-create-user-dialog',
   imports: [
@@ -80,6 +98,22 @@ export function passwordProblem(password: string): string | null {
             }
           </select>
         </mat-form-field>
+        <mat-form-field appearance="outline" subscriptSizing="dynamic">
+          <mat-label>Scope</mat-label>
+          <input
+            matInput
+            name="scope"
+            autocomplete="off"
+            autocapitalize="none"
+            spellcheck="false"
+            maxlength="2048"
+            placeholder="site=a"
+            [value]="scope()"
+            [readonly]="pending()"
+            (input)="scope.set($any($event.target).value)"
+          />
+          <mat-hint>{{ scopeHint() }}</mat-hint>
+        </mat-form-field>
         @if (error(); as message) {
           <p class="banner error" role="alert">Could not create the user: {{ message }}</p>
         }
@@ -104,8 +138,14 @@ export class CreateUserDialog {
   protected readonly username = signal('');
   protected readonly password = signal('');
   protected readonly role = signal<Role>('viewer');
+  protected readonly scope = signal('');
+  protected readonly parsedScope = computed(() => parseScope(this.scope()));
+  protected readonly scopeHint = computed(() => scopeHint(this.parsedScope()));
   protected readonly valid = computed(
-    () => usernameSchema.safeParse(this.username().trim()).success && passwordProblem(this.password()) === null,
+    () =>
+      usernameSchema.safeParse(this.username().trim()).success &&
+      passwordProblem(this.password()) === null &&
+      'scope' in this.parsedScope(),
   );
   protected readonly pending = signal(false);
   protected readonly error = signal<string | null>(null);
@@ -115,12 +155,19 @@ export class CreateUserDialog {
     if (!this.valid() || this.pending()) return;
     const role = roleSchema.safeParse(this.role());
     if (!role.success) return;
-    const user = { username: this.username().trim(), password: this.password(), role: role.data };
+    const parsed = this.parsedScope();
+    if (!('scope' in parsed)) return;
+    const user = {
+      username: this.username().trim(),
+      password: this.password(),
+      role: role.data,
+      ...(parsed.scope !== null && { scope: parsed.scope }),
+    };
     this.pending.set(true);
     this.error.set(null);
     this.dialogRef.disableClose = true;
     this.api.create(user).subscribe({
-      next: () => this.dialogRef.close({ username: user.username, role: user.role }),
+      next: () => this.dialogRef.close({ username: user.username, role: user.role, scope: parsed.scope }),
       error: (error: unknown) => {
         this.pending.set(false);
         this.dialogRef.disableClose = false;
@@ -129,6 +176,14 @@ export class CreateUserDialog {
       },
     });
   }
+}
+
+/** What the scope field says under it: the problem, or what the scope means. */
+export function scopeHint(parsed: { scope: string | null } | { problem: string }): string {
+  if ('problem' in parsed) return parsed.problem;
+  return parsed.scope === null
+    ? 'Empty: every device. Or labels such as site=a,floor=2; admins are never limited.'
+    : `Only devices labelled ${parsed.scope}; admins are never limited.`;
 }
 
 export function openCreateUserDialog(dialog: MatDialog): MatDialogRef<CreateUserDialog, UserView> {

@@ -37,9 +37,9 @@ describe('UsersPage', () => {
     page = fixture.nativeElement as HTMLElement;
     await settle();
     http.expectOne(USERS_URL).flush([
-      { username: 'zoe', role: 'viewer' },
-      { username: 'root', role: 'admin' },
-      { username: 'ada', role: 'operator' },
+      { username: 'zoe', role: 'viewer', scope: null },
+      { username: 'root', role: 'admin', scope: null },
+      { username: 'ada', role: 'operator', scope: 'site=a' },
     ]);
     await settle();
   });
@@ -52,7 +52,10 @@ describe('UsersPage', () => {
     expect(row('root')?.textContent).toContain('(you)');
     expect(row('root')?.querySelector('select')).toBeNull();
     expect(row('root')?.querySelector('button')).toBeNull();
-    expect(row('ada')?.querySelectorAll('button')).toHaveLength(2);
+    expect(row('ada')?.querySelectorAll('button')).toHaveLength(3);
+    expect(row('ada')?.querySelector('.scope')?.textContent?.trim()).toBe('site=a');
+    expect(row('zoe')?.querySelector('.scope')?.textContent?.trim()).toBe('every device');
+    expect(row('root')?.querySelector('.scope')?.textContent?.trim()).toBe('every device (admin)');
   });
 
   it('creates a user in a dialog and lists it', async () => {
@@ -83,6 +86,71 @@ describe('UsersPage', () => {
     expect(document.querySelector('mat-dialog-container')).toBeNull();
     expect(usernames()).toEqual(['grace']);
     expect(page.querySelector('[role="status"]')?.textContent).toContain('Created grace (operator).');
+  });
+
+  it('creates a user limited to a scope, refusing one that is no label selector', async () => {
+    buttonByText(page, 'New user').click();
+    await settle();
+    const dialog = dialogElement();
+    const create = buttonByText(dialog, 'Create user');
+    typeInto(dialog.querySelector('input[name="username"]'), 'sam');
+    typeInto(dialog.querySelector('input[name="new-password"]'), 'a-long-enough-pw');
+    typeInto(dialog.querySelector('input[name="scope"]'), 'site');
+    await settle();
+    expect(create.disabled).toBe(true);
+    expect(dialog.textContent).toContain('a label selector is key=value pairs');
+    typeInto(dialog.querySelector('input[name="scope"]'), ' site=a,floor=2 ');
+    await settle();
+    expect(dialog.textContent).toContain('Only devices labelled site=a,floor=2');
+    create.click();
+    await settle();
+
+    const request = http.expectOne(USERS_URL);
+    expect(request.request.body).toEqual({
+      username: 'sam',
+      password: 'a-long-enough-pw',
+      role: 'viewer',
+      scope: 'site=a,floor=2',
+    });
+    request.flush({ username: 'sam', role: 'viewer', scope: 'site=a,floor=2' }, { status: 201, statusText: 'Created' });
+    await settle();
+    http.expectOne(USERS_URL).flush([{ username: 'sam', role: 'viewer', scope: 'site=a,floor=2' }]);
+    await settle();
+    expect(row('sam')?.querySelector('.scope')?.textContent?.trim()).toBe('site=a,floor=2');
+  });
+
+  it("sets a user's scope in a dialog, and lifts it with an empty one", async () => {
+    buttonByText(row('zoe') as HTMLElement, 'Scope').click();
+    await settle();
+    let dialog = dialogElement();
+    const save = buttonByText(dialog, 'Set scope');
+    expect(save.disabled).toBe(true);
+    typeInto(dialog.querySelector('input[name="scope"]'), 'site=b');
+    await settle();
+    save.click();
+    await settle();
+    let request = http.expectOne(`${USERS_URL}/zoe`);
+    expect(request.request.method).toBe('PATCH');
+    expect(request.request.body).toEqual({ scope: 'site=b' });
+    request.flush(null, { status: 204, statusText: 'No Content' });
+    await settle();
+    expect(document.querySelector('mat-dialog-container')).toBeNull();
+    expect(row('zoe')?.querySelector('.scope')?.textContent?.trim()).toBe('site=b');
+    expect(page.querySelector('[role="status"]')?.textContent).toContain('zoe now sees devices labelled site=b');
+
+    buttonByText(row('ada') as HTMLElement, 'Scope').click();
+    await settle();
+    dialog = dialogElement();
+    expect(dialog.querySelector<HTMLInputElement>('input[name="scope"]')?.value).toBe('site=a');
+    typeInto(dialog.querySelector('input[name="scope"]'), '');
+    await settle();
+    buttonByText(dialog, 'Set scope').click();
+    await settle();
+    request = http.expectOne(`${USERS_URL}/ada`);
+    expect(request.request.body).toEqual({ scope: null });
+    request.flush(null, { status: 204, statusText: 'No Content' });
+    await settle();
+    expect(row('ada')?.querySelector('.scope')?.textContent?.trim()).toBe('every device');
   });
 
   it("shows the api's message when the name is taken, keeping the dialog open", async () => {

@@ -11,11 +11,12 @@ import { UsersApi } from '../core/users/users-api';
 import { openCreateUserDialog } from './create-user-dialog';
 import { openDeleteUserDialog } from './delete-user-dialog';
 import { openResetPasswordDialog } from './reset-password-dialog';
+import { openScopeDialog } from './scope-dialog';
 
 const collator = new Intl.Collator(undefined, { numeric: true, sensitivity: 'base' });
 
 /**
- * Users (admin): list, create, change role, reset password, delete. The
+ * Users (admin): list, create, change role or scope, reset password, delete. The
  * signed-in admin's own row has no controls: each would end this session
  * mid-click; their own password is changed from the toolbar.
  */
@@ -45,6 +46,7 @@ const collator = new Intl.Collator(undefined, { numeric: true, sensitivity: 'bas
         <tr>
           <th scope="col">Username</th>
           <th scope="col">Role</th>
+          <th scope="col">Scope</th>
           <th scope="col"><span class="cdk-visually-hidden">Actions</span></th>
         </tr>
       </thead>
@@ -74,10 +76,20 @@ const collator = new Intl.Collator(undefined, { numeric: true, sensitivity: 'bas
                 </select>
               }
             </td>
+            <td class="scope">
+              @if (user.role === 'admin') {
+                <span class="muted">every device (admin)</span>
+              } @else if (user.scope) {
+                <code>{{ user.scope }}</code>
+              } @else {
+                <span class="muted">every device</span>
+              }
+            </td>
             <td class="actions">
               @if (user.username === me()) {
                 <span class="muted">Your own password: “Password” in the toolbar</span>
               } @else {
+                <button mat-button type="button" (click)="setScope(user)">Scope</button>
                 <button mat-button type="button" (click)="resetPassword(user)">Reset password</button>
                 <button mat-button type="button" class="delete" (click)="remove(user)">Delete</button>
               }
@@ -86,7 +98,7 @@ const collator = new Intl.Collator(undefined, { numeric: true, sensitivity: 'bas
         } @empty {
           @if (!loading() && !error()) {
             <tr>
-              <td colspan="3" class="muted">No users.</td>
+              <td colspan="4" class="muted">No users.</td>
             </tr>
           }
         }
@@ -162,6 +174,14 @@ export class UsersPage {
           this.error.set(`Could not change the role of ${user.username}: ${describeHttpError(error)}`);
         },
       });
+  }
+
+  protected setScope(user: UserView): void {
+    this.afterClose(openScopeDialog(this.dialog, user).afterClosed(), ({ scope }) => {
+      this.users.update((all) => all.map((u) => (u.username === user.username ? { ...u, scope } : u)));
+      const limit = scope === null ? 'every device' : `devices labelled ${scope}`;
+      this.notice.set(`${user.username} now sees ${limit}; their sessions have ended.`);
+    });
   }
 
   protected resetPassword(user: UserView): void {

@@ -14,7 +14,13 @@ import {
 import { ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { createZodDto } from 'nestjs-zod';
-import { type LoginResponse, type UserView, changePasswordSchema, loginRequestSchema } from '@iot/protocol';
+import {
+  type LoginResponse,
+  type UserView,
+  changePasswordSchema,
+  labelSelectorText,
+  loginRequestSchema,
+} from '@iot/protocol';
 import { APP_CONFIG, type AppConfig } from '../../../platform/config/config';
 import { ApiErrors, BODY_ERRORS, LoginResponseDto, UserViewDto } from '../docs/api-responses';
 import { tokenOf } from './auth.guard';
@@ -104,6 +110,6 @@ export class AuthController {
   @ApiOkResponse({ type: UserViewDto })
   @ApiErrors(401)
   me(@CurrentUser() user: AuthUser): UserView {
-    return { username: user.username, role: user.role };
+    return { username: user.username, role: user.role, scope: user.scope && labelSelectorText(user.scope) };
   }
 }

@@ -1,5 +1,6 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post } from '@nestjs/common';
 import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { Request } from 'express';
 import { createZodDto } from 'nestjs-zod';
 import { type UserView, createUserSchema, updateUserSchema } from '@iot/protocol';
 import { ApiErrors, BODY_ERRORS, UserViewDto } from '../docs/api-responses';
@@ -10,15 +11,22 @@ import { Audited, bodyFields, bodyText, param } from '../audit/audited';
 class CreateUserDto extends createZodDto(createUserSchema) {}
 class UpdateUserDto extends createZodDto(updateUserSchema) {}
 
-function view(user: { username: string; role: UserView['role'] }): UserView {
-  return { username: user.username, role: user.role };
+function view(user: UserView): UserView {
+  return { username: user.username, role: user.role, scope: user.scope };
+}
+
+/** The scope a create or update gave, as an audit note (the user's answer holds it as stored). */
+function scopeNote(req: Request, answer: unknown): string | undefined {
+  if (!bodyFields(req)?.split(',').includes('scope')) return undefined;
+  const scope = (answer as { scope?: unknown } | undefined)?.scope;
+  return typeof scope === 'string' ? `scope ${scope}` : 'scope none';
 }
 
 @ApiTags('users')
 @RequireRole('admin')
 @Controller('users')
 export class UsersController {
-  // A new password or role, or deletion, ends the user's sessions; their open
+  // A new password, role or scope, or deletion, ends the user's sessions; their open
   // streams and sockets close with them (the `sessions.ended` event).
   constructor(private readonly auth: AuthService) {}
 
@@ -30,18 +38,30 @@ export class UsersController {
     return this.auth.listUsers().map(view);
   }
 
-  @Audited({ action: 'user.create', target: (req) => bodyText(req, 'username'), detail: (req) => bodyText(req, 'role') })
+  @Audited({
+    action: 'user.create',
+    target: (req) => bodyText(req, 'username'),
+    detail: (req, answer) => [bodyText(req, 'role'), scopeNote(req, answer)].filter(Boolean).join(' ') || undefined,
+  })
   @Post()
   @ApiOperation({ summary: 'Create a user' })
   @ApiCreatedResponse({ type: UserViewDto })
   @ApiErrors(...BODY_ERRORS, [409, 'The username is taken'])
   async create(@Body() body: CreateUserDto): Promise<UserView> {
-    return view(await this.auth.createUser(body.username, body.password, body.role));
+    return view(await this.auth.createUser(body.username, body.password, body.role, body.scope ?? null));
   }
 
-  @Audited({ action: 'user.update', target: param('username'), detail: bodyFields })
+  @Audited({
+    action: 'user.update',
+    target: param('username'),
+    detail: (req, answer) =>
+      bodyFields(req)
+        ?.split(',')
+        .map((field) => (field === 'scope' ? scopeNote(req, answer) : field))
+        .join(','),
+  })
   @Patch(':username')
-  @ApiOperation({ summary: "Change a user's role or password; ends the user's sessions" })
+  @ApiOperation({ summary: "Change a user's role, password or scope; ends the user's sessions" })
   @ApiOkResponse({ type: UserViewDto })
   @ApiErrors(...BODY_ERRORS, [404, 'No such user'])
   async update(@Param('username') username: string, @Body() body: UpdateUserDto): Promise<UserView> {

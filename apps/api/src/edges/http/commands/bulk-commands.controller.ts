@@ -3,6 +3,7 @@ import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestj
 import { createZodDto } from 'nestjs-zod';
 import { type BulkCommandView, bulkCommandSchema } from '@iot/protocol';
 import type { AuthUser } from '../../../core/auth/auth-user';
+import { DeviceAccess } from '../../../core/auth/device-access';
 import { BulkCommandsService } from '../../../core/commands/bulk-commands.service';
 import { DomainError } from '../../../domain/errors';
 import { CurrentUser, RequireRole } from '../auth/decorators';
@@ -15,7 +16,10 @@ class BulkCommandDto extends createZodDto(bulkCommandSchema) {}
 @ApiTags('commands')
 @Controller('commands/bulk')
 export class BulkCommandsController {
-  constructor(private readonly bulk: BulkCommandsService) {}
+  constructor(
+    private readonly bulk: BulkCommandsService,
+    private readonly access: DeviceAccess,
+  ) {}
 
   @Audited({
     action: 'command.bulk',
@@ -36,7 +40,11 @@ export class BulkCommandsController {
   @ApiErrors(...BODY_ERRORS, [400, 'No device matches, or more than 1,000 do'])
   async send(@Body() body: BulkCommandDto, @CurrentUser() user: AuthUser): Promise<BulkCommandView> {
     const { devices, labels, ...request } = body;
-    return bulkView(await this.bulk.send(bulkTarget(devices, labels), request, user.username));
+    return bulkView(
+      await this.bulk.send(bulkTarget(devices, labels, this.access, user), request, user.username),
+      this.access,
+      user,
+    );
   }
 
   @Get(':bulkId')
@@ -45,8 +53,8 @@ export class BulkCommandsController {
   })
   @ApiOkResponse({ type: BulkCommandViewDto })
   @ApiErrors(400, 401, [404, 'No such bulk command'])
-  async get(@Param('bulkId') bulkId: string): Promise<BulkCommandView> {
+  async get(@Param('bulkId') bulkId: string, @CurrentUser() user: AuthUser): Promise<BulkCommandView> {
     if (!BULK_ID_PATTERN.test(bulkId)) throw new DomainError('not_found', `no bulk ${bulkId}`);
-    return bulkView(await this.bulk.get(bulkId));
+    return bulkView(await this.bulk.get(bulkId), this.access, user);
   }
 }

@@ -11,6 +11,8 @@ import {
   sendCommandSchema,
 } from '@iot/protocol';
 import type { AuthUser } from '../../../core/auth/auth-user';
+import { DeviceAccess } from '../../../core/auth/device-access';
+import { DomainError } from '../../../domain/errors';
 import type { CommandRecord, CommandWithHistory } from '../../../domain/commands';
 import { CurrentUser, RequireRole } from '../auth/decorators';
 import { DeviceIdPipe } from '../device-id.pipe';
@@ -58,7 +60,17 @@ function viewWithHistory(command: CommandWithHistory): CommandWithHistoryView {
 @ApiTags('commands')
 @Controller()
 export class CommandsController {
-  constructor(private readonly commands: CommandsService) {}
+  constructor(
+    private readonly commands: CommandsService,
+    private readonly access: DeviceAccess,
+  ) {}
+
+  /** A command of a device outside the user's scope is no command to them. */
+  private async visible(commandId: string, user: AuthUser): Promise<CommandWithHistory> {
+    const command = await this.commands.get(commandId);
+    if (!this.access.sees(user, command.deviceId)) throw new DomainError('not_found', `no command ${commandId}`);
+    return command;
+  }
 
   @Audited({
     action: 'command.send',
@@ -113,8 +125,8 @@ export class CommandsController {
   @ApiOperation({ summary: 'One command with its transitions' })
   @ApiOkResponse({ type: CommandWithHistoryDto })
   @ApiErrors(401, [404, 'No such command'])
-  async get(@Param('commandId') commandId: string): Promise<CommandWithHistoryView> {
-    return viewWithHistory(await this.commands.get(commandId));
+  async get(@Param('commandId') commandId: string, @CurrentUser() user: AuthUser): Promise<CommandWithHistoryView> {
+    return viewWithHistory(await this.visible(commandId, user));
   }
 
   @Audited({ action: 'command.cancel', target: param('commandId') })
@@ -125,6 +137,7 @@ export class CommandsController {
   @ApiOkResponse({ type: CommandViewDto })
   @ApiErrors(401, 403, [404, 'No such command'], [409, 'The command is no longer pending'])
   async cancel(@Param('commandId') commandId: string, @CurrentUser() user: AuthUser): Promise<CommandView> {
+    if (this.access.limited(user)) await this.visible(commandId, user);
     return view(await this.commands.cancel(commandId, user.username));
   }
 }

@@ -10,7 +10,7 @@ import {
   listDevicesQuerySchema,
   updateDeviceSchema,
 } from '@iot/protocol';
-import { RequireRole } from '../auth/decorators';
+import { CurrentUser, RequireRole } from '../auth/decorators';
 import { DeviceIdPipe } from '../device-id.pipe';
 import {
   ApiErrors,
@@ -21,6 +21,8 @@ import {
   DeviceViewDto,
 } from '../docs/api-responses';
 import { DevicesService } from '../../../core/devices/devices.service';
+import type { AuthUser } from '../../../core/auth/auth-user';
+import { DeviceAccess } from '../../../core/auth/device-access';
 import { Audited, answerText, bodyFields, bodyText, param } from '../audit/audited';
 
 class CreateDeviceDto extends createZodDto(createDeviceSchema) {}
@@ -30,7 +32,10 @@ class ListDevicesQueryDto extends createZodDto(listDevicesQuerySchema) {}
 @ApiTags('devices')
 @Controller('devices')
 export class DevicesController {
-  constructor(private readonly devices: DevicesService) {}
+  constructor(
+    private readonly devices: DevicesService,
+    private readonly access: DeviceAccess,
+  ) {}
 
   @Audited({ action: 'device.create', target: (req, answer) => answerText(answer, 'device', 'id') ?? bodyText(req, 'id') })
   @Post()
@@ -50,8 +55,11 @@ export class DevicesController {
   @ApiOperation({ summary: 'List devices with their latest values' })
   @ApiOkResponse({ type: DeviceListResponseDto })
   @ApiErrors(400, 401, [503, 'Reading the latest values took too long'])
-  list(@Query() query: ListDevicesQueryDto): Promise<DeviceListResponse> {
-    return this.devices.list(query);
+  async list(@Query() query: ListDevicesQueryDto, @CurrentUser() user: AuthUser): Promise<DeviceListResponse> {
+    // A scoped user lists only the devices in the scope: the scope is ANDed into the query's selector.
+    const labels = this.access.narrow(user, query.labels);
+    if (labels === 'none') return { items: [], nextCursor: null };
+    return this.devices.list({ ...query, labels: labels && new Map(labels) });
   }
 
   @Get(':id')

@@ -4,6 +4,7 @@ import type { Request } from 'express';
 import { createZodDto } from 'nestjs-zod';
 import { type BulkCommandView, type JsonObject, bulkDesiredSchema } from '@iot/protocol';
 import type { AuthUser } from '../../../core/auth/auth-user';
+import { DeviceAccess } from '../../../core/auth/device-access';
 import { BulkCommandsService } from '../../../core/commands/bulk-commands.service';
 import { DomainError } from '../../../domain/errors';
 import { CurrentUser, RequireRole } from '../auth/decorators';
@@ -24,7 +25,10 @@ function desiredFields(req: Request): string | undefined {
 @ApiTags('state')
 @Controller('state/bulk')
 export class BulkStateController {
-  constructor(private readonly bulk: BulkCommandsService) {}
+  constructor(
+    private readonly bulk: BulkCommandsService,
+    private readonly access: DeviceAccess,
+  ) {}
 
   @Audited({
     action: 'state.bulk',
@@ -46,15 +50,16 @@ export class BulkStateController {
   async patch(@Body() body: BulkDesiredDto, @CurrentUser() user: AuthUser): Promise<BulkCommandView> {
     // The schema checked `desired` is a JSON object, and kept it as parsed.
     const desired = body.desired as JsonObject;
-    return bulkView(await this.bulk.patchDesired(bulkTarget(body.devices, body.labels), desired, user.username));
+    const target = bulkTarget(body.devices, body.labels, this.access, user);
+    return bulkView(await this.bulk.patchDesired(target, desired, user.username), this.access, user);
   }
 
   @Get(':bulkId')
   @ApiOperation({ summary: "A bulk (patch or command): each device's outcome, and how many are in each status" })
   @ApiOkResponse({ type: BulkCommandViewDto })
   @ApiErrors(400, 401, [404, 'No such bulk'])
-  async get(@Param('bulkId') bulkId: string): Promise<BulkCommandView> {
+  async get(@Param('bulkId') bulkId: string, @CurrentUser() user: AuthUser): Promise<BulkCommandView> {
     if (!BULK_ID_PATTERN.test(bulkId)) throw new DomainError('not_found', `no bulk ${bulkId}`);
-    return bulkView(await this.bulk.get(bulkId));
+    return bulkView(await this.bulk.get(bulkId), this.access, user);
   }
 }

@@ -3,6 +3,7 @@ import type { ServerResponse } from 'node:http';
 import { Logger } from '@nestjs/common';
 import { STREAM_HEARTBEAT_MS } from '@iot/protocol';
 import type { AppConfig } from '../../../platform/config/config';
+import { DeviceAccess } from '../../../core/auth/device-access';
 import { EventBus } from '../../../core/events/event-bus';
 import type { EventLog } from '../../../core/events/event-log.service';
 import { MetricsService } from '../../../platform/metrics/metrics.service';
@@ -79,6 +80,7 @@ describe('StreamHub', () => {
   let last: number;
   let pruned: number;
   let metrics: MetricsService;
+  let access: DeviceAccess;
   let sut: StreamHub;
 
   // Drops are logged at debug; each test file has its own module registry, so this stays here.
@@ -98,7 +100,8 @@ describe('StreamHub', () => {
     const bus = new EventBus();
     commit = (events, receivedAt) => bus.emit('committed', events, receivedAt);
     const config = { sseMaxQueuedBytes: 1000, sseMaxStreams: 100, sseMaxStreamsPerUser: 100 } as AppConfig;
-    sut = new StreamHub(config, metrics, log, bus);
+    access = new DeviceAccess();
+    sut = new StreamHub(config, metrics, log, access, bus);
   });
 
   const open = (lastEventId?: string, filters: StreamFilters = {}) => {
@@ -107,6 +110,45 @@ describe('StreamHub', () => {
     return { res: response.socket, opened };
   };
   const settle = () => new Promise((resolve) => setImmediate(resolve));
+
+  describe('for a user with a scope', () => {
+    const at = (seq: number, deviceId: string): StoredEvent => ({ seq, type: 'telemetry', deviceId, data: '{}' });
+    const scope = new Map([['site', 'a']]);
+    const openScoped = (lastEventId?: string) => {
+      const response = new FakeResponse();
+      const opened = sut.open(response as unknown as ServerResponse, { username: 'u', lastEventId, scope });
+      return { res: response.socket, opened };
+    };
+
+    beforeEach(() => {
+      access.load([
+        { id: 'in', labels: { site: 'a' } },
+        { id: 'out', labels: { site: 'b' } },
+      ]);
+    });
+
+    it('writes live events of devices in the scope only, and stops once a device is relabelled out of it', async () => {
+      const { res, opened } = openScoped();
+      await opened;
+      commit([at(11, 'in'), at(12, 'out'), at(13, 'unknown')], [1, 1, 1]);
+      access.set('in', { site: 'b' });
+      commit([at(14, 'in')], [1]);
+      access.set('out', { site: 'a' });
+      commit([at(15, 'out')], [1]);
+      const ids = [...res.text().matchAll(/^id: \S+-(\d+)$/gm)].map((m) => Number(m[1]));
+      expect(ids).toEqual([11, 15]);
+    });
+
+    it('replays from the log only the events of devices in the scope', async () => {
+      const { res, opened } = openScoped(formatEventId(EPOCH, 1));
+      await settle();
+      reads[0].resolve([at(2, 'out'), at(3, 'in'), at(4, 'out')]);
+      await opened;
+      commit([at(11, 'out'), at(12, 'in')], [1, 1]);
+      const ids = [...res.text().matchAll(/^id: \S+-(\d+)$/gm)].map((m) => Number(m[1]));
+      expect(ids).toEqual([3, 12]);
+    });
+  });
 
   it('lets at most four resuming streams read the log at once', async () => {
     const streams = Array.from({ length: 6 }, () => open(formatEventId(EPOCH, 1)));
@@ -167,6 +209,7 @@ describe('StreamHub', () => {
       { sseMaxQueuedBytes: 1000, sseMaxStreams: 100, sseMaxStreamsPerUser: 2 } as AppConfig,
       metrics,
       { epoch: EPOCH, bounds: () => Promise.resolve({ prunedThrough: 0, last: 0 }) } as unknown as EventLog,
+      new DeviceAccess(),
       new EventBus(),
     );
     const first = open();

@@ -11,6 +11,8 @@ import {
 } from '@nestjs/common';
 import { type DeviceEventName, STREAM_HEARTBEAT_MS } from '@iot/protocol';
 import { APP_CONFIG, type AppConfig } from '../../../platform/config/config';
+import type { AuthUser } from '../../../core/auth/auth-user';
+import { DeviceAccess } from '../../../core/auth/device-access';
 import { EventBus } from '../../../core/events/event-bus';
 import { EventLog } from '../../../core/events/event-log.service';
 import { MetricsService } from '../../../platform/metrics/metrics.service';
@@ -56,6 +58,8 @@ export interface StreamRequest extends StreamFilters {
   /** X-Request-Id for the head, when no one set it on the response yet (the route served before Express). */
   requestId?: string;
   lastEventId?: string;
+  /** The user's scope (AuthUser.scope): only devices it lets them see are streamed; absent, every device. */
+  scope?: AuthUser['scope'];
 }
 
 /** What an open stream keeps: thousands sit idle, so its socket and only what fan-out reads (docs/performance.md). */
@@ -75,6 +79,8 @@ class StreamClient {
     readonly username: string,
     readonly deviceIds: ReadonlySet<string> | undefined,
     readonly types: ReadonlySet<DeviceEventName> | undefined,
+    /** The user's scope, asked per frame, so a device relabelled out of it stops at once. */
+    readonly sees: ((deviceId: string) => boolean) | undefined,
   ) {}
 
   send(bytes: Buffer | string): void {
@@ -82,7 +88,11 @@ class StreamClient {
   }
 
   wants(frame: Frame): boolean {
-    return (!this.deviceIds || this.deviceIds.has(frame.deviceId)) && (!this.types || this.types.has(frame.type));
+    return (
+      (!this.deviceIds || this.deviceIds.has(frame.deviceId)) &&
+      (!this.types || this.types.has(frame.type)) &&
+      (!this.sees || this.sees(frame.deviceId))
+    );
   }
 }
 
@@ -135,6 +145,7 @@ export class StreamHub implements OnApplicationBootstrap, BeforeApplicationShutd
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly metrics: MetricsService,
     private readonly log: EventLog,
+    private readonly access: DeviceAccess,
     bus: EventBus,
   ) {
     bus.on('committed', (events, receivedAt) => this.publish(events, receivedAt));
@@ -214,7 +225,9 @@ export class StreamHub implements OnApplicationBootstrap, BeforeApplicationShutd
     const chunked = (res as ServerResponse & { chunkedEncoding?: boolean }).chunkedEncoding === true;
     const socket = detachStream(res);
     if (!socket) return;
-    const client = new StreamClient(socket, chunked, request.username, request.deviceIds, request.types);
+    const scope = request.scope ?? null;
+    const sees = scope === null ? undefined : (deviceId: string) => this.access.sees({ scope }, deviceId);
+    const client = new StreamClient(socket, chunked, request.username, request.deviceIds, request.types, sees);
     client.sessionId = request.sessionId;
     this.add(client);
     socket.on('close', this.onClose);
@@ -258,7 +271,7 @@ export class StreamHub implements OnApplicationBootstrap, BeforeApplicationShutd
         const page = await this.log.eventsAfter(cursor, filter, REPLAY_PAGE_EVENTS, REPLAY_PAGE_BYTES);
         if (!this.isOpen(client)) return;
         client.socket.cork();
-        for (const event of page) client.send(this.frame(event).bytes);
+        for (const event of page) if (!client.sees || client.sees(event.deviceId)) client.send(this.frame(event).bytes);
         client.socket.uncork();
         if (page.length > 0) cursor = page[page.length - 1].seq;
         // A page cut short by neither bound is the end of the log; anything later is pending.
@@ -337,7 +350,7 @@ export class StreamHub implements OnApplicationBootstrap, BeforeApplicationShutd
     for (const client of this.everyDevice) {
       if (client.pending) {
         this.hold(client, frames);
-      } else if (!client.types && client.lastSeq < frames[0].seq) {
+      } else if (!client.types && !client.sees && client.lastSeq < frames[0].seq) {
         client.lastSeq = lastSeq;
         this.write(client, wholeBatch());
       } else {

@@ -110,6 +110,7 @@ async function openStream(
       requestId: reqId,
       username: result.user.username,
       sessionId: result.user.sessionId,
+      scope: result.user.scope,
       ...filters,
       lastEventId: lastEventIdOf(lastEventIdHeader, lastEventId),
     },

@@ -54,6 +54,7 @@ export class StreamController {
     await this.hub.open(res, {
       username: user.username,
       sessionId: user.sessionId,
+      scope: user.scope,
       ...filters,
       lastEventId: lastEventIdOf(lastEventIdHeader, lastEventIdQuery),
     });

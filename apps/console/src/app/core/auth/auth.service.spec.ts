@@ -57,11 +57,14 @@ describe('AuthService', () => {
       expect(request.request.body).toEqual({ username: 'ada', password: 'pw' });
       request.flush(aLoginResponse({ accessToken: 'tok-123', user: aUser({ username: 'ada', role: 'admin' }) }));
 
-      expect(result).toEqual({ username: 'ada', role: 'admin' });
-      expect(sut.user()).toEqual({ username: 'ada', role: 'admin' });
+      expect(result).toEqual({ username: 'ada', role: 'admin', scope: null });
+      expect(sut.user()).toEqual({ username: 'ada', role: 'admin', scope: null });
       expect(sut.isAuthenticated()).toBe(true);
       const saved = storage.getItem(SESSION_STORAGE_KEY) ?? '';
-      expect(JSON.parse(saved)).toEqual({ user: { username: 'ada', role: 'admin' }, expiresAt: NOW + 3_600_000 });
+      expect(JSON.parse(saved)).toEqual({
+        user: { username: 'ada', role: 'admin', scope: null },
+        expiresAt: NOW + 3_600_000,
+      });
       expect(saved).not.toContain('tok-123');
     });
 
@@ -83,7 +86,7 @@ describe('AuthService', () => {
     it('restores the user from sessionStorage', () => {
       store(aUser({ username: 'grace', role: 'viewer' }), NOW + 60_000);
       const sut = create();
-      expect(sut.user()).toEqual({ username: 'grace', role: 'viewer' });
+      expect(sut.user()).toEqual({ username: 'grace', role: 'viewer', scope: null });
       expect(sut.isAuthenticated()).toBe(true);
     });
 

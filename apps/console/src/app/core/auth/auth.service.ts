@@ -128,8 +128,8 @@ function parseSession(value: unknown): Session | null {
   if (typeof value !== 'object' || value === null) return null;
   const { user, expiresAt } = value as Partial<Record<keyof Session, unknown>>;
   if (typeof expiresAt !== 'number' || typeof user !== 'object' || user === null) return null;
-  const { username, role } = user as Partial<Record<keyof UserView, unknown>>;
+  const { username, role, scope } = user as Partial<Record<keyof UserView, unknown>>;
   const parsedRole = roleSchema.safeParse(role);
   if (typeof username !== 'string' || username.length === 0 || !parsedRole.success) return null;
-  return { user: { username, role: parsedRole.data }, expiresAt };
+  return { user: { username, role: parsedRole.data, scope: typeof scope === 'string' ? scope : null }, expiresAt };
 }

@@ -17,7 +17,7 @@ export function aDevice(overrides: Partial<DeviceListItem> & Pick<DeviceListItem
 }
 
 export function aUser(overrides: Partial<UserView> = {}): UserView {
-  return { username: 'ada', role: 'operator', ...overrides };
+  return { username: 'ada', role: 'operator', scope: null, ...overrides };
 }
 
 export function aLoginResponse(overrides: Partial<LoginResponse> = {}): LoginResponse {

@@ -13,6 +13,8 @@ export interface NewUser {
   username: string;
   password: string;
   role: Role;
+  /** A label selector limiting the devices the user sees (`site=a`); absent or null: every device. */
+  scope?: string | null;
 }
 
 /** The users part of the REST api (admin), and a user's own password. */
@@ -29,8 +31,8 @@ export class UsersApi {
     return this.http.post<UserView>(USERS_URL, user, { withCredentials: true });
   }
 
-  /** Changes a user's role or password; the api ends that user's sessions. */
-  update(username: string, change: { role?: Role; password?: string }): Observable<void> {
+  /** Changes a user's role, password or scope (null: every device); the api ends that user's sessions. */
+  update(username: string, change: { role?: Role; password?: string; scope?: string | null }): Observable<void> {
     return this.http.patch(userUrl(username), change, { withCredentials: true }).pipe(map(() => undefined));
   }
 

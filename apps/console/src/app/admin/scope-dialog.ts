@@ -1,0 +1,114 @@
+import { ChangeDetectionStrategy, Component, computed, inject, signal } from '@angular/core';
+import { MatButton } from '@angular/material/button';
+import {
+  MAT_DIALOG_DATA,
+  MatDialog,
+  MatDialogActions,
+  MatDialogClose,
+  MatDialogContent,
+  MatDialogRef,
+  MatDialogTitle,
+} from '@angular/material/dialog';
+import { MatFormField, MatHint, MatLabel } from '@angular/material/form-field';
+import { MatInput } from '@angular/material/input';
+import type { UserView } from '@iot/protocol';
+import { describeHttpError } from '../core/http-error';
+import { UsersApi } from '../core/users/users-api';
+import { parseScope, scopeHint } from './create-user-dialog';
+import { dialogSize } from './dialog-size';
+
+/** Sets the devices a user is limited to (admin); the user's sessions end. Closes with the new scope once set. */
+@Component({
+  selector: 'iot-scope-dialog',
+  imports: [
+    MatDialogTitle,
+    MatDialogContent,
+    MatDialogActions,
+    MatDialogClose,
+    MatFormField,
+    MatLabel,
+    MatHint,
+    MatInput,
+    MatButton,
+  ],
+  template: `
+    <h2 mat-dialog-title>Scope</h2>
+    <form class="form" novalidate (submit)="save($event)">
+      <mat-dialog-content>
+        <p class="lead">
+          The devices <strong>{{ user.username }}</strong> sees and commands. Their sessions end at once.
+        </p>
+        <mat-form-field appearance="outline" subscriptSizing="dynamic">
+          <mat-label>Scope</mat-label>
+          <input
+            matInput
+            name="scope"
+            autocomplete="off"
+            autocapitalize="none"
+            spellcheck="false"
+            maxlength="2048"
+            placeholder="site=a"
+            [value]="scope()"
+            [readonly]="pending()"
+            (input)="scope.set($any($event.target).value)"
+          />
+          <mat-hint>{{ hint() }}</mat-hint>
+        </mat-form-field>
+        @if (error(); as message) {
+          <p class="banner error" role="alert">Could not set the scope: {{ message }}</p>
+        }
+      </mat-dialog-content>
+      <mat-dialog-actions align="end">
+        <button mat-button type="button" [mat-dialog-close]="undefined" [disabled]="pending()">Cancel</button>
+        <button mat-flat-button type="submit" [disabled]="!valid() || pending()">
+          {{ pending() ? 'Saving…' : 'Set scope' }}
+        </button>
+      </mat-dialog-actions>
+    </form>
+  `,
+  styleUrl: './admin-dialog.scss',
+  changeDetection: ChangeDetectionStrategy.OnPush,
+})
+export class ScopeDialog {
+  private readonly api = inject(UsersApi);
+  private readonly dialogRef = inject<MatDialogRef<ScopeDialog, { scope: string | null }>>(MatDialogRef);
+
+  protected readonly user = inject<UserView>(MAT_DIALOG_DATA);
+  protected readonly scope = signal(this.user.scope ?? '');
+  private readonly parsed = computed(() => parseScope(this.scope()));
+  protected readonly hint = computed(() => scopeHint(this.parsed()));
+  protected readonly valid = computed(() => {
+    const parsed = this.parsed();
+    return 'scope' in parsed && parsed.scope !== this.user.scope;
+  });
+  protected readonly pending = signal(false);
+  protected readonly error = signal<string | null>(null);
+
+  protected save(event: Event): void {
+    event.preventDefault();
+    const parsed = this.parsed();
+    if (!this.valid() || this.pending() || !('scope' in parsed)) return;
+    this.pending.set(true);
+    this.error.set(null);
+    this.dialogRef.disableClose = true;
+    this.api.update(this.user.username, { scope: parsed.scope }).subscribe({
+      next: () => this.dialogRef.close({ scope: parsed.scope }),
+      error: (error: unknown) => {
+        this.pending.set(false);
+        this.dialogRef.disableClose = false;
+        this.error.set(describeHttpError(error));
+      },
+    });
+  }
+}
+
+export function openScopeDialog(
+  dialog: MatDialog,
+  user: UserView,
+): MatDialogRef<ScopeDialog, { scope: string | null }> {
+  return dialog.open<ScopeDialog, UserView, { scope: string | null }>(ScopeDialog, {
+    ...dialogSize('28rem'),
+    data: user,
+    ariaModal: true,
+  });
+}
