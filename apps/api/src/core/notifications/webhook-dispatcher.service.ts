@@ -118,7 +118,7 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationS
   private committed(events: StoredEvent[]): void {
     let added = false;
     for (const event of events) {
-      // The event type is widened: alarm events share the log with the device events.
+      // Alarm events share the log with the device events.
       if (event.type !== 'alarm') continue;
       if (this.queue.length >= MAX_QUEUED_ALARMS) {
         this.dropped++;
