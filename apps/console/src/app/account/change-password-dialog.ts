@@ -1,13 +1,5 @@
 import { ChangeDetectionStrategy, Component, computed, inject, signal } from '@angular/core';
-import { MatButton } from '@angular/material/button';
-import {
-  MatDialog,
-  MatDialogActions,
-  MatDialogClose,
-  MatDialogContent,
-  MatDialogRef,
-  MatDialogTitle,
-} from '@angular/material/dialog';
+import { MatDialog, MatDialogContent, MatDialogRef, MatDialogTitle } from '@angular/material/dialog';
 import { MatFormField, MatHint, MatLabel } from '@angular/material/form-field';
 import { MatInput } from '@angular/material/input';
 import { PASSWORD_MIN_LENGTH } from '@iot/protocol';
@@ -16,6 +8,8 @@ import { dialogSize } from '../admin/dialog-size';
 import { AuthService } from '../core/auth/auth.service';
 import { describeHttpError } from '../core/http-error';
 import { UsersApi } from '../core/users/users-api';
+import { DialogActions } from '../ui/dialog-actions';
+import { FormProblems } from '../ui/form-problems';
 
 /**
  * Changes the signed-in user's own password. On success the api has ended
@@ -24,17 +18,7 @@ import { UsersApi } from '../core/users/users-api';
  */
 @Component({
   selector: 'iot-change-password-dialog',
-  imports: [
-    MatDialogTitle,
-    MatDialogContent,
-    MatDialogActions,
-    MatDialogClose,
-    MatFormField,
-    MatLabel,
-    MatHint,
-    MatInput,
-    MatButton,
-  ],
+  imports: [MatDialogTitle, MatDialogContent, MatFormField, MatLabel, MatHint, MatInput, DialogActions, FormProblems],
   template: `
     <h2 mat-dialog-title>Change your password</h2>
     <form class="form" novalidate (submit)="change($event)">
@@ -67,16 +51,14 @@ import { UsersApi } from '../core/users/users-api';
           />
           <mat-hint>At least {{ minLength }} characters</mat-hint>
         </mat-form-field>
-        @if (error(); as message) {
-          <p class="banner error" role="alert">Could not change the password: {{ message }}</p>
-        }
+        <iot-form-problems [error]="error()" errorPrefix="Could not change the password: " />
       </mat-dialog-content>
-      <mat-dialog-actions align="end">
-        <button mat-button type="button" [mat-dialog-close]="undefined" [disabled]="pending()">Cancel</button>
-        <button mat-flat-button type="submit" [disabled]="!valid() || pending()">
-          {{ pending() ? 'Changing…' : 'Change password' }}
-        </button>
-      </mat-dialog-actions>
+      <iot-dialog-actions
+        [pending]="pending()"
+        label="Change password"
+        pendingLabel="Changing…"
+        [disabled]="!valid()"
+      />
     </form>
   `,
   styleUrl: '../admin/admin-dialog.scss',
