@@ -1,4 +1,4 @@
-import { Component, signal } from '@angular/core';
+import { ChangeDetectionStrategy, Component, signal } from '@angular/core';
 import { TestBed } from '@angular/core/testing';
 import { MatDialogRef } from '@angular/material/dialog';
 import { DialogActions } from './dialog-actions';
@@ -46,6 +46,7 @@ describe('FormProblems', () => {
 
 @Component({
   imports: [DialogActions],
+  changeDetection: ChangeDetectionStrategy.OnPush,
   template: `
     <form (submit)="submits = submits + 1; $event.preventDefault()">
       <iot-dialog-actions
