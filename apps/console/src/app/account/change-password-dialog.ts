@@ -6,10 +6,10 @@ import { PASSWORD_MIN_LENGTH } from '@iot/protocol';
 import { passwordProblem } from '../admin/create-user-dialog';
 import { dialogSize } from '../admin/dialog-size';
 import { AuthService } from '../core/auth/auth.service';
-import { describeHttpError } from '../core/http-error';
 import { UsersApi } from '../core/users/users-api';
 import { DialogActions } from '../ui/dialog-actions';
 import { FormProblems } from '../ui/form-problems';
+import { dialogRequest } from '../ui/dialog-request';
 
 /**
  * Changes the signed-in user's own password. On success the api has ended
@@ -75,27 +75,21 @@ export class ChangePasswordDialog {
   protected readonly valid = computed(
     () => this.current().length > 0 && this.current().length <= 256 && passwordProblem(this.next()) === null,
   );
-  protected readonly pending = signal(false);
-  protected readonly error = signal<string | null>(null);
+  private readonly submission = dialogRequest();
+  protected readonly pending = this.submission.pending;
+  protected readonly error = this.submission.error;
 
   protected change(event: Event): void {
     event.preventDefault();
     if (!this.valid() || this.pending()) return;
-    this.pending.set(true);
-    this.error.set(null);
-    this.dialogRef.disableClose = true;
-    this.api.changeOwnPassword({ currentPassword: this.current(), newPassword: this.next() }).subscribe({
-      next: () => {
+    this.submission.run(
+      this.api.changeOwnPassword({ currentPassword: this.current(), newPassword: this.next() }),
+      () => {
         this.dialogRef.close(true);
         // The session cookie no longer works: sign out here too.
         this.auth.sessionEnded();
       },
-      error: (error: unknown) => {
-        this.pending.set(false);
-        this.dialogRef.disableClose = false;
-        this.error.set(describeHttpError(error));
-      },
-    });
+    );
   }
 }
 

@@ -16,6 +16,7 @@ import { UsersApi } from '../core/users/users-api';
 import { dialogSize } from './dialog-size';
 import { DialogActions } from '../ui/dialog-actions';
 import { FormProblems } from '../ui/form-problems';
+import { dialogRequest } from '../ui/dialog-request';
 
 export const PASSWORD_MAX_LENGTH = 256;
 
@@ -124,8 +125,9 @@ export class CreateUserDialog {
       passwordProblem(this.password()) === null &&
       'scope' in this.parsedScope(),
   );
-  protected readonly pending = signal(false);
-  protected readonly error = signal<string | null>(null);
+  private readonly submission = dialogRequest();
+  protected readonly pending = this.submission.pending;
+  protected readonly error = this.submission.error;
 
   protected create(event: Event): void {
     event.preventDefault();
@@ -140,18 +142,14 @@ export class CreateUserDialog {
       role: role.data,
       ...(parsed.scope !== null && { scope: parsed.scope }),
     };
-    this.pending.set(true);
-    this.error.set(null);
-    this.dialogRef.disableClose = true;
-    this.api.create(user).subscribe({
-      next: () => this.dialogRef.close({ username: user.username, role: user.role, scope: parsed.scope }),
-      error: (error: unknown) => {
-        this.pending.set(false);
-        this.dialogRef.disableClose = false;
+    this.submission.run(
+      this.api.create(user),
+      () => this.dialogRef.close({ username: user.username, role: user.role, scope: parsed.scope }),
+      (error) => {
         const taken = error instanceof HttpErrorResponse && error.status === HttpStatusCode.Conflict;
-        this.error.set(taken ? `the username ${user.username} is taken` : describeHttpError(error));
+        return taken ? `the username ${user.username} is taken` : describeHttpError(error);
       },
-    });
+    );
   }
 }
 

@@ -9,6 +9,7 @@ import type { AdminDevice } from './admin-device';
 import { dialogSize } from './dialog-size';
 import { DialogActions } from '../ui/dialog-actions';
 import { FormProblems } from '../ui/form-problems';
+import { dialogRequest } from '../ui/dialog-request';
 
 /**
  * Deletes a device once its id has been typed out: the delete takes its
@@ -66,27 +67,24 @@ export class DeleteDeviceDialog {
   protected readonly typed = signal('');
   /** Exactly the id: ids are case-sensitive, so a case-insensitive match would confirm another device's. */
   protected readonly matches = computed(() => this.typed().trim() === this.device.id);
-  protected readonly pending = signal(false);
-  protected readonly error = signal<string | null>(null);
+  private readonly submission = dialogRequest();
+  protected readonly pending = this.submission.pending;
+  protected readonly error = this.submission.error;
 
   protected remove(event: Event): void {
     event.preventDefault();
     if (!this.matches() || this.pending()) return;
-    this.pending.set(true);
-    this.error.set(null);
-    this.dialogRef.disableClose = true;
-    this.api.remove(this.device.id).subscribe({
-      next: () => this.dialogRef.close(true),
-      error: (error: unknown) => {
+    this.submission.run(
+      this.api.remove(this.device.id),
+      () => this.dialogRef.close(true),
+      (error) => {
         if (error instanceof HttpErrorResponse && error.status === HttpStatusCode.NotFound) {
           this.dialogRef.close(true);
-          return;
+          return null;
         }
-        this.pending.set(false);
-        this.dialogRef.disableClose = false;
-        this.error.set(describeHttpError(error));
+        return describeHttpError(error);
       },
-    });
+    );
   }
 }
 

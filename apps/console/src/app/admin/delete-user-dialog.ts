@@ -1,11 +1,12 @@
 import { HttpErrorResponse, HttpStatusCode } from '@angular/common/http';
-import { ChangeDetectionStrategy, Component, inject, signal } from '@angular/core';
+import { ChangeDetectionStrategy, Component, inject } from '@angular/core';
 import { MAT_DIALOG_DATA, MatDialog, MatDialogContent, MatDialogRef, MatDialogTitle } from '@angular/material/dialog';
 import { describeHttpError } from '../core/http-error';
 import { UsersApi } from '../core/users/users-api';
 import { dialogSize } from './dialog-size';
 import { DialogActions } from '../ui/dialog-actions';
 import { FormProblems } from '../ui/form-problems';
+import { dialogRequest } from '../ui/dialog-request';
 
 /** Asks before deleting a user (Cancel focused first). Closes with `true` once the user is gone. */
 @Component({
@@ -37,27 +38,24 @@ export class DeleteUserDialog {
   private readonly dialogRef = inject<MatDialogRef<DeleteUserDialog, true>>(MatDialogRef);
 
   protected readonly username = inject<string>(MAT_DIALOG_DATA);
-  protected readonly pending = signal(false);
-  protected readonly error = signal<string | null>(null);
+  private readonly submission = dialogRequest();
+  protected readonly pending = this.submission.pending;
+  protected readonly error = this.submission.error;
 
   protected remove(): void {
     if (this.pending()) return;
-    this.pending.set(true);
-    this.error.set(null);
-    this.dialogRef.disableClose = true;
-    this.api.remove(this.username).subscribe({
-      next: () => this.dialogRef.close(true),
-      error: (error: unknown) => {
+    this.submission.run(
+      this.api.remove(this.username),
+      () => this.dialogRef.close(true),
+      (error) => {
         // Gone already (someone else deleted it): the outcome asked for.
         if (error instanceof HttpErrorResponse && error.status === HttpStatusCode.NotFound) {
           this.dialogRef.close(true);
-          return;
+          return null;
         }
-        this.pending.set(false);
-        this.dialogRef.disableClose = false;
-        this.error.set(describeHttpError(error));
+        return describeHttpError(error);
       },
-    });
+    );
   }
 }
 

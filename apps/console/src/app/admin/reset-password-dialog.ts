@@ -3,12 +3,12 @@ import { MAT_DIALOG_DATA, MatDialog, MatDialogContent, MatDialogRef, MatDialogTi
 import { MatFormField, MatHint, MatLabel } from '@angular/material/form-field';
 import { MatInput } from '@angular/material/input';
 import { PASSWORD_MIN_LENGTH } from '@iot/protocol';
-import { describeHttpError } from '../core/http-error';
 import { UsersApi } from '../core/users/users-api';
 import { passwordProblem } from './create-user-dialog';
 import { dialogSize } from './dialog-size';
 import { DialogActions } from '../ui/dialog-actions';
 import { FormProblems } from '../ui/form-problems';
+import { dialogRequest } from '../ui/dialog-request';
 
 /** Sets a user's password (admin); the user's sessions end. Closes with `true` once set. */
 @Component({
@@ -52,23 +52,16 @@ export class ResetPasswordDialog {
   protected readonly minLength = PASSWORD_MIN_LENGTH;
   protected readonly password = signal('');
   protected readonly valid = computed(() => passwordProblem(this.password()) === null);
-  protected readonly pending = signal(false);
-  protected readonly error = signal<string | null>(null);
+  private readonly submission = dialogRequest();
+  protected readonly pending = this.submission.pending;
+  protected readonly error = this.submission.error;
 
   protected reset(event: Event): void {
     event.preventDefault();
     if (!this.valid() || this.pending()) return;
-    this.pending.set(true);
-    this.error.set(null);
-    this.dialogRef.disableClose = true;
-    this.api.update(this.username, { password: this.password() }).subscribe({
-      next: () => this.dialogRef.close(true),
-      error: (error: unknown) => {
-        this.pending.set(false);
-        this.dialogRef.disableClose = false;
-        this.error.set(describeHttpError(error));
-      },
-    });
+    this.submission.run(this.api.update(this.username, { password: this.password() }), () =>
+      this.dialogRef.close(true),
+    );
   }
 }
 

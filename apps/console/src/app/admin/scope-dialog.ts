@@ -3,12 +3,12 @@ import { MAT_DIALOG_DATA, MatDialog, MatDialogContent, MatDialogRef, MatDialogTi
 import { MatFormField, MatHint, MatLabel } from '@angular/material/form-field';
 import { MatInput } from '@angular/material/input';
 import type { UserView } from '@iot/protocol';
-import { describeHttpError } from '../core/http-error';
 import { UsersApi } from '../core/users/users-api';
 import { parseScope, scopeHint } from './create-user-dialog';
 import { dialogSize } from './dialog-size';
 import { DialogActions } from '../ui/dialog-actions';
 import { FormProblems } from '../ui/form-problems';
+import { dialogRequest } from '../ui/dialog-request';
 
 /** Sets the devices a user is limited to (admin); the user's sessions end. Closes with the new scope once set. */
 @Component({
@@ -57,24 +57,17 @@ export class ScopeDialog {
     const parsed = this.parsed();
     return 'scope' in parsed && parsed.scope !== this.user.scope;
   });
-  protected readonly pending = signal(false);
-  protected readonly error = signal<string | null>(null);
+  private readonly submission = dialogRequest();
+  protected readonly pending = this.submission.pending;
+  protected readonly error = this.submission.error;
 
   protected save(event: Event): void {
     event.preventDefault();
     const parsed = this.parsed();
     if (!this.valid() || this.pending() || !('scope' in parsed)) return;
-    this.pending.set(true);
-    this.error.set(null);
-    this.dialogRef.disableClose = true;
-    this.api.update(this.user.username, { scope: parsed.scope }).subscribe({
-      next: () => this.dialogRef.close({ scope: parsed.scope }),
-      error: (error: unknown) => {
-        this.pending.set(false);
-        this.dialogRef.disableClose = false;
-        this.error.set(describeHttpError(error));
-      },
-    });
+    this.submission.run(this.api.update(this.user.username, { scope: parsed.scope }), () =>
+      this.dialogRef.close({ scope: parsed.scope }),
+    );
   }
 }
 

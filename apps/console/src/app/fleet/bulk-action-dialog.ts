@@ -25,6 +25,7 @@ import { desiredSchema, formFromSchema, provideModelForms, toJson } from '../dev
 import { parseJsonObject } from '../device/state-doc';
 import { DialogActions } from '../ui/dialog-actions';
 import { FormProblems } from '../ui/form-problems';
+import { dialogRequest } from '../ui/dialog-request';
 
 export interface BulkActionData {
   kind: 'command' | 'desired';
@@ -172,8 +173,9 @@ export class BulkActionDialog {
   protected readonly name = signal('');
   protected readonly jsonText = signal('');
   protected readonly touched = signal(false);
-  protected readonly pending = signal(false);
-  protected readonly error = signal<string | null>(null);
+  private readonly submission = dialogRequest();
+  protected readonly pending = this.submission.pending;
+  protected readonly error = this.submission.error;
   protected readonly nameError = computed(() => {
     const result = commandNameSchema.safeParse(this.name().trim());
     return result.success ? null : (result.error.issues[0]?.message ?? 'Invalid command name.');
@@ -216,17 +218,7 @@ export class BulkActionDialog {
     if (this.pending() || this.loadingModel()) return;
     const request = this.request();
     if (!request) return;
-    this.pending.set(true);
-    this.error.set(null);
-    this.dialogRef.disableClose = true;
-    request.subscribe({
-      next: (bulk) => this.dialogRef.close(bulk),
-      error: (error: unknown) => {
-        this.pending.set(false);
-        this.dialogRef.disableClose = false;
-        this.error.set(describeHttpError(error));
-      },
-    });
+    this.submission.run(request, (bulk) => this.dialogRef.close(bulk));
   }
 
   /** The request the form makes, or null when something is missing or wrong (then shown). */
