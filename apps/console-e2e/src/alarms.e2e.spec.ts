@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { WebhookAlarmPayload, WebhookPingPayload } from '@iot/protocol';
 import type { Browser, Locator, Page } from 'playwright-core';
 import { expectAccessible } from './axe';
-import { expectText, launchChromium } from './browser';
+import { expectText, fillChecked, launchChromium } from './browser';
 import { ADMIN, adminToken, CHROMIUM, type Platform, SCREENSHOT_DIR, startPlatform, startSimulator } from './platform';
 
 // The issue's done-when: "with only the simulator running, an operator sets a rule … on the thermostats, sees it
@@ -180,16 +180,18 @@ describeInBrowser('alarms and webhooks in the console, with the simulator, in Ch
     const threshold = Math.round(((await temperature()) + 0.12) * 100) / 100;
     await page.getByRole('button', { name: 'New rule' }).click();
     const dialog = page.getByRole('dialog');
-    await dialog.getByLabel('Name', { exact: true }).fill('Too hot');
     await dialog.getByLabel('Severity').selectOption('major');
     await dialog.getByLabel('Model').selectOption('sim.thermostat');
     const key = dialog.locator('select[name="key"]');
     await key.waitFor();
     await key.selectOption('temperature');
     expect(await key.locator('option:checked').innerText()).toBe('Temperature · temperature (°C)');
-    await dialog.getByLabel(/^Threshold \(°C\)/).fill(String(threshold));
-    await dialog.getByLabel('Hysteresis').fill('0');
-    await dialog.getByLabel(/^Holding for/).fill('2');
+    await fillChecked([
+      [dialog.getByLabel('Name', { exact: true }), 'Too hot'],
+      [dialog.getByLabel(/^Threshold \(°C\)/), String(threshold)],
+      [dialog.getByLabel('Hysteresis'), '0'],
+      [dialog.getByLabel(/^Holding for/), '2'],
+    ]);
     await page.screenshot({ path: join(SCREENSHOT_DIR, 'alarms-rule-form.png') });
     await expectAccessible(page, 'rule form');
     await dialog.getByRole('button', { name: 'Create rule' }).click();

@@ -75,7 +75,7 @@ export async function startFakeApi(
       const answer: LoginResponse = {
         accessToken: token,
         expiresIn: 3600,
-        user: { username: login.data.username, role: user.role },
+        user: { username: login.data.username, role: user.role, scope: null },
       };
       return send(201, answer);
     }

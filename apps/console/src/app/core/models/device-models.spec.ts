@@ -72,15 +72,20 @@ describe('DeviceModels', () => {
 
   afterEach(() => http.verify());
 
-  it("takes the fleet list's model refs: one request per model id@version, none per device", () => {
+  it("takes the fleet list's model refs: one request per model id@version, none per device with a ref", () => {
     sut.assign('a', { id: 'acme.pump', version: 2 });
     sut.assign('b', { id: 'acme.pump', version: 2 });
     sut.assign('c', null);
     expect(sut.model('a')).toBeUndefined();
-    expect(sut.model('c')).toBeNull();
-    // The rows ask too: the model being fetched by its ref, no device request goes out.
+    // Without a ref the device may yet announce one: its row asks the device itself.
+    expect(sut.model('c')).toBeUndefined();
+    // The rows ask too: the model being fetched by its ref, no device request goes out for a or b.
     for (const id of ['a', 'b', 'c']) sut.request(id);
-    expect(pending()).toHaveLength(0);
+    const [asked, ...others] = pending();
+    expect(others).toHaveLength(0);
+    expect(asked.request.url).toBe('/api/v1/devices/c/model');
+    asked.flush({ model: null, misfits: {} });
+    expect(sut.model('c')).toBeNull();
     const [req, ...more] = http.match((r) => r.url.includes('/models/'));
     expect(more).toHaveLength(0);
     expect(req.request.url).toBe('/api/v1/models/acme.pump/versions/2');

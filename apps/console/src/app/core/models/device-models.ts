@@ -69,11 +69,14 @@ export class DeviceModels {
    * one request, not one per device.
    */
   assign(deviceId: string, ref: ModelRef | null, now = Date.now()): void {
-    const key = ref && modelKey(ref);
+    // No ref says only that the device had no model when the list was read: it may announce one as it
+    // connects (a device publishes its model before it goes online), so a row asks the device when shown.
+    if (ref === null) return;
+    const key = modelKey(ref);
     this.byDevice.delete(deviceId);
     this.byDevice.set(deviceId, { key, fetchedAt: now });
     while (this.byDevice.size > MAX_CACHED_DEVICES) this.byDevice.delete(this.byDevice.keys().next().value as string);
-    if (ref && key && !this.models.has(key)) this.enqueue({ ref: { id: ref.id, version: ref.version } });
+    if (!this.models.has(key)) this.enqueue({ ref: { id: ref.id, version: ref.version } });
     this.revision.update((n) => n + 1);
   }
 
