@@ -1,21 +1,15 @@
 import { ChangeDetectionStrategy, Component, computed, inject, signal } from '@angular/core';
-import { MatButton } from '@angular/material/button';
-import {
-  MatDialog,
-  MatDialogActions,
-  MatDialogClose,
-  MatDialogContent,
-  MatDialogRef,
-  MatDialogTitle,
-} from '@angular/material/dialog';
+import { MatDialog, MatDialogContent, MatDialogRef, MatDialogTitle } from '@angular/material/dialog';
 import { MatFormField, MatHint, MatLabel } from '@angular/material/form-field';
 import { MatInput } from '@angular/material/input';
 import { PASSWORD_MIN_LENGTH } from '@iot/protocol';
 import { passwordProblem } from '../admin/create-user-dialog';
 import { dialogSize } from '../admin/dialog-size';
 import { AuthService } from '../core/auth/auth.service';
-import { describeHttpError } from '../core/http-error';
 import { UsersApi } from '../core/users/users-api';
+import { DialogActions } from '../ui/dialog-actions';
+import { FormProblems } from '../ui/form-problems';
+import { dialogRequest } from '../ui/dialog-request';
 
 /**
  * Changes the signed-in user's own password. On success the api has ended
@@ -24,17 +18,7 @@ import { UsersApi } from '../core/users/users-api';
  */
 @Component({
   selector: 'iot-change-password-dialog',
-  imports: [
-    MatDialogTitle,
-    MatDialogContent,
-    MatDialogActions,
-    MatDialogClose,
-    MatFormField,
-    MatLabel,
-    MatHint,
-    MatInput,
-    MatButton,
-  ],
+  imports: [MatDialogTitle, MatDialogContent, MatFormField, MatLabel, MatHint, MatInput, DialogActions, FormProblems],
   template: `
     <h2 mat-dialog-title>Change your password</h2>
     <form class="form" novalidate (submit)="change($event)">
@@ -67,16 +51,14 @@ import { UsersApi } from '../core/users/users-api';
           />
           <mat-hint>At least {{ minLength }} characters</mat-hint>
         </mat-form-field>
-        @if (error(); as message) {
-          <p class="banner error" role="alert">Could not change the password: {{ message }}</p>
-        }
+        <iot-form-problems [error]="error()" errorPrefix="Could not change the password: " />
       </mat-dialog-content>
-      <mat-dialog-actions align="end">
-        <button mat-button type="button" [mat-dialog-close]="undefined" [disabled]="pending()">Cancel</button>
-        <button mat-flat-button type="submit" [disabled]="!valid() || pending()">
-          {{ pending() ? 'Changing…' : 'Change password' }}
-        </button>
-      </mat-dialog-actions>
+      <iot-dialog-actions
+        [pending]="pending()"
+        label="Change password"
+        pendingLabel="Changing…"
+        [disabled]="!valid()"
+      />
     </form>
   `,
   styleUrl: '../admin/admin-dialog.scss',
@@ -93,27 +75,21 @@ export class ChangePasswordDialog {
   protected readonly valid = computed(
     () => this.current().length > 0 && this.current().length <= 256 && passwordProblem(this.next()) === null,
   );
-  protected readonly pending = signal(false);
-  protected readonly error = signal<string | null>(null);
+  private readonly submission = dialogRequest();
+  protected readonly pending = this.submission.pending;
+  protected readonly error = this.submission.error;
 
   protected change(event: Event): void {
     event.preventDefault();
     if (!this.valid() || this.pending()) return;
-    this.pending.set(true);
-    this.error.set(null);
-    this.dialogRef.disableClose = true;
-    this.api.changeOwnPassword({ currentPassword: this.current(), newPassword: this.next() }).subscribe({
-      next: () => {
+    this.submission.run(
+      this.api.changeOwnPassword({ currentPassword: this.current(), newPassword: this.next() }),
+      () => {
         this.dialogRef.close(true);
         // The session cookie no longer works: sign out here too.
         this.auth.sessionEnded();
       },
-      error: (error: unknown) => {
-        this.pending.set(false);
-        this.dialogRef.disableClose = false;
-        this.error.set(describeHttpError(error));
-      },
-    });
+    );
   }
 }
 

@@ -1,14 +1,6 @@
 import { HttpErrorResponse, HttpStatusCode } from '@angular/common/http';
 import { ChangeDetectionStrategy, Component, computed, inject, signal } from '@angular/core';
-import { MatButton } from '@angular/material/button';
-import {
-  MatDialog,
-  MatDialogActions,
-  MatDialogClose,
-  MatDialogContent,
-  MatDialogRef,
-  MatDialogTitle,
-} from '@angular/material/dialog';
+import { MatDialog, MatDialogContent, MatDialogRef, MatDialogTitle } from '@angular/material/dialog';
 import { MatFormField, MatHint, MatLabel } from '@angular/material/form-field';
 import { MatInput } from '@angular/material/input';
 import {
@@ -22,6 +14,9 @@ import {
 import { describeHttpError } from '../core/http-error';
 import { UsersApi } from '../core/users/users-api';
 import { dialogSize } from './dialog-size';
+import { DialogActions } from '../ui/dialog-actions';
+import { FormProblems } from '../ui/form-problems';
+import { dialogRequest } from '../ui/dialog-request';
 
 export const PASSWORD_MAX_LENGTH = 256;
 
@@ -46,17 +41,7 @@ export function parseScope(text: string): { scope: string | null } | { problem: 
 /** Creates a user: name, first password, role, and a scope. Closes with the new user, or undefined when cancelled. */
 @Component({
   selector: 'iot-create-user-dialog',
-  imports: [
-    MatDialogTitle,
-    MatDialogContent,
-    MatDialogActions,
-    MatDialogClose,
-    MatFormField,
-    MatLabel,
-    MatHint,
-    MatInput,
-    MatButton,
-  ],
+  imports: [MatDialogTitle, MatDialogContent, MatFormField, MatLabel, MatHint, MatInput, DialogActions, FormProblems],
   template: `
     <h2 mat-dialog-title>New user</h2>
     <form class="form" novalidate (submit)="create($event)">
@@ -114,16 +99,9 @@ export function parseScope(text: string): { scope: string | null } | { problem: 
           />
           <mat-hint>{{ scopeHint() }}</mat-hint>
         </mat-form-field>
-        @if (error(); as message) {
-          <p class="banner error" role="alert">Could not create the user: {{ message }}</p>
-        }
+        <iot-form-problems [error]="error()" errorPrefix="Could not create the user: " />
       </mat-dialog-content>
-      <mat-dialog-actions align="end">
-        <button mat-button type="button" [mat-dialog-close]="undefined" [disabled]="pending()">Cancel</button>
-        <button mat-flat-button type="submit" [disabled]="!valid() || pending()">
-          {{ pending() ? 'Creating…' : 'Create user' }}
-        </button>
-      </mat-dialog-actions>
+      <iot-dialog-actions [pending]="pending()" label="Create user" pendingLabel="Creating…" [disabled]="!valid()" />
     </form>
   `,
   styleUrl: './admin-dialog.scss',
@@ -147,8 +125,9 @@ export class CreateUserDialog {
       passwordProblem(this.password()) === null &&
       'scope' in this.parsedScope(),
   );
-  protected readonly pending = signal(false);
-  protected readonly error = signal<string | null>(null);
+  private readonly submission = dialogRequest();
+  protected readonly pending = this.submission.pending;
+  protected readonly error = this.submission.error;
 
   protected create(event: Event): void {
     event.preventDefault();
@@ -163,18 +142,14 @@ export class CreateUserDialog {
       role: role.data,
       ...(parsed.scope !== null && { scope: parsed.scope }),
     };
-    this.pending.set(true);
-    this.error.set(null);
-    this.dialogRef.disableClose = true;
-    this.api.create(user).subscribe({
-      next: () => this.dialogRef.close({ username: user.username, role: user.role, scope: parsed.scope }),
-      error: (error: unknown) => {
-        this.pending.set(false);
-        this.dialogRef.disableClose = false;
+    this.submission.run(
+      this.api.create(user),
+      () => this.dialogRef.close({ username: user.username, role: user.role, scope: parsed.scope }),
+      (error) => {
         const taken = error instanceof HttpErrorResponse && error.status === HttpStatusCode.Conflict;
-        this.error.set(taken ? `the username ${user.username} is taken` : describeHttpError(error));
+        return taken ? `the username ${user.username} is taken` : describeHttpError(error);
       },
-    });
+    );
   }
 }
 

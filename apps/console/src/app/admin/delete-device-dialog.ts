@@ -1,21 +1,15 @@
 import { HttpErrorResponse, HttpStatusCode } from '@angular/common/http';
 import { ChangeDetectionStrategy, Component, computed, inject, signal } from '@angular/core';
-import { MatButton } from '@angular/material/button';
-import {
-  MAT_DIALOG_DATA,
-  MatDialog,
-  MatDialogActions,
-  MatDialogClose,
-  MatDialogContent,
-  MatDialogRef,
-  MatDialogTitle,
-} from '@angular/material/dialog';
+import { MAT_DIALOG_DATA, MatDialog, MatDialogContent, MatDialogRef, MatDialogTitle } from '@angular/material/dialog';
 import { MatFormField, MatHint, MatLabel } from '@angular/material/form-field';
 import { MatInput } from '@angular/material/input';
 import { DevicesApi } from '../core/devices/devices-api';
 import { describeHttpError } from '../core/http-error';
 import type { AdminDevice } from './admin-device';
 import { dialogSize } from './dialog-size';
+import { DialogActions } from '../ui/dialog-actions';
+import { FormProblems } from '../ui/form-problems';
+import { dialogRequest } from '../ui/dialog-request';
 
 /**
  * Deletes a device once its id has been typed out: the delete takes its
@@ -25,17 +19,7 @@ import { dialogSize } from './dialog-size';
  */
 @Component({
   selector: 'iot-delete-device-dialog',
-  imports: [
-    MatDialogTitle,
-    MatDialogContent,
-    MatDialogActions,
-    MatDialogClose,
-    MatFormField,
-    MatLabel,
-    MatHint,
-    MatInput,
-    MatButton,
-  ],
+  imports: [MatDialogTitle, MatDialogContent, MatFormField, MatLabel, MatHint, MatInput, DialogActions, FormProblems],
   template: `
     <h2 mat-dialog-title>Delete the device?</h2>
     <form class="form" novalidate (submit)="remove($event)">
@@ -61,25 +45,18 @@ import { dialogSize } from './dialog-size';
             Type <code>{{ device.id }}</code>
           </mat-hint>
         </mat-form-field>
-        @if (error(); as message) {
-          <p class="banner error" role="alert">Could not delete the device: {{ message }}</p>
-        }
+        <iot-form-problems [error]="error()" errorPrefix="Could not delete the device: " />
       </mat-dialog-content>
-      <mat-dialog-actions align="end">
-        <button mat-button type="button" [mat-dialog-close]="undefined" [disabled]="pending()">Cancel</button>
-        <button mat-flat-button type="submit" class="danger" [disabled]="!matches() || pending()">
-          {{ pending() ? 'Deleting…' : 'Delete device' }}
-        </button>
-      </mat-dialog-actions>
+      <iot-dialog-actions
+        [pending]="pending()"
+        label="Delete device"
+        pendingLabel="Deleting…"
+        [disabled]="!matches()"
+        buttonClass="danger"
+      />
     </form>
   `,
   styleUrl: './admin-dialog.scss',
-  styles: `
-    .danger:not([disabled]) {
-      --mat-button-filled-container-color: var(--mat-sys-error);
-      --mat-button-filled-label-text-color: var(--mat-sys-on-error);
-    }
-  `,
   changeDetection: ChangeDetectionStrategy.OnPush,
 })
 export class DeleteDeviceDialog {
@@ -90,27 +67,24 @@ export class DeleteDeviceDialog {
   protected readonly typed = signal('');
   /** Exactly the id: ids are case-sensitive, so a case-insensitive match would confirm another device's. */
   protected readonly matches = computed(() => this.typed().trim() === this.device.id);
-  protected readonly pending = signal(false);
-  protected readonly error = signal<string | null>(null);
+  private readonly submission = dialogRequest();
+  protected readonly pending = this.submission.pending;
+  protected readonly error = this.submission.error;
 
   protected remove(event: Event): void {
     event.preventDefault();
     if (!this.matches() || this.pending()) return;
-    this.pending.set(true);
-    this.error.set(null);
-    this.dialogRef.disableClose = true;
-    this.api.remove(this.device.id).subscribe({
-      next: () => this.dialogRef.close(true),
-      error: (error: unknown) => {
+    this.submission.run(
+      this.api.remove(this.device.id),
+      () => this.dialogRef.close(true),
+      (error) => {
         if (error instanceof HttpErrorResponse && error.status === HttpStatusCode.NotFound) {
           this.dialogRef.close(true);
-          return;
+          return null;
         }
-        this.pending.set(false);
-        this.dialogRef.disableClose = false;
-        this.error.set(describeHttpError(error));
+        return describeHttpError(error);
       },
-    });
+    );
   }
 }
 

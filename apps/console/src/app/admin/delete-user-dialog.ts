@@ -1,49 +1,36 @@
 import { HttpErrorResponse, HttpStatusCode } from '@angular/common/http';
-import { ChangeDetectionStrategy, Component, inject, signal } from '@angular/core';
-import { MatButton } from '@angular/material/button';
-import {
-  MAT_DIALOG_DATA,
-  MatDialog,
-  MatDialogActions,
-  MatDialogClose,
-  MatDialogContent,
-  MatDialogRef,
-  MatDialogTitle,
-} from '@angular/material/dialog';
+import { ChangeDetectionStrategy, Component, inject } from '@angular/core';
+import { MAT_DIALOG_DATA, MatDialog, MatDialogContent, MatDialogRef, MatDialogTitle } from '@angular/material/dialog';
 import { describeHttpError } from '../core/http-error';
 import { UsersApi } from '../core/users/users-api';
 import { dialogSize } from './dialog-size';
+import { DialogActions } from '../ui/dialog-actions';
+import { FormProblems } from '../ui/form-problems';
+import { dialogRequest } from '../ui/dialog-request';
 
 /** Asks before deleting a user (Cancel focused first). Closes with `true` once the user is gone. */
 @Component({
   selector: 'iot-delete-user-dialog',
-  imports: [MatDialogTitle, MatDialogContent, MatDialogActions, MatDialogClose, MatButton],
+  imports: [MatDialogTitle, MatDialogContent, DialogActions, FormProblems],
   template: `
     <h2 mat-dialog-title>Delete the user?</h2>
     <mat-dialog-content>
       <p class="lead">
         <strong>{{ username }}</strong> can no longer sign in, and their sessions end at once.
       </p>
-      @if (error(); as message) {
-        <p class="banner error" role="alert">Could not delete the user: {{ message }}</p>
-      }
+      <iot-form-problems [error]="error()" errorPrefix="Could not delete the user: " />
     </mat-dialog-content>
-    <mat-dialog-actions align="end">
-      <button mat-button type="button" [mat-dialog-close]="undefined" cdkFocusInitial [disabled]="pending()">
-        Cancel
-      </button>
-      <button mat-flat-button type="button" class="danger" [disabled]="pending()" (click)="remove()">
-        {{ pending() ? 'Deleting…' : 'Delete user' }}
-      </button>
-    </mat-dialog-actions>
+    <iot-dialog-actions
+      [pending]="pending()"
+      label="Delete user"
+      pendingLabel="Deleting…"
+      type="button"
+      buttonClass="danger"
+      focusCancel
+      (confirmed)="remove()"
+    />
   `,
   styleUrl: './admin-dialog.scss',
-  styles: `
-    .danger:not([disabled]) {
-      --mat-button-filled-container-color: var(--mat-sys-error);
-      --mat-button-filled-label-text-color: var(--mat-sys-on-error);
-    }
-  `,
   changeDetection: ChangeDetectionStrategy.OnPush,
 })
 export class DeleteUserDialog {
@@ -51,27 +38,24 @@ export class DeleteUserDialog {
   private readonly dialogRef = inject<MatDialogRef<DeleteUserDialog, true>>(MatDialogRef);
 
   protected readonly username = inject<string>(MAT_DIALOG_DATA);
-  protected readonly pending = signal(false);
-  protected readonly error = signal<string | null>(null);
+  private readonly submission = dialogRequest();
+  protected readonly pending = this.submission.pending;
+  protected readonly error = this.submission.error;
 
   protected remove(): void {
     if (this.pending()) return;
-    this.pending.set(true);
-    this.error.set(null);
-    this.dialogRef.disableClose = true;
-    this.api.remove(this.username).subscribe({
-      next: () => this.dialogRef.close(true),
-      error: (error: unknown) => {
+    this.submission.run(
+      this.api.remove(this.username),
+      () => this.dialogRef.close(true),
+      (error) => {
         // Gone already (someone else deleted it): the outcome asked for.
         if (error instanceof HttpErrorResponse && error.status === HttpStatusCode.NotFound) {
           this.dialogRef.close(true);
-          return;
+          return null;
         }
-        this.pending.set(false);
-        this.dialogRef.disableClose = false;
-        this.error.set(describeHttpError(error));
+        return describeHttpError(error);
       },
-    });
+    );
   }
 }
 

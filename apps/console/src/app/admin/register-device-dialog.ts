@@ -19,14 +19,7 @@ import {
   type ValidationErrors,
 } from '@angular/forms';
 import { MatButton, MatIconButton } from '@angular/material/button';
-import {
-  MatDialog,
-  MatDialogActions,
-  MatDialogClose,
-  MatDialogContent,
-  MatDialogRef,
-  MatDialogTitle,
-} from '@angular/material/dialog';
+import { MatDialog, MatDialogActions, MatDialogContent, MatDialogRef, MatDialogTitle } from '@angular/material/dialog';
 import { MatError, MatFormField, MatHint, MatLabel, MatSuffix } from '@angular/material/form-field';
 import { MatInput } from '@angular/material/input';
 import { Router } from '@angular/router';
@@ -43,6 +36,7 @@ import {
   schemaError,
   schemaValidator,
 } from './schema-errors';
+import { DialogActions } from '../ui/dialog-actions';
 
 type LabelRow = FormGroup<{ key: FormControl<string>; value: FormControl<string> }>;
 
@@ -78,7 +72,6 @@ type Field = (typeof FIELDS)[number];
     MatDialogTitle,
     MatDialogContent,
     MatDialogActions,
-    MatDialogClose,
     MatFormField,
     MatLabel,
     MatHint,
@@ -88,6 +81,7 @@ type Field = (typeof FIELDS)[number];
     MatButton,
     MatIconButton,
     DeviceCredentialsView,
+    DialogActions,
   ],
   templateUrl: './register-device-dialog.html',
   styleUrl: './admin-dialog.scss',

@@ -1,36 +1,19 @@
 import { ChangeDetectionStrategy, Component, computed, inject, signal } from '@angular/core';
-import { MatButton } from '@angular/material/button';
-import {
-  MAT_DIALOG_DATA,
-  MatDialog,
-  MatDialogActions,
-  MatDialogClose,
-  MatDialogContent,
-  MatDialogRef,
-  MatDialogTitle,
-} from '@angular/material/dialog';
+import { MAT_DIALOG_DATA, MatDialog, MatDialogContent, MatDialogRef, MatDialogTitle } from '@angular/material/dialog';
 import { MatFormField, MatHint, MatLabel } from '@angular/material/form-field';
 import { MatInput } from '@angular/material/input';
 import { PASSWORD_MIN_LENGTH } from '@iot/protocol';
-import { describeHttpError } from '../core/http-error';
 import { UsersApi } from '../core/users/users-api';
 import { passwordProblem } from './create-user-dialog';
 import { dialogSize } from './dialog-size';
+import { DialogActions } from '../ui/dialog-actions';
+import { FormProblems } from '../ui/form-problems';
+import { dialogRequest } from '../ui/dialog-request';
 
 /** Sets a user's password (admin); the user's sessions end. Closes with `true` once set. */
 @Component({
   selector: 'iot-reset-password-dialog',
-  imports: [
-    MatDialogTitle,
-    MatDialogContent,
-    MatDialogActions,
-    MatDialogClose,
-    MatFormField,
-    MatLabel,
-    MatHint,
-    MatInput,
-    MatButton,
-  ],
+  imports: [MatDialogTitle, MatDialogContent, MatFormField, MatLabel, MatHint, MatInput, DialogActions, FormProblems],
   template: `
     <h2 mat-dialog-title>Reset the password</h2>
     <form class="form" novalidate (submit)="reset($event)">
@@ -53,16 +36,9 @@ import { dialogSize } from './dialog-size';
           />
           <mat-hint>At least {{ minLength }} characters</mat-hint>
         </mat-form-field>
-        @if (error(); as message) {
-          <p class="banner error" role="alert">Could not reset the password: {{ message }}</p>
-        }
+        <iot-form-problems [error]="error()" errorPrefix="Could not reset the password: " />
       </mat-dialog-content>
-      <mat-dialog-actions align="end">
-        <button mat-button type="button" [mat-dialog-close]="undefined" [disabled]="pending()">Cancel</button>
-        <button mat-flat-button type="submit" [disabled]="!valid() || pending()">
-          {{ pending() ? 'Saving…' : 'Set password' }}
-        </button>
-      </mat-dialog-actions>
+      <iot-dialog-actions [pending]="pending()" label="Set password" pendingLabel="Saving…" [disabled]="!valid()" />
     </form>
   `,
   styleUrl: './admin-dialog.scss',
@@ -76,23 +52,16 @@ export class ResetPasswordDialog {
   protected readonly minLength = PASSWORD_MIN_LENGTH;
   protected readonly password = signal('');
   protected readonly valid = computed(() => passwordProblem(this.password()) === null);
-  protected readonly pending = signal(false);
-  protected readonly error = signal<string | null>(null);
+  private readonly submission = dialogRequest();
+  protected readonly pending = this.submission.pending;
+  protected readonly error = this.submission.error;
 
   protected reset(event: Event): void {
     event.preventDefault();
     if (!this.valid() || this.pending()) return;
-    this.pending.set(true);
-    this.error.set(null);
-    this.dialogRef.disableClose = true;
-    this.api.update(this.username, { password: this.password() }).subscribe({
-      next: () => this.dialogRef.close(true),
-      error: (error: unknown) => {
-        this.pending.set(false);
-        this.dialogRef.disableClose = false;
-        this.error.set(describeHttpError(error));
-      },
-    });
+    this.submission.run(this.api.update(this.username, { password: this.password() }), () =>
+      this.dialogRef.close(true),
+    );
   }
 }
 

@@ -13,7 +13,6 @@ import {
   MAT_DIALOG_DATA,
   MatDialog,
   MatDialogActions,
-  MatDialogClose,
   MatDialogContent,
   MatDialogRef,
   MatDialogTitle,
@@ -24,6 +23,8 @@ import { describeHttpError } from '../core/http-error';
 import type { AdminDevice } from './admin-device';
 import { DeviceCredentialsView } from './device-credentials';
 import { dialogSize } from './dialog-size';
+import { DialogActions } from '../ui/dialog-actions';
+import { FormProblems } from '../ui/form-problems';
 
 /**
  * Asks before rotating a device's secret, rotates it, then shows the new one
@@ -33,7 +34,15 @@ import { dialogSize } from './dialog-size';
  */
 @Component({
   selector: 'iot-rotate-secret-dialog',
-  imports: [MatDialogTitle, MatDialogContent, MatDialogActions, MatDialogClose, MatButton, DeviceCredentialsView],
+  imports: [
+    MatDialogTitle,
+    MatDialogContent,
+    MatDialogActions,
+    MatButton,
+    DeviceCredentialsView,
+    DialogActions,
+    FormProblems,
+  ],
   template: `
     <h2 mat-dialog-title #title tabindex="-1">{{ credentials() ? 'New secret' : 'Rotate the secret?' }}</h2>
     @if (credentials(); as credentials) {
@@ -57,18 +66,17 @@ import { dialogSize } from './dialog-size';
           The current secret stops working at once and the device's live connection is dropped: it cannot connect again
           until it is given the new secret.
         </p>
-        @if (error(); as message) {
-          <p class="banner error" role="alert">Could not rotate the secret: {{ message }}</p>
-        }
+        <iot-form-problems [error]="error()" errorPrefix="Could not rotate the secret: " />
       </mat-dialog-content>
-      <mat-dialog-actions align="end">
-        <button mat-button type="button" [mat-dialog-close]="undefined" cdkFocusInitial [disabled]="pending()">
-          Cancel
-        </button>
-        <button mat-flat-button type="button" class="confirm" [disabled]="pending()" (click)="rotate()">
-          {{ pending() ? 'Rotating…' : 'Rotate secret' }}
-        </button>
-      </mat-dialog-actions>
+      <iot-dialog-actions
+        [pending]="pending()"
+        label="Rotate secret"
+        pendingLabel="Rotating…"
+        type="button"
+        buttonClass="confirm"
+        focusCancel
+        (confirmed)="rotate()"
+      />
     }
   `,
   styleUrl: './admin-dialog.scss',

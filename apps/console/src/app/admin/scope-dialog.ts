@@ -1,36 +1,19 @@
 import { ChangeDetectionStrategy, Component, computed, inject, signal } from '@angular/core';
-import { MatButton } from '@angular/material/button';
-import {
-  MAT_DIALOG_DATA,
-  MatDialog,
-  MatDialogActions,
-  MatDialogClose,
-  MatDialogContent,
-  MatDialogRef,
-  MatDialogTitle,
-} from '@angular/material/dialog';
+import { MAT_DIALOG_DATA, MatDialog, MatDialogContent, MatDialogRef, MatDialogTitle } from '@angular/material/dialog';
 import { MatFormField, MatHint, MatLabel } from '@angular/material/form-field';
 import { MatInput } from '@angular/material/input';
 import type { UserView } from '@iot/protocol';
-import { describeHttpError } from '../core/http-error';
 import { UsersApi } from '../core/users/users-api';
 import { parseScope, scopeHint } from './create-user-dialog';
 import { dialogSize } from './dialog-size';
+import { DialogActions } from '../ui/dialog-actions';
+import { FormProblems } from '../ui/form-problems';
+import { dialogRequest } from '../ui/dialog-request';
 
 /** Sets the devices a user is limited to (admin); the user's sessions end. Closes with the new scope once set. */
 @Component({
   selector: 'iot-scope-dialog',
-  imports: [
-    MatDialogTitle,
-    MatDialogContent,
-    MatDialogActions,
-    MatDialogClose,
-    MatFormField,
-    MatLabel,
-    MatHint,
-    MatInput,
-    MatButton,
-  ],
+  imports: [MatDialogTitle, MatDialogContent, MatFormField, MatLabel, MatHint, MatInput, DialogActions, FormProblems],
   template: `
     <h2 mat-dialog-title>Scope</h2>
     <form class="form" novalidate (submit)="save($event)">
@@ -54,16 +37,9 @@ import { dialogSize } from './dialog-size';
           />
           <mat-hint>{{ hint() }}</mat-hint>
         </mat-form-field>
-        @if (error(); as message) {
-          <p class="banner error" role="alert">Could not set the scope: {{ message }}</p>
-        }
+        <iot-form-problems [error]="error()" errorPrefix="Could not set the scope: " />
       </mat-dialog-content>
-      <mat-dialog-actions align="end">
-        <button mat-button type="button" [mat-dialog-close]="undefined" [disabled]="pending()">Cancel</button>
-        <button mat-flat-button type="submit" [disabled]="!valid() || pending()">
-          {{ pending() ? 'Saving…' : 'Set scope' }}
-        </button>
-      </mat-dialog-actions>
+      <iot-dialog-actions [pending]="pending()" label="Set scope" pendingLabel="Saving…" [disabled]="!valid()" />
     </form>
   `,
   styleUrl: './admin-dialog.scss',
@@ -81,24 +57,17 @@ export class ScopeDialog {
     const parsed = this.parsed();
     return 'scope' in parsed && parsed.scope !== this.user.scope;
   });
-  protected readonly pending = signal(false);
-  protected readonly error = signal<string | null>(null);
+  private readonly submission = dialogRequest();
+  protected readonly pending = this.submission.pending;
+  protected readonly error = this.submission.error;
 
   protected save(event: Event): void {
     event.preventDefault();
     const parsed = this.parsed();
     if (!this.valid() || this.pending() || !('scope' in parsed)) return;
-    this.pending.set(true);
-    this.error.set(null);
-    this.dialogRef.disableClose = true;
-    this.api.update(this.user.username, { scope: parsed.scope }).subscribe({
-      next: () => this.dialogRef.close({ scope: parsed.scope }),
-      error: (error: unknown) => {
-        this.pending.set(false);
-        this.dialogRef.disableClose = false;
-        this.error.set(describeHttpError(error));
-      },
-    });
+    this.submission.run(this.api.update(this.user.username, { scope: parsed.scope }), () =>
+      this.dialogRef.close({ scope: parsed.scope }),
+    );
   }
 }
 

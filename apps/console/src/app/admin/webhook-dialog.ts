@@ -1,15 +1,6 @@
 import { ChangeDetectionStrategy, Component, computed, DestroyRef, inject, signal } from '@angular/core';
 import { takeUntilDestroyed } from '@angular/core/rxjs-interop';
-import { MatButton } from '@angular/material/button';
-import {
-  MAT_DIALOG_DATA,
-  MatDialog,
-  MatDialogActions,
-  MatDialogClose,
-  MatDialogContent,
-  MatDialogRef,
-  MatDialogTitle,
-} from '@angular/material/dialog';
+import { MAT_DIALOG_DATA, MatDialog, MatDialogContent, MatDialogRef, MatDialogTitle } from '@angular/material/dialog';
 import {
   ALARM_SEVERITIES,
   type AlarmRuleView,
@@ -25,6 +16,8 @@ import { AlarmsApi } from '../core/alarms/alarms-api';
 import { describeHttpError } from '../core/http-error';
 import { WebhooksApi } from '../core/webhooks/webhooks-api';
 import { dialogSize } from './dialog-size';
+import { DialogActions } from '../ui/dialog-actions';
+import { FormProblems } from '../ui/form-problems';
 
 export interface WebhookForm {
   name: string;
@@ -59,7 +52,7 @@ export function webhookRequest(form: WebhookForm): { input: WebhookInput } | { p
  */
 @Component({
   selector: 'iot-webhook-dialog',
-  imports: [MatDialogTitle, MatDialogContent, MatDialogActions, MatDialogClose, MatButton],
+  imports: [MatDialogTitle, MatDialogContent, DialogActions, FormProblems],
   template: `
     <h2 mat-dialog-title>{{ webhook ? 'Edit the webhook' : 'New webhook' }}</h2>
     <form class="form" novalidate (submit)="save($event)">
@@ -126,23 +119,13 @@ export function webhookRequest(form: WebhookForm): { input: WebhookInput } | { p
           />
           Enabled
         </label>
-        @if (touched() && problems().length > 0) {
-          <ul class="banner error" role="alert">
-            @for (p of problems(); track $index) {
-              <li>{{ p }}</li>
-            }
-          </ul>
-        }
-        @if (error(); as message) {
-          <p class="banner error" role="alert">{{ message }}</p>
-        }
+        <iot-form-problems [problems]="touched() ? problems() : []" [error]="error()" />
       </mat-dialog-content>
-      <mat-dialog-actions align="end">
-        <button mat-button type="button" [mat-dialog-close]="undefined" [disabled]="pending()">Cancel</button>
-        <button mat-flat-button type="submit" [disabled]="pending()">
-          {{ pending() ? 'Saving…' : webhook ? 'Save webhook' : 'Create webhook' }}
-        </button>
-      </mat-dialog-actions>
+      <iot-dialog-actions
+        [pending]="pending()"
+        [label]="webhook ? 'Save webhook' : 'Create webhook'"
+        pendingLabel="Saving…"
+      />
     </form>
   `,
   styleUrls: ['./admin-dialog.scss', '../alarms/rule-dialog.scss'],

@@ -1,14 +1,5 @@
 import { ChangeDetectionStrategy, Component, inject, signal } from '@angular/core';
-import { MatButton } from '@angular/material/button';
-import {
-  MAT_DIALOG_DATA,
-  MatDialog,
-  MatDialogActions,
-  MatDialogClose,
-  MatDialogContent,
-  MatDialogRef,
-  MatDialogTitle,
-} from '@angular/material/dialog';
+import { MAT_DIALOG_DATA, MatDialog, MatDialogContent, MatDialogRef, MatDialogTitle } from '@angular/material/dialog';
 import { MatFormField, MatHint, MatLabel } from '@angular/material/form-field';
 import { MatInput } from '@angular/material/input';
 import { type AlarmView, MAX_ALARM_NOTE } from '@iot/protocol';
@@ -16,6 +7,8 @@ import type { Observable } from 'rxjs';
 import { AlarmsApi } from '../core/alarms/alarms-api';
 import { describeHttpError } from '../core/http-error';
 import { dialogSize } from '../admin/dialog-size';
+import { DialogActions } from '../ui/dialog-actions';
+import { FormProblems } from '../ui/form-problems';
 
 export type AlarmAction = 'acknowledge' | 'clear';
 
@@ -27,17 +20,7 @@ export interface AlarmActionData {
 /** Acknowledges or clears an alarm with an optional note; closes with the alarm as the api answered. */
 @Component({
   selector: 'iot-alarm-action-dialog',
-  imports: [
-    MatDialogTitle,
-    MatDialogContent,
-    MatDialogActions,
-    MatDialogClose,
-    MatFormField,
-    MatLabel,
-    MatHint,
-    MatInput,
-    MatButton,
-  ],
+  imports: [MatDialogTitle, MatDialogContent, MatFormField, MatLabel, MatHint, MatInput, DialogActions, FormProblems],
   template: `
     <h2 mat-dialog-title>{{ data.action === 'acknowledge' ? 'Acknowledge the alarm' : 'Clear the alarm' }}</h2>
     <form class="form" novalidate (submit)="submit($event)">
@@ -58,16 +41,13 @@ export interface AlarmActionData {
           ></textarea>
           <mat-hint>Optional; kept with the alarm and in the audit log</mat-hint>
         </mat-form-field>
-        @if (error(); as message) {
-          <p class="banner error" role="alert">{{ message }}</p>
-        }
+        <iot-form-problems [error]="error()" />
       </mat-dialog-content>
-      <mat-dialog-actions align="end">
-        <button mat-button type="button" [mat-dialog-close]="undefined" [disabled]="pending()">Cancel</button>
-        <button mat-flat-button type="submit" [disabled]="pending()">
-          {{ pending() ? 'Saving…' : data.action === 'acknowledge' ? 'Acknowledge' : 'Clear' }}
-        </button>
-      </mat-dialog-actions>
+      <iot-dialog-actions
+        [pending]="pending()"
+        [label]="data.action === 'acknowledge' ? 'Acknowledge' : 'Clear'"
+        pendingLabel="Saving…"
+      />
     </form>
   `,
   styleUrl: '../admin/admin-dialog.scss',

@@ -9,16 +9,7 @@ import {
   untracked,
 } from '@angular/core';
 import { takeUntilDestroyed } from '@angular/core/rxjs-interop';
-import { MatButton } from '@angular/material/button';
-import {
-  MAT_DIALOG_DATA,
-  MatDialog,
-  MatDialogActions,
-  MatDialogClose,
-  MatDialogContent,
-  MatDialogRef,
-  MatDialogTitle,
-} from '@angular/material/dialog';
+import { MAT_DIALOG_DATA, MatDialog, MatDialogContent, MatDialogRef, MatDialogTitle } from '@angular/material/dialog';
 import {
   ALARM_SEVERITIES,
   type AlarmRuleView,
@@ -41,6 +32,8 @@ import {
   type RuleFormValue,
   ruleRequest,
 } from './rule-form';
+import { DialogActions } from '../ui/dialog-actions';
+import { FormProblems } from '../ui/form-problems';
 
 /**
  * Creates a rule, or edits one (`data` the rule). The telemetry key is picked
@@ -49,7 +42,7 @@ import {
  */
 @Component({
   selector: 'iot-rule-dialog',
-  imports: [MatDialogTitle, MatDialogContent, MatDialogActions, MatDialogClose, MatButton],
+  imports: [MatDialogTitle, MatDialogContent, DialogActions, FormProblems],
   template: `
     <h2 mat-dialog-title>{{ rule ? 'Edit the rule' : 'New alarm rule' }}</h2>
     <form class="rule-form" novalidate (submit)="save($event)">
@@ -244,23 +237,9 @@ import {
           />
           Enabled
         </label>
-        @if (touched() && problems().length > 0) {
-          <ul class="banner error" role="alert" aria-label="What is wrong">
-            @for (p of problems(); track $index) {
-              <li>{{ p }}</li>
-            }
-          </ul>
-        }
-        @if (error(); as message) {
-          <p class="banner error" role="alert">{{ message }}</p>
-        }
+        <iot-form-problems [problems]="touched() ? problems() : []" problemsLabel="What is wrong" [error]="error()" />
       </mat-dialog-content>
-      <mat-dialog-actions align="end">
-        <button mat-button type="button" [mat-dialog-close]="undefined" [disabled]="pending()">Cancel</button>
-        <button mat-flat-button type="submit" [disabled]="pending()">
-          {{ pending() ? 'Saving…' : rule ? 'Save rule' : 'Create rule' }}
-        </button>
-      </mat-dialog-actions>
+      <iot-dialog-actions [pending]="pending()" [label]="rule ? 'Save rule' : 'Create rule'" pendingLabel="Saving…" />
     </form>
   `,
   styleUrls: ['../admin/admin-dialog.scss', './rule-dialog.scss'],

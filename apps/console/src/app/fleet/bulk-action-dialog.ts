@@ -1,16 +1,7 @@
 import { ChangeDetectionStrategy, Component, computed, DestroyRef, inject, signal } from '@angular/core';
 import { takeUntilDestroyed } from '@angular/core/rxjs-interop';
 import { FormGroup } from '@angular/forms';
-import { MatButton } from '@angular/material/button';
-import {
-  MAT_DIALOG_DATA,
-  MatDialog,
-  MatDialogActions,
-  MatDialogClose,
-  MatDialogContent,
-  MatDialogRef,
-  MatDialogTitle,
-} from '@angular/material/dialog';
+import { MAT_DIALOG_DATA, MatDialog, MatDialogContent, MatDialogRef, MatDialogTitle } from '@angular/material/dialog';
 import { MatFormField, MatHint, MatLabel } from '@angular/material/form-field';
 import { MatInput } from '@angular/material/input';
 import { MatProgressBar } from '@angular/material/progress-bar';
@@ -32,6 +23,9 @@ import { DeviceApi } from '../core/devices/device-api';
 import { describeHttpError } from '../core/http-error';
 import { desiredSchema, formFromSchema, provideModelForms, toJson } from '../device/model-form';
 import { parseJsonObject } from '../device/state-doc';
+import { DialogActions } from '../ui/dialog-actions';
+import { FormProblems } from '../ui/form-problems';
+import { dialogRequest } from '../ui/dialog-request';
 
 export interface BulkActionData {
   kind: 'command' | 'desired';
@@ -59,15 +53,14 @@ interface SchemaForm {
   imports: [
     MatDialogTitle,
     MatDialogContent,
-    MatDialogActions,
-    MatDialogClose,
     MatFormField,
     MatLabel,
     MatHint,
     MatInput,
-    MatButton,
     MatProgressBar,
     FormlyForm,
+    DialogActions,
+    FormProblems,
   ],
   providers: [provideModelForms()],
   template: `
@@ -79,7 +72,8 @@ interface SchemaForm {
           <mat-progress-bar mode="indeterminate" aria-label="Loading the model" />
         } @else if (useModel() && model(); as model) {
           <p class="muted">
-            The devices share the model <span class="mono">{{ model.id }}&#64;{{ model.version }}</span>.
+            The devices share the model <span class="mono">{{ model.id }}&#64;{{ model.version }}</span
+            >.
           </p>
           @if (data.kind === 'command') {
             <mat-form-field appearance="outline" subscriptSizing="dynamic">
@@ -130,16 +124,14 @@ interface SchemaForm {
         @if (modelError(); as message) {
           <p class="banner error" role="alert">Could not load the model ({{ message }}): raw JSON instead.</p>
         }
-        @if (error(); as message) {
-          <p class="banner error" role="alert">Could not send it: {{ message }}</p>
-        }
+        <iot-form-problems [error]="error()" errorPrefix="Could not send it: " />
       </mat-dialog-content>
-      <mat-dialog-actions align="end">
-        <button mat-button type="button" [mat-dialog-close]="undefined" [disabled]="pending()">Cancel</button>
-        <button mat-flat-button type="submit" [disabled]="pending() || loadingModel()">
-          {{ pending() ? 'Sending…' : data.kind === 'command' ? 'Send to all' : 'Patch all' }}
-        </button>
-      </mat-dialog-actions>
+      <iot-dialog-actions
+        [pending]="pending()"
+        [label]="data.kind === 'command' ? 'Send to all' : 'Patch all'"
+        pendingLabel="Sending…"
+        [disabled]="loadingModel()"
+      />
     </form>
   `,
   styleUrl: '../admin/admin-dialog.scss',
@@ -173,14 +165,17 @@ export class BulkActionDialog {
     }
     const command = this.commands().find((c) => c.name === this.picked());
     if (!command) return null;
-    return command.spec.params ? this.schemaForm(command.spec.params) : { group: new FormGroup({}), value: {}, fields: [] };
+    return command.spec.params
+      ? this.schemaForm(command.spec.params)
+      : { group: new FormGroup({}), value: {}, fields: [] };
   });
 
   protected readonly name = signal('');
   protected readonly jsonText = signal('');
   protected readonly touched = signal(false);
-  protected readonly pending = signal(false);
-  protected readonly error = signal<string | null>(null);
+  private readonly submission = dialogRequest();
+  protected readonly pending = this.submission.pending;
+  protected readonly error = this.submission.error;
   protected readonly nameError = computed(() => {
     const result = commandNameSchema.safeParse(this.name().trim());
     return result.success ? null : (result.error.issues[0]?.message ?? 'Invalid command name.');
@@ -223,17 +218,7 @@ export class BulkActionDialog {
     if (this.pending() || this.loadingModel()) return;
     const request = this.request();
     if (!request) return;
-    this.pending.set(true);
-    this.error.set(null);
-    this.dialogRef.disableClose = true;
-    request.subscribe({
-      next: (bulk) => this.dialogRef.close(bulk),
-      error: (error: unknown) => {
-        this.pending.set(false);
-        this.dialogRef.disableClose = false;
-        this.error.set(describeHttpError(error));
-      },
-    });
+    this.submission.run(request, (bulk) => this.dialogRef.close(bulk));
   }
 
   /** The request the form makes, or null when something is missing or wrong (then shown). */
