@@ -1,4 +1,3 @@
-import pg from 'pg';
 import { telemetryEvent, type StoredEvent } from '../src/domain/events';
 import { PgDatabase } from '../src/storage/postgres/pg-database';
 import { postgresMissing, startPostgres, type TestPostgres } from './postgres';
@@ -64,75 +63,6 @@ if (missing !== undefined) console.warn(`skipped: ${missing}`);
       });
       const stored = all.filter((e) => e.deviceId === id).length;
       expect(perMinute['n'].reduce((sum, [, count]) => sum + Number(count), 0)).toBe(stored);
-    }
-  }, 60_000);
-
-  it('commits a batch while another replica’s is in flight, and keeps the watermark before the one in flight', async () => {
-    const url = cluster.createDatabase('in_flight');
-    const store = await PgDatabase.open(url, { poolSize: 2 });
-    stores.push(store);
-    await store.devices.create(device('a'), 'h');
-    await store.events.append([telemetryEvent('a', MINUTE, { n: 1 })]);
-    const other = new pg.Client({ connectionString: url });
-    await other.connect();
-    const inFlight = async (): Promise<number> => {
-      // Another replica's batch of two, as its statement makes it: seqs taken, rows written, not committed.
-      await other.query('BEGIN');
-      const { rows } = await other.query<{ base: string }>('SELECT iot_reserve_seqs(2) AS base');
-      const base = Number(rows[0].base);
-      await other.query(
-        `INSERT INTO events (seq, device_id, type, data, ts) VALUES ($1, 'a', 'telemetry', '{}', 0), ($2, 'a', 'telemetry', '{}', 0)`,
-        [base + 1, base + 2],
-      );
-      return base;
-    };
-    const seqs = async (through?: number) =>
-      (await store.events.eventsAfter(0, { through }, 100)).map((event) => event.seq);
-    try {
-      const base = await inFlight();
-      expect(base).toBe(1);
-      // This replica's batch does not wait for it, and takes the seqs after it.
-      const [mine] = await store.events.append([telemetryEvent('a', MINUTE + 1, { n: 2 })]);
-      expect(mine.seq).toBe(4);
-      // 4 is readable, but the watermark stays before 2, so readers stop there.
-      expect((await store.events.bounds()).last).toBe(1);
-      expect(await seqs()).toEqual([1, 4]);
-      expect(await seqs(1)).toEqual([1]);
-      await other.query('COMMIT');
-      expect((await store.events.bounds()).last).toBe(4);
-      expect(await seqs(4)).toEqual([1, 2, 3, 4]);
-
-      // One rolled back leaves its seqs unused for good; the watermark passes them.
-      await inFlight();
-      const [next] = await store.events.append([telemetryEvent('a', MINUTE + 2, { n: 3 })]);
-      expect(next.seq).toBe(7);
-      expect((await store.events.bounds()).last).toBe(4);
-      await other.query('ROLLBACK');
-      expect((await store.events.bounds()).last).toBe(7);
-      expect(await seqs(7)).toEqual([1, 2, 3, 4, 7]);
-    } finally {
-      await other.end();
-    }
-  }, 60_000);
-
-  it('keeps the watermark of each database to its own batches', async () => {
-    const [first, second] = [cluster.createDatabase('watermark_a'), cluster.createDatabase('watermark_b')];
-    const a = await PgDatabase.open(first, { poolSize: 1 });
-    const b = await PgDatabase.open(second, { poolSize: 1 });
-    stores.push(a, b);
-    await b.devices.create(device('b'), 'h');
-    await b.events.append([telemetryEvent('b', MINUTE, { n: 1 })]);
-    const other = new pg.Client({ connectionString: first });
-    await other.connect();
-    try {
-      await other.query('BEGIN');
-      await other.query('SELECT iot_reserve_seqs(1)');
-      expect((await a.events.bounds()).last).toBe(0);
-      expect((await b.events.bounds()).last).toBe(1);
-      await other.query('ROLLBACK');
-      expect((await a.events.bounds()).last).toBe(1);
-    } finally {
-      await other.end();
     }
   }, 60_000);
 });

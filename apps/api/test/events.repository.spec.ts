@@ -60,7 +60,7 @@ describe.each(engines())('EventRepository on %s', (engine) => {
     expect((await store.devices.get('a'))?.online).toBe(false);
   });
 
-  it('pages events after a seq by device, type, limit, last seq and byte budget', async () => {
+  it('pages events after a seq by device, type, limit and byte budget', async () => {
     const big = 'x'.repeat(100);
     await sut.append([
       telemetryEvent('a', 1, { s: big }),
@@ -77,8 +77,6 @@ describe.each(engines())('EventRepository on %s', (engine) => {
     expect(
       seqsOf(await sut.eventsAfter(0, { deviceIds: new Set(['b']), types: new Set(['telemetry'] as const) }, 10)),
     ).toEqual([3]);
-    expect(seqsOf(await sut.eventsAfter(1, { through: 3 }, 10))).toEqual([2, 3]);
-    expect(seqsOf(await sut.eventsAfter(3, { through: 3 }, 10))).toEqual([]);
     // The page ends after the event that brings it to the budget.
     const size = telemetryEvent('a', 1, { s: big }).data.length;
     expect(seqsOf(await sut.eventsAfter(0, {}, 10, size + 1))).toEqual([1, 2]);

@@ -40,13 +40,7 @@ export const deviceEvents = {
   },
 
   /** `state`: one document changed, given as its JSON (`documentJson`), at `version` of the desired state. */
-  state(
-    deviceId: string,
-    document: 'reported' | 'desired',
-    documentJson: string,
-    version: number,
-    ts: number,
-  ): NewEvent {
+  state(deviceId: string, document: 'reported' | 'desired', documentJson: string, version: number, ts: number): NewEvent {
     const data = `{"deviceId":${JSON.stringify(deviceId)},"${document}":${documentJson},"version":${version},"ts":${ts}}`;
     return { type: 'state', deviceId, ts, data };
   },
@@ -93,24 +87,9 @@ export interface StoredEvent {
 export interface EventFilter {
   deviceIds?: ReadonlySet<string>;
   types?: ReadonlySet<DeviceEventName>;
-  /** No event past this seq (a position the reader knows to be final, such as `bounds().last`). */
-  through?: number;
 }
 
-/** The characters of the events' data: what a page's byte budget counts. */
-export function dataLength(events: readonly StoredEvent[]): number {
-  let length = 0;
-  for (const event of events) length += event.data.length;
-  return length;
-}
-
-/**
- * The log's bounds: events with seq ≤ `prunedThrough` are gone; `last` is
- * the newest seq that is final: every event up to it is stored (or never
- * will be), so a reader that has read up to it misses none later. Where
- * several writers append side by side (replicas on PostgreSQL), events past
- * `last` may already be readable while one before them is still in flight.
- */
+/** The log's bounds: events with seq ≤ `prunedThrough` are gone; `last` is the newest seq. */
 export interface EventBounds {
   prunedThrough: number;
   last: number;

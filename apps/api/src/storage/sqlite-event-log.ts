@@ -80,7 +80,6 @@ export class SqliteEventLog implements EventRepository {
       .where('seq', '>', seq)
       .orderBy('seq')
       .limit(limit);
-    if (filter.through !== undefined) query = query.where('seq', '<=', filter.through);
     if (filter.deviceIds) query = query.where('device_id', 'in', [...filter.deviceIds]);
     if (filter.types) query = query.where('type', 'in', [...filter.types]);
     // Rows are stepped one at a time, so a page of large events stops at the budget instead of loading `limit` of them.

@@ -6,8 +6,7 @@ import { EventBus } from './event-bus';
 import { LogFeed } from './log-feed';
 
 const event = (seq: number): StoredEvent => ({ seq, type: 'telemetry', deviceId: 'd', data: `{"n":${seq}}` });
-const range = (from: number, to: number): StoredEvent[] =>
-  Array.from({ length: to - from + 1 }, (_, i) => event(from + i));
+const range = (from: number, to: number): StoredEvent[] => Array.from({ length: to - from + 1 }, (_, i) => event(from + i));
 
 describe('LogFeed', () => {
   /** The shared log as stored: what `eventsAfter` reads. */
@@ -16,9 +15,6 @@ describe('LogFeed', () => {
   let seen: number[];
   let times: number[][];
   let failNext: boolean;
-  /** The store's watermark; by default the last seq stored (every batch committed). */
-  let watermark: number | undefined;
-  let watermarksRead: number;
   let bus: EventBus;
 
   beforeAll(() => Logger.overrideLogger(false));
@@ -26,17 +22,14 @@ describe('LogFeed', () => {
   function make(shared: boolean, last = 0): LogFeed {
     const events = strictFake<EventRepository>(
       {
-        bounds: async () => {
-          watermarksRead++;
-          return { prunedThrough: 0, last: watermark ?? Math.max(last, ...log.map((e) => e.seq)) };
-        },
-        eventsAfter: async (seq, filter, limit) => {
+        bounds: async () => ({ prunedThrough: 0, last }),
+        eventsAfter: async (seq, _filter, limit) => {
           reads.push(seq);
           if (failNext) {
             failNext = false;
             throw new Error('PostgreSQL does not answer');
           }
-          return log.filter((e) => e.seq > seq && e.seq <= (filter.through ?? Infinity)).slice(0, limit);
+          return log.filter((e) => e.seq > seq).slice(0, limit);
         },
       },
       'events',
@@ -51,8 +44,6 @@ describe('LogFeed', () => {
     seen = [];
     times = [];
     failNext = false;
-    watermark = undefined;
-    watermarksRead = 0;
     bus = new EventBus();
     bus.on('committed', (events, receivedAt) => {
       seen.push(...events.map((e) => e.seq));
@@ -109,7 +100,7 @@ describe('LogFeed', () => {
     sut.catchUp();
     await sut.onApplicationShutdown();
     expect(seen).toEqual([11, 12, 13]);
-    expect(reads).toEqual([10]);
+    expect(reads).toEqual([10, 13, 13]);
   });
 
   it('reads the log when a gap before a held batch lasts 20 ms', async () => {
@@ -124,7 +115,7 @@ describe('LogFeed', () => {
       jest.advanceTimersByTime(1);
       await sut.onApplicationShutdown();
       expect(seen).toEqual([11, 12, 13, 14]);
-      expect(reads).toEqual([10]);
+      expect(reads).toEqual([10, 14]);
     } finally {
       jest.useRealTimers();
     }
@@ -139,7 +130,7 @@ describe('LogFeed', () => {
     sut.appended({ after: 11, events: range(12, 14) });
     await sut.onApplicationShutdown();
     expect(seen).toEqual([11, 12, 13, 14]);
-    expect(reads).toEqual([10]);
+    expect(reads).toEqual([10, 12]);
   });
 
   it('runs one read at a time and reads again for what was told meanwhile', async () => {
@@ -153,57 +144,8 @@ describe('LogFeed', () => {
     await sut.onApplicationShutdown();
     await sut.onApplicationShutdown();
     expect(seen).toEqual([1, 2, 3]);
-    // The first read pages up to the watermark it found, then one more read for the calls made while it ran.
-    expect(reads).toEqual([0, 2]);
-  });
-
-  it('reads no further than the watermark, and passes seqs that never came once the watermark is past them', async () => {
-    jest.useFakeTimers();
-    try {
-      const sut = make(true, 10);
-      await sut.onModuleInit();
-      // Another replica's 11–12 are in flight; 13 is committed and readable, but past the watermark.
-      watermark = 10;
-      log = [event(13)];
-      sut.appended();
-      await jest.advanceTimersByTimeAsync(0);
-      expect(seen).toEqual([]);
-      // 11–12 are rolled back: they never come, and the watermark moves past them.
-      watermark = 13;
-      sut.catchUp();
-      await jest.advanceTimersByTimeAsync(0);
-      expect(seen).toEqual([13]);
-      // A batch that follows them goes on the bus at once.
-      sut.committed([event(14)], [9]);
-      expect(seen).toEqual([13, 14]);
-      await sut.onApplicationShutdown();
-    } finally {
-      jest.useRealTimers();
-    }
-  });
-
-  it('holds a batch past one in flight, asking for the watermark each 20 ms, until the one before comes', async () => {
-    jest.useFakeTimers();
-    try {
-      const sut = make(true, 10);
-      await sut.onModuleInit();
-      watermark = 10;
-      log = [event(13)];
-      sut.appended({ after: 12, events: [event(13)] });
-      await jest.advanceTimersByTimeAsync(45);
-      expect(seen).toEqual([]);
-      // Once at start, then at 20 and 40 ms; with nothing final past the bus, no events are read.
-      expect(watermarksRead).toBe(3);
-      expect(reads).toEqual([]);
-      // The batch in flight commits and is announced: both go on the bus in order.
-      log = range(11, 13);
-      watermark = 13;
-      sut.appended({ after: 10, events: range(11, 12) });
-      expect(seen).toEqual([11, 12, 13]);
-      await sut.onApplicationShutdown();
-    } finally {
-      jest.useRealTimers();
-    }
+    // The first read pages until the log has nothing more, then one more read for the calls made while it ran.
+    expect(reads).toEqual([0, 2, 3, 3]);
   });
 
   it('reads a long backlog in pages of 1,000, in order', async () => {
@@ -213,7 +155,7 @@ describe('LogFeed', () => {
     sut.catchUp();
     await sut.onApplicationShutdown();
     expect(seen).toEqual(range(1, 2_500).map((e) => e.seq));
-    expect(reads).toEqual([0, 1_000, 2_000]);
+    expect(reads).toEqual([0, 1_000, 2_000, 2_500]);
   });
 
   it('keeps its place when a read fails, and reads from there next time', async () => {
@@ -227,6 +169,6 @@ describe('LogFeed', () => {
     sut.catchUp();
     await sut.onApplicationShutdown();
     expect(seen).toEqual([5, 6]);
-    expect(reads).toEqual([4, 4]);
+    expect(reads).toEqual([4, 4, 6]);
   });
 });

@@ -1,6 +1,6 @@
 import { Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { type AppendedBatch, ClusterChannel } from '../../domain/cluster';
-import { dataLength, EventRepository, type StoredEvent } from '../../domain/events';
+import { EventRepository, type StoredEvent } from '../../domain/events';
 import { RateLimitedLog } from '../../platform/logging/rate-limited-log';
 import { EventBus } from './event-bus';
 
@@ -38,9 +38,8 @@ interface Held {
  * last seq there; one that does not is held until the ones before it have
  * come. The log itself is read after the last seq on the bus when an
  * announcement carries no events, when a gap lasts GAP_MS, and once a
- * second, up to the store's watermark (`bounds().last`): replicas commit
- * side by side, so a later seq may be readable while an earlier one is in
- * flight, and a read past the watermark could skip it.
+ * second. Seqs become visible in the order they were issued (the store's
+ * contract), so reading after the last one never skips an event.
  */
 @Injectable()
 export class LogFeed implements OnModuleInit, OnApplicationShutdown {
@@ -67,7 +66,6 @@ export class LogFeed implements OnModuleInit, OnApplicationShutdown {
 
   async onModuleInit(): Promise<void> {
     if (!this.cluster.shared) return;
-    // The watermark: any event before it that is still to come would otherwise be skipped.
     this.last = (await this.events.bounds()).last;
     this.poll = setInterval(() => this.catchUp(), POLL_MS);
     this.poll.unref();
@@ -190,15 +188,12 @@ export class LogFeed implements OnModuleInit, OnApplicationShutdown {
   private async read(): Promise<void> {
     this.readFailed = false;
     try {
-      // Up to the watermark, read first: past it a batch may still be in flight below a visible one.
-      const through = (await this.events.bounds()).last;
-      while (this.last < through) {
-        const page = await this.events.eventsAfter(this.last, { through }, PAGE_EVENTS, PAGE_BYTES);
-        // What the page did not reach is gone for good (a batch rolled back, its devices deleted).
-        const full = page.length === PAGE_EVENTS || dataLength(page) >= PAGE_BYTES;
-        this.last = full ? page[page.length - 1].seq : through;
+      for (;;) {
+        const page = await this.events.eventsAfter(this.last, {}, PAGE_EVENTS, PAGE_BYTES);
+        if (page.length === 0) return;
+        this.last = page[page.length - 1].seq;
         // Their receive times are the other replica's: none here.
-        if (page.length > 0) this.bus.emit('committed', page, []);
+        this.bus.emit('committed', page, []);
       }
     } catch (error) {
       // Retried at the next announcement or poll (not at once for a gap: the store is likely down).

@@ -49,14 +49,12 @@ interface PreparedBatch {
  * checks the devices, numbers the events, and inserts them with their
  * telemetry rows, latest values, rollups and the devices' presence and
  * last-seen time (one part per table). The seqs come from `iot_reserve_seqs`
- * (migration 0012): taken one batch at a time, then marked in flight until
- * the commit, so replicas' batches commit side by side and a later seq may
- * be visible before an earlier one. `bounds().last` is the watermark (the
- * last seq taken, or the one before the lowest in flight): readers of the
- * log read up to it and no further. One replica's batches still commit one
- * after another, in the order given. The statement also announces the batch
- * to every replica (NOTIFY, sent at its commit, in commit order).
- * Everything that does not need the seqs is computed before the statement.
+ * (migration 0003), which takes the log's append lock, held until the commit:
+ * batches of every replica commit one after another in seq order, and each
+ * holds the lock only for the server's own work, no client round trip.
+ * The statement also announces the batch to every replica (NOTIFY, sent at
+ * its commit, in commit order). Everything that does not need the seqs is
+ * computed before the statement.
  */
 export class PgEventLog implements EventRepository {
   /** The last batch given; the next one is sent only once it has committed. */
@@ -139,7 +137,7 @@ export class PgEventLog implements EventRepository {
     const start = performance.now();
     // Events of a device deleted meanwhile are dropped; a delete waits for this batch (FOR KEY SHARE).
     // The kept events take the next seqs in batch order. Every part that writes refers to `base`, so it
-    // runs after the seqs are taken.
+    // runs after the lock is taken: two appends never wait for each other's rows while holding it.
     const statement = sql`WITH
         clock AS (SELECT ${now}::bigint AS now),
         present AS (SELECT id FROM devices WHERE id = ANY(${textArray(batch.ids)}) ORDER BY id FOR KEY SHARE),
@@ -197,7 +195,6 @@ export class PgEventLog implements EventRepository {
   async eventsAfter(seq: number, filter: EventFilter, limit: number, maxBytes = Infinity): Promise<StoredEvent[]> {
     const devices = filter.deviceIds ? sql`AND device_id = ANY(${[...filter.deviceIds]}::text[])` : sql``;
     const types = filter.types ? sql`AND type = ANY(${[...filter.types]}::text[])` : sql``;
-    const through = filter.through === undefined ? sql`` : sql`AND seq <= ${filter.through}`;
     const page: StoredEvent[] = [];
     let bytes = 0;
     let after = seq;
@@ -205,7 +202,7 @@ export class PgEventLog implements EventRepository {
     const slice = maxBytes === Infinity ? limit : Math.min(limit, EVENTS_PAGE);
     while (page.length < limit) {
       const { rows } = await sql<EventRow>`SELECT seq, type, device_id, data FROM events
-        WHERE seq > ${after} ${devices} ${types} ${through} ORDER BY seq LIMIT ${Math.min(slice, limit - page.length)}`.execute(
+        WHERE seq > ${after} ${devices} ${types} ORDER BY seq LIMIT ${Math.min(slice, limit - page.length)}`.execute(
         this.db,
       );
       for (const row of rows) {
@@ -222,7 +219,7 @@ export class PgEventLog implements EventRepository {
   async bounds(): Promise<EventBounds> {
     const { rows } = await sql<{ pruned: string | null; last: number | null }>`SELECT
         (SELECT value FROM meta WHERE key = 'events_pruned_through') AS pruned,
-        iot_log_watermark() AS last`.execute(this.db);
+        (SELECT max(seq) FROM events) AS last`.execute(this.db);
     const prunedThrough = rows[0].pruned === null ? 0 : Number(rows[0].pruned);
     // An empty log (all pruned) ends where pruning stopped; seqs are never reused.
     return { prunedThrough, last: Math.max(rows[0].last ?? 0, prunedThrough) };

@@ -309,51 +309,6 @@ const migrations: Record<string, Migration> = {
       await sql`ALTER TABLE users ADD COLUMN scope TEXT`.execute(db);
     },
   },
-  '0012_append_without_log_lock': {
-    async up(db: Kysely<unknown>) {
-      // Appends no longer take one lock until their commit: replicas' batches commit side by side, so seqs
-      // may become visible out of order, and readers read only up to the watermark below. Taking seqs is
-      // still one at a time, under the gate, a session lock held for the reservation alone (released on
-      // error too: a session lock outlives its transaction). A batch marks its first seq as in flight with
-      // a transaction lock (key: the seq negated; the app's other advisory keys are positive) that its
-      // commit or rollback releases, after which its rows are visible or gone for good.
-      await sql`CREATE OR REPLACE FUNCTION iot_reserve_seqs(n bigint) RETURNS bigint LANGUAGE plpgsql VOLATILE AS $$
-        DECLARE
-          low bigint;
-          gated boolean := false;
-        BEGIN
-          PERFORM pg_advisory_lock(1768911922); -- 'iot2', the gate
-          gated := true;
-          low := nextval('events_seq_seq');
-          PERFORM setval('events_seq_seq', low + GREATEST(n, 1) - 1);
-          PERFORM pg_advisory_xact_lock(-low);
-          PERFORM pg_advisory_unlock(1768911922);
-          RETURN low - 1;
-        EXCEPTION WHEN OTHERS THEN
-          IF gated THEN
-            PERFORM pg_advisory_unlock(1768911922);
-          END IF;
-          RAISE;
-        END
-      $$`.execute(db);
-      // The watermark: every seq up to it is committed or will never be. It is the last seq taken, or the
-      // one before the lowest still in flight. Read under the gate, so no batch is between taking its seqs
-      // and marking them; rows up to it must be read by a later statement (a snapshot taken after this one).
-      await sql`CREATE FUNCTION iot_log_watermark() RETURNS bigint LANGUAGE plpgsql VOLATILE AS $$
-        DECLARE
-          taken bigint;
-          flying bigint;
-        BEGIN
-          PERFORM pg_advisory_xact_lock(1768911922);
-          SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END INTO taken FROM events_seq_seq;
-          SELECT min(-((l.classid::bigint << 32) | l.objid::bigint)) INTO flying FROM pg_locks AS l
-            WHERE l.locktype = 'advisory' AND l.objsubid = 1 AND l.classid::bigint >= 2147483648
-              AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database());
-          RETURN LEAST(taken, flying - 1);
-        END
-      $$`.execute(db);
-    },
-  },
 };
 
 export const pgMigrationProvider: MigrationProvider = {

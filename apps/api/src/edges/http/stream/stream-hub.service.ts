@@ -16,7 +16,7 @@ import { DeviceAccess } from '../../../core/auth/device-access';
 import { EventBus } from '../../../core/events/event-bus';
 import { EventLog } from '../../../core/events/event-log.service';
 import { MetricsService } from '../../../platform/metrics/metrics.service';
-import { dataLength, type EventFilter, type StoredEvent } from '../../../domain/events';
+import type { EventFilter, StoredEvent } from '../../../domain/events';
 import { formatEventId, parseEventId } from './event-id';
 import type { StreamFilters } from './stream-query';
 import { chunkOf, detachStream, endStream, writeChunk } from './stream-socket';
@@ -268,21 +268,14 @@ export class StreamHub implements OnApplicationBootstrap, BeforeApplicationShutd
       const release = await this.replayReads.acquire();
       try {
         if (!this.isOpen(client)) return;
-        // Up to what the bus has carried: later events come live, in seq order (with replicas, one past it
-        // may be readable while one before it is still in flight).
-        const page = await this.log.eventsAfter(
-          cursor,
-          { ...filter, through: Math.max(cursor, this.lastSeq) },
-          REPLAY_PAGE_EVENTS,
-          REPLAY_PAGE_BYTES,
-        );
+        const page = await this.log.eventsAfter(cursor, filter, REPLAY_PAGE_EVENTS, REPLAY_PAGE_BYTES);
         if (!this.isOpen(client)) return;
         client.socket.cork();
         for (const event of page) if (!client.sees || client.sees(event.deviceId)) client.send(this.frame(event).bytes);
         client.socket.uncork();
         if (page.length > 0) cursor = page[page.length - 1].seq;
         // A page cut short by neither bound is the end of the log; anything later is pending.
-        more = page.length === REPLAY_PAGE_EVENTS || dataLength(page) >= REPLAY_PAGE_BYTES;
+        more = page.length === REPLAY_PAGE_EVENTS || this.pageBytes(page) >= REPLAY_PAGE_BYTES;
       } finally {
         release();
       }
@@ -290,6 +283,12 @@ export class StreamHub implements OnApplicationBootstrap, BeforeApplicationShutd
     // Live frames go out under the same bound as every live write.
     if (!(await this.roomFor(client))) return;
     this.goLive(client, cursor);
+  }
+
+  private pageBytes(page: StoredEvent[]): number {
+    let bytes = 0;
+    for (const event of page) bytes += event.data.length;
+    return bytes;
   }
 
   /** Not closed, dropped or ended by the hub (writing to an ended response would throw asynchronously). */
