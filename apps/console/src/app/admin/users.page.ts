@@ -4,7 +4,7 @@ import { MatButton } from '@angular/material/button';
 import { MatDialog } from '@angular/material/dialog';
 import { MatProgressBar } from '@angular/material/progress-bar';
 import { type Role, roleSchema, type UserView } from '@iot/protocol';
-import type { Observable } from 'rxjs';
+import { map, type Observable } from 'rxjs';
 import { AuthService } from '../core/auth/auth.service';
 import { describeHttpError } from '../core/http-error';
 import { UsersApi } from '../core/users/users-api';
@@ -12,6 +12,7 @@ import { openCreateUserDialog } from './create-user-dialog';
 import { openDeleteUserDialog } from './delete-user-dialog';
 import { openResetPasswordDialog } from './reset-password-dialog';
 import { openScopeDialog } from './scope-dialog';
+import { pageList } from '../ui/page-list';
 
 const collator = new Intl.Collator(undefined, { numeric: true, sensitivity: 'base' });
 
@@ -115,9 +116,13 @@ export class UsersPage {
   private readonly auth = inject(AuthService);
 
   protected readonly roles = roleSchema.options;
-  protected readonly users = signal<readonly UserView[]>([]);
-  protected readonly loading = signal(true);
-  protected readonly error = signal<string | null>(null);
+  private readonly list = pageList(
+    () => this.api.list().pipe(map((users) => [...users].sort((a, b) => collator.compare(a.username, b.username)))),
+    'the users',
+  );
+  protected readonly users = this.list.items;
+  protected readonly loading = this.list.loading;
+  protected readonly error = this.list.error;
   protected readonly notice = signal<string | null>(null);
   /** The user whose role is being changed. */
   protected readonly busy = signal<string | null>(null);
@@ -128,21 +133,7 @@ export class UsersPage {
   }
 
   protected reload(): void {
-    this.loading.set(true);
-    this.error.set(null);
-    this.api
-      .list()
-      .pipe(takeUntilDestroyed(this.destroyRef))
-      .subscribe({
-        next: (users) => {
-          this.users.set([...users].sort((a, b) => collator.compare(a.username, b.username)));
-          this.loading.set(false);
-        },
-        error: (error: unknown) => {
-          this.loading.set(false);
-          this.error.set(`Could not load the users: ${describeHttpError(error)}`);
-        },
-      });
+    this.list.reload();
   }
 
   protected create(): void {

@@ -9,6 +9,7 @@ import { describeHttpError } from '../core/http-error';
 import { WebhooksApi } from '../core/webhooks/webhooks-api';
 import { TimestampPipe } from '../ui/format.pipes';
 import { openWebhookDialog } from './webhook-dialog';
+import { pageList } from '../ui/page-list';
 
 interface ShownSecret {
   name: string;
@@ -174,9 +175,10 @@ export class WebhooksPage {
   private readonly clipboard = inject(Clipboard);
   private readonly destroyRef = inject(DestroyRef);
 
-  protected readonly webhooks = signal<readonly WebhookView[]>([]);
-  protected readonly loading = signal(true);
-  protected readonly error = signal<string | null>(null);
+  private readonly list = pageList(() => this.api.list(), 'the webhooks');
+  protected readonly webhooks = this.list.items;
+  protected readonly loading = this.list.loading;
+  protected readonly error = this.list.error;
   protected readonly notice = signal<string | null>(null);
   protected readonly secret = signal<ShownSecret | null>(null);
   protected readonly copied = signal(false);
@@ -188,21 +190,7 @@ export class WebhooksPage {
   }
 
   protected reload(): void {
-    this.loading.set(true);
-    this.error.set(null);
-    this.api
-      .list()
-      .pipe(takeUntilDestroyed(this.destroyRef))
-      .subscribe({
-        next: (webhooks) => {
-          this.webhooks.set(webhooks);
-          this.loading.set(false);
-        },
-        error: (error: unknown) => {
-          this.loading.set(false);
-          this.error.set(`Could not load the webhooks: ${describeHttpError(error)}`);
-        },
-      });
+    this.list.reload();
   }
 
   protected create(): void {

@@ -11,6 +11,7 @@ import { describeHttpError } from '../core/http-error';
 import { openRuleDialog } from './rule-dialog';
 import { describeCondition, describeTarget } from './rule-form';
 import { SeverityChip } from './severity';
+import { pageList } from '../ui/page-list';
 
 /** Alarm rules: viewers read them; operators create, edit and delete them. */
 @Component({
@@ -96,9 +97,10 @@ export class RulesPage {
   private readonly auth = inject(AuthService);
   private readonly destroyRef = inject(DestroyRef);
 
-  protected readonly rules = signal<readonly AlarmRuleView[]>([]);
-  protected readonly loading = signal(true);
-  protected readonly error = signal<string | null>(null);
+  private readonly list = pageList(() => this.api.rules(), 'the rules');
+  protected readonly rules = this.list.items;
+  protected readonly loading = this.list.loading;
+  protected readonly error = this.list.error;
   protected readonly notice = signal<string | null>(null);
   protected readonly confirming = signal<string | null>(null);
   protected readonly canWrite = computed(() => {
@@ -113,21 +115,7 @@ export class RulesPage {
   }
 
   protected reload(): void {
-    this.loading.set(true);
-    this.error.set(null);
-    this.api
-      .rules()
-      .pipe(takeUntilDestroyed(this.destroyRef))
-      .subscribe({
-        next: (rules) => {
-          this.rules.set(rules);
-          this.loading.set(false);
-        },
-        error: (error: unknown) => {
-          this.loading.set(false);
-          this.error.set(`Could not load the rules: ${describeHttpError(error)}`);
-        },
-      });
+    this.list.reload();
   }
 
   protected create(): void {
