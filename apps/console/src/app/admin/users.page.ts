@@ -2,7 +2,6 @@ import { ChangeDetectionStrategy, Component, computed, DestroyRef, inject, signa
 import { takeUntilDestroyed } from '@angular/core/rxjs-interop';
 import { MatButton } from '@angular/material/button';
 import { MatDialog } from '@angular/material/dialog';
-import { MatProgressBar } from '@angular/material/progress-bar';
 import { type Role, roleSchema, type UserView } from '@iot/protocol';
 import { map, type Observable } from 'rxjs';
 import { AuthService } from '../core/auth/auth.service';
@@ -12,6 +11,7 @@ import { openCreateUserDialog } from './create-user-dialog';
 import { openDeleteUserDialog } from './delete-user-dialog';
 import { openResetPasswordDialog } from './reset-password-dialog';
 import { openScopeDialog } from './scope-dialog';
+import { ListStatus } from '../ui/list-status';
 import { pageList } from '../ui/page-list';
 
 const collator = new Intl.Collator(undefined, { numeric: true, sensitivity: 'base' });
@@ -23,22 +23,14 @@ const collator = new Intl.Collator(undefined, { numeric: true, sensitivity: 'bas
  */
 @Component({
   selector: 'iot-users-page',
-  imports: [MatButton, MatProgressBar],
+  imports: [MatButton, ListStatus],
   template: `
     <header class="header">
       <h1 class="title" id="users-title">Users</h1>
       <span class="spacer"></span>
       <button mat-flat-button type="button" (click)="create()">New user</button>
     </header>
-    @if (loading()) {
-      <mat-progress-bar mode="indeterminate" aria-label="Loading users" />
-    }
-    @if (error(); as message) {
-      <div class="banner error" role="alert">
-        <span>{{ message }}</span>
-        <button mat-button type="button" (click)="reload()">Reload</button>
-      </div>
-    }
+    <iot-list-status [list]="list" label="Loading users" />
     @if (notice(); as message) {
       <p class="notice" role="status">{{ message }}</p>
     }
@@ -116,7 +108,7 @@ export class UsersPage {
   private readonly auth = inject(AuthService);
 
   protected readonly roles = roleSchema.options;
-  private readonly list = pageList(
+  protected readonly list = pageList(
     () => this.api.list().pipe(map((users) => [...users].sort((a, b) => collator.compare(a.username, b.username)))),
     'the users',
   );

@@ -3,12 +3,12 @@ import { ChangeDetectionStrategy, Component, DestroyRef, inject, signal } from '
 import { takeUntilDestroyed } from '@angular/core/rxjs-interop';
 import { MatButton } from '@angular/material/button';
 import { MatDialog } from '@angular/material/dialog';
-import { MatProgressBar } from '@angular/material/progress-bar';
 import type { WebhookDeliveryView, WebhookView } from '@iot/protocol';
 import { describeHttpError } from '../core/http-error';
 import { WebhooksApi } from '../core/webhooks/webhooks-api';
 import { TimestampPipe } from '../ui/format.pipes';
 import { openWebhookDialog } from './webhook-dialog';
+import { ListStatus } from '../ui/list-status';
 import { pageList } from '../ui/page-list';
 
 interface ShownSecret {
@@ -31,22 +31,14 @@ interface DeliveryLog {
  */
 @Component({
   selector: 'iot-webhooks-page',
-  imports: [MatButton, MatProgressBar, TimestampPipe],
+  imports: [MatButton, TimestampPipe, ListStatus],
   template: `
     <header class="header">
       <h1 class="title" id="webhooks-title">Webhooks</h1>
       <span class="spacer"></span>
       <button mat-flat-button type="button" (click)="create()">New webhook</button>
     </header>
-    @if (loading()) {
-      <mat-progress-bar mode="indeterminate" aria-label="Loading webhooks" />
-    }
-    @if (error(); as message) {
-      <div class="banner error" role="alert">
-        <span>{{ message }}</span>
-        <button mat-button type="button" (click)="reload()">Reload</button>
-      </div>
-    }
+    <iot-list-status [list]="list" label="Loading webhooks" />
     @if (notice(); as message) {
       <p class="notice" role="status">{{ message }}</p>
     }
@@ -175,7 +167,7 @@ export class WebhooksPage {
   private readonly clipboard = inject(Clipboard);
   private readonly destroyRef = inject(DestroyRef);
 
-  private readonly list = pageList(() => this.api.list(), 'the webhooks');
+  protected readonly list = pageList(() => this.api.list(), 'the webhooks');
   protected readonly webhooks = this.list.items;
   protected readonly loading = this.list.loading;
   protected readonly error = this.list.error;

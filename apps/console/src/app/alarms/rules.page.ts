@@ -2,7 +2,6 @@ import { ChangeDetectionStrategy, Component, computed, DestroyRef, inject, signa
 import { takeUntilDestroyed } from '@angular/core/rxjs-interop';
 import { MatButton } from '@angular/material/button';
 import { MatDialog } from '@angular/material/dialog';
-import { MatProgressBar } from '@angular/material/progress-bar';
 import { RouterLink } from '@angular/router';
 import { type AlarmRuleView, roleAtLeast } from '@iot/protocol';
 import { AlarmsApi } from '../core/alarms/alarms-api';
@@ -11,12 +10,13 @@ import { describeHttpError } from '../core/http-error';
 import { openRuleDialog } from './rule-dialog';
 import { describeCondition, describeTarget } from './rule-form';
 import { SeverityChip } from './severity';
+import { ListStatus } from '../ui/list-status';
 import { pageList } from '../ui/page-list';
 
 /** Alarm rules: viewers read them; operators create, edit and delete them. */
 @Component({
   selector: 'iot-rules-page',
-  imports: [MatButton, MatProgressBar, RouterLink, SeverityChip],
+  imports: [MatButton, RouterLink, SeverityChip, ListStatus],
   template: `
     <header class="header">
       <h1 class="title" id="rules-title">Alarm rules</h1>
@@ -26,15 +26,7 @@ import { pageList } from '../ui/page-list';
         <button mat-flat-button type="button" (click)="create()">New rule</button>
       }
     </header>
-    @if (loading()) {
-      <mat-progress-bar mode="indeterminate" aria-label="Loading rules" />
-    }
-    @if (error(); as message) {
-      <div class="banner error" role="alert">
-        <span>{{ message }}</span>
-        <button mat-button type="button" (click)="reload()">Reload</button>
-      </div>
-    }
+    <iot-list-status [list]="list" label="Loading rules" />
     @if (notice(); as message) {
       <p class="notice" role="status">{{ message }}</p>
     }
@@ -97,7 +89,7 @@ export class RulesPage {
   private readonly auth = inject(AuthService);
   private readonly destroyRef = inject(DestroyRef);
 
-  private readonly list = pageList(() => this.api.rules(), 'the rules');
+  protected readonly list = pageList(() => this.api.rules(), 'the rules');
   protected readonly rules = this.list.items;
   protected readonly loading = this.list.loading;
   protected readonly error = this.list.error;
