@@ -1,7 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { READ_QUEUE_MAX, ReadsBusyError, SqliteReaderThread } from './sqlite-reader-thread';
+import { READ_QUEUE_MAX, READER_REST_MS, ReadsBusyError, SqliteReaderThread } from './sqlite-reader-thread';
+import { SqliteWorker } from './sqlite-writer-thread';
 import { SqliteDatabase } from './sqlite-database';
 import { telemetryEvent } from '../domain/events';
 
@@ -38,6 +39,28 @@ describe('SqliteReaderThread', () => {
       });
       expect(sut.started).toBe(true);
     } finally {
+      await sut.close();
+    }
+  });
+
+  it("ends a lazy reader's thread after a minute without reads, and starts another with the next read", async () => {
+    jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] });
+    const spawn = jest.spyOn(SqliteWorker.prototype, 'spawn');
+    const sut = SqliteReaderThread.lazy(file, { cacheKiB: 1024 });
+    const read = () => sut.history({ deviceId: 'a', keys: ['t'], limit: 1, order: 'asc' });
+    try {
+      await read();
+      jest.advanceTimersByTime(READER_REST_MS - 1);
+      await read();
+      expect(spawn).toHaveBeenCalledTimes(1);
+      jest.advanceTimersByTime(READER_REST_MS);
+      // The thread is ending: the next read waits for it, then goes to a new one.
+      expect(plain(await read())).toEqual({ t: [[1000, 1]] });
+      expect(spawn).toHaveBeenCalledTimes(2);
+      expect(sut.started).toBe(true);
+    } finally {
+      spawn.mockRestore();
+      jest.useRealTimers();
       await sut.close();
     }
   });

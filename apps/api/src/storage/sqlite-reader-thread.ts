@@ -17,6 +17,13 @@ export const READ_QUEUE_MAX = 32;
  */
 export const READ_TIMEOUT_MS = 30_000;
 
+/**
+ * A reader thread with no read for this long ends (a V8 isolate and a page
+ * cache, about 11 MiB); the next read starts another, which takes some tens
+ * of milliseconds. Dashboards read history when they open, rarely after.
+ */
+export const READER_REST_MS = 60_000;
+
 export type ReadRequest =
   | { kind: 'latest'; id: number; deviceIds: string[] }
   | { kind: 'history'; id: number; query: HistoryQuery }
@@ -56,11 +63,16 @@ export class SqliteReaderThread {
   private deadline: NodeJS.Timeout | undefined;
   /** Ref'd while reads are in flight, so that the process waits for them (the idle thread does not hold it). */
   private readonly keepAlive = setTimeout(() => undefined, 2 ** 31 - 1).unref();
+  /** Ends the thread once it has had no read for `restMs`. */
+  private rest: NodeJS.Timeout | undefined;
+  /** The thread ending after its rest; a read waits for it, then starts another. */
+  private resting: Promise<void> | undefined;
 
   private constructor(
     path: string,
     private readonly timeoutMs: number,
     cacheKiB: number | undefined,
+    private readonly restMs: number,
   ) {
     this.worker = new SqliteWorker<ReadReply>(
       { path, role: 'reader', restartWalPages: 0, cacheKiB },
@@ -75,14 +87,26 @@ export class SqliteReaderThread {
   }
 
   static async start(path: string, timeoutMs = READ_TIMEOUT_MS): Promise<SqliteReaderThread> {
-    const thread = new SqliteReaderThread(path, timeoutMs, undefined);
+    const thread = new SqliteReaderThread(path, timeoutMs, undefined, Infinity);
     await thread.worker.spawn();
     return thread;
   }
 
-  /** A reader whose thread starts with the first read: an api nobody asks for history keeps no thread for it. */
-  static lazy(path: string, options: { timeoutMs?: number; cacheKiB?: number } = {}): SqliteReaderThread {
-    return new SqliteReaderThread(path, options.timeoutMs ?? READ_TIMEOUT_MS, options.cacheKiB);
+  /**
+   * A reader whose thread starts with the first read and ends after
+   * READER_REST_MS without one: an api nobody asks for history keeps no
+   * thread for it.
+   */
+  static lazy(
+    path: string,
+    options: { timeoutMs?: number; cacheKiB?: number; restMs?: number } = {},
+  ): SqliteReaderThread {
+    return new SqliteReaderThread(
+      path,
+      options.timeoutMs ?? READ_TIMEOUT_MS,
+      options.cacheKiB,
+      options.restMs ?? READER_REST_MS,
+    );
   }
 
   /** Whether its thread is running. */
@@ -105,11 +129,18 @@ export class SqliteReaderThread {
   async close(): Promise<void> {
     this.closed = true;
     this.disarmDeadline();
+    clearTimeout(this.rest);
+    await this.resting;
     await this.worker.close();
     clearTimeout(this.keepAlive);
   }
 
   private async request(message: (id: number) => ReadRequest): Promise<ReadReply> {
+    if (this.closed) throw new Error('the SQLite reader is closed');
+    clearTimeout(this.rest);
+    // A thread ending after its rest reads nothing more: this read goes to the next one (not in flight
+    // meanwhile, so the end of the old thread does not fail it).
+    while (this.resting) await this.resting;
     if (this.closed) throw new Error('the SQLite reader is closed');
     if (this.inFlight.size >= READ_QUEUE_MAX) throw new ReadsBusyError();
     const id = this.nextId++;
@@ -134,10 +165,23 @@ export class SqliteReaderThread {
     const request = this.inFlight.get(reply.id);
     this.inFlight.delete(reply.id);
     this.disarmDeadline();
-    if (this.inFlight.size === 0) this.keepAlive.unref();
-    else this.armDeadline();
+    if (this.inFlight.size === 0) {
+      this.keepAlive.unref();
+      this.armRest();
+    } else {
+      this.armDeadline();
+    }
     if (reply.error === undefined) request?.resolve(reply);
     else request?.reject(new Error(reply.error));
+  }
+
+  private armRest(): void {
+    if (this.restMs === Infinity || this.closed) return;
+    clearTimeout(this.rest);
+    this.rest = setTimeout(() => {
+      if (this.inFlight.size > 0 || this.closed) return;
+      this.resting = this.worker.close().finally(() => (this.resting = undefined));
+    }, this.restMs).unref();
   }
 
   private armDeadline(): void {
