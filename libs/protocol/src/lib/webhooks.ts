@@ -3,6 +3,8 @@ import { type AlarmEvent, alarmSeveritySchema } from './alarms';
 
 /** Webhooks at most. */
 export const MAX_WEBHOOKS = 100;
+/** A webhook's name, characters at most. */
+export const MAX_WEBHOOK_NAME = 128;
 /** A webhook's URL, characters at most. */
 export const MAX_WEBHOOK_URL = 2048;
 /** Alarm rules one webhook may be limited to, at most. */
@@ -35,7 +37,7 @@ export const webhookUrlSchema = z
  * absent), of the rules in `ruleIds` (all when absent).
  */
 export const webhookInputSchema = z.object({
-  name: z.string().trim().min(1).max(128),
+  name: z.string().trim().min(1).max(MAX_WEBHOOK_NAME),
   url: webhookUrlSchema,
   minSeverity: alarmSeveritySchema.optional(),
   ruleIds: z.array(z.string().min(1).max(64)).max(MAX_WEBHOOK_RULES).optional(),

@@ -5,6 +5,7 @@ import {
   ALARM_SEVERITIES,
   type AlarmRuleView,
   type AlarmSeverity,
+  MAX_WEBHOOK_NAME,
   MAX_WEBHOOK_URL,
   type WebhookInput,
   webhookInputSchema,
@@ -63,7 +64,7 @@ export function webhookRequest(form: WebhookForm): { input: WebhookInput } | { p
             id="webhook-name"
             name="name"
             autocomplete="off"
-            maxlength="128"
+            [attr.maxlength]="maxName"
             [value]="form().name"
             (input)="set('name', $any($event.target).value)"
           />
@@ -138,6 +139,7 @@ export class WebhookDialog {
   protected readonly webhook = inject<WebhookView | null>(MAT_DIALOG_DATA, { optional: true });
 
   protected readonly severities = ALARM_SEVERITIES;
+  protected readonly maxName = MAX_WEBHOOK_NAME;
   protected readonly maxUrl = MAX_WEBHOOK_URL;
   protected readonly rules = signal<readonly AlarmRuleView[]>([]);
   protected readonly form = signal<WebhookForm>({
