@@ -121,17 +121,13 @@ export class UsersPage {
   protected readonly me = computed(() => this.auth.user()?.username ?? null);
 
   constructor() {
-    this.reload();
-  }
-
-  protected reload(): void {
     this.list.reload();
   }
 
   protected create(): void {
     this.afterClose(openCreateUserDialog(this.dialog).afterClosed(), (user) => {
       this.notice.set(`Created ${user.username} (${user.role}).`);
-      this.reload();
+      this.list.reload();
     });
   }
 

@@ -178,10 +178,6 @@ export class WebhooksPage {
   protected readonly log = signal<DeliveryLog | null>(null);
 
   constructor() {
-    this.reload();
-  }
-
-  protected reload(): void {
     this.list.reload();
   }
 
@@ -191,7 +187,7 @@ export class WebhooksPage {
       if (!webhook) return;
       if ('secret' in webhook) this.showSecret(webhook.name, webhook.secret);
       this.notice.set(`Created the webhook ${webhook.name}.`);
-      this.reload();
+      this.list.reload();
     });
   }
 
@@ -200,7 +196,7 @@ export class WebhooksPage {
     openWebhookDialog(this.dialog, webhook).subscribe((saved) => {
       if (!saved) return;
       this.notice.set(`Saved the webhook ${saved.name}.`);
-      this.reload();
+      this.list.reload();
     });
   }
 
@@ -243,7 +239,7 @@ export class WebhooksPage {
         next: () => {
           if (this.log()?.webhookId === webhook.id) this.log.set(null);
           this.notice.set(`Deleted the webhook ${webhook.name}.`);
-          this.reload();
+          this.list.reload();
         },
         error: (error: unknown) => this.error.set(`Could not delete ${webhook.name}: ${describeHttpError(error)}`),
       });

@@ -103,10 +103,6 @@ export class RulesPage {
   protected readonly condition = (rule: AlarmRuleView) => describeCondition(rule.condition);
 
   constructor() {
-    this.reload();
-  }
-
-  protected reload(): void {
     this.list.reload();
   }
 
@@ -115,7 +111,7 @@ export class RulesPage {
     openRuleDialog(this.dialog, null).subscribe((rule) => {
       if (!rule) return;
       this.notice.set(`Created the rule ${rule.name}.`);
-      this.reload();
+      this.list.reload();
     });
   }
 
@@ -124,7 +120,7 @@ export class RulesPage {
     openRuleDialog(this.dialog, rule).subscribe((saved) => {
       if (!saved) return;
       this.notice.set(`Saved the rule ${saved.name}.`);
-      this.reload();
+      this.list.reload();
     });
   }
 
@@ -137,7 +133,7 @@ export class RulesPage {
       .subscribe({
         next: () => {
           this.notice.set(`Deleted the rule ${rule.name}.`);
-          this.reload();
+          this.list.reload();
         },
         error: (error: unknown) => this.error.set(`Could not delete ${rule.name}: ${describeHttpError(error)}`),
       });
